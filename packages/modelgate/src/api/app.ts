@@ -1,0 +1,79 @@
+import type { RequestListener, Server } from 'node:http';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { type Logger, redactUrl } from '../log/logger.js';
+import type { Readiness } from '../server/health.js';
+import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
+import { installErrorHandling } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+
+export const API_PREFIX = '/api/v1';
+
+/** Everything the control plane's routes need, built once at start. */
+export interface ManagementContext {
+  readonly log: Logger;
+  readonly readiness: Readiness;
+  /** Extra route plugins (auth, resources) registered by later layers. */
+  readonly plugins?: readonly ((app: FastifyInstance) => Promise<void> | void)[];
+}
+
+/**
+ * Builds the management API (fastify): health, the OpenAPI document, and whatever resource
+ * plugins the node passes in. The caller owns the node:http server through `serverFactory`.
+ *
+ * @example
+ * ```ts
+ * const app = await buildManagementApp(ctx, (handler) => http.createServer(handler));
+ * await app.ready();
+ * app.server.listen(8081);
+ * ```
+ */
+export async function buildManagementApp(
+  ctx: ManagementContext,
+  serverFactory: (handler: RequestListener) => Server,
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: (ctx.log as FastifyBaseLogger).child(
+      { listener: 'management' },
+      {
+        serializers: {
+          req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remote: req.ip }),
+        },
+      },
+    ),
+    serverFactory: (handler) => serverFactory(handler as RequestListener),
+    genReqId: (req) => requestIdOf(req),
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  });
+  app.addHook('onRequest', async (req: FastifyRequest, reply) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+    reply.header('cache-control', 'no-store');
+  });
+  installErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'modelgate management API',
+        version: '1',
+        description: 'Control plane of modelgate: deployments, credentials and permissions.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Management key, admin key or API token' },
+        },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(healthRoutes, { readiness: ctx.readiness });
+  for (const plugin of ctx.plugins ?? []) await app.register(async (scope) => plugin(scope));
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { public: true } }, async () =>
+    app.swagger(),
+  );
+  return app;
+}

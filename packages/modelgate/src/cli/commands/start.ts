@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/load.js';
+import { createLogger } from '../../log/logger.js';
+import { startNode } from '../../server/node.js';
+import { addConfigFlags, configFlagValues } from '../config-flags.js';
+import { reportFailure } from '../output.js';
+
+/** `modelgate start`: runs the node until SIGINT/SIGTERM, then shuts down gracefully (exit 0). */
+export function registerStart(program: Command): void {
+  const command = program
+    .command('start')
+    .description('Start the gateway, the management API and the metrics listener');
+  addConfigFlags(command);
+  command.action(async (opts: Record<string, unknown>) => {
+    let node: Awaited<ReturnType<typeof startNode>> | undefined;
+    try {
+      const config = loadConfig({
+        configPath: typeof opts.config === 'string' ? opts.config : undefined,
+        cli: configFlagValues(opts),
+        env: process.env,
+      });
+      const log = createLogger({ level: config.log_level });
+      node = await startNode(config, log);
+      const running = node;
+      let signalled = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (signalled) return;
+        signalled = true;
+        log.info({ signal }, 'shutting down');
+        running.close().then(
+          () => {
+            log.flush?.();
+            process.exit(0);
+          },
+          (err: unknown) => process.exit(reportFailure(err)),
+        );
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    } catch (err) {
+      process.exitCode = reportFailure(err);
+    }
+  });
+}

@@ -1,0 +1,31 @@
+import { Command } from 'commander';
+import { registerStart } from './commands/start.js';
+import { reportFailure } from './output.js';
+
+/** Builds the `modelgate` command line; one file per command under `commands/`. */
+export function buildProgram(): Command {
+  const program = new Command('modelgate')
+    .description('Endpoint security for model deployments: a gateway in front of any model server')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .exitOverride();
+  registerStart(program);
+  return program;
+}
+
+/** Entry point of the `modelgate` binary. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    const code = (err as { code?: string; exitCode?: number }).code;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      const exit = (err as { exitCode?: number }).exitCode ?? 2;
+      process.exitCode = code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : exit === 1 ? 2 : exit;
+      return;
+    }
+    process.exitCode = reportFailure(err);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The one configuration schema: every key, its type, default and meaning. The loader, the CLI
+ * flags, the environment variables and the README's configuration reference are all derived
+ * from this table, so a key exists in one place only.
+ */
+
+export type KeyType = 'string' | 'number' | 'boolean' | 'address' | 'enum';
+
+export interface KeySpec {
+  readonly type: KeyType;
+  readonly default: string | number | boolean;
+  readonly description: string;
+  /** Allowed values for `enum` keys. */
+  readonly values?: readonly string[];
+  /** Lower bound for `number` keys (inclusive unless `exclusiveMin`). */
+  readonly min?: number;
+  readonly exclusiveMin?: boolean;
+  /** Extra long flags accepted for this key (TorchServe's spelling, for example). */
+  readonly flagAliases?: readonly string[];
+}
+
+export const CONFIG_SCHEMA = {
+  inference_address: {
+    type: 'address',
+    default: 'http://127.0.0.1:8080',
+    description: 'Data-plane listener: model traffic, `/<deployment>/<path>`.',
+  },
+  management_address: {
+    type: 'address',
+    default: 'http://127.0.0.1:8081',
+    description: 'Control-plane listener: `/api/v1`, `/token`, the console.',
+  },
+  metrics_address: {
+    type: 'address',
+    default: 'http://127.0.0.1:8082',
+    description: 'Prometheus listener: `/metrics`.',
+  },
+  certificate_file: {
+    type: 'string',
+    default: '',
+    description: 'PEM certificate for `https://` addresses.',
+  },
+  private_key_file: {
+    type: 'string',
+    default: '',
+    description: 'PEM private key for `https://` addresses.',
+  },
+  data_dir: {
+    type: 'string',
+    default: './.modelgate',
+    description: 'Directory for the embedded SQLite database and the master key file.',
+  },
+  database_url: {
+    type: 'string',
+    default: '',
+    description: 'Empty for embedded SQLite; `postgres://user@host:5432/db` for PostgreSQL.',
+  },
+  redis_url: {
+    type: 'string',
+    default: '',
+    description: 'Optional `redis://host:6379` for state shared across replicas.',
+  },
+  base_domain: {
+    type: 'string',
+    default: '',
+    description: 'When set, a Host of `<deployment>.<base_domain>` routes to that deployment.',
+  },
+  basic_auth_username: {
+    type: 'string',
+    default: 'modelgate',
+    description: 'The fixed username of HTTP Basic credentials on protected deployments.',
+  },
+  key_file: {
+    type: 'string',
+    default: 'key_file.json',
+    description: 'Where the node keys are written (relative to the working directory).',
+  },
+  token_expiration_min: {
+    type: 'number',
+    default: 60,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Minutes until the management and inference keys expire.',
+  },
+  disable_token_authorization: {
+    type: 'boolean',
+    default: false,
+    description: 'Turn token authorization off: no key file, nothing asks for a credential.',
+    flagAliases: ['disable-token-auth'],
+  },
+  enable_envvars_config: {
+    type: 'boolean',
+    default: false,
+    description: 'Read `MODELGATE_*` environment variables as configuration.',
+  },
+  default_deployment_access: {
+    type: 'enum',
+    values: ['protected', 'public'],
+    default: 'protected',
+    description: 'Access of a new deployment when none is given.',
+  },
+  log_level: {
+    type: 'enum',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    description: 'Log verbosity.',
+  },
+  shutdown_timeout_ms: {
+    type: 'number',
+    default: 10000,
+    min: 0,
+    description: 'On SIGINT/SIGTERM, how long in-flight requests may take before being cut.',
+  },
+  upstream_connect_timeout_ms: {
+    type: 'number',
+    default: 5000,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Time allowed to connect to a model server (then 502).',
+  },
+  upstream_timeout_ms: {
+    type: 'number',
+    default: 60000,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Time allowed for a model server to send response headers (then 504).',
+  },
+  failure_limit: {
+    type: 'number',
+    default: 10,
+    min: 1,
+    description: 'Failed authentications per client address and deployment before 429.',
+  },
+  failure_window_s: {
+    type: 'number',
+    default: 60,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Window, in seconds, over which `failure_limit` is counted; also the lockout.',
+  },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+
+type ValueOf<K extends ConfigKey> = (typeof CONFIG_SCHEMA)[K]['type'] extends 'number'
+  ? number
+  : (typeof CONFIG_SCHEMA)[K]['type'] extends 'boolean'
+    ? boolean
+    : (typeof CONFIG_SCHEMA)[K] extends { values: readonly (infer V)[] }
+      ? V
+      : string;
+
+/** The validated, frozen configuration. */
+export type Config = { readonly [K in ConfigKey]: ValueOf<K> };
+
+export const CONFIG_KEYS = Object.keys(CONFIG_SCHEMA) as ConfigKey[];
+
+/** `inference_address` → `inference-address`. */
+export function flagName(key: ConfigKey): string {
+  return key.replaceAll('_', '-');
+}
+
+/** `inference_address` → `MODELGATE_INFERENCE_ADDRESS`. */
+export function envName(key: ConfigKey): string {
+  return `MODELGATE_${key.toUpperCase()}`;
+}

@@ -1,0 +1,118 @@
+/**
+ * The one registry of error codes. Every error a user can see (an HTTP error body or a CLI
+ * failure) carries one of these codes; `docs/errors.md` documents each, and a test fails when
+ * one is missing there. Codes are stable: rename never, add freely.
+ *
+ * @example
+ * ```ts
+ * throw new ModelgateError('CREDENTIAL_EXPIRED');
+ * // → 401 {"error":{"code":"CREDENTIAL_EXPIRED","message":"The credential has expired","request_id":"..."}}
+ * ```
+ */
+export const ERROR_CODES = {
+  // Request shape
+  BAD_REQUEST: { status: 400, message: 'The request is malformed' },
+  VALIDATION_FAILED: { status: 400, message: 'The request failed validation' },
+  TOKEN_TYPE_INVALID: {
+    status: 400,
+    message: 'Query parameter type must be "management" or "inference"',
+  },
+  PATH_INVALID: { status: 400, message: 'The request path is not allowed' },
+  CREDENTIAL_AMBIGUOUS: {
+    status: 400,
+    message: 'More than one Authorization header was sent',
+  },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },
+
+  // Authentication (401) and authorization (403)
+  CREDENTIAL_MISSING: { status: 401, message: 'A credential is required' },
+  CREDENTIAL_MALFORMED: { status: 401, message: 'The credential is malformed' },
+  CREDENTIAL_UNKNOWN: { status: 401, message: 'The credential is not valid' },
+  CREDENTIAL_EXPIRED: { status: 401, message: 'The credential has expired' },
+  CREDENTIAL_REVOKED: { status: 401, message: 'The credential has been revoked' },
+  FORBIDDEN: { status: 403, message: 'The credential does not grant access to this resource' },
+  THROTTLED: { status: 429, message: 'Too many requests; retry later' },
+
+  // Control plane resources
+  RESOURCE_NOT_FOUND: { status: 404, message: 'The resource does not exist' },
+  RESOURCE_CONFLICT: { status: 409, message: 'The resource already exists' },
+  RESOURCE_IN_USE: { status: 409, message: 'The resource is still in use' },
+
+  // Data plane
+  DEPLOYMENT_NOT_FOUND: { status: 404, message: 'No such deployment' },
+  DEPLOYMENT_DISABLED: { status: 503, message: 'The deployment is disabled' },
+  UPSTREAM_UNAVAILABLE: { status: 502, message: 'The model server could not be reached' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'The model server did not answer in time' },
+
+  // Node state
+  NOT_READY: { status: 503, message: 'The node is not ready' },
+  SHUTTING_DOWN: { status: 503, message: 'The node is shutting down' },
+  INTERNAL: { status: 500, message: 'Internal error' },
+
+  // Process level (CLI exit codes rather than HTTP)
+  CONFIG_INVALID: { status: 0, exitCode: 2, message: 'The configuration is invalid' },
+  ADDRESS_IN_USE: { status: 0, exitCode: 1, message: 'An address is already in use' },
+  STORE_UNAVAILABLE: { status: 0, exitCode: 1, message: 'The store could not be opened' },
+  CLI_USAGE: { status: 0, exitCode: 2, message: 'The command was used wrongly' },
+  CLI_REQUEST_FAILED: { status: 0, exitCode: 1, message: 'The management API refused the request' },
+  CLI_NO_CREDENTIAL: { status: 0, exitCode: 1, message: 'No credential found for the CLI' },
+} as const satisfies Record<string, { status: number; message: string; exitCode?: number }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * An error with a stable code. `message` is public (safe to show a caller); never put a
+ * credential or secret in it.
+ *
+ * @example
+ * ```ts
+ * throw new ModelgateError('RESOURCE_NOT_FOUND', 'No deployment named "demo"');
+ * ```
+ */
+export class ModelgateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: readonly string[] | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    options: { details?: readonly string[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message ?? ERROR_CODES[code].message);
+    this.name = 'ModelgateError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = options.details;
+    this.headers = options.headers;
+  }
+
+  /** Exit status for a process-level failure (config, bind, store). */
+  get exitCode(): number {
+    const entry = ERROR_CODES[this.code];
+    return 'exitCode' in entry ? entry.exitCode : 1;
+  }
+}
+
+/** The JSON body every HTTP error uses, on both planes. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; request_id: string; details?: readonly string[] };
+}
+
+/** Builds the public error body; the only way error JSON is produced. */
+export function errorBody(
+  code: ErrorCode,
+  requestId: string,
+  message?: string,
+  details?: readonly string[],
+): ErrorBody {
+  const body: ErrorBody = {
+    error: { code, message: message ?? ERROR_CODES[code].message, request_id: requestId },
+  };
+  if (details && details.length > 0) body.error.details = details;
+  return body;
+}

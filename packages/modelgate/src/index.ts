@@ -1,0 +1,5 @@
+export { loadConfig } from './config/load.js';
+export { resolveConfig } from './config/resolve.js';
+export { CONFIG_SCHEMA, type Config, type ConfigKey } from './config/schema.js';
+export { ERROR_CODES, type ErrorCode, ModelgateError } from './errors/registry.js';
+export { type RunningNode, startNode } from './server/node.js';

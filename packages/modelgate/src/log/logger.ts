@@ -1,0 +1,89 @@
+import type { IncomingMessage } from 'node:http';
+import { type DestinationStream, type Logger, pino } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Paths pino censors wherever they appear. Request headers are already reduced to an allowlist
+ * by `describeRequest`; this is the second line of defence for anything logged by hand.
+ */
+export const REDACT_PATHS = [
+  'authorization',
+  'cookie',
+  'password',
+  'secret',
+  'token',
+  'key',
+  'value',
+  '*.authorization',
+  '*.Authorization',
+  '*.cookie',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.key',
+  '*.api_key',
+  '*.value',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'req.headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+];
+
+/**
+ * Creates the process logger: JSON lines, pretty-printed when stdout is a terminal.
+ *
+ * @example
+ * ```ts
+ * const log = createLogger({ level: 'info' });
+ * log.info({ deployment: 'demo' }, 'deployed');
+ * ```
+ */
+export function createLogger(options: { level: string; destination?: DestinationStream; pretty?: boolean }): Logger {
+  const base = {
+    level: options.level,
+    base: { pid: process.pid },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  if (options.destination) return pino(base, options.destination);
+  const pretty = options.pretty ?? process.stdout.isTTY === true;
+  if (pretty) {
+    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } });
+  }
+  return pino(base);
+}
+
+const LOGGED_HEADERS = ['user-agent', 'content-type', 'content-length', 'x-forwarded-for', 'host'];
+const SECRET_QUERY_PARAM = /^(.*(token|key|secret|password|passwd|auth|signature|sig|code).*)$/i;
+
+/** The safe view of a request for a log line: method, path, an allowlist of headers. */
+export function describeRequest(req: IncomingMessage): Record<string, unknown> {
+  const headers: Record<string, unknown> = {};
+  for (const name of LOGGED_HEADERS) if (req.headers[name] !== undefined) headers[name] = req.headers[name];
+  return { method: req.method, url: redactUrl(req.url ?? ''), headers, remote: req.socket?.remoteAddress };
+}
+
+/** Replaces secret-looking query values (`?token=...`) so a URL is safe to log. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      return eq >= 0 && SECRET_QUERY_PARAM.test(decodeSafe(name)) ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+function decodeSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

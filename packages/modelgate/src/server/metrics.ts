@@ -1,0 +1,35 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { LIVE_PATH, READY_PATH, type Readiness } from './health.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+import { sendError, sendJson } from './respond.js';
+
+/** A registry per node, so tests can run several nodes in one process. */
+export function createMetricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'modelgate_' });
+  return registry;
+}
+
+/** The metrics listener: Prometheus text at `/metrics`, plus the health routes. */
+export function metricsHandler(registry: Registry, readiness: Readiness) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const id = requestIdOf(req);
+    res.setHeader(REQUEST_ID_HEADER, id);
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 'METHOD_NOT_ALLOWED', id);
+    if (path === '/metrics') {
+      const text = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(text);
+      return;
+    }
+    if (path === LIVE_PATH) return sendJson(res, 200, { status: 'live' });
+    if (path === READY_PATH) {
+      const state = await readiness.check();
+      if (state.ready) return sendJson(res, 200, { status: 'ready' });
+      return sendError(res, 'NOT_READY', id, { message: `The node is not ready: ${state.reason}` });
+    }
+    sendError(res, 'ROUTE_NOT_FOUND', id);
+  };
+}

@@ -1,0 +1,152 @@
+import type { Server } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { buildManagementApp } from '../api/app.js';
+import { type ListenAddress, parseAddress } from '../config/address.js';
+import type { Config } from '../config/schema.js';
+import { createLocalBus, type EventBus } from '../events/bus.js';
+import { gatewayHandler } from '../gateway/server.js';
+import type { Logger } from '../log/logger.js';
+import { followChangeLog } from '../store/change-log.js';
+import { openStore, type Store } from '../store/database.js';
+import { createReadiness } from './health.js';
+import { createListenerServer, formatHost, listen } from './listen.js';
+import { createMetricsRegistry, metricsHandler } from './metrics.js';
+
+/** A running node: its bound ports and the way to stop it. */
+export interface RunningNode {
+  readonly config: Config;
+  readonly store: Store;
+  readonly bus: EventBus;
+  /** Base URLs actually bound (port 0 resolved), e.g. `http://127.0.0.1:8080`. */
+  readonly urls: { readonly inference: string; readonly management: string; readonly metrics: string };
+  readonly management: FastifyInstance;
+  /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** How often each process polls the store's change log (bounds cross-process staleness). */
+export const CHANGE_POLL_MS = 250;
+
+/**
+ * Starts a node: opens and migrates the store, then binds the inference, management and
+ * metrics listeners. Nothing is left running if any step fails.
+ *
+ * @example
+ * ```ts
+ * const node = await startNode(config, logger);
+ * console.log(node.urls.inference);
+ * await node.close();
+ * ```
+ */
+export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
+  const addresses = {
+    inference: parseAddress(config.inference_address) as ListenAddress,
+    management: parseAddress(config.management_address) as ListenAddress,
+    metrics: parseAddress(config.metrics_address) as ListenAddress,
+  };
+  const tls = { certificateFile: config.certificate_file, privateKeyFile: config.private_key_file };
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const servers: Server[] = [];
+  let shuttingDown = false;
+
+  try {
+    const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
+    cleanups.push(() => store.close());
+    log.info({ store: store.dialect, location: store.location }, 'store ready');
+
+    const bus = createLocalBus();
+    const feed = await followChangeLog(store, bus, {
+      intervalMs: CHANGE_POLL_MS,
+      onError: (err) => log.warn({ err: String(err) }, 'change log poll failed'),
+    });
+    cleanups.push(() => feed.stop());
+
+    const readiness = createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown });
+
+    const inferenceServer = createListenerServer(addresses.inference, gatewayHandler({ log, readiness }), tls);
+    const metricsServer = createListenerServer(
+      addresses.metrics,
+      metricsHandler(createMetricsRegistry(), readiness),
+      tls,
+    );
+    let managementServer: Server | undefined;
+    const management = await buildManagementApp({ log, readiness }, (handler) => {
+      managementServer = createListenerServer(addresses.management, handler, tls);
+      return managementServer;
+    });
+    await management.ready();
+    cleanups.push(() => management.close());
+
+    const ports = {
+      inference: await bindTracked(inferenceServer, addresses.inference, 'inference_address'),
+      management: await bindTracked(managementServer!, addresses.management, 'management_address'),
+      metrics: await bindTracked(metricsServer, addresses.metrics, 'metrics_address'),
+    };
+    const urls = {
+      inference: urlOf(addresses.inference, ports.inference),
+      management: urlOf(addresses.management, ports.management),
+      metrics: urlOf(addresses.metrics, ports.metrics),
+    };
+    log.info(urls, 'modelgate started');
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      store,
+      bus,
+      urls,
+      management,
+      close() {
+        closing ??= (async () => {
+          shuttingDown = true;
+          await drain(servers, config.shutdown_timeout_ms);
+          await runCleanups(cleanups);
+          log.info('modelgate stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await drain(servers, 0);
+    await runCleanups(cleanups);
+    throw err;
+  }
+
+  async function bindTracked(server: Server, address: ListenAddress, name: string): Promise<number> {
+    const port = await listen(server, address, name);
+    servers.push(server);
+    return port;
+  }
+}
+
+function urlOf(address: ListenAddress, port: number): string {
+  return `${address.protocol}://${formatHost(address.host)}:${port}`;
+}
+
+/**
+ * Stops accepting on every server and waits for in-flight requests, cutting whatever is left
+ * after `timeoutMs`. Idle keep-alive connections are closed as they become idle.
+ */
+async function drain(servers: readonly Server[], timeoutMs: number): Promise<void> {
+  const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+  const sweep = setInterval(() => {
+    for (const s of servers) s.closeIdleConnections();
+  }, 50);
+  const cut = setTimeout(() => {
+    for (const s of servers) s.closeAllConnections();
+  }, timeoutMs);
+  for (const s of servers) s.closeIdleConnections();
+  await Promise.all(closed);
+  clearInterval(sweep);
+  clearTimeout(cut);
+}
+
+async function runCleanups(cleanups: (() => Promise<void> | void)[]): Promise<void> {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch {
+      // Best effort: one failing cleanup must not keep the others from running.
+    }
+  }
+}

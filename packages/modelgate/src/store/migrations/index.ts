@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import type { Dialect } from '../database.js';
+import { initial } from './0001_initial.js';
+
+/** Every migration, in order. Names sort; never rename or edit a released one. */
+export function allMigrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001_initial': initial(dialect),
+  };
+}
