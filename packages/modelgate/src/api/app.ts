@@ -1,20 +1,24 @@
 import type { RequestListener, Server } from 'node:http';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { NodeKeyService } from '../auth/node-keys/service.js';
 import { type Logger, redactUrl } from '../log/logger.js';
 import type { Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
+import { installAuthentication, type ManagementAuth } from './authentication.js';
 import { installErrorHandling } from './errors.js';
+import { API_PREFIX } from './prefix.js';
 import { healthRoutes } from './routes/health.js';
-
-export const API_PREFIX = '/api/v1';
+import { tokenRoutes } from './routes/token.js';
+import { whoamiRoutes } from './routes/whoami.js';
 
 /** Everything the control plane's routes need, built once at start. */
 export interface ManagementContext {
   readonly log: Logger;
   readonly readiness: Readiness;
-  /** Extra route plugins (auth, resources) registered by later layers. */
-  readonly plugins?: readonly ((app: FastifyInstance) => Promise<void> | void)[];
+  readonly auth: ManagementAuth;
+  /** Undefined when token authorization is disabled. */
+  readonly nodeKeys: NodeKeyService | undefined;
 }
 
 /**
@@ -53,6 +57,7 @@ export async function buildManagementApp(
     reply.header('cache-control', 'no-store');
   });
   installErrorHandling(app);
+  installAuthentication(app, ctx.auth);
 
   await app.register(swagger, {
     openapi: {
@@ -71,8 +76,9 @@ export async function buildManagementApp(
     },
   });
   await app.register(healthRoutes, { readiness: ctx.readiness });
-  for (const plugin of ctx.plugins ?? []) await app.register(async (scope) => plugin(scope));
-  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { public: true } }, async () =>
+  await app.register(tokenRoutes, { nodeKeys: ctx.nodeKeys });
+  await app.register(whoamiRoutes);
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );
   return app;

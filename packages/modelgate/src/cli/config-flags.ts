@@ -5,9 +5,9 @@ import { CONFIG_KEYS, CONFIG_SCHEMA, type ConfigKey, flagName } from '../config/
  * Adds one flag per config key (`inference_address` → `--inference-address VALUE`; booleans
  * take an optional value: `--disable-token-auth` or `--disable-token-auth=false`).
  */
-export function addConfigFlags(command: Command): Command {
+export function addConfigFlags(command: Command, keys: readonly ConfigKey[] = CONFIG_KEYS): Command {
   command.option('--config <path>', 'YAML config file (default: ./modelgate.yaml when present)');
-  for (const key of CONFIG_KEYS) {
+  for (const key of keys) {
     const spec = CONFIG_SCHEMA[key];
     const names = [flagName(key), ...('flagAliases' in spec ? spec.flagAliases : [])];
     for (const name of names) {

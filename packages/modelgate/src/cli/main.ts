@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerAdminKeys } from './commands/admin-keys.js';
 import { registerStart } from './commands/start.js';
 import { reportFailure } from './output.js';
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(text) })
     .exitOverride();
   registerStart(program);
+  registerAdminKeys(program);
   return program;
 }
 

@@ -18,10 +18,6 @@ export const ERROR_CODES = {
     message: 'Query parameter type must be "management" or "inference"',
   },
   PATH_INVALID: { status: 400, message: 'The request path is not allowed' },
-  CREDENTIAL_AMBIGUOUS: {
-    status: 400,
-    message: 'More than one Authorization header was sent',
-  },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
@@ -30,6 +26,7 @@ export const ERROR_CODES = {
   // Authentication (401) and authorization (403)
   CREDENTIAL_MISSING: { status: 401, message: 'A credential is required' },
   CREDENTIAL_MALFORMED: { status: 401, message: 'The credential is malformed' },
+  CREDENTIAL_AMBIGUOUS: { status: 401, message: 'More than one Authorization header was sent' },
   CREDENTIAL_UNKNOWN: { status: 401, message: 'The credential is not valid' },
   CREDENTIAL_EXPIRED: { status: 401, message: 'The credential has expired' },
   CREDENTIAL_REVOKED: { status: 401, message: 'The credential has been revoked' },

@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { buildManagementApp } from '../api/app.js';
+import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
+import { createManagementAuthenticator } from '../auth/management-authenticator.js';
+import { ANONYMOUS } from '../auth/principal.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { createLocalBus, type EventBus } from '../events/bus.js';
@@ -11,6 +14,7 @@ import { openStore, type Store } from '../store/database.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
 import { createMetricsRegistry, metricsHandler } from './metrics.js';
+import { setUpTokenAuthorization } from './token-authorization.js';
 
 /** A running node: its bound ports and the way to stop it. */
 export interface RunningNode {
@@ -63,6 +67,14 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
 
     const readiness = createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown });
 
+    const nodeKeys = setUpTokenAuthorization(config, log, addresses);
+    if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
+    const adminKeys = new AdminKeyVerifier(store, bus);
+    const auth = {
+      enabled: nodeKeys !== undefined,
+      authenticate: nodeKeys ? createManagementAuthenticator({ nodeKeys, adminKeys }) : async () => ANONYMOUS,
+    };
+
     const inferenceServer = createListenerServer(addresses.inference, gatewayHandler({ log, readiness }), tls);
     const metricsServer = createListenerServer(
       addresses.metrics,
@@ -70,7 +82,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
       tls,
     );
     let managementServer: Server | undefined;
-    const management = await buildManagementApp({ log, readiness }, (handler) => {
+    const management = await buildManagementApp({ log, readiness, auth, nodeKeys }, (handler) => {
       managementServer = createListenerServer(addresses.management, handler, tls);
       return managementServer;
     });

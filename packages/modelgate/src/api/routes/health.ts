@@ -5,8 +5,8 @@ import { LIVE_PATH, READY_PATH, type Readiness } from '../../server/health.js';
 /** `/_health/live` and `/_health/ready` on the management listener; no credential needed. */
 export async function healthRoutes(app: FastifyInstance, opts: { readiness: Readiness }): Promise<void> {
   const hide = { hide: true };
-  app.get(LIVE_PATH, { schema: hide, config: { public: true } }, async () => ({ status: 'live' }));
-  app.get(READY_PATH, { schema: hide, config: { public: true } }, async (req, reply) => {
+  app.get(LIVE_PATH, { schema: hide, config: { auth: 'public' } }, async () => ({ status: 'live' }));
+  app.get(READY_PATH, { schema: hide, config: { auth: 'public' } }, async (req, reply) => {
     const state = await opts.readiness.check();
     if (state.ready) return { status: 'ready' };
     return reply.code(503).send(errorBody('NOT_READY', req.id, `The node is not ready: ${state.reason}`));

@@ -1,0 +1,57 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { type ManagementRouteClass, mayUseManagementRoute } from '../access/management.js';
+import { bearerChallenge, type Denial, denialCode, deny, isDenial } from '../auth/denial.js';
+import type { ManagementAuthenticator } from '../auth/management-authenticator.js';
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
+import { ModelgateError } from '../errors/registry.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Which credentials a route takes; `management` when not said. */
+    auth?: ManagementRouteClass;
+  }
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export const REALM = 'modelgate';
+
+export interface ManagementAuth {
+  /** False when token authorization is disabled: every request is anonymous and allowed. */
+  readonly enabled: boolean;
+  readonly authenticate: ManagementAuthenticator;
+}
+
+/**
+ * Authenticates every management request before its body is read, and authorizes it against the
+ * route's class. Denials become 401/403 with an RFC 6750 challenge; the credential is never echoed.
+ */
+export function installAuthentication(app: FastifyInstance, auth: ManagementAuth): void {
+  // Fastify forbids shared object defaults; every request gets its principal in the hook below.
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    req.principal = ANONYMOUS;
+  });
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    const route = req.routeOptions.config?.auth ?? (req.routeOptions.url === undefined ? 'public' : 'management');
+    if (route === 'public') return;
+    if (!auth.enabled) {
+      req.principal = ANONYMOUS;
+      return;
+    }
+    const result = await auth.authenticate(req.raw);
+    if (isDenial(result)) throw denialError(result);
+    if (!mayUseManagementRoute(result, route)) {
+      throw denialError(deny('forbidden', `The ${result.kind.replaceAll('_', ' ')} cannot use this route`));
+    }
+    req.principal = result;
+  });
+}
+
+/** The HTTP error for a denial on a Bearer-protected route. */
+export function denialError(denial: Denial): ModelgateError {
+  return new ModelgateError(denialCode(denial.denied), denial.detail, {
+    headers: { 'www-authenticate': bearerChallenge(REALM, denial.denied) },
+  });
+}

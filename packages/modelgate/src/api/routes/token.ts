@@ -1,0 +1,39 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { NodeKeyService } from '../../auth/node-keys/service.js';
+import { ModelgateError } from '../../errors/registry.js';
+
+/**
+ * TorchServe's token API: `GET|POST /token?type=management|inference` with the node's API key
+ * replaces that key, renews its expiry, rewrites `key_file.json`, and answers with the new key.
+ */
+export async function tokenRoutes(app: FastifyInstance, opts: { nodeKeys: NodeKeyService | undefined }): Promise<void> {
+  const schema = {
+    summary: 'Replace the management or inference key',
+    description: "TorchServe's token API. Authenticate with the `API` key from key_file.json.",
+    tags: ['node keys'],
+    // No enum here: a bad `type` gets its own stable code from the handler, not a schema error.
+    querystring: {
+      type: 'object',
+      properties: { type: { description: '`management` or `inference`' } },
+    },
+    response: {
+      200: {
+        type: 'object',
+        properties: { type: { type: 'string' }, key: { type: 'string' }, 'expiration time': { type: 'string' } },
+      },
+    },
+  };
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const type = (req.query as Record<string, unknown>).type;
+    if (type !== 'management' && type !== 'inference') throw new ModelgateError('TOKEN_TYPE_INVALID');
+    if (!opts.nodeKeys) {
+      throw new ModelgateError('ROUTE_NOT_FOUND', 'Token authorization is disabled: there are no node keys');
+    }
+    const { key, expiresAt } = opts.nodeKeys.rotate(type);
+    req.log.info({ type }, 'node key replaced');
+    return reply.send({ type, key, 'expiration time': expiresAt });
+  };
+  const options = { schema, config: { auth: 'token_api' as const } };
+  app.get('/token', options, handler);
+  app.post('/token', options, handler);
+}

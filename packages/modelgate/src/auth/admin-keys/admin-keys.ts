@@ -1,0 +1,117 @@
+import { ModelgateError } from '../../errors/registry.js';
+import type { EventBus } from '../../events/bus.js';
+import {
+  type AdminKeyRow,
+  deleteAdminKeyRow,
+  findAdminKeyByHash,
+  findAdminKeyById,
+  insertAdminKey,
+  listAdminKeys,
+  touchAdminKey,
+} from '../../store/admin-keys.js';
+import { recordChange } from '../../store/change-log.js';
+import type { Store } from '../../store/database.js';
+import { BoundedCache } from '../cache.js';
+import {
+  displayPrefix,
+  generateCredential,
+  type ParsedCredential,
+  parseCredential,
+  randomBase62,
+} from '../credential.js';
+import { type Denial, deny } from '../denial.js';
+import type { Principal } from '../principal.js';
+
+export const ADMIN_KEY_DELETED = 'admin_key.deleted';
+
+/** An admin key as lists show it: never the key itself. */
+export type AdminKeyInfo = Omit<AdminKeyRow, 'hash'>;
+
+/**
+ * Creates an admin key (Dataiku's `apinode-admin admin-key-create`). The plain key is in the
+ * result only; the store keeps its SHA-256.
+ *
+ * @example
+ * ```ts
+ * const { key } = await createAdminKey(store, 'ci pipeline');
+ * ```
+ */
+export async function createAdminKey(store: Store, description = ''): Promise<AdminKeyInfo & { key: string }> {
+  const key = generateCredential('admin_key');
+  const row: AdminKeyRow = {
+    id: `ak_${randomBase62(12)}`,
+    prefix: displayPrefix(key),
+    hash: parseCredential(key)!.hash,
+    description,
+    created_at: new Date().toISOString(),
+    last_used_at: null,
+  };
+  await insertAdminKey(store, row);
+  const { hash: _hash, ...info } = row;
+  return { ...info, key };
+}
+
+export async function listAdminKeyInfos(store: Store): Promise<AdminKeyInfo[]> {
+  return (await listAdminKeys(store)).map(({ hash: _hash, ...info }) => info);
+}
+
+/**
+ * Deletes an admin key named by the key itself or by its id, and records the change so every
+ * running server evicts it from its cache.
+ */
+export async function deleteAdminKey(store: Store, keyOrId: string): Promise<AdminKeyInfo> {
+  const parsed = parseCredential(keyOrId);
+  const row =
+    parsed?.kind === 'admin_key'
+      ? await findAdminKeyByHash(store, parsed.hash)
+      : await findAdminKeyById(store, keyOrId);
+  if (!row || !(await deleteAdminKeyRow(store, row.id))) {
+    throw new ModelgateError('RESOURCE_NOT_FOUND', 'No such admin key');
+  }
+  await recordChange(store, ADMIN_KEY_DELETED, row.id);
+  const { hash: _hash, ...info } = row;
+  return info;
+}
+
+/**
+ * Verifies admin keys: the store is read once per key, then the answer is cached by hash until
+ * a deletion event evicts it.
+ */
+export class AdminKeyVerifier {
+  private readonly cache = new BoundedCache<{ id: string }>(10_000);
+  private readonly lastTouched = new Map<string, number>();
+  /** Bumped on every eviction, so a lookup that raced a deletion is not cached. */
+  private generation = 0;
+
+  constructor(
+    private readonly store: Store,
+    bus: EventBus,
+  ) {
+    bus.subscribe((event) => {
+      if (event.topic !== ADMIN_KEY_DELETED) return;
+      this.generation++;
+      this.cache.deleteWhere((v) => v.id === event.subject);
+    });
+  }
+
+  async verify(credential: ParsedCredential): Promise<Principal | Denial> {
+    let entry = this.cache.get(credential.hash);
+    if (!entry) {
+      const generation = this.generation;
+      const row = await findAdminKeyByHash(this.store, credential.hash);
+      if (!row) return deny('unknown');
+      entry = { id: row.id };
+      if (generation === this.generation) this.cache.set(credential.hash, entry);
+    }
+    this.noteUse(entry.id);
+    return { kind: 'admin_key', id: entry.id };
+  }
+
+  /** Records `last_used_at` at most once a minute per key, off the request path. */
+  private noteUse(id: string): void {
+    const now = Date.now();
+    if ((this.lastTouched.get(id) ?? 0) > now - 60_000) return;
+    this.lastTouched.set(id, now);
+    touchAdminKey(this.store, id, new Date(now).toISOString()).catch(() => {});
+  }
+}

@@ -1,0 +1,54 @@
+import type { IncomingMessage } from 'node:http';
+import { type Denial, deny } from './denial.js';
+
+/** The credential carried by an `Authorization` header, split per RFC 7235. */
+export type AuthorizationCredentials =
+  | { readonly scheme: 'bearer'; readonly token: string }
+  | { readonly scheme: 'basic'; readonly username: string; readonly password: string };
+
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+const MAX_HEADER = 8192;
+
+/**
+ * Reads the single `Authorization` header of a request. Two headers are refused: node keeps only
+ * the first in `req.headers`, and a proxy in front might have kept the other.
+ *
+ * @returns `undefined` when there is no header, the parsed credentials, or a denial.
+ */
+export function readAuthorization(req: IncomingMessage): AuthorizationCredentials | Denial | undefined {
+  const values = req.headersDistinct.authorization;
+  if (!values || values.length === 0) return undefined;
+  if (values.length > 1) return deny('ambiguous', 'More than one Authorization header was sent');
+  return parseAuthorization(values[0]!);
+}
+
+/**
+ * Parses one `Authorization` value: `Bearer <token68>` or `Basic <base64(user:pass)>`.
+ * Scheme names are case-insensitive; anything else is malformed.
+ *
+ * @example
+ * ```ts
+ * parseAuthorization('Bearer mgk_abc'); // { scheme: 'bearer', token: 'mgk_abc' }
+ * ```
+ */
+export function parseAuthorization(value: string): AuthorizationCredentials | Denial {
+  if (value.length > MAX_HEADER) return deny('malformed', 'The Authorization header is too long');
+  const match = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*) +(\S+) *$/.exec(value);
+  if (!match) return deny('malformed', 'The Authorization header must be "<scheme> <credentials>"');
+  const scheme = match[1]!.toLowerCase();
+  const rest = match[2]!;
+  if (scheme === 'bearer') {
+    if (!TOKEN68.test(rest)) return deny('malformed', 'The bearer token has characters a token cannot have');
+    return { scheme: 'bearer', token: rest };
+  }
+  if (scheme === 'basic') {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(rest) || rest.length % 4 !== 0) {
+      return deny('malformed', 'Basic credentials must be base64');
+    }
+    const decoded = Buffer.from(rest, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return deny('malformed', 'Basic credentials must be "username:password"');
+    return { scheme: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  return deny('malformed', `Unsupported authorization scheme`);
+}

@@ -1,0 +1,57 @@
+import type { ErrorCode } from '../errors/registry.js';
+
+/**
+ * Why a request was not let through. Verifiers return these as values; the HTTP status and the
+ * headers are decided once, at the edge.
+ */
+export type DenialReason =
+  | 'missing'
+  | 'malformed'
+  | 'ambiguous'
+  | 'unknown'
+  | 'expired'
+  | 'revoked'
+  | 'forbidden'
+  | 'throttled';
+
+export interface Denial {
+  readonly denied: DenialReason;
+  /** Safe, public detail (never the credential). */
+  readonly detail?: string;
+}
+
+export function deny(reason: DenialReason, detail?: string): Denial {
+  return detail === undefined ? { denied: reason } : { denied: reason, detail };
+}
+
+export function isDenial(value: unknown): value is Denial {
+  return typeof value === 'object' && value !== null && 'denied' in value;
+}
+
+const CODES: Record<DenialReason, ErrorCode> = {
+  missing: 'CREDENTIAL_MISSING',
+  malformed: 'CREDENTIAL_MALFORMED',
+  ambiguous: 'CREDENTIAL_AMBIGUOUS',
+  unknown: 'CREDENTIAL_UNKNOWN',
+  expired: 'CREDENTIAL_EXPIRED',
+  revoked: 'CREDENTIAL_REVOKED',
+  forbidden: 'FORBIDDEN',
+  throttled: 'THROTTLED',
+};
+
+/** The registry code for a denial. */
+export function denialCode(reason: DenialReason): ErrorCode {
+  return CODES[reason];
+}
+
+/**
+ * RFC 6750 §3 `WWW-Authenticate` value for a Bearer-protected resource: no error attribute when
+ * no credential was sent, `invalid_token` for a bad one, `insufficient_scope` for 403.
+ */
+export function bearerChallenge(realm: string, reason: DenialReason): string {
+  const base = `Bearer realm="${realm}"`;
+  if (reason === 'missing') return base;
+  if (reason === 'forbidden') return `${base}, error="insufficient_scope"`;
+  if (reason === 'malformed' || reason === 'ambiguous') return `${base}, error="invalid_request"`;
+  return `${base}, error="invalid_token"`;
+}

@@ -1,0 +1,39 @@
+import type { IncomingMessage } from 'node:http';
+import type { AdminKeyVerifier } from './admin-keys/admin-keys.js';
+import { readAuthorization } from './authorization-header.js';
+import { parseCredential } from './credential.js';
+import { type Denial, deny, isDenial } from './denial.js';
+import type { NodeKeyService } from './node-keys/service.js';
+import type { Principal } from './principal.js';
+
+/** Turns a management API request into a principal or a denial. */
+export type ManagementAuthenticator = (req: IncomingMessage) => Promise<Principal | Denial>;
+
+/**
+ * The management API's loader chain: a Bearer credential in the modelgate format, routed by
+ * its prefix to the verifier that knows it. Malformed or bad-checksum input is refused before
+ * any lookup.
+ */
+export function createManagementAuthenticator(verifiers: {
+  nodeKeys: NodeKeyService;
+  adminKeys: AdminKeyVerifier;
+}): ManagementAuthenticator {
+  return async (req) => {
+    const header = readAuthorization(req);
+    if (header === undefined) return deny('missing');
+    if (isDenial(header)) return header;
+    if (header.scheme !== 'bearer') return deny('malformed', 'The management API takes a Bearer credential');
+    const credential = parseCredential(header.token);
+    if (!credential) return deny('malformed', 'Not a modelgate credential (bad prefix, characters or checksum)');
+    switch (credential.kind) {
+      case 'management_key':
+      case 'inference_key':
+      case 'token_api_key':
+        return verifiers.nodeKeys.verify(credential);
+      case 'admin_key':
+        return verifiers.adminKeys.verify(credential);
+      default:
+        return deny('unknown');
+    }
+  };
+}

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { createAdminKey, deleteAdminKey, listAdminKeyInfos } from '../../auth/admin-keys/admin-keys.js';
+import { storeCommand, wantsJson, withStore } from '../store-command.js';
+import { renderTable } from '../table.js';
+
+/**
+ * Dataiku's apinode-admin commands: `admin-key-create`, `admin-keys-list`, `admin-key-delete`.
+ * They work on the store directly, with or without a running server.
+ */
+export function registerAdminKeys(program: Command): void {
+  storeCommand(
+    program
+      .command('admin-key-create')
+      .description('Create an admin key (full control of the management API); it is shown once')
+      .option('--description <text>', 'what the key is for', ''),
+  ).action((opts: Record<string, unknown>) =>
+    withStore(opts, async (store) => {
+      const created = await createAdminKey(store, String(opts.description ?? ''));
+      if (wantsJson(opts)) {
+        process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `${created.key}\n\nAdmin key ${created.id} created. Store it now: it cannot be shown again.\n` +
+          `Use it as: Authorization: Bearer <key>\n`,
+      );
+    }),
+  );
+
+  storeCommand(program.command('admin-keys-list').description('List admin keys (never the keys themselves)')).action(
+    (opts: Record<string, unknown>) =>
+      withStore(opts, async (store) => {
+        const keys = await listAdminKeyInfos(store);
+        if (wantsJson(opts)) {
+          process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
+          return;
+        }
+        const rows = keys.map((k) => [k.id, `${k.prefix}...`, k.description, k.created_at, k.last_used_at ?? 'never']);
+        process.stdout.write(`${renderTable(['ID', 'PREFIX', 'DESCRIPTION', 'CREATED', 'LAST USED'], rows)}\n`);
+      }),
+  );
+
+  storeCommand(
+    program
+      .command('admin-key-delete')
+      .description('Delete an admin key, given the key itself or its id; running servers refuse it within a second')
+      .argument('<key-or-id>', 'the admin key, or its id from admin-keys-list'),
+  ).action((keyOrId: string, opts: Record<string, unknown>) =>
+    withStore(opts, async (store) => {
+      const deleted = await deleteAdminKey(store, keyOrId);
+      if (wantsJson(opts)) process.stdout.write(`${JSON.stringify({ deleted: deleted.id }, null, 2)}\n`);
+      else process.stdout.write(`Deleted admin key ${deleted.id}\n`);
+    }),
+  );
+}

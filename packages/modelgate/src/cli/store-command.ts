@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import type { ConfigKey } from '../config/schema.js';
+import { openStore, type Store } from '../store/database.js';
+import { addConfigFlags, configFlagValues } from './config-flags.js';
+import { reportFailure } from './output.js';
+
+/** The config keys that locate the store; commands that work on it directly take these flags. */
+export const STORE_KEYS: readonly ConfigKey[] = ['data_dir', 'database_url', 'enable_envvars_config', 'log_level'];
+
+/** Adds the store flags and `--output` to a command that works on the store directly. */
+export function storeCommand(command: Command): Command {
+  addConfigFlags(command, STORE_KEYS);
+  return command.option('-o, --output <format>', 'table or json', 'table');
+}
+
+/**
+ * Runs a command body with an open store (the same config sources as `modelgate start`),
+ * closing it afterwards and turning failures into a message and exit status.
+ */
+export async function withStore(opts: Record<string, unknown>, body: (store: Store) => Promise<void>): Promise<void> {
+  let store: Store | undefined;
+  try {
+    const config = loadConfig({
+      configPath: typeof opts.config === 'string' ? opts.config : undefined,
+      cli: configFlagValues(opts),
+      env: process.env,
+    });
+    store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
+    await body(store);
+  } catch (err) {
+    process.exitCode = reportFailure(err);
+  } finally {
+    await store?.close();
+  }
+}
+
+/** `--output json` or the default human table. */
+export function wantsJson(opts: Record<string, unknown>): boolean {
+  return opts.output === 'json';
+}

@@ -1,0 +1,17 @@
+/**
+ * Renders rows as an aligned plain-text table with a header, for human output.
+ *
+ * @example
+ * ```ts
+ * renderTable(['ID', 'NAME'], [['ak_1', 'ci']]);
+ * ```
+ */
+export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,77 @@
+import { connect } from 'node:net';
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Sends a hand-written HTTP/1.1 request over a raw socket, for what fetch refuses to send
+ * (duplicate headers, odd paths). `Connection: close` is added.
+ */
+export function rawRequest(baseUrl: string, requestLine: string, headerLines: readonly string[]): Promise<RawResponse> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      data += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('end', () => resolve(parseRaw(data)));
+    socket.write(
+      `${requestLine}\r\nHost: ${url.host}\r\n${headerLines.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`,
+    );
+  });
+}
+
+function parseRaw(data: string): RawResponse {
+  const split = data.indexOf('\r\n\r\n');
+  const head = data.slice(0, split).split('\r\n');
+  const status = Number(head[0]?.split(' ')[1]);
+  const headers: Record<string, string> = {};
+  for (const line of head.slice(1)) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+  }
+  let body = data.slice(split + 4);
+  if (headers['transfer-encoding'] === 'chunked') body = dechunk(body);
+  return { status, headers, body };
+}
+
+function dechunk(body: string): string {
+  let out = '';
+  let rest = body;
+  for (;;) {
+    const eol = rest.indexOf('\r\n');
+    const size = Number.parseInt(rest.slice(0, eol), 16);
+    if (!size) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 2 + size + 2);
+  }
+}
+
+/** GET with an optional bearer token; returns status, headers and parsed JSON. */
+export async function getJson(
+  url: string,
+  token?: string,
+  init: RequestInit = {},
+): Promise<{
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown> & { error?: { code: string; message: string } };
+}> {
+  const headers = new Headers(init.headers);
+  if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
+  const res = await fetch(url, { ...init, headers });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, headers: res.headers, body };
+}

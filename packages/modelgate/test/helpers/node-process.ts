@@ -1,0 +1,130 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** The built CLI entry point (tests run after `npm run build`). */
+export const BIN = resolve(import.meta.dirname, '../../bin/modelgate.js');
+
+export interface NodeProcess {
+  readonly child: ChildProcess;
+  readonly cwd: string;
+  /** Every stdout+stderr line so far. */
+  readonly lines: string[];
+  readonly urls: { inference: string; management: string; metrics: string };
+  /** Resolves with the exit code (or signal name) once the process is gone. */
+  readonly exited: Promise<number | string>;
+  /** All output as one string. */
+  output(): string;
+  /** Waits until a line matching `pattern` appears. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** A fresh temporary working directory (for key_file.json, modelgate.yaml, .modelgate/). */
+export function tempDir(prefix = 'modelgate-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Listener flags on free ports, so tests can run side by side. */
+export const EPHEMERAL_PORTS = [
+  '--inference-address',
+  'http://127.0.0.1:0',
+  '--management-address',
+  'http://127.0.0.1:0',
+  '--metrics-address',
+  'http://127.0.0.1:0',
+];
+
+/**
+ * Runs `modelgate <args>` as a real child process and collects its output line by line.
+ */
+export function runCli(
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Omit<NodeProcess, 'urls'> {
+  const cwd = options.cwd ?? tempDir();
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...cleanEnv(), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  const onData = (() => {
+    let pending = '';
+    return (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const parts = pending.split('\n');
+      pending = parts.pop() ?? '';
+      for (const line of parts) {
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (w.pattern.test(line)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      }
+    };
+  })();
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number | string>((res) => {
+    child.on('exit', (code, signal) => res(code ?? signal ?? -1));
+  });
+  return {
+    child,
+    cwd,
+    lines,
+    exited,
+    output: () => lines.join('\n'),
+    waitFor(pattern, timeoutMs = 15_000) {
+      const found = lines.find((l) => pattern.test(l));
+      if (found) return Promise.resolve(found);
+      return new Promise((res, rej) => {
+        const timer = setTimeout(() => {
+          rej(new Error(`timed out waiting for ${pattern}; output so far:\n${lines.join('\n')}`));
+        }, timeoutMs);
+        const waiter = {
+          pattern,
+          resolve: (line: string) => {
+            clearTimeout(timer);
+            res(line);
+          },
+        };
+        waiters.push(waiter);
+        exited.then(() => {
+          if (waiters.includes(waiter)) {
+            clearTimeout(timer);
+            rej(new Error(`process exited while waiting for ${pattern}; output:\n${lines.join('\n')}`));
+          }
+        });
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/**
+ * Starts `modelgate start` on free ports and resolves once the three listeners are bound.
+ */
+export async function startNodeProcess(
+  args: readonly string[] = [],
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<NodeProcess> {
+  const proc = runCli(['start', ...EPHEMERAL_PORTS, ...args], options);
+  const line = await proc.waitFor(/modelgate started/);
+  const parsed = JSON.parse(line) as { inference: string; management: string; metrics: string };
+  return { ...proc, urls: { inference: parsed.inference, management: parsed.management, metrics: parsed.metrics } };
+}
+
+/** The test runner's environment without MODELGATE_* variables, so they never leak in. */
+function cleanEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MODELGATE_')) env[k] = v;
+  return env;
+}
