@@ -2,13 +2,18 @@ import type { RequestListener, Server } from 'node:http';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
+import type { ControlContext } from '../control/context.js';
 import { type Logger, redactUrl } from '../log/logger.js';
 import type { Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { installAuthentication, type ManagementAuth } from './authentication.js';
 import { installErrorHandling } from './errors.js';
 import { API_PREFIX } from './prefix.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
+import { catalogRoutes } from './routes/catalog.js';
+import { deploymentRoutes } from './routes/deployments.js';
 import { healthRoutes } from './routes/health.js';
+import { secretRoutes } from './routes/secrets.js';
 import { tokenRoutes } from './routes/token.js';
 import { whoamiRoutes } from './routes/whoami.js';
 
@@ -19,6 +24,7 @@ export interface ManagementContext {
   readonly auth: ManagementAuth;
   /** Undefined when token authorization is disabled. */
   readonly nodeKeys: NodeKeyService | undefined;
+  readonly control: ControlContext;
 }
 
 /**
@@ -78,6 +84,10 @@ export async function buildManagementApp(
   await app.register(healthRoutes, { readiness: ctx.readiness });
   await app.register(tokenRoutes, { nodeKeys: ctx.nodeKeys });
   await app.register(whoamiRoutes);
+  await app.register(deploymentRoutes, { control: ctx.control });
+  await app.register(secretRoutes, { control: ctx.control });
+  await app.register(apiKeyRoutes, { control: ctx.control });
+  await app.register(catalogRoutes, { control: ctx.control });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

@@ -1,30 +1,105 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type Denial, denialCode, isDenial } from '../auth/denial.js';
+import type { Principal } from '../auth/principal.js';
+import { ERROR_CODES, type ErrorCode, errorBody } from '../errors/registry.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
 import { LIVE_PATH, READY_PATH, type Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { sendError, sendJson } from '../server/respond.js';
+import { authenticateDeploymentRequest, type DataPlaneVerifiers, deploymentChallenges } from './authenticate.js';
+import type { FailureThrottle } from './failure-throttle.js';
+import { upstreamRequestHeaders } from './headers.js';
+import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
+import type { Proxy as UpstreamProxy } from './proxy.js';
+import type { Route, RouteTable } from './route-table.js';
+import { proxyUpgrade, type UpgradeOptions } from './websocket.js';
 
 export interface GatewayContext {
   readonly log: Logger;
   readonly readiness: Readiness;
+  readonly routes: RouteTable;
+  readonly verifiers: DataPlaneVerifiers;
+  readonly throttle: FailureThrottle;
+  readonly proxy: UpstreamProxy;
+  readonly upgrade: UpgradeOptions;
+  /** `base_domain`: route `<deployment>.<base_domain>` by Host when set. */
+  readonly baseDomain: string;
+  /** The scheme callers use to reach this listener. */
+  readonly proto: 'http' | 'https';
+}
+
+/** Where a request goes, once routing, the route table and authentication agreed. */
+interface Admitted {
+  readonly route: Route;
+  readonly rest: string;
+  readonly principal: Principal;
+}
+
+/** A refusal, decided once and rendered either on a response or on a raw upgrade socket. */
+interface Refusal {
+  readonly code: ErrorCode;
+  readonly message?: string;
+  readonly headers?: Record<string, string | string[]>;
 }
 
 /**
- * The data plane's request handler: gateway routes (`/_health/...`), then deployments.
- * Bad input is answered with a registry error; an unexpected throw is logged and answered 500
- * without detail, so one broken request never takes the process down.
+ * The data plane: routing → route table → throttle → authenticate → proxy. Bad input always gets
+ * a registry error; an unexpected throw is logged and answered 500 without detail, so one broken
+ * request never takes the process down.
  */
-export function gatewayHandler(ctx: GatewayContext) {
+export function createGateway(ctx: GatewayContext) {
   const log = ctx.log.child({ listener: 'inference' });
-  return (req: IncomingMessage, res: ServerResponse): void => {
-    const id = requestIdOf(req);
-    res.setHeader(REQUEST_ID_HEADER, id);
-    handle(req, res, id).catch((err: unknown) => {
-      log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
-      sendError(res, 'INTERNAL', id);
+
+  async function admit(req: IncomingMessage): Promise<Admitted | Refusal> {
+    const routed = route(req);
+    if (!routed.ok) return { code: routed.code };
+    const entry = ctx.routes.get(routed.deployment);
+    if (!entry) return { code: 'DEPLOYMENT_NOT_FOUND' };
+    if (!entry.enabled) return { code: 'DEPLOYMENT_DISABLED' };
+    const key = `${req.socket.remoteAddress ?? ''}|${entry.snapshot.id}`;
+    if (entry.snapshot.access === 'protected') {
+      const wait = ctx.throttle.retryAfter(key);
+      if (wait > 0) return { code: 'THROTTLED', headers: { 'retry-after': String(wait) } };
+    }
+    const principal = await authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
+    if (isDenial(principal)) {
+      if (principal.denied !== 'missing' && principal.denied !== 'forbidden') ctx.throttle.fail(key);
+      return refusalFor(principal, entry);
+    }
+    if (entry.snapshot.access === 'protected') ctx.throttle.succeed(key);
+    return { route: entry, rest: routed.rest, principal };
+  }
+
+  function route(req: IncomingMessage) {
+    const url = req.url ?? '/';
+    if (ctx.baseDomain) {
+      const name = hostDeployment(req.headers.host, ctx.baseDomain);
+      if (name !== undefined) {
+        const split = splitHostRoutedPath(url);
+        return split.ok ? { ok: true as const, deployment: name, rest: split.rest } : split;
+      }
+    }
+    return splitInferencePath(url);
+  }
+
+  function headersFor(req: IncomingMessage, admitted: Admitted, requestId: string, websocket: boolean) {
+    const { snapshot } = admitted.route;
+    return upstreamRequestHeaders(req.headers, {
+      clientIp: req.socket.remoteAddress ?? '',
+      proto: ctx.proto,
+      host: req.headers.host ?? '',
+      deployment: snapshot.name,
+      principal:
+        admitted.principal.kind === 'anonymous' ? undefined : `${admitted.principal.kind}:${admitted.principal.id}`,
+      requestId,
+      forwardCredential: snapshot.forward_credential,
+      upstreamHost: new URL(snapshot.upstream).host,
+      websocket,
     });
-  };
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -34,6 +109,98 @@ export function gatewayHandler(ctx: GatewayContext) {
       if (state.ready) return sendJson(res, 200, { status: 'ready' });
       return sendError(res, 'NOT_READY', id, { message: `The node is not ready: ${state.reason}` });
     }
-    sendError(res, 'DEPLOYMENT_NOT_FOUND', id);
+    if (path.startsWith('/_') || path.startsWith('/.')) return sendError(res, 'ROUTE_NOT_FOUND', id);
+    const admitted = await admit(req);
+    if ('code' in admitted) {
+      res.on('finish', () => accessLog(req, res, id, undefined, undefined));
+      return sendError(res, admitted.code, id, refusalOptions(admitted));
+    }
+    res.on('finish', () => accessLog(req, res, id, admitted.route.snapshot.name, admitted.principal));
+    await ctx.proxy.forward(req, res, {
+      upstream: admitted.route.snapshot.upstream,
+      path: admitted.rest,
+      headers: headersFor(req, admitted, id, false),
+      requestId: id,
+    });
   }
+
+  function accessLog(
+    req: IncomingMessage,
+    res: ServerResponse,
+    id: string,
+    deployment?: string,
+    principal?: Principal,
+  ) {
+    log.info(
+      {
+        request_id: id,
+        method: req.method,
+        deployment,
+        status: res.statusCode,
+        principal: principal ? `${principal.kind}:${principal.id}` : undefined,
+        remote: req.socket.remoteAddress,
+      },
+      'request',
+    );
+  }
+
+  return {
+    /** The `request` listener of the inference server. */
+    request(req: IncomingMessage, res: ServerResponse): void {
+      const id = requestIdOf(req);
+      res.setHeader(REQUEST_ID_HEADER, id);
+      handle(req, res, id).catch((err: unknown) => {
+        log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
+        sendError(res, 'INTERNAL', id);
+      });
+    },
+    /** The `upgrade` listener: WebSocket handshakes are authenticated like any request first. */
+    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+      const id = requestIdOf(req);
+      socket.on('error', () => socket.destroy());
+      admit(req)
+        .then((admitted) => {
+          if ('code' in admitted) return rejectUpgrade(socket, admitted, id);
+          proxyUpgrade(req, socket, head, {
+            upstream: admitted.route.snapshot.upstream,
+            path: admitted.rest,
+            headers: headersFor(req, admitted, id, true),
+            requestId: id,
+            options: ctx.upgrade,
+          });
+        })
+        .catch((err: unknown) => {
+          log.error({ err, request_id: id }, 'gateway upgrade error');
+          rejectUpgrade(socket, { code: 'INTERNAL' }, id);
+        });
+    },
+  };
+}
+
+function refusalFor(denial: Denial, route: Route): Refusal {
+  const code = denialCode(denial.denied);
+  const refusal: Refusal = { code, ...(denial.detail ? { message: denial.detail } : {}) };
+  if (ERROR_CODES[code].status !== 401) return refusal;
+  return { ...refusal, headers: { 'www-authenticate': deploymentChallenges(route.snapshot, denial.denied) } };
+}
+
+function refusalOptions(refusal: Refusal) {
+  return { ...(refusal.message ? { message: refusal.message } : {}), headers: refusal.headers ?? {} };
+}
+
+/** Answers a refused WebSocket handshake on the raw socket and closes it. */
+function rejectUpgrade(socket: Duplex, refusal: Refusal, id: string): void {
+  const status = ERROR_CODES[refusal.code].status;
+  const body = JSON.stringify(errorBody(refusal.code, id, refusal.message));
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    `${REQUEST_ID_HEADER}: ${id}`,
+    'connection: close',
+  ];
+  for (const [k, v] of Object.entries(refusal.headers ?? {})) {
+    for (const value of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${value}`);
+  }
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }

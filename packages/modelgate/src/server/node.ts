@@ -2,13 +2,21 @@ import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { buildManagementApp } from '../api/app.js';
 import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
+import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
+import { BasicVerifier } from '../auth/basic/verifier.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
+import type { ControlContext } from '../control/context.js';
+import { listServedDeploymentNames, loadServedDeployment } from '../control/deployments.js';
 import { createLocalBus, type EventBus } from '../events/bus.js';
-import { gatewayHandler } from '../gateway/server.js';
+import { FailureThrottle } from '../gateway/failure-throttle.js';
+import { createProxy } from '../gateway/proxy.js';
+import { RouteTable } from '../gateway/route-table.js';
+import { createGateway } from '../gateway/server.js';
 import type { Logger } from '../log/logger.js';
+import { loadMasterKey } from '../secrets/master-key.js';
 import { followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
 import { createReadiness } from './health.js';
@@ -24,6 +32,7 @@ export interface RunningNode {
   /** Base URLs actually bound (port 0 resolved), e.g. `http://127.0.0.1:8080`. */
   readonly urls: { readonly inference: string; readonly management: string; readonly metrics: string };
   readonly management: FastifyInstance;
+  readonly control: ControlContext;
   /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -42,7 +51,11 @@ export const CHANGE_POLL_MS = 250;
  * await node.close();
  * ```
  */
-export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
+export async function startNode(
+  config: Config,
+  log: Logger,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<RunningNode> {
   const addresses = {
     inference: parseAddress(config.inference_address) as ListenAddress,
     management: parseAddress(config.management_address) as ListenAddress,
@@ -75,14 +88,41 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
       authenticate: nodeKeys ? createManagementAuthenticator({ nodeKeys, adminKeys }) : async () => ANONYMOUS,
     };
 
-    const inferenceServer = createListenerServer(addresses.inference, gatewayHandler({ log, readiness }), tls);
+    const control: ControlContext = {
+      store,
+      bus,
+      masterKey: loadMasterKey(config.data_dir, env),
+      config,
+    };
+    const routes = new RouteTable((name) => loadServedDeployment(control, name));
+    routes.follow(bus, (err) => log.warn({ err: String(err) }, 'route reload failed'));
+    await routes.loadAll(await listServedDeploymentNames(control));
+    const proxy = createProxy({
+      connectTimeoutMs: config.upstream_connect_timeout_ms,
+      headersTimeoutMs: config.upstream_timeout_ms,
+      onError: (err, info) => log.warn({ err: String(err), ...info }, 'upstream failure'),
+    });
+    cleanups.push(() => proxy.close());
+    const gateway = createGateway({
+      log,
+      readiness,
+      routes,
+      verifiers: { nodeKeys, apiKeys: new ApiKeyVerifier(store, bus), basic: new BasicVerifier() },
+      throttle: new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 }),
+      proxy,
+      upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
+      baseDomain: config.base_domain,
+      proto: addresses.inference.protocol,
+    });
+    const inferenceServer = createListenerServer(addresses.inference, gateway.request, tls);
+    inferenceServer.on('upgrade', gateway.upgrade);
     const metricsServer = createListenerServer(
       addresses.metrics,
       metricsHandler(createMetricsRegistry(), readiness),
       tls,
     );
     let managementServer: Server | undefined;
-    const management = await buildManagementApp({ log, readiness, auth, nodeKeys }, (handler) => {
+    const management = await buildManagementApp({ log, readiness, auth, nodeKeys, control }, (handler) => {
       managementServer = createListenerServer(addresses.management, handler, tls);
       return managementServer;
     });
@@ -108,6 +148,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
       bus,
       urls,
       management,
+      control,
       close() {
         closing ??= (async () => {
           shuttingDown = true;

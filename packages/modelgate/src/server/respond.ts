@@ -9,7 +9,7 @@ export function sendError(
   res: ServerResponse,
   code: ErrorCode,
   requestId: string,
-  options: { message?: string; headers?: Record<string, string> } = {},
+  options: { message?: string; headers?: Record<string, string | string[]> } = {},
 ): void {
   if (res.headersSent) {
     res.destroy();

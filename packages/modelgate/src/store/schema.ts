@@ -7,6 +7,85 @@ import type { Generated } from 'kysely';
 export interface Database {
   admin_keys: AdminKeysTable;
   change_log: ChangeLogTable;
+  infrastructures: InfrastructuresTable;
+  services: ServicesTable;
+  service_versions: ServiceVersionsTable;
+  secrets: SecretsTable;
+  deployments: DeploymentsTable;
+  deployment_revisions: DeploymentRevisionsTable;
+  api_keys: ApiKeysTable;
+}
+
+export interface InfrastructuresTable {
+  id: string;
+  name: string;
+  description: string;
+  created_at: string;
+}
+
+export interface ServicesTable {
+  id: string;
+  name: string;
+  description: string;
+  created_at: string;
+}
+
+/** Immutable once created: the design-time auth settings travel with the version (D6). */
+export interface ServiceVersionsTable {
+  id: string;
+  service_id: string;
+  version: string;
+  /** JSON of `AuthSettings`. */
+  auth_settings: string;
+  created_at: string;
+}
+
+/** A named value, AES-256-GCM under the node master key; only the name is ever listed. */
+export interface SecretsTable {
+  id: string;
+  name: string;
+  ciphertext: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DeploymentsTable {
+  id: string;
+  name: string;
+  infrastructure_id: string;
+  service_id: string;
+  version_id: string;
+  upstream_url: string;
+  access: 'public' | 'protected';
+  enabled: number;
+  /** JSON of `AuthSettings`, or null to use the version's (D7). */
+  auth_override: string | null;
+  revision: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** What one (re)deploy froze: the gateway serves the latest revision of each deployment. */
+export interface DeploymentRevisionsTable {
+  deployment_id: string;
+  revision: number;
+  /** JSON of `DeploymentSnapshot`. */
+  snapshot: string;
+  created_at: string;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  /** `deployment` or `version` (a service version's design-time keys). */
+  owner_type: 'deployment' | 'version';
+  owner_id: string;
+  prefix: string;
+  hash: string;
+  /** AES-256-GCM of the key, so readers of the service can reveal it (Dataiku). */
+  ciphertext: string;
+  description: string;
+  created_at: string;
+  last_used_at: string | null;
 }
 
 export interface AdminKeysTable {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../log/logger.js';
+import { startDemo } from '../../server/demo.js';
 import { startNode } from '../../server/node.js';
 import { addConfigFlags, configFlagValues } from '../config-flags.js';
 import { reportFailure } from '../output.js';
@@ -11,6 +12,7 @@ export function registerStart(program: Command): void {
     .command('start')
     .description('Start the gateway, the management API and the metrics listener');
   addConfigFlags(command);
+  command.option('--demo', 'also start the bundled demo model server and deploy it as protected "demo"');
   command.action(async (opts: Record<string, unknown>) => {
     let node: Awaited<ReturnType<typeof startNode>> | undefined;
     try {
@@ -22,12 +24,13 @@ export function registerStart(program: Command): void {
       const log = createLogger({ level: config.log_level });
       node = await startNode(config, log);
       const running = node;
+      const demo = opts.demo === true ? await startDemo(running, log) : undefined;
       let signalled = false;
       const stop = (signal: NodeJS.Signals) => {
         if (signalled) return;
         signalled = true;
         log.info({ signal }, 'shutting down');
-        running.close().then(
+        Promise.all([running.close(), demo?.close()]).then(
           () => {
             log.flush?.();
             process.exit(0);
@@ -39,6 +42,7 @@ export function registerStart(program: Command): void {
       process.on('SIGTERM', stop);
     } catch (err) {
       process.exitCode = reportFailure(err);
+      await node?.close();
     }
   });
 }

@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import { createApiKeys, deleteApiKey, listApiKeys, parseOwner, revealApiKey } from '../../control/api-keys.js';
+import type { ControlContext } from '../../control/context.js';
+import { API_PREFIX } from '../prefix.js';
+import { apiKeySchema } from '../schemas.js';
+
+const tags = ['api keys'];
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
+const keyList = { type: 'object', properties: { api_keys: { type: 'array', items: apiKeySchema } } } as const;
+
+/** API keys (D8) of a deployment (D7) or of a service version (D6). */
+export async function apiKeyRoutes(app: FastifyInstance, opts: { control: ControlContext }): Promise<void> {
+  const ctx = opts.control;
+  const base = `${API_PREFIX}/api-keys`;
+
+  app.get<{ Querystring: { deployment?: string; service?: string; version?: string } }>(
+    base,
+    {
+      schema: {
+        tags,
+        summary: 'List API keys (prefixes, never the keys)',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { deployment: { type: 'string' }, service: { type: 'string' }, version: { type: 'string' } },
+        },
+        response: { 200: keyList },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const owner = q.deployment || q.service || q.version ? parseOwner(q) : undefined;
+      return { api_keys: await listApiKeys(ctx, owner) };
+    },
+  );
+
+  app.post<{ Body: { deployment?: string; service?: string; version?: string; count?: number; description?: string } }>(
+    base,
+    {
+      schema: {
+        tags,
+        summary: 'Create API keys (returned once here; revealable later)',
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            deployment: { type: 'string' },
+            service: { type: 'string' },
+            version: { type: 'string' },
+            count: { type: 'integer', minimum: 1, maximum: 100 },
+            description: { type: 'string', maxLength: 1024 },
+          },
+        },
+        response: { 201: keyList },
+      },
+    },
+    async (req, reply) => {
+      const keys = await createApiKeys(ctx, parseOwner(req.body), req.body.count ?? 1, req.body.description ?? '');
+      reply.code(201);
+      return { api_keys: keys };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    `${base}/:id/reveal`,
+    { schema: { tags, summary: 'Show an API key again', params: idParams, response: { 200: apiKeySchema } } },
+    async (req) => revealApiKey(ctx, req.params.id),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    `${base}/:id`,
+    { schema: { tags, summary: 'Delete an API key: refused from the next request on', params: idParams } },
+    async (req, reply) => {
+      await deleteApiKey(ctx, req.params.id);
+      return reply.code(204).send();
+    },
+  );
+}

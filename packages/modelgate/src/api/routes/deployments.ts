@@ -1,0 +1,156 @@
+import type { FastifyInstance } from 'fastify';
+import { createApiKeys } from '../../control/api-keys.js';
+import type { ControlContext } from '../../control/context.js';
+import {
+  type CreateDeploymentInput,
+  createDeployment,
+  deleteDeployment,
+  getDeployment,
+  listDeployments,
+  redeploy,
+  setEnabled,
+  type UpdateDeploymentInput,
+  updateDeployment,
+} from '../../control/deployments.js';
+import { API_PREFIX } from '../prefix.js';
+import { apiKeySchema, authSettingsSchema, deploymentSchema, nameParams } from '../schemas.js';
+
+const tags = ['deployments'];
+
+/** Deployments: create (creating what is missing), read, update, redeploy, enable/disable, delete. */
+export async function deploymentRoutes(app: FastifyInstance, opts: { control: ControlContext }): Promise<void> {
+  const ctx = opts.control;
+  const base = `${API_PREFIX}/deployments`;
+
+  app.get(
+    base,
+    {
+      schema: {
+        tags,
+        summary: 'List deployments',
+        response: { 200: { type: 'object', properties: { deployments: { type: 'array', items: deploymentSchema } } } },
+      },
+    },
+    async () => ({
+      deployments: await listDeployments(ctx),
+    }),
+  );
+
+  app.post<{ Body: CreateDeploymentInput & { api_keys?: number } }>(
+    base,
+    {
+      schema: {
+        tags,
+        summary: 'Create a deployment',
+        description:
+          'Creates the infrastructure (default `default`), service (default: the name), version (default `1`) and Basic secret when missing. `api_keys: N` also creates N API keys for the deployment, returned once.',
+        body: {
+          type: 'object',
+          required: ['name', 'upstream'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', maxLength: 63 },
+            upstream: { type: 'string', maxLength: 2048 },
+            access: { type: 'string', enum: ['public', 'protected'] },
+            infrastructure: { type: 'string', maxLength: 63 },
+            service: { type: 'string', maxLength: 63 },
+            version: { type: 'string', maxLength: 64 },
+            auth: authSettingsSchema,
+            enabled: { type: 'boolean' },
+            api_keys: { type: 'integer', minimum: 0, maximum: 100 },
+          },
+        },
+        response: {
+          201: {
+            type: 'object',
+            properties: {
+              deployment: deploymentSchema,
+              created: { type: 'array', items: { type: 'string' } },
+              generated_secret: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } } },
+              api_keys: { type: 'array', items: apiKeySchema },
+            },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { api_keys: keyCount, ...input } = req.body;
+      const result = await createDeployment(ctx, input);
+      const keys = keyCount ? await createApiKeys(ctx, { deployment: input.name }, keyCount) : undefined;
+      reply.code(201);
+      return {
+        deployment: result.deployment,
+        created: result.created,
+        ...(result.generatedSecret ? { generated_secret: result.generatedSecret } : {}),
+        ...(keys ? { api_keys: keys } : {}),
+      };
+    },
+  );
+
+  app.get<{ Params: { name: string } }>(
+    `${base}/:name`,
+    { schema: { tags, summary: 'Show a deployment', params: nameParams, response: { 200: deploymentSchema } } },
+    async (req) => getDeployment(ctx, req.params.name),
+  );
+
+  app.patch<{ Params: { name: string }; Body: UpdateDeploymentInput }>(
+    `${base}/:name`,
+    {
+      schema: {
+        tags,
+        summary: 'Change a deployment (a new revision)',
+        description: '`auth: null` returns to the version’s design-time settings.',
+        params: nameParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            upstream: { type: 'string', maxLength: 2048 },
+            access: { type: 'string', enum: ['public', 'protected'] },
+            auth: { anyOf: [authSettingsSchema, { type: 'null' }] },
+            version: { type: 'string', maxLength: 64 },
+          },
+        },
+        response: { 200: deploymentSchema },
+      },
+    },
+    async (req) => updateDeployment(ctx, req.params.name, req.body),
+  );
+
+  app.delete<{ Params: { name: string } }>(
+    `${base}/:name`,
+    { schema: { tags, summary: 'Delete a deployment and its API keys', params: nameParams } },
+    async (req, reply) => {
+      await deleteDeployment(ctx, req.params.name);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: { name: string } }>(
+    `${base}/:name/redeploy`,
+    {
+      schema: {
+        tags,
+        summary: 'Redeploy: a new revision that picks up the Basic secret’s current value',
+        params: nameParams,
+        response: { 200: deploymentSchema },
+      },
+    },
+    async (req) => redeploy(ctx, req.params.name),
+  );
+
+  for (const action of ['enable', 'disable'] as const) {
+    app.post<{ Params: { name: string } }>(
+      `${base}/:name/${action}`,
+      {
+        schema: {
+          tags,
+          summary: action === 'enable' ? 'Enable a deployment' : 'Disable a deployment (503 on the data plane)',
+          params: nameParams,
+          response: { 200: deploymentSchema },
+        },
+      },
+      async (req) => setEnabled(ctx, req.params.name, action === 'enable'),
+    );
+  }
+}

@@ -1,0 +1,61 @@
+import type { EventBus } from '../../events/bus.js';
+import type { Store } from '../../store/database.js';
+import { BoundedCache } from '../cache.js';
+import type { ParsedCredential } from '../credential.js';
+import { type Denial, deny } from '../denial.js';
+import type { Principal } from '../principal.js';
+
+export const API_KEY_DELETED = 'api_key.deleted';
+
+interface KnownKey {
+  readonly id: string;
+  readonly owner_type: 'deployment' | 'version';
+  readonly owner_id: string;
+}
+
+/** Which owners' keys a deployment accepts (from its snapshot). */
+export interface ApiKeyScope {
+  readonly deployment_id: string;
+  readonly version_id: string | null;
+}
+
+/**
+ * Verifies API keys (D8). Known keys are answered from a bounded cache keyed by hash, so the
+ * hot path does no store I/O; `api_key.deleted` evicts at once (X1). Unknown keys reach the
+ * store, behind the gateway's failure throttling.
+ */
+export class ApiKeyVerifier {
+  private readonly cache = new BoundedCache<KnownKey>(50_000);
+  private generation = 0;
+
+  constructor(
+    private readonly store: Store,
+    bus: EventBus,
+  ) {
+    bus.subscribe((event) => {
+      if (event.topic !== API_KEY_DELETED) return;
+      this.generation++;
+      this.cache.deleteWhere((k) => k.id === event.subject);
+    });
+  }
+
+  async verify(credential: ParsedCredential, scope: ApiKeyScope): Promise<Principal | Denial> {
+    let known = this.cache.get(credential.hash);
+    if (!known) {
+      const generation = this.generation;
+      const row = await this.store.db
+        .selectFrom('api_keys')
+        .select(['id', 'owner_type', 'owner_id'])
+        .where('hash', '=', credential.hash)
+        .executeTakeFirst();
+      if (!row) return deny('unknown');
+      known = row;
+      if (generation === this.generation) this.cache.set(credential.hash, known);
+    }
+    const inScope =
+      (known.owner_type === 'deployment' && known.owner_id === scope.deployment_id) ||
+      (known.owner_type === 'version' && known.owner_id === scope.version_id);
+    if (!inScope) return deny('forbidden', 'This API key is for another deployment');
+    return { kind: 'api_key', id: known.id };
+  }
+}

@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import { verifyPassword } from '../../secrets/password-hash.js';
+import { BoundedCache } from '../cache.js';
+import { constantTimeEqual } from '../credential.js';
+import { type Denial, deny } from '../denial.js';
+import type { Principal } from '../principal.js';
+
+/** A deployment revision's Basic settings, from its snapshot. */
+export interface BasicScope {
+  readonly deployment_id: string;
+  readonly revision: number;
+  readonly username: string;
+  readonly password_hash: string;
+}
+
+/**
+ * Verifies Gradient-style Basic credentials (G2): the node-wide username and the password
+ * snapshotted at the last (re)deploy. scrypt is slow on purpose, so a success is remembered
+ * per revision: the cache key includes the revision, so a redeploy makes old entries useless.
+ */
+export class BasicVerifier {
+  private readonly cache = new BoundedCache<true>(50_000);
+
+  async verify(username: string, password: string, scope: BasicScope): Promise<Principal | Denial> {
+    const userOk = constantTimeEqual(username, scope.username);
+    const cacheKey = createHash('sha256')
+      .update(`${scope.deployment_id}\u0000${scope.revision}\u0000${username}\u0000${password}`)
+      .digest('hex');
+    if (userOk && this.cache.get(cacheKey)) return { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
+    // Verify even when the username is wrong, so timing does not tell which half was wrong.
+    const passwordOk = await verifyPassword(password, scope.password_hash);
+    if (!userOk || !passwordOk) return deny('unknown');
+    this.cache.set(cacheKey, true);
+    return { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
+  }
+}

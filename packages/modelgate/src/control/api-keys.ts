@@ -1,0 +1,132 @@
+import { displayPrefix, generateCredential, hashCredential } from '../auth/credential.js';
+import { ModelgateError } from '../errors/registry.js';
+import { open, seal } from '../secrets/seal.js';
+import type { ApiKeysTable } from '../store/schema.js';
+import { versions } from './catalog.js';
+import { announce, type ControlContext, nowIso, TOPICS } from './context.js';
+import { getRow } from './deployments.js';
+import { newId, Problems } from './validation.js';
+
+/** Whose keys: one deployment's (D7), or a service version's design-time keys (D6). */
+export type ApiKeyOwner = { readonly deployment: string } | { readonly service: string; readonly version: string };
+
+export interface ApiKeyInfo {
+  readonly id: string;
+  readonly prefix: string;
+  readonly description: string;
+  readonly deployment?: string;
+  readonly service?: string;
+  readonly version?: string;
+  readonly created_at: string;
+  readonly last_used_at: string | null;
+}
+
+async function resolveOwner(ctx: ControlContext, owner: ApiKeyOwner) {
+  if ('deployment' in owner) {
+    const row = await getRow(ctx, owner.deployment);
+    return { owner_type: 'deployment' as const, owner_id: row.id };
+  }
+  const v = await versions.get(ctx, owner.service, owner.version);
+  return { owner_type: 'version' as const, owner_id: v.id };
+}
+
+/** Validates `{deployment}` or `{service, version}` from user input. */
+export function parseOwner(input: Record<string, unknown>): ApiKeyOwner {
+  const problems = new Problems();
+  const hasDeployment = typeof input.deployment === 'string';
+  const hasVersion = typeof input.service === 'string' && typeof input.version === 'string';
+  problems.check(hasDeployment !== hasVersion, 'give either deployment, or service and version');
+  problems.throwIfAny();
+  return hasDeployment
+    ? { deployment: input.deployment as string }
+    : { service: input.service as string, version: input.version as string };
+}
+
+/**
+ * Creates API keys for an owner. @returns each key in plain, to show once; it stays revealable
+ * to whoever may read the service (sealed under the master key).
+ */
+export async function createApiKeys(
+  ctx: ControlContext,
+  owner: ApiKeyOwner,
+  count = 1,
+  description = '',
+): Promise<(ApiKeyInfo & { key: string })[]> {
+  const problems = new Problems();
+  problems.check(Number.isInteger(count) && count >= 1 && count <= 100, 'count must be 1 to 100');
+  problems.check(typeof description === 'string' && description.length <= 1024, 'description must be a string');
+  problems.throwIfAny();
+  const resolved = await resolveOwner(ctx, owner);
+  const out: (ApiKeyInfo & { key: string })[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = generateCredential('api_key');
+    const id = newId('key');
+    const row: ApiKeysTable = {
+      id,
+      ...resolved,
+      prefix: displayPrefix(key),
+      hash: hashCredential(key),
+      ciphertext: seal(ctx.masterKey, key, `api_key:${id}`),
+      description,
+      created_at: nowIso(),
+      last_used_at: null,
+    };
+    await ctx.store.db.insertInto('api_keys').values(row).execute();
+    out.push({ ...(await describe(ctx, row)), key });
+  }
+  return out;
+}
+
+export async function listApiKeys(ctx: ControlContext, owner?: ApiKeyOwner): Promise<ApiKeyInfo[]> {
+  let query = ctx.store.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id');
+  if (owner) {
+    const resolved = await resolveOwner(ctx, owner);
+    query = query.where('owner_type', '=', resolved.owner_type).where('owner_id', '=', resolved.owner_id);
+  }
+  const rows = await query.execute();
+  return Promise.all(rows.map((r) => describe(ctx, r)));
+}
+
+/** Dataiku: readers of a service can see its API keys again. */
+export async function revealApiKey(ctx: ControlContext, id: string): Promise<ApiKeyInfo & { key: string }> {
+  const row = await getKeyRow(ctx, id);
+  return { ...(await describe(ctx, row)), key: open(ctx.masterKey, row.ciphertext, `api_key:${row.id}`) };
+}
+
+/** Deletes a key; every gateway refuses it from the next request on (X1). */
+export async function deleteApiKey(ctx: ControlContext, id: string): Promise<void> {
+  const row = await getKeyRow(ctx, id);
+  await ctx.store.db.deleteFrom('api_keys').where('id', '=', row.id).execute();
+  await announce(ctx, TOPICS.apiKeyDeleted, row.id);
+}
+
+async function getKeyRow(ctx: ControlContext, id: string): Promise<ApiKeysTable> {
+  const row = await ctx.store.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw new ModelgateError('RESOURCE_NOT_FOUND', `No API key with id "${id}"`);
+  return row;
+}
+
+async function describe(ctx: ControlContext, row: ApiKeysTable): Promise<ApiKeyInfo> {
+  const base = {
+    id: row.id,
+    prefix: row.prefix,
+    description: row.description,
+    created_at: row.created_at,
+    last_used_at: row.last_used_at,
+  };
+  if (row.owner_type === 'deployment') {
+    const d = await ctx.store.db
+      .selectFrom('deployments')
+      .select('name')
+      .where('id', '=', row.owner_id)
+      .executeTakeFirst();
+    return { ...base, deployment: d?.name ?? '(deleted)' };
+  }
+  const v = await ctx.store.db
+    .selectFrom('service_versions')
+    .innerJoin('services', 'services.id', 'service_versions.service_id')
+    .select(['services.name as service', 'service_versions.version as version'])
+    .where('service_versions.id', '=', row.owner_id)
+    .executeTakeFirst();
+  return { ...base, service: v?.service ?? '(deleted)', version: v?.version ?? '' };
+}

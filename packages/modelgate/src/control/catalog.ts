@@ -1,0 +1,153 @@
+import { ModelgateError } from '../errors/registry.js';
+import type { ServiceVersionsTable } from '../store/schema.js';
+import { type AuthSettings, parseAuthSettings } from './auth-settings.js';
+import type { ControlContext } from './context.js';
+import { nowIso } from './context.js';
+import { checkName, conflict, newId, notFound, Problems, VERSION_PATTERN } from './validation.js';
+
+/**
+ * Infrastructures (where deployments live) and services with their immutable versions (what is
+ * deployed). Kept together: both are the named catalog a deployment points into.
+ */
+export interface NamedInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly created_at: string;
+}
+
+export interface VersionInfo {
+  readonly id: string;
+  readonly service: string;
+  readonly version: string;
+  readonly auth: AuthSettings;
+  readonly created_at: string;
+}
+
+type NamedTable = 'infrastructures' | 'services';
+
+async function createNamed(ctx: ControlContext, table: NamedTable, what: string, name: string, description = '') {
+  const problems = new Problems();
+  checkName(problems, 'name', name);
+  problems.check(typeof description === 'string' && description.length <= 1024, 'description must be a string');
+  problems.throwIfAny();
+  if (await findNamed(ctx, table, name)) throw conflict(what, name);
+  const row = { id: newId(table === 'services' ? 'svc' : 'inf'), name, description, created_at: nowIso() };
+  await ctx.store.db.insertInto(table).values(row).execute();
+  return row;
+}
+
+async function findNamed(ctx: ControlContext, table: NamedTable, name: string): Promise<NamedInfo | undefined> {
+  return ctx.store.db.selectFrom(table).selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+async function getNamed(ctx: ControlContext, table: NamedTable, what: string, name: string): Promise<NamedInfo> {
+  const row = await findNamed(ctx, table, name);
+  if (!row) throw notFound(what, name);
+  return row;
+}
+
+async function deleteNamed(ctx: ControlContext, table: NamedTable, what: string, name: string): Promise<void> {
+  const row = await getNamed(ctx, table, what, name);
+  const column = table === 'services' ? 'service_id' : 'infrastructure_id';
+  const used = await ctx.store.db
+    .selectFrom('deployments')
+    .select('name')
+    .where(column, '=', row.id)
+    .executeTakeFirst();
+  if (used) {
+    throw new ModelgateError('RESOURCE_IN_USE', `The ${what} "${name}" is used by deployment "${used.name}"`);
+  }
+  await ctx.store.db.deleteFrom(table).where('id', '=', row.id).execute();
+}
+
+export const infrastructures = {
+  create: (ctx: ControlContext, name: string, description?: string) =>
+    createNamed(ctx, 'infrastructures', 'infrastructure', name, description),
+  find: (ctx: ControlContext, name: string) => findNamed(ctx, 'infrastructures', name),
+  get: (ctx: ControlContext, name: string) => getNamed(ctx, 'infrastructures', 'infrastructure', name),
+  list: (ctx: ControlContext) => ctx.store.db.selectFrom('infrastructures').selectAll().orderBy('name').execute(),
+  delete: (ctx: ControlContext, name: string) => deleteNamed(ctx, 'infrastructures', 'infrastructure', name),
+};
+
+export const services = {
+  create: (ctx: ControlContext, name: string, description?: string) =>
+    createNamed(ctx, 'services', 'service', name, description),
+  find: (ctx: ControlContext, name: string) => findNamed(ctx, 'services', name),
+  get: (ctx: ControlContext, name: string) => getNamed(ctx, 'services', 'service', name),
+  list: (ctx: ControlContext) => ctx.store.db.selectFrom('services').selectAll().orderBy('name').execute(),
+  delete: (ctx: ControlContext, name: string) => deleteNamed(ctx, 'services', 'service', name),
+};
+
+function versionInfo(service: string, row: ServiceVersionsTable): VersionInfo {
+  return {
+    id: row.id,
+    service,
+    version: row.version,
+    auth: parseAuthSettings(JSON.parse(row.auth_settings)),
+    created_at: row.created_at,
+  };
+}
+
+export const versions = {
+  /** Versions are immutable: a version's auth settings are fixed when it is created (D6). */
+  async create(ctx: ControlContext, serviceName: string, version: string, auth: unknown): Promise<VersionInfo> {
+    const problems = new Problems();
+    problems.check(
+      typeof version === 'string' && VERSION_PATTERN.test(version),
+      'version must be 1-64 of A-Z a-z 0-9 . _ -',
+    );
+    problems.throwIfAny();
+    const settings = parseAuthSettings(auth);
+    const service = await services.get(ctx, serviceName);
+    if (await versions.find(ctx, service.id, version)) throw conflict(`version of "${serviceName}"`, version);
+    const row = {
+      id: newId('ver'),
+      service_id: service.id,
+      version,
+      auth_settings: JSON.stringify(settings),
+      created_at: nowIso(),
+    };
+    await ctx.store.db.insertInto('service_versions').values(row).execute();
+    return versionInfo(serviceName, row);
+  },
+  async find(ctx: ControlContext, serviceId: string, version: string) {
+    return ctx.store.db
+      .selectFrom('service_versions')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .where('version', '=', version)
+      .executeTakeFirst();
+  },
+  async get(ctx: ControlContext, serviceName: string, version: string): Promise<VersionInfo> {
+    const service = await services.get(ctx, serviceName);
+    const row = await versions.find(ctx, service.id, version);
+    if (!row) throw notFound(`version of "${serviceName}"`, version);
+    return versionInfo(serviceName, row);
+  },
+  async list(ctx: ControlContext, serviceName: string): Promise<VersionInfo[]> {
+    const service = await services.get(ctx, serviceName);
+    const rows = await ctx.store.db
+      .selectFrom('service_versions')
+      .selectAll()
+      .where('service_id', '=', service.id)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => versionInfo(serviceName, r));
+  },
+  async delete(ctx: ControlContext, serviceName: string, version: string): Promise<void> {
+    const info = await versions.get(ctx, serviceName, version);
+    const used = await ctx.store.db
+      .selectFrom('deployments')
+      .select('name')
+      .where('version_id', '=', info.id)
+      .executeTakeFirst();
+    if (used) throw new ModelgateError('RESOURCE_IN_USE', `Version ${version} is used by deployment "${used.name}"`);
+    await ctx.store.db
+      .deleteFrom('api_keys')
+      .where('owner_type', '=', 'version')
+      .where('owner_id', '=', info.id)
+      .execute();
+    await ctx.store.db.deleteFrom('service_versions').where('id', '=', info.id).execute();
+  },
+};

@@ -1,0 +1,31 @@
+import type { Config } from '../config/schema.js';
+import type { EventBus } from '../events/bus.js';
+import { recordChange } from '../store/change-log.js';
+import type { Store } from '../store/database.js';
+
+/** What the control-plane services need: the store, the master key, the bus, the config. */
+export interface ControlContext {
+  readonly store: Store;
+  readonly masterKey: Buffer;
+  readonly bus: EventBus;
+  readonly config: Pick<Config, 'basic_auth_username' | 'default_deployment_access'>;
+}
+
+/** Topics of revoking changes; subjects are ids or names, never secrets. */
+export const TOPICS = {
+  deploymentChanged: 'deployment.changed',
+  apiKeyDeleted: 'api_key.deleted',
+} as const;
+
+/**
+ * Announces a revoking change: to this process at once (the next request sees it) and, through
+ * the store's change log, to every other process within one poll.
+ */
+export async function announce(ctx: ControlContext, topic: string, subject: string): Promise<void> {
+  ctx.bus.publish({ topic, subject });
+  await recordChange(ctx.store, topic, subject);
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,343 @@
+import { hashPassword } from '../secrets/password-hash.js';
+import type { DeploymentsTable } from '../store/schema.js';
+import { type AuthSettings, DEFAULT_AUTH_SETTINGS, parseAuthSettings } from './auth-settings.js';
+import { infrastructures, services, versions } from './catalog.js';
+import { announce, type ControlContext, nowIso, TOPICS } from './context.js';
+import { createSecret, readSecretValue } from './secrets.js';
+import type { DeploymentSnapshot } from './snapshot.js';
+import { checkName, checkUpstream, conflict, newId, notFound, Problems } from './validation.js';
+
+export type Access = 'public' | 'protected';
+
+/** A deployment as the API shows it. */
+export interface DeploymentInfo {
+  readonly name: string;
+  readonly infrastructure: string;
+  readonly service: string;
+  readonly version: string;
+  readonly upstream: string;
+  readonly access: Access;
+  readonly enabled: boolean;
+  readonly revision: number;
+  readonly auth: AuthSettings;
+  readonly auth_source: 'version' | 'override';
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+export interface CreateDeploymentInput {
+  readonly name: string;
+  readonly upstream: string;
+  readonly access?: Access;
+  readonly infrastructure?: string;
+  readonly service?: string;
+  readonly version?: string;
+  /** Per-deployment override of the version's auth settings (D7); absent = use the version's. */
+  readonly auth?: unknown;
+  readonly enabled?: boolean;
+}
+
+export interface CreateDeploymentResult {
+  readonly deployment: DeploymentInfo;
+  /** Names of what the one-command path created because it was missing. */
+  readonly created: readonly string[];
+  /** A Basic secret generated because it was missing: its value, shown once. */
+  readonly generatedSecret?: { readonly name: string; readonly value: string };
+}
+
+/**
+ * Creates a deployment, creating what is missing on the way: the infrastructure (default
+ * `default`), the service (default: the deployment's name), the version (default `1`, with
+ * `auth` as its design-time settings) and a named Basic secret (generated). Produces revision 1.
+ */
+export async function createDeployment(
+  ctx: ControlContext,
+  input: CreateDeploymentInput,
+): Promise<CreateDeploymentResult> {
+  const problems = new Problems();
+  checkName(problems, 'name', input.name);
+  checkUpstream(problems, input.upstream);
+  problems.check(
+    input.access === undefined || input.access === 'public' || input.access === 'protected',
+    'access must be public or protected',
+  );
+  if (input.infrastructure !== undefined) checkName(problems, 'infrastructure', input.infrastructure);
+  if (input.service !== undefined) checkName(problems, 'service', input.service);
+  problems.check(input.enabled === undefined || typeof input.enabled === 'boolean', 'enabled must be a boolean');
+  problems.throwIfAny();
+  if (await findRow(ctx, input.name)) throw conflict('deployment', input.name);
+
+  const created: string[] = [];
+  const infraName = input.infrastructure ?? 'default';
+  const infra =
+    (await infrastructures.find(ctx, infraName)) ??
+    (created.push(`infrastructure ${infraName}`), await infrastructures.create(ctx, infraName));
+  const serviceName = input.service ?? input.name;
+  const service =
+    (await services.find(ctx, serviceName)) ??
+    (created.push(`service ${serviceName}`), await services.create(ctx, serviceName));
+  const versionName = input.version ?? '1';
+  const override = input.auth === undefined ? null : parseAuthSettings(input.auth);
+  let versionRow = await versions.find(ctx, service.id, versionName);
+  let versionSettings: AuthSettings;
+  let authOverride: AuthSettings | null = override;
+  if (!versionRow) {
+    // A version made by this path carries the given settings as its design-time ones.
+    versionSettings = override ?? DEFAULT_AUTH_SETTINGS;
+    authOverride = null;
+    const v = await versions.create(ctx, serviceName, versionName, versionSettings);
+    created.push(`version ${serviceName}@${versionName}`);
+    versionRow = (await versions.find(ctx, service.id, v.version))!;
+  } else {
+    versionSettings = parseAuthSettings(JSON.parse(versionRow.auth_settings));
+  }
+
+  const effective = authOverride ?? versionSettings;
+  let generatedSecret: CreateDeploymentResult['generatedSecret'];
+  if (effective.basic_secret !== null) {
+    const exists = await ctx.store.db
+      .selectFrom('secrets')
+      .select('id')
+      .where('name', '=', effective.basic_secret)
+      .executeTakeFirst();
+    if (!exists) {
+      const made = await createSecret(ctx, effective.basic_secret, { generate: true });
+      created.push(`secret ${effective.basic_secret}`);
+      generatedSecret = { name: effective.basic_secret, value: made.generatedValue! };
+    }
+  }
+
+  const at = nowIso();
+  const row: DeploymentsTable = {
+    id: newId('dep'),
+    name: input.name,
+    infrastructure_id: infra.id,
+    service_id: service.id,
+    version_id: versionRow.id,
+    upstream_url: input.upstream,
+    access: input.access ?? ctx.config.default_deployment_access,
+    enabled: input.enabled === false ? 0 : 1,
+    auth_override: authOverride ? JSON.stringify(authOverride) : null,
+    revision: 1,
+    created_at: at,
+    updated_at: at,
+  };
+  const snapshot = await buildSnapshot(ctx, row);
+  await ctx.store.db.transaction().execute(async (trx) => {
+    await trx.insertInto('deployments').values(row).execute();
+    await trx
+      .insertInto('deployment_revisions')
+      .values({ deployment_id: row.id, revision: 1, snapshot: JSON.stringify(snapshot), created_at: at })
+      .execute();
+  });
+  await announce(ctx, TOPICS.deploymentChanged, row.name);
+  const result: CreateDeploymentResult = { deployment: await describe(ctx, row), created };
+  return generatedSecret ? { ...result, generatedSecret } : result;
+}
+
+export interface UpdateDeploymentInput {
+  readonly upstream?: string;
+  readonly access?: Access;
+  /** An object overrides the version's settings; null returns to them. */
+  readonly auth?: unknown;
+  readonly version?: string;
+}
+
+/**
+ * Changes a deployment's settings. Like any (re)deploy this produces a new revision, which
+ * re-reads the Basic secret's current value.
+ */
+export async function updateDeployment(ctx: ControlContext, name: string, input: UpdateDeploymentInput) {
+  const row = await getRow(ctx, name);
+  const problems = new Problems();
+  if (input.upstream !== undefined) checkUpstream(problems, input.upstream);
+  problems.check(
+    input.access === undefined || input.access === 'public' || input.access === 'protected',
+    'access must be public or protected',
+  );
+  problems.throwIfAny();
+  const next: DeploymentsTable = { ...row };
+  if (input.upstream !== undefined) next.upstream_url = input.upstream;
+  if (input.access !== undefined) next.access = input.access;
+  if (input.auth !== undefined)
+    next.auth_override = input.auth === null ? null : JSON.stringify(parseAuthSettings(input.auth));
+  if (input.version !== undefined) {
+    const service = await ctx.store.db
+      .selectFrom('services')
+      .select('name')
+      .where('id', '=', row.service_id)
+      .executeTakeFirstOrThrow();
+    next.version_id = (await versions.get(ctx, service.name, input.version)).id;
+  }
+  return redeployRow(ctx, next);
+}
+
+/** `modelgate redeploy NAME`: a new revision with the same settings and the secret's current value (G4). */
+export async function redeploy(ctx: ControlContext, name: string): Promise<DeploymentInfo> {
+  return redeployRow(ctx, await getRow(ctx, name));
+}
+
+async function redeployRow(ctx: ControlContext, row: DeploymentsTable): Promise<DeploymentInfo> {
+  const next: DeploymentsTable = { ...row, revision: row.revision + 1, updated_at: nowIso() };
+  const snapshot = await buildSnapshot(ctx, next);
+  await ctx.store.db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('deployment_revisions')
+      .values({
+        deployment_id: next.id,
+        revision: next.revision,
+        snapshot: JSON.stringify(snapshot),
+        created_at: next.updated_at,
+      })
+      .execute();
+    await trx
+      .updateTable('deployments')
+      .set({
+        upstream_url: next.upstream_url,
+        access: next.access,
+        auth_override: next.auth_override,
+        version_id: next.version_id,
+        revision: next.revision,
+        updated_at: next.updated_at,
+      })
+      .where('id', '=', next.id)
+      .execute();
+  });
+  await announce(ctx, TOPICS.deploymentChanged, next.name);
+  return describe(ctx, next);
+}
+
+/** D9: enabling or disabling is not a redeploy; a disabled deployment answers 503. */
+export async function setEnabled(ctx: ControlContext, name: string, enabled: boolean): Promise<DeploymentInfo> {
+  const row = await getRow(ctx, name);
+  const updated_at = nowIso();
+  await ctx.store.db
+    .updateTable('deployments')
+    .set({ enabled: enabled ? 1 : 0, updated_at })
+    .where('id', '=', row.id)
+    .execute();
+  await announce(ctx, TOPICS.deploymentChanged, name);
+  return describe(ctx, { ...row, enabled: enabled ? 1 : 0, updated_at });
+}
+
+export async function deleteDeployment(ctx: ControlContext, name: string): Promise<void> {
+  const row = await getRow(ctx, name);
+  const keys = await ctx.store.db
+    .selectFrom('api_keys')
+    .select('id')
+    .where('owner_type', '=', 'deployment')
+    .where('owner_id', '=', row.id)
+    .execute();
+  await ctx.store.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('api_keys').where('owner_type', '=', 'deployment').where('owner_id', '=', row.id).execute();
+    await trx.deleteFrom('deployment_revisions').where('deployment_id', '=', row.id).execute();
+    await trx.deleteFrom('deployments').where('id', '=', row.id).execute();
+  });
+  await announce(ctx, TOPICS.deploymentChanged, name);
+  for (const key of keys) await announce(ctx, TOPICS.apiKeyDeleted, key.id);
+}
+
+export async function getDeployment(ctx: ControlContext, name: string): Promise<DeploymentInfo> {
+  return describe(ctx, await getRow(ctx, name));
+}
+
+export async function listDeployments(ctx: ControlContext): Promise<DeploymentInfo[]> {
+  const rows = await ctx.store.db.selectFrom('deployments').selectAll().orderBy('name').execute();
+  return Promise.all(rows.map((r) => describe(ctx, r)));
+}
+
+/** The snapshot the gateway serves for a deployment now, with its enabled flag; undefined if gone. */
+export async function loadServedDeployment(
+  ctx: Pick<ControlContext, 'store'>,
+  name: string,
+): Promise<{ snapshot: DeploymentSnapshot; enabled: boolean } | undefined> {
+  const row = await ctx.store.db
+    .selectFrom('deployments')
+    .innerJoin('deployment_revisions', (j) =>
+      j
+        .onRef('deployment_revisions.deployment_id', '=', 'deployments.id')
+        .onRef('deployment_revisions.revision', '=', 'deployments.revision'),
+    )
+    .select(['deployments.enabled', 'deployment_revisions.snapshot'])
+    .where('deployments.name', '=', name)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return { snapshot: JSON.parse(row.snapshot) as DeploymentSnapshot, enabled: Number(row.enabled) === 1 };
+}
+
+export async function listServedDeploymentNames(ctx: Pick<ControlContext, 'store'>): Promise<string[]> {
+  return (await ctx.store.db.selectFrom('deployments').select('name').execute()).map((r) => r.name);
+}
+
+async function buildSnapshot(ctx: ControlContext, row: DeploymentsTable): Promise<DeploymentSnapshot> {
+  const versionRow = await ctx.store.db
+    .selectFrom('service_versions')
+    .select('auth_settings')
+    .where('id', '=', row.version_id)
+    .executeTakeFirstOrThrow();
+  const settings = row.auth_override
+    ? parseAuthSettings(JSON.parse(row.auth_override))
+    : parseAuthSettings(JSON.parse(versionRow.auth_settings));
+  const basic =
+    settings.basic_secret === null
+      ? null
+      : {
+          username: ctx.config.basic_auth_username,
+          password_hash: await hashPassword(await readSecretValue(ctx, settings.basic_secret)),
+        };
+  return {
+    id: row.id,
+    name: row.name,
+    revision: row.revision,
+    upstream: row.upstream_url,
+    access: row.access,
+    infrastructure_id: row.infrastructure_id,
+    service_id: row.service_id,
+    version_id: row.version_id,
+    basic,
+    api_keys: settings.api_keys
+      ? { deployment_id: row.id, version_id: row.auth_override ? null : row.version_id }
+      : null,
+    forward_credential: settings.forward_credential,
+    auth_source: row.auth_override ? 'override' : 'version',
+  };
+}
+
+async function findRow(ctx: ControlContext, name: string) {
+  return ctx.store.db.selectFrom('deployments').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+export async function getRow(ctx: ControlContext, name: string): Promise<DeploymentsTable> {
+  const row = await findRow(ctx, name);
+  if (!row) throw notFound('deployment', name);
+  return row;
+}
+
+async function describe(ctx: ControlContext, row: DeploymentsTable): Promise<DeploymentInfo> {
+  const [infra, service, version] = await Promise.all([
+    ctx.store.db
+      .selectFrom('infrastructures')
+      .select('name')
+      .where('id', '=', row.infrastructure_id)
+      .executeTakeFirstOrThrow(),
+    ctx.store.db.selectFrom('services').select('name').where('id', '=', row.service_id).executeTakeFirstOrThrow(),
+    ctx.store.db.selectFrom('service_versions').selectAll().where('id', '=', row.version_id).executeTakeFirstOrThrow(),
+  ]);
+  const auth = row.auth_override
+    ? parseAuthSettings(JSON.parse(row.auth_override))
+    : parseAuthSettings(JSON.parse(version.auth_settings));
+  return {
+    name: row.name,
+    infrastructure: infra.name,
+    service: service.name,
+    version: version.version,
+    upstream: row.upstream_url,
+    access: row.access,
+    enabled: Number(row.enabled) === 1,
+    revision: Number(row.revision),
+    auth,
+    auth_source: row.auth_override ? 'override' : 'version',
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}

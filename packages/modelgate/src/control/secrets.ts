@@ -1,0 +1,87 @@
+import { generateCredential } from '../auth/credential.js';
+import { open, seal } from '../secrets/seal.js';
+import type { ControlContext } from './context.js';
+import { nowIso } from './context.js';
+import { conflict, newId, notFound, Problems, SECRET_NAME_PATTERN } from './validation.js';
+
+export interface SecretInfo {
+  readonly name: string;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+/** Either a value given by the user or one the node generates (then returned once). */
+export type SecretValueInput = { readonly value: string } | { readonly generate: true };
+
+function resolveValue(input: SecretValueInput): { value: string; generated: boolean } {
+  if ('generate' in input) return { value: generateCredential('secret'), generated: true };
+  return { value: input.value, generated: false };
+}
+
+export function validateSecretInput(name: unknown, input: Record<string, unknown>): SecretValueInput {
+  const problems = new Problems();
+  problems.check(
+    typeof name === 'string' && SECRET_NAME_PATTERN.test(name),
+    'name must be 1-128 letters, digits, _ . -',
+  );
+  const hasValue = input.value !== undefined;
+  const generate = input.generate === true;
+  problems.check(hasValue !== generate, 'give exactly one of value or generate: true');
+  if (hasValue) {
+    problems.check(
+      typeof input.value === 'string' && input.value.length >= 1 && input.value.length <= 4096,
+      'value must be a string of 1 to 4096 characters',
+    );
+  }
+  problems.throwIfAny();
+  return generate ? { generate: true } : { value: input.value as string };
+}
+
+/**
+ * Creates a secret (G3). @returns the generated value when the node generated it, to show once.
+ */
+export async function createSecret(ctx: ControlContext, name: string, input: SecretValueInput) {
+  const existing = await ctx.store.db.selectFrom('secrets').select('id').where('name', '=', name).executeTakeFirst();
+  if (existing) throw conflict('secret', name);
+  const { value, generated } = resolveValue(input);
+  const id = newId('sec');
+  const at = nowIso();
+  await ctx.store.db
+    .insertInto('secrets')
+    .values({ id, name, ciphertext: seal(ctx.masterKey, value, `secret:${id}`), created_at: at, updated_at: at })
+    .execute();
+  return { secret: { name, created_at: at, updated_at: at }, generatedValue: generated ? value : undefined };
+}
+
+/** Replaces a secret's value. Deployments keep the snapshot they took until a redeploy (G4). */
+export async function updateSecret(ctx: ControlContext, name: string, input: SecretValueInput) {
+  const row = await ctx.store.db.selectFrom('secrets').selectAll().where('name', '=', name).executeTakeFirst();
+  if (!row) throw notFound('secret', name);
+  const { value, generated } = resolveValue(input);
+  const at = nowIso();
+  await ctx.store.db
+    .updateTable('secrets')
+    .set({ ciphertext: seal(ctx.masterKey, value, `secret:${row.id}`), updated_at: at })
+    .where('id', '=', row.id)
+    .execute();
+  return {
+    secret: { name, created_at: row.created_at, updated_at: at },
+    generatedValue: generated ? value : undefined,
+  };
+}
+
+export async function listSecrets(ctx: ControlContext): Promise<SecretInfo[]> {
+  return ctx.store.db.selectFrom('secrets').select(['name', 'created_at', 'updated_at']).orderBy('name').execute();
+}
+
+export async function deleteSecret(ctx: ControlContext, name: string): Promise<void> {
+  const result = await ctx.store.db.deleteFrom('secrets').where('name', '=', name).executeTakeFirst();
+  if (Number(result.numDeletedRows) === 0) throw notFound('secret', name);
+}
+
+/** The current plain value, for snapshotting at deploy time only. */
+export async function readSecretValue(ctx: ControlContext, name: string): Promise<string> {
+  const row = await ctx.store.db.selectFrom('secrets').selectAll().where('name', '=', name).executeTakeFirst();
+  if (!row) throw notFound('secret', name);
+  return open(ctx.masterKey, row.ciphertext, `secret:${row.id}`);
+}

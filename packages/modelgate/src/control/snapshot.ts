@@ -1,0 +1,21 @@
+/**
+ * What the gateway serves for one deployment: frozen at (re)deploy, never edited. Secrets are
+ * in it only as a slow hash of the Basic password as it was at that moment (G4).
+ */
+export interface DeploymentSnapshot {
+  readonly id: string;
+  readonly name: string;
+  readonly revision: number;
+  readonly upstream: string;
+  readonly access: 'public' | 'protected';
+  readonly infrastructure_id: string;
+  readonly service_id: string;
+  readonly version_id: string;
+  /** Present when Basic is on: the username and the scrypt hash of the snapshotted password. */
+  readonly basic: { readonly username: string; readonly password_hash: string } | null;
+  /** Present when API keys are on: which owners' keys count. */
+  readonly api_keys: { readonly deployment_id: string; readonly version_id: string | null } | null;
+  readonly forward_credential: boolean;
+  /** Which auth settings applied: the version's (design time) or the deployment's override. */
+  readonly auth_source: 'version' | 'override';
+}

@@ -1,0 +1,76 @@
+import type { IncomingMessage } from 'node:http';
+import type { ApiKeyVerifier } from '../auth/api-key/verifier.js';
+import { readAuthorization } from '../auth/authorization-header.js';
+import type { BasicVerifier } from '../auth/basic/verifier.js';
+import { parseCredential } from '../auth/credential.js';
+import { type Denial, deny, isDenial } from '../auth/denial.js';
+import type { NodeKeyService } from '../auth/node-keys/service.js';
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
+import type { DeploymentSnapshot } from '../control/snapshot.js';
+
+export interface DataPlaneVerifiers {
+  /** Undefined when token authorization is disabled: every deployment is then open. */
+  readonly nodeKeys: NodeKeyService | undefined;
+  readonly apiKeys: ApiKeyVerifier;
+  readonly basic: BasicVerifier;
+}
+
+/**
+ * Decides who is calling a deployment. Public deployments need nothing. Protected ones take the
+ * node inference key (T4), API keys when the snapshot allows them (D8), and Basic when it has a
+ * password (G2). The scheme picks the verifier; nothing is tried twice.
+ */
+export async function authenticateDeploymentRequest(
+  req: IncomingMessage,
+  snapshot: DeploymentSnapshot,
+  verifiers: DataPlaneVerifiers,
+): Promise<Principal | Denial> {
+  if (snapshot.access === 'public' || !verifiers.nodeKeys) return ANONYMOUS;
+  const header = readAuthorization(req);
+  if (header === undefined) return deny('missing');
+  if (isDenial(header)) return header;
+  if (header.scheme === 'basic') {
+    if (!snapshot.basic) return deny('unknown', 'This deployment does not accept Basic credentials');
+    return verifiers.basic.verify(header.username, header.password, {
+      deployment_id: snapshot.id,
+      revision: snapshot.revision,
+      ...snapshot.basic,
+    });
+  }
+  const credential = parseCredential(header.token);
+  if (!credential) return deny('malformed', 'Not a modelgate credential (bad prefix, characters or checksum)');
+  switch (credential.kind) {
+    case 'inference_key': {
+      return verifiers.nodeKeys.verify(credential);
+    }
+    case 'api_key':
+      if (!snapshot.api_keys) return deny('unknown', 'This deployment does not accept API keys');
+      return verifiers.apiKeys.verify(credential, snapshot.api_keys);
+    case 'management_key':
+    case 'token_api_key': {
+      // A valid node key of the wrong kind is a 403, an invalid one a 401.
+      const result = verifiers.nodeKeys.verify(credential);
+      return isDenial(result) ? result : deny('forbidden', 'Use the inference key for model traffic');
+    }
+    default:
+      return deny('unknown');
+  }
+}
+
+/**
+ * The `WWW-Authenticate` values for a protected deployment: every scheme it accepts, so browsers
+ * show their native Basic prompt where Basic works (B7).
+ */
+export function deploymentChallenges(snapshot: DeploymentSnapshot, reason: Denial['denied']): string[] {
+  const realm = snapshot.name.replaceAll('"', '');
+  const challenges: string[] = [];
+  if (snapshot.basic) challenges.push(`Basic realm="${realm}", charset="UTF-8"`);
+  const error =
+    reason === 'missing'
+      ? ''
+      : reason === 'malformed' || reason === 'ambiguous'
+        ? ', error="invalid_request"'
+        : ', error="invalid_token"';
+  challenges.push(`Bearer realm="${realm}"${error}`);
+  return challenges;
+}

@@ -1,0 +1,26 @@
+import { createDeployment, getRow, updateDeployment } from '../control/deployments.js';
+import { startDemoServer } from '../demo/index.js';
+import type { Logger } from '../log/logger.js';
+import type { RunningNode } from './node.js';
+
+export const DEMO_DEPLOYMENT = 'demo';
+
+/**
+ * `modelgate start --demo`: starts the bundled demo model server on a free loopback port and
+ * deploys it as the protected deployment `demo` (or points an existing `demo` at it).
+ */
+export async function startDemo(node: RunningNode, log: Logger): Promise<{ close(): Promise<void> }> {
+  const demo = await startDemoServer({ host: '127.0.0.1', port: 0 });
+  const ctx = node.control;
+  const exists = await getRow(ctx, DEMO_DEPLOYMENT).then(
+    () => true,
+    () => false,
+  );
+  if (exists) await updateDeployment(ctx, DEMO_DEPLOYMENT, { upstream: demo.url });
+  else await createDeployment(ctx, { name: DEMO_DEPLOYMENT, upstream: demo.url, access: 'protected' });
+  log.info(
+    { deployment: DEMO_DEPLOYMENT, upstream: demo.url, url: `${node.urls.inference}/${DEMO_DEPLOYMENT}/` },
+    'demo model server deployed',
+  );
+  return demo;
+}
