@@ -59,6 +59,10 @@ export function createGateway(ctx: GatewayContext) {
     const entry = ctx.routes.get(routed.deployment);
     if (!entry) return { code: 'DEPLOYMENT_NOT_FOUND' };
     if (!entry.enabled) return { code: 'DEPLOYMENT_DISABLED' };
+    // Node keeps only the first of two Authorization headers; a proxy behind us might keep the other.
+    if ((req.headersDistinct.authorization?.length ?? 0) > 1) {
+      return refusalFor({ denied: 'ambiguous', detail: 'More than one Authorization header was sent' }, entry);
+    }
     const key = `${req.socket.remoteAddress ?? ''}|${entry.snapshot.id}`;
     if (entry.snapshot.access === 'protected') {
       const wait = ctx.throttle.retryAfter(key);

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 
 export interface RawResponse {
@@ -74,4 +75,54 @@ export async function getJson(
     body = { text };
   }
   return { status: res.status, headers: res.headers, body };
+}
+
+/**
+ * One HTTP request with node:http, so a test can choose the client's local address
+ * (127.0.0.2 is another client on loopback) and send any headers.
+ */
+export function call(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {},
+): Promise<{
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Every header line as sent, lower-cased names: repeated headers stay separate. */
+  distinct: Record<string, string[]>;
+  text: string;
+  json: any;
+}> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: `${u.pathname}${u.search}`,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        localAddress: options.localAddress,
+        agent: false,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => {
+          let json: any;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const distinct = res.headersDistinct as Record<string, string[]>;
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, distinct, text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }

@@ -1,0 +1,74 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+
+/** A running test upstream with the requests it has seen. */
+export interface TestUpstream {
+  readonly url: string;
+  readonly hits: { method: string; url: string; headers: IncomingMessage['headers'] }[];
+  close(): Promise<void>;
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Answers `{"upstream": tag, "path": ...}` and records every request. */
+export async function recordingUpstream(tag: string): Promise<TestUpstream> {
+  const hits: TestUpstream['hits'] = [];
+  const server = createServer((req, res) => {
+    hits.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ upstream: tag, path: req.url }));
+    });
+  });
+  const url = await listen(server);
+  return { url, hits, close: () => closeServer(server) };
+}
+
+/** Accepts connections and never answers (for 504). */
+export async function silentUpstream(): Promise<TestUpstream> {
+  const hits: TestUpstream['hits'] = [];
+  const server = createServer((req) => {
+    hits.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+  });
+  const url = await listen(server);
+  return { url, hits, close: () => closeServer(server) };
+}
+
+/** A WebSocket echo server (prefixes each message with `echo:`). */
+export async function websocketUpstream(): Promise<TestUpstream> {
+  const hits: TestUpstream['hits'] = [];
+  const server = createServer((_req, res) => res.end('not a websocket'));
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws, req) => {
+    hits.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    ws.on('message', (data) => ws.send(`echo:${data.toString()}`));
+  });
+  const url = await listen(server);
+  return {
+    url,
+    hits,
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      await closeServer(server);
+    },
+  };
+}
+
+/** A URL where nothing listens (for 502). */
+export async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  const url = await listen(server);
+  await closeServer(server);
+  return url;
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
