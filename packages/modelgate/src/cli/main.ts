@@ -1,5 +1,9 @@
 import { Command } from 'commander';
 import { registerAdminKeys } from './commands/admin-keys.js';
+import { registerApiKeys } from './commands/api-keys.js';
+import { registerDeploy } from './commands/deploy.js';
+import { registerDeployments } from './commands/deployments.js';
+import { registerSecrets } from './commands/secrets.js';
 import { registerStart } from './commands/start.js';
 import { reportFailure } from './output.js';
 
@@ -13,6 +17,10 @@ export function buildProgram(): Command {
     .exitOverride();
   registerStart(program);
   registerAdminKeys(program);
+  registerDeploy(program);
+  registerDeployments(program);
+  registerSecrets(program);
+  registerApiKeys(program);
   return program;
 }
 

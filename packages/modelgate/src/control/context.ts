@@ -22,8 +22,8 @@ export const TOPICS = {
  * the store's change log, to every other process within one poll.
  */
 export async function announce(ctx: ControlContext, topic: string, subject: string): Promise<void> {
-  ctx.bus.publish({ topic, subject });
   await recordChange(ctx.store, topic, subject);
+  await ctx.bus.publish({ topic, subject });
 }
 
 export function nowIso(): string {

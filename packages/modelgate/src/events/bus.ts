@@ -9,11 +9,14 @@ export interface ChangeEvent {
   readonly subject: string;
 }
 
-export type ChangeListener = (event: ChangeEvent) => void;
+/** A listener may return a promise (a reload, say); `publish` resolves once all have settled. */
+export type ChangeListener = (event: ChangeEvent) => void | Promise<void>;
 
 /** The invalidation bus. In-process here; PostgreSQL NOTIFY and Redis carry it across replicas. */
 export interface EventBus {
-  publish(event: ChangeEvent): void;
+  /** Delivers to every listener; resolves when their work is done, so a change made by this
+   * process is in force before the API call that made it answers. Never rejects. */
+  publish(event: ChangeEvent): Promise<void>;
   subscribe(listener: ChangeListener): () => void;
 }
 
@@ -31,8 +34,17 @@ export interface EventBus {
 export function createLocalBus(): EventBus {
   const listeners = new Set<ChangeListener>();
   return {
-    publish(event) {
-      for (const listener of listeners) listener(event);
+    async publish(event) {
+      const pending: Promise<void>[] = [];
+      for (const listener of listeners) {
+        try {
+          const result = listener(event);
+          if (result) pending.push(result.catch(() => {}));
+        } catch {
+          // A failing listener must not keep the others from hearing about the change.
+        }
+      }
+      await Promise.all(pending);
     },
     subscribe(listener) {
       listeners.add(listener);

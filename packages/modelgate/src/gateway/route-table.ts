@@ -27,9 +27,9 @@ export class RouteTable {
 
   /** Follows `deployment.changed` on the bus. */
   follow(bus: EventBus, onError: (err: unknown) => void): void {
-    bus.subscribe((event) => {
-      if (event.topic === 'deployment.changed') this.reload(event.subject).catch(onError);
-    });
+    bus.subscribe((event) =>
+      event.topic === 'deployment.changed' ? this.reload(event.subject).catch(onError) : undefined,
+    );
   }
 
   get(name: string): Route | undefined {
@@ -53,10 +53,5 @@ export class RouteTable {
       })
       .catch(() => {});
     return next;
-  }
-
-  /** Resolves once every reload started so far has finished (used right after a local change). */
-  async settled(name: string): Promise<void> {
-    await this.pending.get(name)?.catch(() => {});
   }
 }

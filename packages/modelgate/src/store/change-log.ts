@@ -38,7 +38,7 @@ export async function followChangeLog(
         .execute();
       for (const row of rows) {
         cursor = Number(row.id);
-        bus.publish({ topic: row.topic, subject: row.subject });
+        await bus.publish({ topic: row.topic, subject: row.subject });
       }
       // Keep the feed short: an hour of history is plenty for any poller that is alive.
       if (++ticks % 1000 === 0) {

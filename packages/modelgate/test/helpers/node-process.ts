@@ -41,14 +41,16 @@ export const EPHEMERAL_PORTS = [
  */
 export function runCli(
   args: readonly string[],
-  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+  options: { cwd?: string; env?: Record<string, string | undefined>; stdin?: string } = {},
 ): Omit<NodeProcess, 'urls'> {
   const cwd = options.cwd ?? tempDir();
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
     env: { ...cleanEnv(), ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin is closed unless the test gives input (written, then ended).
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (options.stdin !== undefined) child.stdin?.end(options.stdin);
   const lines: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const onData = (() => {

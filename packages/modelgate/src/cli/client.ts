@@ -1,0 +1,305 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { ModelgateError } from '../errors/registry.js';
+import {
+  CREDENTIAL_SOURCE_LABELS,
+  type Credential,
+  DEFAULT_ENDPOINT,
+  KEY_FILE_NAME,
+  resolveCredential,
+  resolveEndpoint,
+} from './credentials.js';
+import { reportFailure } from './output.js';
+
+// ---------------------------------------------------------------------------------------------
+// Wire shapes of the management API (`/api/v1`), as the CLI reads them.
+
+export type Access = 'public' | 'protected';
+
+export interface AuthSettingsInfo {
+  readonly basic_secret: string | null;
+  readonly api_keys: boolean;
+  readonly forward_credential: boolean;
+}
+
+export interface DeploymentInfo {
+  readonly name: string;
+  readonly infrastructure: string;
+  readonly service: string;
+  readonly version: string;
+  readonly upstream: string;
+  readonly access: Access;
+  readonly enabled: boolean;
+  readonly revision: number;
+  readonly auth: AuthSettingsInfo;
+  readonly auth_source: 'version' | 'override';
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+export interface ApiKeyInfo {
+  readonly id: string;
+  readonly prefix: string;
+  readonly description: string;
+  readonly deployment?: string;
+  readonly service?: string;
+  readonly version?: string;
+  readonly created_at: string;
+  readonly last_used_at: string | null;
+}
+
+/** An API key with the key itself: on creation, and from `reveal`. */
+export interface ApiKeyWithKey extends ApiKeyInfo {
+  readonly key: string;
+}
+
+/** `POST /api/v1/deployments` → 201. */
+export interface DeployResponse {
+  readonly deployment: DeploymentInfo;
+  readonly created: readonly string[];
+  readonly generated_secret?: { readonly name: string; readonly value: string };
+  readonly api_keys?: readonly ApiKeyWithKey[];
+}
+
+export interface SecretInfo {
+  readonly name: string;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+/** `POST /api/v1/secrets` → 201 and `PUT /api/v1/secrets/NAME` → 200; `value` only when generated. */
+export interface SecretResponse {
+  readonly secret: SecretInfo;
+  readonly value?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client.
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface ManagementClientOptions {
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8081`. */
+  readonly endpoint: string;
+  /** Sent as `Authorization: Bearer`; none → the request goes out without one. */
+  readonly credential?: Credential | undefined;
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof fetch;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * A tiny typed client of the management API over global fetch. Failures are
+ * `CLI_REQUEST_FAILED` (or `CLI_NO_CREDENTIAL`) errors whose message says what the API said
+ * and, when useful, what to do; the credential never appears in them.
+ *
+ * @example
+ * ```ts
+ * const client = new ManagementClient({ endpoint: 'http://127.0.0.1:8081', credential });
+ * const { deployments } = await client.request<{ deployments: DeploymentInfo[] }>('GET', '/api/v1/deployments');
+ * ```
+ */
+export class ManagementClient {
+  readonly endpoint: string;
+  readonly #credential: Credential | undefined;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: ManagementClientOptions) {
+    this.endpoint = options.endpoint.replace(/\/+$/, '');
+    this.#credential = options.credential;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  /**
+   * Sends one request; `path` starts with `/` and is appended to the endpoint.
+   * @returns the parsed JSON body, or undefined for 204 (or an empty 2xx body).
+   */
+  async request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'modelgate-cli' };
+    if (this.#credential) headers.authorization = `Bearer ${this.#credential.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await this.#fetch(`${this.endpoint}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      throw this.#unreachable(err);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw this.#unreachable(err);
+    }
+    if (!res.ok) throw this.#failure(res, text);
+    if (res.status === 204 || text.trim() === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ModelgateError(
+        'CLI_REQUEST_FAILED',
+        `${res.status}: the server at ${this.endpoint} answered with something that is not JSON; is it a modelgate management API?`,
+      );
+    }
+  }
+
+  #failure(res: Response, text: string): ModelgateError {
+    const error = parseErrorBody(text);
+    const code = error?.code ?? (res.statusText || 'HTTP_ERROR');
+    const details = error?.details?.length ? ` (${error.details.join('; ')})` : '';
+    const message = this.#redact(`${res.status} ${code}: ${error?.message ?? 'no modelgate error body'}${details}`);
+    if (res.status === 401 && !this.#credential) {
+      return new ModelgateError(
+        'CLI_NO_CREDENTIAL',
+        `${message}. No credential found: pass --api-token TOKEN or set MODELGATE_API_TOKEN, or run the ` +
+          `command in the directory where \`modelgate start\` wrote ${KEY_FILE_NAME} (its management key is used)`,
+      );
+    }
+    if (res.status === 401 && this.#credential) {
+      const from = CREDENTIAL_SOURCE_LABELS[this.#credential.source];
+      const renew =
+        this.#credential.source === 'key_file' && code === 'CREDENTIAL_EXPIRED'
+          ? `; it lasts token_expiration_min minutes: renew it with POST ${this.endpoint}/token?type=management and the "API" key of the same file`
+          : '';
+      return new ModelgateError('CLI_REQUEST_FAILED', `${message} (credential from ${from}${renew})`);
+    }
+    if (res.status === 404 && code === 'ROUTE_NOT_FOUND') {
+      return new ModelgateError(
+        'CLI_REQUEST_FAILED',
+        `${message} (is ${this.endpoint} the management API of a modelgate node as recent as this CLI?)`,
+      );
+    }
+    return new ModelgateError('CLI_REQUEST_FAILED', message);
+  }
+
+  #unreachable(err: unknown): ModelgateError {
+    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+      return new ModelgateError(
+        'CLI_REQUEST_FAILED',
+        `the management API at ${this.endpoint} did not answer within ${Math.round(this.#timeoutMs / 1000)}s`,
+      );
+    }
+    const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+    const code = typeof cause?.code === 'string' ? cause.code : undefined;
+    const reason = code ?? (typeof cause?.message === 'string' ? cause.message : String(err));
+    const hint = ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'UND_ERR_SOCKET'].includes(
+      code ?? '',
+    )
+      ? `: is \`modelgate start\` running at ${this.endpoint}? (set it with --endpoint or MODELGATE_ENDPOINT)`
+      : '';
+    return new ModelgateError(
+      'CLI_REQUEST_FAILED',
+      this.#redact(`cannot reach the management API at ${this.endpoint} (${reason})${hint}`),
+    );
+  }
+
+  /** Belt and braces: a server should never echo a credential, but if one does, it is not shown. */
+  #redact(text: string): string {
+    const token = this.#credential?.token;
+    return token ? text.replaceAll(token, '[redacted]') : text;
+  }
+}
+
+function parseErrorBody(text: string): { code?: string; message?: string; details?: string[] } | undefined {
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    const error = parsed?.error as Record<string, unknown> | undefined;
+    if (typeof error !== 'object' || error === null) return undefined;
+    return {
+      code: typeof error.code === 'string' ? error.code : undefined,
+      message: typeof error.message === 'string' ? error.message : undefined,
+      details: Array.isArray(error.details)
+        ? error.details.filter((d): d is string => typeof d === 'string')
+        : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `/api/v1/<segments>` with each segment percent-encoded. */
+export function apiPath(...segments: string[]): string {
+  return `/api/v1/${segments.map(encodeURIComponent).join('/')}`;
+}
+
+/** A query string from the defined entries (`''` when none). */
+export function queryString(params: Record<string, string | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) search.set(k, v);
+  const s = search.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Glue for commands that talk to the management API.
+
+/** The options every API command takes (commander's camel-cased names). */
+export interface ApiOptions {
+  readonly endpoint?: string;
+  readonly apiToken?: string;
+  readonly output: 'table' | 'json';
+}
+
+/** Adds `--endpoint`, `--api-token` and `-o, --output` to a command that calls the management API. */
+export function apiCommand(command: Command): Command {
+  return command
+    .option('--endpoint <url>', `management API URL (env MODELGATE_ENDPOINT; default ${DEFAULT_ENDPOINT})`)
+    .option(
+      '--api-token <token>',
+      `credential for the management API (else env MODELGATE_API_TOKEN, which stays out of the process list, else the management key in ./${KEY_FILE_NAME})`,
+    )
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'));
+}
+
+/** Builds the client from flags, environment and the working directory. */
+export function clientFromOptions(
+  opts: Pick<ApiOptions, 'endpoint' | 'apiToken'>,
+  environment: { env: NodeJS.ProcessEnv; cwd: string } = { env: process.env, cwd: process.cwd() },
+): ManagementClient {
+  const endpoint = resolveEndpoint(opts, environment);
+  const credential = resolveCredential(opts, environment);
+  return new ManagementClient({ endpoint, credential });
+}
+
+/**
+ * Runs an API command's body with a client; a failure becomes one message on stderr and the
+ * exit status (1 for the API, 2 for usage).
+ */
+export async function withClient(
+  opts: ApiOptions,
+  body: (client: ManagementClient, json: boolean) => Promise<void>,
+): Promise<void> {
+  try {
+    await body(clientFromOptions(opts), opts.output === 'json');
+  } catch (err) {
+    process.exitCode = reportFailure(err);
+  }
+}
+
+/** Prints a value as indented JSON on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints human output on stdout, with a final newline. */
+export function printText(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** `key: value` lines with the values aligned. */
+export function renderFields(fields: readonly (readonly [string, string])[]): string {
+  const width = Math.max(...fields.map(([k]) => k.length)) + 1;
+  return fields.map(([k, v]) => `${`${k}:`.padEnd(width)}  ${v}`).join('\n');
+}
+
+/** Commander argument parser for a positive whole number (a usage error otherwise). */
+export function positiveInteger(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('Expected a positive whole number.');
+  return Number(value);
+}

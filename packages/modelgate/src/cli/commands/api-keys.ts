@@ -1,0 +1,147 @@
+import type { Command } from 'commander';
+import { ModelgateError } from '../../errors/registry.js';
+import {
+  type ApiKeyInfo,
+  type ApiKeyWithKey,
+  type ApiOptions,
+  apiCommand,
+  apiPath,
+  positiveInteger,
+  printJson,
+  printText,
+  queryString,
+  withClient,
+} from '../client.js';
+import { renderTable } from '../table.js';
+
+interface OwnerOptions {
+  readonly deployment?: string;
+  readonly service?: string;
+  readonly version?: string;
+}
+
+interface CreateOptions extends ApiOptions, OwnerOptions {
+  readonly count?: number;
+  readonly description?: string;
+}
+
+/** Whose keys: one deployment's, or a service version's. */
+export type ApiKeyOwner = { deployment: string } | { service: string; version: string };
+
+/**
+ * `modelgate api-keys create|list|reveal|delete` (Dataiku API keys): several per deployment or
+ * service version, all valid at once, sent as `Authorization: Bearer`.
+ */
+export function registerApiKeys(program: Command): void {
+  // `--version V` belongs to the subcommand, not to the program's own `--version` flag.
+  program.enablePositionalOptions();
+  const apiKeys = program.command('api-keys').description('Create, list, reveal and delete API keys');
+
+  apiCommand(
+    ownerOptions(
+      apiKeys
+        .command('create')
+        .description('Create API keys for a deployment or a service version; the keys are printed once')
+        .usage('(--deployment NAME | --service S --version V) [--count N] [--description TEXT] [options]'),
+    )
+      .option('--count <n>', 'how many keys to create (default: 1)', positiveInteger)
+      .option('--description <text>', 'what the keys are for'),
+  ).action((opts: CreateOptions) =>
+    withClient(opts, async (client, json) => {
+      const owner = parseOwner(opts, true);
+      const body: Record<string, unknown> = { ...owner };
+      if (opts.count !== undefined) body.count = opts.count;
+      if (opts.description !== undefined) body.description = opts.description;
+      const res = await client.request<{ api_keys: ApiKeyWithKey[] }>('POST', apiPath('api-keys'), body);
+      if (json) return printJson(res);
+      printText(
+        `Created ${res.api_keys.length} API key${res.api_keys.length === 1 ? '' : 's'} for ${ownerLabel(owner)}, ` +
+          'shown once here; store them now (send as Authorization: Bearer <key>; `modelgate api-keys reveal ID` shows one again):\n' +
+          renderTable(
+            ['ID', 'KEY'],
+            res.api_keys.map((k) => [k.id, k.key]),
+          ),
+      );
+    }),
+  );
+
+  apiCommand(
+    ownerOptions(
+      apiKeys
+        .command('list')
+        .description("List API keys (their prefixes, never the keys), all or one owner's")
+        .usage('[--deployment NAME | --service S --version V] [options]'),
+    ),
+  ).action((opts: ApiOptions & OwnerOptions) =>
+    withClient(opts, async (client, json) => {
+      const owner = parseOwner(opts, false);
+      const res = await client.request<{ api_keys: ApiKeyInfo[] }>(
+        'GET',
+        `${apiPath('api-keys')}${queryString(owner ?? {})}`,
+      );
+      if (json) return printJson(res);
+      if (res.api_keys.length === 0) return printText('No API keys.');
+      const rows = res.api_keys.map((k) => [
+        k.id,
+        `${k.prefix}...`,
+        k.deployment !== undefined ? `deployment:${k.deployment}` : `service:${k.service ?? '?'}@${k.version ?? '?'}`,
+        k.description,
+        k.created_at,
+        k.last_used_at ?? 'never',
+      ]);
+      printText(renderTable(['ID', 'PREFIX', 'OWNER', 'DESCRIPTION', 'CREATED', 'LAST USED'], rows));
+    }),
+  );
+
+  apiCommand(
+    apiKeys
+      .command('reveal')
+      .description('Print an API key again (table output prints the key alone, for scripts)')
+      .argument('<id>', 'key id from `api-keys list`'),
+  ).action((id: string, opts: ApiOptions) =>
+    withClient(opts, async (client, json) => {
+      const res = await client.request<ApiKeyWithKey>('GET', apiPath('api-keys', id, 'reveal'));
+      if (json) return printJson(res);
+      printText(res.key);
+    }),
+  );
+
+  apiCommand(
+    apiKeys
+      .command('delete')
+      .description('Delete an API key; the gateway refuses it from the next request on')
+      .argument('<id>', 'key id from `api-keys list`'),
+  ).action((id: string, opts: ApiOptions) =>
+    withClient(opts, async (client, json) => {
+      await client.request('DELETE', apiPath('api-keys', id));
+      if (json) return printJson({ deleted: id });
+      printText(`Deleted API key ${id}`);
+    }),
+  );
+}
+
+function ownerOptions(command: Command): Command {
+  return command
+    .option('--deployment <name>', "a deployment's keys")
+    .option('--service <name>', "a service version's keys (with --version)")
+    .option('--version <version>', "a service version's keys (with --service)");
+}
+
+/**
+ * `--deployment NAME` or `--service S --version V`; with `required` false, none at all is fine
+ * (every key). Anything else is a usage error.
+ */
+export function parseOwner(opts: OwnerOptions, required: true): ApiKeyOwner;
+export function parseOwner(opts: OwnerOptions, required: false): ApiKeyOwner | undefined;
+export function parseOwner(opts: OwnerOptions, required: boolean): ApiKeyOwner | undefined {
+  const { deployment, service, version } = opts;
+  const none = deployment === undefined && service === undefined && version === undefined;
+  if (none && !required) return undefined;
+  if (deployment !== undefined && service === undefined && version === undefined) return { deployment };
+  if (deployment === undefined && service !== undefined && version !== undefined) return { service, version };
+  throw new ModelgateError('CLI_USAGE', 'give either --deployment NAME, or --service S and --version V');
+}
+
+function ownerLabel(owner: ApiKeyOwner): string {
+  return 'deployment' in owner ? `deployment ${owner.deployment}` : `service ${owner.service} version ${owner.version}`;
+}

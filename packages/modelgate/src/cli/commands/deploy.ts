@@ -1,0 +1,132 @@
+import { type Command, Option } from 'commander';
+import {
+  type Access,
+  type ApiOptions,
+  apiCommand,
+  apiPath,
+  type DeploymentInfo,
+  type DeployResponse,
+  positiveInteger,
+  printJson,
+  printText,
+  withClient,
+} from '../client.js';
+import { renderTable } from '../table.js';
+import { renderDeployment } from './deployments.js';
+
+interface DeployOptions extends ApiOptions {
+  readonly upstream: string;
+  readonly access?: Access;
+  readonly basicSecret?: string;
+  readonly apiKeys?: number;
+  readonly infrastructure?: string;
+  readonly service?: string;
+  readonly version?: string;
+  readonly forwardCredential?: boolean;
+}
+
+/** The body of `POST /api/v1/deployments`. */
+export interface DeployRequest {
+  name: string;
+  upstream: string;
+  access?: Access;
+  infrastructure?: string;
+  service?: string;
+  version?: string;
+  auth?: { basic_secret: string | null; api_keys: true; forward_credential: boolean };
+  api_keys?: number;
+}
+
+/**
+ * `modelgate deploy NAME --upstream URL ...`, the one-command path that creates what is missing,
+ * and `modelgate redeploy NAME`, which snapshots secrets again into a new revision.
+ */
+export function registerDeploy(program: Command): void {
+  // `--version V` belongs to the subcommand; without this the program's own `--version` flag
+  // would swallow it wherever it appears.
+  program.enablePositionalOptions();
+
+  apiCommand(
+    program
+      .command('deploy')
+      .description(
+        'Deploy a model server: creates the deployment and whatever is missing (the infrastructure, a service ' +
+          'named after the deployment, its version, the Basic secret)',
+      )
+      .argument('<name>', 'deployment name; served at /<name>/ on the inference listener')
+      .requiredOption('--upstream <url>', 'URL of the model server the gateway forwards to')
+      .addOption(
+        new Option('--access <access>', 'who may call it (default: protected)').choices(['public', 'protected']),
+      )
+      .option(
+        '--basic-secret <secret>',
+        'name of the secret whose value is the Basic password (generated when missing)',
+      )
+      .option('--api-keys <n>', 'also create N API keys for this deployment (shown once)', positiveInteger)
+      .option('--infrastructure <name>', 'infrastructure to deploy on (default: default)')
+      .option('--service <name>', 'service to deploy (default: the deployment name)')
+      .option('--version <version>', 'version of the service to deploy (default: 1)')
+      .option('--forward-credential', "pass the caller's credential on to the model server"),
+  ).action((name: string, opts: DeployOptions) =>
+    withClient(opts, async (client, json) => {
+      const res = await client.request<DeployResponse>('POST', apiPath('deployments'), deployRequest(name, opts));
+      if (json) return printJson(res);
+      printText(renderDeployResult(res));
+    }),
+  );
+
+  apiCommand(
+    program
+      .command('redeploy')
+      .description("Make a new revision of a deployment, taking its secret's current value as the Basic password")
+      .argument('<name>', 'deployment name'),
+  ).action((name: string, opts: ApiOptions) =>
+    withClient(opts, async (client, json) => {
+      const info = await client.request<DeploymentInfo>('POST', apiPath('deployments', name, 'redeploy'));
+      if (json) return printJson(info);
+      printText(`Redeployed ${info.name}: revision ${info.revision} is live\n\n${renderDeployment(info)}`);
+    }),
+  );
+}
+
+/** Builds the request body; `auth` only when a flag sets one of its settings. */
+export function deployRequest(name: string, opts: DeployOptions): DeployRequest {
+  const body: DeployRequest = { name, upstream: opts.upstream };
+  if (opts.access !== undefined) body.access = opts.access;
+  if (opts.infrastructure !== undefined) body.infrastructure = opts.infrastructure;
+  if (opts.service !== undefined) body.service = opts.service;
+  if (opts.version !== undefined) body.version = opts.version;
+  if (opts.basicSecret !== undefined || opts.forwardCredential) {
+    body.auth = {
+      basic_secret: opts.basicSecret ?? null,
+      api_keys: true,
+      forward_credential: opts.forwardCredential === true,
+    };
+  }
+  if (opts.apiKeys !== undefined) body.api_keys = opts.apiKeys;
+  return body;
+}
+
+function renderDeployResult(res: DeployResponse): string {
+  const d = res.deployment;
+  const parts = [`Deployed ${d.name} (revision ${d.revision}), served at /${d.name}/`, '', renderDeployment(d)];
+  if (res.created.length > 0) parts.push('', `Created: ${res.created.join(', ')}`);
+  if (res.generated_secret) {
+    parts.push(
+      '',
+      `Generated value of secret ${res.generated_secret.name} (the Basic password), shown once; store it now:`,
+      res.generated_secret.value,
+    );
+  }
+  if (res.api_keys && res.api_keys.length > 0) {
+    parts.push(
+      '',
+      'API keys, shown once here; store them now (send as Authorization: Bearer <key>; `modelgate api-keys reveal ID` shows one again):',
+      renderTable(
+        ['ID', 'KEY'],
+        res.api_keys.map((k) => [k.id, k.key]),
+      ),
+    );
+  }
+  return parts.join('\n');
+}

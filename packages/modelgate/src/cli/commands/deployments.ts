@@ -1,0 +1,118 @@
+import type { Command } from 'commander';
+import {
+  type ApiOptions,
+  apiCommand,
+  apiPath,
+  type DeploymentInfo,
+  printJson,
+  printText,
+  renderFields,
+  withClient,
+} from '../client.js';
+import { renderTable } from '../table.js';
+
+/**
+ * `modelgate deployments list|show|enable|disable|delete`: reads and switches deployments
+ * through the management API.
+ */
+export function registerDeployments(program: Command): void {
+  const deployments = program.command('deployments').description('List, show, enable, disable and delete deployments');
+
+  apiCommand(deployments.command('list').description('List deployments')).action((opts: ApiOptions) =>
+    withClient(opts, async (client, json) => {
+      const res = await client.request<{ deployments: DeploymentInfo[] }>('GET', apiPath('deployments'));
+      if (json) return printJson(res);
+      if (res.deployments.length === 0) {
+        return printText('No deployments yet. Create one with: modelgate deploy NAME --upstream URL');
+      }
+      const rows = res.deployments.map((d) => [
+        d.name,
+        d.access,
+        d.enabled ? 'yes' : 'no',
+        String(d.revision),
+        d.upstream,
+        `${d.service}@${d.version}`,
+        d.infrastructure,
+      ]);
+      printText(renderTable(['NAME', 'ACCESS', 'ENABLED', 'REVISION', 'UPSTREAM', 'SERVICE', 'INFRASTRUCTURE'], rows));
+    }),
+  );
+
+  apiCommand(
+    deployments.command('show').description('Show one deployment').argument('<name>', 'deployment name'),
+  ).action((name: string, opts: ApiOptions) =>
+    withClient(opts, async (client, json) => {
+      const info = await client.request<DeploymentInfo>('GET', apiPath('deployments', name));
+      if (json) return printJson(info);
+      printText(renderDeployment(info));
+    }),
+  );
+
+  for (const [verb, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
+    apiCommand(
+      deployments
+        .command(verb)
+        .description(
+          enabled
+            ? 'Enable a deployment: the gateway serves it again'
+            : 'Disable a deployment: the gateway answers 503 until it is enabled',
+        )
+        .argument('<name>', 'deployment name'),
+    ).action((name: string, opts: ApiOptions) =>
+      withClient(opts, async (client, json) => {
+        const info = await client.request<DeploymentInfo>('POST', apiPath('deployments', name, verb));
+        if (json) return printJson(info);
+        printText(
+          enabled
+            ? `Deployment ${info.name} enabled (revision ${info.revision})`
+            : `Deployment ${info.name} disabled: the gateway answers 503 until \`modelgate deployments enable ${info.name}\``,
+        );
+      }),
+    );
+  }
+
+  apiCommand(
+    deployments
+      .command('delete')
+      .description('Delete a deployment and its own API keys; the gateway stops serving it on the next request')
+      .argument('<name>', 'deployment name'),
+  ).action((name: string, opts: ApiOptions) =>
+    withClient(opts, async (client, json) => {
+      await client.request('DELETE', apiPath('deployments', name));
+      if (json) return printJson({ deleted: name });
+      printText(`Deleted deployment ${name}`);
+    }),
+  );
+}
+
+/** A deployment as `key: value` lines, for `show`, `deploy` and `redeploy`. */
+export function renderDeployment(d: DeploymentInfo): string {
+  return renderFields([
+    ['name', d.name],
+    ['path', `/${d.name}/`],
+    ['access', d.access],
+    ['enabled', d.enabled ? 'yes' : 'no'],
+    ['upstream', d.upstream],
+    ['service', `${d.service} version ${d.version}`],
+    ['infrastructure', d.infrastructure],
+    ['revision', String(d.revision)],
+    ['auth', describeAuth(d)],
+    ['created', d.created_at],
+    ['updated', d.updated_at],
+  ]);
+}
+
+function describeAuth(d: DeploymentInfo): string {
+  const methods = [
+    ...(d.auth.basic_secret === null ? [] : [`Basic (secret ${d.auth.basic_secret})`]),
+    ...(d.auth.api_keys ? ['API keys'] : []),
+  ];
+  const accepted = methods.length === 0 ? 'node inference key only' : `${methods.join(', ')}, node inference key`;
+  const forward = d.auth.forward_credential ? 'credential forwarded upstream' : 'credential not forwarded';
+  const source = d.auth_source === 'override' ? "this deployment's override" : "the service version's settings";
+  const note = d.access === 'public' ? '; not enforced while public' : '';
+  return `${accepted}; ${forward} (from ${source}${note})`;
+}

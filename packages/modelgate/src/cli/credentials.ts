@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ModelgateError } from '../errors/registry.js';
+
+/** Where the management API listens when nothing says otherwise (DESIGN: `management_address`). */
+export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8081';
+
+/** The key file `modelgate start` writes in its working directory (TorchServe's shape). */
+export const KEY_FILE_NAME = 'key_file.json';
+
+/** Where a credential came from; shown in hints instead of the credential itself. */
+export type CredentialSource = 'flag' | 'env' | 'login' | 'key_file';
+
+/** The bearer credential the CLI sends. Never print `token`, not even in an error. */
+export interface Credential {
+  readonly token: string;
+  readonly source: CredentialSource;
+}
+
+/** How a user sees each source named in messages. */
+export const CREDENTIAL_SOURCE_LABELS: Readonly<Record<CredentialSource, string>> = {
+  flag: '--api-token',
+  env: 'MODELGATE_API_TOKEN',
+  login: 'the current login context',
+  key_file: `the management key in ./${KEY_FILE_NAME}`,
+};
+
+/** What the CLI's flags contribute; both optional. */
+export interface ConnectionFlags {
+  readonly endpoint?: unknown;
+  readonly apiToken?: unknown;
+}
+
+/** What finding the endpoint and credential reads besides flags; tests pass their own. */
+export interface ConnectionEnvironment {
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/**
+ * Finds the CLI's credential: `--api-token`, then `MODELGATE_API_TOKEN`, then the current login
+ * context, then the `management` key in `./key_file.json`. Undefined when there is none: the
+ * request then goes out without one (a node with token authorization disabled takes it).
+ *
+ * @example
+ * ```ts
+ * const credential = resolveCredential({ apiToken: opts.apiToken }, { env: process.env, cwd: process.cwd() });
+ * ```
+ */
+export function resolveCredential(flags: ConnectionFlags, environment: ConnectionEnvironment): Credential | undefined {
+  if (flags.apiToken !== undefined) {
+    if (typeof flags.apiToken !== 'string' || flags.apiToken.trim() === '') {
+      throw new ModelgateError('CLI_USAGE', '--api-token is empty');
+    }
+    return { token: flags.apiToken.trim(), source: 'flag' };
+  }
+  const fromEnv = environment.env.MODELGATE_API_TOKEN?.trim();
+  if (fromEnv) return { token: fromEnv, source: 'env' };
+  const fromLogin = readLoginContext();
+  if (fromLogin) return { token: fromLogin, source: 'login' };
+  const fromKeyFile = readKeyFileManagementKey(environment.cwd);
+  if (fromKeyFile) return { token: fromKeyFile, source: 'key_file' };
+  return undefined;
+}
+
+/**
+ * The token saved by `modelgate login` for the current context.
+ *
+ * TODO(login): FEATURES B4, the future `modelgate login` issue (`login --api-token`, browser login,
+ * `current-context`) stores contexts; read the current one here. Until then there is none.
+ */
+export function readLoginContext(): string | undefined {
+  return undefined;
+}
+
+/**
+ * The `management.key` of `<cwd>/key_file.json`, or undefined when the file is missing,
+ * unreadable or not of TorchServe's shape. An expired key is still returned: the API says so.
+ */
+export function readKeyFileManagementKey(cwd: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(join(cwd, KEY_FILE_NAME), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const management = (parsed as { management?: unknown }).management;
+  if (typeof management !== 'object' || management === null) return undefined;
+  const key = (management as { key?: unknown }).key;
+  return typeof key === 'string' && key.trim() !== '' ? key.trim() : undefined;
+}
+
+/**
+ * Finds the management API's base URL: `--endpoint`, then `MODELGATE_ENDPOINT`, else
+ * `http://127.0.0.1:8081`. Returned without a trailing slash; a URL with a user or password is
+ * refused (credentials go in `--api-token`, and the URL is shown in messages).
+ */
+export function resolveEndpoint(flags: ConnectionFlags, environment: Pick<ConnectionEnvironment, 'env'>): string {
+  let raw: string;
+  let from: string;
+  if (flags.endpoint !== undefined) {
+    raw = typeof flags.endpoint === 'string' ? flags.endpoint.trim() : '';
+    from = '--endpoint';
+  } else if (environment.env.MODELGATE_ENDPOINT?.trim()) {
+    raw = environment.env.MODELGATE_ENDPOINT.trim();
+    from = 'MODELGATE_ENDPOINT';
+  } else {
+    return DEFAULT_ENDPOINT;
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ModelgateError('CLI_USAGE', `${from} must be an http:// or https:// URL such as ${DEFAULT_ENDPOINT}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ModelgateError('CLI_USAGE', `${from} must be an http:// or https:// URL such as ${DEFAULT_ENDPOINT}`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new ModelgateError(
+      'CLI_USAGE',
+      `${from} must not contain a user or password; pass the credential with --api-token`,
+    );
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new ModelgateError('CLI_USAGE', `${from} must not have a query or fragment`);
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+}
