@@ -164,6 +164,20 @@ describe('secrets API', () => {
     expect(list.text).not.toContain(generated.body.value);
   });
 
+  it('refuses to delete a secret a deployment uses (409 RESOURCE_IN_USE), allows it once unused', async () => {
+    await manage(t, 'POST', '/secrets', { name: 'in-use', value: 'pw' });
+    await manage(t, 'POST', '/deployments', {
+      name: 'uses-secret',
+      upstream: demo.url,
+      auth: { basic_secret: 'in-use', api_keys: false },
+    });
+    const refused = await manage(t, 'DELETE', '/secrets/in-use');
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'RESOURCE_IN_USE']);
+    expect(refused.body.error.message).toContain('uses-secret');
+    await manage(t, 'DELETE', '/deployments/uses-secret');
+    expect((await manage(t, 'DELETE', '/secrets/in-use')).status).toBe(204);
+  });
+
   it('needs exactly one of value or generate', async () => {
     for (const body of [{ name: 's1' }, { name: 's2', value: 'v', generate: true }, { name: 's3', value: '' }]) {
       const res = await manage(t, 'POST', '/secrets', body);

@@ -13,6 +13,8 @@ export function buildProgram(): Command {
     .description('Endpoint security for model deployments: a gateway in front of any model server')
     .version('0.1.0')
     .showHelpAfterError()
+    // Root flags count only before the command, so `deploy --version V` is the command's own.
+    .enablePositionalOptions()
     .configureOutput({ outputError: (text, write) => write(text) })
     .exitOverride();
   registerStart(program);

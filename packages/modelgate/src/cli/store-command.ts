@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { ConfigKey } from '../config/schema.js';
-import { openStore, type Store } from '../store/database.js';
+import type { Store } from '../store/database.js';
 import { addConfigFlags, configFlagValues } from './config-flags.js';
 import { reportFailure } from './output.js';
 
@@ -26,6 +26,7 @@ export async function withStore(opts: Record<string, unknown>, body: (store: Sto
       cli: configFlagValues(opts),
       env: process.env,
     });
+    const { openStore } = await import('../store/database.js');
     store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
     await body(store);
   } catch (err) {

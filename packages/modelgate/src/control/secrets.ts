@@ -1,4 +1,5 @@
 import { generateCredential } from '../auth/credential.js';
+import { ModelgateError } from '../errors/registry.js';
 import { open, seal } from '../secrets/seal.js';
 import type { ControlContext } from './context.js';
 import { nowIso } from './context.js';
@@ -74,7 +75,29 @@ export async function listSecrets(ctx: ControlContext): Promise<SecretInfo[]> {
   return ctx.store.db.selectFrom('secrets').select(['name', 'created_at', 'updated_at']).orderBy('name').execute();
 }
 
+/** Deployments whose Basic password comes from this secret (their next redeploy would read it). */
+export async function deploymentsUsingSecret(ctx: ControlContext, name: string): Promise<string[]> {
+  const rows = await ctx.store.db
+    .selectFrom('deployments')
+    .innerJoin('service_versions', 'service_versions.id', 'deployments.version_id')
+    .select(['deployments.name', 'deployments.auth_override', 'service_versions.auth_settings'])
+    .execute();
+  return rows
+    .filter(
+      (r) => (JSON.parse(r.auth_override ?? r.auth_settings) as { basic_secret?: string | null }).basic_secret === name,
+    )
+    .map((r) => r.name);
+}
+
+/** Deletes a secret, refusing while a deployment uses it (a redeploy would otherwise fail). */
 export async function deleteSecret(ctx: ControlContext, name: string): Promise<void> {
+  const users = await deploymentsUsingSecret(ctx, name);
+  if (users.length > 0) {
+    throw new ModelgateError(
+      'RESOURCE_IN_USE',
+      `The secret "${name}" is used by deployment ${users.map((u) => `"${u}"`).join(', ')}`,
+    );
+  }
   const result = await ctx.store.db.deleteFrom('secrets').where('name', '=', name).executeTakeFirst();
   if (Number(result.numDeletedRows) === 0) throw notFound('secret', name);
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { createAdminKey, deleteAdminKey, listAdminKeyInfos } from '../../auth/admin-keys/admin-keys.js';
 import { storeCommand, wantsJson, withStore } from '../store-command.js';
 import { renderTable } from '../table.js';
+
+const adminKeys = () => import('../../auth/admin-keys/admin-keys.js');
 
 /**
  * Dataiku's apinode-admin commands: `admin-key-create`, `admin-keys-list`, `admin-key-delete`.
@@ -15,7 +16,7 @@ export function registerAdminKeys(program: Command): void {
       .option('--description <text>', 'what the key is for', ''),
   ).action((opts: Record<string, unknown>) =>
     withStore(opts, async (store) => {
-      const created = await createAdminKey(store, String(opts.description ?? ''));
+      const created = await (await adminKeys()).createAdminKey(store, String(opts.description ?? ''));
       if (wantsJson(opts)) {
         process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
         return;
@@ -30,7 +31,7 @@ export function registerAdminKeys(program: Command): void {
   storeCommand(program.command('admin-keys-list').description('List admin keys (never the keys themselves)')).action(
     (opts: Record<string, unknown>) =>
       withStore(opts, async (store) => {
-        const keys = await listAdminKeyInfos(store);
+        const keys = await (await adminKeys()).listAdminKeyInfos(store);
         if (wantsJson(opts)) {
           process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
           return;
@@ -47,7 +48,7 @@ export function registerAdminKeys(program: Command): void {
       .argument('<key-or-id>', 'the admin key, or its id from admin-keys-list'),
   ).action((keyOrId: string, opts: Record<string, unknown>) =>
     withStore(opts, async (store) => {
-      const deleted = await deleteAdminKey(store, keyOrId);
+      const deleted = await (await adminKeys()).deleteAdminKey(store, keyOrId);
       if (wantsJson(opts)) process.stdout.write(`${JSON.stringify({ deleted: deleted.id }, null, 2)}\n`);
       else process.stdout.write(`Deleted admin key ${deleted.id}\n`);
     }),

@@ -33,8 +33,6 @@ export type ApiKeyOwner = { deployment: string } | { service: string; version: s
  * service version, all valid at once, sent as `Authorization: Bearer`.
  */
 export function registerApiKeys(program: Command): void {
-  // `--version V` belongs to the subcommand, not to the program's own `--version` flag.
-  program.enablePositionalOptions();
   const apiKeys = program.command('api-keys').description('Create, list, reveal and delete API keys');
 
   apiCommand(

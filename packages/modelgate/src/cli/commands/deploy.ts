@@ -42,10 +42,6 @@ export interface DeployRequest {
  * and `modelgate redeploy NAME`, which snapshots secrets again into a new revision.
  */
 export function registerDeploy(program: Command): void {
-  // `--version V` belongs to the subcommand; without this the program's own `--version` flag
-  // would swallow it wherever it appears.
-  program.enablePositionalOptions();
-
   apiCommand(
     program
       .command('deploy')

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { createLogger } from '../../log/logger.js';
-import { startDemo } from '../../server/demo.js';
-import { startNode } from '../../server/node.js';
+import type { RunningNode } from '../../server/node.js';
 import { addConfigFlags, configFlagValues } from '../config-flags.js';
 import { reportFailure } from '../output.js';
 
@@ -14,8 +12,14 @@ export function registerStart(program: Command): void {
   addConfigFlags(command);
   command.option('--demo', 'also start the bundled demo model server and deploy it as protected "demo"');
   command.action(async (opts: Record<string, unknown>) => {
-    let node: Awaited<ReturnType<typeof startNode>> | undefined;
+    let node: RunningNode | undefined;
     try {
+      // Loaded here, not at the top: client commands should not pay for the server's imports.
+      const [{ createLogger }, { startNode }, { startDemo }] = await Promise.all([
+        import('../../log/logger.js'),
+        import('../../server/node.js'),
+        import('../../server/demo.js'),
+      ]);
       const config = loadConfig({
         configPath: typeof opts.config === 'string' ? opts.config : undefined,
         cli: configFlagValues(opts),
