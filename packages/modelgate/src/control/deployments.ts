@@ -69,13 +69,18 @@ export async function createDeployment(
 
   const created: string[] = [];
   const infraName = input.infrastructure ?? 'default';
-  const infra =
-    (await infrastructures.find(ctx, infraName)) ??
-    (created.push(`infrastructure ${infraName}`), await infrastructures.create(ctx, infraName));
+  const ensure = async <T>(found: T | undefined, what: string, make: () => Promise<T>): Promise<T> => {
+    if (found) return found;
+    created.push(what);
+    return make();
+  };
+  const infra = await ensure(await infrastructures.find(ctx, infraName), `infrastructure ${infraName}`, () =>
+    infrastructures.create(ctx, infraName),
+  );
   const serviceName = input.service ?? input.name;
-  const service =
-    (await services.find(ctx, serviceName)) ??
-    (created.push(`service ${serviceName}`), await services.create(ctx, serviceName));
+  const service = await ensure(await services.find(ctx, serviceName), `service ${serviceName}`, () =>
+    services.create(ctx, serviceName),
+  );
   const versionName = input.version ?? '1';
   const override = input.auth === undefined ? null : parseAuthSettings(input.auth);
   let versionRow = await versions.find(ctx, service.id, versionName);
