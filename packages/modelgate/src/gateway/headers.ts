@@ -1,0 +1,182 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * Header rewriting between the caller, the gateway and the model server, pure.
+ *
+ * Request side: hop-by-hop headers go (RFC 9110 §7.6.1, including every header the caller names
+ * in `Connection`), the caller's credential goes unless the deployment forwards it, every
+ * client-sent `X-Modelgate-*` goes, `X-Forwarded-*` are set, and the gateway's own identity
+ * headers are added last, so nothing a caller sends can remove or spoof them.
+ */
+
+/** Headers that describe one connection, never forwarded by a proxy. */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+]);
+
+/** Prefix of the gateway's identity headers; a caller can never send one upstream. */
+export const GATEWAY_HEADER_PREFIX = 'x-modelgate-';
+
+export const DEPLOYMENT_HEADER = 'x-modelgate-deployment';
+export const PRINCIPAL_HEADER = 'x-modelgate-principal';
+
+export interface UpstreamHeaderContext {
+  /** The caller's address (the socket's remote address). */
+  readonly clientIp: string;
+  /** The scheme the caller used to reach the gateway. */
+  readonly proto: 'http' | 'https';
+  /** The caller's original `Host`. */
+  readonly host: string;
+  readonly deployment: string;
+  /** The authenticated principal's id; absent for public deployments and anonymous calls. */
+  readonly principal?: string | undefined;
+  readonly requestId: string;
+  /** Pass the caller's `Authorization` on (a deployment option); stripped otherwise. */
+  readonly forwardCredential: boolean;
+  /** `host[:port]` of the upstream URL; becomes `Host`. */
+  readonly upstreamHost: string;
+  /** A WebSocket handshake: keep `Connection: Upgrade` and `Upgrade: websocket`. */
+  readonly websocket?: boolean | undefined;
+}
+
+export type OutgoingHeaders = Record<string, string | string[]>;
+
+/**
+ * The headers the upstream receives, with lowercase names.
+ *
+ * `Expect` is dropped too: node's server already answered `100 Continue` to the caller, and the
+ * upstream request is streamed without waiting. Header values are forwarded as node parsed them
+ * (duplicates of singleton fields such as `Authorization` are reduced to the first by node; the
+ * authentication layer refuses duplicated credentials before this runs).
+ *
+ * @example
+ * ```ts
+ * const headers = upstreamRequestHeaders(req.headers, {
+ *   clientIp: req.socket.remoteAddress ?? '', proto: 'http', host: req.headers.host ?? '',
+ *   deployment: 'demo', principal: 'apikey:k1', requestId: id, forwardCredential: false,
+ *   upstreamHost: '127.0.0.1:9000',
+ * });
+ * ```
+ */
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders | Readonly<Record<string, string | string[] | undefined>>,
+  ctx: UpstreamHeaderContext,
+): OutgoingHeaders {
+  const out: OutgoingHeaders = Object.create(null);
+  const named = connectionTokens(incoming);
+  for (const key of Object.keys(incoming)) {
+    const value = incoming[key];
+    if (value === undefined) continue;
+    const name = key.toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(name) || named.has(name)) continue;
+    if (name.startsWith(GATEWAY_HEADER_PREFIX) || name.startsWith(':')) continue;
+    if (name === 'authorization' && !ctx.forwardCredential) continue;
+    if (
+      name === 'host' ||
+      name === 'expect' ||
+      name === 'x-forwarded-proto' ||
+      name === 'x-forwarded-host' ||
+      name === 'x-request-id'
+    ) {
+      continue;
+    }
+    append(out, name, value);
+  }
+
+  const priorFor = out['x-forwarded-for'];
+  const chain = priorFor === undefined ? [] : Array.isArray(priorFor) ? priorFor : [priorFor];
+  const hops = chain.map((v) => v.trim()).filter((v) => v.length > 0);
+  if (ctx.clientIp.length > 0) hops.push(ctx.clientIp);
+  if (hops.length > 0) out['x-forwarded-for'] = hops.join(', ');
+  out['x-forwarded-proto'] = ctx.proto;
+  if (ctx.host.length > 0) out['x-forwarded-host'] = ctx.host;
+  const priorForwarded = out.forwarded;
+  if (priorForwarded !== undefined) {
+    const list = Array.isArray(priorForwarded) ? priorForwarded : [priorForwarded];
+    out.forwarded = [...list, forwardedElement(ctx)].join(', ');
+  }
+  out.host = ctx.upstreamHost;
+  if (ctx.websocket === true) {
+    out.connection = 'Upgrade';
+    out.upgrade = 'websocket';
+  }
+  out[DEPLOYMENT_HEADER] = ctx.deployment;
+  if (ctx.principal !== undefined && ctx.principal.length > 0) out[PRINCIPAL_HEADER] = headerSafe(ctx.principal);
+  out['x-request-id'] = ctx.requestId;
+  return out;
+}
+
+/**
+ * The upstream response's headers as the caller receives them: hop-by-hop headers (and every
+ * header the upstream names in `Connection`) removed, lowercase names.
+ *
+ * @example
+ * ```ts
+ * res.writeHead(status, downstreamResponseHeaders(upstream.headers));
+ * ```
+ */
+export function downstreamResponseHeaders(
+  upstreamHeaders: IncomingHttpHeaders | Readonly<Record<string, string | string[] | undefined>>,
+): OutgoingHeaders {
+  const out: OutgoingHeaders = Object.create(null);
+  const named = connectionTokens(upstreamHeaders);
+  for (const key of Object.keys(upstreamHeaders)) {
+    const value = upstreamHeaders[key];
+    if (value === undefined) continue;
+    const name = key.toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(name) || named.has(name) || name.startsWith(':')) continue;
+    append(out, name, value);
+  }
+  return out;
+}
+
+/** Lowercased header names listed in every `Connection` header (any case of the field name). */
+function connectionTokens(headers: Readonly<Record<string, string | string[] | undefined>>): Set<string> {
+  const tokens = new Set<string>();
+  for (const key of Object.keys(headers)) {
+    if (key.toLowerCase() !== 'connection') continue;
+    const value = headers[key];
+    const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
+    for (const v of values) {
+      for (const token of v.split(',')) {
+        const t = token.trim().toLowerCase();
+        if (t.length > 0) tokens.add(t);
+      }
+    }
+  }
+  return tokens;
+}
+
+function append(out: OutgoingHeaders, name: string, value: string | string[]): void {
+  const prior = out[name];
+  if (prior === undefined) {
+    out[name] = Array.isArray(value) ? [...value] : value;
+    return;
+  }
+  out[name] = [...(Array.isArray(prior) ? prior : [prior]), ...(Array.isArray(value) ? value : [value])];
+}
+
+/** An RFC 7239 `Forwarded` element for this hop, appended only when the caller sent one. */
+function forwardedElement(ctx: UpstreamHeaderContext): string {
+  const node = ctx.clientIp.includes(':') ? `"[${ctx.clientIp}]"` : ctx.clientIp;
+  const parts = [`for=${node.length > 0 ? node : 'unknown'}`, `proto=${ctx.proto}`];
+  if (ctx.host.length > 0) parts.push(`host=${quote(ctx.host)}`);
+  return parts.join(';');
+}
+
+function quote(value: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** Principal ids are ASCII by construction; anything else is percent-encoded, never rejected. */
+function headerSafe(value: string): string {
+  return /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/.test(value) ? value : encodeURIComponent(value);
+}
