@@ -144,7 +144,12 @@ async function main() {
   }, 100);
   const auth = { authorization: `Bearer ${apiKey}` };
   const t0 = Date.now();
-  const uploaded = await transfer(`${urls.inference}/prot/sink`, { ...auth, 'content-length': largeBytes }, 'POST', largeBytes);
+  const uploaded = await transfer(
+    `${urls.inference}/prot/sink`,
+    { ...auth, 'content-length': largeBytes },
+    'POST',
+    largeBytes,
+  );
   const downloaded = await transfer(`${urls.inference}/prot/bytes?n=${largeBytes}`, auth, 'GET', largeBytes);
   const seconds = (Date.now() - t0) / 1000;
   clearInterval(sampler);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoServer, startDemoServer } from '../src/demo/index.js';
-import { call } from './helpers/http.js';
+import { call, rawRequest } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 
 let t: TestNode;
@@ -66,6 +66,15 @@ describe('the common auth cases, replayed on every route', () => {
       expect(garbage.status, `${method} ${path} ${garbage.text}`).toBe(401);
       expect(garbage.text).not.toContain('<script>');
     }
+  });
+});
+
+describe('malformed requests on the management listener', () => {
+  it('a malformed URL gets the registry body, never an echo of the URL', async () => {
+    const res = await rawRequest(t.node.urls.management, 'GET /%zz?token=leak-me HTTP/1.1', []);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).error.code).toBe('PATH_INVALID');
+    expect(res.body).not.toContain('leak-me');
   });
 });
 

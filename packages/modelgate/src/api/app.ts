@@ -1,8 +1,14 @@
 import type { RequestListener, Server } from 'node:http';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import type { ControlContext } from '../control/context.js';
+import { errorBody } from '../errors/registry.js';
 import { type Logger, redactUrl } from '../log/logger.js';
 import type { Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
@@ -56,6 +62,11 @@ export async function buildManagementApp(
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Router-level failures (a malformed URL, say) get the registry body, never the URL echoed.
+    frameworkErrors: (error, req, reply) => {
+      const code = error.code === 'FST_ERR_BAD_URL' ? 'PATH_INVALID' : 'BAD_REQUEST';
+      (reply as FastifyReply).code(400).send(errorBody(code, req.id));
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });
   app.addHook('onRequest', async (req: FastifyRequest, reply) => {

@@ -6,7 +6,9 @@ import { ModelgateError } from '../errors/registry.js';
  */
 export function reportFailure(err: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
   if (err instanceof ModelgateError) {
-    stderr.write(`modelgate: ${err.message} [${err.code}]\n`);
+    // The code goes on the first line, so a multi-line message (config problems) reads cleanly.
+    const [first, ...rest] = err.message.split('\n');
+    stderr.write(`modelgate: ${first} [${err.code}]\n${rest.map((line) => `${line}\n`).join('')}`);
     return err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -94,10 +94,35 @@ function isKey(name: string): name is ConfigKey {
   return Object.hasOwn(CONFIG_SCHEMA, name);
 }
 
+/** A did-you-mean hint: the key with the same spelling, a prefix match, or the fewest typos. */
 function suggest(name: string): string {
   const normalized = name.toLowerCase().replaceAll('-', '_');
-  const close = CONFIG_KEYS.find((k) => k === normalized || k.startsWith(normalized) || normalized.startsWith(k));
+  let close = CONFIG_KEYS.find((k) => k === normalized || k.startsWith(normalized) || normalized.startsWith(k));
+  if (!close) {
+    let best = Math.max(2, Math.floor(normalized.length / 4)) + 1;
+    for (const key of CONFIG_KEYS) {
+      const d = editDistance(normalized, key);
+      if (d < best) {
+        best = d;
+        close = key;
+      }
+    }
+  }
   return close ? ` (did you mean "${close}"?)` : '';
+}
+
+/** Levenshtein distance, for typo hints on short key names. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
 }
 
 /** A value from YAML, already typed. */

@@ -53,9 +53,6 @@ export interface UpstreamProxy {
   close(): Promise<void>;
 }
 
-/** The name the gateway imports; `UpstreamProxy` avoids shadowing the global `Proxy`. */
-export type Proxy = UpstreamProxy;
-
 const DEFAULT_BODY_TIMEOUT_MS = 300_000;
 const DEFAULT_CLOSE_GRACE_MS = 5_000;
 

@@ -13,7 +13,7 @@ import { authenticateDeploymentRequest, type DataPlaneVerifiers, deploymentChall
 import type { FailureThrottle } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
-import type { Proxy as UpstreamProxy } from './proxy.js';
+import type { UpstreamProxy } from './proxy.js';
 import type { Route, RouteTable } from './route-table.js';
 import { proxyUpgrade, type UpgradeOptions } from './websocket.js';
 

@@ -24,6 +24,9 @@ export const REDACT_PATHS = [
   '*.key',
   '*.api_key',
   '*.value',
+  // node:http parse errors carry the raw request bytes (headers included); fastify logs them at trace.
+  'rawPacket',
+  '*.rawPacket',
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["proxy-authorization"]',
