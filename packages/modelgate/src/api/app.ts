@@ -1,11 +1,6 @@
 import type { RequestListener, Server } from 'node:http';
 import swagger from '@fastify/swagger';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import type { ControlContext } from '../control/context.js';
 import { errorBody } from '../errors/registry.js';
