@@ -11,7 +11,8 @@ import autocannon from 'autocannon';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', 'packages', 'modelgate', 'bin', 'modelgate.js');
-const duration = Number(process.env.BENCH_DURATION ?? 10);
+const duration = Number(process.env.BENCH_DURATION ?? 5);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const largeBytes = Number(process.env.BENCH_LARGE_BYTES ?? 1024 ** 3);
 const children = [];
@@ -96,6 +97,7 @@ const fmt = (n, d = 0) => n.toFixed(d);
 
 async function main() {
   const { line: up } = await spawnJsonLine([join(here, 'upstream.mjs')], {}, /"url"/);
+  const { line: bare } = await spawnJsonLine([join(here, 'bare-proxy.mjs'), up.url], {}, /"url"/);
   const cwd = mkdtempSync(join(tmpdir(), 'modelgate-bench-'));
   const ports = ['inference', 'management', 'metrics'].flatMap((l) => [`--${l}-address`, 'http://127.0.0.1:0']);
   const { child: gateway, line: urls } = await spawnJsonLine([bin, 'start', ...ports], { cwd }, /modelgate started/);
@@ -113,29 +115,7 @@ async function main() {
   const apiKey = prot.api_keys[0].key;
   const basic = `Basic ${Buffer.from('modelgate:bench-password-value').toString('base64')}`;
 
-  const targets = [
-    ['direct (no gateway)', `${up.url}/predict`, {}],
-    ['public deployment', `${urls.inference}/pub/predict`, {}],
-    ['protected, API key', `${urls.inference}/prot/predict`, { authorization: `Bearer ${apiKey}` }],
-    ['protected, Basic', `${urls.inference}/prot/predict`, { authorization: basic }],
-    ['protected, inference key', `${urls.inference}/prot/predict`, { authorization: `Bearer ${keys.inference.key}` }],
-  ];
-  // Warm up every route (JIT, connection pools, credential caches).
-  for (const [, url, headers] of targets) await fetch(url, { headers });
-  const results = [];
-  for (const [name, url, headers] of targets) {
-    process.stderr.write(`bench: ${name} for ${duration}s at ${connections} connections...\n`);
-    results.push({ name, ...(await run(url, headers)) });
-  }
-  const direct = results[0];
-  const pub = results[1];
-  const rows = results.map((r) => ({
-    ...r,
-    vsPublic: r.rps / pub.rps,
-    vsDirect: r.rps / direct.rps,
-    addedP99: r.p99 - direct.p99,
-  }));
-
+  // The large transfer runs first, on a gateway that has only just started.
   process.stderr.write(`bench: streaming ${largeBytes} bytes up and down through the gateway...\n`);
   const before = rssOf(gateway.pid);
   let peak = before.rss;
@@ -155,6 +135,40 @@ async function main() {
   clearInterval(sampler);
   if (uploaded !== largeBytes || downloaded !== largeBytes) throw new Error('large transfer lost bytes');
 
+  const targets = [
+    ['direct (no gateway)', `${up.url}/predict`, {}],
+    ['bare undici proxy (reference, not modelgate)', `${bare.url}/predict`, {}],
+    ['public deployment', `${urls.inference}/pub/predict`, {}],
+    ['protected, API key', `${urls.inference}/prot/predict`, { authorization: `Bearer ${apiKey}` }],
+    ['protected, Basic', `${urls.inference}/prot/predict`, { authorization: basic }],
+    ['protected, inference key', `${urls.inference}/prot/predict`, { authorization: `Bearer ${keys.inference.key}` }],
+  ];
+  // Warm up every route (JIT, connection pools, credential caches).
+  for (const [, url, headers] of targets) await fetch(url, { headers });
+  // Interleaved rounds, median per route: one noisy moment on a shared machine moves one sample.
+  const samples = targets.map(() => []);
+  for (let round = 1; round <= rounds; round++) {
+    for (const [i, [name, url, headers]] of targets.entries()) {
+      process.stderr.write(`bench: round ${round}/${rounds}, ${name}, ${duration}s at ${connections} connections\n`);
+      samples[i].push(await run(url, headers));
+    }
+  }
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const results = targets.map(([name], i) => ({
+    name,
+    rps: median(samples[i].map((s) => s.rps)),
+    p50: median(samples[i].map((s) => s.p50)),
+    p99: median(samples[i].map((s) => s.p99)),
+  }));
+  const direct = results[0];
+  const pub = results[2];
+  const rows = results.map((r) => ({
+    ...r,
+    vsPublic: r.rps / pub.rps,
+    vsDirect: r.rps / direct.rps,
+    addedP99: r.p99 - direct.p99,
+  }));
+
   const table = [
     '| route | requests/s | p50 ms | p99 ms | × public | × direct | p99 added over direct (ms) |',
     '|---|---:|---:|---:|---:|---:|---:|',
@@ -170,8 +184,12 @@ async function main() {
 Produced by \`npm run bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)}: ${machine}.
 Every figure comes from one run: the upstream (bench/upstream.mjs, a fixed small JSON answer) and the
 gateway (\`modelgate start\`, default settings, SQLite, info-level access log) are separate processes;
-autocannon runs in a third, ${connections} connections, ${duration} s per route.
+autocannon runs in a third, ${connections} connections; each route is measured ${rounds} times for
+${duration} s, rounds interleaved, and the median is reported.
 Ratios are against the public route and against the upstream reached directly in the same run.
+The "bare undici proxy" row is a reference: the cheapest possible Node proxy hop (bench/bare-proxy.mjs,
+no routing, auth, header rewriting or logging) on the same machine, to separate the cost of a proxy
+hop on this machine from the cost of modelgate's own work.
 
 ${table}
 
@@ -179,7 +197,7 @@ ${large}
 
 Targets (issue 4): protected routes ≥ 0.90 × public throughput; p99 added over direct ≤ 2 ms at 32
 connections; gateway RSS under 150 MB while proxying 1 GiB up and down.
-Environment knobs: \`BENCH_DURATION\` (s), \`BENCH_CONNECTIONS\`, \`BENCH_LARGE_BYTES\`.
+Environment knobs: \`BENCH_DURATION\` (s per round), \`BENCH_ROUNDS\`, \`BENCH_CONNECTIONS\`, \`BENCH_LARGE_BYTES\`.
 `;
   writeFileSync(join(here, 'README.md'), report);
   process.stdout.write(`${table}\n\n${large}\n`);

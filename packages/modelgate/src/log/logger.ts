@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { type DestinationStream, type Logger, pino } from 'pino';
+import { type DestinationStream, destination, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -55,7 +55,18 @@ export function createLogger(options: { level: string; destination?: Destination
   if (pretty) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } });
   }
-  return pino(base);
+  // Buffered, asynchronous writes: one access line per request must not cost a syscall each.
+  // `flushLogger` (called on shutdown) writes out what is pending.
+  return pino(base, destination({ dest: 1, sync: false }));
+}
+
+/** Writes out buffered log lines; call before the process exits. */
+export function flushLogger(log: Logger): void {
+  try {
+    log.flush();
+  } catch {
+    // Nothing pending or the destination is already closed.
+  }
 }
 
 const LOGGED_HEADERS = ['user-agent', 'content-type', 'content-length', 'x-forwarded-for', 'host'];

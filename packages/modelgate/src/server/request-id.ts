@@ -14,6 +14,12 @@ export function requestIdOf(req: IncomingMessage): string {
   return newRequestId();
 }
 
+// A random per-process prefix and a counter: unique across replicas and restarts for practical
+// purposes, and cheap enough for the hot path (no CSPRNG call per request). Not a secret.
+const PROCESS_PREFIX = randomBytes(6).toString('base64url');
+let counter = 0;
+
 export function newRequestId(): string {
-  return randomBytes(12).toString('base64url');
+  counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${PROCESS_PREFIX}${counter.toString(36).padStart(8, '0').slice(-8)}`;
 }

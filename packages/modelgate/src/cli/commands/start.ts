@@ -35,10 +35,7 @@ export function registerStart(program: Command): void {
         signalled = true;
         log.info({ signal }, 'shutting down');
         Promise.all([running.close(), demo?.close()]).then(
-          () => {
-            log.flush?.();
-            process.exit(0);
-          },
+          () => log.flush(() => process.exit(0)),
           (err: unknown) => process.exit(reportFailure(err)),
         );
       };
