@@ -4,14 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { upstreamRequestHeaders } from '../src/gateway/headers.js';
-import { splitInferencePath } from '../src/gateway/path.js';
-import { createProxy } from '../src/gateway/proxy.js';
-import { sendError } from '../src/server/respond.js';
+import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 
-// 1 GiB each way through a front server built from the gateway modules, all in this process:
-// the client, the front server and the upstream. The peak RSS growth bounds the whole chain,
-// so it bounds the front server too.
+// 1 GiB each way through a protected deployment of a real node, all in this process: the
+// client, the gateway and the upstream. The peak RSS growth bounds the whole chain, so it
+// bounds the gateway too.
 
 const GiB = 1024 ** 3;
 const CHUNK = Buffer.alloc(256 * 1024, 0x61);
@@ -64,11 +61,11 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-describe('proxy: 1 GiB both ways with bounded memory', () => {
+describe('gateway: 1 GiB both ways through a protected deployment with bounded memory', () => {
   let upstream: Server;
-  let front: Server;
+  let node: TestNode;
   let frontPort: number;
-  const proxy = createProxy({ connectTimeoutMs: 2_000, headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000 });
+  let auth: string;
 
   beforeAll(async () => {
     upstream = createServer(async (req, res) => {
@@ -82,29 +79,21 @@ describe('proxy: 1 GiB both ways with bounded memory', () => {
       await pipeline(generated(GiB), res);
     });
     const upstreamUrl = `http://127.0.0.1:${await listen(upstream)}`;
-    front = createServer((req, res) => {
-      const split = splitInferencePath(req.url ?? '/');
-      if (!split.ok) return sendError(res, split.code, 'large');
-      const headers = upstreamRequestHeaders(req.headers, {
-        clientIp: req.socket.remoteAddress ?? '',
-        proto: 'http',
-        host: req.headers.host ?? '',
-        deployment: split.deployment,
-        requestId: 'large',
-        forwardCredential: false,
-        upstreamHost: new URL(upstreamUrl).host,
-      });
-      void proxy.forward(req, res, { upstream: upstreamUrl, path: split.rest, headers, requestId: 'large' });
+    node = await startTestNode();
+    const created = await manage(node, 'POST', '/deployments', {
+      name: 'big',
+      upstream: upstreamUrl,
+      access: 'protected',
+      api_keys: 1,
     });
-    frontPort = await listen(front);
+    auth = `Bearer ${created.body.api_keys[0].key}`;
+    frontPort = Number(new URL(node.node.urls.inference).port);
   });
 
   afterAll(async () => {
-    front.closeAllConnections();
+    await node?.close();
     upstream.closeAllConnections();
-    await new Promise((r) => front.close(r));
     await new Promise((r) => upstream.close(r));
-    await proxy.close();
   });
 
   it(
@@ -117,7 +106,7 @@ describe('proxy: 1 GiB both ways with bounded memory', () => {
         port: frontPort,
         method: 'POST',
         path: '/big/upload',
-        headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+        headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked', authorization: auth },
       });
       const response = once(req, 'response') as Promise<[IncomingMessage]>;
       await pipeline(generated(GiB), req);
@@ -142,7 +131,12 @@ describe('proxy: 1 GiB both ways with bounded memory', () => {
       const monitor = rssMonitor();
       const started = performance.now();
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port: frontPort, path: '/big/download' });
+        const req = httpRequest({
+          host: '127.0.0.1',
+          port: frontPort,
+          path: '/big/download',
+          headers: { authorization: auth },
+        });
         req.on('response', resolve);
         req.on('error', reject);
         req.end();

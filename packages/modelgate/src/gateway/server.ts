@@ -68,7 +68,14 @@ export function createGateway(ctx: GatewayContext) {
       const wait = ctx.throttle.retryAfter(key);
       if (wait > 0) return { code: 'THROTTLED', headers: { 'retry-after': String(wait) } };
     }
-    const principal = await authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
+    let principal: Principal | Denial;
+    try {
+      principal = await authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
+    } catch (err) {
+      // Only an unknown credential reaches the store; when it cannot answer, say so (503), not 500.
+      log.warn({ err: String(err), deployment: entry.snapshot.name }, 'credential lookup failed');
+      return { code: 'NOT_READY', message: 'The credential cannot be checked right now; retry later' };
+    }
     if (isDenial(principal)) {
       if (principal.denied !== 'missing' && principal.denied !== 'forbidden') ctx.throttle.fail(key);
       return refusalFor(principal, entry);
@@ -113,7 +120,6 @@ export function createGateway(ctx: GatewayContext) {
       if (state.ready) return sendJson(res, 200, { status: 'ready' });
       return sendError(res, 'NOT_READY', id, { message: `The node is not ready: ${state.reason}` });
     }
-    if (path.startsWith('/_') || path.startsWith('/.')) return sendError(res, 'ROUTE_NOT_FOUND', id);
     const admitted = await admit(req);
     if ('code' in admitted) {
       res.on('finish', () => accessLog(req, res, id, undefined, undefined));

@@ -22,9 +22,8 @@ export function rawRequest(baseUrl: string, requestLine: string, headerLines: re
     });
     socket.on('error', reject);
     socket.on('end', () => resolve(parseRaw(data)));
-    socket.write(
-      `${requestLine}\r\nHost: ${url.host}\r\n${headerLines.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`,
-    );
+    const host = headerLines.some((h) => /^host:/i.test(h)) ? '' : `Host: ${url.host}\r\n`;
+    socket.write(`${requestLine}\r\n${host}${headerLines.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`);
   });
 }
 
