@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from './helpers/node-process.js';
+import { runCliToEnd, tempDir } from './helpers/node-process.js';
 
 /**
  * The CLI as a management-API client: where it finds its endpoint and credential, how it maps
@@ -55,17 +55,7 @@ function errorBody(code: string, message: string, details?: string[]) {
 
 /** Runs the CLI to completion with stdout and stderr kept apart. */
 async function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; stdin?: string } = {}) {
-  const proc = runCli(args, options);
-  let stdout = '';
-  let stderr = '';
-  proc.child.stdout?.on('data', (c: Buffer) => {
-    stdout += c.toString('utf8');
-  });
-  proc.child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  await new Promise((res) => proc.child.on('close', res));
-  return { code: await proc.exited, stdout, stderr, all: stdout + stderr };
+  return runCliToEnd(args, options);
 }
 
 /** A working directory holding a key_file.json with a management key. */

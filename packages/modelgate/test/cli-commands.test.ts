@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/node-process.js';
+import { runCliToEnd } from './helpers/node-process.js';
 
 /**
  * Every management-API command of the CLI (deploy, redeploy, deployments, secrets, api-keys)
@@ -324,17 +324,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 // ---------------------------------------------------------------------------------------------
 
 async function cli(args: string[], options: { stdin?: string } = {}) {
-  const proc = runCli([...args, '--endpoint', endpoint], { env: { MODELGATE_API_TOKEN: TOKEN }, ...options });
-  let stdout = '';
-  let stderr = '';
-  proc.child.stdout?.on('data', (c: Buffer) => {
-    stdout += c.toString('utf8');
-  });
-  proc.child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  await new Promise((res) => proc.child.on('close', res));
-  return { code: await proc.exited, stdout, stderr, all: stdout + stderr };
+  return runCliToEnd([...args, '--endpoint', endpoint], { env: { MODELGATE_API_TOKEN: TOKEN }, ...options });
 }
 
 const last = () => log[log.length - 1]!;

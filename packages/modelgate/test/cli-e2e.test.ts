@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NodeProcess, runCli, startNodeProcess } from './helpers/node-process.js';
+import { type NodeProcess, runCliToEnd, startNodeProcess } from './helpers/node-process.js';
 
 /**
  * END TO END: the CLI against a real `modelgate start` (real management routes in
@@ -17,17 +17,7 @@ let upstreamUrl: string;
 const basic = (password: string) => `Basic ${Buffer.from(`modelgate:${password}`).toString('base64')}`;
 
 async function cli(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}) {
-  const proc = runCli([...args, '--endpoint', node.urls.management], { cwd: node.cwd, ...options });
-  let stdout = '';
-  let stderr = '';
-  proc.child.stdout?.on('data', (c: Buffer) => {
-    stdout += c.toString('utf8');
-  });
-  proc.child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  await new Promise((res) => proc.child.on('close', res));
-  return { code: await proc.exited, stdout, stderr, all: stdout + stderr };
+  return runCliToEnd([...args, '--endpoint', node.urls.management], { cwd: node.cwd, ...options });
 }
 
 /** A model call through the gateway; resolves with the status. */

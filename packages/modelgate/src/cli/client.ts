@@ -1,4 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { ApiKeyInfo } from '../control/api-keys.js';
+import type { DeploymentInfo } from '../control/deployments.js';
 import { ModelgateError } from '../errors/registry.js';
 import {
   CREDENTIAL_SOURCE_LABELS,
@@ -13,39 +15,9 @@ import { reportFailure } from './output.js';
 // ---------------------------------------------------------------------------------------------
 // Wire shapes of the management API (`/api/v1`), as the CLI reads them.
 
-export type Access = 'public' | 'protected';
-
-export interface AuthSettingsInfo {
-  readonly basic_secret: string | null;
-  readonly api_keys: boolean;
-  readonly forward_credential: boolean;
-}
-
-export interface DeploymentInfo {
-  readonly name: string;
-  readonly infrastructure: string;
-  readonly service: string;
-  readonly version: string;
-  readonly upstream: string;
-  readonly access: Access;
-  readonly enabled: boolean;
-  readonly revision: number;
-  readonly auth: AuthSettingsInfo;
-  readonly auth_source: 'version' | 'override';
-  readonly created_at: string;
-  readonly updated_at: string;
-}
-
-export interface ApiKeyInfo {
-  readonly id: string;
-  readonly prefix: string;
-  readonly description: string;
-  readonly deployment?: string;
-  readonly service?: string;
-  readonly version?: string;
-  readonly created_at: string;
-  readonly last_used_at: string | null;
-}
+// The shapes are the control plane's own types (type-only imports: no server code is loaded).
+export type { ApiKeyInfo } from '../control/api-keys.js';
+export type { Access, DeploymentInfo } from '../control/deployments.js';
 
 /** An API key with the key itself: on creation, and from `reveal`. */
 export interface ApiKeyWithKey extends ApiKeyInfo {

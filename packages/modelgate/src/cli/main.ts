@@ -28,6 +28,13 @@ export function buildProgram(): Command {
 
 /** Entry point of the `modelgate` binary. */
 export async function main(argv: readonly string[]): Promise<void> {
+  // `modelgate ... | head` closes the pipe early: that is the reader's choice, not a crash.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);

@@ -130,3 +130,21 @@ function cleanEnv(): Record<string, string | undefined> {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MODELGATE_')) env[k] = v;
   return env;
 }
+
+/** Runs a CLI command to completion, with stdout and stderr kept apart. */
+export async function runCliToEnd(
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string | undefined>; stdin?: string } = {},
+): Promise<{ code: number | string; stdout: string; stderr: string; all: string }> {
+  const proc = runCli(args, options);
+  let stdout = '';
+  let stderr = '';
+  proc.child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString('utf8');
+  });
+  proc.child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  await new Promise((res) => proc.child.on('close', res));
+  return { code: await proc.exited, stdout, stderr, all: stdout + stderr };
+}

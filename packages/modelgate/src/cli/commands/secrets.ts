@@ -33,17 +33,21 @@ Examples:
  * `modelgate secrets create|update|list|delete` (Gradient secrets). Values are write-only: a
  * generated one is printed once, and nothing lists them again.
  */
+/** `--value V | --value - | --generate`, shared by create and update. */
+function valueOptions(command: Command): Command {
+  return command
+    .option('--value <value>', VALUE_HELP)
+    .option('--generate', 'generate a strong value; it is printed once')
+    .addHelpText('after', STDIN_EXAMPLE);
+}
+
 export function registerSecrets(program: Command): void {
   const secrets = program.command('secrets').description('Create, update, list and delete secrets (Basic passwords)');
 
   apiCommand(
-    secrets
-      .command('create')
+    valueOptions(secrets.command('create'))
       .description('Create a secret from a value, or have the node generate one (printed once)')
-      .argument('<name>', 'secret name')
-      .option('--value <value>', VALUE_HELP)
-      .option('--generate', 'generate a strong value; it is printed once')
-      .addHelpText('after', STDIN_EXAMPLE),
+      .argument('<name>', 'secret name'),
   ).action((name: string, opts: SecretValueOptions) =>
     withClient(opts, async (client, json) => {
       const body = { name, ...(await secretValueBody(opts)) };
@@ -58,13 +62,9 @@ export function registerSecrets(program: Command): void {
   );
 
   apiCommand(
-    secrets
-      .command('update')
+    valueOptions(secrets.command('update'))
       .description('Change the value of a secret; deployments keep the old value until `modelgate redeploy`')
-      .argument('<name>', 'secret name')
-      .option('--value <value>', VALUE_HELP)
-      .option('--generate', 'generate a strong value; it is printed once')
-      .addHelpText('after', STDIN_EXAMPLE),
+      .argument('<name>', 'secret name'),
   ).action((name: string, opts: SecretValueOptions) =>
     withClient(opts, async (client, json) => {
       const body = await secretValueBody(opts);
