@@ -264,7 +264,7 @@ function route(method: string, path: string, query: Record<string, string>, body
         b.deployment !== undefined
           ? { deployment: b.deployment as string }
           : { service: b.service as string, version: b.version as string };
-      if ('deployment' in owner) deployment(owner.deployment);
+      if ('deployment' in owner) deployment(owner.deployment as string);
       return [
         201,
         { api_keys: newKeys(owner, (b.count as number | undefined) ?? 1, (b.description as string | undefined) ?? '') },

@@ -74,7 +74,7 @@ async function startFront(
   const server = createServer((req, res) => {
     const r = route(req);
     res.setHeader('x-request-id', r.id);
-    if ('code' in r) return sendError(res, r.code, r.id);
+    if ('code' in r) return sendError(res, r.code ?? 'BAD_REQUEST', r.id);
     const headers = upstreamRequestHeaders(req.headers, r.context);
     void proxy.forward(req, res, { upstream: r.deployment.upstream, path: r.rest, headers, requestId: r.id });
   });
@@ -649,7 +649,7 @@ describe('websocket', () => {
     upstreamHttp = createServer((_req, res) => res.end('not a websocket'));
     wss = new WebSocketServer({
       server: upstreamHttp,
-      handleProtocols: (protocols) => protocols.values().next().value,
+      handleProtocols: (protocols) => protocols.values().next().value ?? false,
     });
     wss.on('connection', (ws, req) => {
       handshakes.push(req.headers);

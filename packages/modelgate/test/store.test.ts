@@ -152,7 +152,9 @@ describe.each([
     await recordChange(cli, 'admin_key.deleted', 'old');
     const bus = createLocalBus();
     const seen: (ChangeEvent & { at: number })[] = [];
-    bus.subscribe((e) => seen.push({ ...e, at: Date.now() }));
+    bus.subscribe((e) => {
+      seen.push({ ...e, at: Date.now() });
+    });
     const feed = await followChangeLog(server, bus, { intervalMs: CHANGE_POLL_MS });
     try {
       const t0 = Date.now();
