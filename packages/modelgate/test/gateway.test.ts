@@ -304,3 +304,55 @@ describe('streaming', () => {
     expect(status).toBe(401);
   });
 });
+
+describe('review follow-ups', () => {
+  it('parallel bad guesses from one address cannot exceed the failure limit', async () => {
+    const guesses = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        predict('prot', { authorization: basic('modelgate', `guess-${Math.random()}`) }, '127.0.0.40'),
+      ),
+    );
+    const statuses = guesses.map((g) => g.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(3);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(9);
+  });
+
+  it('an open WebSocket is closed when the API key it authenticated with is deleted', async () => {
+    const made = await manage(t, 'POST', '/api-keys', { deployment: 'chat' });
+    const { id, key } = made.body.api_keys[0];
+    await manage(t, 'PATCH', '/deployments/chat', { auth: { api_keys: true } });
+    const socket = new WebSocket(`${t.node.urls.inference.replace('http', 'ws')}/chat/socket`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.on('open', () => resolve());
+      socket.on('error', reject);
+    });
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    expect((await manage(t, 'DELETE', `/api-keys/${id}`)).status).toBe(204);
+    await closed;
+    expect(socket.readyState).toBe(WebSocket.CLOSED);
+  });
+
+  it('forward_credential passes on a deployment-scoped credential, never the node inference key', async () => {
+    const created = await manage(t, 'POST', '/deployments', {
+      name: 'fwd',
+      upstream: demo.url,
+      access: 'protected',
+      auth: { api_keys: true, forward_credential: true },
+      api_keys: 1,
+    });
+    const key = created.body.api_keys[0].key;
+    const withKey = await call(gw('/fwd/echo/x'), { headers: { authorization: `Bearer ${key}` } });
+    expect(withKey.json.headers.authorization).toBe(`Bearer ${key}`);
+    const withNodeKey = await call(gw('/fwd/echo/x'), { headers: { authorization: `Bearer ${t.keys.inference}` } });
+    expect(withNodeKey.status).toBe(200);
+    expect(withNodeKey.json.headers.authorization).toBeUndefined();
+  });
+
+  it('a credential typed where an id belongs is never echoed back', async () => {
+    const res = await manage(t, 'DELETE', `/api-keys/${protKey}`);
+    expect(res.status).toBe(404);
+    expect(JSON.stringify(res.body)).not.toContain(protKey);
+  });
+});

@@ -256,6 +256,12 @@ describe('bad input on the management API', () => {
       expect(res.status, q).toBe(400);
       expect(res.body.error?.code, q).toBe('TOKEN_TYPE_INVALID');
     }
+    // HEAD is no way to rotate a key either.
+    const head = await fetch(`${node.urls.management}/token?type=management`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${keys.API.key}` },
+    });
+    expect(head.status).toBeGreaterThanOrEqual(400);
     // The keys were not touched by the refused calls.
     expect(readKeys(node.cwd)).toEqual(keys);
   });

@@ -107,3 +107,18 @@ export function randomBase62(length: number): string {
   }
   return out;
 }
+
+const EMBEDDED = /mg[a-z]{1,3}_[0-9A-Za-z]{36}/g;
+
+/**
+ * Replaces anything shaped like a modelgate credential in free text (a URL, an id a user typed,
+ * an error message) so it can be logged or echoed safely.
+ *
+ * @example
+ * ```ts
+ * scrubCredentials('/api/v1/api-keys/mgk_...'); // '/api/v1/api-keys/[credential]'
+ * ```
+ */
+export function scrubCredentials(text: string): string {
+  return text.replace(EMBEDDED, '[credential]');
+}

@@ -1,3 +1,5 @@
+import { scrubCredentials } from '../auth/credential.js';
+
 /**
  * The one registry of error codes. Every error a user can see (an HTTP error body or a CLI
  * failure) carries one of these codes; `docs/errors.md` documents each, and a test fails when
@@ -107,9 +109,9 @@ export function errorBody(
   message?: string,
   details?: readonly string[],
 ): ErrorBody {
-  const body: ErrorBody = {
-    error: { code, message: message ?? ERROR_CODES[code].message, request_id: requestId },
-  };
+  // Messages may quote what a caller typed; a credential in it is never echoed back.
+  const text = message === undefined ? ERROR_CODES[code].message : scrubCredentials(message);
+  const body: ErrorBody = { error: { code, message: text, request_id: requestId } };
   if (details && details.length > 0) body.error.details = details;
   return body;
 }

@@ -2,15 +2,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type Denial, denialCode, isDenial } from '../auth/denial.js';
-import type { Principal } from '../auth/principal.js';
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import { ERROR_CODES, type ErrorCode, errorBody } from '../errors/registry.js';
+import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
 import { LIVE_PATH, READY_PATH, type Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { sendError, sendJson } from '../server/respond.js';
 import { authenticateDeploymentRequest, type DataPlaneVerifiers, deploymentChallenges } from './authenticate.js';
-import type { FailureThrottle } from './failure-throttle.js';
+import { clientKey, type FailureThrottle } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
@@ -29,6 +30,8 @@ export interface GatewayContext {
   readonly baseDomain: string;
   /** The scheme callers use to reach this listener. */
   readonly proto: 'http' | 'https';
+  /** Revoking changes: open WebSockets of a changed deployment or a deleted key are closed. */
+  readonly bus: EventBus;
 }
 
 /** Where a request goes, once routing, the route table and authentication agreed. */
@@ -52,35 +55,52 @@ interface Refusal {
  */
 export function createGateway(ctx: GatewayContext) {
   const log = ctx.log.child({ listener: 'inference' });
+  // Open WebSocket relays, so a revocation can cut them: the handshake was their only check.
+  const sockets = new Set<{ socket: Duplex; deployment: string; principalId: string }>();
+  ctx.bus.subscribe((event) => {
+    for (const open of sockets) {
+      const hit =
+        (event.topic === 'deployment.changed' && open.deployment === event.subject) ||
+        (event.topic === 'api_key.deleted' && open.principalId === event.subject);
+      if (hit) open.socket.destroy();
+    }
+  });
 
   async function admit(req: IncomingMessage): Promise<Admitted | Refusal> {
     const routed = route(req);
     if (!routed.ok) return { code: routed.code };
     const entry = ctx.routes.get(routed.deployment);
     if (!entry) return { code: 'DEPLOYMENT_NOT_FOUND' };
+    if (entry.stale) return { code: 'NOT_READY', message: 'The deployment’s settings cannot be read right now' };
     if (!entry.enabled) return { code: 'DEPLOYMENT_DISABLED' };
     // Node keeps only the first of two Authorization headers; a proxy behind us might keep the other.
     if ((req.headersDistinct.authorization?.length ?? 0) > 1) {
       return refusalFor({ denied: 'ambiguous', detail: 'More than one Authorization header was sent' }, entry);
     }
-    const key = `${req.socket.remoteAddress ?? ''}|${entry.snapshot.id}`;
-    if (entry.snapshot.access === 'protected') {
-      const wait = ctx.throttle.retryAfter(key);
-      if (wait > 0) return { code: 'THROTTLED', headers: { 'retry-after': String(wait) } };
+    if (entry.snapshot.access === 'public' || !ctx.verifiers.nodeKeys) {
+      return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
+    const key = `${clientKey(req.socket.remoteAddress)}|${entry.snapshot.id}`;
+    const wait = ctx.throttle.enter(key);
+    if (wait > 0) return { code: 'THROTTLED', headers: { 'retry-after': String(wait) } };
     let principal: Principal | Denial;
     try {
       principal = await authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
     } catch (err) {
+      ctx.throttle.release(key);
       // Only an unknown credential reaches the store; when it cannot answer, say so (503), not 500.
       log.warn({ err: String(err), deployment: entry.snapshot.name }, 'credential lookup failed');
       return { code: 'NOT_READY', message: 'The credential cannot be checked right now; retry later' };
     }
     if (isDenial(principal)) {
-      if (principal.denied !== 'missing' && principal.denied !== 'forbidden') ctx.throttle.fail(key);
+      if (principal.denied === 'missing' || principal.denied === 'forbidden' || principal.denied === 'throttled') {
+        ctx.throttle.release(key);
+      } else {
+        ctx.throttle.fail(key);
+      }
       return refusalFor(principal, entry);
     }
-    if (entry.snapshot.access === 'protected') ctx.throttle.succeed(key);
+    ctx.throttle.succeed(key);
     return { route: entry, rest: routed.rest, principal };
   }
 
@@ -106,7 +126,10 @@ export function createGateway(ctx: GatewayContext) {
       principal:
         admitted.principal.kind === 'anonymous' ? undefined : `${admitted.principal.kind}:${admitted.principal.id}`,
       requestId,
-      forwardCredential: snapshot.forward_credential,
+      // Only a credential scoped to this deployment may travel on: never a node key, which
+      // opens every deployment.
+      forwardCredential:
+        snapshot.forward_credential && (admitted.principal.kind === 'api_key' || admitted.principal.kind === 'basic'),
       upstreamHost: new URL(snapshot.upstream).host,
       websocket,
     });
@@ -171,6 +194,9 @@ export function createGateway(ctx: GatewayContext) {
       admit(req)
         .then((admitted) => {
           if ('code' in admitted) return rejectUpgrade(socket, admitted, id);
+          const open = { socket, deployment: admitted.route.snapshot.name, principalId: admitted.principal.id };
+          sockets.add(open);
+          socket.once('close', () => sockets.delete(open));
           proxyUpgrade(req, socket, head, {
             upstream: admitted.route.snapshot.upstream,
             path: admitted.rest,
@@ -190,6 +216,7 @@ export function createGateway(ctx: GatewayContext) {
 function refusalFor(denial: Denial, route: Route): Refusal {
   const code = denialCode(denial.denied);
   const refusal: Refusal = { code, ...(denial.detail ? { message: denial.detail } : {}) };
+  if (denial.denied === 'throttled') return { ...refusal, headers: { 'retry-after': '1' } };
   if (ERROR_CODES[code].status !== 401) return refusal;
   return { ...refusal, headers: { 'www-authenticate': deploymentChallenges(route.snapshot, denial.denied) } };
 }

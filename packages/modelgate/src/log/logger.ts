@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { type DestinationStream, destination, type Logger, pino } from 'pino';
+import { scrubCredentials } from '../auth/credential.js';
 
 export type { Logger } from 'pino';
 
@@ -80,7 +81,8 @@ export function describeRequest(req: IncomingMessage): Record<string, unknown> {
 }
 
 /** Replaces secret-looking query values (`?token=...`) so a URL is safe to log. */
-export function redactUrl(url: string): string {
+export function redactUrl(rawUrl: string): string {
+  const url = scrubCredentials(rawUrl);
   const q = url.indexOf('?');
   if (q < 0) return url;
   const params = url

@@ -27,7 +27,8 @@ export function open(key: Buffer, sealed: string, context: string): string {
   if (version !== 'v1' || nonce === undefined || tag === undefined || body === undefined) {
     throw new Error('not a sealed value');
   }
-  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64url'));
+  // A pinned tag length: node would otherwise accept a truncated (4-byte) tag.
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64url'), { authTagLength: 16 });
   decipher.setAAD(Buffer.from(context, 'utf8'));
   decipher.setAuthTag(Buffer.from(tag, 'base64url'));
   return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');

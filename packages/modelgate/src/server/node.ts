@@ -39,6 +39,8 @@ export interface RunningNode {
 
 /** How often each process polls the store's change log (bounds cross-process staleness). */
 export const CHANGE_POLL_MS = 250;
+/** How often the route table re-reads every deployment, as a backstop for a lost event. */
+export const ROUTE_RECONCILE_MS = 30_000;
 
 /**
  * Starts a node: opens and migrates the store, then binds the inference, management and
@@ -94,9 +96,14 @@ export async function startNode(
       masterKey: loadMasterKey(config.data_dir, env),
       config,
     };
-    const routes = new RouteTable((name) => loadServedDeployment(control, name));
-    routes.follow(bus, (err) => log.warn({ err: String(err) }, 'route reload failed'));
+    const routes = new RouteTable(
+      (name) => loadServedDeployment(control, name),
+      (err) => log.warn({ err: String(err) }, 'route reload failed; the deployment answers 503 until it succeeds'),
+    );
+    routes.follow(bus);
     await routes.loadAll(await listServedDeploymentNames(control));
+    routes.reconcileEvery(ROUTE_RECONCILE_MS, () => listServedDeploymentNames(control));
+    cleanups.push(() => routes.close());
     const proxy = createProxy({
       connectTimeoutMs: config.upstream_connect_timeout_ms,
       headersTimeoutMs: config.upstream_timeout_ms,
@@ -113,6 +120,7 @@ export async function startNode(
       upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
       baseDomain: config.base_domain,
       proto: addresses.inference.protocol,
+      bus,
     });
     const inferenceServer = createListenerServer(addresses.inference, gateway.request, tls);
     inferenceServer.on('upgrade', gateway.upgrade);

@@ -9,6 +9,11 @@ export async function recordChange(store: Store, topic: string, subject: string)
   await store.db.insertInto('change_log').values({ topic, subject, created_at: new Date().toISOString() }).execute();
 }
 
+/** How long a skipped id is waited for: longer than any write transaction should take. */
+const GAP_TIMEOUT_MS = 60_000;
+/** At most this many skipped ids are tracked per jump (rolled-back sequences leave gaps too). */
+const MAX_GAP = 1000;
+
 /**
  * Polls the change log and republishes new rows on the bus. Polling keeps it working on SQLite
  * and across processes with no extra service; the interval bounds how stale a cache can be.
@@ -23,21 +28,33 @@ export async function followChangeLog(
     .select((eb) => eb.fn.max('id').as('max'))
     .executeTakeFirst();
   let cursor = Number(last?.max ?? 0);
+  // PostgreSQL hands out ids before commit, so a lower id can commit after a higher one. Ids
+  // skipped over are remembered and asked for again until they are older than any transaction.
+  const missing = new Map<number, number>();
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let ticks = 0;
 
   const tick = async () => {
     try {
+      const now = Date.now();
+      for (const [id, since] of missing) if (now - since > GAP_TIMEOUT_MS) missing.delete(id);
+      const late = [...missing.keys()];
       const rows = await store.db
         .selectFrom('change_log')
         .select(['id', 'topic', 'subject'])
-        .where('id', '>', cursor)
+        .where((eb) => (late.length > 0 ? eb.or([eb('id', '>', cursor), eb('id', 'in', late)]) : eb('id', '>', cursor)))
         .orderBy('id')
         .limit(1000)
         .execute();
       for (const row of rows) {
-        cursor = Number(row.id);
+        const id = Number(row.id);
+        if (id > cursor) {
+          for (let gap = Math.max(cursor + 1, id - MAX_GAP); gap < id; gap++) missing.set(gap, now);
+          cursor = id;
+        } else {
+          missing.delete(id);
+        }
         await bus.publish({ topic: row.topic, subject: row.subject });
       }
       // Keep the feed short: an hour of history is plenty for any poller that is alive.

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -50,7 +50,10 @@ function openSqlite(dataDir: string): Store {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     handle = new SQLite(file);
+    // API-key and password hashes live here: owner-only, whatever the directory's mode.
+    chmodSync(file, 0o600);
     handle.pragma('journal_mode = WAL');
+    for (const side of ['-wal', '-shm']) if (existsSync(file + side)) chmodSync(file + side, 0o600);
     handle.pragma('busy_timeout = 5000');
     handle.pragma('foreign_keys = ON');
   } catch (err) {
@@ -101,8 +104,8 @@ async function migrate(store: Store): Promise<void> {
 export function safeUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
+    // Host, port and database only: pg also reads passwords and keys from the query string.
+    return `${u.protocol}//${u.username ? `${u.username}@` : ''}${u.host}${u.pathname}`;
   } catch {
     return '(unparsable database URL)';
   }

@@ -33,7 +33,8 @@ export async function tokenRoutes(app: FastifyInstance, opts: { nodeKeys: NodeKe
     req.log.info({ type }, 'node key replaced');
     return reply.send({ type, key, 'expiration time': expiresAt });
   };
-  const options = { schema, config: { auth: 'token_api' as const } };
+  // No automatic HEAD route: a HEAD must never rotate a key.
+  const options = { schema, config: { auth: 'token_api' as const }, exposeHeadRoute: false };
   app.get('/token', options, handler);
   app.post('/token', options, handler);
 }

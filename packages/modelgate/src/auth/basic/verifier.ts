@@ -20,6 +20,10 @@ export interface BasicScope {
  */
 export class BasicVerifier {
   private readonly cache = new BoundedCache<true>(50_000);
+  private inFlight = 0;
+
+  /** @param maxConcurrent scrypt checks allowed at once, node-wide; more are refused (429). */
+  constructor(private readonly maxConcurrent = 16) {}
 
   async verify(username: string, password: string, scope: BasicScope): Promise<Principal | Denial> {
     const userOk = constantTimeEqual(username, scope.username);
@@ -27,8 +31,16 @@ export class BasicVerifier {
       .update(`${scope.deployment_id}\u0000${scope.revision}\u0000${username}\u0000${password}`)
       .digest('hex');
     if (userOk && this.cache.get(cacheKey)) return { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
-    // Verify even when the username is wrong, so timing does not tell which half was wrong.
-    const passwordOk = await verifyPassword(password, scope.password_hash);
+    // Unknown guesses cost ~50 ms of the thread pool each: bound them so a flood cannot starve it.
+    if (this.inFlight >= this.maxConcurrent) return deny('throttled', 'Too many password checks at once');
+    this.inFlight++;
+    let passwordOk: boolean;
+    try {
+      // Verify even when the username is wrong, so timing does not tell which half was wrong.
+      passwordOk = await verifyPassword(password, scope.password_hash);
+    } finally {
+      this.inFlight--;
+    }
     if (!userOk || !passwordOk) return deny('unknown');
     this.cache.set(cacheKey, true);
     return { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
