@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EPHEMERAL_PORTS, type NodeProcess, runCli, startNodeProcess } from './helpers/node-process.js';
 import { adminQuery, createScratchDatabase } from './helpers/postgres.js';
@@ -176,10 +178,13 @@ describe('start failures and shutdown', () => {
 
   it.each(['SIGTERM', 'SIGINT'] as const)('%s on an idle node: exit status 0', async (signal) => {
     const node = await startNodeProcess();
+    expect(existsSync(join(node.cwd, 'key_file.json'))).toBe(true);
     expect((await get(`${node.urls.inference}/_health/live`)).status).toBe(200);
     expect(await node.stop(signal)).toBe(0);
     expect(node.output()).toMatch(/"msg":"shutting down"/);
     expect(node.output()).toMatch(/"msg":"modelgate stopped"/);
+    // T6: the key file goes with the node, on either signal.
+    expect(existsSync(join(node.cwd, 'key_file.json'))).toBe(false);
   });
 
   it('SIGTERM during a slow in-flight request: the request completes, then the process exits 0', async () => {
