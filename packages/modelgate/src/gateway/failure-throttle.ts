@@ -41,9 +41,16 @@ export class FailureThrottle {
     if (entry.count >= this.options.limit) entry.lockedUntil = now + this.options.windowMs;
   }
 
-  /** A success clears the record: a user who finally typed the right password starts afresh. */
+  /**
+   * A success clears the record: a user who finally typed the right password starts afresh.
+   * The entry is kept (not deleted) so a busy client costs no allocation per request.
+   */
   succeed(key: string): void {
-    this.entries.delete(key);
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    entry.inFlight = Math.max(0, entry.inFlight - 1);
+    entry.count = 0;
+    entry.lockedUntil = 0;
   }
 
   /** The attempt neither failed nor succeeded (no credential sent, or a 403): just release it. */
