@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { type ErrorCode, errorBody, ModelgateError } from '../errors/registry.js';
+import { ERROR_CODES, type ErrorCode, errorBody, ModelgateError } from '../errors/registry.js';
 
 /** Maps every failure to the one error body; bugs become INTERNAL and are logged, never echoed. */
 export function installErrorHandling(app: FastifyInstance): void {
@@ -16,7 +16,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       const details = err.validation
         ? err.validation.map((v) => `${v.instancePath || '/'} ${v.message ?? ''}`.trim())
         : undefined;
-      return reply.code(statusOf(mapped)).send(errorBody(mapped, req.id, undefined, details));
+      return reply.code(ERROR_CODES[mapped].status).send(errorBody(mapped, req.id, undefined, details));
     }
     req.log.error({ err }, 'unhandled error');
     return reply.code(500).send(errorBody('INTERNAL', req.id));
@@ -40,8 +40,4 @@ function mapFastifyError(err: FastifyError): ErrorCode | undefined {
       if (err.statusCode === 415) return 'UNSUPPORTED_MEDIA_TYPE';
       return undefined;
   }
-}
-
-function statusOf(code: ErrorCode): number {
-  return new ModelgateError(code).status;
 }

@@ -58,7 +58,7 @@ export const CONFIG_SCHEMA = {
   redis_url: {
     type: 'string',
     default: '',
-    description: 'Optional `redis://host:6379` for state shared across replicas.',
+    description: 'Optional `redis://host:6379` for state shared across replicas (accepted; not used yet).',
   },
   base_domain: {
     type: 'string',
