@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RevocableCache } from '../src/auth/cache.js';
 import type { ChangeEvent } from '../src/events/bus.js';
 import { createLocalBus } from '../src/events/bus.js';
 import { clientKey, FailureThrottle } from '../src/gateway/failure-throttle.js';
@@ -140,3 +141,40 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('revocable cache of known credentials', () => {
+  it('evicts by id on its topic, and does not cache a lookup that raced an eviction', async () => {
+    const bus = createLocalBus();
+    const cache = new RevocableCache<{ id: string }>(10, bus, 'api_key.deleted');
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      return { id: 'key_1' };
+    };
+    expect(await cache.get('h', load)).toEqual({ id: 'key_1' });
+    expect(await cache.get('h', load)).toEqual({ id: 'key_1' });
+    expect(loads).toBe(1);
+    await bus.publish({ topic: 'deployment.changed', subject: 'key_1' }); // other topic: kept
+    await cache.get('h', load);
+    expect(loads).toBe(1);
+    await bus.publish({ topic: 'api_key.deleted', subject: 'key_1' });
+    await cache.get('h', load);
+    expect(loads).toBe(2);
+
+    // A deletion lands while the store is being read: the stale answer must not be cached.
+    await bus.publish({ topic: 'api_key.deleted', subject: 'key_1' });
+    let release!: () => void;
+    const slow = cache.get('h', async () => {
+      loads++;
+      await new Promise<void>((r) => {
+        release = r;
+      });
+      return { id: 'key_1' };
+    });
+    await bus.publish({ topic: 'api_key.deleted', subject: 'key_1' });
+    release();
+    await slow;
+    await cache.get('h', load);
+    expect(loads).toBe(4);
+  });
+});

@@ -1,3 +1,5 @@
+import type { EventBus } from '../events/bus.js';
+
 /**
  * A bounded map that forgets its oldest entries first. Verifiers keep positive results here,
  * keyed by credential hash, so a known credential costs no store I/O; revoking events evict.
@@ -35,5 +37,41 @@ export class BoundedCache<V> {
 
   get size(): number {
     return this.entries.size;
+  }
+}
+
+/**
+ * A verifier's cache of known credentials, keyed by hash, whose entries a revoking event evicts
+ * by id. A lookup that raced an eviction is returned but not cached, so a credential deleted
+ * while it was being read cannot come back from the cache.
+ *
+ * @example
+ * ```ts
+ * const known = new RevocableCache<{ id: string }>(10_000, bus, TOPICS.apiKeyDeleted);
+ * const entry = await known.get(hash, () => findByHash(hash));
+ * ```
+ */
+export class RevocableCache<V extends { readonly id: string }> {
+  private readonly cache: BoundedCache<V>;
+  /** Bumped on every eviction; a load that started before one is not cached. */
+  private generation = 0;
+
+  constructor(capacity: number, bus: EventBus, topic: string) {
+    this.cache = new BoundedCache<V>(capacity);
+    bus.subscribe((event) => {
+      if (event.topic !== topic) return;
+      this.generation++;
+      this.cache.deleteWhere((v) => v.id === event.subject);
+    });
+  }
+
+  /** The cached entry, or what `load` finds (cached unless an eviction raced it). */
+  async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const generation = this.generation;
+    const loaded = await load();
+    if (loaded && generation === this.generation) this.cache.set(key, loaded);
+    return loaded;
   }
 }

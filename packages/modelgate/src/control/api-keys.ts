@@ -1,9 +1,10 @@
 import { displayPrefix, generateCredential, hashCredential } from '../auth/credential.js';
 import { ModelgateError } from '../errors/registry.js';
+import { TOPICS } from '../events/topics.js';
 import { open, seal } from '../secrets/seal.js';
 import type { ApiKeysTable } from '../store/schema.js';
 import { versions } from './catalog.js';
-import { announce, type ControlContext, nowIso, TOPICS } from './context.js';
+import { announce, type ControlContext, nowIso } from './context.js';
 import { getRow } from './deployments.js';
 import { newId, Problems } from './validation.js';
 

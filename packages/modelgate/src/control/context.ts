@@ -11,12 +11,6 @@ export interface ControlContext {
   readonly config: Pick<Config, 'basic_auth_username' | 'default_deployment_access'>;
 }
 
-/** Topics of revoking changes; subjects are ids or names, never secrets. */
-export const TOPICS = {
-  deploymentChanged: 'deployment.changed',
-  apiKeyDeleted: 'api_key.deleted',
-} as const;
-
 /**
  * Announces a revoking change: to this process at once (the next request sees it) and, through
  * the store's change log, to every other process within one poll.

@@ -1,8 +1,9 @@
+import { TOPICS } from '../events/topics.js';
 import { hashPassword } from '../secrets/password-hash.js';
 import type { DeploymentsTable } from '../store/schema.js';
 import { type AuthSettings, DEFAULT_AUTH_SETTINGS, parseAuthSettings } from './auth-settings.js';
 import { infrastructures, services, versions } from './catalog.js';
-import { announce, type ControlContext, nowIso, TOPICS } from './context.js';
+import { announce, type ControlContext, nowIso } from './context.js';
 import { createSecret, readSecretValue } from './secrets.js';
 import type { DeploymentSnapshot } from './snapshot.js';
 import { checkName, checkUpstream, conflict, newId, notFound, Problems } from './validation.js';

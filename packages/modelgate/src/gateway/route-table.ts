@@ -1,5 +1,6 @@
 import type { DeploymentSnapshot } from '../control/snapshot.js';
 import type { EventBus } from '../events/bus.js';
+import { TOPICS } from '../events/topics.js';
 
 /** One servable deployment: its current revision's snapshot and whether it is enabled. */
 export interface Route {
@@ -47,7 +48,7 @@ export class RouteTable {
 
   /** Follows `deployment.changed` on the bus; the returned promise settles when the reload did. */
   follow(bus: EventBus): void {
-    bus.subscribe((event) => (event.topic === 'deployment.changed' ? this.reload(event.subject) : undefined));
+    bus.subscribe((event) => (event.topic === TOPICS.deploymentChanged ? this.reload(event.subject) : undefined));
   }
 
   /** Re-reads every deployment now and then, dropping those that are gone. */

@@ -5,6 +5,7 @@ import { type Denial, denialCode, isDenial } from '../auth/denial.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import { ERROR_CODES, type ErrorCode, errorBody } from '../errors/registry.js';
 import type { EventBus } from '../events/bus.js';
+import { TOPICS } from '../events/topics.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
 import { LIVE_PATH, READY_PATH, type Readiness } from '../server/health.js';
@@ -60,8 +61,8 @@ export function createGateway(ctx: GatewayContext) {
   ctx.bus.subscribe((event) => {
     for (const open of sockets) {
       const hit =
-        (event.topic === 'deployment.changed' && open.deployment === event.subject) ||
-        (event.topic === 'api_key.deleted' && open.principalId === event.subject);
+        (event.topic === TOPICS.deploymentChanged && open.deployment === event.subject) ||
+        (event.topic === TOPICS.apiKeyDeleted && open.principalId === event.subject);
       if (hit) open.socket.destroy();
     }
   });

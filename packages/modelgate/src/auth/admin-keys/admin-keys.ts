@@ -1,5 +1,6 @@
 import { ModelgateError } from '../../errors/registry.js';
 import type { EventBus } from '../../events/bus.js';
+import { TOPICS } from '../../events/topics.js';
 import {
   type AdminKeyRow,
   deleteAdminKeyRow,
@@ -11,7 +12,7 @@ import {
 } from '../../store/admin-keys.js';
 import { recordChange } from '../../store/change-log.js';
 import type { Store } from '../../store/database.js';
-import { BoundedCache } from '../cache.js';
+import { RevocableCache } from '../cache.js';
 import {
   displayPrefix,
   generateCredential,
@@ -21,8 +22,6 @@ import {
 } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
 import type { Principal } from '../principal.js';
-
-export const ADMIN_KEY_DELETED = 'admin_key.deleted';
 
 /** An admin key as lists show it: never the key itself. */
 export type AdminKeyInfo = Omit<AdminKeyRow, 'hash'>;
@@ -68,7 +67,7 @@ export async function deleteAdminKey(store: Store, keyOrId: string): Promise<Adm
   if (!row || !(await deleteAdminKeyRow(store, row.id))) {
     throw new ModelgateError('RESOURCE_NOT_FOUND', 'No such admin key');
   }
-  await recordChange(store, ADMIN_KEY_DELETED, row.id);
+  await recordChange(store, TOPICS.adminKeyDeleted, row.id);
   const { hash: _hash, ...info } = row;
   return info;
 }
@@ -78,31 +77,22 @@ export async function deleteAdminKey(store: Store, keyOrId: string): Promise<Adm
  * a deletion event evicts it.
  */
 export class AdminKeyVerifier {
-  private readonly cache = new BoundedCache<{ id: string }>(10_000);
+  private readonly known: RevocableCache<{ id: string }>;
   private readonly lastTouched = new Map<string, number>();
-  /** Bumped on every eviction, so a lookup that raced a deletion is not cached. */
-  private generation = 0;
 
   constructor(
     private readonly store: Store,
     bus: EventBus,
   ) {
-    bus.subscribe((event) => {
-      if (event.topic !== ADMIN_KEY_DELETED) return;
-      this.generation++;
-      this.cache.deleteWhere((v) => v.id === event.subject);
-    });
+    this.known = new RevocableCache<{ id: string }>(10_000, bus, TOPICS.adminKeyDeleted);
   }
 
   async verify(credential: ParsedCredential): Promise<Principal | Denial> {
-    let entry = this.cache.get(credential.hash);
-    if (!entry) {
-      const generation = this.generation;
+    const entry = await this.known.get(credential.hash, async () => {
       const row = await findAdminKeyByHash(this.store, credential.hash);
-      if (!row) return deny('unknown');
-      entry = { id: row.id };
-      if (generation === this.generation) this.cache.set(credential.hash, entry);
-    }
+      return row && { id: row.id };
+    });
+    if (!entry) return deny('unknown');
     this.noteUse(entry.id);
     return { kind: 'admin_key', id: entry.id };
   }

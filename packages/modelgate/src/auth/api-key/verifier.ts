@@ -1,11 +1,10 @@
 import type { EventBus } from '../../events/bus.js';
+import { TOPICS } from '../../events/topics.js';
 import type { Store } from '../../store/database.js';
-import { BoundedCache } from '../cache.js';
+import { RevocableCache } from '../cache.js';
 import type { ParsedCredential } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
 import type { Principal } from '../principal.js';
-
-export const API_KEY_DELETED = 'api_key.deleted';
 
 interface KnownKey {
   readonly id: string;
@@ -25,33 +24,24 @@ export interface ApiKeyScope {
  * store, behind the gateway's failure throttling.
  */
 export class ApiKeyVerifier {
-  private readonly cache = new BoundedCache<KnownKey>(50_000);
-  private generation = 0;
+  private readonly known: RevocableCache<KnownKey>;
 
   constructor(
     private readonly store: Store,
     bus: EventBus,
   ) {
-    bus.subscribe((event) => {
-      if (event.topic !== API_KEY_DELETED) return;
-      this.generation++;
-      this.cache.deleteWhere((k) => k.id === event.subject);
-    });
+    this.known = new RevocableCache<KnownKey>(50_000, bus, TOPICS.apiKeyDeleted);
   }
 
   async verify(credential: ParsedCredential, scope: ApiKeyScope): Promise<Principal | Denial> {
-    let known = this.cache.get(credential.hash);
-    if (!known) {
-      const generation = this.generation;
-      const row = await this.store.db
+    const known = await this.known.get(credential.hash, () =>
+      this.store.db
         .selectFrom('api_keys')
         .select(['id', 'owner_type', 'owner_id'])
         .where('hash', '=', credential.hash)
-        .executeTakeFirst();
-      if (!row) return deny('unknown');
-      known = row;
-      if (generation === this.generation) this.cache.set(credential.hash, known);
-    }
+        .executeTakeFirst(),
+    );
+    if (!known) return deny('unknown');
     const inScope =
       (known.owner_type === 'deployment' && known.owner_id === scope.deployment_id) ||
       (known.owner_type === 'version' && known.owner_id === scope.version_id);

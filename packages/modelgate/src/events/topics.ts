@@ -1,0 +1,12 @@
+/**
+ * Every topic of a revoking change, in one place: publishers and the caches that evict on them
+ * must agree on the spelling. Subjects are ids or names, never secrets.
+ */
+export const TOPICS = {
+  /** Subject: the deployment name. Its route is reloaded; its open WebSockets are closed. */
+  deploymentChanged: 'deployment.changed',
+  /** Subject: the API key id. */
+  apiKeyDeleted: 'api_key.deleted',
+  /** Subject: the admin key id. */
+  adminKeyDeleted: 'admin_key.deleted',
+} as const;
