@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
-import { CONFIG_KEYS, CONFIG_SCHEMA, type ConfigKey, flagName } from '../config/schema.js';
+import { loadConfig } from '../config/load.js';
+import { CONFIG_KEYS, CONFIG_SCHEMA, type Config, type ConfigKey, flagName } from '../config/schema.js';
 
 /**
  * Adds one flag per config key (`inference_address` → `--inference-address VALUE`; booleans
@@ -36,4 +37,13 @@ export function configFlagValues(opts: Record<string, unknown>): Partial<Record<
 
 function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The config a command runs with: `--config`, its flags and the environment, validated once. */
+export function configFromFlags(opts: Record<string, unknown>): Config {
+  return loadConfig({
+    configPath: typeof opts.config === 'string' ? opts.config : undefined,
+    cli: configFlagValues(opts),
+    env: process.env,
+  });
 }

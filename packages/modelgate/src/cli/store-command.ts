@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
 import type { ConfigKey } from '../config/schema.js';
 import type { Store } from '../store/database.js';
-import { addConfigFlags, configFlagValues } from './config-flags.js';
+import { addConfigFlags, configFromFlags } from './config-flags.js';
 import { reportFailure } from './output.js';
 
 /** The config keys that locate the store; commands that work on it directly take these flags. */
@@ -21,11 +20,7 @@ export function storeCommand(command: Command): Command {
 export async function withStore(opts: Record<string, unknown>, body: (store: Store) => Promise<void>): Promise<void> {
   let store: Store | undefined;
   try {
-    const config = loadConfig({
-      configPath: typeof opts.config === 'string' ? opts.config : undefined,
-      cli: configFlagValues(opts),
-      env: process.env,
-    });
+    const config = configFromFlags(opts);
     const { openStore } = await import('../store/database.js');
     store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
     await body(store);

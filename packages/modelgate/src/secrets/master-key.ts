@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelgateError } from '../errors/registry.js';
+import { createPrivateFile } from './private-file.js';
 
 export const MASTER_KEY_ENV = 'MODELGATE_MASTER_KEY';
 export const MASTER_KEY_FILE = 'master.key';
@@ -25,16 +26,7 @@ export function loadMasterKey(dataDir: string, env: Readonly<Record<string, stri
   if (!existsSync(path)) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     try {
-      const fd = openSync(
-        path,
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-        0o600,
-      );
-      try {
-        writeSync(fd, `${randomBytes(32).toString('base64')}\n`);
-      } finally {
-        closeSync(fd);
-      }
+      createPrivateFile(path, `${randomBytes(32).toString('base64')}\n`);
     } catch (err) {
       // Another process created it first: read theirs.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

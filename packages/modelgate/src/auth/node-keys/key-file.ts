@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { createPrivateFile } from '../../secrets/private-file.js';
 
 /** TorchServe's `key_file.json` shape. */
 export interface KeyFileContent {
@@ -15,13 +16,7 @@ export interface KeyFileContent {
  */
 export function writeKeyFile(path: string, content: KeyFileContent): void {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  createPrivateFile(tmp, `${JSON.stringify(content, null, 2)}\n`);
   try {
     renameSync(tmp, path);
   } catch (err) {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
 import type { RunningNode } from '../../server/node.js';
-import { addConfigFlags, configFlagValues } from '../config-flags.js';
+import { addConfigFlags, configFromFlags } from '../config-flags.js';
 import { reportFailure } from '../output.js';
 
 /** `modelgate start`: runs the node until SIGINT/SIGTERM, then shuts down gracefully (exit 0). */
@@ -20,11 +19,7 @@ export function registerStart(program: Command): void {
         import('../../server/node.js'),
         import('../../server/demo.js'),
       ]);
-      const config = loadConfig({
-        configPath: typeof opts.config === 'string' ? opts.config : undefined,
-        cli: configFlagValues(opts),
-        env: process.env,
-      });
+      const config = configFromFlags(opts);
       const log = createLogger({ level: config.log_level });
       node = await startNode(config, log);
       const running = node;
