@@ -15,6 +15,14 @@ export interface DataPlaneVerifiers {
   readonly basic: BasicVerifier;
 }
 
+/** Whether a caller must present a credential: protected, and token authorization is on. */
+export function requiresCredential(
+  snapshot: DeploymentSnapshot,
+  verifiers: DataPlaneVerifiers,
+): verifiers is DataPlaneVerifiers & { readonly nodeKeys: NodeKeyService } {
+  return snapshot.access === 'protected' && verifiers.nodeKeys !== undefined;
+}
+
 /**
  * Decides who is calling a deployment. Public deployments need nothing. Protected ones take the
  * node inference key (T4), API keys when the snapshot allows them (D8), and Basic when it has a
@@ -25,7 +33,7 @@ export async function authenticateDeploymentRequest(
   snapshot: DeploymentSnapshot,
   verifiers: DataPlaneVerifiers,
 ): Promise<Principal | Denial> {
-  if (snapshot.access === 'public' || !verifiers.nodeKeys) return ANONYMOUS;
+  if (!requiresCredential(snapshot, verifiers)) return ANONYMOUS;
   const header = readAuthorization(req);
   if (header === undefined) return deny('missing');
   if (isDenial(header)) return header;

@@ -3,15 +3,21 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type Denial, denialCode, isDenial } from '../auth/denial.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
+import type { DeploymentSnapshot } from '../control/snapshot.js';
 import { ERROR_CODES, type ErrorCode, errorBody } from '../errors/registry.js';
 import type { EventBus } from '../events/bus.js';
 import { TOPICS } from '../events/topics.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
-import { LIVE_PATH, READY_PATH, type Readiness } from '../server/health.js';
+import { answerHealth, type Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
-import { sendError, sendJson } from '../server/respond.js';
-import { authenticateDeploymentRequest, type DataPlaneVerifiers, deploymentChallenges } from './authenticate.js';
+import { sendError } from '../server/respond.js';
+import {
+  authenticateDeploymentRequest,
+  type DataPlaneVerifiers,
+  deploymentChallenges,
+  requiresCredential,
+} from './authenticate.js';
 import { clientKey, type FailureThrottle } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
@@ -78,7 +84,7 @@ export function createGateway(ctx: GatewayContext) {
     if ((req.headersDistinct.authorization?.length ?? 0) > 1) {
       return refusalFor({ denied: 'ambiguous', detail: 'More than one Authorization header was sent' }, entry);
     }
-    if (entry.snapshot.access === 'public' || !ctx.verifiers.nodeKeys) {
+    if (!requiresCredential(entry.snapshot, ctx.verifiers)) {
       return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
     const key = `${clientKey(req.socket.remoteAddress)}|${entry.snapshot.id}`;
@@ -131,19 +137,14 @@ export function createGateway(ctx: GatewayContext) {
       // opens every deployment.
       forwardCredential:
         snapshot.forward_credential && (admitted.principal.kind === 'api_key' || admitted.principal.kind === 'basic'),
-      upstreamHost: new URL(snapshot.upstream).host,
+      upstreamHost: upstreamHostOf(snapshot),
       websocket,
     });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path === LIVE_PATH) return sendJson(res, 200, { status: 'live' });
-    if (path === READY_PATH) {
-      const state = await ctx.readiness.check();
-      if (state.ready) return sendJson(res, 200, { status: 'ready' });
-      return sendError(res, 'NOT_READY', id, { message: `The node is not ready: ${state.reason}` });
-    }
+    if (await answerHealth(path, res, id, ctx.readiness)) return;
     const admitted = await admit(req);
     if ('code' in admitted) {
       res.on('finish', () => accessLog(req, res, id, undefined, undefined));
@@ -224,6 +225,18 @@ function refusalFor(denial: Denial, route: Route): Refusal {
 
 function refusalOptions(refusal: Refusal) {
   return { ...(refusal.message ? { message: refusal.message } : {}), headers: refusal.headers ?? {} };
+}
+
+const upstreamHosts = new WeakMap<DeploymentSnapshot, string>();
+
+/** `host[:port]` of a revision's upstream, parsed once per revision rather than per request. */
+function upstreamHostOf(snapshot: DeploymentSnapshot): string {
+  let host = upstreamHosts.get(snapshot);
+  if (host === undefined) {
+    host = new URL(snapshot.upstream).host;
+    upstreamHosts.set(snapshot, host);
+  }
+  return host;
 }
 
 /** Answers a refused WebSocket handshake on the raw socket and closes it. */

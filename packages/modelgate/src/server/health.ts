@@ -1,3 +1,6 @@
+import type { ServerResponse } from 'node:http';
+import { sendError, sendJson } from './respond.js';
+
 /** Liveness and readiness, shared by the three listeners. */
 export const LIVE_PATH = '/_health/live';
 export const READY_PATH = '/_health/ready';
@@ -33,4 +36,27 @@ export function createReadiness(options: {
       }
     },
   };
+}
+
+/**
+ * Answers `/_health/live` and `/_health/ready` on a raw node:http listener (the data plane and
+ * the metrics listener; the management API has its own routes).
+ *
+ * @returns whether the path was a health route and has been answered.
+ */
+export async function answerHealth(
+  path: string,
+  res: ServerResponse,
+  requestId: string,
+  readiness: Readiness,
+): Promise<boolean> {
+  if (path === LIVE_PATH) {
+    sendJson(res, 200, { status: 'live' });
+    return true;
+  }
+  if (path !== READY_PATH) return false;
+  const state = await readiness.check();
+  if (state.ready) sendJson(res, 200, { status: 'ready' });
+  else sendError(res, 'NOT_READY', requestId, { message: `The node is not ready: ${state.reason}` });
+  return true;
 }

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { LIVE_PATH, READY_PATH, type Readiness } from './health.js';
+import { answerHealth, type Readiness } from './health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
-import { sendError, sendJson } from './respond.js';
+import { sendError } from './respond.js';
 
 /** A registry per node, so tests can run several nodes in one process. */
 export function createMetricsRegistry(): Registry {
@@ -24,12 +24,7 @@ export function metricsHandler(registry: Registry, readiness: Readiness) {
       res.end(text);
       return;
     }
-    if (path === LIVE_PATH) return sendJson(res, 200, { status: 'live' });
-    if (path === READY_PATH) {
-      const state = await readiness.check();
-      if (state.ready) return sendJson(res, 200, { status: 'ready' });
-      return sendError(res, 'NOT_READY', id, { message: `The node is not ready: ${state.reason}` });
-    }
+    if (await answerHealth(path ?? '/', res, id, readiness)) return;
     sendError(res, 'ROUTE_NOT_FOUND', id);
   };
 }
