@@ -3,7 +3,7 @@ import type { ApiKeyVerifier } from '../auth/api-key/verifier.js';
 import { readAuthorization } from '../auth/authorization-header.js';
 import type { BasicVerifier } from '../auth/basic/verifier.js';
 import { parseCredential } from '../auth/credential.js';
-import { type Denial, deny, isDenial } from '../auth/denial.js';
+import { bearerChallenge, type Denial, deny, isDenial } from '../auth/denial.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
@@ -73,12 +73,6 @@ export function deploymentChallenges(snapshot: DeploymentSnapshot, reason: Denia
   const realm = snapshot.name.replaceAll('"', '');
   const challenges: string[] = [];
   if (snapshot.basic) challenges.push(`Basic realm="${realm}", charset="UTF-8"`);
-  const error =
-    reason === 'missing'
-      ? ''
-      : reason === 'malformed' || reason === 'ambiguous'
-        ? ', error="invalid_request"'
-        : ', error="invalid_token"';
-  challenges.push(`Bearer realm="${realm}"${error}`);
+  challenges.push(bearerChallenge(realm, reason));
   return challenges;
 }
