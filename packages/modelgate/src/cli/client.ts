@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { ApiKeyInfo } from '../control/api-keys.js';
 import type { DeploymentInfo } from '../control/deployments.js';
 import { ModelgateError } from '../errors/registry.js';
@@ -10,7 +10,7 @@ import {
   resolveCredential,
   resolveEndpoint,
 } from './credentials.js';
-import { reportFailure } from './output.js';
+import { outputOption, reportFailure } from './output.js';
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes of the management API (`/api/v1`), as the CLI reads them.
@@ -226,7 +226,7 @@ export function apiCommand(command: Command): Command {
       '--api-token <token>',
       `credential for the management API (else env MODELGATE_API_TOKEN, which stays out of the process list, else the management key in ./${KEY_FILE_NAME})`,
     )
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'));
+    .addOption(outputOption());
 }
 
 /** Builds the client from flags, environment and the working directory. */
@@ -252,16 +252,6 @@ export async function withClient(
   } catch (err) {
     process.exitCode = reportFailure(err);
   }
-}
-
-/** Prints a value as indented JSON on stdout. */
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** Prints human output on stdout, with a final newline. */
-export function printText(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
 /** `key: value` lines with the values aligned. */

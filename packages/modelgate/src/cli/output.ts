@@ -1,3 +1,4 @@
+import { Option } from 'commander';
 import { ModelgateError } from '../errors/registry.js';
 
 /**
@@ -14,4 +15,19 @@ export function reportFailure(err: unknown, stderr: NodeJS.WritableStream = proc
   const message = err instanceof Error ? err.message : String(err);
   stderr.write(`modelgate: unexpected error: ${message} [INTERNAL]\n`);
   return 1;
+}
+
+/** `-o, --output table|json`, the same on every command that prints results. */
+export function outputOption(): Option {
+  return new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
+}
+
+/** Prints a value as indented JSON on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints human output on stdout, with a final newline. */
+export function printText(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { ConfigKey } from '../config/schema.js';
 import type { Store } from '../store/database.js';
 import { addConfigFlags, configFromFlags } from './config-flags.js';
-import { reportFailure } from './output.js';
+import { outputOption, reportFailure } from './output.js';
 
 /** The config keys that locate the store; commands that work on it directly take these flags. */
 export const STORE_KEYS: readonly ConfigKey[] = ['data_dir', 'database_url', 'enable_envvars_config', 'log_level'];
@@ -10,7 +10,7 @@ export const STORE_KEYS: readonly ConfigKey[] = ['data_dir', 'database_url', 'en
 /** Adds the store flags and `--output` to a command that works on the store directly. */
 export function storeCommand(command: Command): Command {
   addConfigFlags(command, STORE_KEYS);
-  return command.option('-o, --output <format>', 'table or json', 'table');
+  return command.addOption(outputOption());
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { printJson, printText } from '../output.js';
 import { storeCommand, wantsJson, withStore } from '../store-command.js';
 import { renderTable } from '../table.js';
 
@@ -18,12 +19,12 @@ export function registerAdminKeys(program: Command): void {
     withStore(opts, async (store) => {
       const created = await (await adminKeys()).createAdminKey(store, String(opts.description ?? ''));
       if (wantsJson(opts)) {
-        process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
+        printJson(created);
         return;
       }
-      process.stdout.write(
+      printText(
         `${created.key}\n\nAdmin key ${created.id} created. Store it now: it cannot be shown again.\n` +
-          `Use it as: Authorization: Bearer <key>\n`,
+          'Use it as: Authorization: Bearer <key>',
       );
     }),
   );
@@ -33,11 +34,11 @@ export function registerAdminKeys(program: Command): void {
       withStore(opts, async (store) => {
         const keys = await (await adminKeys()).listAdminKeyInfos(store);
         if (wantsJson(opts)) {
-          process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
+          printJson(keys);
           return;
         }
         const rows = keys.map((k) => [k.id, `${k.prefix}...`, k.description, k.created_at, k.last_used_at ?? 'never']);
-        process.stdout.write(`${renderTable(['ID', 'PREFIX', 'DESCRIPTION', 'CREATED', 'LAST USED'], rows)}\n`);
+        printText(renderTable(['ID', 'PREFIX', 'DESCRIPTION', 'CREATED', 'LAST USED'], rows));
       }),
   );
 
@@ -49,8 +50,8 @@ export function registerAdminKeys(program: Command): void {
   ).action((keyOrId: string, opts: Record<string, unknown>) =>
     withStore(opts, async (store) => {
       const deleted = await (await adminKeys()).deleteAdminKey(store, keyOrId);
-      if (wantsJson(opts)) process.stdout.write(`${JSON.stringify({ deleted: deleted.id }, null, 2)}\n`);
-      else process.stdout.write(`Deleted admin key ${deleted.id}\n`);
+      if (wantsJson(opts)) printJson({ deleted: deleted.id });
+      else printText(`Deleted admin key ${deleted.id}`);
     }),
   );
 }

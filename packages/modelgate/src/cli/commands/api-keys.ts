@@ -7,11 +7,10 @@ import {
   apiCommand,
   apiPath,
   positiveInteger,
-  printJson,
-  printText,
   queryString,
   withClient,
 } from '../client.js';
+import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface OwnerOptions {

@@ -7,10 +7,9 @@ import {
   type DeploymentInfo,
   type DeployResponse,
   positiveInteger,
-  printJson,
-  printText,
   withClient,
 } from '../client.js';
+import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 import { renderDeployment } from './deployments.js';
 

@@ -1,14 +1,6 @@
 import type { Command } from 'commander';
-import {
-  type ApiOptions,
-  apiCommand,
-  apiPath,
-  type DeploymentInfo,
-  printJson,
-  printText,
-  renderFields,
-  withClient,
-} from '../client.js';
+import { type ApiOptions, apiCommand, apiPath, type DeploymentInfo, renderFields, withClient } from '../client.js';
+import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 /**

@@ -6,12 +6,11 @@ import {
   apiPath,
   type DeploymentInfo,
   type ManagementClient,
-  printJson,
-  printText,
   type SecretInfo,
   type SecretResponse,
   withClient,
 } from '../client.js';
+import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface SecretValueOptions extends ApiOptions {
