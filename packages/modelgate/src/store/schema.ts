@@ -105,4 +105,6 @@ export interface ChangeLogTable {
   topic: string;
   subject: string;
   created_at: string;
+  /** The `Store.origin` of the writer; its own follower skips the row ('' reaches everyone). */
+  origin: Generated<string>;
 }
