@@ -1,0 +1,218 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
+import { tempDir } from './helpers/node-process.js';
+import { createScratchDatabase } from './helpers/postgres.js';
+import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
+
+/**
+ * Issue 7, defect class 4: concurrent management writes through the real HTTP API. A race ends
+ * in one success and clean 409s, or in serialized successes; never a 500, never half a write.
+ * Each case runs several rounds of PARALLEL requests, spread over every node of the setup.
+ */
+
+const PARALLEL = 12;
+const ROUNDS = 5;
+
+interface Setup {
+  readonly label: string;
+  /** Starts the nodes of this setup; they share one database. */
+  start(): Promise<{ nodes: TestNode[]; stop(): Promise<void> }>;
+}
+
+async function startShared(count: number, overrides: Record<string, string>): Promise<TestNode[]> {
+  // One data dir, so replicas share the master key (secrets and API keys are sealed under it).
+  const data = join(tempDir(), 'data');
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < count; i++) nodes.push(await startTestNode({ ...overrides, data_dir: data }));
+  return nodes;
+}
+
+function onPostgres(count: number): Setup {
+  return {
+    label: `PostgreSQL, ${count} node${count > 1 ? 's' : ''}`,
+    async start() {
+      const db = await createScratchDatabase();
+      const nodes = await startShared(count, { database_url: db.url });
+      return {
+        nodes,
+        async stop() {
+          await Promise.all(nodes.map((n) => n.close()));
+          await db.drop();
+        },
+      };
+    },
+  };
+}
+
+const onSqlite: Setup = {
+  label: 'SQLite, 1 node',
+  async start() {
+    const nodes = await startShared(1, {});
+    return { nodes, stop: () => Promise.all(nodes.map((n) => n.close())).then(() => {}) };
+  },
+};
+
+/** PARALLEL requests at once, the i-th through node i mod n. */
+function race(nodes: TestNode[], request: (i: number) => [method: string, path: string, body?: unknown]) {
+  return Promise.all(
+    Array.from({ length: PARALLEL }, (_, i) => {
+      const [method, path, body] = request(i);
+      return manage(nodes[i % nodes.length]!, method, path, body);
+    }),
+  );
+}
+
+function statuses(results: { status: number }[]): number[] {
+  return results.map((r) => r.status).sort();
+}
+
+describe.each([onPostgres(1), onPostgres(2), onSqlite])('write races on $label', (setup) => {
+  let nodes: TestNode[];
+  let stop: () => Promise<void>;
+  let upstream: TestUpstream;
+  beforeAll(async () => {
+    ({ nodes, stop } = await setup.start());
+    upstream = await recordingUpstream('model');
+  });
+  afterAll(async () => {
+    await stop?.();
+    await upstream?.close();
+  });
+  const any = () => nodes[0]!;
+
+  it.each([
+    ['deployment', (n: string) => ['POST', '/deployments', { name: n, upstream: upstream.url }]],
+    [
+      'deployment with API keys',
+      (n: string) => ['POST', '/deployments', { name: n, upstream: upstream.url, api_keys: 2 }],
+    ],
+    ['infrastructure', (n: string) => ['POST', '/infrastructures', { name: n }]],
+    ['service', (n: string) => ['POST', '/services', { name: n }]],
+    ['secret', (n: string) => ['POST', '/secrets', { name: n, generate: true }]],
+  ] as const)('same-name creates of a %s: exactly one 201, the rest 409 RESOURCE_CONFLICT', async (kind, body) => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const name = `${kind.toLowerCase().replace(/ /g, '-')}-same-${round}`;
+      const results = await race(nodes, () => body(name) as [string, string, unknown]);
+      expect(statuses(results)).toEqual([201, ...Array(PARALLEL - 1).fill(409)]);
+      for (const r of results.filter((x) => x.status === 409)) expect(r.body.error.code).toBe('RESOURCE_CONFLICT');
+    }
+    if (kind === 'deployment with API keys') {
+      // The losers' keys were rolled back with their deployment: 2 keys per winner, none orphaned.
+      const keys = await manage(any(), 'GET', '/api-keys');
+      const mine = keys.body.api_keys.filter((k: { deployment?: string }) =>
+        k.deployment?.startsWith('deployment-with-api-keys-same-'),
+      );
+      expect(mine).toHaveLength(2 * ROUNDS);
+      expect(mine.every((k: { deployment: string }) => k.deployment !== '(deleted)')).toBe(true);
+    }
+  });
+
+  it('same-name creates of a version of one service: exactly one 201, the rest 409', async () => {
+    expect((await manage(any(), 'POST', '/services', { name: 'versioned' })).status).toBe(201);
+    for (let round = 0; round < ROUNDS; round++) {
+      const results = await race(nodes, () => ['POST', '/services/versioned/versions', { version: `v${round}` }]);
+      expect(statuses(results)).toEqual([201, ...Array(PARALLEL - 1).fill(409)]);
+    }
+    const listed = await manage(any(), 'GET', '/services/versioned/versions');
+    expect(listed.body.versions).toHaveLength(ROUNDS);
+  });
+
+  it.each([
+    ['without', ROUNDS],
+    // Fewer rounds: each deploy with a Basic secret snapshots a slow (scrypt) password hash.
+    ['with', 2],
+  ] as const)(
+    'parallel deploys sharing a new infrastructure and service (%s a new Basic secret) all succeed, sharing one of each',
+    async (secret, rounds) => {
+      for (let round = 0; round < rounds; round++) {
+        const tag = `${secret}-${round}`;
+        const results = await race(nodes, (i) => [
+          'POST',
+          '/deployments',
+          {
+            name: `share-${tag}-${i}`,
+            upstream: upstream.url,
+            infrastructure: `infra-${tag}`,
+            service: `svc-${tag}`,
+            ...(secret === 'with' ? { auth: { basic_secret: `pw-${tag}` } } : {}),
+          },
+        ]);
+        expect(statuses(results)).toEqual(Array(PARALLEL).fill(201));
+        // Exactly one of them created each shared parent.
+        const createdBy = (what: string) => results.filter((r) => r.body.created.includes(what)).length;
+        expect(createdBy(`infrastructure infra-${tag}`)).toBe(1);
+        expect(createdBy(`service svc-${tag}`)).toBe(1);
+        expect(createdBy(`version svc-${tag}@1`)).toBe(1);
+        expect((await manage(any(), 'GET', `/services/svc-${tag}/versions`)).body.versions).toHaveLength(1);
+        if (secret === 'without') continue;
+        const generated = results.filter((r) => r.body.generated_secret);
+        expect(generated).toHaveLength(1);
+        // Every deployment snapshotted that one value: its Basic password opens all of them.
+        const password = generated[0]!.body.generated_secret.value as string;
+        const auth = `Basic ${Buffer.from(`modelgate:${password}`).toString('base64')}`;
+        for (let i = 0; i < PARALLEL; i++) {
+          const node = nodes[i % nodes.length]!;
+          const res = await fetch(`${node.node.urls.inference}/share-${tag}-${i}/predict`, {
+            headers: { authorization: auth },
+          });
+          expect(res.status).toBe(200);
+          await res.arrayBuffer();
+        }
+      }
+      const infras = (await manage(any(), 'GET', '/infrastructures')).body.infrastructures as { name: string }[];
+      expect(infras.filter((x) => x.name.startsWith(`infra-${secret}-`))).toHaveLength(rounds);
+    },
+  );
+
+  it('parallel redeploys and changes of one deployment all succeed with distinct, serialized revisions', async () => {
+    expect((await manage(any(), 'POST', '/deployments', { name: 'busy', upstream: upstream.url })).status).toBe(201);
+    let revision = 1;
+    for (let round = 0; round < ROUNDS; round++) {
+      const results = await race(nodes, (i) =>
+        i % 3 === 2
+          ? ['PATCH', '/deployments/busy', { access: i % 2 === 0 ? 'public' : 'protected' }]
+          : ['POST', '/deployments/busy/redeploy'],
+      );
+      expect(statuses(results)).toEqual(Array(PARALLEL).fill(200));
+      const revisions = results.map((r) => r.body.revision as number).sort((a, b) => a - b);
+      expect(revisions).toEqual(Array.from({ length: PARALLEL }, (_, i) => revision + 1 + i));
+      revision += PARALLEL;
+      expect((await manage(any(), 'GET', '/deployments/busy')).body.revision).toBe(revision);
+    }
+  });
+
+  it('deploys into an infrastructure while it is being deleted: 201/204 or a clean 409, never half a write', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const infra = `doomed-${round}`;
+      expect((await manage(any(), 'POST', '/infrastructures', { name: infra })).status).toBe(201);
+      const results = await race(nodes, (i) =>
+        i % 4 === 0
+          ? ['DELETE', `/infrastructures/${infra}`]
+          : ['POST', '/deployments', { name: `doomed-${round}-${i}`, upstream: upstream.url, infrastructure: infra }],
+      );
+      for (const r of results) expect([201, 204, 404, 409]).toContain(r.status);
+      const deployed = results.filter((r) => r.status === 201).map((r) => r.body.deployment.name as string);
+      // Every 201 landed in the infrastructure (re-created if a delete won first), and nothing else did.
+      const listed = (await manage(any(), 'GET', '/deployments')).body.deployments as {
+        name: string;
+        infrastructure: string;
+      }[];
+      const inIt = listed.filter((d) => d.infrastructure === infra).map((d) => d.name);
+      expect(inIt.sort()).toEqual(deployed.sort());
+      if (deployed.length > 0) expect((await manage(any(), 'GET', `/infrastructures/${infra}`)).status).toBe(200);
+    }
+  });
+
+  it('parallel deletes of one deployment: one 204, the rest 404; its API keys go with it', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const name = `gone-${round}`;
+      const made = await manage(any(), 'POST', '/deployments', { name, upstream: upstream.url, api_keys: 1 });
+      expect(made.status).toBe(201);
+      const results = await race(nodes, () => ['DELETE', `/deployments/${name}`]);
+      expect(statuses(results)).toEqual([204, ...Array(PARALLEL - 1).fill(404)]);
+      const keys = (await manage(any(), 'GET', '/api-keys')).body.api_keys as { id: string }[];
+      expect(keys.map((k) => k.id)).not.toContain(made.body.api_keys[0].id);
+    }
+  });
+});
