@@ -44,12 +44,27 @@ interface Setup {
   }>;
 }
 
-/** Like the CLI: another Store on the same database records a change directly. */
-async function directWriter(options: { dataDir: string; databaseUrl: string }) {
-  const other = await openStore(options);
+/**
+ * A node, and beside it another Store on the same database that records changes directly, as
+ * the CLI does. `database` is a PostgreSQL URL, or '' for SQLite in the node's data dir.
+ */
+function withDirectWriter(label: string, database: () => Promise<{ url: string; drop(): Promise<void> }>): Setup {
   return {
-    change: (name: string) => recordChange(other, TOPICS.deploymentChanged, name),
-    close: () => other.close(),
+    label,
+    async start() {
+      const db = await database();
+      const node = await startTestNode(db.url ? { database_url: db.url } : {});
+      const other = await openStore({ dataDir: node.node.config.data_dir, databaseUrl: db.url });
+      return {
+        node,
+        changeElsewhere: (name) => recordChange(other, TOPICS.deploymentChanged, name),
+        async stop() {
+          await other.close();
+          await node.close();
+          await db.drop();
+        },
+      };
+    },
   };
 }
 
@@ -73,38 +88,11 @@ const setups: Setup[] = [
       };
     },
   },
-  {
-    label: 'PostgreSQL, another store writes the change log (as the CLI does)',
-    async start() {
-      const db = await createScratchDatabase();
-      const node = await startTestNode({ database_url: db.url });
-      const writer = await directWriter({ dataDir: '', databaseUrl: db.url });
-      return {
-        node,
-        changeElsewhere: writer.change,
-        async stop() {
-          await writer.close();
-          await node.close();
-          await db.drop();
-        },
-      };
-    },
-  },
-  {
-    label: 'SQLite, another store writes the change log (as the CLI does)',
-    async start() {
-      const node = await startTestNode();
-      const writer = await directWriter({ dataDir: node.node.config.data_dir, databaseUrl: '' });
-      return {
-        node,
-        changeElsewhere: writer.change,
-        async stop() {
-          await writer.close();
-          await node.close();
-        },
-      };
-    },
-  },
+  withDirectWriter('PostgreSQL, another store writes the change log (as the CLI does)', createScratchDatabase),
+  withDirectWriter('SQLite, another store writes the change log (as the CLI does)', async () => ({
+    url: '',
+    drop: async () => {},
+  })),
 ];
 
 describe.each(setups)('own changes are not replayed ($label)', (setup) => {
