@@ -2,7 +2,7 @@ import { generateCredential } from '../auth/credential.js';
 import { ModelgateError } from '../errors/registry.js';
 import { open, seal } from '../secrets/seal.js';
 import type { SecretsTable } from '../store/schema.js';
-import { insertOrFind } from '../store/transaction.js';
+import { insertOrFind, lockForUpdate } from '../store/transaction.js';
 import type { ControlContext } from './context.js';
 import { nowIso } from './context.js';
 import { transact } from './transaction.js';
@@ -46,8 +46,7 @@ export function validateSecretInput(name: unknown, input: Record<string, unknown
  */
 export async function createSecret(ctx: ControlContext, name: string, input: SecretValueInput) {
   return transact(ctx, async (tx) => {
-    const existing = await tx.store.db.selectFrom('secrets').select('id').where('name', '=', name).executeTakeFirst();
-    if (existing) throw conflict('secret', name);
+    if (await findSecret(tx, name)) throw conflict('secret', name);
     const { value, generated } = resolveValue(input);
     const row = newSecretRow(ctx, name, value);
     await tx.store.db.insertInto('secrets').values(row).execute();
@@ -70,7 +69,7 @@ export async function ensureSecret(ctx: ControlContext, name: string): Promise<s
         .onConflict((oc) => oc.column('name').doNothing())
         .returning('id')
         .executeTakeFirst(),
-    () => ctx.store.db.selectFrom('secrets').selectAll().where('name', '=', name).executeTakeFirst(),
+    () => findSecret(ctx, name),
   );
   return created ? value : undefined;
 }
@@ -88,7 +87,7 @@ function info(row: SecretsTable): SecretInfo {
 /** Replaces a secret's value. Deployments keep the snapshot they took until a redeploy (G4). */
 export async function updateSecret(ctx: ControlContext, name: string, input: SecretValueInput) {
   return transact(ctx, async (tx) => {
-    const row = await tx.store.db.selectFrom('secrets').selectAll().where('name', '=', name).executeTakeFirst();
+    const row = await findSecret(tx, name);
     if (!row) throw notFound('secret', name);
     const { value, generated } = resolveValue(input);
     const at = nowIso();
@@ -122,6 +121,8 @@ export async function deploymentsUsingSecret(ctx: ControlContext, name: string):
 /** Deletes a secret, refusing while a deployment uses it (a redeploy would otherwise fail). */
 export async function deleteSecret(ctx: ControlContext, name: string): Promise<void> {
   await transact(ctx, async (tx) => {
+    // Locked first: a deploy snapshotting it right now commits before we look for its users.
+    if (!(await findSecret(tx, name))) throw notFound('secret', name);
     const users = await deploymentsUsingSecret(tx, name);
     if (users.length > 0) {
       throw new ModelgateError(
@@ -129,14 +130,24 @@ export async function deleteSecret(ctx: ControlContext, name: string): Promise<v
         `The secret "${name}" is used by deployment ${users.map((u) => `"${u}"`).join(', ')}`,
       );
     }
-    const result = await tx.store.db.deleteFrom('secrets').where('name', '=', name).executeTakeFirst();
-    if (Number(result.numDeletedRows) === 0) throw notFound('secret', name);
+    await tx.store.db.deleteFrom('secrets').where('name', '=', name).execute();
   });
 }
 
 /** The current plain value, for snapshotting at deploy time only. */
 export async function readSecretValue(ctx: ControlContext, name: string): Promise<string> {
-  const row = await ctx.store.db.selectFrom('secrets').selectAll().where('name', '=', name).executeTakeFirst();
+  const row = await findSecret(ctx, name);
   if (!row) throw notFound('secret', name);
   return open(ctx.masterKey, row.ciphertext, `secret:${row.id}`);
+}
+
+/**
+ * A secret's row, locked until commit inside `transact` (on PostgreSQL), so a deploy that
+ * snapshots it and a delete that checks it is unused cannot interleave.
+ */
+function findSecret(ctx: ControlContext, name: string) {
+  return lockForUpdate(
+    ctx.store,
+    ctx.store.db.selectFrom('secrets').selectAll().where('name', '=', name),
+  ).executeTakeFirst();
 }
