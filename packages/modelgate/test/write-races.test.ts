@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
-import { tempDir } from './helpers/node-process.js';
+import { type NodeProcess, startNodeProcess, tempDir } from './helpers/node-process.js';
 import { createScratchDatabase } from './helpers/postgres.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
@@ -53,6 +54,28 @@ const onSqlite: Setup = {
   },
 };
 
+/**
+ * Two `modelgate start` processes on one SQLite data dir: their transactions meet in SQLite's
+ * file lock (in one test process, better-sqlite3's synchronous lock wait would block both).
+ */
+const onSqliteProcesses: Setup = {
+  label: 'SQLite, 2 node processes',
+  async start() {
+    const data = join(tempDir(), 'data');
+    const procs: NodeProcess[] = [];
+    const nodes: TestNode[] = [];
+    for (let i = 0; i < 2; i++) {
+      const cwd = tempDir();
+      const proc = await startNodeProcess(['--data-dir', data], { cwd });
+      procs.push(proc);
+      const file = JSON.parse(readFileSync(join(cwd, 'key_file.json'), 'utf8'));
+      // manage() needs only the URLs and the management key.
+      nodes.push({ node: { urls: proc.urls }, keys: { management: file.management.key } } as unknown as TestNode);
+    }
+    return { nodes, stop: () => Promise.all(procs.map((p) => p.stop())).then(() => {}) };
+  },
+};
+
 /** PARALLEL requests at once, the i-th through node i mod n. */
 function race(nodes: TestNode[], request: (i: number) => [method: string, path: string, body?: unknown]) {
   return Promise.all(
@@ -67,7 +90,7 @@ function statuses(results: { status: number }[]): number[] {
   return results.map((r) => r.status).sort();
 }
 
-describe.each([onPostgres(1), onPostgres(2), onSqlite])('write races on $label', (setup) => {
+describe.each([onPostgres(1), onPostgres(2), onSqlite, onSqliteProcesses])('write races on $label', (setup) => {
   let nodes: TestNode[];
   let stop: () => Promise<void>;
   let upstream: TestUpstream;
