@@ -14,6 +14,8 @@ import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
 const PARALLEL = 12;
 const ROUNDS = 5;
+/** For the cases that hash Basic passwords (scrypt) on every deploy: a guard, not a measurement. */
+const SLOW_TIMEOUT = 120_000;
 
 interface Setup {
   readonly label: string;
@@ -144,7 +146,7 @@ describe.each([onPostgres(1), onPostgres(2), onSqlite, onSqliteProcesses])('writ
   it.each([
     ['without', ROUNDS],
     // Fewer rounds: each deploy with a Basic secret snapshots a slow (scrypt) password hash.
-    ['with', 2],
+    ['with', 1],
   ] as const)(
     'parallel deploys sharing a new infrastructure and service (%s a new Basic secret) all succeed, sharing one of each',
     async (secret, rounds) => {
@@ -186,6 +188,7 @@ describe.each([onPostgres(1), onPostgres(2), onSqlite, onSqliteProcesses])('writ
       const infras = (await manage(any(), 'GET', '/infrastructures')).body.infrastructures as { name: string }[];
       expect(infras.filter((x) => x.name.startsWith(`infra-${secret}-`))).toHaveLength(rounds);
     },
+    SLOW_TIMEOUT,
   );
 
   it('parallel redeploys and changes of one deployment all succeed with distinct, serialized revisions', async () => {
@@ -227,35 +230,39 @@ describe.each([onPostgres(1), onPostgres(2), onSqlite, onSqliteProcesses])('writ
     }
   });
 
-  it('deploys that snapshot a secret while it is being deleted: no deployment is left using a missing secret', async () => {
-    // Fewer rounds: each deploy with a Basic secret snapshots a slow (scrypt) password hash.
-    for (let round = 0; round < 2; round++) {
-      const secret = `contested-${round}`;
-      expect((await manage(any(), 'POST', '/secrets', { name: secret, generate: true })).status).toBe(201);
-      // Deletes keep coming for as long as any deploy is still running, so some land mid-deploy.
-      let running = true;
-      const deploys = race(nodes, (i) => [
-        'POST',
-        '/deployments',
-        { name: `${secret}-${i}`, upstream: upstream.url, auth: { basic_secret: secret } },
-      ]).finally(() => {
-        running = false;
-      });
-      const deletes: { status: number }[] = [];
-      for (let i = 0; running; i++)
-        deletes.push(await manage(nodes[i % nodes.length]!, 'DELETE', `/secrets/${secret}`));
-      const results = [...(await deploys), ...deletes];
-      for (const r of results) expect([201, 204, 404, 409]).toContain(r.status);
-      // A delete that won made later deploys generate a new value; one that lost answered
-      // 409 RESOURCE_IN_USE. Either way, whoever uses the secret finds it (and can redeploy).
-      const listed = (await manage(any(), 'GET', '/deployments')).body.deployments as {
-        auth: { basic_secret: string | null };
-      }[];
-      const users = listed.filter((d) => d.auth.basic_secret === secret).length;
-      const secrets = (await manage(any(), 'GET', '/secrets')).body.secrets as { name: string }[];
-      expect(users === 0 || secrets.some((x) => x.name === secret)).toBe(true);
-    }
-  });
+  it(
+    'deploys that snapshot a secret while it is being deleted: no deployment is left using a missing secret',
+    async () => {
+      // Fewer rounds: each deploy with a Basic secret snapshots a slow (scrypt) password hash.
+      for (let round = 0; round < 2; round++) {
+        const secret = `contested-${round}`;
+        expect((await manage(any(), 'POST', '/secrets', { name: secret, generate: true })).status).toBe(201);
+        // Deletes keep coming for as long as any deploy is still running, so some land mid-deploy.
+        let running = true;
+        const deploys = race(nodes, (i) => [
+          'POST',
+          '/deployments',
+          { name: `${secret}-${i}`, upstream: upstream.url, auth: { basic_secret: secret } },
+        ]).finally(() => {
+          running = false;
+        });
+        const deletes: { status: number }[] = [];
+        for (let i = 0; running; i++)
+          deletes.push(await manage(nodes[i % nodes.length]!, 'DELETE', `/secrets/${secret}`));
+        const results = [...(await deploys), ...deletes];
+        for (const r of results) expect([201, 204, 404, 409]).toContain(r.status);
+        // A delete that won made later deploys generate a new value; one that lost answered
+        // 409 RESOURCE_IN_USE. Either way, whoever uses the secret finds it (and can redeploy).
+        const listed = (await manage(any(), 'GET', '/deployments')).body.deployments as {
+          auth: { basic_secret: string | null };
+        }[];
+        const users = listed.filter((d) => d.auth.basic_secret === secret).length;
+        const secrets = (await manage(any(), 'GET', '/secrets')).body.secrets as { name: string }[];
+        expect(users === 0 || secrets.some((x) => x.name === secret)).toBe(true);
+      }
+    },
+    SLOW_TIMEOUT,
+  );
 
   it('parallel deletes of one deployment: one 204, the rest 404; its API keys go with it', async () => {
     for (let round = 0; round < ROUNDS; round++) {
