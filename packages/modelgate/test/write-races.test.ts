@@ -264,6 +264,35 @@ describe.each([onPostgres(1), onPostgres(2), onSqlite, onSqliteProcesses])('writ
     SLOW_TIMEOUT,
   );
 
+  it('API keys created while their deployment is deleted: none is left orphaned', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const name = `keyed-${round}`;
+      expect((await manage(any(), 'POST', '/deployments', { name, upstream: upstream.url })).status).toBe(201);
+      const results = await race(nodes, (i) =>
+        i === PARALLEL / 2 ? ['DELETE', `/deployments/${name}`] : ['POST', '/api-keys', { deployment: name, count: 2 }],
+      );
+      for (const r of results) expect([201, 204, 404]).toContain(r.status);
+      const keys = (await manage(any(), 'GET', '/api-keys')).body.api_keys as { deployment?: string }[];
+      expect(keys.filter((k) => k.deployment === '(deleted)')).toEqual([]);
+      expect(keys.filter((k) => k.deployment === name)).toEqual([]);
+    }
+  });
+
+  it('enable, disable and redeploy of one deployment in parallel: all succeed, revisions stay serialized', async () => {
+    expect((await manage(any(), 'POST', '/deployments', { name: 'toggled', upstream: upstream.url })).status).toBe(201);
+    let revision = 1;
+    for (let round = 0; round < ROUNDS; round++) {
+      const results = await race(nodes, (i) =>
+        i % 3 === 0
+          ? ['POST', '/deployments/toggled/redeploy']
+          : ['POST', `/deployments/toggled/${i % 3 === 1 ? 'enable' : 'disable'}`],
+      );
+      expect(statuses(results)).toEqual(Array(PARALLEL).fill(200));
+      revision += PARALLEL / 3;
+      expect((await manage(any(), 'GET', '/deployments/toggled')).body.revision).toBe(revision);
+    }
+  });
+
   it('parallel deletes of one deployment: one 204, the rest 404; its API keys go with it', async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const name = `gone-${round}`;
