@@ -278,6 +278,22 @@ describe.each([onPostgres(1), onPostgres(2), onSqlite, onSqliteProcesses])('writ
     }
   });
 
+  it('API keys created for a service version while it is deleted: none is left orphaned', async () => {
+    expect((await manage(any(), 'POST', '/services', { name: 'keyed-svc' })).status).toBe(201);
+    for (let round = 0; round < ROUNDS; round++) {
+      const version = `k${round}`;
+      expect((await manage(any(), 'POST', '/services/keyed-svc/versions', { version })).status).toBe(201);
+      const results = await race(nodes, (i) =>
+        i === PARALLEL / 2
+          ? ['DELETE', `/services/keyed-svc/versions/${version}`]
+          : ['POST', '/api-keys', { service: 'keyed-svc', version, count: 2 }],
+      );
+      for (const r of results) expect([201, 204, 404]).toContain(r.status);
+      const keys = (await manage(any(), 'GET', '/api-keys')).body.api_keys as { service?: string }[];
+      expect(keys.filter((k) => k.service === '(deleted)')).toEqual([]);
+    }
+  });
+
   it('enable, disable and redeploy of one deployment in parallel: all succeed, revisions stay serialized', async () => {
     expect((await manage(any(), 'POST', '/deployments', { name: 'toggled', upstream: upstream.url })).status).toBe(201);
     let revision = 1;

@@ -3,7 +3,6 @@ import { ModelgateError } from '../errors/registry.js';
 import { TOPICS } from '../events/topics.js';
 import { open, seal } from '../secrets/seal.js';
 import type { ApiKeysTable } from '../store/schema.js';
-import { isInTransaction } from '../store/transaction.js';
 import { versions } from './catalog.js';
 import { announce, type ControlContext, nowIso } from './context.js';
 import { getRow } from './deployments.js';
@@ -26,8 +25,8 @@ export interface ApiKeyInfo {
 
 async function resolveOwner(ctx: ControlContext, owner: ApiKeyOwner) {
   if ('deployment' in owner) {
-    // Locked inside a transaction, so a concurrent delete of the deployment cannot orphan keys.
-    const row = await getRow(ctx, owner.deployment, { lock: isInTransaction(ctx.store) });
+    // Locked (inside `transact`), so a concurrent delete of the deployment cannot orphan keys.
+    const row = await getRow(ctx, owner.deployment);
     return { owner_type: 'deployment' as const, owner_id: row.id };
   }
   const v = await versions.get(ctx, owner.service, owner.version);

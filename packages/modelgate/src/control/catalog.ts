@@ -151,13 +151,14 @@ export const versions = {
       () => versions.find(ctx, serviceId, version),
     );
   },
+  /** Locked inside `transact`: keys made for it and its delete cannot interleave. */
   async find(ctx: ControlContext, serviceId: string, version: string) {
-    return ctx.store.db
+    const query = ctx.store.db
       .selectFrom('service_versions')
       .selectAll()
       .where('service_id', '=', serviceId)
-      .where('version', '=', version)
-      .executeTakeFirst();
+      .where('version', '=', version);
+    return lockForUpdate(ctx.store, query).executeTakeFirst();
   },
   async get(ctx: ControlContext, serviceName: string, version: string): Promise<VersionInfo> {
     const service = await services.get(ctx, serviceName);

@@ -146,7 +146,7 @@ export async function updateDeployment(ctx: ControlContext, name: string, input:
   problems.throwIfAny();
   const auth = input.auth === undefined || input.auth === null ? input.auth : parseAuthSettings(input.auth);
   return transact(ctx, async (tx) => {
-    const row = await getRow(tx, name, { lock: true });
+    const row = await getRow(tx, name);
     const next: DeploymentsTable = { ...row };
     if (input.upstream !== undefined) next.upstream_url = input.upstream;
     if (input.access !== undefined) next.access = input.access;
@@ -165,7 +165,7 @@ export async function updateDeployment(ctx: ControlContext, name: string, input:
 
 /** `modelgate redeploy NAME`: a new revision with the same settings and the secret's current value (G4). */
 export async function redeploy(ctx: ControlContext, name: string): Promise<DeploymentInfo> {
-  return transact(ctx, async (tx) => redeployRow(tx, await getRow(tx, name, { lock: true })));
+  return transact(ctx, async (tx) => redeployRow(tx, await getRow(tx, name)));
 }
 
 /**
@@ -208,7 +208,7 @@ async function insertRevision(tx: ControlContext, row: DeploymentsTable): Promis
 /** D9: enabling or disabling is not a redeploy; a disabled deployment answers 503. */
 export async function setEnabled(ctx: ControlContext, name: string, enabled: boolean): Promise<DeploymentInfo> {
   return transact(ctx, async (tx) => {
-    const row = await getRow(tx, name, { lock: true });
+    const row = await getRow(tx, name);
     const updated_at = nowIso();
     await tx.store.db
       .updateTable('deployments')
@@ -222,7 +222,7 @@ export async function setEnabled(ctx: ControlContext, name: string, enabled: boo
 
 export async function deleteDeployment(ctx: ControlContext, name: string): Promise<void> {
   await transact(ctx, async (tx) => {
-    const row = await getRow(tx, name, { lock: true });
+    const row = await getRow(tx, name);
     await deleteOwnedKeys(tx, 'deployment', row.id);
     await tx.store.db.deleteFrom('deployment_revisions').where('deployment_id', '=', row.id).execute();
     await tx.store.db.deleteFrom('deployments').where('id', '=', row.id).execute();
@@ -296,21 +296,19 @@ async function buildSnapshot(ctx: ControlContext, row: DeploymentsTable): Promis
   };
 }
 
-async function findRow(ctx: ControlContext, name: string, options: { lock?: boolean } = {}) {
-  const query = ctx.store.db.selectFrom('deployments').selectAll().where('name', '=', name);
-  return (options.lock ? lockForUpdate(ctx.store, query) : query).executeTakeFirst();
+async function findRow(ctx: ControlContext, name: string) {
+  return lockForUpdate(
+    ctx.store,
+    ctx.store.db.selectFrom('deployments').selectAll().where('name', '=', name),
+  ).executeTakeFirst();
 }
 
 /**
- * A deployment's row, or RESOURCE_NOT_FOUND. `lock` (inside `transact`) holds it until commit, so
+ * A deployment's row, or RESOURCE_NOT_FOUND. Inside `transact` it stays locked until commit, so
  * concurrent changes of one deployment queue instead of racing on its revision number.
  */
-export async function getRow(
-  ctx: ControlContext,
-  name: string,
-  options: { lock?: boolean } = {},
-): Promise<DeploymentsTable> {
-  const row = await findRow(ctx, name, options);
+export async function getRow(ctx: ControlContext, name: string): Promise<DeploymentsTable> {
+  const row = await findRow(ctx, name);
   if (!row) throw notFound('deployment', name);
   return row;
 }

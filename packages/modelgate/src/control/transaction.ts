@@ -12,7 +12,7 @@ import type { ControlContext } from './context.js';
  * @example
  * ```ts
  * await transact(ctx, async (tx) => {
- *   const row = await getRow(tx, name, { lock: true });
+ *   const row = await getRow(tx, name); // locked until commit
  *   await tx.store.db.updateTable('deployments').set({ enabled: 0 }).where('id', '=', row.id).execute();
  *   await announce(tx, TOPICS.deploymentChanged, name);
  * });

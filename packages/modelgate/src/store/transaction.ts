@@ -75,11 +75,12 @@ function bind(store: Store, db: Kysely<Database>): Store {
 }
 
 /**
- * Adds `FOR UPDATE` on PostgreSQL, so concurrent read-modify-writes of one row queue. SQLite
- * needs nothing: {@link inTransaction} already holds its single write lock.
+ * Inside {@link inTransaction} on PostgreSQL, adds `FOR UPDATE`, so concurrent read-modify-writes
+ * of one row queue until commit. Elsewhere the query is unchanged: SQLite transactions already
+ * hold its single write lock, and outside a transaction a lock would end with the statement.
  */
 export function lockForUpdate<Q extends { forUpdate(): Q }>(store: Store, query: Q): Q {
-  return store.dialect === 'postgres' ? query.forUpdate() : query;
+  return store.dialect === 'postgres' && open.has(store) ? query.forUpdate() : query;
 }
 
 /** What a driver error means for a transaction, on either dialect; undefined for anything else. */
