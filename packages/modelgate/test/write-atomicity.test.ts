@@ -139,6 +139,16 @@ describe.each(setups)('a deploy that fails midway leaves nothing behind ($label)
     expect((await manage(t, 'GET', '/api-keys')).body.api_keys).toHaveLength(keysBefore);
   });
 
+  it.each(['../1', 'v 1', 'x'.repeat(65), '-1'])(
+    'a deploy with a bad version %j is a 400 that creates nothing',
+    async (version) => {
+      const res = await manage(t, 'POST', '/deployments', { ...deployBody('badver'), version });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_FAILED');
+      expect(await leftovers('badver')).toEqual(nothing);
+    },
+  );
+
   it('a redeploy that fails keeps serving the previous revision, and the next one numbers on from it', async () => {
     const made = await manage(t, 'POST', '/deployments', { name: 'steady', upstream: upstream.url, access: 'public' });
     expect(made.status).toBe(201);

@@ -6,7 +6,7 @@ import type { ControlContext } from './context.js';
 import { nowIso } from './context.js';
 import { deleteOwnedKeys } from './owned-keys.js';
 import { transact } from './transaction.js';
-import { checkName, conflict, newId, notFound, Problems, VERSION_PATTERN } from './validation.js';
+import { checkName, checkVersion, conflict, newId, notFound, Problems } from './validation.js';
 
 /**
  * Infrastructures (where deployments live) and services with their immutable versions (what is
@@ -123,10 +123,7 @@ export const versions = {
   /** Versions are immutable: a version's auth settings are fixed when it is created (D6). */
   async create(ctx: ControlContext, serviceName: string, version: string, auth: unknown): Promise<VersionInfo> {
     const problems = new Problems();
-    problems.check(
-      typeof version === 'string' && VERSION_PATTERN.test(version),
-      'version must be 1-64 of A-Z a-z 0-9 . _ -',
-    );
+    checkVersion(problems, version);
     problems.throwIfAny();
     const settings = parseAuthSettings(auth);
     return transact(ctx, async (tx) => {

@@ -9,7 +9,7 @@ import { deleteOwnedKeys } from './owned-keys.js';
 import { ensureSecret, readSecretValue } from './secrets.js';
 import type { DeploymentSnapshot } from './snapshot.js';
 import { transact } from './transaction.js';
-import { checkName, checkUpstream, conflict, newId, notFound, Problems } from './validation.js';
+import { checkName, checkUpstream, checkVersion, conflict, newId, notFound, Problems } from './validation.js';
 
 export type Access = 'public' | 'protected';
 
@@ -67,6 +67,7 @@ export async function createDeployment(
   );
   if (input.infrastructure !== undefined) checkName(problems, 'infrastructure', input.infrastructure);
   if (input.service !== undefined) checkName(problems, 'service', input.service);
+  if (input.version !== undefined) checkVersion(problems, input.version);
   problems.check(input.enabled === undefined || typeof input.enabled === 'boolean', 'enabled must be a boolean');
   problems.throwIfAny();
   const override = input.auth === undefined ? null : parseAuthSettings(input.auth);
