@@ -107,9 +107,26 @@ describe.each(backends)('inTransaction on $label', ({ open }) => {
     expect(err).toMatchObject({ code: 'RESOURCE_CONFLICT', status: 409 });
     expect(await names()).not.toContain('collateral');
   });
+});
 
-  it('a deadlock victim is re-run, so both writers succeed', async (ctx) => {
-    if (first.dialect !== 'postgres') return ctx.skip(); // SQLite has one writer at a time
+// SQLite has one writer at a time (BEGIN IMMEDIATE), so only PostgreSQL can deadlock.
+describe('inTransaction on PostgreSQL under a deadlock', () => {
+  let db: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let first: Store;
+  let second: Store;
+  beforeAll(async () => {
+    db = await createScratchDatabase();
+    first = await openStore({ dataDir: '', databaseUrl: db.url });
+    second = await openStore({ dataDir: '', databaseUrl: db.url });
+  });
+  afterAll(async () => {
+    await first?.close();
+    await second?.close();
+    await db?.drop();
+  });
+  const infra = (name: string) => ({ id: `inf_${name}`, name, description: '', created_at: '2026-01-01T00:00:00Z' });
+
+  it('a deadlock victim is re-run, so both writers succeed', async () => {
     await first.db
       .insertInto('infrastructures')
       .values([infra('lock-a'), infra('lock-b')])
