@@ -24,6 +24,7 @@ describe('classifying driver errors', () => {
     [new Error('plain'), undefined],
     [null, undefined],
     [{ code: 23505 }, undefined],
+    [new ModelgateError('RESOURCE_CONFLICT'), undefined],
   ])('%o is %s', (err, kind) => {
     expect(classifyStoreError(err)).toBe(kind);
   });

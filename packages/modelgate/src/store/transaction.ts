@@ -96,6 +96,7 @@ export type StoreErrorKind = 'unique' | 'foreign_key' | 'retry' | 'busy';
  * ```
  */
 export function classifyStoreError(err: unknown): StoreErrorKind | undefined {
+  if (err instanceof ModelgateError) return undefined; // already decided, and its codes are ours
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return undefined;
   switch (code) {
