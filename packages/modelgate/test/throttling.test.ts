@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createAdminKey } from '../src/auth/admin-keys/admin-keys.js';
 import { generateCredential } from '../src/auth/credential.js';
 import { call } from './helpers/http.js';
@@ -99,6 +100,38 @@ describe('data plane: a valid credential among guesses does not reset the count'
     expectThrottled(await predict(guess(), from));
     // Another address is unaffected.
     expect((await predict(good(), '127.0.10.250')).status).toBe(200);
+  });
+});
+
+/** A WebSocket handshake to the deployment; resolves with the refusal's status and headers. */
+function handshake(authorization: string, from: string): Promise<{ status: number; retryAfter?: string }> {
+  const socket = new WebSocket(`${t.node.urls.inference.replace('http', 'ws')}/model/socket`, {
+    headers: { authorization },
+    localAddress: from,
+  });
+  return new Promise((resolve) => {
+    socket.on('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined });
+      res.resume();
+    });
+    socket.on('open', () => {
+      resolve({ status: 101 });
+      socket.close();
+    });
+    socket.on('error', () => resolve({ status: -1 }));
+  });
+}
+
+describe('data plane: WebSocket handshakes are throttled like requests', () => {
+  it('guesses by handshake lock the address out of handshakes and requests alike', async () => {
+    const from = '127.0.10.240';
+    for (let i = 0; i < LIMIT; i++) {
+      expect((await handshake(bearer(generateCredential('api_key')), from)).status).toBe(401);
+    }
+    const locked = await handshake(bearer(apiKey), from);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.retryAfter)).toBeGreaterThanOrEqual(1);
+    expectThrottled(await predict(bearer(apiKey), from));
   });
 });
 
