@@ -49,9 +49,11 @@ export function installAuthentication(app: FastifyInstance, auth: ManagementAuth
   });
 }
 
-/** The HTTP error for a denial on a Bearer-protected route. */
+/** The HTTP error for a denial on a Bearer-protected route (429 with `Retry-After` when throttled). */
 export function denialError(denial: Denial): ModelgateError {
-  return new ModelgateError(denialCode(denial.denied), denial.detail, {
-    headers: { 'www-authenticate': bearerChallenge(REALM, denial.denied) },
-  });
+  const headers: Record<string, string> =
+    denial.retryAfter === undefined
+      ? { 'www-authenticate': bearerChallenge(REALM, denial.denied) }
+      : { 'retry-after': String(denial.retryAfter) };
+  return new ModelgateError(denialCode(denial.denied), denial.detail, { headers });
 }

@@ -129,7 +129,7 @@ export const CONFIG_SCHEMA = {
     type: 'number',
     default: 10,
     min: 1,
-    description: 'Failed authentications per client address and deployment before 429.',
+    description: 'Failed authentications per client address (and deployment, on model traffic) before 429.',
   },
   failure_window_s: {
     type: 'number',
@@ -137,6 +137,12 @@ export const CONFIG_SCHEMA = {
     min: 0,
     exclusiveMin: true,
     description: 'Window, in seconds, over which `failure_limit` is counted; also the lockout.',
+  },
+  password_check_concurrency: {
+    type: 'number',
+    default: 16,
+    min: 1,
+    description: 'Concurrent password checks node-wide; one address may hold a quarter (at least 1).',
   },
 } as const satisfies Record<string, KeySpec>;
 

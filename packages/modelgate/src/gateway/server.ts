@@ -88,26 +88,17 @@ export function createGateway(ctx: GatewayContext) {
       return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
     const key = `${clientKey(req.socket.remoteAddress)}|${entry.snapshot.id}`;
-    const wait = ctx.throttle.enter(key);
-    if (wait > 0) return { code: 'THROTTLED', headers: { 'retry-after': String(wait) } };
     let principal: Principal | Denial;
     try {
-      principal = await authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
+      principal = await ctx.throttle.attempt(key, () =>
+        authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers),
+      );
     } catch (err) {
-      ctx.throttle.release(key);
       // Only an unknown credential reaches the store; when it cannot answer, say so (503), not 500.
       log.warn({ err: String(err), deployment: entry.snapshot.name }, 'credential lookup failed');
       return { code: 'NOT_READY', message: 'The credential cannot be checked right now; retry later' };
     }
-    if (isDenial(principal)) {
-      if (principal.denied === 'missing' || principal.denied === 'forbidden' || principal.denied === 'throttled') {
-        ctx.throttle.release(key);
-      } else {
-        ctx.throttle.fail(key);
-      }
-      return refusalFor(principal, entry);
-    }
-    ctx.throttle.succeed(key);
+    if (isDenial(principal)) return refusalFor(principal, entry);
     return { route: entry, rest: routed.rest, principal };
   }
 
@@ -218,7 +209,7 @@ export function createGateway(ctx: GatewayContext) {
 function refusalFor(denial: Denial, route: Route): Refusal {
   const code = denialCode(denial.denied);
   const refusal: Refusal = { code, ...(denial.detail ? { message: denial.detail } : {}) };
-  if (denial.denied === 'throttled') return { ...refusal, headers: { 'retry-after': '1' } };
+  if (denial.retryAfter !== undefined) return { ...refusal, headers: { 'retry-after': String(denial.retryAfter) } };
   if (ERROR_CODES[code].status !== 401) return refusal;
   return { ...refusal, headers: { 'www-authenticate': deploymentChallenges(route.snapshot, denial.denied) } };
 }

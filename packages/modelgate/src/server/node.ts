@@ -1,9 +1,11 @@
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { buildManagementApp } from '../api/app.js';
+import { throttledAuthenticator } from '../api/failure-throttling.js';
 import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
 import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
+import { ExpensiveCheckLimiter } from '../auth/expensive-check-limiter.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
@@ -85,9 +87,13 @@ export async function startNode(
     const nodeKeys = setUpTokenAuthorization(config, log, addresses);
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
+    // One cap on scrypt work for the whole node, whichever listener asks for it.
+    const passwordChecks = new ExpensiveCheckLimiter(config.password_check_concurrency);
     const auth = {
       enabled: nodeKeys !== undefined,
-      authenticate: nodeKeys ? createManagementAuthenticator({ nodeKeys, adminKeys }) : async () => ANONYMOUS,
+      authenticate: nodeKeys
+        ? throttledAuthenticator(createManagementAuthenticator({ nodeKeys, adminKeys }), failureThrottle(config))
+        : async () => ANONYMOUS,
     };
 
     const control: ControlContext = {
@@ -114,8 +120,8 @@ export async function startNode(
       log,
       readiness,
       routes,
-      verifiers: { nodeKeys, apiKeys: new ApiKeyVerifier(store, bus), basic: new BasicVerifier() },
-      throttle: new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 }),
+      verifiers: { nodeKeys, apiKeys: new ApiKeyVerifier(store, bus), basic: new BasicVerifier(passwordChecks) },
+      throttle: failureThrottle(config),
       proxy,
       upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
       baseDomain: config.base_domain,
@@ -178,6 +184,11 @@ export async function startNode(
     servers.push(server);
     return port;
   }
+}
+
+/** A failure throttle with the configured limit and window (one per listener: their keys differ). */
+function failureThrottle(config: Config): FailureThrottle {
+  return new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 });
 }
 
 function urlOf(address: ListenAddress, port: number): string {
