@@ -33,6 +33,11 @@ export const ERROR_CODES = {
   CREDENTIAL_EXPIRED: { status: 401, message: 'The credential has expired' },
   CREDENTIAL_REVOKED: { status: 401, message: 'The credential has been revoked' },
   FORBIDDEN: { status: 403, message: 'The credential does not grant access to this resource' },
+  CROSS_ORIGIN_REFUSED: {
+    status: 403,
+    message: 'Another site may not change the management API while token authorization is disabled',
+  },
+  HOST_NOT_ALLOWED: { status: 421, message: 'The Host header does not name this listener' },
   THROTTLED: { status: 429, message: 'Too many requests; retry later' },
 
   // Control plane resources
