@@ -195,6 +195,9 @@ describe('token authorization disabled: another site cannot drive the management
     const port = portOf(t);
     expect((await rawRequest(own, 'GET /api/v1/deployments HTTP/1.0', [], false)).status).toBe(421);
     expect((await rawRequest(own, 'DELETE /api/v1/deployments/target HTTP/1.0', [], false)).status).toBe(421);
+    // Absolute-form target: its authority is what the client asked for, whatever Host says.
+    const absolute = await rawRequest(own, 'DELETE http://evil.example/api/v1/deployments/target HTTP/1.1', []);
+    expect(absolute.status).toBe(421);
     for (const host of ['', ' ', `localhost:${port}:1`, 'localhost:99999', '[::1', 'a b', `localhost:${port}/x`]) {
       const res = await rawRequest(own, 'GET /api/v1/deployments HTTP/1.1', [`Host: ${host}`]);
       expect(res.status, JSON.stringify(host)).toBeGreaterThanOrEqual(400);
@@ -335,10 +338,22 @@ describe('the decision, as a pure function', () => {
     [{ host: 'localhost:8081', origin: 'http://localhost:8081 ' }, 'POST', 'CROSS_ORIGIN_REFUSED'],
     [{ host: 'localhost:8081', 'sec-fetch-site': 'cross-site' }, 'POST', 'CROSS_ORIGIN_REFUSED'],
     [{ host: 'localhost:8081', 'sec-fetch-site': 'none' }, 'POST', undefined],
+    [{ host: 'localhost:8081', 'sec-fetch-site': 'same-origin, Cross-Site' }, 'POST', 'CROSS_ORIGIN_REFUSED'],
     [{ host: 'evil.example:8081' }, 'GET', 'HOST_NOT_ALLOWED'],
     [{}, 'GET', 'HOST_NOT_ALLOWED'],
   ] as const)('%j %s → %s', (headers, method, expected) => {
     expect(guardDecision(req(headers, method), open)).toBe(expected);
+  });
+
+  it('an absolute-form request target names the authority, whatever Host says', () => {
+    const at = (target: string) => guardDecision({ ...req({ host: 'localhost:8081' }, 'GET'), target }, open);
+    expect(at('http://evil.example/api/v1/deployments')).toBe('HOST_NOT_ALLOWED');
+    expect(at('HTTP://evil.example:8081')).toBe('HOST_NOT_ALLOWED');
+    expect(at('http://localhost:8081/api/v1/deployments')).toBeUndefined();
+    expect(at('/api/v1/deployments')).toBeUndefined();
+    expect(guardDecision({ ...req({ host: 'evil.example' }, 'GET'), target: 'http://127.0.0.1:8081/' }, open)).toBe(
+      undefined,
+    );
   });
 
   it('an IP literal equal to the address the connection reached is the listener; others are not', () => {

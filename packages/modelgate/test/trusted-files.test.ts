@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -93,10 +94,13 @@ describe('master.key that could have been planted is refused at start (exit 1, F
     expectRefusal(await startExpectingRefusal(cwd, data), key, new RegExp(`run: chmod 600 ${key}`));
   });
 
-  it('a directory in its place', async () => {
-    const { cwd, data, key } = setup();
-    mkdirSync(key, { mode: 0o700 });
-    expectRefusal(await startExpectingRefusal(cwd, data), key, /not a regular file/);
+  it('a directory or a FIFO in its place (a FIFO must not hang the start)', async () => {
+    const dir = setup();
+    mkdirSync(dir.key, { mode: 0o700 });
+    expectRefusal(await startExpectingRefusal(dir.cwd, dir.data), dir.key, /not a regular file/);
+    const fifo = setup();
+    execFileSync('mkfifo', ['-m', '600', fifo.key]);
+    expectRefusal(await startExpectingRefusal(fifo.cwd, fifo.data), fifo.key, /not a regular file/);
   });
 });
 

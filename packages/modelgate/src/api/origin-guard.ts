@@ -19,6 +19,8 @@ export interface BrowserGuardPolicy {
 export interface GuardedRequest {
   readonly method: string;
   readonly headers: IncomingHttpHeaders;
+  /** The request target as sent; in absolute form (`http://host/path`) its authority wins over `Host`. */
+  readonly target?: string;
   /** The listener's side of the connection: the address and port the client actually reached. */
   readonly localAddress: string | undefined;
   readonly localPort: number | undefined;
@@ -67,9 +69,10 @@ export function browserGuardPolicy(
  * ```
  */
 export function guardDecision(req: GuardedRequest, policy: BrowserGuardPolicy): ErrorCode | undefined {
-  if (policy.checkHost && !namesListener(req.headers.host, req, policy)) return 'HOST_NOT_ALLOWED';
+  if (policy.checkHost && !namesListener(authorityOf(req), req, policy)) return 'HOST_NOT_ALLOWED';
   if (!policy.open || SAFE_METHODS.has(req.method)) return undefined;
-  if (req.headers['sec-fetch-site'] === 'cross-site') return 'CROSS_ORIGIN_REFUSED';
+  const site = req.headers['sec-fetch-site'];
+  if (site?.split(',').some((s) => s.trim().toLowerCase() === 'cross-site')) return 'CROSS_ORIGIN_REFUSED';
   const origin = req.headers.origin;
   if (origin !== undefined && !isOwnOrigin(origin, req, policy)) return 'CROSS_ORIGIN_REFUSED';
   return undefined;
@@ -80,11 +83,23 @@ export function installBrowserGuard(app: FastifyInstance, policy: BrowserGuardPo
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const { socket } = req.raw;
     const code = guardDecision(
-      { method: req.method, headers: req.headers, localAddress: socket.localAddress, localPort: socket.localPort },
+      {
+        method: req.method,
+        headers: req.headers,
+        target: req.raw.url,
+        localAddress: socket.localAddress,
+        localPort: socket.localPort,
+      },
       policy,
     );
     if (code) throw new ModelgateError(code);
   });
+}
+
+/** RFC 9112 §3.2.2: with an absolute-form target, its authority is the one the client asked for. */
+function authorityOf(req: GuardedRequest): string | undefined {
+  const absolute = req.target === undefined ? null : /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(req.target);
+  return absolute ? absolute[1] : req.headers.host;
 }
 
 function isOwnOrigin(origin: string, req: GuardedRequest, policy: BrowserGuardPolicy): boolean {
