@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { dataDirProblem, keyFileProblem } from '../src/secrets/trusted-file.js';
 import { EPHEMERAL_PORTS, runCli, startNodeProcess, tempDir } from './helpers/node-process.js';
 import { createScratchDatabase } from './helpers/postgres.js';
 
@@ -212,5 +213,47 @@ describe('key_file.json: a planted symlink is replaced, never written through', 
     else expect(() => lstatSync(victim)).toThrow();
     expect(await node.stop()).toBe(0);
     if (kind === 'victim file') expect(readFileSync(victim, 'utf8')).toBe('precious');
+  });
+});
+
+describe('the rules, as pure functions', () => {
+  const file = (mode: number, uid = 1000) => ({ kind: 'file' as const, uid, mode });
+  const dir = (mode: number, uid = 1000) => ({ kind: 'directory' as const, uid, mode });
+
+  it.each([
+    [file(0o600), undefined],
+    [file(0o400), undefined],
+    [file(0o700), undefined],
+    [file(0o4600), undefined],
+    [file(0o610), /chmod 600 \/k/],
+    [file(0o601), /chmod 600 \/k/],
+    [file(0o600, 0), /uid 0, not by the node's user \(uid 1000\); run: chown 1000 \/k/],
+    [{ kind: 'symlink' as const, uid: 1000, mode: 0o777 }, /symbolic link/],
+    [{ kind: 'other' as const, uid: 1000, mode: 0o600 }, /not a regular file/],
+    [dir(0o600), /not a regular file/],
+  ])('key file %j', (facts, expected) => {
+    const problem = keyFileProblem(facts, 1000, '/k');
+    if (expected === undefined) expect(problem).toBeUndefined();
+    else expect(problem).toMatch(expected);
+  });
+
+  it.each([
+    [dir(0o700), undefined],
+    [dir(0o755), undefined],
+    [dir(0o750), undefined],
+    [dir(0o770), /mode 0770\); run: chmod 700 \/d/],
+    [dir(0o1777), /mode 0777\); run: chmod 700 \/d/],
+    [dir(0o700, 65534), /run: chown 1000 \/d/],
+    [file(0o700), /not a directory/],
+  ])('data directory %j', (facts, expected) => {
+    const problem = dataDirProblem(facts, 1000, '/d');
+    if (expected === undefined) expect(problem).toBeUndefined();
+    else expect(problem).toMatch(expected);
+  });
+
+  it('without uids (Windows) only the kind of file is checked', () => {
+    expect(keyFileProblem(file(0o666, 0), -1, '/k')).toBeUndefined();
+    expect(keyFileProblem({ kind: 'symlink', uid: 0, mode: 0o666 }, -1, '/k')).toMatch(/symbolic link/);
+    expect(dataDirProblem(dir(0o777, 0), -1, '/d')).toBeUndefined();
   });
 });

@@ -20,7 +20,8 @@ export interface FileFacts {
 
 /**
  * Why a key file may not be trusted, or undefined when it may: it must be a regular file owned
- * by the node's user and readable or writable by nobody else (mode 0600 or stricter).
+ * by the node's user (`uid`; negative where there are no uids) and readable or writable by
+ * nobody else (mode 0600 or stricter).
  *
  * @example
  * ```ts
@@ -31,6 +32,7 @@ export interface FileFacts {
 export function keyFileProblem(facts: FileFacts, uid: number, path: string): string | undefined {
   if (facts.kind === 'symlink') return `is a symbolic link; remove the link and put the real file at ${path}`;
   if (facts.kind !== 'file') return `is not a regular file; remove it or point the node at a regular file`;
+  if (uid < 0) return undefined;
   if (facts.uid !== uid) {
     return `is owned by uid ${facts.uid}, not by the node's user (uid ${uid}); run: chown ${uid} ${path}`;
   }
@@ -46,6 +48,7 @@ export function keyFileProblem(facts: FileFacts, uid: number, path: string): str
  */
 export function dataDirProblem(facts: FileFacts, uid: number, path: string): string | undefined {
   if (facts.kind !== 'directory') return 'is not a directory';
+  if (uid < 0) return undefined;
   if (facts.uid !== uid) {
     return `is owned by uid ${facts.uid}, not by the node's user (uid ${uid}); run: chown ${uid} ${path}`;
   }
@@ -134,7 +137,7 @@ function unsafe(what: string, path: string, problem: string | undefined): Modelg
   return new ModelgateError('FILE_UNSAFE', `Refusing the ${what} ${path}: it ${problem ?? 'cannot be trusted'}`);
 }
 
-/** The node's user; -1 where the platform has no uids (then ownership is not checked). */
+/** The node's user; -1 where the platform has no uids (Windows: owner and mode bits are not checked). */
 function uid(): number {
   return process.getuid?.() ?? -1;
 }
