@@ -4,6 +4,7 @@ import { parseAuthority } from '../src/config/host-list.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { call, rawRequest } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
+import { runCliToEnd } from './helpers/node-process.js';
 
 /** The one upstream every deployment here names; nothing is ever proxied. */
 const UPSTREAM = 'http://127.0.0.1:9/';
@@ -148,6 +149,29 @@ describe('token authorization disabled: another site cannot drive the management
       });
       expect(res.status, JSON.stringify(headers)).toBe(200);
       expect(await upstreamOf(t, 'target')).toBe(upstream);
+    }
+  });
+
+  it('the CLI keeps working, by 127.0.0.1 or localhost', async () => {
+    const port = portOf(t);
+    for (const [i, endpoint] of [own, `http://localhost:${port}`].entries()) {
+      const made = await runCliToEnd([
+        'deploy',
+        `cli-made-${i}`,
+        '--upstream',
+        UPSTREAM,
+        '--access',
+        'public',
+        '--endpoint',
+        endpoint,
+        '--api-token',
+        'unused-while-auth-is-off',
+      ]);
+      expect(made.code, made.all).toBe(0);
+    }
+    expect(await deploymentNames(t)).toEqual(['cli-made-0', 'cli-made-1', 'target']);
+    for (const name of ['cli-made-0', 'cli-made-1']) {
+      expect((await call(`${own}/api/v1/deployments/${name}`, { method: 'DELETE' })).status).toBe(204);
     }
   });
 
