@@ -9,6 +9,7 @@ import type { Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { installAuthentication, type ManagementAuth } from './authentication.js';
 import { installErrorHandling } from './errors.js';
+import { type BrowserGuardPolicy, installBrowserGuard } from './origin-guard.js';
 import { API_PREFIX } from './prefix.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { catalogRoutes } from './routes/catalog.js';
@@ -26,6 +27,8 @@ export interface ManagementContext {
   /** Undefined when token authorization is disabled. */
   readonly nodeKeys: NodeKeyService | undefined;
   readonly control: ControlContext;
+  /** Which Host and Origin the listener accepts (DNS rebinding, cross-site requests). */
+  readonly guard: BrowserGuardPolicy;
 }
 
 /**
@@ -69,6 +72,7 @@ export async function buildManagementApp(
     reply.header('cache-control', 'no-store');
   });
   installErrorHandling(app);
+  installBrowserGuard(app, ctx.guard);
   installAuthentication(app, ctx.auth);
 
   await app.register(swagger, {

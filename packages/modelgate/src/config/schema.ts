@@ -17,6 +17,8 @@ export interface KeySpec {
   readonly exclusiveMin?: boolean;
   /** Extra long flags accepted for this key (TorchServe's spelling, for example). */
   readonly flagAliases?: readonly string[];
+  /** A `string` key holding a list: comma-separated as text, or a YAML sequence of strings in the file. */
+  readonly list?: boolean;
 }
 
 export const CONFIG_SCHEMA = {
@@ -59,6 +61,12 @@ export const CONFIG_SCHEMA = {
     type: 'string',
     default: '',
     description: 'Optional `redis://host:6379` for state shared across replicas (accepted; not used yet).',
+  },
+  public_hosts: {
+    type: 'string',
+    list: true,
+    default: '',
+    description: 'More `host[:port]` names, comma-separated, the management API answers to (docs/security.md).',
   },
   base_domain: {
     type: 'string',

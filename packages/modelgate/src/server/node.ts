@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { buildManagementApp } from '../api/app.js';
 import { throttledAuthenticator } from '../api/failure-throttling.js';
+import { browserGuardPolicy } from '../api/origin-guard.js';
 import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
 import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
@@ -136,7 +137,8 @@ export async function startNode(
       tls,
     );
     let managementServer: Server | undefined;
-    const management = await buildManagementApp({ log, readiness, auth, nodeKeys, control }, (handler) => {
+    const guard = browserGuardPolicy(config, !auth.enabled);
+    const management = await buildManagementApp({ log, readiness, auth, nodeKeys, control, guard }, (handler) => {
       managementServer = createListenerServer(addresses.management, handler, tls);
       return managementServer;
     });

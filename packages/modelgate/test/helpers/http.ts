@@ -9,9 +9,15 @@ export interface RawResponse {
 
 /**
  * Sends a hand-written HTTP/1.1 request over a raw socket, for what fetch refuses to send
- * (duplicate headers, odd paths). `Connection: close` is added.
+ * (duplicate headers, odd paths). `Connection: close` is added, and `Host` unless the lines
+ * have one or `withHost` is false.
  */
-export function rawRequest(baseUrl: string, requestLine: string, headerLines: readonly string[]): Promise<RawResponse> {
+export function rawRequest(
+  baseUrl: string,
+  requestLine: string,
+  headerLines: readonly string[],
+  withHost = true,
+): Promise<RawResponse> {
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(url.port), url.hostname);
@@ -22,7 +28,7 @@ export function rawRequest(baseUrl: string, requestLine: string, headerLines: re
     });
     socket.on('error', reject);
     socket.on('end', () => resolve(parseRaw(data)));
-    const host = headerLines.some((h) => /^host:/i.test(h)) ? '' : `Host: ${url.host}\r\n`;
+    const host = !withHost || headerLines.some((h) => /^host:/i.test(h)) ? '' : `Host: ${url.host}\r\n`;
     socket.write(`${requestLine}\r\n${host}${headerLines.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`);
   });
 }
