@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher } from 'undici';
 import { sendError } from '../server/respond.js';
+import { continueWhenPulled } from './continue.js';
 import { downstreamResponseHeaders, type OutgoingHeaders } from './headers.js';
 
 /** Where one request goes. */
@@ -103,6 +104,7 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
       });
       req.once('error', (err) => pass.destroy(err));
       req.pipe(pass);
+      continueWhenPulled(res, pass);
     }
 
     try {

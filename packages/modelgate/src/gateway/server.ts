@@ -18,10 +18,12 @@ import {
   deploymentChallenges,
   requiresCredential,
 } from './authenticate.js';
+import { awaitContinue } from './continue.js';
 import { clientKey, type FailureThrottle } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
+import { requestShapeRefusal } from './request-shape.js';
 import type { Route, RouteTable } from './route-table.js';
 import { proxyUpgrade, type UpgradeOptions } from './websocket.js';
 
@@ -74,6 +76,8 @@ export function createGateway(ctx: GatewayContext) {
   });
 
   async function admit(req: IncomingMessage): Promise<Admitted | Refusal> {
+    const shape = requestShapeRefusal(req.method, req.rawHeaders);
+    if (shape) return shape;
     const routed = route(req);
     if (!routed.ok) return { code: routed.code };
     const entry = ctx.routes.get(routed.deployment);
@@ -179,15 +183,22 @@ export function createGateway(ctx: GatewayContext) {
     );
   }
 
+  function request(req: IncomingMessage, res: ServerResponse): void {
+    const id = requestIdOf(req);
+    res.setHeader(REQUEST_ID_HEADER, id);
+    handle(req, res, id).catch((err: unknown) => {
+      log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
+      sendError(res, 'INTERNAL', id);
+    });
+  }
+
   return {
     /** The `request` listener of the inference server. */
-    request(req: IncomingMessage, res: ServerResponse): void {
-      const id = requestIdOf(req);
-      res.setHeader(REQUEST_ID_HEADER, id);
-      handle(req, res, id).catch((err: unknown) => {
-        log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
-        sendError(res, 'INTERNAL', id);
-      });
+    request,
+    /** The `checkContinue` listener: `100 Continue` waits until the request is admitted. */
+    checkContinue(req: IncomingMessage, res: ServerResponse): void {
+      awaitContinue(res);
+      request(req, res);
     },
     /** The `upgrade` listener: WebSocket handshakes are authenticated like any request first. */
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -124,6 +124,7 @@ export async function startNode(
     });
     const inferenceServer = createListenerServer(addresses.inference, gateway.request, tls);
     inferenceServer.on('upgrade', gateway.upgrade);
+    inferenceServer.on('checkContinue', gateway.checkContinue);
     const metricsServer = createListenerServer(
       addresses.metrics,
       metricsHandler(createMetricsRegistry(), readiness),
