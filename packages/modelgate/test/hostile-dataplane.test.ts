@@ -198,13 +198,31 @@ describe('1: a body the upstream would ignore never reaches it', () => {
     });
   }
 
-  it('a chunked POST reaches the upstream re-framed by the gateway as exactly one request', async () => {
-    const body = `${SMUGGLED.length.toString(16)};ext=1\r\n${SMUGGLED}\r\n0\r\n\r\n`;
-    const res = await exchange(`POST /open-reader/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
-    expect(res.status).toBe(200);
-    expect(reading.heads).toHaveLength(1);
-    expect(reading.heads[0]?.split('\r\n')[0]).toBe('POST /x HTTP/1.1');
-    expect(reading.heads[0]).not.toContain('ext=1');
+  const chunked = `${SMUGGLED.length.toString(16)};ext=1\r\n${SMUGGLED}\r\n0\r\n\r\n`;
+  const reframed: Record<string, string> = {
+    'a chunked POST with a chunk extension': `POST /open-reader/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`,
+    'Transfer-Encoding: CHUNKED': `POST /open-reader/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: CHUNKED\r\n\r\n${chunked}`,
+    'chunked on HTTP/1.0': `POST /open-reader/x HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`,
+    'Connection naming Content-Length': `POST /open-reader/x HTTP/1.1\r\nHost: h\r\nConnection: Content-Length, Transfer-Encoding\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
+  };
+  for (const [name, bytes] of Object.entries(reframed)) {
+    it(`re-framed by the gateway, the upstream sees exactly one request: ${name}`, async () => {
+      const res = await exchange(bytes);
+      expect(res.status).toBe(200);
+      expect(reading.heads).toHaveLength(1);
+      expect(reading.heads[0]?.split('\r\n')[0]).toBe('POST /x HTTP/1.1');
+      expect(reading.heads[0]).not.toContain('ext=1');
+      // The smuggled text arrived once, inside the body of the authorized request.
+      expect(reading.received().split('SMUGGLED')).toHaveLength(2);
+    });
+  }
+
+  it('absolute-form and fragment targets are refused, whatever Host says', async () => {
+    for (const target of ['http://open.models.test/x', 'http://h/open/x', '/open/x#frag', '*']) {
+      const res = await exchange(`GET ${target} HTTP/1.1\r\nHost: h\r\n\r\n`);
+      expect(res.status, target).toBe(400);
+    }
+    await expectOnlyTheProbe(ignoring, 'open');
   });
 });
 
