@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 
 /**
@@ -12,9 +12,22 @@ import type { Readable } from 'node:stream';
 /** Responses whose caller still waits for `100 Continue`. */
 const awaiting = new WeakSet<ServerResponse>();
 
-/** Marks a response whose request came through `checkContinue`: no `100` has been sent yet. */
-export function awaitContinue(res: ServerResponse): void {
-  awaiting.add(res);
+/**
+ * The server's `checkContinue` listener: marks the response as still owing `100 Continue`, then
+ * handles the request like any other.
+ *
+ * @example
+ * ```ts
+ * server.on('checkContinue', continueAfterAdmission(gateway.request));
+ * ```
+ */
+export function continueAfterAdmission(
+  request: (req: IncomingMessage, res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    awaiting.add(res);
+    request(req, res);
+  };
 }
 
 /**

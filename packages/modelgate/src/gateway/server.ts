@@ -18,7 +18,6 @@ import {
   deploymentChallenges,
   requiresCredential,
 } from './authenticate.js';
-import { awaitContinue } from './continue.js';
 import { clientKey, type FailureThrottle } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
@@ -183,22 +182,15 @@ export function createGateway(ctx: GatewayContext) {
     );
   }
 
-  function request(req: IncomingMessage, res: ServerResponse): void {
-    const id = requestIdOf(req);
-    res.setHeader(REQUEST_ID_HEADER, id);
-    handle(req, res, id).catch((err: unknown) => {
-      log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
-      sendError(res, 'INTERNAL', id);
-    });
-  }
-
   return {
     /** The `request` listener of the inference server. */
-    request,
-    /** The `checkContinue` listener: `100 Continue` waits until the request is admitted. */
-    checkContinue(req: IncomingMessage, res: ServerResponse): void {
-      awaitContinue(res);
-      request(req, res);
+    request(req: IncomingMessage, res: ServerResponse): void {
+      const id = requestIdOf(req);
+      res.setHeader(REQUEST_ID_HEADER, id);
+      handle(req, res, id).catch((err: unknown) => {
+        log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
+        sendError(res, 'INTERNAL', id);
+      });
     },
     /** The `upgrade` listener: WebSocket handshakes are authenticated like any request first. */
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
