@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { call } from './helpers/http.js';
@@ -171,6 +173,47 @@ describe('1: a body the upstream would ignore never reaches it', () => {
     expect(ignoring.received()).not.toContain('SMUGGLED');
     // undici destroyed the first upstream connection: the second request needed a new one.
     expect(ignoring.headConnections[0]).not.toBe(ignoring.headConnections[1]);
+  });
+
+  it('an upstream that answers early and ends its answer only after the rest of the body came: its connection is not reused', async () => {
+    // Answers a POST at its head and ends that answer when more bytes arrive (bytes it never
+    // parses as a body); answers a GET at once. undici alone would pool the connection again.
+    let connections = 0;
+    const probes: number[] = [];
+    const server = createServer((socket) => {
+      const connection = ++connections;
+      socket.on('error', () => socket.destroy());
+      socket.on('data', (data: Buffer) => {
+        const text = data.toString('latin1');
+        if (text.startsWith('GET ')) {
+          probes.push(connection);
+          socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        } else if (text.startsWith('POST ')) {
+          socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nearly\r\n');
+        } else {
+          socket.write('0\r\n\r\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await deployOrThrow(t, {
+        name: 'early',
+        upstream: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        access: 'public',
+      });
+      const client = await rawClient(gw());
+      client.write('POST /early/x HTTP/1.1\r\nHost: h\r\nContent-Length: 8\r\n\r\nbody');
+      await client.received('early');
+      client.write('rest');
+      const res = await client.response();
+      client.destroy();
+      expect(res.status).toBe(200);
+      expect((await call(`${gw()}/early/probe`)).status).toBe(200);
+      expect(probes).toEqual([2]);
+    } finally {
+      server.close();
+    }
   });
 
   const framing: Record<string, string> = {

@@ -17,6 +17,8 @@ export interface RawClient {
    * answer to `HEAD`. Rejects when the connection closes first.
    */
   response(options?: { bodiless?: boolean }): Promise<RawExchange>;
+  /** Resolves once `text` has been received (nothing is consumed). */
+  received(text: string): Promise<void>;
   /** Everything received, once the server has closed the connection. */
   closed(): Promise<string>;
   destroy(): void;
@@ -77,7 +79,11 @@ export async function rawClient(baseUrl: string): Promise<RawClient> {
         let length = 0;
         if (status >= 200 && !options.bodiless) {
           if (headers['content-length'] !== undefined) length = Number(headers['content-length']);
-          else if (!ended)
+          else if (headers['transfer-encoding'] === 'chunked') {
+            const last = unread.indexOf('\r\n0\r\n\r\n', end);
+            if (last < 0) return undefined;
+            length = last + 7 - end - 4;
+          } else if (!ended)
             return undefined; // read to close
           else length = unread.length - end - 4;
         }
@@ -87,6 +93,7 @@ export async function rawClient(baseUrl: string): Promise<RawClient> {
         return { status, headers, body: raw.slice(end + 4), raw };
       });
     },
+    received: (text) => next(() => (all.includes(text) ? true : undefined)).then(() => undefined),
     closed: () => next(() => (ended ? all : undefined)),
     destroy: () => socket.destroy(),
   };
