@@ -20,6 +20,8 @@ export const ERROR_CODES = {
     message: 'Query parameter type must be "management" or "inference"',
   },
   PATH_INVALID: { status: 400, message: 'The request path is not allowed' },
+  BODY_NOT_ALLOWED: { status: 400, message: 'This method does not take a request body' },
+  HEADER_DUPLICATED: { status: 400, message: 'A header that must appear once was sent more than once' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },

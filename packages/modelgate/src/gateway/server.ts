@@ -22,6 +22,7 @@ import { clientKey, type FailureThrottle } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
+import { requestShapeRefusal } from './request-shape.js';
 import type { Route, RouteTable } from './route-table.js';
 import { proxyUpgrade, type UpgradeOptions } from './websocket.js';
 
@@ -74,6 +75,8 @@ export function createGateway(ctx: GatewayContext) {
   });
 
   async function admit(req: IncomingMessage): Promise<Admitted | Refusal> {
+    const shape = requestShapeRefusal(req.method, req.rawHeaders);
+    if (shape) return shape;
     const routed = route(req);
     if (!routed.ok) return { code: routed.code };
     const entry = ctx.routes.get(routed.deployment);

@@ -14,6 +14,7 @@ import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../control/context.js';
 import { listServedDeploymentNames, loadServedDeployment } from '../control/deployments.js';
 import { createLocalBus, type EventBus } from '../events/bus.js';
+import { continueAfterAdmission } from '../gateway/continue.js';
 import { FailureThrottle } from '../gateway/failure-throttle.js';
 import { createProxy } from '../gateway/proxy.js';
 import { RouteTable } from '../gateway/route-table.js';
@@ -131,6 +132,7 @@ export async function startNode(
     });
     const inferenceServer = createListenerServer(addresses.inference, gateway.request, tls);
     inferenceServer.on('upgrade', gateway.upgrade);
+    inferenceServer.on('checkContinue', continueAfterAdmission(gateway.request));
     const metricsServer = createListenerServer(
       addresses.metrics,
       metricsHandler(createMetricsRegistry(), readiness),

@@ -35,16 +35,22 @@ export function rawRequest(
 
 function parseRaw(data: string): RawResponse {
   const split = data.indexOf('\r\n\r\n');
-  const head = data.slice(0, split).split('\r\n');
-  const status = Number(head[0]?.split(' ')[1]);
-  const headers: Record<string, string> = {};
-  for (const line of head.slice(1)) {
-    const i = line.indexOf(':');
-    headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
-  }
+  const { status, headers } = parseResponseHead(data.slice(0, split));
   let body = data.slice(split + 4);
   if (headers['transfer-encoding'] === 'chunked') body = dechunk(body);
   return { status, headers, body };
+}
+
+/** Status and lower-cased headers of a response head (the text before the blank line). */
+export function parseResponseHead(head: string): { status: number; headers: Record<string, string> } {
+  const lines = head.split('\r\n');
+  const status = Number(lines[0]?.split(' ')[1]);
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status, headers };
 }
 
 function dechunk(body: string): string {
