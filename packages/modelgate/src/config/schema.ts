@@ -138,6 +138,19 @@ export const CONFIG_SCHEMA = {
     exclusiveMin: true,
     description: 'Window, in seconds, over which `failure_limit` is counted; also the lockout.',
   },
+  audit_retention_days: {
+    type: 'number',
+    default: 90,
+    min: 0,
+    description: 'Days audit records are kept (deleted hourly after that); 0 keeps them forever.',
+  },
+  audit_refusals_per_second: {
+    type: 'number',
+    default: 50,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Data-plane refusals (401/403/429) audited per second, bursts of 4x; the rest are dropped.',
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
