@@ -42,7 +42,11 @@ export function installAuditLog(app: FastifyInstance, writer: AuditWriter): void
     const described = describeAction(
       req.method,
       pattern,
-      (req.params ?? {}) as Record<string, unknown>,
+      // `/token` names its target in the query (`type`, an enum); no other query value is read.
+      ((pattern === '/token' ? { type: (req.query as { type?: unknown }).type } : req.params) ?? {}) as Record<
+        string,
+        unknown
+      >,
       outcome === 'allowed' ? createdName(pattern, req.body) : undefined,
     );
     writer.record({

@@ -27,9 +27,9 @@ const VERBS: Readonly<Record<string, string>> = {
 };
 
 /** Routes whose action the path alone cannot say. */
-const SPECIAL: Readonly<Record<string, { action: string; targetKind: string }>> = {
-  // TorchServe's token API replaces a node key on GET as on POST.
-  '/token': { action: 'node_key.rotate', targetKind: 'node_key' },
+const SPECIAL: Readonly<Record<string, { action: string; targetKind: string; targetParam: string }>> = {
+  // TorchServe's token API replaces a node key on GET as on POST; `type` names which one.
+  '/token': { action: 'node_key.rotate', targetKind: 'node_key', targetParam: 'type' },
 };
 
 /**
@@ -71,7 +71,14 @@ export function describeAction(
   createdName?: string,
 ): DescribedAction {
   const special = SPECIAL[pattern];
-  if (special) return { ...special, targetName: undefined };
+  if (special) {
+    const name = params[special.targetParam];
+    return {
+      action: special.action,
+      targetKind: special.targetKind,
+      targetName: name === undefined ? name : safeName(name),
+    };
+  }
   const path = pattern.startsWith(`${API_PREFIX}/`) ? pattern.slice(API_PREFIX.length) : pattern;
   const segments = path.split('/').filter((s) => s !== '');
   const kinds: string[] = [];
