@@ -3,22 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCredential } from '../src/auth/credential.js';
 import { allAuditRecords, auditPage, waitForAudit } from './helpers/audit.js';
+import { STORE_BACKENDS } from './helpers/backends.js';
 import { call } from './helpers/http.js';
 import { startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { runCliToEnd } from './helpers/node-process.js';
-import { createScratchDatabase } from './helpers/postgres.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
-
-const backends = [
-  { name: 'SQLite', setup: async () => ({ overrides: {}, drop: async () => {} }) },
-  {
-    name: 'PostgreSQL',
-    setup: async () => {
-      const db = await createScratchDatabase();
-      return { overrides: { database_url: db.url }, drop: () => db.drop() };
-    },
-  },
-];
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -28,7 +17,7 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
  * an attacker would put them; then the whole audit table (every column, raw), the API's output and
  * the CLI's output are searched for each of them and for their SHA-256 hashes.
  */
-describe.each(backends)('X4 no secret in the audit log on $name', ({ setup }) => {
+describe.each(STORE_BACKENDS)('X4 no secret in the audit log on $name', ({ setup }) => {
   let t: TestNode;
   let up: TestUpstream;
   let drop: () => Promise<void>;

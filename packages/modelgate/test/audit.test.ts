@@ -4,6 +4,7 @@ import { sweepAudit } from '../src/audit/retention.js';
 import { insertAuditRecords } from '../src/store/audit.js';
 import { openStore } from '../src/store/database.js';
 import { type AuditRow, allAuditRecords, auditPage, recordsOf, waitForAudit } from './helpers/audit.js';
+import { STORE_BACKENDS } from './helpers/backends.js';
 import { call } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { runCli, runCliToEnd } from './helpers/node-process.js';
@@ -11,17 +12,6 @@ import { createScratchDatabase } from './helpers/postgres.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
 const DAY = 86_400_000;
-
-const backends = [
-  { name: 'SQLite', setup: async () => ({ overrides: {}, drop: async () => {} }) },
-  {
-    name: 'PostgreSQL',
-    setup: async () => {
-      const db = await createScratchDatabase();
-      return { overrides: { database_url: db.url }, drop: () => db.drop() };
-    },
-  },
-];
 
 /** A management request with a chosen request id, so the test can find its record. */
 async function send(t: TestNode, method: string, path: string, requestId: string, token?: string, body?: unknown) {
@@ -45,7 +35,7 @@ function invoke(t: TestNode, deployment: string, requestId: string, authorizatio
   });
 }
 
-describe.each(backends)('X4 audit log on $name', ({ name, setup }) => {
+describe.each(STORE_BACKENDS)('X4 audit log on $name', ({ name, setup }) => {
   let t: TestNode;
   let up: TestUpstream;
   let drop: () => Promise<void>;
