@@ -454,3 +454,27 @@ describe('X4 audit of a data-plane flood', () => {
     expect(await metric()).toBe(dropped);
   });
 });
+
+describe('X4 audit on shutdown', () => {
+  it('records still queued when the node stops are written before the store closes', async () => {
+    const t = await startTestNode();
+    const names = Array.from({ length: 20 }, (_, i) => `late-${i}`);
+    // Fired together and the node closed at once: most are still queued, none may be lost.
+    const statuses = await Promise.all(
+      names.map((name) => manage(t, 'POST', '/secrets', { name, value: 'v' }).then((r) => r.status)),
+    );
+    expect(statuses.every((s) => s === 201)).toBe(true);
+    await t.close();
+    const store = await openStore({ dataDir: join(t.dir, 'data'), databaseUrl: '' });
+    try {
+      const rows = await store.db
+        .selectFrom('audit_log')
+        .select('target_name')
+        .where('action', '=', 'secret.create')
+        .execute();
+      expect(rows.map((r) => r.target_name).sort()).toEqual([...names].sort());
+    } finally {
+      await store.close();
+    }
+  });
+});
