@@ -23,6 +23,7 @@ declare module 'fastify' {
  */
 export function installAuditLog(app: FastifyInstance, writer: AuditWriter): void {
   const codes = new WeakMap<FastifyRequest, ErrorCode>();
+  app.decorateRequest('auditHidden', false);
   // The error code is read from our own error body; only a registry code is kept.
   app.addHook('onSend', async (req, reply, payload) => {
     if (reply.statusCode >= 400 && typeof payload === 'string' && payload.length < 65_536) {
