@@ -266,6 +266,27 @@ describe.each(STORE_BACKENDS)('X4 audit log on $name', ({ name, setup }) => {
     expect(await allAuditRecords(t, `since=${new Date(Date.now() + DAY).toISOString()}`)).toEqual([]);
   });
 
+  it('GET /api/v1/audit is in the OpenAPI document with its filters', async () => {
+    const doc = (await call(`${t.node.urls.management}/api/v1/openapi.json`)).json;
+    const op = doc.paths['/api/v1/audit']?.get;
+    expect(op).toBeDefined();
+    expect(op.parameters.map((p: { name: string }) => p.name).sort()).toEqual(
+      [
+        'action',
+        'actor',
+        'cursor',
+        'limit',
+        'listener',
+        'order',
+        'outcome',
+        'since',
+        'target',
+        'target_kind',
+        'until',
+      ].sort(),
+    );
+  });
+
   it('refuses bad filters and cursors with 400 VALIDATION_FAILED', async () => {
     for (const query of [
       'since=yesterday',
