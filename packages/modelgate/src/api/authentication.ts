@@ -42,10 +42,11 @@ export function installAuthentication(app: FastifyInstance, auth: ManagementAuth
     }
     const result = await auth.authenticate(req.raw);
     if (isDenial(result)) throw denialError(result);
+    // Set before the route check too, so the audit log names who was refused.
+    req.principal = result;
     if (!mayUseManagementRoute(result, route)) {
       throw denialError(deny('forbidden', `The ${result.kind.replaceAll('_', ' ')} cannot use this route`));
     }
-    req.principal = result;
   });
 }
 

@@ -152,6 +152,19 @@ export const CONFIG_SCHEMA = {
     min: 1,
     description: 'Concurrent password checks node-wide; one address may hold a quarter (at least 1).',
   },
+  audit_retention_days: {
+    type: 'number',
+    default: 90,
+    min: 0,
+    description: 'Days audit records are kept (deleted hourly after that); 0 keeps them forever.',
+  },
+  audit_refusals_per_second: {
+    type: 'number',
+    default: 50,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Data-plane refusals (401/403/429) audited per second, bursts of 4x; the rest are dropped.',
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { RefusalRecorder } from '../audit/data-plane.js';
 import { type Denial, denialCode, isDenial } from '../auth/denial.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
@@ -40,6 +41,8 @@ export interface GatewayContext {
   readonly proto: 'http' | 'https';
   /** Revoking changes: open WebSockets of a changed deployment or a deleted key are closed. */
   readonly bus: EventBus;
+  /** Audit of refusals (401/403/429): queues only, off the hot path. */
+  readonly audit?: RefusalRecorder;
 }
 
 /** Where a request goes, once routing, the route table and authentication agreed. */
@@ -54,6 +57,8 @@ interface Refusal {
   readonly code: ErrorCode;
   readonly message?: string;
   readonly headers?: Record<string, string | string[]>;
+  /** The deployment refused, once routing found it (for the audit log). */
+  readonly deployment?: string;
 }
 
 /**
@@ -141,6 +146,7 @@ export function createGateway(ctx: GatewayContext) {
     if (await answerHealth(path, res, id, ctx.readiness)) return;
     const admitted = await admit(req);
     if ('code' in admitted) {
+      ctx.audit?.(req, admitted, id);
       res.on('finish', () => accessLog(req, res, id, undefined, undefined));
       return sendError(res, admitted.code, id, refusalOptions(admitted));
     }
@@ -189,7 +195,10 @@ export function createGateway(ctx: GatewayContext) {
       socket.on('error', () => socket.destroy());
       admit(req)
         .then((admitted) => {
-          if ('code' in admitted) return rejectUpgrade(socket, admitted, id);
+          if ('code' in admitted) {
+            ctx.audit?.(req, admitted, id);
+            return rejectUpgrade(socket, admitted, id);
+          }
           const open = { socket, deployment: admitted.route.snapshot.name, principalId: admitted.principal.id };
           sockets.add(open);
           socket.once('close', () => sockets.delete(open));
@@ -211,7 +220,11 @@ export function createGateway(ctx: GatewayContext) {
 
 function refusalFor(denial: Denial, route: Route): Refusal {
   const code = denialCode(denial.denied);
-  const refusal: Refusal = { code, ...(denial.detail ? { message: denial.detail } : {}) };
+  const refusal: Refusal = {
+    code,
+    deployment: route.snapshot.name,
+    ...(denial.detail ? { message: denial.detail } : {}),
+  };
   if (denial.retryAfter !== undefined) return { ...refusal, headers: { 'retry-after': String(denial.retryAfter) } };
   if (ERROR_CODES[code].status !== 401) return refusal;
   return { ...refusal, headers: { 'www-authenticate': deploymentChallenges(route.snapshot, denial.denied) } };

@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildManagementApp } from '../api/app.js';
 import { throttledAuthenticator } from '../api/failure-throttling.js';
 import { browserGuardPolicy } from '../api/origin-guard.js';
+import { dataPlaneRecorder } from '../audit/data-plane.js';
+import { scheduleAuditRetention } from '../audit/retention.js';
+import { AuditWriter } from '../audit/writer.js';
 import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
 import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
@@ -21,11 +24,12 @@ import { RouteTable } from '../gateway/route-table.js';
 import { createGateway } from '../gateway/server.js';
 import type { Logger } from '../log/logger.js';
 import { loadMasterKey } from '../secrets/master-key.js';
+import { insertAuditRecords } from '../store/audit.js';
 import { followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
-import { createMetricsRegistry, metricsHandler } from './metrics.js';
+import { createMetricsRegistry, metricsHandler, registerAuditDropped } from './metrics.js';
 import { setUpTokenAuthorization } from './token-authorization.js';
 
 /** A running node: its bound ports and the way to stop it. */
@@ -76,6 +80,16 @@ export async function startNode(
     const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
     cleanups.push(() => store.close());
     log.info({ store: store.dialect, location: store.location }, 'store ready');
+    // Registered right after the store, so it is flushed after the listeners drained, before close.
+    const audit = new AuditWriter({
+      write: (records) => insertAuditRecords(store, records),
+      log,
+      refusalsPerSecond: config.audit_refusals_per_second,
+      refusalBurst: Math.max(1, Math.ceil(config.audit_refusals_per_second * 4)),
+    });
+    cleanups.push(() => audit.close());
+    const retention = scheduleAuditRetention(store, config.audit_retention_days, log);
+    cleanups.push(() => retention.stop());
 
     const bus = createLocalBus();
     const feed = await followChangeLog(store, bus, {
@@ -129,21 +143,23 @@ export async function startNode(
       baseDomain: config.base_domain,
       proto: addresses.inference.protocol,
       bus,
+      audit: dataPlaneRecorder(audit),
     });
     const inferenceServer = createListenerServer(addresses.inference, gateway.request, tls);
     inferenceServer.on('upgrade', gateway.upgrade);
     inferenceServer.on('checkContinue', continueAfterAdmission(gateway.request));
-    const metricsServer = createListenerServer(
-      addresses.metrics,
-      metricsHandler(createMetricsRegistry(), readiness),
-      tls,
-    );
+    const registry = createMetricsRegistry();
+    registerAuditDropped(registry, () => audit.dropped);
+    const metricsServer = createListenerServer(addresses.metrics, metricsHandler(registry, readiness), tls);
     let managementServer: Server | undefined;
     const guard = browserGuardPolicy(config, !auth.enabled);
-    const management = await buildManagementApp({ log, readiness, auth, nodeKeys, control, guard }, (handler) => {
-      managementServer = createListenerServer(addresses.management, handler, tls);
-      return managementServer;
-    });
+    const management = await buildManagementApp(
+      { log, readiness, auth, nodeKeys, control, guard, audit },
+      (handler) => {
+        managementServer = createListenerServer(addresses.management, handler, tls);
+        return managementServer;
+      },
+    );
     await management.ready();
     cleanups.push(() => management.close());
 
