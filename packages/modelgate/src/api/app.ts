@@ -2,6 +2,7 @@ import type { RequestListener, Server } from 'node:http';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
+import type { SessionService } from '../auth/sessions/service.js';
 import type { ControlContext } from '../control/context.js';
 import { errorBody } from '../errors/registry.js';
 import { type Logger, redactUrl } from '../log/logger.js';
@@ -13,8 +14,11 @@ import { API_PREFIX } from './prefix.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
+import { peopleRoutes } from './routes/people.js';
 import { secretRoutes } from './routes/secrets.js';
+import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/token.js';
 import { whoamiRoutes } from './routes/whoami.js';
 
@@ -26,6 +30,8 @@ export interface ManagementContext {
   /** Undefined when token authorization is disabled. */
   readonly nodeKeys: NodeKeyService | undefined;
   readonly control: ControlContext;
+  /** Sign-in sessions; undefined when token authorization is disabled (nobody signs in). */
+  readonly sessions?: SessionService | undefined;
 }
 
 /**
@@ -81,7 +87,11 @@ export async function buildManagementApp(
       },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'Management key, admin key or API token' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Management key, admin key, API token or session (mgu_)',
+          },
         },
       },
       security: [{ bearer: [] }],
@@ -89,11 +99,14 @@ export async function buildManagementApp(
   });
   await app.register(healthRoutes, { readiness: ctx.readiness });
   await app.register(tokenRoutes, { nodeKeys: ctx.nodeKeys });
-  await app.register(whoamiRoutes);
+  await app.register(whoamiRoutes, { control: ctx.control });
   await app.register(deploymentRoutes, { control: ctx.control });
   await app.register(secretRoutes, { control: ctx.control });
   await app.register(apiKeyRoutes, { control: ctx.control });
   await app.register(catalogRoutes, { control: ctx.control });
+  await app.register(peopleRoutes, { control: ctx.control });
+  await app.register(grantRoutes, { control: ctx.control });
+  if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

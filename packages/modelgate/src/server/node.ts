@@ -6,6 +6,7 @@ import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
 import { ANONYMOUS } from '../auth/principal.js';
+import { SessionService } from '../auth/sessions/service.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../control/context.js';
@@ -85,9 +86,17 @@ export async function startNode(
     const nodeKeys = setUpTokenAuthorization(config, log, addresses);
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
+    const sessions = nodeKeys
+      ? new SessionService(store, {
+          idleTimeoutMin: config.session_idle_timeout_min,
+          absoluteTimeoutMin: config.session_absolute_timeout_min,
+          failureLimit: config.failure_limit,
+          failureWindowS: config.failure_window_s,
+        })
+      : undefined;
     const auth = {
       enabled: nodeKeys !== undefined,
-      authenticate: nodeKeys ? createManagementAuthenticator({ nodeKeys, adminKeys }) : async () => ANONYMOUS,
+      authenticate: nodeKeys ? createManagementAuthenticator({ nodeKeys, adminKeys, sessions }) : async () => ANONYMOUS,
     };
 
     const control: ControlContext = {
@@ -130,7 +139,7 @@ export async function startNode(
       tls,
     );
     let managementServer: Server | undefined;
-    const management = await buildManagementApp({ log, readiness, auth, nodeKeys, control }, (handler) => {
+    const management = await buildManagementApp({ log, readiness, auth, nodeKeys, control, sessions }, (handler) => {
       managementServer = createListenerServer(addresses.management, handler, tls);
       return managementServer;
     });
