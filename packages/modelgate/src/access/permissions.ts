@@ -63,6 +63,16 @@ export type Need =
     };
 
 /**
+ * The need for one right on a resource named by its type, for routes that serve all three types.
+ * `any` asks only that the resource be visible (the right every other one implies).
+ */
+export function resourceNeed(type: ResourceType, name: string, right: 'admin' | 'any'): Need {
+  if (type === 'service') return { service: name, right: right === 'any' ? 'read' : 'admin' };
+  if (type === 'infrastructure') return { infrastructure: name, right: right === 'any' ? 'view' : 'admin' };
+  return { secret: name, right: right === 'any' ? 'use' : 'admin' };
+}
+
+/**
  * Rights that come with another: `admin` holds them all; on a service every right includes
  * `read` (nobody deploys what they cannot see); `deploy` on an infrastructure includes `view`.
  */

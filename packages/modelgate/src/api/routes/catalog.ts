@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { actorOf, authorize } from '../../access/authorize.js';
-import { canSee } from '../../access/permissions.js';
+import { canSee, resourceNeed } from '../../access/permissions.js';
 import { infrastructures, services, versions } from '../../control/catalog.js';
 import type { ControlContext } from '../../control/context.js';
 import { deleteWithGrants, setOwner } from '../../control/grants.js';
@@ -25,12 +25,8 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
   ] as const) {
     // Infrastructures: created by global admins, read with `view`, administered with `admin`.
     // Services: created with `create_service` (the creator owns it), read with `read`.
-    const read = (name: string) =>
-      type === 'service' ? { service: name, right: 'read' as const } : { infrastructure: name, right: 'view' as const };
-    const admin = (name: string) =>
-      type === 'service'
-        ? { service: name, right: 'admin' as const }
-        : { infrastructure: name, right: 'admin' as const };
+    const read = (name: string) => resourceNeed(type, name, 'any');
+    const admin = (name: string) => resourceNeed(type, name, 'admin');
     const base = `${API_PREFIX}/${path}`;
     const list = { type: 'object', properties: { [path]: { type: 'array', items: namedSchema } } };
     app.get(base, { schema: { tags: [tag], summary: `List ${path}`, response: { 200: list } } }, async (req) => {

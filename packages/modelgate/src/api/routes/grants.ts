@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { authorize } from '../../access/authorize.js';
-import { type ResourceType, RIGHTS_BY_TYPE } from '../../access/permissions.js';
+import { type ResourceType, RIGHTS_BY_TYPE, resourceNeed } from '../../access/permissions.js';
 import type { ControlContext } from '../../control/context.js';
 import { listGrants, ownerOf, removeGrant, setGrant } from '../../control/grants.js';
 import { API_PREFIX } from '../prefix.js';
@@ -28,10 +28,7 @@ export async function grantRoutes(app: FastifyInstance, opts: { control: Control
       required: ['name', 'group'],
       properties: { name, group: resourceName },
     } as const;
-    const need = (resource: string, right: 'admin' | 'any') =>
-      right === 'admin'
-        ? ({ [type]: resource, right: 'admin' } as never)
-        : ({ [type]: resource, right: RIGHTS_BY_TYPE[type][0] } as never);
+    const need = (resource: string, right: 'admin' | 'any') => resourceNeed(type, resource, right);
 
     app.get<{ Params: { name: string } }>(
       base,
