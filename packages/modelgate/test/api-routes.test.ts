@@ -44,6 +44,14 @@ describe('the OpenAPI document', () => {
       '/api/v1/api-keys',
       '/api/v1/infrastructures',
       '/api/v1/services/{name}/versions',
+      '/api/v1/users',
+      '/api/v1/groups',
+      '/api/v1/groups/{name}/members/{username}',
+      '/api/v1/sessions',
+      '/api/v1/sessions/current',
+      '/api/v1/infrastructures/{name}/grants/{group}',
+      '/api/v1/services/{name}/grants/{group}',
+      '/api/v1/secrets/{name}/grants/{group}',
       '/token',
     ]) {
       expect(Object.keys(res.json.paths)).toContain(path);
