@@ -130,3 +130,33 @@ describe('forged and stolen sessions', () => {
     }
   });
 });
+
+describe('deleting what is referenced (docs/decisions.md)', () => {
+  it('a deleted group takes its grants and memberships along; a deleted owner leaves its service', async () => {
+    const m = t.keys.management;
+    await api(t, m, 'POST', '/groups', { name: 'temp-team' });
+    await api(t, m, 'POST', '/groups', { name: 'makers2', privileges: ['create_service'] });
+    await api(t, m, 'POST', '/services', { name: 'temp-svc' });
+    await api(t, m, 'PUT', '/services/temp-svc/grants/temp-team', { rights: ['read'] });
+    const token = await userWithSession(t, 'temp-user', ['temp-team', 'makers2']);
+    expect((await api(t, token, 'GET', '/services/temp-svc')).status).toBe(200);
+    expect((await api(t, token, 'POST', '/services', { name: 'left-behind' })).status).toBe(201);
+
+    expect((await api(t, m, 'DELETE', '/groups/temp-team')).status).toBe(204);
+    expect((await api(t, token, 'GET', '/services/temp-svc')).status).toBe(404);
+    expect((await api(t, m, 'GET', '/services/temp-svc/grants')).body).toEqual({ owner: null, grants: [] });
+    expect((await api(t, m, 'GET', '/users/temp-user')).body.groups).toEqual(['makers2']);
+
+    expect((await api(t, m, 'GET', '/services/left-behind/grants')).body.owner).toBe('temp-user');
+    expect((await api(t, m, 'DELETE', '/users/temp-user')).status).toBe(204);
+    expect((await api(t, m, 'GET', '/services/left-behind/grants')).body.owner).toBeNull();
+    expect((await api(t, token, 'GET', '/whoami')).status).toBe(401);
+  });
+
+  it('an infrastructure in use is refused naming the deployment', async () => {
+    const res = await api(t, t.keys.management, 'DELETE', '/infrastructures/prod');
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('RESOURCE_IN_USE');
+    expect(res.body.error.message).toContain('crown-jewels');
+  });
+});
