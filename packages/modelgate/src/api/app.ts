@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AuditWriter } from '../audit/writer.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
+import type { SessionService } from '../auth/sessions/service.js';
 import type { ControlContext } from '../control/context.js';
 import { errorBody } from '../errors/registry.js';
 import { type Logger, redactUrl } from '../log/logger.js';
@@ -17,8 +18,11 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
+import { peopleRoutes } from './routes/people.js';
 import { secretRoutes } from './routes/secrets.js';
+import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/token.js';
 import { whoamiRoutes } from './routes/whoami.js';
 
@@ -34,6 +38,8 @@ export interface ManagementContext {
   readonly guard: BrowserGuardPolicy;
   /** Where management changes and refused attempts are recorded. */
   readonly audit: AuditWriter;
+  /** Sign-in sessions; undefined when token authorization is disabled (nobody signs in). */
+  readonly sessions?: SessionService | undefined;
 }
 
 /**
@@ -91,7 +97,11 @@ export async function buildManagementApp(
       },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'Management key, admin key or API token' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Management key, admin key, API token or session (mgu_)',
+          },
         },
       },
       security: [{ bearer: [] }],
@@ -99,12 +109,15 @@ export async function buildManagementApp(
   });
   await app.register(healthRoutes, { readiness: ctx.readiness });
   await app.register(tokenRoutes, { nodeKeys: ctx.nodeKeys });
-  await app.register(whoamiRoutes);
+  await app.register(whoamiRoutes, { control: ctx.control });
   await app.register(deploymentRoutes, { control: ctx.control });
   await app.register(secretRoutes, { control: ctx.control });
   await app.register(apiKeyRoutes, { control: ctx.control });
   await app.register(catalogRoutes, { control: ctx.control });
   await app.register(auditRoutes, { store: ctx.control.store });
+  await app.register(peopleRoutes, { control: ctx.control });
+  await app.register(grantRoutes, { control: ctx.control });
+  if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

@@ -165,6 +165,20 @@ export const CONFIG_SCHEMA = {
     exclusiveMin: true,
     description: 'Data-plane refusals (401/403/429) audited per second, bursts of 4x; the rest are dropped.',
   },
+  session_idle_timeout_min: {
+    type: 'number',
+    default: 60,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Minutes without a request after which a sign-in session ends.',
+  },
+  session_absolute_timeout_min: {
+    type: 'number',
+    default: 720,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Minutes after sign-in at which a session ends, however active.',
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;

@@ -41,6 +41,25 @@ export const ERROR_CODES = {
   },
   HOST_NOT_ALLOWED: { status: 421, message: 'The Host header does not name this listener' },
   THROTTLED: { status: 429, message: 'Too many requests; retry later' },
+  SIGN_IN_FAILED: { status: 401, message: 'Unknown username or wrong password' },
+  CSRF_REJECTED: {
+    status: 403,
+    message: 'A write authenticated by the session cookie needs a same-origin Origin or an X-Modelgate-CSRF header',
+  },
+  PASSWORD_REJECTED: { status: 400, message: 'The password does not meet the password rules' },
+
+  // Permissions (403): the code names the missing right; a target the caller may not read is 404
+  MISSING_GLOBAL_ADMIN: { status: 403, message: 'This needs the global admin privilege' },
+  MISSING_GLOBAL_CREATE_SERVICE: { status: 403, message: 'This needs the create_service privilege' },
+  MISSING_INFRASTRUCTURE_VIEW: { status: 403, message: 'This needs the view right on the infrastructure' },
+  MISSING_INFRASTRUCTURE_DEPLOY: { status: 403, message: 'This needs the deploy right on the infrastructure' },
+  MISSING_INFRASTRUCTURE_ADMIN: { status: 403, message: 'This needs the admin right on the infrastructure' },
+  MISSING_SERVICE_READ: { status: 403, message: 'This needs the read right on the service' },
+  MISSING_SERVICE_WRITE: { status: 403, message: 'This needs the write right on the service' },
+  MISSING_SERVICE_DEPLOY: { status: 403, message: 'This needs the deploy right on the service' },
+  MISSING_SERVICE_ADMIN: { status: 403, message: 'This needs the admin right on the service' },
+  MISSING_SECRET_USE: { status: 403, message: 'This needs the use right on the secret' },
+  MISSING_SECRET_ADMIN: { status: 403, message: 'This needs the admin right on the secret' },
 
   // Control plane resources
   RESOURCE_NOT_FOUND: { status: 404, message: 'The resource does not exist' },

@@ -12,6 +12,7 @@ import { BasicVerifier } from '../auth/basic/verifier.js';
 import { ExpensiveCheckLimiter } from '../auth/expensive-check-limiter.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
 import { ANONYMOUS } from '../auth/principal.js';
+import { SessionService } from '../auth/sessions/service.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../control/context.js';
@@ -105,10 +106,21 @@ export async function startNode(
     const adminKeys = new AdminKeyVerifier(store, bus);
     // One cap on scrypt work for the whole node, whichever listener asks for it.
     const passwordChecks = new ExpensiveCheckLimiter(config.password_check_concurrency);
+    const sessions = nodeKeys
+      ? new SessionService(store, {
+          idleTimeoutMin: config.session_idle_timeout_min,
+          absoluteTimeoutMin: config.session_absolute_timeout_min,
+          failureLimit: config.failure_limit,
+          failureWindowS: config.failure_window_s,
+        })
+      : undefined;
     const auth = {
       enabled: nodeKeys !== undefined,
       authenticate: nodeKeys
-        ? throttledAuthenticator(createManagementAuthenticator({ nodeKeys, adminKeys }), failureThrottle(config))
+        ? throttledAuthenticator(
+            createManagementAuthenticator({ nodeKeys, adminKeys, sessions }),
+            failureThrottle(config),
+          )
         : async () => ANONYMOUS,
     };
 
@@ -154,7 +166,7 @@ export async function startNode(
     let managementServer: Server | undefined;
     const guard = browserGuardPolicy(config, !auth.enabled);
     const management = await buildManagementApp(
-      { log, readiness, auth, nodeKeys, control, guard, audit },
+      { log, readiness, auth, nodeKeys, control, guard, audit, sessions },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);
         return managementServer;
