@@ -15,8 +15,20 @@ export function missingRightCode(missing: MissingRight): ErrorCode {
  * same message), so a caller cannot tell a name it may not read from a free one.
  */
 export function denialOf(decision: Exclude<Decision, { allowed: true }>, hiddenAs?: ModelgateError): ModelgateError {
-  if (decision.denied === 'hidden') return hiddenAs ?? notFound(decision.type, decision.name);
+  if (decision.denied === 'hidden') {
+    const error = hiddenAs ?? notFound(decision.type, decision.name);
+    hiddenDenials.add(error);
+    return error;
+  }
   return new ModelgateError(missingRightCode(decision.missing), undefined, { details: [decision.missing] });
+}
+
+/** 404s that hide a target the caller may not read: the same answer, but the audit log says denied. */
+const hiddenDenials = new WeakSet<Error>();
+
+/** Whether an error is a 404 that hides a target from the caller (for the audit log only). */
+export function isHiddenDenial(error: unknown): boolean {
+  return error instanceof Error && hiddenDenials.has(error);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isHiddenDenial } from '../access/authorize.js';
 import { describeAction } from '../audit/action.js';
 import { actorOf, isRefusal, outcomeOf } from '../audit/record.js';
 import type { AuditWriter } from '../audit/writer.js';
@@ -24,6 +25,10 @@ declare module 'fastify' {
 export function installAuditLog(app: FastifyInstance, writer: AuditWriter): void {
   const codes = new WeakMap<FastifyRequest, ErrorCode>();
   app.decorateRequest('auditHidden', false);
+  // A 404 the permission module used to hide a target is a denied attempt, not a miss.
+  app.addHook('onError', async (req, _reply, error) => {
+    if (isHiddenDenial(error)) req.auditHidden = true;
+  });
   // The error code is read from our own error body; only a registry code is kept.
   app.addHook('onSend', async (req, reply, payload) => {
     if (reply.statusCode >= 400 && typeof payload === 'string' && payload.length < 65_536) {
