@@ -112,6 +112,7 @@ export async function startNode(
           absoluteTimeoutMin: config.session_absolute_timeout_min,
           failureLimit: config.failure_limit,
           failureWindowS: config.failure_window_s,
+          passwordChecks,
         })
       : undefined;
     const auth = {

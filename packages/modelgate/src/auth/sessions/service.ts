@@ -5,6 +5,7 @@ import { hashPassword, verifyPassword } from '../../secrets/password-hash.js';
 import type { Store } from '../../store/database.js';
 import { generateCredential, hashCredential, type ParsedCredential, randomBase62 } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
+import { ExpensiveCheckLimiter } from '../expensive-check-limiter.js';
 import type { Principal } from '../principal.js';
 import { sessionState, shouldTouch } from './expiry.js';
 
@@ -14,6 +15,8 @@ export interface SessionOptions {
   /** Failed sign-ins per username, and per client address, before 429. */
   readonly failureLimit: number;
   readonly failureWindowS: number;
+  /** The node's one cap on scrypt work, shared fairly per client address (issue 7). */
+  readonly passwordChecks?: ExpensiveCheckLimiter;
   /** Injectable clock for tests. */
   readonly now?: () => number;
 }
@@ -35,6 +38,7 @@ export class SessionService {
   private readonly now: () => number;
   /** Unknown usernames are checked against this, so they cost the same scrypt as a real one. */
   private readonly dummyHash: Promise<string>;
+  private readonly passwordChecks: ExpensiveCheckLimiter;
 
   constructor(
     private readonly store: Store,
@@ -44,6 +48,7 @@ export class SessionService {
     const throttle = { limit: options.failureLimit, windowMs: options.failureWindowS * 1000, now: this.now };
     this.byUsername = new FailureThrottle(throttle);
     this.byAddress = new FailureThrottle(throttle);
+    this.passwordChecks = options.passwordChecks ?? new ExpensiveCheckLimiter(16);
     this.dummyHash = hashPassword(randomBytes(24).toString('base64url'));
   }
 
@@ -80,8 +85,19 @@ export class SessionService {
               .executeTakeFirst()
           : undefined;
       const secret = typeof password === 'string' && password.length <= 1024 ? password : '';
-      const matches = await verifyPassword(secret, user?.password_hash ?? (await this.dummyHash));
-      ok = matches && user !== undefined && Number(user.disabled) === 0;
+      const hash = user?.password_hash ?? (await this.dummyHash);
+      const checked = await this.passwordChecks.run(clientKey(address), () => verifyPassword(secret, hash));
+      if (!checked.ran) {
+        // Over its own share of the cap: the flood counts against the address; a node-wide cap
+        // it did not fill does not.
+        if (checked.charge) this.byAddress.fail(keys[1]);
+        else this.byAddress.release(keys[1]);
+        this.byUsername.release(keys[0]);
+        throw new ModelgateError('THROTTLED', 'Too many password checks at once; retry later', {
+          headers: { 'retry-after': '1' },
+        });
+      }
+      ok = checked.value && user !== undefined && Number(user.disabled) === 0;
     } catch (err) {
       this.byUsername.release(keys[0]);
       this.byAddress.release(keys[1]);
