@@ -320,4 +320,99 @@ describe.each([onPostgres(1), onPostgres(2), onSqlite, onSqliteProcesses])('writ
       expect(keys.map((k) => k.id)).not.toContain(made.body.api_keys[0].id);
     }
   });
+  it(
+    'same-name creates of a user (with a membership): exactly one 201, the rest 409 RESOURCE_CONFLICT',
+    async () => {
+      expect((await manage(any(), 'POST', '/groups', { name: 'racers' })).status).toBe(201);
+      // Fewer rounds: every create hashes its password (scrypt).
+      for (let round = 0; round < 2; round++) {
+        const username = `racer-${round}`;
+        const results = await race(nodes, () => [
+          'POST',
+          '/users',
+          { username, password: 'a long enough passphrase', groups: ['racers'] },
+        ]);
+        expect(statuses(results)).toEqual([201, ...Array(PARALLEL - 1).fill(409)]);
+        for (const r of results.filter((x) => x.status === 409)) expect(r.body.error.code).toBe('RESOURCE_CONFLICT');
+      }
+      // One membership per user: the losers' memberships were rolled back with their user.
+      const group = await manage(any(), 'GET', '/groups/racers');
+      expect(group.body.members).toEqual(['racer-0', 'racer-1']);
+    },
+    SLOW_TIMEOUT,
+  );
+
+  it('same-name creates of a group: exactly one 201, the rest 409 RESOURCE_CONFLICT', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const name = `crowd-${round}`;
+      const results = await race(nodes, (i) => [
+        'POST',
+        '/groups',
+        { name, privileges: i % 2 ? ['create_service'] : [] },
+      ]);
+      expect(statuses(results)).toEqual([201, ...Array(PARALLEL - 1).fill(409)]);
+      for (const r of results.filter((x) => x.status === 409)) expect(r.body.error.code).toBe('RESOURCE_CONFLICT');
+    }
+    const groups = (await manage(any(), 'GET', '/groups')).body.groups as { name: string }[];
+    expect(groups.filter((g) => g.name.startsWith('crowd-'))).toHaveLength(ROUNDS);
+  });
+
+  it('parallel PUTs of one grant are idempotent: every one 200, one grant holding one of the rights sets', async () => {
+    expect((await manage(any(), 'POST', '/infrastructures', { name: 'granted' })).status).toBe(201);
+    expect((await manage(any(), 'POST', '/services', { name: 'granted-svc' })).status).toBe(201);
+    const sets = [['view'], ['view', 'deploy'], ['admin']];
+    for (let round = 0; round < ROUNDS; round++) {
+      const group = `grantees-${round}`;
+      expect((await manage(any(), 'POST', '/groups', { name: group })).status).toBe(201);
+      const results = await race(nodes, (i) =>
+        i % 2
+          ? ['PUT', `/infrastructures/granted/grants/${group}`, { rights: sets[i % sets.length] }]
+          : ['PUT', `/services/granted-svc/grants/${group}`, { rights: ['read'] }],
+      );
+      expect(statuses(results)).toEqual(Array(PARALLEL).fill(200));
+      const grants = (await manage(any(), 'GET', '/infrastructures/granted/grants')).body.grants as {
+        group: string;
+        rights: string[];
+      }[];
+      const mine = grants.filter((g) => g.group === group);
+      expect(mine).toHaveLength(1);
+      expect(sets.map((x) => JSON.stringify(x))).toContain(JSON.stringify(mine[0]!.rights));
+    }
+  });
+
+  it('parallel PUTs of one membership are idempotent: every one 200, the user a member once', async () => {
+    expect((await manage(any(), 'POST', '/groups', { name: 'joined' })).status).toBe(201);
+    for (let round = 0; round < 2; round++) {
+      const username = `joiner-${round}`;
+      const made = await manage(any(), 'POST', '/users', { username, password: 'a long enough passphrase' });
+      expect(made.status).toBe(201);
+      const results = await race(nodes, () => ['PUT', `/groups/joined/members/${username}`]);
+      expect(statuses(results)).toEqual(Array(PARALLEL).fill(200));
+      expect((await manage(any(), 'GET', `/users/${username}`)).body.groups).toEqual(['joined']);
+    }
+  });
+
+  it('grants and memberships written while their group is deleted: 200/204 or a clean 404/409, nothing left of the group', async () => {
+    expect((await manage(any(), 'POST', '/infrastructures', { name: 'contested-infra' })).status).toBe(201);
+    const user = await manage(any(), 'POST', '/users', { username: 'member', password: 'a long enough passphrase' });
+    expect(user.status).toBe(201);
+    for (let round = 0; round < ROUNDS; round++) {
+      const group = `doomed-group-${round}`;
+      expect((await manage(any(), 'POST', '/groups', { name: group })).status).toBe(201);
+      const results = await race(nodes, (i) =>
+        i === PARALLEL / 2
+          ? ['DELETE', `/groups/${group}`]
+          : i % 2
+            ? ['PUT', `/infrastructures/contested-infra/grants/${group}`, { rights: ['view'] }]
+            : ['PUT', `/groups/${group}/members/member`],
+      );
+      for (const r of results) expect([200, 204, 404, 409]).toContain(r.status);
+      expect(results.filter((r) => r.status === 204)).toHaveLength(1);
+      const grants = (await manage(any(), 'GET', '/infrastructures/contested-infra/grants')).body.grants as {
+        group: string;
+      }[];
+      expect(grants.map((g) => g.group)).not.toContain(group);
+      expect((await manage(any(), 'GET', '/users/member')).body.groups).not.toContain(group);
+    }
+  });
 });

@@ -3,6 +3,7 @@ import { type ManagementRouteClass, mayUseManagementRoute } from '../access/mana
 import { bearerChallenge, type Denial, denialCode, deny, isDenial } from '../auth/denial.js';
 import type { ManagementAuthenticator } from '../auth/management-authenticator.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
+import { CSRF_HEADER, csrfAllowed } from '../auth/sessions/csrf.js';
 import { ModelgateError } from '../errors/registry.js';
 
 declare module 'fastify' {
@@ -42,16 +43,31 @@ export function installAuthentication(app: FastifyInstance, auth: ManagementAuth
     }
     const result = await auth.authenticate(req.raw);
     if (isDenial(result)) throw denialError(result);
+    // Set before the route check too, so the audit log names who was refused.
+    req.principal = result;
     if (!mayUseManagementRoute(result, route)) {
       throw denialError(deny('forbidden', `The ${result.kind.replaceAll('_', ' ')} cannot use this route`));
     }
-    req.principal = result;
+    if (result.viaCookie) checkCsrf(req);
   });
 }
 
-/** The HTTP error for a denial on a Bearer-protected route. */
-export function denialError(denial: Denial): ModelgateError {
-  return new ModelgateError(denialCode(denial.denied), denial.detail, {
-    headers: { 'www-authenticate': bearerChallenge(REALM, denial.denied) },
+/** A write authenticated by the session cookie alone must come from this origin (docs/decisions.md). */
+function checkCsrf(req: FastifyRequest): void {
+  const allowed = csrfAllowed({
+    method: req.method,
+    origin: req.headers.origin,
+    ownOrigin: `${req.protocol}://${req.host}`,
+    csrfHeader: req.headers[CSRF_HEADER] as string | undefined,
   });
+  if (!allowed) throw new ModelgateError('CSRF_REJECTED');
+}
+
+/** The HTTP error for a denial on a Bearer-protected route (429 with `Retry-After` when throttled). */
+export function denialError(denial: Denial): ModelgateError {
+  const headers: Record<string, string> =
+    denial.retryAfter === undefined
+      ? { 'www-authenticate': bearerChallenge(REALM, denial.denied) }
+      : { 'retry-after': String(denial.retryAfter) };
+  return new ModelgateError(denialCode(denial.denied), denial.detail, { headers });
 }

@@ -71,6 +71,19 @@ async function getNamed(ctx: ControlContext, table: NamedTable, what: string, na
   return row;
 }
 
+async function updateNamed(ctx: ControlContext, table: NamedTable, what: string, name: string, description: string) {
+  const problems = new Problems();
+  problems.check(typeof description === 'string' && description.length <= 1024, 'description must be a string');
+  problems.throwIfAny();
+  return transact(ctx, async (tx) => {
+    const query = tx.store.db.selectFrom(table).selectAll().where('name', '=', name);
+    const row = await lockForUpdate(tx.store, query).executeTakeFirst();
+    if (!row) throw notFound(what, name);
+    await tx.store.db.updateTable(table).set({ description }).where('id', '=', row.id).execute();
+    return { ...row, description };
+  });
+}
+
 async function deleteNamed(ctx: ControlContext, table: NamedTable, what: string, name: string): Promise<void> {
   await transact(ctx, async (tx) => {
     const query = tx.store.db.selectFrom(table).selectAll().where('name', '=', name);
@@ -96,6 +109,8 @@ export const infrastructures = {
   ensure: (ctx: ControlContext, name: string) => ensureNamed(ctx, 'infrastructures', name),
   get: (ctx: ControlContext, name: string) => getNamed(ctx, 'infrastructures', 'infrastructure', name),
   list: (ctx: ControlContext) => ctx.store.db.selectFrom('infrastructures').selectAll().orderBy('name').execute(),
+  update: (ctx: ControlContext, name: string, description: string) =>
+    updateNamed(ctx, 'infrastructures', 'infrastructure', name, description),
   delete: (ctx: ControlContext, name: string) => deleteNamed(ctx, 'infrastructures', 'infrastructure', name),
 };
 
@@ -106,6 +121,8 @@ export const services = {
   ensure: (ctx: ControlContext, name: string) => ensureNamed(ctx, 'services', name),
   get: (ctx: ControlContext, name: string) => getNamed(ctx, 'services', 'service', name),
   list: (ctx: ControlContext) => ctx.store.db.selectFrom('services').selectAll().orderBy('name').execute(),
+  update: (ctx: ControlContext, name: string, description: string) =>
+    updateNamed(ctx, 'services', 'service', name, description),
   delete: (ctx: ControlContext, name: string) => deleteNamed(ctx, 'services', 'service', name),
 };
 

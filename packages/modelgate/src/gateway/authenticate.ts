@@ -7,6 +7,7 @@ import { bearerChallenge, type Denial, deny, isDenial } from '../auth/denial.js'
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
+import { clientKey } from './failure-throttle.js';
 
 export interface DataPlaneVerifiers {
   /** Undefined when token authorization is disabled: every deployment is then open. */
@@ -39,11 +40,12 @@ export async function authenticateDeploymentRequest(
   if (isDenial(header)) return header;
   if (header.scheme === 'basic') {
     if (!snapshot.basic) return deny('unknown', 'This deployment does not accept Basic credentials');
-    return verifiers.basic.verify(header.username, header.password, {
-      deployment_id: snapshot.id,
-      revision: snapshot.revision,
-      ...snapshot.basic,
-    });
+    return verifiers.basic.verify(
+      header.username,
+      header.password,
+      { deployment_id: snapshot.id, revision: snapshot.revision, ...snapshot.basic },
+      clientKey(req.socket.remoteAddress),
+    );
   }
   const credential = parseCredential(header.token);
   if (!credential) return deny('malformed', 'Not a modelgate credential (bad prefix, characters or checksum)');

@@ -3,6 +3,8 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher } from 'undici';
 import { sendError } from '../server/respond.js';
+import { continueWhenPulled } from './continue.js';
+import { closeAfterEarlyAnswer } from './early-answer.js';
 import { downstreamResponseHeaders, type OutgoingHeaders } from './headers.js';
 
 /** Where one request goes. */
@@ -103,6 +105,7 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
       });
       req.once('error', (err) => pass.destroy(err));
       req.pipe(pass);
+      continueWhenPulled(res, pass);
     }
 
     try {
@@ -117,6 +120,7 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
           body,
           signal: controller.signal,
         });
+        if (body !== null) closeAfterEarlyAnswer(req, body, target.headers['content-length'] !== undefined);
       } catch (err) {
         if (body !== null) req.unpipe(body);
         if (callerGone(res, controller)) return;

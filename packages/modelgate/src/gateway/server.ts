@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { RefusalRecorder } from '../audit/data-plane.js';
 import { type Denial, denialCode, isDenial } from '../auth/denial.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
@@ -22,6 +23,7 @@ import { clientKey, type FailureThrottle } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
+import { requestShapeRefusal } from './request-shape.js';
 import type { Route, RouteTable } from './route-table.js';
 import { proxyUpgrade, type UpgradeOptions } from './websocket.js';
 
@@ -39,6 +41,8 @@ export interface GatewayContext {
   readonly proto: 'http' | 'https';
   /** Revoking changes: open WebSockets of a changed deployment or a deleted key are closed. */
   readonly bus: EventBus;
+  /** Audit of refusals (401/403/429): queues only, off the hot path. */
+  readonly audit?: RefusalRecorder;
 }
 
 /** Where a request goes, once routing, the route table and authentication agreed. */
@@ -53,6 +57,8 @@ interface Refusal {
   readonly code: ErrorCode;
   readonly message?: string;
   readonly headers?: Record<string, string | string[]>;
+  /** The deployment refused, once routing found it (for the audit log). */
+  readonly deployment?: string;
 }
 
 /**
@@ -74,6 +80,8 @@ export function createGateway(ctx: GatewayContext) {
   });
 
   async function admit(req: IncomingMessage): Promise<Admitted | Refusal> {
+    const shape = requestShapeRefusal(req.method, req.rawHeaders);
+    if (shape) return shape;
     const routed = route(req);
     if (!routed.ok) return { code: routed.code };
     const entry = ctx.routes.get(routed.deployment);
@@ -88,26 +96,17 @@ export function createGateway(ctx: GatewayContext) {
       return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
     const key = `${clientKey(req.socket.remoteAddress)}|${entry.snapshot.id}`;
-    const wait = ctx.throttle.enter(key);
-    if (wait > 0) return { code: 'THROTTLED', headers: { 'retry-after': String(wait) } };
     let principal: Principal | Denial;
     try {
-      principal = await authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
+      principal = await ctx.throttle.attempt(key, () =>
+        authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers),
+      );
     } catch (err) {
-      ctx.throttle.release(key);
       // Only an unknown credential reaches the store; when it cannot answer, say so (503), not 500.
       log.warn({ err: String(err), deployment: entry.snapshot.name }, 'credential lookup failed');
       return { code: 'NOT_READY', message: 'The credential cannot be checked right now; retry later' };
     }
-    if (isDenial(principal)) {
-      if (principal.denied === 'missing' || principal.denied === 'forbidden' || principal.denied === 'throttled') {
-        ctx.throttle.release(key);
-      } else {
-        ctx.throttle.fail(key);
-      }
-      return refusalFor(principal, entry);
-    }
-    ctx.throttle.succeed(key);
+    if (isDenial(principal)) return refusalFor(principal, entry);
     return { route: entry, rest: routed.rest, principal };
   }
 
@@ -147,6 +146,7 @@ export function createGateway(ctx: GatewayContext) {
     if (await answerHealth(path, res, id, ctx.readiness)) return;
     const admitted = await admit(req);
     if ('code' in admitted) {
+      ctx.audit?.(req, admitted, id);
       res.on('finish', () => accessLog(req, res, id, undefined, undefined));
       return sendError(res, admitted.code, id, refusalOptions(admitted));
     }
@@ -195,7 +195,10 @@ export function createGateway(ctx: GatewayContext) {
       socket.on('error', () => socket.destroy());
       admit(req)
         .then((admitted) => {
-          if ('code' in admitted) return rejectUpgrade(socket, admitted, id);
+          if ('code' in admitted) {
+            ctx.audit?.(req, admitted, id);
+            return rejectUpgrade(socket, admitted, id);
+          }
           const open = { socket, deployment: admitted.route.snapshot.name, principalId: admitted.principal.id };
           sockets.add(open);
           socket.once('close', () => sockets.delete(open));
@@ -217,8 +220,12 @@ export function createGateway(ctx: GatewayContext) {
 
 function refusalFor(denial: Denial, route: Route): Refusal {
   const code = denialCode(denial.denied);
-  const refusal: Refusal = { code, ...(denial.detail ? { message: denial.detail } : {}) };
-  if (denial.denied === 'throttled') return { ...refusal, headers: { 'retry-after': '1' } };
+  const refusal: Refusal = {
+    code,
+    deployment: route.snapshot.name,
+    ...(denial.detail ? { message: denial.detail } : {}),
+  };
+  if (denial.retryAfter !== undefined) return { ...refusal, headers: { 'retry-after': String(denial.retryAfter) } };
   if (ERROR_CODES[code].status !== 401) return refusal;
   return { ...refusal, headers: { 'www-authenticate': deploymentChallenges(route.snapshot, denial.denied) } };
 }

@@ -1,27 +1,36 @@
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { buildManagementApp } from '../api/app.js';
+import { throttledAuthenticator } from '../api/failure-throttling.js';
+import { browserGuardPolicy } from '../api/origin-guard.js';
+import { dataPlaneRecorder } from '../audit/data-plane.js';
+import { scheduleAuditRetention } from '../audit/retention.js';
+import { AuditWriter } from '../audit/writer.js';
 import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
 import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
+import { ExpensiveCheckLimiter } from '../auth/expensive-check-limiter.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
 import { ANONYMOUS } from '../auth/principal.js';
+import { SessionService } from '../auth/sessions/service.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../control/context.js';
 import { listServedDeploymentNames, loadServedDeployment } from '../control/deployments.js';
 import { createLocalBus, type EventBus } from '../events/bus.js';
+import { continueAfterAdmission } from '../gateway/continue.js';
 import { FailureThrottle } from '../gateway/failure-throttle.js';
 import { createProxy } from '../gateway/proxy.js';
 import { RouteTable } from '../gateway/route-table.js';
 import { createGateway } from '../gateway/server.js';
 import type { Logger } from '../log/logger.js';
 import { loadMasterKey } from '../secrets/master-key.js';
+import { insertAuditRecords } from '../store/audit.js';
 import { followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
-import { createMetricsRegistry, metricsHandler } from './metrics.js';
+import { createMetricsRegistry, metricsHandler, registerAuditDropped } from './metrics.js';
 import { setUpTokenAuthorization } from './token-authorization.js';
 
 /** A running node: its bound ports and the way to stop it. */
@@ -72,6 +81,16 @@ export async function startNode(
     const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
     cleanups.push(() => store.close());
     log.info({ store: store.dialect, location: store.location }, 'store ready');
+    // Registered right after the store, so it is flushed after the listeners drained, before close.
+    const audit = new AuditWriter({
+      write: (records) => insertAuditRecords(store, records),
+      log,
+      refusalsPerSecond: config.audit_refusals_per_second,
+      refusalBurst: Math.max(1, Math.ceil(config.audit_refusals_per_second * 4)),
+    });
+    cleanups.push(() => audit.close());
+    const retention = scheduleAuditRetention(store, config.audit_retention_days, log);
+    cleanups.push(() => retention.stop());
 
     const bus = createLocalBus();
     const feed = await followChangeLog(store, bus, {
@@ -85,9 +104,25 @@ export async function startNode(
     const nodeKeys = setUpTokenAuthorization(config, log, addresses);
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
+    // One cap on scrypt work for the whole node, whichever listener asks for it.
+    const passwordChecks = new ExpensiveCheckLimiter(config.password_check_concurrency);
+    const sessions = nodeKeys
+      ? new SessionService(store, {
+          idleTimeoutMin: config.session_idle_timeout_min,
+          absoluteTimeoutMin: config.session_absolute_timeout_min,
+          failureLimit: config.failure_limit,
+          failureWindowS: config.failure_window_s,
+          passwordChecks,
+        })
+      : undefined;
     const auth = {
       enabled: nodeKeys !== undefined,
-      authenticate: nodeKeys ? createManagementAuthenticator({ nodeKeys, adminKeys }) : async () => ANONYMOUS,
+      authenticate: nodeKeys
+        ? throttledAuthenticator(
+            createManagementAuthenticator({ nodeKeys, adminKeys, sessions }),
+            failureThrottle(config),
+          )
+        : async () => ANONYMOUS,
     };
 
     const control: ControlContext = {
@@ -114,26 +149,30 @@ export async function startNode(
       log,
       readiness,
       routes,
-      verifiers: { nodeKeys, apiKeys: new ApiKeyVerifier(store, bus), basic: new BasicVerifier() },
-      throttle: new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 }),
+      verifiers: { nodeKeys, apiKeys: new ApiKeyVerifier(store, bus), basic: new BasicVerifier(passwordChecks) },
+      throttle: failureThrottle(config),
       proxy,
       upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
       baseDomain: config.base_domain,
       proto: addresses.inference.protocol,
       bus,
+      audit: dataPlaneRecorder(audit),
     });
     const inferenceServer = createListenerServer(addresses.inference, gateway.request, tls);
     inferenceServer.on('upgrade', gateway.upgrade);
-    const metricsServer = createListenerServer(
-      addresses.metrics,
-      metricsHandler(createMetricsRegistry(), readiness),
-      tls,
-    );
+    inferenceServer.on('checkContinue', continueAfterAdmission(gateway.request));
+    const registry = createMetricsRegistry();
+    registerAuditDropped(registry, () => audit.dropped);
+    const metricsServer = createListenerServer(addresses.metrics, metricsHandler(registry, readiness), tls);
     let managementServer: Server | undefined;
-    const management = await buildManagementApp({ log, readiness, auth, nodeKeys, control }, (handler) => {
-      managementServer = createListenerServer(addresses.management, handler, tls);
-      return managementServer;
-    });
+    const guard = browserGuardPolicy(config, !auth.enabled);
+    const management = await buildManagementApp(
+      { log, readiness, auth, nodeKeys, control, guard, audit, sessions },
+      (handler) => {
+        managementServer = createListenerServer(addresses.management, handler, tls);
+        return managementServer;
+      },
+    );
     await management.ready();
     cleanups.push(() => management.close());
 
@@ -178,6 +217,11 @@ export async function startNode(
     servers.push(server);
     return port;
   }
+}
+
+/** A failure throttle with the configured limit and window (one per listener: their keys differ). */
+function failureThrottle(config: Config): FailureThrottle {
+  return new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 });
 }
 
 function urlOf(address: ListenAddress, port: number): string {

@@ -14,6 +14,13 @@ export interface Database {
   deployments: DeploymentsTable;
   deployment_revisions: DeploymentRevisionsTable;
   api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
+  users: UsersTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  grants: GrantsTable;
+  owners: OwnersTable;
+  sessions: SessionsTable;
 }
 
 export interface InfrastructuresTable {
@@ -107,4 +114,78 @@ export interface ChangeLogTable {
   created_at: string;
   /** The `Store.origin` of the writer; its own follower skips the row ('' reaches everyone). */
   origin: Generated<string>;
+}
+
+/** One audit record (X4): append-only, names and ids only, never a value or a credential. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  /** ISO-8601 UTC. */
+  time: string;
+  /** Principal id (`node:management`, an admin key id, ...), `anonymous` when none was verified. */
+  actor: string;
+  /** Principal kind (`management_key`, `admin_key`, `anonymous`, ...). */
+  actor_kind: string;
+  /** `deployment.create`, `secret.delete`, `inference.refuse`, ... */
+  action: string;
+  /** `deployment`, `service.version`, `admin_key`, ... */
+  target_kind: string;
+  /** The target's name or id (`sentiment/1.0` for nested ones), null when the request named none. */
+  target_name: string | null;
+  outcome: 'allowed' | 'denied' | 'failed';
+  /** HTTP status, or 0 for a CLI command that failed before any answer. */
+  status: number;
+  /** The error registry code when refused or failed. */
+  code: string | null;
+  request_id: string | null;
+  client_address: string | null;
+  listener: 'management' | 'inference' | 'cli';
+}
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  /** scrypt (`src/secrets/password-hash.ts`). */
+  password_hash: string;
+  disabled: number;
+  created_at: string;
+}
+
+export interface GroupsTable {
+  id: string;
+  name: string;
+  /** JSON array of global privileges: `admin`, `create_service`. */
+  privileges: string;
+  created_at: string;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+}
+
+/** Rights of a group on one resource, by the resource's id (never reused). */
+export interface GrantsTable {
+  resource_type: 'infrastructure' | 'service' | 'secret';
+  resource_id: string;
+  group_id: string;
+  /** JSON array of rights, e.g. `["view","deploy"]`. */
+  rights: string;
+}
+
+/** The user who created a service or secret: it has every right on it. */
+export interface OwnersTable {
+  resource_type: 'service' | 'secret';
+  resource_id: string;
+  user_id: string;
+}
+
+/** A sign-in session: only the SHA-256 of the `mgu_` credential is kept. */
+export interface SessionsTable {
+  id: string;
+  hash: string;
+  user_id: string;
+  created_at: string;
+  last_seen_at: string;
+  /** Absolute expiry; the idle expiry is `last_seen_at` plus the configured idle timeout. */
+  expires_at: string;
 }

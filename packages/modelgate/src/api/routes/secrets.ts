@@ -1,8 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import { actorOf, authorize } from '../../access/authorize.js';
+import { canSee } from '../../access/permissions.js';
+import { userIdOf } from '../../auth/principal.js';
 import type { ControlContext } from '../../control/context.js';
+import { createOwned, deleteWithGrants } from '../../control/grants.js';
 import { createSecret, deleteSecret, listSecrets, updateSecret, validateSecretInput } from '../../control/secrets.js';
 import { API_PREFIX } from '../prefix.js';
-import { nameParams, secretSchema } from '../schemas.js';
+import { secretName, secretSchema } from '../schemas.js';
+
+const nameParams = { type: 'object', required: ['name'], properties: { name: secretName } } as const;
 
 const tags = ['secrets'];
 const valueBody = {
@@ -32,7 +38,10 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
         response: { 200: { type: 'object', properties: { secrets: { type: 'array', items: secretSchema } } } },
       },
     },
-    async () => ({ secrets: await listSecrets(ctx) }),
+    async (req) => {
+      const actor = await actorOf(ctx, req.principal);
+      return { secrets: (await listSecrets(ctx)).filter((x) => canSee(actor, 'secret', x.name)) };
+    },
   );
 
   app.post<{ Body: { name: string; value?: string; generate?: boolean } }>(
@@ -47,7 +56,11 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
     },
     async (req, reply) => {
       const { name, ...rest } = req.body;
-      const made = await createSecret(ctx, name, validateSecretInput(name, rest));
+      // Any signed-in user may create a secret; the creator owns it (use and admin).
+      const input = validateSecretInput(name, rest);
+      const made = await createOwned(ctx, 'secret', name, userIdOf(req.principal), (tx) =>
+        createSecret(tx, name, input),
+      );
       reply.code(201);
       return { secret: made.secret, ...(made.generatedValue ? { value: made.generatedValue } : {}) };
     },
@@ -66,6 +79,7 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
       },
     },
     async (req) => {
+      await authorize(ctx, req.principal, { secret: req.params.name, right: 'admin' });
       const made = await updateSecret(ctx, req.params.name, validateSecretInput(req.params.name, req.body));
       return { secret: made.secret, ...(made.generatedValue ? { value: made.generatedValue } : {}) };
     },
@@ -75,7 +89,8 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
     `${base}/:name`,
     { schema: { tags, summary: 'Delete a secret', params: nameParams } },
     async (req, reply) => {
-      await deleteSecret(ctx, req.params.name);
+      await authorize(ctx, req.principal, { secret: req.params.name, right: 'admin' });
+      await deleteWithGrants(ctx, 'secret', req.params.name, (tx) => deleteSecret(tx, req.params.name));
       return reply.code(204).send();
     },
   );

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { verifyPassword } from '../../secrets/password-hash.js';
 import { BoundedCache } from '../cache.js';
 import { constantTimeEqual } from '../credential.js';
-import { type Denial, deny } from '../denial.js';
+import { type Denial, deny, denyForNow } from '../denial.js';
+import { ExpensiveCheckLimiter } from '../expensive-check-limiter.js';
 import type { Principal } from '../principal.js';
 
 /** A deployment revision's Basic settings, from its snapshot. */
@@ -20,28 +21,23 @@ export interface BasicScope {
  */
 export class BasicVerifier {
   private readonly cache = new BoundedCache<true>(50_000);
-  private inFlight = 0;
 
-  /** @param maxConcurrent scrypt checks allowed at once, node-wide; more are refused (429). */
-  constructor(private readonly maxConcurrent = 16) {}
+  /** @param limiter bounds scrypt checks node-wide and per client; refusals answer 429. */
+  constructor(private readonly limiter = new ExpensiveCheckLimiter(16)) {}
 
-  async verify(username: string, password: string, scope: BasicScope): Promise<Principal | Denial> {
+  /** @param client the caller's throttling key (its address), for its share of the limiter. */
+  async verify(username: string, password: string, scope: BasicScope, client: string): Promise<Principal | Denial> {
     const userOk = constantTimeEqual(username, scope.username);
+    // JSON keeps the parts apart whatever bytes they hold (a NUL separator would not).
     const cacheKey = createHash('sha256')
-      .update(`${scope.deployment_id}\u0000${scope.revision}\u0000${username}\u0000${password}`)
+      .update(JSON.stringify([scope.deployment_id, scope.revision, username, password]))
       .digest('hex');
     if (userOk && this.cache.get(cacheKey)) return { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
-    // Unknown guesses cost ~50 ms of the thread pool each: bound them so a flood cannot starve it.
-    if (this.inFlight >= this.maxConcurrent) return deny('throttled', 'Too many password checks at once');
-    this.inFlight++;
-    let passwordOk: boolean;
-    try {
-      // Verify even when the username is wrong, so timing does not tell which half was wrong.
-      passwordOk = await verifyPassword(password, scope.password_hash);
-    } finally {
-      this.inFlight--;
-    }
-    if (!userOk || !passwordOk) return deny('unknown');
+    // Unknown guesses cost ~50 ms of the thread pool each: bound them, fairly per client.
+    // Verify even when the username is wrong, so timing does not tell which half was wrong.
+    const checked = await this.limiter.run(client, () => verifyPassword(password, scope.password_hash));
+    if (!checked.ran) return denyForNow(checked.charge ? 'throttled' : 'busy', 1, 'Too many password checks at once');
+    if (!userOk || !checked.value) return deny('unknown');
     this.cache.set(cacheKey, true);
     return { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
   }

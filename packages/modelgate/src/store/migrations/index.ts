@@ -3,6 +3,8 @@ import type { Dialect } from '../database.js';
 import { initial } from './0001_initial.js';
 import { deployments } from './0002_deployments.js';
 import { changeOrigin } from './0003_change_origin.js';
+import { people } from './0004_people.js';
+import { audit } from './0005_audit.js';
 
 /** Every migration, in order. Names sort; never rename or edit a released one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -10,5 +12,7 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '0001_initial': initial(dialect),
     '0002_deployments': deployments,
     '0003_change_origin': changeOrigin,
+    '0004_people': people,
+    '0005_audit': audit(dialect),
   };
 }
