@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
+import { api, GOOD_PASSWORD, userWithSession } from './helpers/people.js';
 import { createScratchDatabase } from './helpers/postgres.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
@@ -10,11 +11,18 @@ import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
  * infrastructure, service, version, secret, deployment or API key behind, and nothing served.
  */
 
-type Table = 'deployment_revisions' | 'api_keys';
+/** The tables a fault is injected into, with the column its marker is matched against. */
+const MARKED = {
+  deployment_revisions: 'snapshot',
+  api_keys: 'description',
+  owners: 'resource_type',
+  group_members: 'group_id',
+} as const;
+type Table = keyof typeof MARKED;
 
 /** Makes every insert into `table` whose row mentions `marker` fail inside the database. */
 async function injectFailure(t: TestNode, table: Table, marker: string): Promise<void> {
-  const column = table === 'deployment_revisions' ? 'snapshot' : 'description';
+  const column = MARKED[table];
   const db = t.node.store.db;
   if (t.node.store.dialect === 'postgres') {
     await sql
@@ -69,14 +77,15 @@ describe.each(setups)('a deploy that fails midway leaves nothing behind ($label)
   beforeAll(async () => {
     ({ t, stop } = await setup.start());
     upstream = await recordingUpstream('model');
+    const group = { name: 'atomic-creators', privileges: ['create_service'] };
+    expect((await manage(t, 'POST', '/groups', group)).status).toBe(201);
   });
   afterAll(async () => {
     await stop?.();
     await upstream?.close();
   });
   afterEach(async () => {
-    await removeFailure(t, 'deployment_revisions');
-    await removeFailure(t, 'api_keys');
+    for (const table of Object.keys(MARKED) as Table[]) await removeFailure(t, table);
   });
 
   /** Everything a deploy of `name` could have created, as the API and the gateway show it. */
@@ -162,5 +171,33 @@ describe.each(setups)('a deploy that fails midway leaves nothing behind ($label)
     await served.arrayBuffer();
     await removeFailure(t, 'deployment_revisions');
     expect((await manage(t, 'POST', '/deployments/steady/redeploy')).body.revision).toBe(2);
+  });
+  it.each([
+    ['service', '/services', { name: 'owned-svc' }, '/services/owned-svc'],
+    ['secret', '/secrets', { name: 'owned-secret', generate: true }, undefined],
+  ] as const)('a %s whose owner cannot be recorded is not created either', async (type, path, body, shown) => {
+    const token = await userWithSession(t, `owner-of-${type}`, ['atomic-creators']);
+    await injectFailure(t, 'owners', type);
+    const res = await api(t, token, 'POST', path, body);
+    expect(res.status).toBe(500);
+    // Nothing without its owner: the resource is absent for everyone.
+    const listed = (await manage(t, 'GET', path)).body[path.slice(1)] as { name: string }[];
+    expect(listed.map((x) => x.name)).not.toContain(body.name);
+    if (shown) expect((await manage(t, 'GET', shown)).status).toBe(404);
+    await removeFailure(t, 'owners');
+    expect((await api(t, token, 'POST', path, body)).status).toBe(201);
+  });
+
+  it('a user whose membership cannot be recorded is not created; a missing group leaves no user either', async () => {
+    await injectFailure(t, 'group_members', 'grp');
+    const body = { username: 'half-user', password: GOOD_PASSWORD, groups: ['atomic-creators'] };
+    expect((await manage(t, 'POST', '/users', body)).status).toBe(500);
+    expect((await manage(t, 'GET', '/users/half-user')).status).toBe(404);
+    await removeFailure(t, 'group_members');
+    const missing = await manage(t, 'POST', '/users', { ...body, groups: ['atomic-creators', 'no-such-group'] });
+    expect(missing.status).toBe(404);
+    expect((await manage(t, 'GET', '/users/half-user')).status).toBe(404);
+    expect((await manage(t, 'GET', '/groups/atomic-creators')).body.members).not.toContain('half-user');
+    expect((await manage(t, 'POST', '/users', body)).status).toBe(201);
   });
 });

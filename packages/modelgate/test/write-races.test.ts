@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, startNodeProcess, tempDir } from './helpers/node-process.js';
+import { api, userWithSession } from './helpers/people.js';
 import { createScratchDatabase } from './helpers/postgres.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
@@ -414,5 +415,35 @@ describe.each([onPostgres(1), onPostgres(2), onSqlite, onSqliteProcesses])('writ
       expect(grants.map((g) => g.group)).not.toContain(group);
       expect((await manage(any(), 'GET', '/users/member')).body.groups).not.toContain(group);
     }
+  });
+  it('signed-in users (session touches, permission loads, audit records) beside write transactions: every request answers', async () => {
+    expect(
+      (await manage(any(), 'POST', '/groups', { name: 'busy-creators', privileges: ['create_service'] })).status,
+    ).toBe(201);
+    const token = await userWithSession(any(), 'busy-user', ['busy-creators']);
+    for (let round = 0; round < ROUNDS; round++) {
+      const results = await Promise.all(
+        Array.from({ length: PARALLEL }, (_, i) => {
+          const node = nodes[i % nodes.length]!;
+          const name = `busy-${round}-${i}`;
+          switch (i % 4) {
+            case 0: // a write transaction with the node key
+              return api(node, node.keys.management, 'POST', '/deployments', { name, upstream: upstream.url });
+            case 1: // a read: session touch and permission load
+              return api(node, token, 'GET', '/services');
+            case 2: // a write transaction that records the user as owner
+              return api(node, token, 'POST', '/services', { name });
+            default: // a denial: an audit record
+              return api(node, token, 'POST', '/infrastructures', { name });
+          }
+        }),
+      );
+      expect(results.map((r) => r.status)).toEqual(
+        Array.from({ length: PARALLEL }, (_, i) => [201, 200, 201, 403][i % 4]),
+      );
+    }
+    // The services the user made are its own: it sees every one of them.
+    const mine = (await api(any(), token, 'GET', '/services')).body.services as { name: string }[];
+    expect(mine.map((x) => x.name).filter((n) => n.startsWith('busy-'))).toHaveLength((ROUNDS * PARALLEL) / 4);
   });
 });
