@@ -5,6 +5,7 @@ import type { NodeKeyService } from '../auth/node-keys/service.js';
 import type { ControlContext } from '../control/context.js';
 import { errorBody } from '../errors/registry.js';
 import { type Logger, redactUrl } from '../log/logger.js';
+import type { ClientAddress } from '../server/client-address.js';
 import type { Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { installAuthentication, type ManagementAuth } from './authentication.js';
@@ -26,6 +27,8 @@ export interface ManagementContext {
   /** Undefined when token authorization is disabled. */
   readonly nodeKeys: NodeKeyService | undefined;
   readonly control: ControlContext;
+  /** The caller's address for logs (the peer, or `X-Forwarded-For` from a trusted proxy). */
+  readonly clientAddress?: ClientAddress;
 }
 
 /**
@@ -48,7 +51,11 @@ export async function buildManagementApp(
       { listener: 'management' },
       {
         serializers: {
-          req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remote: req.ip }),
+          req: (req: FastifyRequest) => ({
+            method: req.method,
+            url: redactUrl(req.url),
+            remote: ctx.clientAddress?.(req.raw) ?? req.ip,
+          }),
         },
       },
     ),

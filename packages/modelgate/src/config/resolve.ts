@@ -1,5 +1,6 @@
 import { parseAddress } from './address.js';
 import { CONFIG_KEYS, CONFIG_SCHEMA, type Config, type ConfigKey, envName, type KeySpec } from './schema.js';
+import { parseTrustedProxies } from './trusted-proxies.js';
 
 export type Origin = 'default' | 'file' | 'cli' | 'env';
 
@@ -200,6 +201,8 @@ function crossChecks(values: Map<ConfigKey, Value>): string[] {
   ) {
     problems.push(`base_domain must be a DNS name, got ${show(domain)}`);
   }
+  const proxies = parseTrustedProxies(String(values.get('trusted_proxies')));
+  if ('problems' in proxies) problems.push(...proxies.problems);
   return problems;
 }
 

@@ -21,6 +21,7 @@ import type { Logger } from '../log/logger.js';
 import { loadMasterKey } from '../secrets/master-key.js';
 import { followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
+import { createClientAddress } from './client-address.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
 import { createMetricsRegistry, metricsHandler } from './metrics.js';
@@ -84,6 +85,7 @@ export async function startNode(
 
     const readiness = createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown });
 
+    const clientAddress = createClientAddress(config.trusted_proxies);
     const nodeKeys = setUpTokenAuthorization(config, log, addresses);
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
@@ -92,7 +94,11 @@ export async function startNode(
     const auth = {
       enabled: nodeKeys !== undefined,
       authenticate: nodeKeys
-        ? throttledAuthenticator(createManagementAuthenticator({ nodeKeys, adminKeys }), failureThrottle(config))
+        ? throttledAuthenticator(
+            createManagementAuthenticator({ nodeKeys, adminKeys }),
+            failureThrottle(config),
+            clientAddress,
+          )
         : async () => ANONYMOUS,
     };
 
@@ -122,6 +128,7 @@ export async function startNode(
       routes,
       verifiers: { nodeKeys, apiKeys: new ApiKeyVerifier(store, bus), basic: new BasicVerifier(passwordChecks) },
       throttle: failureThrottle(config),
+      clientAddress,
       proxy,
       upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
       baseDomain: config.base_domain,
@@ -136,10 +143,13 @@ export async function startNode(
       tls,
     );
     let managementServer: Server | undefined;
-    const management = await buildManagementApp({ log, readiness, auth, nodeKeys, control }, (handler) => {
-      managementServer = createListenerServer(addresses.management, handler, tls);
-      return managementServer;
-    });
+    const management = await buildManagementApp(
+      { log, readiness, auth, nodeKeys, control, clientAddress },
+      (handler) => {
+        managementServer = createListenerServer(addresses.management, handler, tls);
+        return managementServer;
+      },
+    );
     await management.ready();
     cleanups.push(() => management.close());
 
