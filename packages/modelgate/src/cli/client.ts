@@ -147,7 +147,7 @@ export class ManagementClient {
         `${message} (is ${this.endpoint} the management API of a modelgate node as recent as this CLI?)`,
       );
     }
-    return new ModelgateError('CLI_REQUEST_FAILED', message);
+    return new ApiRequestError(res.status, error?.code, message);
   }
 
   #unreachable(err: unknown): ModelgateError {
@@ -175,6 +175,20 @@ export class ManagementClient {
   #redact(text: string): string {
     const token = this.#credential?.token;
     return token ? text.replaceAll(token, '[redacted]') : text;
+  }
+}
+
+/**
+ * A request the management API refused, with its HTTP status and error code, so a command can
+ * explain a case it knows (an existing deployment, say) instead of echoing the API.
+ */
+export class ApiRequestError extends ModelgateError {
+  constructor(
+    readonly httpStatus: number,
+    readonly apiCode: string | undefined,
+    message: string,
+  ) {
+    super('CLI_REQUEST_FAILED', message);
   }
 }
 
