@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildManagementApp } from '../api/app.js';
 import { throttledAuthenticator } from '../api/failure-throttling.js';
@@ -25,6 +26,7 @@ import { createClientAddress } from './client-address.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
 import { createMetricsRegistry, metricsHandler } from './metrics.js';
+import { acquireStartLock } from './start-lock.js';
 import { setUpTokenAuthorization } from './token-authorization.js';
 
 /** A running node: its bound ports and the way to stop it. */
@@ -36,6 +38,8 @@ export interface RunningNode {
   readonly urls: { readonly inference: string; readonly management: string; readonly metrics: string };
   readonly management: FastifyInstance;
   readonly control: ControlContext;
+  /** The bound listener servers (for SIGHUP's TLS reload). */
+  readonly servers: readonly Server[];
   /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -72,6 +76,9 @@ export async function startNode(
   let shuttingDown = false;
 
   try {
+    // First: a second node in this directory must not touch the first one's key file or store.
+    const lock = acquireStartLock(resolve(config.key_file));
+    cleanups.push(() => lock.release());
     const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
     cleanups.push(() => store.close());
     log.info({ store: store.dialect, location: store.location }, 'store ready');
@@ -173,6 +180,7 @@ export async function startNode(
       urls,
       management,
       control,
+      servers,
       close() {
         closing ??= (async () => {
           shuttingDown = true;
