@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type NodeProcess, runCliToEnd, startNodeProcess, tempDir } from './helpers/node-process.js';
+import { EPHEMERAL_PORTS, type NodeProcess, runCliToEnd, startNodeProcess, tempDir } from './helpers/node-process.js';
 
 /**
  * Safety rails of `modelgate start` (issue 10), on real child processes: one node per key file
@@ -36,18 +36,7 @@ describe('one node per key file', () => {
     const before = readFileSync(keyFile, 'utf8');
     const keys = JSON.parse(before);
 
-    const second = await runCliToEnd(
-      [
-        'start',
-        '--inference-address',
-        'http://127.0.0.1:0',
-        '--management-address',
-        'http://127.0.0.1:0',
-        '--metrics-address',
-        'http://127.0.0.1:0',
-      ],
-      { cwd: first.cwd },
-    );
+    const second = await runCliToEnd(['start', ...EPHEMERAL_PORTS], { cwd: first.cwd });
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(`another modelgate node (pid ${first.child.pid})`);
     expect(second.stderr).toContain('[NODE_RUNNING]');
@@ -108,6 +97,12 @@ function makeCertificate(dir: string, name: string): string {
   return new X509Certificate(readFileSync(join(dir, 'cert.pem'))).fingerprint256;
 }
 
+/** A node whose inference listener is https, with `cert.pem` and `key.pem` of `dir`. */
+function startTls(dir: string): Promise<NodeProcess> {
+  const files = ['--certificate-file', join(dir, 'cert.pem'), '--private-key-file', join(dir, 'key.pem')];
+  return start(['--inference-address', 'https://127.0.0.1:0', ...files], dir);
+}
+
 /** The fingerprint of the certificate a TLS listener serves on a new connection. */
 function servedFingerprint(url: string): Promise<string> {
   const { hostname, port } = new URL(url);
@@ -160,17 +155,7 @@ describe('SIGHUP', () => {
   it('with TLS, a replaced certificate is served after SIGHUP', async () => {
     const dir = tempDir();
     const first = makeCertificate(dir, 'first');
-    const node = await start(
-      [
-        '--inference-address',
-        'https://127.0.0.1:0',
-        '--certificate-file',
-        join(dir, 'cert.pem'),
-        '--private-key-file',
-        join(dir, 'key.pem'),
-      ],
-      dir,
-    );
+    const node = await startTls(dir);
     expect(node.urls.inference.startsWith('https://')).toBe(true);
     expect(await servedFingerprint(node.urls.inference)).toBe(first);
 
@@ -187,17 +172,7 @@ describe('SIGHUP', () => {
   it('with TLS, an unusable new key keeps the old certificate and the node running', async () => {
     const dir = tempDir();
     const first = makeCertificate(dir, 'first');
-    const node = await start(
-      [
-        '--inference-address',
-        'https://127.0.0.1:0',
-        '--certificate-file',
-        join(dir, 'cert.pem'),
-        '--private-key-file',
-        join(dir, 'key.pem'),
-      ],
-      dir,
-    );
+    const node = await startTls(dir);
     writeFileSync(join(dir, 'key.pem'), 'not a key');
     node.child.kill('SIGHUP');
     await node.waitFor(/TLS certificate and key kept as they were/);
