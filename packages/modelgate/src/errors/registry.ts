@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { status: 0, exitCode: 2, message: 'The configuration is invalid' },
   ADDRESS_IN_USE: { status: 0, exitCode: 1, message: 'An address is already in use' },
   STORE_UNAVAILABLE: { status: 0, exitCode: 1, message: 'The store could not be opened' },
+  STORE_NOT_FOUND: { status: 0, exitCode: 1, message: 'No store where the command looked' },
   NODE_RUNNING: { status: 0, exitCode: 1, message: 'Another modelgate node uses this key file' },
   CLI_USAGE: { status: 0, exitCode: 2, message: 'The command was used wrongly' },
   CLI_REQUEST_FAILED: { status: 0, exitCode: 1, message: 'The management API refused the request' },
