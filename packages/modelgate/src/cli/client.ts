@@ -137,9 +137,10 @@ export class ManagementClient {
       const from = CREDENTIAL_SOURCE_LABELS[this.#credential.source];
       const renew =
         this.#credential.source === 'key_file' && code === 'CREDENTIAL_EXPIRED'
-          ? `; it lasts token_expiration_min minutes: renew it with POST ${this.endpoint}/token?type=management and the "API" key of the same file`
+          ? `; it lasts token_expiration_min minutes: renew it with \`modelgate token renew --type management\` ` +
+            `(POST ${this.endpoint}/token?type=management with the "API" key of the same file)`
           : '';
-      return new ModelgateError('CLI_REQUEST_FAILED', `${message} (credential from ${from}${renew})`);
+      return new ApiRequestError(res.status, code, `${message} (credential from ${from}${renew})`);
     }
     if (res.status === 404 && code === 'ROUTE_NOT_FOUND') {
       return new ModelgateError(

@@ -5,6 +5,7 @@ import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerStart } from './commands/start.js';
+import { registerToken } from './commands/token.js';
 import { reportFailure } from './output.js';
 
 /** Builds the `modelgate` command line; one file per command under `commands/`. */
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerDeployments(program);
   registerSecrets(program);
   registerApiKeys(program);
+  registerToken(program);
   return program;
 }
 
