@@ -111,6 +111,9 @@ describe('modelgate deployments update', () => {
     const upstream = await cli(['deployments', 'update', 'model', '--upstream', 'ftp://nowhere']);
     expect(upstream.code).toBe(1);
     expect(upstream.stderr).toMatch(/400 VALIDATION_FAILED|upstream/);
+    const unknownSecret = await cli(['deployments', 'update', 'model', '--basic-secret', 'no-such-secret']);
+    expect(unknownSecret.code).toBe(1);
+    expect(unknownSecret.stderr).toMatch(/404 RESOURCE_NOT_FOUND: .*no-such-secret/);
     const missing = await cli(['deployments', 'update', 'no-such-model', '--access', 'public']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('404');
