@@ -70,6 +70,12 @@ describe('forwardedClient: which hop is the client', () => {
     ['unclosed bracket: the peer', '10.0.0.2', '[2001:db8::9', '10.0.0.2'],
     ['five octets: the peer', '10.0.0.2', '1.2.3.4.5', '10.0.0.2'],
     ['no header: the peer', '10.0.0.2', undefined, '10.0.0.2'],
+    [
+      'only the last 32 hops are read',
+      '10.0.0.2',
+      ['198.51.100.1', ...Array.from({ length: 31 }, (_, i) => `10.9.0.${i}`), '10.9.9.9'].join(', '),
+      '10.9.0.0',
+    ],
   ] as const)('%s', (_name, peer, header, expected) => {
     expect(forwardedClient(peer, header as string | string[] | undefined, lb)).toBe(expected);
   });

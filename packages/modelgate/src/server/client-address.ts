@@ -46,13 +46,18 @@ function peerAddress(req: IncomingMessage): string {
  */
 export function forwardedClient(peer: string, header: string | string[] | undefined, trusted: TrustedProxies): string {
   if (header === undefined || !trusted.has(peer)) return peer;
-  const hops = (Array.isArray(header) ? header.join(',') : header).split(',');
+  const text = Array.isArray(header) ? header.join(',') : header;
   let client = peer;
-  for (let i = hops.length - 1; i >= Math.max(0, hops.length - 32); i--) {
-    const hop = hopAddress(hops[i] ?? '');
+  // Walk from the right without splitting the whole header: a long list costs only what is read.
+  let end = text.length;
+  for (let hops = 0; hops < 32 && end >= 0; hops++) {
+    const start = text.lastIndexOf(',', end - 1);
+    const hop = hopAddress(text.slice(start + 1, end));
     if (hop === undefined) return client;
     client = hop;
     if (!trusted.has(hop)) return hop;
+    if (start < 0) break;
+    end = start;
   }
   return client;
 }
