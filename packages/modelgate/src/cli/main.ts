@@ -10,6 +10,7 @@ import { registerGroups } from './commands/groups.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerSessions } from './commands/sessions.js';
 import { registerStart } from './commands/start.js';
+import { registerToken } from './commands/token.js';
 import { registerUsers } from './commands/users.js';
 import { reportFailure } from './output.js';
 
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerCatalog(program);
   registerGrants(program);
   registerSessions(program);
+  registerToken(program);
   return program;
 }
 
