@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { DEFAULT_AUTH_SETTINGS } from '../src/control/auth-settings.js';
 import type { DeploymentInfo } from '../src/control/deployments.js';
 import type { CurrentState } from '../src/declarative/current.js';
@@ -200,6 +203,9 @@ describe('planChanges', () => {
       'create api-keys version svc@2',
       'create api-keys deployment d',
     ]);
+    // The deployment does not claim to create what earlier actions created.
+    const d = planChanges(state, EMPTY, { prune: false }).actions.find((a) => a.kind === 'deployment');
+    expect(d?.changes.join()).not.toContain('also creates');
   });
 });
 
@@ -252,5 +258,14 @@ describe('exportState', () => {
     const doc = exportState(current);
     expect(doc.secrets).toEqual([{ name: 'pw', from_env: 'MODELGATE_SECRET_PW' }]);
     expect(summary(desired(doc), current, true)).toEqual([]);
+  });
+});
+
+describe('examples/deployments.yaml', () => {
+  it('is a valid file whose plan on an empty node has no problems', () => {
+    const text = readFileSync(join(import.meta.dirname, '../../../examples/deployments.yaml'), 'utf8');
+    const state = desired(parseYaml(text));
+    expect(state.deployments.map((d) => d.name)).toEqual(['sentiment', 'chat']);
+    expect(planChanges(state, EMPTY, { prune: false }).problems).toEqual([]);
   });
 });

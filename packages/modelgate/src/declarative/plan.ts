@@ -73,6 +73,7 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
   ] as const) {
     for (const item of items) {
       if (have.has(item.name)) continue;
+      have.add(item.name);
       const body =
         item.description === undefined ? { name: item.name } : { name: item.name, description: item.description };
       creates.push(
