@@ -227,6 +227,17 @@ describe('modelgate apply / diff / export against a real node', () => {
     expect(after.code, after.all).toBe(0);
   });
 
+  it('apply goes through the management API: a wrong credential is refused and changes nothing', async () => {
+    const file = write('other.yaml', `deployments:\n  - {name: intruder, upstream: ${upstreamUrl}, access: public}\n`);
+    const writes = await apiWrites();
+    const res = await cli(['apply', '-f', file, '--api-token', 'mgm_notavalidkeyatall0000000000000000']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/401 CREDENTIAL_(MALFORMED|UNKNOWN)/);
+    expect(await deploymentNames()).toEqual(['open']);
+    // Only the refused read reached the API; no write.
+    expect(await apiWrites()).toBe(writes);
+  });
+
   it('no secret value ever appeared in any command output or in the node log', () => {
     const everything = [...outputs, node.output()].join('\n');
     for (const value of [ENV_SECRET, FILE_SECRET, INLINE_SECRET]) expect(everything).not.toContain(value);

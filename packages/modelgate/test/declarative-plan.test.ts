@@ -216,7 +216,9 @@ describe('parseDesiredState', () => {
       grants: [],
       extra: 1,
       secrets: [{ name: 'a', from_env: 'A', from_file: 'f' }, { name: 'a' }, { name: 'b', value: 'v4lue-xyz' }],
-      services: [{ name: 'svc', versions: [{ version: '1' }, { version: '1' }, { version: 'bad version' }] }],
+      services: [
+        { name: 'svc', versions: [{ version: '1' }, { version: '1' }, { version: 'bad version' }, { version: 1.1 }] },
+      ],
       deployments: [{ name: 'd', upstream: 'http://x', enabled: 'yes', auth: { api_keys: 'no' }, nope: 1 }, 'x'],
     });
     expect(result.ok).toBe(false);
@@ -227,6 +229,8 @@ describe('parseDesiredState', () => {
       expect.stringMatching(/^version: must be 1/),
       expect.stringMatching(/^services\[0\]\.versions\[1\]\.version: "1" is already declared/),
       expect.stringMatching(/^services\[0\]\.versions\[2\]\.version: must be/),
+      // YAML read `1.10` as 1.1: refused rather than deployed as the wrong version.
+      expect.stringMatching(/^services\[0\]\.versions\[3\]\.version: must be .*quote it/),
       expect.stringMatching(/^secrets\[0\]: give one of from_env, from_file or value/),
       expect.stringMatching(/^secrets\[1\]\.name: "a" is already declared at secrets\[0\]/),
       expect.stringMatching(/^secrets\[2\]\.value: inline secret values are refused unless --allow-inline-secrets/),

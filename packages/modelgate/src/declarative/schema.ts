@@ -209,9 +209,12 @@ function keyCount(p: PathProblems, v: unknown, at: string): number | undefined {
   return undefined;
 }
 
-/** Version strings are often written bare (`version: 1`): a number is read as its text. */
+/**
+ * Version strings are often written bare (`version: 1`): a whole number is read as its text.
+ * Other numbers are refused, since YAML has already changed them (`1.10` is the number 1.1).
+ */
 function versionString(p: PathProblems, v: unknown, at: string): string | undefined {
-  const s = typeof v === 'number' && Number.isFinite(v) ? String(v) : v;
+  const s = typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? String(v) : v;
   if (typeof s === 'string' && VERSION_PATTERN.test(s)) return s;
   p.add(at, 'must be 1-64 of A-Z a-z 0-9 . _ - (quote it in YAML if it looks like a number)');
   return undefined;
