@@ -1,7 +1,7 @@
 import { type AuthSettings, DEFAULT_AUTH_SETTINGS } from '../control/auth-settings.js';
 import type { DeploymentInfo } from '../control/deployments.js';
 import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
-import type { DesiredDeployment, DesiredState } from './schema.js';
+import type { DesiredDeployment, DesiredSecret, DesiredState } from './schema.js';
 
 export type ActionKind = 'infrastructure' | 'service' | 'version' | 'secret' | 'deployment' | 'api-keys';
 
@@ -88,20 +88,9 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
 
   for (const s of desired.secrets) {
     if (secretNames.has(s.name)) continue;
-    if (s.source.kind === 'existing') {
-      problems.push(`secrets "${s.name}": not on the node, and no from_env, from_file or value to create it from`);
-      continue;
-    }
-    const from =
-      s.source.kind === 'env'
-        ? `from env ${s.source.variable}`
-        : s.source.kind === 'file'
-          ? `from file ${s.source.path}`
-          : 'inline value';
-    creates.push({
-      ...action('create', 'secret', s.name, [from], { method: 'POST', path: api('secrets'), body: { name: s.name } }),
-      secretValueOf: s.name,
-    });
+    const create = createSecret(s);
+    if (create) creates.push(create);
+    else problems.push(`secrets "${s.name}": not on the node, and no from_env, from_file or value to create it from`);
   }
 
   for (const v of desired.versions) {
@@ -165,6 +154,18 @@ function action(
   ...requests: ApiRequest[]
 ): Action {
   return { op, kind, name, changes, requests };
+}
+
+/** The creation of a missing secret; undefined when the file gives no source to create it from. */
+function createSecret(s: DesiredSecret): Action | undefined {
+  const src = s.source;
+  if (src.kind === 'existing') return undefined;
+  const from =
+    src.kind === 'env' ? `from env ${src.variable}` : src.kind === 'file' ? `from file ${src.path}` : 'inline value';
+  return {
+    ...action('create', 'secret', s.name, [from], { method: 'POST', path: api('secrets'), body: { name: s.name } }),
+    secretValueOf: s.name,
+  };
 }
 
 function keysAction(owner: string, missing: number, body: Record<string, string>): Action {
