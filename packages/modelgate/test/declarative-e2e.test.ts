@@ -192,6 +192,18 @@ describe('modelgate apply / diff / export against a real node', () => {
       expect(res.stderr).toContain(path);
     }
     expect(res.stderr).not.toContain('pass@');
+    // An alias bomb is refused by the YAML reader's alias limit: a clear problem, not a hang or a crash.
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 12; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(', ')}]`,
+      );
+    const exploded = await cli(['apply', '-f', '-'], { stdin: bomb.join('\n') });
+    expect(exploded.code, exploded.all).toBe(2);
+    expect(exploded.stderr).toContain('[APPLY_FILE_INVALID]');
+    expect(exploded.stderr).toContain('stdin: not valid YAML');
     const conflict = write('conflict.yaml', 'services:\n  - name: sentiment\n    versions: [{version: "1"}]\n');
     const immutable = await cli(['apply', '-f', conflict]);
     expect(immutable.code).toBe(2);
@@ -210,6 +222,12 @@ describe('modelgate apply / diff / export against a real node', () => {
     expect(plain.stdout).toContain('~ update deployment open');
     expect(plain.stdout).not.toContain('- delete');
     expect(await infer('open')).toBe(503);
+    expect((await deploymentNames()).sort()).toEqual(['closed', 'filed', 'open', 'senti']);
+
+    // A failed `export | apply --prune -f -` pipes nothing: refused, not read as "delete everything".
+    const empty = await cli(['apply', '--prune', '-f', '-'], { stdin: '' });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('with --prune that would delete everything');
     expect((await deploymentNames()).sort()).toEqual(['closed', 'filed', 'open', 'senti']);
 
     const diff = await cli(['diff', '-f', file, '--prune']);

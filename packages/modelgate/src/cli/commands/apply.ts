@@ -97,6 +97,12 @@ async function prepare(
   { readSecrets }: { readSecrets: boolean },
 ): Promise<{ actions: readonly Action[]; secretValues: ReadonlyMap<string, string> }> {
   const { doc, source, baseDir } = readDocument(opts.file);
+  if ((doc === null || doc === undefined) && opts.prune) {
+    // A failed `modelgate export | modelgate apply --prune -f -` pipes nothing: never read that as "delete everything".
+    throw fileInvalid(source, [
+      `${source}: empty; with --prune that would delete everything (write \`deployments: []\` if that is meant)`,
+    ]);
+  }
   const desired = desiredStateOrThrow(doc, source, { allowInlineSecrets: opts.allowInlineSecrets === true });
   const plan = planChanges(desired, await fetchCurrentState(client), { prune: opts.prune === true });
   const toCreate = new Set(plan.actions.flatMap((a) => (a.secretValueOf === undefined ? [] : [a.secretValueOf])));
