@@ -110,6 +110,21 @@ describe('planChanges', () => {
     });
   });
 
+  it('auth: null removes an override (the deployment follows its version again); on a follower it is no change', () => {
+    const follow = desired({ deployments: [{ name: 'demo', upstream: 'http://127.0.0.1:9000', auth: null }] });
+    expect(summary(follow, ONE)).toEqual([]);
+    const overridden: CurrentState = {
+      ...ONE,
+      deployments: [
+        deployed({ name: 'demo', auth: { ...DEFAULT_AUTH_SETTINGS, api_keys: false }, auth_source: 'override' }),
+      ],
+    };
+    const plan = planChanges(follow, overridden, { prune: false });
+    expect(plan.actions[0]?.requests).toEqual([
+      { method: 'PATCH', path: '/api/v1/deployments/demo', body: { auth: null } },
+    ]);
+  });
+
   it('API key counts are minimums: only the missing ones are created, extra ones stay', () => {
     const three = desired({ deployments: [{ name: 'demo', upstream: 'http://127.0.0.1:9000', api_keys: 3 }] });
     const plan = planChanges(three, ONE, { prune: true });
@@ -257,9 +272,14 @@ describe('exportState', () => {
       secrets: [{ name: 'pw' }],
       deployments: [
         deployed({ name: 'demo', auth: { ...DEFAULT_AUTH_SETTINGS, basic_secret: 'pw' }, auth_source: 'override' }),
+        deployed({ name: 'follower', service: 'demo' }),
       ],
     };
     const doc = exportState(current);
+    expect((doc.deployments as { auth: unknown }[]).map((d) => d.auth)).toEqual([
+      { basic_secret: 'pw', api_keys: true, forward_credential: false },
+      null,
+    ]);
     expect(doc.secrets).toEqual([{ name: 'pw', from_env: 'MODELGATE_SECRET_PW' }]);
     expect(summary(desired(doc), current, true)).toEqual([]);
   });

@@ -42,8 +42,8 @@ export function exportState(current: CurrentState): Record<string, unknown> {
         service: d.service,
         version: d.version,
         enabled: d.enabled,
-        // Only an override is the deployment's own; otherwise it follows its version.
-        ...(d.auth_source === 'override' ? { auth: { ...d.auth } } : {}),
+        // An override is the deployment's own; null says it follows its version.
+        auth: d.auth_source === 'override' ? { ...d.auth } : null,
         ...(keys > 0 ? { api_keys: keys } : {}),
       };
     }),

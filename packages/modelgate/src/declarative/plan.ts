@@ -123,10 +123,10 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
       const version = d.version ?? '1';
       const fromVersion = versionAuth(service, version);
       creates.push(createDeployment(d, { infraNames, serviceNames, versionAuth }));
-      checkSecret(problems, secretKnown, d.auth ?? fromVersion, where);
+      checkSecret(problems, secretKnown, d.auth || fromVersion, where);
       infraNames.add(d.infrastructure ?? 'default');
       serviceNames.add(service);
-      if (!fromVersion) desiredVersions.set(`${service}@${version}`, d.auth ?? DEFAULT_AUTH_SETTINGS);
+      if (!fromVersion) desiredVersions.set(`${service}@${version}`, d.auth || DEFAULT_AUTH_SETTINGS);
     } else {
       const update = updateDeployment(d, c, versionAuth, problems);
       if (update) updates.push(update);
@@ -210,7 +210,9 @@ function createDeployment(
     versionAuth: (service: string, version: string) => AuthSettings | undefined;
   },
 ): Action {
-  const { api_keys: _count, ...body } = d;
+  const { api_keys: _count, auth, ...rest } = d;
+  // `auth: null` on creation is what `deploy` does without auth: follow the version.
+  const body = auth ? { ...rest, auth } : rest;
   const infra = d.infrastructure ?? 'default';
   const service = d.service ?? d.name;
   const version = d.version ?? '1';
@@ -263,6 +265,8 @@ function updateDeployment(
     // Without an override the deployment follows its version, which may change above.
     const after = c.auth_source === 'override' ? c.auth : (versionAuth(c.service, d.version ?? c.version) ?? c.auth);
     if (!sameAuth(after, d.auth)) change('auth', describeAuth(after), describeAuth(d.auth), d.auth);
+  } else if (d.auth === null && c.auth_source === 'override') {
+    change('auth', `override ${describeAuth(c.auth)}`, "the version's settings", null);
   }
   const requests: ApiRequest[] = [];
   if (changes.length > 0) requests.push({ method: 'PATCH', path: api('deployments', d.name), body: patch });
@@ -294,7 +298,8 @@ function pruneActions(desired: DesiredState, current: CurrentState): Action[] {
     keptVersions.add(`${service}@${version}`);
     keptServices.add(service);
     keptInfras.add(d.infrastructure ?? c?.infrastructure ?? 'default');
-    const auth = d.auth ?? c?.auth;
+    // `auth: null` follows the version, whose secret is kept with the version below.
+    const auth = d.auth === null ? undefined : (d.auth ?? c?.auth);
     if (auth?.basic_secret) keptSecrets.add(auth.basic_secret);
   }
   for (const v of desired.versions) if (v.auth.basic_secret) keptSecrets.add(v.auth.basic_secret);

@@ -46,8 +46,11 @@ export interface DesiredVersion {
 
 /** A deployment as `modelgate deploy` takes it, with validated auth settings and a key count. */
 export interface DesiredDeployment extends Omit<CreateDeploymentInput, 'auth'> {
-  /** Compared with the deployment's effective settings (its override, else its version's). */
-  readonly auth?: AuthSettings;
+  /**
+   * Settings: compared with the deployment's effective ones (its override, else its version's);
+   * null: no override, follow the version's settings (D6).
+   */
+  readonly auth?: AuthSettings | null;
   /** Ensure at least this many API keys of the deployment exist. */
   readonly api_keys?: number;
 }
@@ -319,7 +322,7 @@ function deployment(p: PathProblems, raw: unknown, at: string): DesiredDeploymen
   const service = optionalName(p, item, 'service', at);
   const v = item.version === undefined ? undefined : versionString(p, item.version, `${at}.version`);
   const enabled = optionalBoolean(p, item.enabled, `${at}.enabled`);
-  const settings = item.auth === undefined ? undefined : auth(p, item.auth, `${at}.auth`);
+  const settings = item.auth === undefined || item.auth === null ? item.auth : auth(p, item.auth, `${at}.auth`);
   const keys = keyCount(p, item.api_keys, `${at}.api_keys`);
   if (!okName || typeof item.upstream !== 'string') return undefined;
   return {
