@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -9,6 +10,7 @@ import { exportState } from '../src/declarative/export.js';
 import { planChanges } from '../src/declarative/plan.js';
 import { renderActions } from '../src/declarative/render.js';
 import { type DesiredState, parseDesiredState } from '../src/declarative/schema.js';
+import { readSecretValues } from '../src/declarative/secret-values.js';
 
 /** The planner and the file schema as pure functions: no node, no I/O. */
 
@@ -291,5 +293,36 @@ describe('examples/deployments.yaml', () => {
     const state = desired(parseYaml(text));
     expect(state.deployments.map((d) => d.name)).toEqual(['sentiment', 'chat']);
     expect(planChanges(state, EMPTY, { prune: false }).problems).toEqual([]);
+  });
+});
+
+describe('readSecretValues', () => {
+  it('reads env and files (one trailing newline dropped); refuses unset, empty, missing, special and huge sources without quoting values', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modelgate-secrets-'));
+    writeFileSync(join(dir, 'pw.txt'), 'from-file\n');
+    writeFileSync(join(dir, 'empty.txt'), '\n');
+    writeFileSync(join(dir, 'huge.txt'), 'x'.repeat(20_000));
+    const read = readSecretValues(
+      [
+        { name: 'a', source: { kind: 'env', variable: 'A' } },
+        { name: 'b', source: { kind: 'file', path: 'pw.txt' } },
+        { name: 'c', source: { kind: 'env', variable: 'UNSET' } },
+        { name: 'd', source: { kind: 'file', path: 'empty.txt' } },
+        { name: 'e', source: { kind: 'file', path: 'missing.txt' } },
+        { name: 'f', source: { kind: 'file', path: '/dev/zero' } },
+        { name: 'g', source: { kind: 'file', path: 'huge.txt' } },
+        { name: 'h', source: { kind: 'file', path: '.' } },
+      ],
+      { env: { A: 'from-env' }, baseDir: dir },
+    );
+    expect(Object.fromEntries(read.values)).toEqual({ a: 'from-env', b: 'from-file' });
+    expect(read.problems).toEqual([
+      'secrets "c": environment variable UNSET is not set',
+      'secrets "d": file empty.txt is empty',
+      'secrets "e": file missing.txt cannot be read (no such file)',
+      'secrets "f": /dev/zero is not a regular file',
+      'secrets "g": file huge.txt is larger than a secret can be',
+      'secrets "h": . is not a regular file',
+    ]);
   });
 });

@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { DesiredSecret } from './schema.js';
+
+/** 4096 characters of up to 4 UTF-8 bytes each, and a newline. */
+const MAX_FILE_BYTES = 4096 * 4 + 2;
 
 export interface SecretValues {
   readonly values: ReadonlyMap<string, string>;
@@ -31,6 +34,17 @@ export function readSecretValues(
     } else if (src.kind === 'file') {
       const path = isAbsolute(src.path) ? src.path : resolve(environment.baseDir, src.path);
       try {
+        // Not a regular file (a FIFO, /dev/zero) or far too big: refused before reading, so a
+        // hostile file cannot hang or exhaust the CLI.
+        const stat = statSync(path);
+        if (!stat.isFile()) {
+          problems.push(`${where}: ${src.path} is not a regular file`);
+          continue;
+        }
+        if (stat.size > MAX_FILE_BYTES) {
+          problems.push(`${where}: file ${src.path} is larger than a secret can be`);
+          continue;
+        }
         const value = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
         if (value === '') problems.push(`${where}: file ${src.path} is empty`);
         else if (value.length > 4096) problems.push(`${where}: file ${src.path} holds more than 4096 characters`);

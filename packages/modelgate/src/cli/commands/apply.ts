@@ -17,6 +17,13 @@ interface FileOptions extends ApiOptions {
   readonly allowInlineSecrets?: boolean;
 }
 
+const APPLY_EXAMPLES = `
+Examples:
+  $ modelgate diff -f deployments.yaml                  # what would change (exit 1 if anything)
+  $ HF_PASSWORD=... modelgate apply -f deployments.yaml # secrets: from_env / from_file, never printed
+  $ modelgate export > node.yaml && modelgate apply -f node.yaml --prune
+The file format: docs/declarative.md.`;
+
 const FILE_HELP = 'the declarative file (YAML or JSON); "-" reads it from stdin';
 
 /**
@@ -27,7 +34,8 @@ export function registerApply(program: Command): void {
   fileCommand(
     program
       .command('apply')
-      .description('Make the node match a declarative file: create what is missing, update what differs'),
+      .description('Make the node match a declarative file: create what is missing, update what differs')
+      .addHelpText('after', APPLY_EXAMPLES),
   ).action((opts: FileOptions) =>
     withClient(opts, async (client, json) => {
       const { actions, secretValues } = await prepare(client, opts, { readSecrets: true });
