@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerAdminKeys } from './commands/admin-keys.js';
 import { registerApiKeys } from './commands/api-keys.js';
+import { registerApply } from './commands/apply.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerDeploy } from './commands/deploy.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerGrants(program);
   registerSessions(program);
   registerToken(program);
+  registerApply(program);
   return program;
 }
 
