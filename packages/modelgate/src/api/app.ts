@@ -7,6 +7,7 @@ import type { SessionService } from '../auth/sessions/service.js';
 import type { ControlContext } from '../control/context.js';
 import { errorBody } from '../errors/registry.js';
 import { type Logger, redactUrl } from '../log/logger.js';
+import type { ClientAddress } from '../server/client-address.js';
 import type { Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { installAuditLog } from './audit-log.js';
@@ -40,6 +41,8 @@ export interface ManagementContext {
   readonly audit: AuditWriter;
   /** Sign-in sessions; undefined when token authorization is disabled (nobody signs in). */
   readonly sessions?: SessionService | undefined;
+  /** The caller's address for logs (the peer, or `X-Forwarded-For` from a trusted proxy). */
+  readonly clientAddress?: ClientAddress;
 }
 
 /**
@@ -57,12 +60,18 @@ export async function buildManagementApp(
   ctx: ManagementContext,
   serverFactory: (handler: RequestListener) => Server,
 ): Promise<FastifyInstance> {
+  // One client address for logs, the audit and sign-in throttling (trusted_proxies aware).
+  const clientOf = (req: FastifyRequest): string => ctx.clientAddress?.(req.raw) ?? req.ip;
   const app = Fastify({
     loggerInstance: (ctx.log as FastifyBaseLogger).child(
       { listener: 'management' },
       {
         serializers: {
-          req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remote: req.ip }),
+          req: (req: FastifyRequest) => ({
+            method: req.method,
+            url: redactUrl(req.url),
+            remote: clientOf(req),
+          }),
         },
       },
     ),
@@ -85,7 +94,7 @@ export async function buildManagementApp(
   installErrorHandling(app);
   installBrowserGuard(app, ctx.guard);
   installAuthentication(app, ctx.auth);
-  installAuditLog(app, ctx.audit);
+  installAuditLog(app, ctx.audit, clientOf);
 
   await app.register(swagger, {
     openapi: {
@@ -117,7 +126,7 @@ export async function buildManagementApp(
   await app.register(auditRoutes, { store: ctx.control.store });
   await app.register(peopleRoutes, { control: ctx.control });
   await app.register(grantRoutes, { control: ctx.control });
-  if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions });
+  if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions, clientAddress: clientOf });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

@@ -22,7 +22,11 @@ declare module 'fastify' {
  * route pattern and its parameters, the status and the error code only: never a header, a query
  * value or the body (except the name of a resource just created, which is public from then on).
  */
-export function installAuditLog(app: FastifyInstance, writer: AuditWriter): void {
+export function installAuditLog(
+  app: FastifyInstance,
+  writer: AuditWriter,
+  clientAddress: (req: FastifyRequest) => string = (req) => req.ip,
+): void {
   const codes = new WeakMap<FastifyRequest, ErrorCode>();
   app.decorateRequest('auditHidden', false);
   // A 404 the permission module used to hide a target is a denied attempt, not a miss.
@@ -65,7 +69,7 @@ export function installAuditLog(app: FastifyInstance, writer: AuditWriter): void
       status,
       code: outcome === 'allowed' ? null : (codes.get(req) ?? null),
       request_id: req.id,
-      client_address: req.ip ?? null,
+      client_address: clientAddress(req) || null,
       listener: 'management',
     });
   });

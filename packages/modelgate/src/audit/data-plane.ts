@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ERROR_CODES, type ErrorCode } from '../errors/registry.js';
+import type { ClientAddress } from '../server/client-address.js';
 import { isRefusal } from './record.js';
 import type { AuditWriter } from './writer.js';
 
@@ -16,7 +17,10 @@ export type RefusalRecorder = (req: IncomingMessage, refusal: RefusalInfo, reque
  * Records data-plane refusals (401/403/429 on a known deployment) through the writer's rate
  * bound. No principal was admitted, so the actor is `anonymous`; the credential is never read.
  */
-export function dataPlaneRecorder(writer: AuditWriter): RefusalRecorder {
+export function dataPlaneRecorder(
+  writer: AuditWriter,
+  clientAddress: ClientAddress = (req) => req.socket.remoteAddress ?? '',
+): RefusalRecorder {
   return (req, refusal, requestId) => {
     const status = ERROR_CODES[refusal.code].status;
     if (!isRefusal(status) || refusal.deployment === undefined) return;
@@ -31,7 +35,7 @@ export function dataPlaneRecorder(writer: AuditWriter): RefusalRecorder {
       status,
       code: refusal.code,
       request_id: requestId,
-      client_address: req.socket.remoteAddress ?? null,
+      client_address: clientAddress(req) || null,
       listener: 'inference',
     });
   };

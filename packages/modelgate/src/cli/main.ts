@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerAdminKeys } from './commands/admin-keys.js';
 import { registerApiKeys } from './commands/api-keys.js';
+import { registerApply } from './commands/apply.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerDeploy } from './commands/deploy.js';
@@ -10,6 +11,7 @@ import { registerGroups } from './commands/groups.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerSessions } from './commands/sessions.js';
 import { registerStart } from './commands/start.js';
+import { registerToken } from './commands/token.js';
 import { registerUsers } from './commands/users.js';
 import { reportFailure } from './output.js';
 
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerCatalog(program);
   registerGrants(program);
   registerSessions(program);
+  registerToken(program);
+  registerApply(program);
   return program;
 }
 

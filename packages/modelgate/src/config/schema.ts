@@ -146,6 +146,12 @@ export const CONFIG_SCHEMA = {
     exclusiveMin: true,
     description: 'Window, in seconds, over which `failure_limit` is counted; also the lockout.',
   },
+  trusted_proxies: {
+    type: 'string',
+    default: '',
+    description:
+      'Comma-separated CIDR blocks (IPv4, IPv6) of load balancers whose `X-Forwarded-For` gives the client address; empty: the header is ignored.',
+  },
   password_check_concurrency: {
     type: 'number',
     default: 16,

@@ -83,9 +83,12 @@ export const ERROR_CODES = {
   ADDRESS_IN_USE: { status: 0, exitCode: 1, message: 'An address is already in use' },
   STORE_UNAVAILABLE: { status: 0, exitCode: 1, message: 'The store could not be opened' },
   FILE_UNSAFE: { status: 0, exitCode: 1, message: 'A file the node trusts could have been planted or read by others' },
+  STORE_NOT_FOUND: { status: 0, exitCode: 1, message: 'No store where the command looked' },
+  NODE_RUNNING: { status: 0, exitCode: 1, message: 'Another modelgate node uses this key file' },
   CLI_USAGE: { status: 0, exitCode: 2, message: 'The command was used wrongly' },
   CLI_REQUEST_FAILED: { status: 0, exitCode: 1, message: 'The management API refused the request' },
   CLI_NO_CREDENTIAL: { status: 0, exitCode: 1, message: 'No credential found for the CLI' },
+  APPLY_FILE_INVALID: { status: 0, exitCode: 2, message: 'The declarative file cannot be applied' },
 } as const satisfies Record<string, { status: number; message: string; exitCode?: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -7,7 +7,6 @@ import { bearerChallenge, type Denial, deny, isDenial } from '../auth/denial.js'
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
-import { clientKey } from './failure-throttle.js';
 
 export interface DataPlaneVerifiers {
   /** Undefined when token authorization is disabled: every deployment is then open. */
@@ -27,12 +26,14 @@ export function requiresCredential(
 /**
  * Decides who is calling a deployment. Public deployments need nothing. Protected ones take the
  * node inference key (T4), API keys when the snapshot allows them (D8), and Basic when it has a
- * password (G2). The scheme picks the verifier; nothing is tried twice.
+ * password (G2). The scheme picks the verifier; nothing is tried twice. `client` is the caller's
+ * throttle key (its share of the password-check cap).
  */
 export async function authenticateDeploymentRequest(
   req: IncomingMessage,
   snapshot: DeploymentSnapshot,
   verifiers: DataPlaneVerifiers,
+  client: string,
 ): Promise<Principal | Denial> {
   if (!requiresCredential(snapshot, verifiers)) return ANONYMOUS;
   const header = readAuthorization(req);
@@ -44,7 +45,7 @@ export async function authenticateDeploymentRequest(
       header.username,
       header.password,
       { deployment_id: snapshot.id, revision: snapshot.revision, ...snapshot.basic },
-      clientKey(req.socket.remoteAddress),
+      client,
     );
   }
   const credential = parseCredential(header.token);

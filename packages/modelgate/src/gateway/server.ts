@@ -10,6 +10,7 @@ import type { EventBus } from '../events/bus.js';
 import { TOPICS } from '../events/topics.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
+import type { ClientAddress } from '../server/client-address.js';
 import { answerHealth, type Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { sendError } from '../server/respond.js';
@@ -33,6 +34,8 @@ export interface GatewayContext {
   readonly routes: RouteTable;
   readonly verifiers: DataPlaneVerifiers;
   readonly throttle: FailureThrottle;
+  /** The address throttles and logs key on (`trusted_proxies` decides). */
+  readonly clientAddress: ClientAddress;
   readonly proxy: UpstreamProxy;
   readonly upgrade: UpgradeOptions;
   /** `base_domain`: route `<deployment>.<base_domain>` by Host when set. */
@@ -95,11 +98,12 @@ export function createGateway(ctx: GatewayContext) {
     if (!requiresCredential(entry.snapshot, ctx.verifiers)) {
       return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
-    const key = `${clientKey(req.socket.remoteAddress)}|${entry.snapshot.id}`;
+    const client = clientKey(ctx.clientAddress(req));
+    const key = `${client}|${entry.snapshot.id}`;
     let principal: Principal | Denial;
     try {
       principal = await ctx.throttle.attempt(key, () =>
-        authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers),
+        authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers, client),
       );
     } catch (err) {
       // Only an unknown credential reaches the store; when it cannot answer, say so (503), not 500.
@@ -173,7 +177,7 @@ export function createGateway(ctx: GatewayContext) {
         deployment,
         status: res.statusCode,
         principal: principal ? `${principal.kind}:${principal.id}` : undefined,
-        remote: req.socket.remoteAddress,
+        remote: ctx.clientAddress(req),
       },
       'request',
     );

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildManagementApp } from '../api/app.js';
 import { throttledAuthenticator } from '../api/failure-throttling.js';
@@ -28,9 +29,11 @@ import { loadMasterKey } from '../secrets/master-key.js';
 import { insertAuditRecords } from '../store/audit.js';
 import { followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
+import { createClientAddress } from './client-address.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
 import { createMetricsRegistry, metricsHandler, registerAuditDropped } from './metrics.js';
+import { acquireStartLock } from './start-lock.js';
 import { setUpTokenAuthorization } from './token-authorization.js';
 
 /** A running node: its bound ports and the way to stop it. */
@@ -42,6 +45,8 @@ export interface RunningNode {
   readonly urls: { readonly inference: string; readonly management: string; readonly metrics: string };
   readonly management: FastifyInstance;
   readonly control: ControlContext;
+  /** The bound listener servers (for SIGHUP's TLS reload). */
+  readonly servers: readonly Server[];
   /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -78,6 +83,9 @@ export async function startNode(
   let shuttingDown = false;
 
   try {
+    // First: a second node in this directory must not touch the first one's key file or store.
+    const lock = acquireStartLock(resolve(config.key_file));
+    cleanups.push(() => lock.release());
     const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
     cleanups.push(() => store.close());
     log.info({ store: store.dialect, location: store.location }, 'store ready');
@@ -101,6 +109,7 @@ export async function startNode(
 
     const readiness = createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown });
 
+    const clientAddress = createClientAddress(config.trusted_proxies);
     const nodeKeys = setUpTokenAuthorization(config, log, addresses);
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
@@ -121,6 +130,7 @@ export async function startNode(
         ? throttledAuthenticator(
             createManagementAuthenticator({ nodeKeys, adminKeys, sessions }),
             failureThrottle(config),
+            clientAddress,
           )
         : async () => ANONYMOUS,
     };
@@ -151,12 +161,13 @@ export async function startNode(
       routes,
       verifiers: { nodeKeys, apiKeys: new ApiKeyVerifier(store, bus), basic: new BasicVerifier(passwordChecks) },
       throttle: failureThrottle(config),
+      clientAddress,
       proxy,
       upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
       baseDomain: config.base_domain,
       proto: addresses.inference.protocol,
       bus,
-      audit: dataPlaneRecorder(audit),
+      audit: dataPlaneRecorder(audit, clientAddress),
     });
     const inferenceServer = createListenerServer(addresses.inference, gateway.request, tls);
     inferenceServer.on('upgrade', gateway.upgrade);
@@ -167,7 +178,7 @@ export async function startNode(
     let managementServer: Server | undefined;
     const guard = browserGuardPolicy(config, !auth.enabled);
     const management = await buildManagementApp(
-      { log, readiness, auth, nodeKeys, control, guard, audit, sessions },
+      { log, readiness, auth, nodeKeys, control, guard, audit, sessions, clientAddress },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);
         return managementServer;
@@ -196,6 +207,7 @@ export async function startNode(
       urls,
       management,
       control,
+      servers,
       close() {
         closing ??= (async () => {
           shuttingDown = true;

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sessionCookie } from '../../auth/sessions/cookie.js';
 import type { SessionService } from '../../auth/sessions/service.js';
 import { ModelgateError } from '../../errors/registry.js';
@@ -8,7 +8,10 @@ import { API_PREFIX } from '../prefix.js';
  * Sign-in and sign-out (issue 8). `POST /api/v1/sessions` is the one management route that takes
  * no credential; it answers a bearer token and sets the same value as the console's cookie.
  */
-export async function sessionRoutes(app: FastifyInstance, opts: { sessions: SessionService }): Promise<void> {
+export async function sessionRoutes(
+  app: FastifyInstance,
+  opts: { sessions: SessionService; clientAddress: (req: FastifyRequest) => string },
+): Promise<void> {
   const sessions = opts.sessions;
   const base = `${API_PREFIX}/sessions`;
 
@@ -37,7 +40,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { sessions: Sess
       },
     },
     async (req, reply) => {
-      const signed = await sessions.signIn(req.body.username, req.body.password, req.ip);
+      const signed = await sessions.signIn(req.body.username, req.body.password, opts.clientAddress(req));
       const maxAge = Math.max(0, Math.floor((Date.parse(signed.expires_at) - Date.now()) / 1000));
       reply.header('set-cookie', sessionCookie(signed.token, maxAge, req.protocol === 'https'));
       reply.code(201);
