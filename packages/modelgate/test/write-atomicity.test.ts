@@ -8,7 +8,8 @@ import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 /**
  * Issue 7, defect class 4: a multi-row change is one transaction. A failure injected into the
  * LAST insert of a deploy (a database trigger, as a crash or a constraint would) must leave no
- * infrastructure, service, version, secret, deployment or API key behind, and nothing served.
+ * infrastructure, service, version, secret, deployment or API key behind, and nothing served;
+ * the same for issue 8's people writes (a resource and its owner, a user and its memberships).
  */
 
 /** The tables a fault is injected into, with the column its marker is matched against. */
@@ -70,7 +71,7 @@ const setups = [
   },
 ];
 
-describe.each(setups)('a deploy that fails midway leaves nothing behind ($label)', (setup) => {
+describe.each(setups)('a write that fails midway leaves nothing behind ($label)', (setup) => {
   let t: TestNode;
   let stop: () => Promise<void>;
   let upstream: TestUpstream;
