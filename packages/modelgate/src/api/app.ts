@@ -15,6 +15,7 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { healthRoutes } from './routes/health.js';
+import { type JwtRouteOptions, jwtRoutes } from './routes/jwt.js';
 import { secretRoutes } from './routes/secrets.js';
 import { tokenRoutes } from './routes/token.js';
 import { whoamiRoutes } from './routes/whoami.js';
@@ -29,6 +30,8 @@ export interface ManagementContext {
   readonly control: ControlContext;
   /** Which Host and Origin the listener accepts (DNS rebinding, cross-site requests). */
   readonly guard: BrowserGuardPolicy;
+  /** Platform JWT signing keys and settings (issuing, revocation, JWKS). */
+  readonly jwt: Omit<JwtRouteOptions, 'control'>;
 }
 
 /**
@@ -98,6 +101,7 @@ export async function buildManagementApp(
   await app.register(secretRoutes, { control: ctx.control });
   await app.register(apiKeyRoutes, { control: ctx.control });
   await app.register(catalogRoutes, { control: ctx.control });
+  await app.register(jwtRoutes, { control: ctx.control, ...ctx.jwt });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

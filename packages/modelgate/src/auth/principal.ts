@@ -7,7 +7,8 @@ export type PrincipalKind =
   | 'admin_key'
   | 'api_key'
   | 'api_token'
-  | 'basic';
+  | 'basic'
+  | 'platform_jwt';
 
 export interface Principal {
   readonly kind: PrincipalKind;

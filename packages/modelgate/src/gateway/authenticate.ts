@@ -4,6 +4,7 @@ import { readAuthorization } from '../auth/authorization-header.js';
 import type { BasicVerifier } from '../auth/basic/verifier.js';
 import { parseCredential } from '../auth/credential.js';
 import { bearerChallenge, type Denial, deny, isDenial } from '../auth/denial.js';
+import type { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
@@ -14,6 +15,7 @@ export interface DataPlaneVerifiers {
   readonly nodeKeys: NodeKeyService | undefined;
   readonly apiKeys: ApiKeyVerifier;
   readonly basic: BasicVerifier;
+  readonly platformJwt: PlatformJwtVerifier;
 }
 
 /** Whether a caller must present a credential: protected, and token authorization is on. */
@@ -26,8 +28,8 @@ export function requiresCredential(
 
 /**
  * Decides who is calling a deployment. Public deployments need nothing. Protected ones take the
- * node inference key (T4), API keys when the snapshot allows them (D8), and Basic when it has a
- * password (G2). The scheme picks the verifier; nothing is tried twice.
+ * node inference key (T4), API keys when the snapshot allows them (D8), Basic when it has a
+ * password (G2), and platform JWTs whose claim covers it (S1-S4). The scheme picks the verifier; nothing is tried twice.
  */
 export async function authenticateDeploymentRequest(
   req: IncomingMessage,
@@ -47,6 +49,8 @@ export async function authenticateDeploymentRequest(
       clientKey(req.socket.remoteAddress),
     );
   }
+  // modelgate credentials never hold a dot; a JWT always does.
+  if (header.token.includes('.')) return verifiers.platformJwt.verify(header.token, snapshot);
   const credential = parseCredential(header.token);
   if (!credential) return deny('malformed', 'Not a modelgate credential (bad prefix, characters or checksum)');
   switch (credential.kind) {

@@ -20,6 +20,7 @@ import {
 } from './authenticate.js';
 import { clientKey, type FailureThrottle } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
+import { answerJwks } from './jwks.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
 import { requestShapeRefusal } from './request-shape.js';
@@ -124,13 +125,14 @@ export function createGateway(ctx: GatewayContext) {
       proto: ctx.proto,
       host: req.headers.host ?? '',
       deployment: snapshot.name,
+      deploymentId: snapshot.id,
+      infrastructureId: snapshot.infrastructure_id,
       principal:
         admitted.principal.kind === 'anonymous' ? undefined : `${admitted.principal.kind}:${admitted.principal.id}`,
       requestId,
       // Only a credential scoped to this deployment may travel on: never a node key, which
       // opens every deployment.
-      forwardCredential:
-        snapshot.forward_credential && (admitted.principal.kind === 'api_key' || admitted.principal.kind === 'basic'),
+      forwardCredential: snapshot.forward_credential && FORWARDABLE.has(admitted.principal.kind),
       upstreamHost: upstreamHostOf(snapshot),
       websocket,
     });
@@ -139,6 +141,7 @@ export function createGateway(ctx: GatewayContext) {
   async function handle(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (await answerHealth(path, res, id, ctx.readiness)) return;
+    if (answerJwks(path, res, ctx.verifiers.platformJwt)) return;
     const admitted = await admit(req);
     if ('code' in admitted) {
       res.on('finish', () => accessLog(req, res, id, undefined, undefined));
@@ -208,6 +211,9 @@ export function createGateway(ctx: GatewayContext) {
     },
   };
 }
+
+/** Principals whose credential is scoped to the deployment (a platform JWT: to it or its infrastructure). */
+const FORWARDABLE: ReadonlySet<Principal['kind']> = new Set(['api_key', 'basic', 'platform_jwt']);
 
 function refusalFor(denial: Denial, route: Route): Refusal {
   const code = denialCode(denial.denied);

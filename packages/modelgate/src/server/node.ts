@@ -7,6 +7,8 @@ import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
 import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
 import { ExpensiveCheckLimiter } from '../auth/expensive-check-limiter.js';
+import { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
+import { SigningKeyRing } from '../auth/jwt/signing-keys.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
@@ -104,6 +106,20 @@ export async function startNode(
       masterKey: loadMasterKey(config.data_dir, env),
       config,
     };
+    const signingKeys = new SigningKeyRing(
+      store,
+      control.masterKey,
+      { algorithm: config.jwt_signing_algorithm, maxTtlS: config.jwt_max_ttl_s },
+      bus,
+    );
+    await signingKeys.start();
+    const platformJwt = new PlatformJwtVerifier(
+      store,
+      signingKeys,
+      { issuer: config.jwt_issuer, clockSkewS: config.jwt_clock_skew_s, maxTtlS: config.jwt_max_ttl_s },
+      bus,
+    );
+    await platformJwt.start();
     const routes = new RouteTable(
       (name) => loadServedDeployment(control, name),
       (err) => log.warn({ err: String(err) }, 'route reload failed; the deployment answers 503 until it succeeds'),
@@ -122,7 +138,12 @@ export async function startNode(
       log,
       readiness,
       routes,
-      verifiers: { nodeKeys, apiKeys: new ApiKeyVerifier(store, bus), basic: new BasicVerifier(passwordChecks) },
+      verifiers: {
+        nodeKeys,
+        apiKeys: new ApiKeyVerifier(store, bus),
+        basic: new BasicVerifier(passwordChecks),
+        platformJwt,
+      },
       throttle: failureThrottle(config),
       proxy,
       upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
@@ -140,10 +161,13 @@ export async function startNode(
     );
     let managementServer: Server | undefined;
     const guard = browserGuardPolicy(config, !auth.enabled);
-    const management = await buildManagementApp({ log, readiness, auth, nodeKeys, control, guard }, (handler) => {
-      managementServer = createListenerServer(addresses.management, handler, tls);
-      return managementServer;
-    });
+    const management = await buildManagementApp(
+      { log, readiness, auth, nodeKeys, control, guard, jwt: { keys: signingKeys, settings: config } },
+      (handler) => {
+        managementServer = createListenerServer(addresses.management, handler, tls);
+        return managementServer;
+      },
+    );
     await management.ready();
     cleanups.push(() => management.close());
 
