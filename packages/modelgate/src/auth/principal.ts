@@ -8,7 +8,8 @@ export type PrincipalKind =
   | 'api_key'
   | 'api_token'
   | 'basic'
-  | 'platform_jwt';
+  | 'platform_jwt'
+  | 'external_jwt';
 
 export interface Principal {
   readonly kind: PrincipalKind;

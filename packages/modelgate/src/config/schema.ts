@@ -183,6 +183,12 @@ export const CONFIG_SCHEMA = {
     min: 0,
     description: 'Clock skew, in seconds, tolerated on `exp`, `nbf` and `iat` of platform JWTs.',
   },
+  oidc_jwks_cooldown_s: {
+    type: 'number',
+    default: 30,
+    min: 0,
+    description: 'External OIDC issuers: at most one JWKS fetch per this many seconds for an unknown `kid`.',
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;

@@ -6,6 +6,7 @@ import { parseCredential } from '../auth/credential.js';
 import { bearerChallenge, type Denial, deny, isDenial } from '../auth/denial.js';
 import type { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
+import { OidcVerifier } from '../auth/oidc/verifier.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
 import { clientKey } from './failure-throttle.js';
@@ -16,6 +17,7 @@ export interface DataPlaneVerifiers {
   readonly apiKeys: ApiKeyVerifier;
   readonly basic: BasicVerifier;
   readonly platformJwt: PlatformJwtVerifier;
+  readonly oidc: OidcVerifier;
 }
 
 /** Whether a caller must present a credential: protected, and token authorization is on. */
@@ -29,7 +31,8 @@ export function requiresCredential(
 /**
  * Decides who is calling a deployment. Public deployments need nothing. Protected ones take the
  * node inference key (T4), API keys when the snapshot allows them (D8), Basic when it has a
- * password (G2), and platform JWTs whose claim covers it (S1-S4). The scheme picks the verifier; nothing is tried twice.
+ * password (G2), platform JWTs whose claim covers it (S1-S4), and external OIDC access tokens when
+ * the snapshot names an issuer (D8). The scheme picks the verifier; nothing is tried twice.
  */
 export async function authenticateDeploymentRequest(
   req: IncomingMessage,
@@ -50,7 +53,12 @@ export async function authenticateDeploymentRequest(
     );
   }
   // modelgate credentials never hold a dot; a JWT always does.
-  if (header.token.includes('.')) return verifiers.platformJwt.verify(header.token, snapshot);
+  if (header.token.includes('.')) {
+    if (snapshot.oidc && OidcVerifier.isFrom(header.token, snapshot.oidc)) {
+      return verifiers.oidc.verify(header.token, snapshot.oidc, snapshot);
+    }
+    return verifiers.platformJwt.verify(header.token, snapshot);
+  }
   const credential = parseCredential(header.token);
   if (!credential) return deny('malformed', 'Not a modelgate credential (bad prefix, characters or checksum)');
   switch (credential.kind) {

@@ -213,7 +213,7 @@ export function createGateway(ctx: GatewayContext) {
 }
 
 /** Principals whose credential is scoped to the deployment (a platform JWT: to it or its infrastructure). */
-const FORWARDABLE: ReadonlySet<Principal['kind']> = new Set(['api_key', 'basic', 'platform_jwt']);
+const FORWARDABLE: ReadonlySet<Principal['kind']> = new Set(['api_key', 'basic', 'platform_jwt', 'external_jwt']);
 
 function refusalFor(denial: Denial, route: Route): Refusal {
   const code = denialCode(denial.denied);

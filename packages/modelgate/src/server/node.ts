@@ -10,6 +10,7 @@ import { ExpensiveCheckLimiter } from '../auth/expensive-check-limiter.js';
 import { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
 import { SigningKeyRing } from '../auth/jwt/signing-keys.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
+import { OidcVerifier } from '../auth/oidc/verifier.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
@@ -45,6 +46,9 @@ export interface RunningNode {
 
 /** How often each process polls the store's change log (bounds cross-process staleness). */
 export const CHANGE_POLL_MS = 250;
+/** An external issuer's JWKS is refreshed on use after this long (kept if the refresh fails). */
+export const OIDC_JWKS_MAX_AGE_MS = 600_000;
+
 /** How often the route table re-reads every deployment, as a backstop for a lost event. */
 export const ROUTE_RECONCILE_MS = 30_000;
 
@@ -143,6 +147,7 @@ export async function startNode(
         apiKeys: new ApiKeyVerifier(store, bus),
         basic: new BasicVerifier(passwordChecks),
         platformJwt,
+        oidc: new OidcVerifier({ cooldownMs: config.oidc_jwks_cooldown_s * 1000, maxAgeMs: OIDC_JWKS_MAX_AGE_MS }),
       },
       throttle: failureThrottle(config),
       proxy,

@@ -37,7 +37,7 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
 
   app.get(
     JWKS_PATH,
-    { schema: { tags, summary: 'Public keys that verify platform JWTs' }, config: { auth: 'public' } },
+    { schema: { hide: true }, config: { auth: 'public' } },
     async (_req, reply) => {
       reply.header('cache-control', JWKS_CACHE_CONTROL).type('application/jwk-set+json');
       return keys.publicJwks();
