@@ -3,6 +3,7 @@ import { registerAdminKeys } from './commands/admin-keys.js';
 import { registerApiKeys } from './commands/api-keys.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
+import { registerJwt } from './commands/jwt.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerStart } from './commands/start.js';
 import { reportFailure } from './output.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerDeployments(program);
   registerSecrets(program);
   registerApiKeys(program);
+  registerJwt(program);
   return program;
 }
 

@@ -35,14 +35,10 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
   const { control, keys, settings } = opts;
   const tags = ['platform jwt'];
 
-  app.get(
-    JWKS_PATH,
-    { schema: { hide: true }, config: { auth: 'public' } },
-    async (_req, reply) => {
-      reply.header('cache-control', JWKS_CACHE_CONTROL).type('application/jwk-set+json');
-      return keys.publicJwks();
-    },
-  );
+  app.get(JWKS_PATH, { schema: { hide: true }, config: { auth: 'public' } }, async (_req, reply) => {
+    reply.header('cache-control', JWKS_CACHE_CONTROL).type('application/jwk-set+json');
+    return keys.publicJwks();
+  });
 
   const summary = 'Issue a platform JWT for a deployment or an infrastructure (shown once, not stored)';
   app.get<{ Querystring: IssueInput }>(
