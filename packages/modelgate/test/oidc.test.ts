@@ -1,3 +1,4 @@
+import { createHmac, createPublicKey } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -183,6 +184,43 @@ describe('external OAuth2/OIDC access tokens from a real provider (oidc-provider
       .setExpirationTime('5m')
       .sign(pair.privateKey);
     expect((await model('m', forged)).status).toBe(401);
+  });
+
+  it('alg none, HS256 keyed with the issuer’s public key, and a jku header are refused', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = Buffer.from(
+      JSON.stringify({ iss: idp.issuer, aud: AUDIENCE, scope: 'predict', sub: 'svc', iat: now, exp: now + 300 }),
+    ).toString('base64url');
+    const head = (h: object) => Buffer.from(JSON.stringify(h)).toString('base64url');
+    for (const alg of ['none', 'NONE', 'None']) {
+      expect((await model('m', `${head({ alg })}.${claims}.AAAA`)).status).toBe(401);
+    }
+    const jwks = (await (await fetch(`${idp.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
+    const publicJwk = jwks.keys[0]!;
+    for (const secret of [
+      JSON.stringify(publicJwk),
+      createPublicKey({ key: publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }),
+    ]) {
+      const input = `${head({ alg: 'HS256', kid: publicJwk.kid })}.${claims}`;
+      const signature = createHmac('sha256', secret).update(input).digest('base64url');
+      expect((await model('m', `${input}.${signature}`)).status).toBe(401);
+    }
+    let connections = 0;
+    const trap = createServer((_q, s) => {
+      connections++;
+      s.end('{"keys":[]}');
+    });
+    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+    const pair = await generateKeyPair('ES256');
+    const jku = `http://127.0.0.1:${(trap.address() as AddressInfo).port}/jwks`;
+    const forged = await new SignJWT({ iss: idp.issuer, aud: AUDIENCE, scope: 'predict' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'trap', jku, x5u: jku })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(pair.privateKey);
+    expect((await model('m', forged)).status).toBe(401);
+    trap.close();
+    expect(connections).toBe(0);
   });
 
   it('key rotation at the provider: new tokens are accepted after one refetch; unknown kids refetch at most once per cooldown', async () => {
