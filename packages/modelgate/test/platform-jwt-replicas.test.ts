@@ -16,10 +16,12 @@ describe('platform JWTs across replicas sharing PostgreSQL', () => {
   let two: TestNode;
   let up: TestUpstream;
   let drop: () => Promise<void>;
+  let url: string;
 
   beforeAll(async () => {
     const db = await createScratchDatabase();
     drop = () => db.drop();
+    url = db.url;
     const env = { MODELGATE_MASTER_KEY: randomBytes(32).toString('hex') };
     one = await startTestNode({ database_url: db.url, failure_limit: '1000' }, env);
     two = await startTestNode({ database_url: db.url, failure_limit: '1000' }, env);
@@ -38,6 +40,14 @@ describe('platform JWTs across replicas sharing PostgreSQL', () => {
     for (let i = 0; i < 100 && !(await check()); i++) await new Promise((r) => setTimeout(r, 50));
     return check();
   };
+
+  it('a replica with another master key refuses to start, naming the cause', async () => {
+    const other = { MODELGATE_MASTER_KEY: randomBytes(32).toString('hex') };
+    await expect(startTestNode({ database_url: url }, other)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('MODELGATE_MASTER_KEY'),
+    });
+  });
 
   it('both replicas publish the same single key', async () => {
     const a = await getJson(`${one.node.urls.inference}/.well-known/jwks.json`);

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { ModelgateError } from '../../errors/registry.js';
 import type { EventBus } from '../../events/bus.js';
 import { TOPICS } from '../../events/topics.js';
+import { MASTER_KEY_ENV } from '../../secrets/master-key.js';
 import { open, seal } from '../../secrets/seal.js';
 import { recordChange } from '../../store/change-log.js';
 import type { Store } from '../../store/database.js';
@@ -130,7 +132,7 @@ export class SigningKeyRing {
     // Two replicas starting at once may both create a key: the newest active one signs.
     const newest = live.filter((r) => r.retired_at === null).at(-1);
     if (newest) {
-      const privateJwk = JSON.parse(open(this.masterKey, newest.private_sealed, sealContext(newest.kid))) as JWK;
+      const privateJwk = JSON.parse(this.unseal(newest)) as JWK;
       this.current = {
         kid: newest.kid,
         alg: newest.alg,
@@ -140,6 +142,17 @@ export class SigningKeyRing {
     }
     this.published = published;
     this.jwks = live.map((r) => JSON.parse(r.public_jwk) as JWK);
+  }
+
+  private unseal(row: SigningKeysTable): string {
+    try {
+      return open(this.masterKey, row.private_sealed, sealContext(row.kid));
+    } catch {
+      throw new ModelgateError(
+        'CONFIG_INVALID',
+        `The signing key ${row.kid} cannot be opened with this master key; replicas sharing a store must share ${MASTER_KEY_ENV}`,
+      );
+    }
   }
 
   private async insertNew(): Promise<string> {
