@@ -1,9 +1,10 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { getJson } from './helpers/http.js';
 import { deploy, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { createScratchDatabase } from './helpers/postgres.js';
-import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
+import { recordingUpstream, type TestUpstream, websocketUpstream } from './helpers/upstreams.js';
 
 /**
  * Issuing → calling → revoking platform JWTs end to end on real sockets, once on the embedded
@@ -12,6 +13,7 @@ import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) => {
   let t: TestNode;
   let up: TestUpstream;
+  let ws: TestUpstream;
   let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
@@ -23,6 +25,8 @@ describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) 
     }
     t = await startTestNode({ database_url: databaseUrl, failure_limit: '1000' });
     up = await recordingUpstream('up');
+    ws = await websocketUpstream();
+    await deploy(t, { name: 'chat', upstream: ws.url, access: 'protected' });
     await deploy(t, { name: 'a', upstream: up.url, access: 'protected' });
     await deploy(t, { name: 'b', upstream: up.url, access: 'protected' });
     await deploy(t, { name: 'fwd', upstream: up.url, access: 'protected', auth: { forward_credential: true } });
@@ -31,6 +35,7 @@ describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) 
   afterAll(async () => {
     await t?.close();
     await up?.close();
+    await ws?.close();
     await drop?.();
   });
 
@@ -106,6 +111,31 @@ describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) 
     expect(refused.status).toBe(401);
     expect(refused.body.error?.code).toBe('CREDENTIAL_REVOKED');
     expect((await model('a', two.token)).status).toBe(200);
+  });
+
+  it('revoking a token cuts the WebSockets it opened, and only those', async () => {
+    const revoked = await issue('deployment=chat');
+    const kept = await issue('deployment=chat');
+    const open = async (token: string) => {
+      const socket = new WebSocket(`${t.node.urls.inference.replace('http', 'ws')}/chat/socket`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.on('open', () => resolve());
+        socket.on('error', reject);
+      });
+      return socket;
+    };
+    const [cut, alive] = await Promise.all([open(revoked.token), open(kept.token)]);
+    const closed = new Promise<void>((resolve) => cut.on('close', () => resolve()));
+    expect((await manage(t, 'POST', '/jwt-revocations', { jti: revoked.jti })).status).toBe(201);
+    await closed;
+    const reply = await new Promise<string>((resolve) => {
+      alive.on('message', (data) => resolve(data.toString()));
+      alive.send('still here');
+    });
+    expect(reply).toBe('echo:still here');
+    alive.close();
   });
 
   it('revoking a target refuses its tokens issued before the time, and not later ones', async () => {

@@ -65,8 +65,15 @@ interface Refusal {
 export function createGateway(ctx: GatewayContext) {
   const log = ctx.log.child({ listener: 'inference' });
   // Open WebSocket relays, so a revocation can cut them: the handshake was their only check.
-  const sockets = new Set<{ socket: Duplex; deployment: string; principalId: string }>();
-  ctx.bus.subscribe((event) => {
+  const sockets = new Set<{ socket: Duplex; deployment: string; principalId: string; principalKind: string }>();
+  ctx.bus.subscribe(async (event) => {
+    if (event.topic === TOPICS.jwtRevoked) {
+      for (const open of sockets) {
+        if (open.principalKind === 'platform_jwt' && (await ctx.verifiers.platformJwt.isRevoked(open.principalId))) {
+          open.socket.destroy();
+        }
+      }
+    }
     for (const open of sockets) {
       const hit =
         (event.topic === TOPICS.deploymentChanged && open.deployment === event.subject) ||
@@ -193,7 +200,12 @@ export function createGateway(ctx: GatewayContext) {
       admit(req)
         .then((admitted) => {
           if ('code' in admitted) return rejectUpgrade(socket, admitted, id);
-          const open = { socket, deployment: admitted.route.snapshot.name, principalId: admitted.principal.id };
+          const open = {
+            socket,
+            deployment: admitted.route.snapshot.name,
+            principalId: admitted.principal.id,
+            principalKind: admitted.principal.kind,
+          };
           sockets.add(open);
           socket.once('close', () => sockets.delete(open));
           proxyUpgrade(req, socket, head, {

@@ -45,6 +45,9 @@ export interface PlatformJwtOptions {
 export class PlatformJwtVerifier {
   private readonly cache = new BoundedCache<VerifiedToken>(50_000);
   private revocations: Revocation[] = [];
+  /** Tokens admitted so far, by jti: what a revocation is checked against for open WebSockets. */
+  private readonly admitted = new BoundedCache<VerifiedToken>(50_000);
+  private reloading: Promise<void> = Promise.resolve();
   /** Bumped on every revocation; a verification that started before one is not cached. */
   private generation = 0;
 
@@ -58,13 +61,24 @@ export class PlatformJwtVerifier {
       if (event.topic !== TOPICS.jwtRevoked) return;
       this.generation++;
       this.cache.clear();
-      return this.reloadRevocations();
+      this.reloading = this.reloadRevocations();
+      return this.reloading;
     });
   }
 
   /** The public JWKS that verifies platform JWTs (served at `/.well-known/jwks.json`). */
   publicJwks(): { keys: readonly object[] } {
     return this.keys.publicJwks();
+  }
+
+  /**
+   * Whether an admitted token (by jti) is now revoked, once the latest revocation has been
+   * loaded: the gateway cuts WebSockets opened with it, as it does for a deleted API key.
+   */
+  async isRevoked(jti: string): Promise<boolean> {
+    await this.reloading.catch(() => undefined);
+    const token = this.admitted.get(jti);
+    return token !== undefined && this.revocations.some((r) => isRevokedBy(token, r));
   }
 
   async start(): Promise<void> {
@@ -93,6 +107,7 @@ export class PlatformJwtVerifier {
       if ('denied' in result) return result;
       if (this.revocations.some((r) => isRevokedBy(result, r))) return deny('revoked');
       if (generation === this.generation) this.cache.set(hash, result);
+      this.admitted.set(result.jti, result);
       verified = result;
     }
     if (!scopeCovers(verified.scope, deployment)) {
