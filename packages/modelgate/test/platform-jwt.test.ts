@@ -86,6 +86,21 @@ describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) 
     expect((await model('a', token)).status).toBe(200);
     expect((await model('b', token)).status).toBe(200);
     expect((await model('c', token)).status).toBe(403);
+    const byQuery = await fetch(`${t.node.urls.management}/api/v1/issue-jwt?deployment=a`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.keys.management}` },
+    });
+    expect(byQuery.status, await byQuery.clone().text()).toBe(200);
+    const empty = await fetch(`${t.node.urls.management}/api/v1/issue-jwt`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.keys.management}` },
+    });
+    expect(empty.status).toBe(400);
+    const revokeEmpty = await fetch(`${t.node.urls.management}/api/v1/jwt-revocations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.keys.management}` },
+    });
+    expect(revokeEmpty.status).toBe(400);
   });
 
   it('tells the upstream its deployment and infrastructure ids, and forwards the token only when asked', async () => {

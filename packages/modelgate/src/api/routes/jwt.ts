@@ -46,10 +46,17 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
     { schema: { tags, summary, querystring: issueInput, response: { 200: issued } } },
     async (req) => issueJwt(control, keys, settings, req.principal, req.query),
   );
-  app.post<{ Body: IssueInput }>(
+  // Scaleway's clients send the target as query parameters, on GET and POST alike.
+  app.post<{ Body: IssueInput | undefined; Querystring: IssueInput }>(
     `${API_PREFIX}/issue-jwt`,
-    { schema: { tags, summary, body: issueInput, response: { 200: issued } } },
-    async (req) => issueJwt(control, keys, settings, req.principal, req.body),
+    {
+      schema: { tags, summary, querystring: issueInput, body: issueInput, response: { 200: issued } },
+      // No body at all is fine (the target is in the query); the schema then checks an empty one.
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
+    },
+    async (req) => issueJwt(control, keys, settings, req.principal, { ...req.query, ...req.body }),
   );
 
   app.post<{ Body: { jti?: string; deployment?: string; infrastructure?: string; issued_before?: string } }>(
