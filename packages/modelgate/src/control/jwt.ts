@@ -87,7 +87,9 @@ export async function issueJwt(
   const problems = new Problems();
   const now = Date.now();
   const requested = parseInstant(problems, 'expires_at', input.expires_at);
-  const exp = Math.floor((requested ?? now + settings.jwt_default_ttl_s * 1000) / 1000);
+  // A default above the maximum is capped rather than failing every request that omits expires_at.
+  const defaultTtlS = Math.min(settings.jwt_default_ttl_s, settings.jwt_max_ttl_s);
+  const exp = Math.floor((requested ?? now + defaultTtlS * 1000) / 1000);
   const iat = Math.floor(now / 1000);
   problems.check(exp > iat, 'expires_at must be in the future');
   problems.check(
