@@ -114,6 +114,7 @@ async function main() {
   });
   const apiKey = prot.api_keys[0].key;
   const basic = `Basic ${Buffer.from('modelgate:bench-password-value').toString('base64')}`;
+  const { token: platformJwt } = await api(urls.management, token, 'POST', '/issue-jwt', { deployment: 'prot' });
 
   // The large transfer runs first, on a gateway that has only just started.
   process.stderr.write(`bench: streaming ${largeBytes} bytes up and down through the gateway...\n`);
@@ -142,6 +143,7 @@ async function main() {
     ['protected, API key', `${urls.inference}/prot/predict`, { authorization: `Bearer ${apiKey}` }],
     ['protected, Basic', `${urls.inference}/prot/predict`, { authorization: basic }],
     ['protected, inference key', `${urls.inference}/prot/predict`, { authorization: `Bearer ${keys.inference.key}` }],
+    ['protected by platform JWT', `${urls.inference}/prot/predict`, { authorization: `Bearer ${platformJwt}` }],
   ];
   // Warm up every route (JIT, connection pools, credential caches).
   for (const [, url, headers] of targets) await fetch(url, { headers });

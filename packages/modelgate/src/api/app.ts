@@ -21,6 +21,7 @@ import { catalogRoutes } from './routes/catalog.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
+import { type JwtRouteOptions, jwtRoutes } from './routes/jwt.js';
 import { peopleRoutes } from './routes/people.js';
 import { secretRoutes } from './routes/secrets.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -43,6 +44,8 @@ export interface ManagementContext {
   readonly sessions?: SessionService | undefined;
   /** The caller's address for logs (the peer, or `X-Forwarded-For` from a trusted proxy). */
   readonly clientAddress?: ClientAddress;
+  /** Platform JWT signing keys and settings (issuing, revocation, JWKS). */
+  readonly jwt: Omit<JwtRouteOptions, 'control'>;
 }
 
 /**
@@ -127,6 +130,7 @@ export async function buildManagementApp(
   await app.register(peopleRoutes, { control: ctx.control });
   await app.register(grantRoutes, { control: ctx.control });
   if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions, clientAddress: clientOf });
+  await app.register(jwtRoutes, { control: ctx.control, ...ctx.jwt });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

@@ -13,6 +13,11 @@ export const authSettingsSchema = {
     },
     api_keys: { type: 'boolean', description: 'Accept API keys (Authorization: Bearer mgk_...)' },
     forward_credential: { type: 'boolean', description: "Pass the caller's Authorization header upstream" },
+    oidc: {
+      type: ['object', 'null'],
+      description:
+        'External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s',
+    },
   },
 } as const;
 

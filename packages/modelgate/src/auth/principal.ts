@@ -8,7 +8,9 @@ export type PrincipalKind =
   | 'api_key'
   | 'api_token'
   | 'basic'
-  | 'user';
+  | 'user'
+  | 'platform_jwt'
+  | 'external_jwt';
 
 export interface Principal {
   readonly kind: PrincipalKind;

@@ -8,6 +8,7 @@ import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerGrants } from './commands/grants.js';
 import { registerGroups } from './commands/groups.js';
+import { registerJwt } from './commands/jwt.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerSessions } from './commands/sessions.js';
 import { registerStart } from './commands/start.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerSessions(program);
   registerToken(program);
   registerApply(program);
+  registerJwt(program);
   return program;
 }
 

@@ -185,6 +185,43 @@ export const CONFIG_SCHEMA = {
     exclusiveMin: true,
     description: 'Minutes after sign-in at which a session ends, however active.',
   },
+  jwt_signing_algorithm: {
+    type: 'enum',
+    values: ['Ed25519', 'ES256'],
+    default: 'Ed25519',
+    description: 'Algorithm of new platform JWT signing keys (existing keys keep theirs).',
+  },
+  jwt_issuer: {
+    type: 'string',
+    default: 'modelgate',
+    description: 'The `iss` of platform JWTs; give replicas sharing a store the same value.',
+  },
+  jwt_default_ttl_s: {
+    type: 'number',
+    default: 86400,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Lifetime, in seconds, of a platform JWT issued without `expires_at`.',
+  },
+  jwt_max_ttl_s: {
+    type: 'number',
+    default: 2592000,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Longest lifetime, in seconds, a platform JWT may be issued for.',
+  },
+  jwt_clock_skew_s: {
+    type: 'number',
+    default: 30,
+    min: 0,
+    description: 'Clock skew, in seconds, tolerated on `exp`, `nbf` and `iat` of platform JWTs.',
+  },
+  oidc_jwks_cooldown_s: {
+    type: 'number',
+    default: 30,
+    min: 0,
+    description: 'External OIDC issuers: at most one JWKS fetch per this many seconds for an unknown `kid`.',
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;

@@ -4,7 +4,9 @@ import { readAuthorization } from '../auth/authorization-header.js';
 import type { BasicVerifier } from '../auth/basic/verifier.js';
 import { parseCredential } from '../auth/credential.js';
 import { bearerChallenge, type Denial, deny, isDenial } from '../auth/denial.js';
+import type { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
+import { OidcVerifier } from '../auth/oidc/verifier.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
 
@@ -13,6 +15,8 @@ export interface DataPlaneVerifiers {
   readonly nodeKeys: NodeKeyService | undefined;
   readonly apiKeys: ApiKeyVerifier;
   readonly basic: BasicVerifier;
+  readonly platformJwt: PlatformJwtVerifier;
+  readonly oidc: OidcVerifier;
 }
 
 /** Whether a caller must present a credential: protected, and token authorization is on. */
@@ -25,9 +29,10 @@ export function requiresCredential(
 
 /**
  * Decides who is calling a deployment. Public deployments need nothing. Protected ones take the
- * node inference key (T4), API keys when the snapshot allows them (D8), and Basic when it has a
- * password (G2). The scheme picks the verifier; nothing is tried twice. `client` is the caller's
- * throttle key (its share of the password-check cap).
+ * node inference key (T4), API keys when the snapshot allows them (D8), Basic when it has a
+ * password (G2), platform JWTs whose claim covers it (S1-S4), and external OIDC access tokens when
+ * the snapshot names an issuer (D8). The scheme picks the verifier; nothing is tried twice. `client` is the
+ * caller's throttle key (its share of the password-check cap).
  */
 export async function authenticateDeploymentRequest(
   req: IncomingMessage,
@@ -47,6 +52,13 @@ export async function authenticateDeploymentRequest(
       { deployment_id: snapshot.id, revision: snapshot.revision, ...snapshot.basic },
       client,
     );
+  }
+  // modelgate credentials never hold a dot; a JWT always does.
+  if (header.token.includes('.')) {
+    if (snapshot.oidc && OidcVerifier.isFrom(header.token, snapshot.oidc)) {
+      return verifiers.oidc.verify(header.token, snapshot.oidc, snapshot);
+    }
+    return verifiers.platformJwt.verify(header.token, snapshot);
   }
   const credential = parseCredential(header.token);
   if (!credential) return deny('malformed', 'Not a modelgate credential (bad prefix, characters or checksum)');

@@ -22,6 +22,7 @@ import {
 } from './authenticate.js';
 import { clientKey, type FailureThrottle } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
+import { answerJwks } from './jwks.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
 import { requestShapeRefusal } from './request-shape.js';
@@ -72,8 +73,15 @@ interface Refusal {
 export function createGateway(ctx: GatewayContext) {
   const log = ctx.log.child({ listener: 'inference' });
   // Open WebSocket relays, so a revocation can cut them: the handshake was their only check.
-  const sockets = new Set<{ socket: Duplex; deployment: string; principalId: string }>();
-  ctx.bus.subscribe((event) => {
+  const sockets = new Set<{ socket: Duplex; deployment: string; principalId: string; principalKind: string }>();
+  ctx.bus.subscribe(async (event) => {
+    if (event.topic === TOPICS.jwtRevoked) {
+      for (const open of sockets) {
+        if (open.principalKind === 'platform_jwt' && (await ctx.verifiers.platformJwt.isRevoked(open.principalId))) {
+          open.socket.destroy();
+        }
+      }
+    }
     for (const open of sockets) {
       const hit =
         (event.topic === TOPICS.deploymentChanged && open.deployment === event.subject) ||
@@ -133,13 +141,14 @@ export function createGateway(ctx: GatewayContext) {
       proto: ctx.proto,
       host: req.headers.host ?? '',
       deployment: snapshot.name,
+      deploymentId: snapshot.id,
+      infrastructureId: snapshot.infrastructure_id,
       principal:
         admitted.principal.kind === 'anonymous' ? undefined : `${admitted.principal.kind}:${admitted.principal.id}`,
       requestId,
       // Only a credential scoped to this deployment may travel on: never a node key, which
       // opens every deployment.
-      forwardCredential:
-        snapshot.forward_credential && (admitted.principal.kind === 'api_key' || admitted.principal.kind === 'basic'),
+      forwardCredential: snapshot.forward_credential && FORWARDABLE.has(admitted.principal.kind),
       upstreamHost: upstreamHostOf(snapshot),
       websocket,
     });
@@ -148,6 +157,7 @@ export function createGateway(ctx: GatewayContext) {
   async function handle(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (await answerHealth(path, res, id, ctx.readiness)) return;
+    if (answerJwks(path, res, ctx.verifiers.platformJwt)) return;
     const admitted = await admit(req);
     if ('code' in admitted) {
       ctx.audit?.(req, admitted, id);
@@ -203,7 +213,12 @@ export function createGateway(ctx: GatewayContext) {
             ctx.audit?.(req, admitted, id);
             return rejectUpgrade(socket, admitted, id);
           }
-          const open = { socket, deployment: admitted.route.snapshot.name, principalId: admitted.principal.id };
+          const open = {
+            socket,
+            deployment: admitted.route.snapshot.name,
+            principalId: admitted.principal.id,
+            principalKind: admitted.principal.kind,
+          };
           sockets.add(open);
           socket.once('close', () => sockets.delete(open));
           proxyUpgrade(req, socket, head, {
@@ -221,6 +236,9 @@ export function createGateway(ctx: GatewayContext) {
     },
   };
 }
+
+/** Principals whose credential is scoped to the deployment (a platform JWT: to it or its infrastructure). */
+const FORWARDABLE: ReadonlySet<Principal['kind']> = new Set(['api_key', 'basic', 'platform_jwt', 'external_jwt']);
 
 function refusalFor(denial: Denial, route: Route): Refusal {
   const code = denialCode(denial.denied);

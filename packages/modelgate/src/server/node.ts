@@ -11,7 +11,10 @@ import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
 import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
 import { ExpensiveCheckLimiter } from '../auth/expensive-check-limiter.js';
+import { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
+import { SigningKeyRing } from '../auth/jwt/signing-keys.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
+import { OidcVerifier } from '../auth/oidc/verifier.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import { SessionService } from '../auth/sessions/service.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
@@ -53,6 +56,9 @@ export interface RunningNode {
 
 /** How often each process polls the store's change log (bounds cross-process staleness). */
 export const CHANGE_POLL_MS = 250;
+/** An external issuer's JWKS is refreshed on use after this long (kept if the refresh fails). */
+export const OIDC_JWKS_MAX_AGE_MS = 600_000;
+
 /** How often the route table re-reads every deployment, as a backstop for a lost event. */
 export const ROUTE_RECONCILE_MS = 30_000;
 
@@ -141,6 +147,20 @@ export async function startNode(
       masterKey: loadMasterKey(config.data_dir, env),
       config,
     };
+    const signingKeys = new SigningKeyRing(
+      store,
+      control.masterKey,
+      { algorithm: config.jwt_signing_algorithm, maxTtlS: config.jwt_max_ttl_s },
+      bus,
+    );
+    await signingKeys.start();
+    const platformJwt = new PlatformJwtVerifier(
+      store,
+      signingKeys,
+      { issuer: config.jwt_issuer, clockSkewS: config.jwt_clock_skew_s, maxTtlS: config.jwt_max_ttl_s },
+      bus,
+    );
+    await platformJwt.start();
     const routes = new RouteTable(
       (name) => loadServedDeployment(control, name),
       (err) => log.warn({ err: String(err) }, 'route reload failed; the deployment answers 503 until it succeeds'),
@@ -159,7 +179,13 @@ export async function startNode(
       log,
       readiness,
       routes,
-      verifiers: { nodeKeys, apiKeys: new ApiKeyVerifier(store, bus), basic: new BasicVerifier(passwordChecks) },
+      verifiers: {
+        nodeKeys,
+        apiKeys: new ApiKeyVerifier(store, bus),
+        basic: new BasicVerifier(passwordChecks),
+        platformJwt,
+        oidc: new OidcVerifier({ cooldownMs: config.oidc_jwks_cooldown_s * 1000, maxAgeMs: OIDC_JWKS_MAX_AGE_MS }),
+      },
       throttle: failureThrottle(config),
       clientAddress,
       proxy,
@@ -178,7 +204,18 @@ export async function startNode(
     let managementServer: Server | undefined;
     const guard = browserGuardPolicy(config, !auth.enabled);
     const management = await buildManagementApp(
-      { log, readiness, auth, nodeKeys, control, guard, audit, sessions, clientAddress },
+      {
+        log,
+        readiness,
+        auth,
+        nodeKeys,
+        control,
+        guard,
+        audit,
+        sessions,
+        clientAddress,
+        jwt: { keys: signingKeys, settings: config },
+      },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);
         return managementServer;

@@ -21,6 +21,8 @@ export interface Database {
   grants: GrantsTable;
   owners: OwnersTable;
   sessions: SessionsTable;
+  signing_keys: SigningKeysTable;
+  jwt_revocations: JwtRevocationsTable;
 }
 
 export interface InfrastructuresTable {
@@ -188,4 +190,29 @@ export interface SessionsTable {
   last_seen_at: string;
   /** Absolute expiry; the idle expiry is `last_seen_at` plus the configured idle timeout. */
   expires_at: string;
+}
+
+/** A platform JWT signing key; retired keys stay published until their last token expired. */
+export interface SigningKeysTable {
+  kid: string;
+  /** `EdDSA` (Ed25519) or `ES256`: the one algorithm this key verifies. */
+  alg: string;
+  /** JSON of the public JWK (with `kid`, `alg`, `use`). */
+  public_jwk: string;
+  /** AES-256-GCM of the private JWK under the master key, context `signing_key:<kid>`. */
+  private_sealed: string;
+  created_at: string;
+  retired_at: string | null;
+}
+
+/** A revoked platform JWT (`jti`) or every token of a target issued before a time. */
+export interface JwtRevocationsTable {
+  id: string;
+  jti: string | null;
+  target_type: 'deployment' | 'infrastructure' | null;
+  target_id: string | null;
+  issued_before: string | null;
+  /** After this no token it could match is still valid, so the row can go. */
+  expires_at: string;
+  created_at: string;
 }

@@ -5,6 +5,7 @@ import { deployments } from './0002_deployments.js';
 import { changeOrigin } from './0003_change_origin.js';
 import { people } from './0004_people.js';
 import { audit } from './0005_audit.js';
+import { signingKeys } from './0006_signing_keys.js';
 
 /** Every migration, in order. Names sort; never rename or edit a released one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -14,5 +15,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '0003_change_origin': changeOrigin,
     '0004_people': people,
     '0005_audit': audit(dialect),
+    '0006_signing_keys': signingKeys,
   };
 }
