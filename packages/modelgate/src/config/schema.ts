@@ -123,7 +123,8 @@ export const CONFIG_SCHEMA = {
     default: 60000,
     min: 0,
     exclusiveMin: true,
-    description: 'Time allowed for a model server to send response headers (then 504).',
+    description:
+      'Time allowed for a model server to send response headers (then 504); also the longest silence within its answer (then it is cut).',
   },
   failure_limit: {
     type: 'number',

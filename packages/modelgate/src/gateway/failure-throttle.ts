@@ -32,6 +32,18 @@ export class FailureThrottle {
     return 0;
   }
 
+  /**
+   * Seconds the key is still locked out, 0 when it is not. Reserves and counts nothing: for a
+   * credential already known good (a cache hit), so a locked-out address stays locked out
+   * without the hot path paying for a reservation.
+   */
+  lockedFor(key: string): number {
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.lockedUntil === 0) return 0;
+    const now = this.now();
+    return entry.lockedUntil > now ? Math.ceil((entry.lockedUntil - now) / 1000) : 0;
+  }
+
   /** The attempt failed: it counts, and `limit` failures in one window lock the key. */
   fail(key: string): void {
     const now = this.now();

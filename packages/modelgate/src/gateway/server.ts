@@ -1,15 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { authorizationHeaderCount } from '../auth/authorization-header.js';
 import { type Denial, denialCode, isDenial } from '../auth/denial.js';
+import { PendingCheck } from '../auth/pending-check.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
 import { ERROR_CODES, type ErrorCode, errorBody } from '../errors/registry.js';
 import type { EventBus } from '../events/bus.js';
 import { TOPICS } from '../events/topics.js';
+import { createAccessLog } from '../log/access-log.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
-import { answerHealth, type Readiness } from '../server/health.js';
+import { answerHealth, HEALTH_PREFIX, LIVE_PATH, READY_PATH, type Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { sendError } from '../server/respond.js';
 import {
@@ -73,7 +76,12 @@ export function createGateway(ctx: GatewayContext) {
     }
   });
 
-  async function admit(req: IncomingMessage): Promise<Admitted | Refusal> {
+  /**
+   * Routing, the route table and authentication, decided synchronously whenever memory can
+   * decide (a public deployment, a cached credential, a node key, a malformed one): only a
+   * credential that needs the store or scrypt makes it a promise.
+   */
+  function admit(req: IncomingMessage): Admitted | Refusal | Promise<Admitted | Refusal> {
     const routed = route(req);
     if (!routed.ok) return { code: routed.code };
     const entry = ctx.routes.get(routed.deployment);
@@ -81,18 +89,39 @@ export function createGateway(ctx: GatewayContext) {
     if (entry.stale) return { code: 'NOT_READY', message: 'The deployment’s settings cannot be read right now' };
     if (!entry.enabled) return { code: 'DEPLOYMENT_DISABLED' };
     // Node keeps only the first of two Authorization headers; a proxy behind us might keep the other.
-    if ((req.headersDistinct.authorization?.length ?? 0) > 1) {
+    if (authorizationHeaderCount(req.rawHeaders) > 1) {
       return refusalFor({ denied: 'ambiguous', detail: 'More than one Authorization header was sent' }, entry);
     }
     if (!requiresCredential(entry.snapshot, ctx.verifiers)) {
       return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
+    const verification = authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
     const key = `${clientKey(req.socket.remoteAddress)}|${entry.snapshot.id}`;
+    if (verification instanceof PendingCheck) return admitPending(verification, key, entry, routed.rest);
+    if (isDenial(verification)) {
+      const wait = ctx.throttle.enter(key);
+      if (wait > 0) return throttled(wait);
+      settleDenial(key, verification);
+      return refusalFor(verification, entry);
+    }
+    // A cached credential or a node key: no attempt to reserve, but a locked-out address stays out.
+    const locked = ctx.throttle.lockedFor(key);
+    if (locked > 0) return throttled(locked);
+    return { route: entry, rest: routed.rest, principal: verification };
+  }
+
+  /** A cache miss: reserve an attempt first, so parallel guesses cannot all reach the store or scrypt. */
+  async function admitPending(
+    check: PendingCheck,
+    key: string,
+    entry: Route,
+    rest: string,
+  ): Promise<Admitted | Refusal> {
     const wait = ctx.throttle.enter(key);
-    if (wait > 0) return { code: 'THROTTLED', headers: { 'retry-after': String(wait) } };
+    if (wait > 0) return throttled(wait);
     let principal: Principal | Denial;
     try {
-      principal = await authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
+      principal = await check.run();
     } catch (err) {
       ctx.throttle.release(key);
       // Only an unknown credential reaches the store; when it cannot answer, say so (503), not 500.
@@ -100,15 +129,20 @@ export function createGateway(ctx: GatewayContext) {
       return { code: 'NOT_READY', message: 'The credential cannot be checked right now; retry later' };
     }
     if (isDenial(principal)) {
-      if (principal.denied === 'missing' || principal.denied === 'forbidden' || principal.denied === 'throttled') {
-        ctx.throttle.release(key);
-      } else {
-        ctx.throttle.fail(key);
-      }
+      settleDenial(key, principal);
       return refusalFor(principal, entry);
     }
     ctx.throttle.succeed(key);
-    return { route: entry, rest: routed.rest, principal };
+    return { route: entry, rest, principal };
+  }
+
+  /** Counts a denial whose attempt was reserved: a wrong credential fails, the rest release it. */
+  function settleDenial(key: string, denial: Denial): void {
+    if (denial.denied === 'missing' || denial.denied === 'forbidden' || denial.denied === 'throttled') {
+      ctx.throttle.release(key);
+    } else {
+      ctx.throttle.fail(key);
+    }
   }
 
   function route(req: IncomingMessage) {
@@ -123,15 +157,20 @@ export function createGateway(ctx: GatewayContext) {
     return splitInferencePath(url);
   }
 
-  function headersFor(req: IncomingMessage, admitted: Admitted, requestId: string, websocket: boolean) {
+  function headersFor(
+    req: IncomingMessage,
+    admitted: Admitted,
+    principal: string | undefined,
+    requestId: string,
+    websocket: boolean,
+  ) {
     const { snapshot } = admitted.route;
     return upstreamRequestHeaders(req.headers, {
       clientIp: req.socket.remoteAddress ?? '',
       proto: ctx.proto,
       host: req.headers.host ?? '',
       deployment: snapshot.name,
-      principal:
-        admitted.principal.kind === 'anonymous' ? undefined : `${admitted.principal.kind}:${admitted.principal.id}`,
+      principal,
       requestId,
       // Only a credential scoped to this deployment may travel on: never a node key, which
       // opens every deployment.
@@ -142,58 +181,80 @@ export function createGateway(ctx: GatewayContext) {
     });
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (await answerHealth(path, res, id, ctx.readiness)) return;
-    const admitted = await admit(req);
+  const access = createAccessLog(ctx.log, { listener: 'inference' });
+
+  /** Answers an admitted request (proxied) or a refusal; the access line is written on finish. */
+  function respond(req: IncomingMessage, res: ServerResponse, id: string, admitted: Admitted | Refusal): void {
     if ('code' in admitted) {
-      res.on('finish', () => accessLog(req, res, id, undefined, undefined));
-      return sendError(res, admitted.code, id, refusalOptions(admitted));
+      res.once('finish', () => logAccess(req, res, id, undefined, undefined));
+      sendError(res, admitted.code, id, refusalOptions(admitted));
+      return;
     }
-    res.on('finish', () => accessLog(req, res, id, admitted.route.snapshot.name, admitted.principal));
-    await ctx.proxy.forward(req, res, {
+    const principal = principalLabel(admitted.principal);
+    const deployment = admitted.route.snapshot.name;
+    res.once('finish', () => logAccess(req, res, id, deployment, principal));
+    void ctx.proxy.forward(req, res, {
       upstream: admitted.route.snapshot.upstream,
       path: admitted.rest,
-      headers: headersFor(req, admitted, id, false),
+      headers: headersFor(req, admitted, principal, id, false),
       requestId: id,
     });
   }
 
-  function accessLog(
+  function logAccess(
     req: IncomingMessage,
     res: ServerResponse,
-    id: string,
-    deployment?: string,
-    principal?: Principal,
-  ) {
-    log.info(
-      {
-        request_id: id,
-        method: req.method,
-        deployment,
-        status: res.statusCode,
-        principal: principal ? `${principal.kind}:${principal.id}` : undefined,
-        remote: req.socket.remoteAddress,
-      },
-      'request',
-    );
+    requestId: string,
+    deployment: string | undefined,
+    principal: string | undefined,
+  ): void {
+    access({
+      requestId,
+      method: req.method,
+      status: res.statusCode,
+      deployment,
+      principal,
+      remote: req.socket.remoteAddress,
+    });
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, id: string, err: unknown): void {
+    log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
+    sendError(res, 'INTERNAL', id);
   }
 
   return {
-    /** The `request` listener of the inference server. */
+    /**
+     * The `request` listener of the inference server. Synchronous for a known credential: no
+     * promise, no early `setHeader` (the response goes out through `writeHead`'s fast path).
+     */
     request(req: IncomingMessage, res: ServerResponse): void {
       const id = requestIdOf(req);
-      res.setHeader(REQUEST_ID_HEADER, id);
-      handle(req, res, id).catch((err: unknown) => {
-        log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
-        sendError(res, 'INTERNAL', id);
-      });
+      try {
+        const url = req.url ?? '/';
+        if (url.startsWith(HEALTH_PREFIX)) {
+          const path = url.split('?')[0] ?? url;
+          if (path === LIVE_PATH || path === READY_PATH) {
+            answerHealth(path, res, id, ctx.readiness).catch((err: unknown) => fail(req, res, id, err));
+            return;
+          }
+        }
+        const admitted = admit(req);
+        if (admitted instanceof Promise) {
+          admitted.then((a) => respond(req, res, id, a)).catch((err: unknown) => fail(req, res, id, err));
+        } else {
+          respond(req, res, id, admitted);
+        }
+      } catch (err) {
+        fail(req, res, id, err);
+      }
     },
     /** The `upgrade` listener: WebSocket handshakes are authenticated like any request first. */
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
       const id = requestIdOf(req);
       socket.on('error', () => socket.destroy());
-      admit(req)
+      Promise.resolve()
+        .then(() => admit(req))
         .then((admitted) => {
           if ('code' in admitted) return rejectUpgrade(socket, admitted, id);
           const open = { socket, deployment: admitted.route.snapshot.name, principalId: admitted.principal.id };
@@ -202,7 +263,7 @@ export function createGateway(ctx: GatewayContext) {
           proxyUpgrade(req, socket, head, {
             upstream: admitted.route.snapshot.upstream,
             path: admitted.rest,
-            headers: headersFor(req, admitted, id, true),
+            headers: headersFor(req, admitted, principalLabel(admitted.principal), id, true),
             requestId: id,
             options: ctx.upgrade,
           });
@@ -213,6 +274,15 @@ export function createGateway(ctx: GatewayContext) {
         });
     },
   };
+}
+
+/** `kind:id` of a principal, for the upstream header and the access line; none for anonymous callers. */
+function principalLabel(principal: Principal): string | undefined {
+  return principal.kind === 'anonymous' ? undefined : `${principal.kind}:${principal.id}`;
+}
+
+function throttled(seconds: number): Refusal {
+  return { code: 'THROTTLED', headers: { 'retry-after': String(seconds) } };
 }
 
 function refusalFor(denial: Denial, route: Route): Refusal {

@@ -3,6 +3,7 @@ import { verifyPassword } from '../../secrets/password-hash.js';
 import { BoundedCache } from '../cache.js';
 import { constantTimeEqual } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
+import { PendingCheck, type Verification } from '../pending-check.js';
 import type { Principal } from '../principal.js';
 
 /** A deployment revision's Basic settings, from its snapshot. */
@@ -16,23 +17,35 @@ export interface BasicScope {
 /**
  * Verifies Gradient-style Basic credentials (G2): the node-wide username and the password
  * snapshotted at the last (re)deploy. scrypt is slow on purpose, so a success is remembered
- * per revision: the cache key includes the revision, so a redeploy makes old entries useless.
+ * per revision: the cache key is one SHA-256 of revision, username and password, so a hit
+ * costs one hash and a redeploy makes old entries useless.
  */
 export class BasicVerifier {
-  private readonly cache = new BoundedCache<true>(50_000);
+  private readonly cache = new BoundedCache<Principal>(50_000);
   private inFlight = 0;
 
   /** @param maxConcurrent scrypt checks allowed at once, node-wide; more are refused (429). */
   constructor(private readonly maxConcurrent = 16) {}
 
-  async verify(username: string, password: string, scope: BasicScope): Promise<Principal | Denial> {
-    const userOk = constantTimeEqual(username, scope.username);
+  check(username: string, password: string, scope: BasicScope): Verification {
     const cacheKey = createHash('sha256')
       .update(`${scope.deployment_id}\u0000${scope.revision}\u0000${username}\u0000${password}`)
       .digest('hex');
-    if (userOk && this.cache.get(cacheKey)) return { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
+    // Only a pair that passed the full check below is ever cached: a hit is that same pair.
+    const hit = this.cache.get(cacheKey);
+    if (hit) return hit;
+    return new PendingCheck(() => this.verify(username, password, scope, cacheKey));
+  }
+
+  private async verify(
+    username: string,
+    password: string,
+    scope: BasicScope,
+    cacheKey: string,
+  ): Promise<Principal | Denial> {
     // Unknown guesses cost ~50 ms of the thread pool each: bound them so a flood cannot starve it.
     if (this.inFlight >= this.maxConcurrent) return deny('throttled', 'Too many password checks at once');
+    const userOk = constantTimeEqual(username, scope.username);
     this.inFlight++;
     let passwordOk: boolean;
     try {
@@ -42,7 +55,8 @@ export class BasicVerifier {
       this.inFlight--;
     }
     if (!userOk || !passwordOk) return deny('unknown');
-    this.cache.set(cacheKey, true);
-    return { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
+    const principal: Principal = { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
+    this.cache.set(cacheKey, principal);
+    return principal;
   }
 }

@@ -1,9 +1,9 @@
 import {
   type CredentialKind,
-  constantTimeEqual,
   generateCredential,
   hashCredential,
   type ParsedCredential,
+  sameDigest,
 } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
 import type { Principal } from '../principal.js';
@@ -77,7 +77,7 @@ export class NodeKeys {
     const slot = SLOT_BY_KIND[credential.kind];
     if (!slot) return deny('unknown');
     const state = this.state[slot];
-    if (!constantTimeEqual(credential.hash, state.hash)) return deny('unknown');
+    if (!sameDigest(credential.hash, state.hash)) return deny('unknown');
     if (state.expiresAt !== undefined && this.now() >= state.expiresAt) {
       return deny('expired', `The ${slot} key has expired; get a new one from the token API`);
     }
