@@ -4,14 +4,14 @@ import { readAuthorization } from '../auth/authorization-header.js';
 import type { BasicScope, BasicVerifier } from '../auth/basic/verifier.js';
 import { parseCredential } from '../auth/credential.js';
 import { bearerChallenge, type Denial, deny, isDenial } from '../auth/denial.js';
-import type { NodeKeyService } from '../auth/node-keys/service.js';
+import type { NodeKeyVerifier } from '../auth/node-keys/node-keys.js';
 import type { Verification } from '../auth/pending-check.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
 
 export interface DataPlaneVerifiers {
   /** Undefined when token authorization is disabled: every deployment is then open. */
-  readonly nodeKeys: NodeKeyService | undefined;
+  readonly nodeKeys: NodeKeyVerifier | undefined;
   readonly apiKeys: ApiKeyVerifier;
   readonly basic: BasicVerifier;
 }
@@ -20,7 +20,7 @@ export interface DataPlaneVerifiers {
 export function requiresCredential(
   snapshot: DeploymentSnapshot,
   verifiers: DataPlaneVerifiers,
-): verifiers is DataPlaneVerifiers & { readonly nodeKeys: NodeKeyService } {
+): verifiers is DataPlaneVerifiers & { readonly nodeKeys: NodeKeyVerifier } {
   return snapshot.access === 'protected' && verifiers.nodeKeys !== undefined;
 }
 

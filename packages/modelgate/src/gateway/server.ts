@@ -21,11 +21,12 @@ import {
   deploymentChallenges,
   requiresCredential,
 } from './authenticate.js';
-import { clientKey, type FailureThrottle } from './failure-throttle.js';
+import { clientKey } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
 import type { Route, RouteTable } from './route-table.js';
+import type { Throttle } from './throttle.js';
 import { proxyUpgrade, type UpgradeOptions } from './websocket.js';
 
 export interface GatewayContext {
@@ -33,7 +34,7 @@ export interface GatewayContext {
   readonly readiness: Readiness;
   readonly routes: RouteTable;
   readonly verifiers: DataPlaneVerifiers;
-  readonly throttle: FailureThrottle;
+  readonly throttle: Throttle;
   readonly proxy: UpstreamProxy;
   readonly upgrade: UpgradeOptions;
   /** `base_domain`: route `<deployment>.<base_domain>` by Host when set. */
@@ -98,12 +99,7 @@ export function createGateway(ctx: GatewayContext) {
     const verification = authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
     const key = `${clientKey(req.socket.remoteAddress)}|${entry.snapshot.id}`;
     if (verification instanceof PendingCheck) return admitPending(verification, key, entry, routed.rest);
-    if (isDenial(verification)) {
-      const wait = ctx.throttle.enter(key);
-      if (wait > 0) return throttled(wait);
-      settleDenial(key, verification);
-      return refusalFor(verification, entry);
-    }
+    if (isDenial(verification)) return refuseCounted(verification, key, entry);
     // A cached credential or a node key: no attempt to reserve, but a locked-out address stays out.
     const locked = ctx.throttle.lockedFor(key);
     if (locked > 0) return throttled(locked);
@@ -117,7 +113,7 @@ export function createGateway(ctx: GatewayContext) {
     entry: Route,
     rest: string,
   ): Promise<Admitted | Refusal> {
-    const wait = ctx.throttle.enter(key);
+    const wait = await ctx.throttle.enter(key);
     if (wait > 0) return throttled(wait);
     let principal: Principal | Denial;
     try {
@@ -129,19 +125,30 @@ export function createGateway(ctx: GatewayContext) {
       return { code: 'NOT_READY', message: 'The credential cannot be checked right now; retry later' };
     }
     if (isDenial(principal)) {
-      settleDenial(key, principal);
+      await settleDenial(key, principal);
       return refusalFor(principal, entry);
     }
     ctx.throttle.succeed(key);
     return { route: entry, rest, principal };
   }
 
-  /** Counts a denial whose attempt was reserved: a wrong credential fails, the rest release it. */
-  function settleDenial(key: string, denial: Denial): void {
+  /** A denial decided from memory: counted like any attempt (a locked-out caller gets 429 first). */
+  async function refuseCounted(denial: Denial, key: string, entry: Route): Promise<Refusal> {
+    const wait = await ctx.throttle.enter(key);
+    if (wait > 0) return throttled(wait);
+    await settleDenial(key, denial);
+    return refusalFor(denial, entry);
+  }
+
+  /**
+   * Counts a denial whose attempt was reserved: a wrong credential fails, the rest release it.
+   * Awaited, so a lock the failure causes is in force (in every worker) before the answer.
+   */
+  async function settleDenial(key: string, denial: Denial): Promise<void> {
     if (denial.denied === 'missing' || denial.denied === 'forbidden' || denial.denied === 'throttled') {
       ctx.throttle.release(key);
     } else {
-      ctx.throttle.fail(key);
+      await ctx.throttle.fail(key);
     }
   }
 

@@ -5,6 +5,7 @@ import { constantTimeEqual } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
 import { PendingCheck, type Verification } from '../pending-check.js';
 import type { Principal } from '../principal.js';
+import { LocalPasswordSlots, type PasswordSlots } from './password-slots.js';
 
 /** A deployment revision's Basic settings, from its snapshot. */
 export interface BasicScope {
@@ -22,10 +23,9 @@ export interface BasicScope {
  */
 export class BasicVerifier {
   private readonly cache = new BoundedCache<Principal>(50_000);
-  private inFlight = 0;
 
-  /** @param maxConcurrent scrypt checks allowed at once, node-wide; more are refused (429). */
-  constructor(private readonly maxConcurrent = 16) {}
+  /** @param slots the node-wide cap on scrypt checks at once; more are refused (429). */
+  constructor(private readonly slots: PasswordSlots = new LocalPasswordSlots(16)) {}
 
   check(username: string, password: string, scope: BasicScope): Verification {
     const cacheKey = createHash('sha256')
@@ -44,15 +44,14 @@ export class BasicVerifier {
     cacheKey: string,
   ): Promise<Principal | Denial> {
     // Unknown guesses cost ~50 ms of the thread pool each: bound them so a flood cannot starve it.
-    if (this.inFlight >= this.maxConcurrent) return deny('throttled', 'Too many password checks at once');
+    if (!(await this.slots.acquire())) return deny('throttled', 'Too many password checks at once');
     const userOk = constantTimeEqual(username, scope.username);
-    this.inFlight++;
     let passwordOk: boolean;
     try {
       // Verify even when the username is wrong, so timing does not tell which half was wrong.
       passwordOk = await verifyPassword(password, scope.password_hash);
     } finally {
-      this.inFlight--;
+      this.slots.release();
     }
     if (!userOk || !passwordOk) return deny('unknown');
     const principal: Principal = { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };

@@ -21,7 +21,18 @@ export function registerStart(program: Command): void {
       ]);
       const config = configFromFlags(opts);
       const log = createLogger({ level: config.log_level });
-      node = await startNode(config, log);
+      const { workerCount } = await import('../../cluster/workers.js');
+      const workers = workerCount(config.workers);
+      if (workers > 1 && (await import('node:cluster')).default.isWorker) {
+        // A data-plane worker forked by the primary below: it serves until the primary stops it.
+        const { runWorker } = await import('../../cluster/worker.js');
+        await runWorker(config, log).catch((err: unknown) => process.exit(reportFailure(err)));
+        return;
+      }
+      node =
+        workers > 1
+          ? await (await import('../../cluster/primary.js')).startCluster(config, log, workers)
+          : await startNode(config, log);
       const running = node;
       const demo = opts.demo === true ? await startDemo(running, log) : undefined;
       let signalled = false;

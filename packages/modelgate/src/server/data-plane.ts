@@ -1,0 +1,90 @@
+import type { Server } from 'node:http';
+import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
+import type { PasswordSlots } from '../auth/basic/password-slots.js';
+import { BasicVerifier } from '../auth/basic/verifier.js';
+import type { NodeKeyVerifier } from '../auth/node-keys/node-keys.js';
+import type { ListenAddress } from '../config/address.js';
+import type { Config } from '../config/schema.js';
+import type { ControlContext } from '../control/context.js';
+import { listServedDeploymentNames, loadServedDeployment } from '../control/deployments.js';
+import { createProxy } from '../gateway/proxy.js';
+import { RouteTable } from '../gateway/route-table.js';
+import { createGateway } from '../gateway/server.js';
+import type { Throttle } from '../gateway/throttle.js';
+import type { Logger } from '../log/logger.js';
+import type { Readiness } from './health.js';
+import { createListenerServer, type TlsFiles } from './listen.js';
+
+/** How often the route table re-reads every deployment, as a backstop for a lost event. */
+export const ROUTE_RECONCILE_MS = 30_000;
+
+export interface DataPlaneDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly control: ControlContext;
+  readonly readiness: Readiness;
+  /** Undefined when token authorization is disabled. */
+  readonly nodeKeys: NodeKeyVerifier | undefined;
+  readonly throttle: Throttle;
+  readonly passwordSlots?: PasswordSlots;
+  readonly address: ListenAddress;
+  readonly tls: TlsFiles;
+}
+
+/** The data plane, built and not yet listening. */
+export interface DataPlane {
+  readonly server: Server;
+  /** Closes the route table and the upstream connections (after the server stopped accepting). */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the data plane: the route table (loaded, following the bus), the verifiers, the
+ * upstream proxy and the inference listener. The same in a single-process node and in each
+ * worker of a multi-process one; only the throttle, the password slots and the node keys differ.
+ */
+export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
+  const { config, log, control } = deps;
+  const routes = new RouteTable(
+    (name) => loadServedDeployment(control, name),
+    (err) => log.warn({ err: String(err) }, 'route reload failed; the deployment answers 503 until it succeeds'),
+  );
+  routes.follow(control.bus);
+  try {
+    await routes.loadAll(await listServedDeploymentNames(control));
+  } catch (err) {
+    routes.close();
+    throw err;
+  }
+  routes.reconcileEvery(ROUTE_RECONCILE_MS, () => listServedDeploymentNames(control));
+  const proxy = createProxy({
+    connectTimeoutMs: config.upstream_connect_timeout_ms,
+    headersTimeoutMs: config.upstream_timeout_ms,
+    onError: (err, info) => log.warn({ err: String(err), ...info }, 'upstream failure'),
+  });
+  const gateway = createGateway({
+    log,
+    readiness: deps.readiness,
+    routes,
+    verifiers: {
+      nodeKeys: deps.nodeKeys,
+      apiKeys: new ApiKeyVerifier(control.store, control.bus),
+      basic: new BasicVerifier(deps.passwordSlots),
+    },
+    throttle: deps.throttle,
+    proxy,
+    upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
+    baseDomain: config.base_domain,
+    proto: deps.address.protocol,
+    bus: control.bus,
+  });
+  const server = createListenerServer(deps.address, gateway.request, deps.tls);
+  server.on('upgrade', gateway.upgrade);
+  return {
+    server,
+    async close() {
+      await proxy.close();
+      routes.close();
+    },
+  };
+}
