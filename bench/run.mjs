@@ -53,10 +53,16 @@ async function api(base, token, method, path, body) {
   return res.json();
 }
 
-/** user+system CPU time of a process so far, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
+/**
+ * user+system CPU time so far of a process and its children (a multi-process gateway's workers),
+ * in clock ticks (fields 14 and 15 of /proc/<pid>/stat).
+ */
 function cpuTicks(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  let ticks = Number(fields[11]) + Number(fields[12]);
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  for (const child of children ? children.split(' ') : []) ticks += cpuTicks(Number(child));
+  return ticks;
 }
 
 /** One measured window: load from wrk (or autocannon without it), CPU of `pid` over the same window. */
@@ -188,6 +194,20 @@ async function main() {
     api_keys: 1,
   });
   const apiKey = prot.api_keys[0].key;
+  // The same gateway with two data-plane workers (and its primary), in its own directory.
+  const cwd2 = mkdtempSync(join(tmpdir(), 'modelgate-bench-workers-'));
+  const { child: cluster, line: urls2 } = await spawnJsonLine(
+    [bin, 'start', '--workers', '2', ...ports],
+    { cwd: cwd2 },
+    /modelgate started/,
+  );
+  const token2 = JSON.parse(readFileSync(join(cwd2, 'key_file.json'), 'utf8')).management.key;
+  const prot2 = await api(urls2.management, token2, 'POST', '/deployments', {
+    name: 'prot',
+    upstream: up.url,
+    access: 'protected',
+    api_keys: 1,
+  });
   const basic = `Basic ${Buffer.from('modelgate:bench-password-value').toString('base64')}`;
 
   // The large transfer runs first, on a gateway that has only just started.
@@ -230,6 +250,12 @@ async function main() {
       `${urls.inference}/prot/predict`,
       { authorization: `Bearer ${keys.inference.key}` },
       gateway.pid,
+    ],
+    [
+      'modelgate workers=2, protected, API key (CPU: primary + workers)',
+      `${urls2.inference}/prot/predict`,
+      { authorization: `Bearer ${prot2.api_keys[0].key}` },
+      cluster.pid,
     ],
   ];
   // Warm up every route (JIT, connection pools, credential caches).
