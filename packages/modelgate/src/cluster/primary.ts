@@ -1,12 +1,12 @@
 import cluster, { type Worker } from 'node:cluster';
-import { LocalPasswordSlots } from '../auth/basic/password-slots.js';
+import { LocalPasswordSlots, type PasswordSlots } from '../auth/basic/password-slots.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { FailureThrottle } from '../gateway/failure-throttle.js';
 import type { Logger } from '../log/logger.js';
 import { formatHost } from '../server/listen.js';
 import { type RunningNode, startNode } from '../server/node.js';
-import { Channel } from './channel.js';
+import { Channel, type Handlers } from './channel.js';
 import type { Welcome } from './worker.js';
 
 /**
@@ -42,6 +42,8 @@ export async function startCluster(
   node.bus.subscribe((event) => broadcast('event', event));
   node.nodeKeys?.onRotate((state) => broadcast('nodeKeys', state));
 
+  const shared = nodeWideState({ throttle, slots, broadcast });
+
   const fork = (): { worker: Worker; listening: Promise<number> } => {
     const worker = cluster.fork();
     const channel: Channel = new Channel(worker, {
@@ -49,16 +51,7 @@ export async function startCluster(
         members.add(channel);
         return { nodeKeys: node.nodeKeys?.verificationState ?? null };
       },
-      enter: (key) => throttle.enter(String(key)),
-      fail: async (key) => {
-        throttle.fail(String(key));
-        const seconds = throttle.lockedFor(String(key));
-        if (seconds > 0) await broadcast('lock', { key: String(key), until: Date.now() + seconds * 1000 });
-      },
-      succeed: (key) => throttle.succeed(String(key)),
-      release: (key) => throttle.release(String(key)),
-      slot: () => slots.acquire(),
-      unslot: () => slots.release(),
+      ...shared,
     });
     links.set(worker, channel);
     const listening = new Promise<number>((resolve, reject) => {
@@ -112,5 +105,30 @@ export async function startCluster(
       })();
       return stopping;
     },
+  };
+}
+
+/**
+ * The calls a worker makes for what is counted once per node: the failure throttle (asked only
+ * on a cache miss or a failure) and the password-check cap. A failure that locks a key is
+ * answered only after every worker mirrors the lock.
+ */
+export function nodeWideState(deps: {
+  readonly throttle: FailureThrottle;
+  readonly slots: PasswordSlots;
+  broadcast(method: string, payload: unknown): Promise<void>;
+}): Handlers {
+  const { throttle, slots, broadcast } = deps;
+  return {
+    enter: (key) => throttle.enter(String(key)),
+    fail: async (key) => {
+      throttle.fail(String(key));
+      const seconds = throttle.lockedFor(String(key));
+      if (seconds > 0) await broadcast('lock', { key: String(key), until: Date.now() + seconds * 1000 });
+    },
+    succeed: (key) => throttle.succeed(String(key)),
+    release: (key) => throttle.release(String(key)),
+    slot: () => slots.acquire(),
+    unslot: () => slots.release(),
   };
 }
