@@ -51,7 +51,7 @@ describe('the common auth cases, replayed on every route', () => {
   it('every operation: 401 + challenge without a credential, 403 with the inference key, never 500', async () => {
     const ops = await operations();
     expect(ops.length).toBeGreaterThan(20);
-    for (const { method, path } of ops) {
+    for (const [i, { method, path }] of ops.entries()) {
       const url = `${t.node.urls.management}${path}`;
       const anonymous = await call(url, { method });
       expect(anonymous.status, `${method} ${path} ${anonymous.text}`).toBe(401);
@@ -62,6 +62,8 @@ describe('the common auth cases, replayed on every route', () => {
         method,
         headers: { authorization: 'Bearer mgm_"><script>', 'content-type': 'application/json' },
         body: method === 'GET' || method === 'DELETE' ? undefined : '{',
+        // A bad credential counts against its address: each route's guess comes from its own.
+        localAddress: `127.0.3.${i + 1}`,
       });
       expect(garbage.status, `${method} ${path} ${garbage.text}`).toBe(401);
       expect(garbage.text).not.toContain('<script>');

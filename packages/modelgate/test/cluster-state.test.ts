@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { LocalPasswordSlots } from '../src/auth/basic/password-slots.js';
+import { ExpensiveCheckLimiter } from '../src/auth/expensive-check-limiter.js';
 import { Channel, type Endpoint } from '../src/cluster/channel.js';
 import { nodeWideState } from '../src/cluster/primary.js';
 import { RemoteThrottle } from '../src/cluster/remote-throttle.js';
@@ -24,9 +24,9 @@ function link(): [Endpoint, Endpoint] {
 }
 
 /** A primary holding the node-wide state and `count` workers' views of it. */
-function node(count: number, options: { limit: number; slots: number }) {
+function node(count: number, options: { limit: number; slots: number; share?: number }) {
   const throttle = new FailureThrottle({ limit: options.limit, windowMs: 60_000 });
-  const slots = new LocalPasswordSlots(options.slots);
+  const slots = new ExpensiveCheckLimiter(options.slots, options.share);
   const toWorkers: Channel[] = [];
   const broadcast = async (method: string, payload: unknown) => {
     await Promise.all(toWorkers.map((c) => c.call(method, payload)));
@@ -50,15 +50,29 @@ function node(count: number, options: { limit: number; slots: number }) {
 
 describe('node-wide state shared by the workers', () => {
   it('the password-check cap counts checks in every worker together', async () => {
-    const [a, b] = node(2, { limit: 10, slots: 3 });
-    expect(await a!.channel.call('slot')).toBe(true);
-    expect(await b!.channel.call('slot')).toBe(true);
-    expect(await a!.channel.call('slot')).toBe(true);
-    // Three in flight across two workers: the cap is reached for both.
-    expect(await b!.channel.call('slot')).toBe(false);
-    expect(await a!.channel.call('slot')).toBe(false);
-    a!.channel.notify('unslot');
-    expect(await a!.channel.call('slot')).toBe(true);
+    const [a, b] = node(2, { limit: 10, slots: 3, share: 3 });
+    expect(await a!.channel.call('slot', 'x')).toBe('run');
+    expect(await b!.channel.call('slot', 'y')).toBe('run');
+    expect(await a!.channel.call('slot', 'z')).toBe('run');
+    // Three in flight across two workers: the cap is reached for both, and a client with none
+    // running did not fill it (not charged).
+    expect(await b!.channel.call('slot', 'w')).toBe('node_cap');
+    expect(await a!.channel.call('slot', 'v')).toBe('node_cap');
+    a!.channel.notify('unslot', 'z');
+    expect(await a!.channel.call('slot', 'v')).toBe('run');
+  });
+
+  it("a client's share of the password-check cap is counted across workers", async () => {
+    const [a, b] = node(2, { limit: 10, slots: 8, share: 2 });
+    expect(await a!.channel.call('slot', 'flooder')).toBe('run');
+    expect(await b!.channel.call('slot', 'flooder')).toBe('run');
+    // Its share is used up whichever worker it reaches next: refused, and charged to it.
+    expect(await a!.channel.call('slot', 'flooder')).toBe('own_share');
+    expect(await b!.channel.call('slot', 'flooder')).toBe('own_share');
+    // Another client still has room.
+    expect(await b!.channel.call('slot', 'someone')).toBe('run');
+    b!.channel.notify('unslot', 'flooder');
+    expect(await a!.channel.call('slot', 'flooder')).toBe('run');
   });
 
   it('failures served by different workers add up, and the lock is in every worker before the last failure is answered', async () => {

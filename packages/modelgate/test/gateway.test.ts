@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { generateCredential } from '../src/auth/credential.js';
 import { type DemoServer, startDemoServer } from '../src/demo/index.js';
 import { call, rawRequest } from './helpers/http.js';
-import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
+import { deploy as deployOrThrow, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import {
   closedPortUrl,
   recordingUpstream,
@@ -36,11 +36,7 @@ beforeAll(async () => {
   ]);
   const created = await manage(t, 'POST', '/secrets', { name: 'prot-password', generate: true });
   basicPassword = created.body.value;
-  const deploy = async (body: Record<string, unknown>) => {
-    const res = await manage(t, 'POST', '/deployments', body);
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    return res.body;
-  };
+  const deploy = (body: Record<string, unknown>) => deployOrThrow(t, body);
   await deploy({ name: 'pub', upstream: demo.url, access: 'public' });
   protKey = (
     await deploy({

@@ -201,7 +201,7 @@ describe('start failures and shutdown', () => {
     const body = '{"slow":"request"}';
     // Headers and half the body now; the rest after the signal.
     socket.write(
-      `POST /api/v1/slow HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 8)}`,
+      `POST /api/v1/slow HTTP/1.1\r\nHost: localhost:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 8)}`,
     );
     await node.waitFor(/"url":"\/api\/v1\/slow"/);
     let exitedAt = 0;

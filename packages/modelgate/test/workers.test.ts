@@ -49,7 +49,7 @@ describe.each([2, 3])('workers = %i', (workers) => {
     }
     const lines = await Promise.all(statuses.map((_, i) => node.waitFor(new RegExp(`"request_id":"wk-${tag}-${i}"`))));
     const pids = new Set(lines.map((line) => (JSON.parse(line) as { pid: number }).pid));
-    return { statuses, pids };
+    return { statuses, pids, ids: statuses.map((_, i) => `wk-${tag}-${i}`) };
   }
 
   beforeAll(async () => {
@@ -146,5 +146,23 @@ describe.each([2, 3])('workers = %i', (workers) => {
     expect(locked.pids.size).toBe(workers);
     // Another address is unaffected.
     expect((await spread(good, '127.0.0.8')).statuses).toEqual(Array(batch).fill(200));
+  });
+
+  it("refusals served by every worker are written by the primary's one audit writer", async () => {
+    const refused = await spread(`Bearer ${generateCredential('api_key')}`, `127.0.${workers}3.`);
+    expect(refused.statuses).toEqual(Array(batch).fill(401));
+    expect(refused.pids.size).toBe(workers);
+    // Written off the request path, in batches: wait for them.
+    let records: { request_id: string; target_name: string; outcome: string; code: string }[] = [];
+    for (let tries = 0; tries < 100; tries++) {
+      const page = await manage('GET', '/api/v1/audit?order=asc&limit=1000');
+      expect(page.status, page.text).toBe(200);
+      records = page.json.records.filter((r: { request_id: string }) => refused.ids.includes(r.request_id));
+      if (records.length >= batch) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(records.map((r) => r.request_id).sort()).toEqual([...refused.ids].sort());
+    for (const r of records)
+      expect(r).toMatchObject({ target_name: 'w', outcome: 'denied', code: 'CREDENTIAL_UNKNOWN' });
   });
 });

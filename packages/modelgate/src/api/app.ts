@@ -1,16 +1,20 @@
 import type { RequestListener, Server } from 'node:http';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { AuditWriter } from '../audit/writer.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import type { ControlContext } from '../control/context.js';
 import { errorBody } from '../errors/registry.js';
 import { type Logger, redactUrl } from '../log/logger.js';
 import type { Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
+import { installAuditLog } from './audit-log.js';
 import { installAuthentication, type ManagementAuth } from './authentication.js';
 import { installErrorHandling } from './errors.js';
+import { type BrowserGuardPolicy, installBrowserGuard } from './origin-guard.js';
 import { API_PREFIX } from './prefix.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { auditRoutes } from './routes/audit.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { healthRoutes } from './routes/health.js';
@@ -26,6 +30,10 @@ export interface ManagementContext {
   /** Undefined when token authorization is disabled. */
   readonly nodeKeys: NodeKeyService | undefined;
   readonly control: ControlContext;
+  /** Which Host and Origin the listener accepts (DNS rebinding, cross-site requests). */
+  readonly guard: BrowserGuardPolicy;
+  /** Where management changes and refused attempts are recorded. */
+  readonly audit: AuditWriter;
 }
 
 /**
@@ -69,7 +77,9 @@ export async function buildManagementApp(
     reply.header('cache-control', 'no-store');
   });
   installErrorHandling(app);
+  installBrowserGuard(app, ctx.guard);
   installAuthentication(app, ctx.auth);
+  installAuditLog(app, ctx.audit);
 
   await app.register(swagger, {
     openapi: {
@@ -94,6 +104,7 @@ export async function buildManagementApp(
   await app.register(secretRoutes, { control: ctx.control });
   await app.register(apiKeyRoutes, { control: ctx.control });
   await app.register(catalogRoutes, { control: ctx.control });
+  await app.register(auditRoutes, { store: ctx.control.store });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

@@ -42,16 +42,19 @@ export function installAuthentication(app: FastifyInstance, auth: ManagementAuth
     }
     const result = await auth.authenticate(req.raw);
     if (isDenial(result)) throw denialError(result);
+    // Set before the route check too, so the audit log names who was refused.
+    req.principal = result;
     if (!mayUseManagementRoute(result, route)) {
       throw denialError(deny('forbidden', `The ${result.kind.replaceAll('_', ' ')} cannot use this route`));
     }
-    req.principal = result;
   });
 }
 
-/** The HTTP error for a denial on a Bearer-protected route. */
+/** The HTTP error for a denial on a Bearer-protected route (429 with `Retry-After` when throttled). */
 export function denialError(denial: Denial): ModelgateError {
-  return new ModelgateError(denialCode(denial.denied), denial.detail, {
-    headers: { 'www-authenticate': bearerChallenge(REALM, denial.denied) },
-  });
+  const headers: Record<string, string> =
+    denial.retryAfter === undefined
+      ? { 'www-authenticate': bearerChallenge(REALM, denial.denied) }
+      : { 'retry-after': String(denial.retryAfter) };
+  return new ModelgateError(denialCode(denial.denied), denial.detail, { headers });
 }

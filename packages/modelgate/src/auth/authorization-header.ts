@@ -8,6 +8,7 @@ export type AuthorizationCredentials =
 
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const MAX_HEADER = 8192;
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Reads the single `Authorization` header of a request. Two headers are refused: node keeps only
@@ -58,7 +59,13 @@ export function parseAuthorization(value: string): AuthorizationCredentials | De
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(rest) || rest.length % 4 !== 0) {
       return deny('malformed', 'Basic credentials must be base64');
     }
-    const decoded = Buffer.from(rest, 'base64').toString('utf8');
+    // Fatal decoding: a lossy one maps different invalid bytes to the same U+FFFD password.
+    let decoded: string;
+    try {
+      decoded = UTF8.decode(Buffer.from(rest, 'base64'));
+    } catch {
+      return deny('malformed', 'Basic credentials must be UTF-8');
+    }
     const colon = decoded.indexOf(':');
     if (colon < 0) return deny('malformed', 'Basic credentials must be "username:password"');
     return { scheme: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };

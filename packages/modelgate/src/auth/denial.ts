@@ -12,16 +12,26 @@ export type DenialReason =
   | 'expired'
   | 'revoked'
   | 'forbidden'
-  | 'throttled';
+  /** Refused for this caller's own excess (failures, its share of a cap): counts against it. */
+  | 'throttled'
+  /** The node is at a cap that this caller did not fill: refused, but not held against it. */
+  | 'busy';
 
 export interface Denial {
   readonly denied: DenialReason;
   /** Safe, public detail (never the credential). */
   readonly detail?: string;
+  /** For `throttled` and `busy`: seconds until a retry may succeed (`Retry-After`). */
+  readonly retryAfter?: number;
 }
 
 export function deny(reason: DenialReason, detail?: string): Denial {
   return detail === undefined ? { denied: reason } : { denied: reason, detail };
+}
+
+/** A `throttled` or `busy` denial that says when to retry. */
+export function denyForNow(reason: 'throttled' | 'busy', retryAfter: number, detail?: string): Denial {
+  return detail === undefined ? { denied: reason, retryAfter } : { denied: reason, detail, retryAfter };
 }
 
 export function isDenial(value: unknown): value is Denial {
@@ -37,6 +47,7 @@ const CODES: Record<DenialReason, ErrorCode> = {
   revoked: 'CREDENTIAL_REVOKED',
   forbidden: 'FORBIDDEN',
   throttled: 'THROTTLED',
+  busy: 'THROTTLED',
 };
 
 /** The registry code for a denial. */

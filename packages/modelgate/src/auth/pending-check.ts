@@ -7,7 +7,11 @@ import type { Principal } from './principal.js';
  * first and only then calls `run`, so a locked-out client never reaches the store or scrypt.
  */
 export class PendingCheck {
-  constructor(readonly run: () => Promise<Principal | Denial>) {}
+  /**
+   * @param run the check; `client` is the caller's throttling identity (its address key), for its
+   * share of a node-wide cap on slow checks.
+   */
+  constructor(readonly run: (client: string) => Promise<Principal | Denial>) {}
 }
 
 /**

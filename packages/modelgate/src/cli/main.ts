@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerAdminKeys } from './commands/admin-keys.js';
 import { registerApiKeys } from './commands/api-keys.js';
+import { registerAudit } from './commands/audit.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerSecrets } from './commands/secrets.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerDeployments(program);
   registerSecrets(program);
   registerApiKeys(program);
+  registerAudit(program);
   return program;
 }
 

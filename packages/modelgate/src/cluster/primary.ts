@@ -1,5 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
-import { LocalPasswordSlots, type PasswordSlots } from '../auth/basic/password-slots.js';
+import type { RefusalSink } from '../audit/data-plane.js';
+import type { AuditRecord } from '../audit/record.js';
+import type { ExpensiveCheckLimiter } from '../auth/expensive-check-limiter.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { FailureThrottle } from '../gateway/failure-throttle.js';
@@ -12,7 +14,7 @@ import type { Welcome } from './worker.js';
 /**
  * The primary of a multi-process node (`workers` > 1): it runs everything that must be one per
  * node (the store's change-log feed, the management API and metrics, the node keys and their
- * file, the failure throttle and the password-check cap) and forks `count` workers that serve
+ * file, the failure throttle, the password-check limiter and the audit writer) and forks `count` workers that serve
  * model traffic on the shared inference port.
  *
  * Every revoking change published on the primary's bus (an API call here, or the change log)
@@ -28,7 +30,6 @@ export async function startCluster(
 ): Promise<RunningNode> {
   const node = await startNode(config, log, env, { dataPlane: false });
   const throttle = new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 });
-  const slots = new LocalPasswordSlots(16);
   /** Workers that said hello: they receive (and acknowledge) every broadcast. */
   const members = new Set<Channel>();
   /** Every forked worker's link, for the shutdown. */
@@ -42,7 +43,7 @@ export async function startCluster(
   node.bus.subscribe((event) => broadcast('event', event));
   node.nodeKeys?.onRotate((state) => broadcast('nodeKeys', state));
 
-  const shared = nodeWideState({ throttle, slots, broadcast });
+  const shared = nodeWideState({ throttle, slots: node.passwordChecks, audit: node.audit, broadcast });
 
   const fork = (): { worker: Worker; listening: Promise<number> } => {
     const worker = cluster.fork();
@@ -110,15 +111,17 @@ export async function startCluster(
 
 /**
  * The calls a worker makes for what is counted once per node: the failure throttle (asked only
- * on a cache miss or a failure) and the password-check cap. A failure that locks a key is
- * answered only after every worker mirrors the lock.
+ * on a cache miss or a failure), the password-check limiter (node-wide cap and per-client share,
+ * as `CheckSlots`), and the audit writer for refusals. A failure that locks a key is answered
+ * only after every worker mirrors the lock.
  */
 export function nodeWideState(deps: {
   readonly throttle: FailureThrottle;
-  readonly slots: PasswordSlots;
+  readonly slots: ExpensiveCheckLimiter;
+  readonly audit?: RefusalSink;
   broadcast(method: string, payload: unknown): Promise<void>;
 }): Handlers {
-  const { throttle, slots, broadcast } = deps;
+  const { throttle, slots, audit, broadcast } = deps;
   return {
     enter: (key) => throttle.enter(String(key)),
     fail: async (key) => {
@@ -128,7 +131,8 @@ export function nodeWideState(deps: {
     },
     succeed: (key) => throttle.succeed(String(key)),
     release: (key) => throttle.release(String(key)),
-    slot: () => slots.acquire(),
-    unslot: () => slots.release(),
+    slot: (client) => slots.acquire(String(client)),
+    unslot: (client) => slots.release(String(client)),
+    audit: (record) => audit?.refusal(record as AuditRecord),
   };
 }

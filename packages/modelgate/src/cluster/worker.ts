@@ -1,4 +1,5 @@
-import type { PasswordSlots } from '../auth/basic/password-slots.js';
+import { dataPlaneRecorder } from '../audit/data-plane.js';
+import type { CheckDecision, CheckSlots } from '../auth/expensive-check-limiter.js';
 import { NodeKeyReplica, type NodeKeyState } from '../auth/node-keys/node-keys.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
@@ -22,8 +23,8 @@ export interface Welcome {
 /**
  * One data-plane worker of a multi-process node: its own store connection, route table,
  * credential caches and inference listener (the port is shared through node:cluster), and
- * nothing that must be one per node. The failure throttle and the password-check cap are the
- * primary's; node keys are the primary's state; revoking events come from the primary, which
+ * nothing that must be one per node. The failure throttle, the password-check limiter and the
+ * audit writer are the primary's; node keys are the primary's state; revoking events come from the primary, which
  * waits for this worker's acknowledgement before the API call that caused them answers.
  */
 export async function runWorker(
@@ -51,9 +52,10 @@ export async function runWorker(
     },
   });
   const throttle = new RemoteThrottle(primary);
-  const slots: PasswordSlots = {
-    acquire: () => primary.call<boolean>('slot'),
-    release: () => primary.notify('unslot'),
+  // The node's one password-check limiter is the primary's: per-client shares hold node-wide.
+  const slots: CheckSlots = {
+    acquire: (client) => primary.call<CheckDecision>('slot', client),
+    release: (client) => primary.notify('unslot', client),
   };
   // The primary decides when workers stop (a terminal's Ctrl-C reaches the whole group).
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});
@@ -75,7 +77,9 @@ export async function runWorker(
     readiness: createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown }),
     nodeKeys: replica,
     throttle,
-    passwordSlots: slots,
+    checkSlots: slots,
+    // One writer per node, with one refusal rate: the primary's.
+    audit: dataPlaneRecorder({ refusal: (record) => primary.notify('audit', record) }),
     address,
     tls: { certificateFile: config.certificate_file, privateKeyFile: config.private_key_file },
   });

@@ -1,4 +1,5 @@
 import { parseAddress } from './address.js';
+import { parseHostList } from './host-list.js';
 import { CONFIG_KEYS, CONFIG_SCHEMA, type Config, type ConfigKey, envName, type KeySpec } from './schema.js';
 
 export type Origin = 'default' | 'file' | 'cli' | 'env';
@@ -134,6 +135,9 @@ function fromTyped(key: ConfigKey, raw: unknown): Value | { problem: string } {
     case 'number':
       return typeof raw === 'number' ? checkNumber(spec, raw) : { problem: `must be a number, got ${show(raw)}` };
     default:
+      if (spec.list && Array.isArray(raw) && raw.every((item) => typeof item === 'string')) {
+        return checkText(spec, raw.join(','));
+      }
       return typeof raw === 'string' ? checkText(spec, raw) : { problem: `must be a string, got ${show(raw)}` };
   }
 }
@@ -200,6 +204,8 @@ function crossChecks(values: Map<ConfigKey, Value>): string[] {
   ) {
     problems.push(`base_domain must be a DNS name, got ${show(domain)}`);
   }
+  const hosts = parseHostList(String(values.get('public_hosts')));
+  if (typeof hosts === 'string') problems.push(`public_hosts ${hosts}`);
   return problems;
 }
 

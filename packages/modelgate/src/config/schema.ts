@@ -17,6 +17,8 @@ export interface KeySpec {
   readonly exclusiveMin?: boolean;
   /** Extra long flags accepted for this key (TorchServe's spelling, for example). */
   readonly flagAliases?: readonly string[];
+  /** A `string` key holding a list: comma-separated as text, or a YAML sequence of strings in the file. */
+  readonly list?: boolean;
 }
 
 export const CONFIG_SCHEMA = {
@@ -59,6 +61,12 @@ export const CONFIG_SCHEMA = {
     type: 'string',
     default: '',
     description: 'Optional `redis://host:6379` for state shared across replicas (accepted; not used yet).',
+  },
+  public_hosts: {
+    type: 'string',
+    list: true,
+    default: '',
+    description: 'More `host[:port]` names, comma-separated, the management API answers to (docs/security.md).',
   },
   base_domain: {
     type: 'string',
@@ -136,7 +144,7 @@ export const CONFIG_SCHEMA = {
     type: 'number',
     default: 10,
     min: 1,
-    description: 'Failed authentications per client address and deployment before 429.',
+    description: 'Failed authentications per client address (and deployment, on model traffic) before 429.',
   },
   failure_window_s: {
     type: 'number',
@@ -144,6 +152,25 @@ export const CONFIG_SCHEMA = {
     min: 0,
     exclusiveMin: true,
     description: 'Window, in seconds, over which `failure_limit` is counted; also the lockout.',
+  },
+  password_check_concurrency: {
+    type: 'number',
+    default: 16,
+    min: 1,
+    description: 'Concurrent password checks node-wide; one address may hold a quarter (at least 1).',
+  },
+  audit_retention_days: {
+    type: 'number',
+    default: 90,
+    min: 0,
+    description: 'Days audit records are kept (deleted hourly after that); 0 keeps them forever.',
+  },
+  audit_refusals_per_second: {
+    type: 'number',
+    default: 50,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Data-plane refusals (401/403/429) audited per second, bursts of 4x; the rest are dropped.',
   },
 } as const satisfies Record<string, KeySpec>;
 

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
     message: 'Query parameter type must be "management" or "inference"',
   },
   PATH_INVALID: { status: 400, message: 'The request path is not allowed' },
+  BODY_NOT_ALLOWED: { status: 400, message: 'This method does not take a request body' },
+  HEADER_DUPLICATED: { status: 400, message: 'A header that must appear once was sent more than once' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
@@ -33,6 +35,11 @@ export const ERROR_CODES = {
   CREDENTIAL_EXPIRED: { status: 401, message: 'The credential has expired' },
   CREDENTIAL_REVOKED: { status: 401, message: 'The credential has been revoked' },
   FORBIDDEN: { status: 403, message: 'The credential does not grant access to this resource' },
+  CROSS_ORIGIN_REFUSED: {
+    status: 403,
+    message: 'Another site may not change the management API while token authorization is disabled',
+  },
+  HOST_NOT_ALLOWED: { status: 421, message: 'The Host header does not name this listener' },
   THROTTLED: { status: 429, message: 'Too many requests; retry later' },
 
   // Control plane resources
@@ -55,6 +62,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { status: 0, exitCode: 2, message: 'The configuration is invalid' },
   ADDRESS_IN_USE: { status: 0, exitCode: 1, message: 'An address is already in use' },
   STORE_UNAVAILABLE: { status: 0, exitCode: 1, message: 'The store could not be opened' },
+  FILE_UNSAFE: { status: 0, exitCode: 1, message: 'A file the node trusts could have been planted or read by others' },
   CLI_USAGE: { status: 0, exitCode: 2, message: 'The command was used wrongly' },
   CLI_REQUEST_FAILED: { status: 0, exitCode: 1, message: 'The management API refused the request' },
   CLI_NO_CREDENTIAL: { status: 0, exitCode: 1, message: 'No credential found for the CLI' },

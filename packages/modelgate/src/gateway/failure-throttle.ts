@@ -1,14 +1,44 @@
+import { type Denial, denyForNow, isDenial } from '../auth/denial.js';
+import type { Principal } from '../auth/principal.js';
+
+/** What an authentication attempt does to its client's record. */
+export type AttemptOutcome = 'fail' | 'release';
+
 /**
- * Brute-force throttling (X3): a client that keeps failing authentication on one deployment is
- * refused for a while; other clients and other deployments are unaffected. An attempt is
- * reserved *before* its credential is verified, so parallel guesses cannot all slip in while
- * the first ones are still being checked. Pure bookkeeping with an injectable clock; bounded.
+ * How an attempt's result counts: every refused credential (bad, unknown, expired, revoked,
+ * malformed, or refused for the client's own share of a cap) is a failure; no credential, a
+ * valid one without access (403) and a node-wide cap the client did not fill are not. A success
+ * is a `release` too: it never clears failures, or one valid credential slipped in among guesses
+ * would reset the count.
+ */
+export function attemptOutcome(result: Principal | Denial): AttemptOutcome {
+  if (!isDenial(result)) return 'release';
+  return result.denied === 'missing' || result.denied === 'forbidden' || result.denied === 'busy' ? 'release' : 'fail';
+}
+
+/** The denial for a key that must wait `seconds` (locked, or its attempts are all in flight). */
+export function throttledFor(seconds: number): Denial {
+  return denyForNow('throttled', seconds, 'Too many failed authentications from this address');
+}
+
+/**
+ * Brute-force throttling (X3): a client that keeps failing authentication is refused for a
+ * while; other clients are unaffected. Failures count until their window ends whatever succeeds
+ * in between, and the lock applies to the key (the address), whatever credential it sends next.
+ * An attempt is reserved *before* its credential is verified, so parallel guesses cannot all
+ * slip in while the first ones are still being checked. Bookkeeping with an injectable clock;
+ * bounded in memory. Used by the data plane (key: address and deployment) and the management
+ * listener (key: address).
+ *
+ * Rules, with `limit` and `window`: the first failure opens a window of `window`; failures in
+ * it, plus attempts still being checked, may not reach `limit` (more attempts wait, 429); the
+ * `limit`-th failure locks the key for `window` from that failure; window and lock end together,
+ * and then the count starts from zero.
  *
  * @example
  * ```ts
  * const throttle = new FailureThrottle({ limit: 10, windowMs: 60_000 });
- * const wait = throttle.enter(key);   // seconds to wait, or 0 with an attempt reserved
- * if (wait === 0) ok ? throttle.succeed(key) : bad ? throttle.fail(key) : throttle.release(key);
+ * const result = await throttle.attempt(key, () => verify(credential)); // a Denial 'throttled' when locked
  * ```
  */
 export class FailureThrottle {
@@ -20,14 +50,35 @@ export class FailureThrottle {
   }
 
   /**
+   * Runs one authentication attempt for `key` under the throttle: refused at once (a
+   * `throttled` denial with `retryAfter`) when the key is locked or its in-flight attempts
+   * would pass the limit; otherwise `verify` runs and its result is counted. A throw releases
+   * the attempt and propagates.
+   */
+  async attempt(key: string, verify: () => Promise<Principal | Denial>): Promise<Principal | Denial> {
+    const wait = this.enter(key);
+    if (wait > 0) return throttledFor(wait);
+    let result: Principal | Denial;
+    try {
+      result = await verify();
+    } catch (err) {
+      this.release(key);
+      throw err;
+    }
+    if (attemptOutcome(result) === 'fail') this.fail(key);
+    else this.release(key);
+    return result;
+  }
+
+  /**
    * Reserves an attempt: 0 when the caller may try now, otherwise the seconds to wait (for
-   * `Retry-After`). Failures counted in the window plus attempts in flight may not pass `limit`.
+   * `Retry-After`). Failures counted in the window plus attempts in flight may not reach `limit`.
    */
   enter(key: string): number {
     const now = this.now();
     const entry = this.current(key, now);
     if (entry.lockedUntil > now) return Math.ceil((entry.lockedUntil - now) / 1000);
-    if (entry.count + entry.inFlight >= this.options.limit) return 1;
+    if (entry.failures + entry.inFlight >= this.options.limit) return 1;
     entry.inFlight++;
     return 0;
   }
@@ -44,42 +95,43 @@ export class FailureThrottle {
     return entry.lockedUntil > now ? Math.ceil((entry.lockedUntil - now) / 1000) : 0;
   }
 
-  /** The attempt failed: it counts, and `limit` failures in one window lock the key. */
+  /** The attempt failed: it counts until its window ends, and the `limit`-th locks the key. */
   fail(key: string): void {
     const now = this.now();
     const entry = this.current(key, now);
     entry.inFlight = Math.max(0, entry.inFlight - 1);
-    entry.count++;
-    if (entry.count >= this.options.limit) entry.lockedUntil = now + this.options.windowMs;
+    if (entry.failures === 0) entry.windowEnd = now + this.options.windowMs;
+    entry.failures++;
+    if (entry.failures >= this.options.limit) {
+      entry.lockedUntil = now + this.options.windowMs;
+      entry.windowEnd = entry.lockedUntil;
+    }
   }
 
   /**
-   * A success clears the record: a user who finally typed the right password starts afresh.
-   * The entry is kept (not deleted) so a busy client costs no allocation per request.
+   * The attempt ended without a failure (success, no credential, 403): only its reservation
+   * is released. Failures stay until their window ends. The entry is kept (not deleted) so a
+   * busy client costs no allocation per request.
    */
-  succeed(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    entry.inFlight = Math.max(0, entry.inFlight - 1);
-    entry.count = 0;
-    entry.lockedUntil = 0;
-  }
-
-  /** The attempt neither failed nor succeeded (no credential sent, or a 403): just release it. */
   release(key: string): void {
     const entry = this.entries.get(key);
     if (entry) entry.inFlight = Math.max(0, entry.inFlight - 1);
   }
 
+  /** Same as {@link release}: a success does not clear failures. */
+  succeed(key: string): void {
+    this.release(key);
+  }
+
   private current(key: string, now: number): Entry {
     let entry = this.entries.get(key);
-    if (entry && now - entry.windowStart >= this.options.windowMs && entry.lockedUntil <= now) {
-      entry.count = 0;
-      entry.windowStart = now;
+    if (entry && entry.failures > 0 && entry.windowEnd <= now) {
+      entry.failures = 0;
+      entry.lockedUntil = 0;
     }
     if (!entry) {
       this.evictIfFull(now);
-      entry = { count: 0, inFlight: 0, windowStart: now, lockedUntil: 0 };
+      entry = { failures: 0, inFlight: 0, windowEnd: 0, lockedUntil: 0 };
       this.entries.set(key, entry);
     }
     return entry;
@@ -89,9 +141,7 @@ export class FailureThrottle {
     const max = this.options.maxEntries ?? 100_000;
     if (this.entries.size < max) return;
     for (const [key, e] of this.entries) {
-      if (e.inFlight === 0 && e.lockedUntil <= now && now - e.windowStart >= this.options.windowMs) {
-        this.entries.delete(key);
-      }
+      if (e.inFlight === 0 && e.windowEnd <= now) this.entries.delete(key);
     }
     // Still full: forget the oldest, not the newest (an attacker would rotate through keys).
     while (this.entries.size >= max) {
@@ -103,9 +153,13 @@ export class FailureThrottle {
 }
 
 interface Entry {
-  count: number;
+  /** Failures in the current window. */
+  failures: number;
+  /** Attempts reserved and not yet settled. */
   inFlight: number;
-  windowStart: number;
+  /** When the current window's failures stop counting (0: no window open). */
+  windowEnd: number;
+  /** Refuse every attempt until then (0: not locked). */
   lockedUntil: number;
 }
 

@@ -52,8 +52,8 @@ export type OutgoingHeaders = Record<string, string | string[]>;
 /**
  * The headers the upstream receives, with lowercase names.
  *
- * `Expect` is dropped too: node's server already answered `100 Continue` to the caller, and the
- * upstream request is streamed without waiting. Header values are forwarded as node parsed them
+ * `Expect` is dropped too: the gateway answers `100 Continue` itself once the request is admitted
+ * and the upstream request starts pulling the body (see `continue.ts`). Header values are forwarded as node parsed them
  * (duplicates of singleton fields such as `Authorization` are reduced to the first by node; the
  * authentication layer refuses duplicated credentials before this runs).
  *

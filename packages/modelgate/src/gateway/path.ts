@@ -4,7 +4,8 @@
  * The upstream receives exactly the raw remainder that was authorized: nothing here decodes or
  * normalizes a path that is passed on. Instead, anything a server behind the gateway could
  * normalize into a different path (dot segments, encoded or doubled slashes, backslashes,
- * control characters, overlong UTF-8, double encoding, `..;` path parameters) is refused.
+ * control characters, overlong UTF-8, double encoding, `..;` path parameters, Unicode look-alikes
+ * whose NFKC form is a dot segment or holds a separator) is refused.
  *
  * The query string is opaque to routing: it never selects a deployment and is passed on
  * verbatim, so `..` or `%2f` inside it are allowed. It must still be printable ASCII without `#`.
@@ -171,11 +172,7 @@ function isSafeSegment(raw: string): boolean {
   } catch {
     return false;
   }
-  for (let i = 0; i < decoded.length; i++) {
-    const c = decoded.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2f /* / */ || c === 0x5c /* \ */) return false;
-  }
-  if (isDotSegment(decoded)) return false;
+  if (!isSafeDecoded(decoded)) return false;
 
   // Deeper layers: what a server that decodes twice would see. Bytes only, no UTF-8 required.
   let layer = decoded;
@@ -186,9 +183,38 @@ function isSafeSegment(raw: string): boolean {
       if (c < 0x20 || c === 0x7f || c === 0x2f /* / */ || c === 0x5c /* \ */) return false;
     }
     if (isDotSegment(layer)) return false;
+    if (!isSafeCompatibilityForm(Buffer.from(layer, 'latin1').toString('utf8'))) return false;
   }
   return true;
 }
+
+/**
+ * A decoded segment is safe when it has no control character, `/` or `\`, is not a dot segment,
+ * and its NFKC form is safe too ({@link isSafeCompatibilityForm}).
+ */
+function isSafeDecoded(decoded: string): boolean {
+  for (let i = 0; i < decoded.length; i++) {
+    const c = decoded.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2f /* / */ || c === 0x5c /* \ */) return false;
+  }
+  return !isDotSegment(decoded) && isSafeCompatibilityForm(decoded);
+}
+
+/**
+ * What a server that NFKC-normalizes paths would see: `．．` (fullwidth), `‥` (two-dot leader)
+ * become `..`, `／` and `℀` bring a `/`, `＼` a `\`, `％２ｅ` a percent-encoded dot. The
+ * normalized form must pass the same rules as the decoded segment, including one more
+ * percent-decoding when normalization produced a `%`. ASCII is its own NFKC form.
+ */
+function isSafeCompatibilityForm(text: string): boolean {
+  if (ASCII.test(text)) return true;
+  const normal = text.normalize('NFKC');
+  if (normal === text) return true;
+  if (normal.includes('%') && !isSafeDecoded(normal.replace(PERCENT_BYTE, hexByteToLatin1))) return false;
+  return isSafeDecoded(normal);
+}
+
+const ASCII = /^\p{ASCII}*$/u;
 
 const PERCENT_BYTE = /%([0-9A-Fa-f]{2})/g;
 const PERCENT_BYTE_ONE = /%[0-9A-Fa-f]{2}/;

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { sendError } from '../server/respond.js';
+import { continueWhenPulled } from './continue.js';
+import { closeAfterEarlyAnswer } from './early-answer.js';
 import { downstreamResponseHeadersRaw, type OutgoingHeaders } from './headers.js';
 
 /** Where one request goes. */
@@ -98,7 +100,8 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
   function forward(req: IncomingMessage, res: ServerResponse, target: ProxyTarget): Promise<void> {
     if (res.destroyed || req.socket.destroyed) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const exchange = new Exchange(req, res, target.requestId, hooks, resolve);
+      const fixedLength = target.headers['content-length'] !== undefined;
+      const exchange = new Exchange(req, res, target.requestId, fixedLength, hooks, resolve);
       active.add(exchange);
       const { origin, basePath } = upstreams.get(target.upstream);
       agent.dispatch(
@@ -159,6 +162,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly requestId: string,
+    /** The upload has a `Content-Length` (see `closeAfterEarlyAnswer`). */
+    private readonly fixedLength: boolean,
     private readonly hooks: ExchangeHooks,
     private readonly resolve: () => void,
   ) {
@@ -174,6 +179,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       });
       req.once('error', (err) => pass.destroy(err));
       req.pipe(pass);
+      // `Expect: 100-continue`: asked for only once admitted and the upstream pulls the body.
+      continueWhenPulled(res, pass);
     }
   }
 
@@ -190,9 +197,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    // 1xx: node already answered `100 Continue` to the caller; the final answer follows.
+    // 1xx from the upstream: not relayed (the caller's `100 Continue` is ours); the final answer follows.
     if (statusCode < 200) return true;
     const { res } = this;
+    // The head came before the whole upload was read: this upstream connection must not be reused.
+    if (this.body !== null) closeAfterEarlyAnswer(this.req, this.body, this.fixedLength);
     const headers = downstreamResponseHeadersRaw(rawHeaders);
     headers['x-request-id'] = this.requestId;
     this.resumeUpstream = resume;

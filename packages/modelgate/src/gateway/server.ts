@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { RefusalRecorder } from '../audit/data-plane.js';
 import { authorizationHeaderCount } from '../auth/authorization-header.js';
 import { type Denial, denialCode, isDenial } from '../auth/denial.js';
 import { PendingCheck } from '../auth/pending-check.js';
@@ -21,10 +22,11 @@ import {
   deploymentChallenges,
   requiresCredential,
 } from './authenticate.js';
-import { clientKey } from './failure-throttle.js';
+import { attemptOutcome, clientKey, throttledFor } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
+import { requestShapeRefusal } from './request-shape.js';
 import type { Route, RouteTable } from './route-table.js';
 import type { Throttle } from './throttle.js';
 import { proxyUpgrade, type UpgradeOptions } from './websocket.js';
@@ -43,6 +45,8 @@ export interface GatewayContext {
   readonly proto: 'http' | 'https';
   /** Revoking changes: open WebSockets of a changed deployment or a deleted key are closed. */
   readonly bus: EventBus;
+  /** Audit of refusals (401/403/429): queues only, off the hot path. */
+  readonly audit?: RefusalRecorder;
 }
 
 /** Where a request goes, once routing, the route table and authentication agreed. */
@@ -57,6 +61,8 @@ interface Refusal {
   readonly code: ErrorCode;
   readonly message?: string;
   readonly headers?: Record<string, string | string[]>;
+  /** The deployment refused, once routing found it (for the audit log). */
+  readonly deployment?: string;
 }
 
 /**
@@ -78,11 +84,13 @@ export function createGateway(ctx: GatewayContext) {
   });
 
   /**
-   * Routing, the route table and authentication, decided synchronously whenever memory can
+   * Request shape, routing, the route table and authentication, decided synchronously whenever memory can
    * decide (a public deployment, a cached credential, a node key, a malformed one): only a
    * credential that needs the store or scrypt makes it a promise.
    */
   function admit(req: IncomingMessage): Admitted | Refusal | Promise<Admitted | Refusal> {
+    const shape = requestShapeRefusal(req.method, req.rawHeaders);
+    if (shape) return shape;
     const routed = route(req);
     if (!routed.ok) return { code: routed.code };
     const entry = ctx.routes.get(routed.deployment);
@@ -97,27 +105,32 @@ export function createGateway(ctx: GatewayContext) {
       return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
     const verification = authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
-    const key = `${clientKey(req.socket.remoteAddress)}|${entry.snapshot.id}`;
-    if (verification instanceof PendingCheck) return admitPending(verification, key, entry, routed.rest);
+    const client = clientKey(req.socket.remoteAddress);
+    const key = `${client}|${entry.snapshot.id}`;
+    if (verification instanceof PendingCheck) return admitPending(verification, client, key, entry, routed.rest);
     if (isDenial(verification)) return refuseCounted(verification, key, entry);
     // A cached credential or a node key: no attempt to reserve, but a locked-out address stays out.
     const locked = ctx.throttle.lockedFor(key);
-    if (locked > 0) return throttled(locked);
+    if (locked > 0) return lockedOut(locked, entry);
     return { route: entry, rest: routed.rest, principal: verification };
   }
 
-  /** A cache miss: reserve an attempt first, so parallel guesses cannot all reach the store or scrypt. */
+  /**
+   * A cache miss: reserve an attempt first, so parallel guesses cannot all reach the store or
+   * scrypt; `client` (the address key) is the check's share of a node-wide cap.
+   */
   async function admitPending(
     check: PendingCheck,
+    client: string,
     key: string,
     entry: Route,
     rest: string,
   ): Promise<Admitted | Refusal> {
     const wait = await ctx.throttle.enter(key);
-    if (wait > 0) return throttled(wait);
+    if (wait > 0) return lockedOut(wait, entry);
     let principal: Principal | Denial;
     try {
-      principal = await check.run();
+      principal = await check.run(client);
     } catch (err) {
       ctx.throttle.release(key);
       // Only an unknown credential reaches the store; when it cannot answer, say so (503), not 500.
@@ -125,31 +138,29 @@ export function createGateway(ctx: GatewayContext) {
       return { code: 'NOT_READY', message: 'The credential cannot be checked right now; retry later' };
     }
     if (isDenial(principal)) {
-      await settleDenial(key, principal);
+      await settle(key, principal);
       return refusalFor(principal, entry);
     }
-    ctx.throttle.succeed(key);
+    ctx.throttle.release(key);
     return { route: entry, rest, principal };
   }
 
   /** A denial decided from memory: counted like any attempt (a locked-out caller gets 429 first). */
   async function refuseCounted(denial: Denial, key: string, entry: Route): Promise<Refusal> {
     const wait = await ctx.throttle.enter(key);
-    if (wait > 0) return throttled(wait);
-    await settleDenial(key, denial);
+    if (wait > 0) return lockedOut(wait, entry);
+    await settle(key, denial);
     return refusalFor(denial, entry);
   }
 
   /**
-   * Counts a denial whose attempt was reserved: a wrong credential fails, the rest release it.
-   * Awaited, so a lock the failure causes is in force (in every worker) before the answer.
+   * Counts a denial whose attempt was reserved, by the same rule as `FailureThrottle.attempt`
+   * (`attemptOutcome`). Awaited, so a lock the failure causes is in force (in every worker)
+   * before the answer.
    */
-  async function settleDenial(key: string, denial: Denial): Promise<void> {
-    if (denial.denied === 'missing' || denial.denied === 'forbidden' || denial.denied === 'throttled') {
-      ctx.throttle.release(key);
-    } else {
-      await ctx.throttle.fail(key);
-    }
+  async function settle(key: string, denial: Denial): Promise<void> {
+    if (attemptOutcome(denial) === 'fail') await ctx.throttle.fail(key);
+    else ctx.throttle.release(key);
   }
 
   function route(req: IncomingMessage) {
@@ -193,6 +204,7 @@ export function createGateway(ctx: GatewayContext) {
   /** Answers an admitted request (proxied) or a refusal; the access line is written on finish. */
   function respond(req: IncomingMessage, res: ServerResponse, id: string, admitted: Admitted | Refusal): void {
     if ('code' in admitted) {
+      ctx.audit?.(req, admitted, id);
       res.once('finish', () => logAccess(req, res, id, undefined, undefined));
       sendError(res, admitted.code, id, refusalOptions(admitted));
       return;
@@ -263,7 +275,10 @@ export function createGateway(ctx: GatewayContext) {
       Promise.resolve()
         .then(() => admit(req))
         .then((admitted) => {
-          if ('code' in admitted) return rejectUpgrade(socket, admitted, id);
+          if ('code' in admitted) {
+            ctx.audit?.(req, admitted, id);
+            return rejectUpgrade(socket, admitted, id);
+          }
           const open = { socket, deployment: admitted.route.snapshot.name, principalId: admitted.principal.id };
           sockets.add(open);
           socket.once('close', () => sockets.delete(open));
@@ -288,14 +303,19 @@ function principalLabel(principal: Principal): string | undefined {
   return principal.kind === 'anonymous' ? undefined : `${principal.kind}:${principal.id}`;
 }
 
-function throttled(seconds: number): Refusal {
-  return { code: 'THROTTLED', headers: { 'retry-after': String(seconds) } };
+/** The failure throttle said wait: the same refusal `FailureThrottle.attempt` gives. */
+function lockedOut(seconds: number, route: Route): Refusal {
+  return refusalFor(throttledFor(seconds), route);
 }
 
 function refusalFor(denial: Denial, route: Route): Refusal {
   const code = denialCode(denial.denied);
-  const refusal: Refusal = { code, ...(denial.detail ? { message: denial.detail } : {}) };
-  if (denial.denied === 'throttled') return { ...refusal, headers: { 'retry-after': '1' } };
+  const refusal: Refusal = {
+    code,
+    deployment: route.snapshot.name,
+    ...(denial.detail ? { message: denial.detail } : {}),
+  };
+  if (denial.retryAfter !== undefined) return { ...refusal, headers: { 'retry-after': String(denial.retryAfter) } };
   if (ERROR_CODES[code].status !== 401) return refusal;
   return { ...refusal, headers: { 'www-authenticate': deploymentChallenges(route.snapshot, denial.denied) } };
 }

@@ -1,12 +1,14 @@
 import type { Server } from 'node:http';
+import type { RefusalRecorder } from '../audit/data-plane.js';
 import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
-import type { PasswordSlots } from '../auth/basic/password-slots.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
+import type { CheckSlots } from '../auth/expensive-check-limiter.js';
 import type { NodeKeyVerifier } from '../auth/node-keys/node-keys.js';
 import type { ListenAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../control/context.js';
 import { listServedDeploymentNames, loadServedDeployment } from '../control/deployments.js';
+import { continueAfterAdmission } from '../gateway/continue.js';
 import { createProxy } from '../gateway/proxy.js';
 import { RouteTable } from '../gateway/route-table.js';
 import { createGateway } from '../gateway/server.js';
@@ -26,7 +28,10 @@ export interface DataPlaneDeps {
   /** Undefined when token authorization is disabled. */
   readonly nodeKeys: NodeKeyVerifier | undefined;
   readonly throttle: Throttle;
-  readonly passwordSlots?: PasswordSlots;
+  /** The node's cap on password checks (`password_check_concurrency`, fair per client). */
+  readonly checkSlots: CheckSlots;
+  /** Audit of refusals: the node's writer, or in a worker a relay to the primary's. */
+  readonly audit?: RefusalRecorder;
   readonly address: ListenAddress;
   readonly tls: TlsFiles;
 }
@@ -41,7 +46,7 @@ export interface DataPlane {
 /**
  * Builds the data plane: the route table (loaded, following the bus), the verifiers, the
  * upstream proxy and the inference listener. The same in a single-process node and in each
- * worker of a multi-process one; only the throttle, the password slots and the node keys differ.
+ * worker of a multi-process one; only the throttle, the password-check slots, the audit sink and the node keys differ.
  */
 export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
   const { config, log, control } = deps;
@@ -69,7 +74,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     verifiers: {
       nodeKeys: deps.nodeKeys,
       apiKeys: new ApiKeyVerifier(control.store, control.bus),
-      basic: new BasicVerifier(deps.passwordSlots),
+      basic: new BasicVerifier(deps.checkSlots),
     },
     throttle: deps.throttle,
     proxy,
@@ -77,9 +82,11 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     baseDomain: config.base_domain,
     proto: deps.address.protocol,
     bus: control.bus,
+    audit: deps.audit,
   });
   const server = createListenerServer(deps.address, gateway.request, deps.tls);
   server.on('upgrade', gateway.upgrade);
+  server.on('checkContinue', continueAfterAdmission(gateway.request));
   return {
     server,
     async close() {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import { answerHealth, type Readiness } from './health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { sendError } from './respond.js';
@@ -9,6 +9,22 @@ export function createMetricsRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'modelgate_' });
   return registry;
+}
+
+/**
+ * `modelgate_audit_dropped_total`: audit records not written because the queue was full or
+ * data-plane refusals came faster than the audit rate bound. Read from the writer at scrape time.
+ */
+export function registerAuditDropped(registry: Registry, dropped: () => number): void {
+  new Counter({
+    name: 'modelgate_audit_dropped_total',
+    help: 'Audit records dropped (queue full or data-plane refusal rate exceeded)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(dropped());
+    },
+  });
 }
 
 /** The metrics listener: Prometheus text at `/metrics`, plus the health routes. */

@@ -1,7 +1,13 @@
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { buildManagementApp } from '../api/app.js';
+import { throttledAuthenticator } from '../api/failure-throttling.js';
+import { browserGuardPolicy } from '../api/origin-guard.js';
+import { dataPlaneRecorder } from '../audit/data-plane.js';
+import { scheduleAuditRetention } from '../audit/retention.js';
+import { AuditWriter } from '../audit/writer.js';
 import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
+import { ExpensiveCheckLimiter } from '../auth/expensive-check-limiter.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import { ANONYMOUS } from '../auth/principal.js';
@@ -12,12 +18,13 @@ import { createLocalBus, type EventBus } from '../events/bus.js';
 import { FailureThrottle } from '../gateway/failure-throttle.js';
 import type { Logger } from '../log/logger.js';
 import { loadMasterKey } from '../secrets/master-key.js';
+import { insertAuditRecords } from '../store/audit.js';
 import { followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
 import { createDataPlane } from './data-plane.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
-import { createMetricsRegistry, metricsHandler } from './metrics.js';
+import { createMetricsRegistry, metricsHandler, registerAuditDropped } from './metrics.js';
 import { setUpTokenAuthorization } from './token-authorization.js';
 
 /** A running node: its bound ports and the way to stop it. */
@@ -34,6 +41,10 @@ export interface RunningNode {
   readonly control: ControlContext;
   /** The node keys (undefined when token authorization is disabled). */
   readonly nodeKeys: NodeKeyService | undefined;
+  /** The node's one audit writer (workers of a multi-process node send their refusals here). */
+  readonly audit: AuditWriter;
+  /** The node's one cap on password checks (workers of a multi-process node ask this one). */
+  readonly passwordChecks: ExpensiveCheckLimiter;
   /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -72,6 +83,16 @@ export async function startNode(
     const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
     cleanups.push(() => store.close());
     log.info({ store: store.dialect, location: store.location }, 'store ready');
+    // Registered right after the store, so it is flushed after the listeners drained, before close.
+    const audit = new AuditWriter({
+      write: (records) => insertAuditRecords(store, records),
+      log,
+      refusalsPerSecond: config.audit_refusals_per_second,
+      refusalBurst: Math.max(1, Math.ceil(config.audit_refusals_per_second * 4)),
+    });
+    cleanups.push(() => audit.close());
+    const retention = scheduleAuditRetention(store, config.audit_retention_days, log);
+    cleanups.push(() => retention.stop());
 
     const bus = createLocalBus();
     const feed = await followChangeLog(store, bus, {
@@ -85,9 +106,13 @@ export async function startNode(
     const nodeKeys = setUpTokenAuthorization(config, log, addresses);
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
+    // One cap on scrypt work for the whole node, whichever listener asks for it.
+    const passwordChecks = new ExpensiveCheckLimiter(config.password_check_concurrency);
     const auth = {
       enabled: nodeKeys !== undefined,
-      authenticate: nodeKeys ? createManagementAuthenticator({ nodeKeys, adminKeys }) : async () => ANONYMOUS,
+      authenticate: nodeKeys
+        ? throttledAuthenticator(createManagementAuthenticator({ nodeKeys, adminKeys }), failureThrottle(config))
+        : async () => ANONYMOUS,
     };
 
     const control: ControlContext = {
@@ -104,22 +129,26 @@ export async function startNode(
           control,
           readiness,
           nodeKeys,
-          throttle: new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 }),
+          throttle: failureThrottle(config),
+          checkSlots: passwordChecks,
+          audit: dataPlaneRecorder(audit),
           address: addresses.inference,
           tls,
         })
       : undefined;
     if (dataPlane) cleanups.push(() => dataPlane.close());
-    const metricsServer = createListenerServer(
-      addresses.metrics,
-      metricsHandler(createMetricsRegistry(), readiness),
-      tls,
-    );
+    const registry = createMetricsRegistry();
+    registerAuditDropped(registry, () => audit.dropped);
+    const metricsServer = createListenerServer(addresses.metrics, metricsHandler(registry, readiness), tls);
     let managementServer: Server | undefined;
-    const management = await buildManagementApp({ log, readiness, auth, nodeKeys, control }, (handler) => {
-      managementServer = createListenerServer(addresses.management, handler, tls);
-      return managementServer;
-    });
+    const guard = browserGuardPolicy(config, !auth.enabled);
+    const management = await buildManagementApp(
+      { log, readiness, auth, nodeKeys, control, guard, audit },
+      (handler) => {
+        managementServer = createListenerServer(addresses.management, handler, tls);
+        return managementServer;
+      },
+    );
     await management.ready();
     cleanups.push(() => management.close());
 
@@ -144,6 +173,8 @@ export async function startNode(
       management,
       control,
       nodeKeys,
+      audit,
+      passwordChecks,
       close() {
         closing ??= (async () => {
           shuttingDown = true;
@@ -165,6 +196,11 @@ export async function startNode(
     servers.push(server);
     return port;
   }
+}
+
+/** A failure throttle with the configured limit and window (one per listener: their keys differ). */
+function failureThrottle(config: Config): FailureThrottle {
+  return new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 });
 }
 
 function urlOf(address: ListenAddress, port: number): string {

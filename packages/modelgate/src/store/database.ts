@@ -1,9 +1,10 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { ModelgateError } from '../errors/registry.js';
+import { assertOwnedRegularFile, ensurePrivateDir } from '../secrets/trusted-file.js';
 import { allMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -46,9 +47,11 @@ export async function openStore(options: { dataDir: string; databaseUrl: string 
 function openSqlite(dataDir: string): Store {
   const dir = resolve(dataDir);
   const file = join(dir, SQLITE_FILE);
+  // Refused with FILE_UNSAFE (not STORE_UNAVAILABLE): a planted file is an attack, not an outage.
+  ensurePrivateDir(dir);
+  for (const side of ['', '-wal', '-shm']) assertOwnedRegularFile(file + side, 'SQLite database file');
   let handle: SQLite.Database;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
     handle = new SQLite(file);
     // API-key and password hashes live here: owner-only, whatever the directory's mode.
     chmodSync(file, 0o600);
@@ -77,6 +80,9 @@ function openPostgres(url: string): Store {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 3000 });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => {});
+  // A checked-out client has no pool listener: a server-side disconnect between or during its
+  // queries would be an uncaught 'error'. The query itself still rejects and is handled there.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

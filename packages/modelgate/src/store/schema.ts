@@ -14,6 +14,7 @@ export interface Database {
   deployments: DeploymentsTable;
   deployment_revisions: DeploymentRevisionsTable;
   api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
 }
 
 export interface InfrastructuresTable {
@@ -105,4 +106,29 @@ export interface ChangeLogTable {
   topic: string;
   subject: string;
   created_at: string;
+}
+
+/** One audit record (X4): append-only, names and ids only, never a value or a credential. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  /** ISO-8601 UTC. */
+  time: string;
+  /** Principal id (`node:management`, an admin key id, ...), `anonymous` when none was verified. */
+  actor: string;
+  /** Principal kind (`management_key`, `admin_key`, `anonymous`, ...). */
+  actor_kind: string;
+  /** `deployment.create`, `secret.delete`, `inference.refuse`, ... */
+  action: string;
+  /** `deployment`, `service.version`, `admin_key`, ... */
+  target_kind: string;
+  /** The target's name or id (`sentiment/1.0` for nested ones), null when the request named none. */
+  target_name: string | null;
+  outcome: 'allowed' | 'denied' | 'failed';
+  /** HTTP status, or 0 for a CLI command that failed before any answer. */
+  status: number;
+  /** The error registry code when refused or failed. */
+  code: string | null;
+  request_id: string | null;
+  client_address: string | null;
+  listener: 'management' | 'inference' | 'cli';
 }

@@ -9,9 +9,15 @@ export interface RawResponse {
 
 /**
  * Sends a hand-written HTTP/1.1 request over a raw socket, for what fetch refuses to send
- * (duplicate headers, odd paths). `Connection: close` is added.
+ * (duplicate headers, odd paths). `Connection: close` is added, and `Host` unless the lines
+ * have one or `withHost` is false.
  */
-export function rawRequest(baseUrl: string, requestLine: string, headerLines: readonly string[]): Promise<RawResponse> {
+export function rawRequest(
+  baseUrl: string,
+  requestLine: string,
+  headerLines: readonly string[],
+  withHost = true,
+): Promise<RawResponse> {
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(url.port), url.hostname);
@@ -22,23 +28,29 @@ export function rawRequest(baseUrl: string, requestLine: string, headerLines: re
     });
     socket.on('error', reject);
     socket.on('end', () => resolve(parseRaw(data)));
-    const host = headerLines.some((h) => /^host:/i.test(h)) ? '' : `Host: ${url.host}\r\n`;
+    const host = !withHost || headerLines.some((h) => /^host:/i.test(h)) ? '' : `Host: ${url.host}\r\n`;
     socket.write(`${requestLine}\r\n${host}${headerLines.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`);
   });
 }
 
 function parseRaw(data: string): RawResponse {
   const split = data.indexOf('\r\n\r\n');
-  const head = data.slice(0, split).split('\r\n');
-  const status = Number(head[0]?.split(' ')[1]);
-  const headers: Record<string, string> = {};
-  for (const line of head.slice(1)) {
-    const i = line.indexOf(':');
-    headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
-  }
+  const { status, headers } = parseResponseHead(data.slice(0, split));
   let body = data.slice(split + 4);
   if (headers['transfer-encoding'] === 'chunked') body = dechunk(body);
   return { status, headers, body };
+}
+
+/** Status and lower-cased headers of a response head (the text before the blank line). */
+export function parseResponseHead(head: string): { status: number; headers: Record<string, string> } {
+  const lines = head.split('\r\n');
+  const status = Number(lines[0]?.split(' ')[1]);
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status, headers };
 }
 
 function dechunk(body: string): string {

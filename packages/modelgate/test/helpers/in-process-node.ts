@@ -60,3 +60,10 @@ export async function manage(
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
+
+/** Creates a deployment through the management API; throws unless it answers 201. */
+export async function deploy(t: TestNode, body: Record<string, unknown>): Promise<any> {
+  const res = await manage(t, 'POST', '/deployments', body);
+  if (res.status !== 201) throw new Error(`deploy answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}

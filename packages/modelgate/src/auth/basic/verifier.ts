@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { verifyPassword } from '../../secrets/password-hash.js';
 import { BoundedCache } from '../cache.js';
 import { constantTimeEqual } from '../credential.js';
-import { type Denial, deny } from '../denial.js';
+import { type Denial, deny, denyForNow } from '../denial.js';
+import { type CheckSlots, ExpensiveCheckLimiter, runLimited } from '../expensive-check-limiter.js';
 import { PendingCheck, type Verification } from '../pending-check.js';
 import type { Principal } from '../principal.js';
-import { LocalPasswordSlots, type PasswordSlots } from './password-slots.js';
 
 /** A deployment revision's Basic settings, from its snapshot. */
 export interface BasicScope {
@@ -24,17 +24,21 @@ export interface BasicScope {
 export class BasicVerifier {
   private readonly cache = new BoundedCache<Principal>(50_000);
 
-  /** @param slots the node-wide cap on scrypt checks at once; more are refused (429). */
-  constructor(private readonly slots: PasswordSlots = new LocalPasswordSlots(16)) {}
+  /**
+   * @param slots bounds scrypt checks node-wide and per client (the node's one limiter, or the
+   * primary's in a worker); refusals answer 429.
+   */
+  constructor(private readonly slots: CheckSlots = new ExpensiveCheckLimiter(16)) {}
 
   check(username: string, password: string, scope: BasicScope): Verification {
+    // JSON keeps the parts apart whatever bytes they hold (a NUL separator would not).
     const cacheKey = createHash('sha256')
-      .update(`${scope.deployment_id}\u0000${scope.revision}\u0000${username}\u0000${password}`)
+      .update(JSON.stringify([scope.deployment_id, scope.revision, username, password]))
       .digest('hex');
     // Only a pair that passed the full check below is ever cached: a hit is that same pair.
     const hit = this.cache.get(cacheKey);
     if (hit) return hit;
-    return new PendingCheck(() => this.verify(username, password, scope, cacheKey));
+    return new PendingCheck((client) => this.verify(username, password, scope, cacheKey, client));
   }
 
   private async verify(
@@ -42,18 +46,14 @@ export class BasicVerifier {
     password: string,
     scope: BasicScope,
     cacheKey: string,
+    client: string,
   ): Promise<Principal | Denial> {
-    // Unknown guesses cost ~50 ms of the thread pool each: bound them so a flood cannot starve it.
-    if (!(await this.slots.acquire())) return deny('throttled', 'Too many password checks at once');
     const userOk = constantTimeEqual(username, scope.username);
-    let passwordOk: boolean;
-    try {
-      // Verify even when the username is wrong, so timing does not tell which half was wrong.
-      passwordOk = await verifyPassword(password, scope.password_hash);
-    } finally {
-      this.slots.release();
-    }
-    if (!userOk || !passwordOk) return deny('unknown');
+    // Unknown guesses cost ~50 ms of the thread pool each: bound them, fairly per client.
+    // Verify even when the username is wrong, so timing does not tell which half was wrong.
+    const checked = await runLimited(this.slots, client, () => verifyPassword(password, scope.password_hash));
+    if (!checked.ran) return denyForNow(checked.charge ? 'throttled' : 'busy', 1, 'Too many password checks at once');
+    if (!userOk || !checked.value) return deny('unknown');
     const principal: Principal = { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
     this.cache.set(cacheKey, principal);
     return principal;

@@ -4,6 +4,7 @@ import { storeCommand, wantsJson, withStore } from '../store-command.js';
 import { renderTable } from '../table.js';
 
 const adminKeys = () => import('../../auth/admin-keys/admin-keys.js');
+const audited = async () => (await import('../../audit/cli.js')).auditedCliCommand;
 
 /**
  * Dataiku's apinode-admin commands: `admin-key-create`, `admin-keys-list`, `admin-key-delete`.
@@ -17,7 +18,14 @@ export function registerAdminKeys(program: Command): void {
       .option('--description <text>', 'what the key is for', ''),
   ).action((opts: Record<string, unknown>) =>
     withStore(opts, async (store) => {
-      const created = await (await adminKeys()).createAdminKey(store, String(opts.description ?? ''));
+      const created = await (await audited())(
+        store,
+        { action: 'admin_key.create', targetKind: 'admin_key' },
+        async () => {
+          const key = await (await adminKeys()).createAdminKey(store, String(opts.description ?? ''));
+          return { result: key, targetName: key.id };
+        },
+      );
       if (wantsJson(opts)) {
         printJson(created);
         return;
@@ -32,7 +40,13 @@ export function registerAdminKeys(program: Command): void {
   storeCommand(program.command('admin-keys-list').description('List admin keys (never the keys themselves)')).action(
     (opts: Record<string, unknown>) =>
       withStore(opts, async (store) => {
-        const keys = await (await adminKeys()).listAdminKeyInfos(store);
+        const keys = await (await audited())(
+          store,
+          { action: 'admin_key.list', targetKind: 'admin_key' },
+          async () => ({
+            result: await (await adminKeys()).listAdminKeyInfos(store),
+          }),
+        );
         if (wantsJson(opts)) {
           printJson(keys);
           return;
@@ -49,7 +63,12 @@ export function registerAdminKeys(program: Command): void {
       .argument('<key-or-id>', 'the admin key, or its id from admin-keys-list'),
   ).action((keyOrId: string, opts: Record<string, unknown>) =>
     withStore(opts, async (store) => {
-      const deleted = await (await adminKeys()).deleteAdminKey(store, keyOrId);
+      // The argument may be the key itself: only an id-shaped one is recorded (safeName).
+      const action = { action: 'admin_key.delete', targetKind: 'admin_key', targetName: keyOrId };
+      const deleted = await (await audited())(store, action, async () => {
+        const info = await (await adminKeys()).deleteAdminKey(store, keyOrId);
+        return { result: info, targetName: info.id };
+      });
       if (wantsJson(opts)) printJson({ deleted: deleted.id });
       else printText(`Deleted admin key ${deleted.id}`);
     }),

@@ -2,11 +2,13 @@ import type { Migration } from 'kysely';
 import type { Dialect } from '../database.js';
 import { initial } from './0001_initial.js';
 import { deployments } from './0002_deployments.js';
+import { audit } from './0005_audit.js';
 
 /** Every migration, in order. Names sort; never rename or edit a released one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_deployments': deployments,
+    '0005_audit': audit(dialect),
   };
 }
