@@ -129,7 +129,6 @@ export function nodeWideState(deps: {
       const seconds = throttle.lockedFor(String(key));
       if (seconds > 0) await broadcast('lock', { key: String(key), until: Date.now() + seconds * 1000 });
     },
-    succeed: (key) => throttle.succeed(String(key)),
     release: (key) => throttle.release(String(key)),
     slot: (client) => slots.acquire(String(client)),
     unslot: (client) => slots.release(String(client)),

@@ -25,10 +25,6 @@ export class RemoteThrottle implements Throttle {
     await this.primary.call('fail', key);
   }
 
-  succeed(key: string): void {
-    this.primary.notify('succeed', key);
-  }
-
   release(key: string): void {
     this.primary.notify('release', key);
   }

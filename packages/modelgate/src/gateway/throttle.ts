@@ -9,9 +9,7 @@ export interface Throttle {
   enter(key: string): number | Promise<number>;
   /** The attempt failed; resolves once a lock it caused is in force everywhere. */
   fail(key: string): void | Promise<void>;
-  /** The attempt succeeded (after a full check). */
-  succeed(key: string): void;
-  /** The attempt neither failed nor succeeded. */
+  /** The attempt did not fail (a success too: no success clears failures); its reservation ends. */
   release(key: string): void;
   /** Seconds the key is still locked out, 0 when it is not; reserves nothing. */
   lockedFor(key: string): number;
