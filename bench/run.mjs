@@ -209,6 +209,7 @@ async function main() {
     api_keys: 1,
   });
   const basic = `Basic ${Buffer.from('modelgate:bench-password-value').toString('base64')}`;
+  const { token: platformJwt } = await api(urls.management, token, 'POST', '/issue-jwt', { deployment: 'prot' });
 
   // The large transfer runs first, on a gateway that has only just started.
   process.stderr.write(`bench: streaming ${largeBytes} bytes up and down through the gateway...\n`);
@@ -249,6 +250,12 @@ async function main() {
       'modelgate, protected, inference key',
       `${urls.inference}/prot/predict`,
       { authorization: `Bearer ${keys.inference.key}` },
+      gateway.pid,
+    ],
+    [
+      'modelgate, protected by platform JWT',
+      `${urls.inference}/prot/predict`,
+      { authorization: `Bearer ${platformJwt}` },
       gateway.pid,
     ],
     [

@@ -1,3 +1,5 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson } from './helpers/http.js';
 import { type NodeProcess, runCli, startNodeProcess, tempDir } from './helpers/node-process.js';
@@ -101,12 +103,50 @@ describe.each(backends)('D1 admin keys on $name', ({ setup }) => {
 });
 
 describe('admin key commands without a server', () => {
-  it('work on the store directly', async () => {
+  it('work on the store directly; a new store only with --init', async () => {
     const cwd = tempDir();
-    const created = await cli(['admin-key-create', '--output', 'json'], cwd);
+    const created = await cli(['admin-key-create', '--output', 'json', '--init'], cwd);
     expect(created.code).toBe(0);
     const { id } = JSON.parse(created.out) as { id: string };
     const listed = await cli(['admin-keys-list', '--output', 'json'], cwd);
     expect((JSON.parse(listed.out) as { id: string }[]).map((r) => r.id)).toEqual([id]);
+  });
+});
+
+describe('store commands never create a store by mistake', () => {
+  it.each(['admin-key-create', 'admin-keys-list'])(
+    '%s in a directory without a store exits 1 naming the data dir it looked in, and creates nothing',
+    async (command) => {
+      const cwd = tempDir();
+      const r = await cli([command, '--data-dir', 'typo-dir'], cwd);
+      expect(r.code).toBe(1);
+      expect(r.out).toContain(`no modelgate store in the data dir ${realpathSync(cwd)}/typo-dir`);
+      expect(r.out).toContain('--init');
+      expect(r.out).toContain('[STORE_NOT_FOUND]');
+      expect(existsSync(join(cwd, 'typo-dir'))).toBe(false);
+    },
+  );
+
+  it('admin-key-delete without a store is refused the same way', async () => {
+    const cwd = tempDir();
+    const r = await cli(['admin-key-delete', 'adm_x'], cwd);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`no modelgate store in the data dir ${realpathSync(cwd)}/.modelgate`);
+    expect(existsSync(join(cwd, '.modelgate'))).toBe(false);
+  });
+
+  it('an empty PostgreSQL database is refused without --init and migrated with it', async () => {
+    const db = await createScratchDatabase();
+    try {
+      const cwd = tempDir();
+      const refused = await cli(['admin-keys-list', '--database-url', db.url], cwd);
+      expect(refused.code).toBe(1);
+      expect(refused.out).toContain('no modelgate store in the database postgres://');
+      const created = await cli(['admin-key-create', '--output', 'json', '--init', '--database-url', db.url], cwd);
+      expect(created.code, created.out).toBe(0);
+      expect((await cli(['admin-keys-list', '--database-url', db.url], cwd)).code).toBe(0);
+    } finally {
+      await db.drop();
+    }
   });
 });

@@ -15,12 +15,16 @@ afterAll(async () => {
   await demo?.close();
 });
 
-/** Every operation in the served OpenAPI document, with path parameters filled in. */
+/**
+ * Every operation in the served OpenAPI document that needs a credential (sign-in declares
+ * `security: []`), with path parameters filled in.
+ */
 async function operations(): Promise<{ method: string; path: string }[]> {
   const doc = (await call(`${t.node.urls.management}/api/v1/openapi.json`)).json;
   const ops: { method: string; path: string }[] = [];
-  for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+  for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { security?: unknown[] }>>)) {
     for (const method of Object.keys(item)) {
+      if (item[method]?.security?.length === 0) continue;
       ops.push({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, 'x') });
     }
   }
@@ -40,6 +44,14 @@ describe('the OpenAPI document', () => {
       '/api/v1/api-keys',
       '/api/v1/infrastructures',
       '/api/v1/services/{name}/versions',
+      '/api/v1/users',
+      '/api/v1/groups',
+      '/api/v1/groups/{name}/members/{username}',
+      '/api/v1/sessions',
+      '/api/v1/sessions/current',
+      '/api/v1/infrastructures/{name}/grants/{group}',
+      '/api/v1/services/{name}/grants/{group}',
+      '/api/v1/secrets/{name}/grants/{group}',
       '/token',
     ]) {
       expect(Object.keys(res.json.paths)).toContain(path);
@@ -175,7 +187,7 @@ describe('secrets API', () => {
     expect(list.text).not.toContain(generated.body.value);
   });
 
-  it('refuses to delete a secret a deployment uses (409 RESOURCE_IN_USE), allows it once unused', async () => {
+  it('refuses to delete a secret a deployment or a service version uses (409 RESOURCE_IN_USE), allows it once unused', async () => {
     await manage(t, 'POST', '/secrets', { name: 'in-use', value: 'pw' });
     await manage(t, 'POST', '/deployments', {
       name: 'uses-secret',
@@ -184,9 +196,39 @@ describe('secrets API', () => {
     });
     const refused = await manage(t, 'DELETE', '/secrets/in-use');
     expect([refused.status, refused.body.error.code]).toEqual([409, 'RESOURCE_IN_USE']);
-    expect(refused.body.error.message).toContain('uses-secret');
+    expect(refused.body.error.message).toBe(
+      'The secret "in-use" is used by deployment "uses-secret", service version "uses-secret@1"',
+    );
     await manage(t, 'DELETE', '/deployments/uses-secret');
+    // The version made by that deploy still names it as its design-time Basic secret.
+    const byVersion = await manage(t, 'DELETE', '/secrets/in-use');
+    expect([byVersion.status, byVersion.body.error.code]).toEqual([409, 'RESOURCE_IN_USE']);
+    expect(byVersion.body.error.message).toContain('service version "uses-secret@1"');
+    expect((await manage(t, 'DELETE', '/services/uses-secret/versions/1')).status).toBe(204);
     expect((await manage(t, 'DELETE', '/secrets/in-use')).status).toBe(204);
+  });
+
+  it('refuses to delete a secret only a deployment override names, whatever its version says', async () => {
+    await manage(t, 'POST', '/secrets', { name: 'override-only', value: 'pw' });
+    await manage(t, 'POST', '/services', { name: 'plain-svc' });
+    await manage(t, 'POST', '/services/plain-svc/versions', { version: '1' });
+    const made = await manage(t, 'POST', '/deployments', {
+      name: 'overrides',
+      upstream: demo.url,
+      service: 'plain-svc',
+      version: '1',
+      auth: { basic_secret: 'override-only', api_keys: false },
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    expect(made.body.deployment.auth_source).toBe('override');
+    const refused = await manage(t, 'DELETE', '/secrets/override-only');
+    expect([refused.status, refused.body.error.message]).toEqual([
+      409,
+      'The secret "override-only" is used by deployment "overrides"',
+    ]);
+    // Back to the version's settings (no Basic): nothing refers to it any more.
+    expect((await manage(t, 'PATCH', '/deployments/overrides', { auth: null })).status).toBe(200);
+    expect((await manage(t, 'DELETE', '/secrets/override-only')).status).toBe(204);
   });
 
   it('needs exactly one of value or generate', async () => {

@@ -176,6 +176,7 @@ describe('credential precedence: --api-token > MODELGATE_API_TOKEN > ./key_file.
     const r = await cli(['deployments', 'list', '--endpoint', endpoint], { cwd: dirWithKeyFile() });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${endpoint}/token?type=management`);
+    expect(r.stderr).toContain('modelgate token renew --type management');
     expect(r.all).not.toContain(FILE_TOKEN);
   });
 

@@ -350,6 +350,7 @@ describe('deploy and redeploy', () => {
       'protected',
       '--basic-secret',
       'sentiment-basic',
+      '--generate-secret',
       '--api-keys',
       '2',
       '--infrastructure',

@@ -95,8 +95,8 @@ describe('CLI end to end against a real node (credential from ./key_file.json)',
     expect(await infer('demo', basic('first-password'))).toBe(200);
   });
 
-  it('deploy with a missing Basic secret generates it and prints it once; table output', async () => {
-    const r = await cli(['deploy', 'gen', '--upstream', upstreamUrl, '--basic-secret', 'gen-pw']);
+  it('deploy with a missing Basic secret and --generate-secret generates it and prints it once; table output', async () => {
+    const r = await cli(['deploy', 'gen', '--upstream', upstreamUrl, '--basic-secret', 'gen-pw', '--generate-secret']);
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain('Deployed gen (revision 1), served at /gen/');
     expect(r.stdout).toMatch(/Generated value of secret gen-pw .*shown once/);

@@ -1,25 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, type NodeProcess, startNodeProcess } from './helpers/node-process.js';
+import { type Step, shellBlock } from './helpers/readme.js';
 
 /**
  * Runs the README's "Try it" block verbatim (only the addresses are swapped for this node's free
  * ports) and checks the output of each command against the comment that follows it.
  */
-const README = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
-
 function demoBlock(): string[] {
-  const section = README.slice(README.indexOf('## Try it'));
-  const start = section.indexOf('In a second terminal');
-  const open = section.indexOf('```sh\n', start) + '```sh\n'.length;
-  return section.slice(open, section.indexOf('```', open)).trimEnd().split('\n');
-}
-
-interface Step {
-  command: string;
-  expect: string[];
+  return shellBlock('## Try it', 'In a second terminal');
 }
 
 function steps(lines: string[]): Step[] {

@@ -86,7 +86,7 @@ describe('T2: precedence of the disable switch (environment > command line > con
     expect(existsSync(join(node.cwd, 'key_file.json'))).toBe(false);
     const who = await getJson(`${node.urls.management}/api/v1/whoami`);
     expect(who.status).toBe(200);
-    expect(who.body).toEqual({ kind: 'anonymous', id: 'anonymous' });
+    expect(who.body).toEqual({ kind: 'anonymous', id: 'anonymous', privileges: ['admin', 'create_service'] });
     expect(node.output()).toMatch(/Token Authorization Disabled/);
     expect(node.output()).not.toMatch(/Token Authorization Enabled/);
   });

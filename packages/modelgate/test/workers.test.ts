@@ -114,6 +114,30 @@ describe.each([2, 3])('workers = %i', (workers) => {
     expect(after.pids.size).toBe(workers);
   });
 
+  it('a revoked platform JWT is refused by every worker on the very next request after the revocation returns', async () => {
+    // Every worker publishes the primary's signing keys.
+    const jwks = await call(`${node.urls.management}/.well-known/jwks.json`);
+    for (let i = 0; i < batch; i++) {
+      const served = await call(`${node.urls.inference}/.well-known/jwks.json`);
+      expect(served.status).toBe(200);
+      expect(served.json).toEqual(jwks.json);
+    }
+    const issued = await manage('GET', '/api/v1/issue-jwt?deployment=w');
+    expect(issued.status, issued.text).toBe(200);
+    const { token, jti } = issued.json as { token: string; jti: string };
+    // Verified, then cached, in every worker.
+    const warm = await spread(`Bearer ${token}`);
+    expect(warm.statuses).toEqual(Array(batch).fill(200));
+    expect(warm.pids.size).toBe(workers);
+    expect((await spread(`Bearer ${token}`)).statuses).toEqual(Array(batch).fill(200));
+
+    const revoked = await manage('POST', '/api/v1/jwt-revocations', { jti });
+    expect(revoked.status, revoked.text).toBe(201);
+    const after = await spread(`Bearer ${token}`, `127.0.${workers}4.`);
+    expect(after.statuses).toEqual(Array(batch).fill(401));
+    expect(after.pids.size).toBe(workers);
+  });
+
   it('the throttle locks an address out after the configured failures, whichever workers served them', async () => {
     const attacker = '127.0.0.7';
     const made = await manage('POST', '/api/v1/api-keys', { deployment: 'w', description: 'victim' });
@@ -164,5 +188,70 @@ describe.each([2, 3])('workers = %i', (workers) => {
     expect(records.map((r) => r.request_id).sort()).toEqual([...refused.ids].sort());
     for (const r of records)
       expect(r).toMatchObject({ target_name: 'w', outcome: 'denied', code: 'CREDENTIAL_UNKNOWN' });
+  });
+});
+
+/**
+ * Behind a trusted load balancer, each worker takes the client from `X-Forwarded-For` itself and
+ * the primary's throttle counts that client, whichever worker and whichever balancer address
+ * served the attempts.
+ */
+describe('workers = 2 behind trusted proxies', () => {
+  let node: NodeProcess;
+  let upstream: TestUpstream;
+
+  beforeAll(async () => {
+    upstream = await recordingUpstream('workers-xff');
+    node = await startNodeProcess([
+      '--workers',
+      '2',
+      '--trusted-proxies',
+      '127.0.0.0/8',
+      '--failure-limit',
+      String(FAILURE_LIMIT),
+      '--failure-window-s',
+      '120',
+    ]);
+    const management = JSON.parse(readFileSync(join(node.cwd, 'key_file.json'), 'utf8')).management.key;
+    const made = await call(`${node.urls.management}/api/v1/deployments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${management}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'w', upstream: upstream.url, access: 'protected', api_keys: 0 }),
+    });
+    expect(made.status, made.text).toBe(201);
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await upstream?.close();
+  });
+
+  it('locks out the forwarded client, not the balancer, and logs the client as remote', async () => {
+    const attacker = '203.0.113.77';
+    const tag = randomBytes(4).toString('hex');
+    const statuses: number[] = [];
+    for (let i = 0; i < FAILURE_LIMIT + 4; i++) {
+      const res = await call(`${node.urls.inference}/w/predict`, {
+        headers: {
+          authorization: `Bearer ${generateCredential('api_key')}`,
+          'x-forwarded-for': `${attacker}, 127.0.0.9`,
+          'x-request-id': `xff-${tag}-${i}`,
+        },
+        // Different balancer addresses: the key must be the client's, not the peer's.
+        localAddress: `127.0.9.${i + 1}`,
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([...Array(FAILURE_LIMIT).fill(401), ...Array(4).fill(429)]);
+    const lines = await Promise.all(statuses.map((_, i) => node.waitFor(new RegExp(`"request_id":"xff-${tag}-${i}"`))));
+    const parsed = lines.map((line) => JSON.parse(line) as { pid: number; remote: string });
+    expect(new Set(parsed.map((l) => l.pid)).size).toBe(2);
+    expect(new Set(parsed.map((l) => l.remote))).toEqual(new Set([attacker]));
+    // Another client behind the same balancer is not locked out.
+    const other = await call(`${node.urls.inference}/w/predict`, {
+      headers: { authorization: `Bearer ${generateCredential('api_key')}`, 'x-forwarded-for': '203.0.113.78' },
+      localAddress: '127.0.9.1',
+    });
+    expect(other.status).toBe(401);
   });
 });

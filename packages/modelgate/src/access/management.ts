@@ -7,7 +7,7 @@ import type { Principal, PrincipalKind } from '../auth/principal.js';
 export type ManagementRouteClass = 'public' | 'management' | 'token_api';
 
 const ALLOWED: Record<Exclude<ManagementRouteClass, 'public'>, ReadonlySet<PrincipalKind>> = {
-  management: new Set(['management_key', 'admin_key', 'anonymous']),
+  management: new Set(['management_key', 'admin_key', 'anonymous', 'user']),
   token_api: new Set(['token_api_key', 'anonymous']),
 };
 

@@ -3,9 +3,11 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AuditWriter } from '../audit/writer.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
+import type { SessionService } from '../auth/sessions/service.js';
 import type { ControlContext } from '../control/context.js';
 import { errorBody } from '../errors/registry.js';
 import { type Logger, redactUrl } from '../log/logger.js';
+import type { ClientAddress } from '../server/client-address.js';
 import type { Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { installAuditLog } from './audit-log.js';
@@ -17,8 +19,12 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
+import { type JwtRouteOptions, jwtRoutes } from './routes/jwt.js';
+import { peopleRoutes } from './routes/people.js';
 import { secretRoutes } from './routes/secrets.js';
+import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/token.js';
 import { whoamiRoutes } from './routes/whoami.js';
 
@@ -34,6 +40,12 @@ export interface ManagementContext {
   readonly guard: BrowserGuardPolicy;
   /** Where management changes and refused attempts are recorded. */
   readonly audit: AuditWriter;
+  /** Sign-in sessions; undefined when token authorization is disabled (nobody signs in). */
+  readonly sessions?: SessionService | undefined;
+  /** The caller's address for logs (the peer, or `X-Forwarded-For` from a trusted proxy). */
+  readonly clientAddress?: ClientAddress;
+  /** Platform JWT signing keys and settings (issuing, revocation, JWKS). */
+  readonly jwt: Omit<JwtRouteOptions, 'control'>;
 }
 
 /**
@@ -51,12 +63,18 @@ export async function buildManagementApp(
   ctx: ManagementContext,
   serverFactory: (handler: RequestListener) => Server,
 ): Promise<FastifyInstance> {
+  // One client address for logs, the audit and sign-in throttling (trusted_proxies aware).
+  const clientOf = (req: FastifyRequest): string => ctx.clientAddress?.(req.raw) ?? req.ip;
   const app = Fastify({
     loggerInstance: (ctx.log as FastifyBaseLogger).child(
       { listener: 'management' },
       {
         serializers: {
-          req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remote: req.ip }),
+          req: (req: FastifyRequest) => ({
+            method: req.method,
+            url: redactUrl(req.url),
+            remote: clientOf(req),
+          }),
         },
       },
     ),
@@ -79,7 +97,7 @@ export async function buildManagementApp(
   installErrorHandling(app);
   installBrowserGuard(app, ctx.guard);
   installAuthentication(app, ctx.auth);
-  installAuditLog(app, ctx.audit);
+  installAuditLog(app, ctx.audit, clientOf);
 
   await app.register(swagger, {
     openapi: {
@@ -91,7 +109,11 @@ export async function buildManagementApp(
       },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'Management key, admin key or API token' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Management key, admin key, API token or session (mgu_)',
+          },
         },
       },
       security: [{ bearer: [] }],
@@ -99,12 +121,16 @@ export async function buildManagementApp(
   });
   await app.register(healthRoutes, { readiness: ctx.readiness });
   await app.register(tokenRoutes, { nodeKeys: ctx.nodeKeys });
-  await app.register(whoamiRoutes);
+  await app.register(whoamiRoutes, { control: ctx.control });
   await app.register(deploymentRoutes, { control: ctx.control });
   await app.register(secretRoutes, { control: ctx.control });
   await app.register(apiKeyRoutes, { control: ctx.control });
   await app.register(catalogRoutes, { control: ctx.control });
   await app.register(auditRoutes, { store: ctx.control.store });
+  await app.register(peopleRoutes, { control: ctx.control });
+  await app.register(grantRoutes, { control: ctx.control });
+  if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions, clientAddress: clientOf });
+  await app.register(jwtRoutes, { control: ctx.control, ...ctx.jwt });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isHiddenDenial } from '../access/authorize.js';
 import { describeAction } from '../audit/action.js';
 import { actorOf, isRefusal, outcomeOf } from '../audit/record.js';
 import type { AuditWriter } from '../audit/writer.js';
@@ -21,9 +22,17 @@ declare module 'fastify' {
  * route pattern and its parameters, the status and the error code only: never a header, a query
  * value or the body (except the name of a resource just created, which is public from then on).
  */
-export function installAuditLog(app: FastifyInstance, writer: AuditWriter): void {
+export function installAuditLog(
+  app: FastifyInstance,
+  writer: AuditWriter,
+  clientAddress: (req: FastifyRequest) => string = (req) => req.ip,
+): void {
   const codes = new WeakMap<FastifyRequest, ErrorCode>();
   app.decorateRequest('auditHidden', false);
+  // A 404 the permission module used to hide a target is a denied attempt, not a miss.
+  app.addHook('onError', async (req, _reply, error) => {
+    if (isHiddenDenial(error)) req.auditHidden = true;
+  });
   // The error code is read from our own error body; only a registry code is kept.
   app.addHook('onSend', async (req, reply, payload) => {
     if (reply.statusCode >= 400 && typeof payload === 'string' && payload.length < 65_536) {
@@ -60,7 +69,7 @@ export function installAuditLog(app: FastifyInstance, writer: AuditWriter): void
       status,
       code: outcome === 'allowed' ? null : (codes.get(req) ?? null),
       request_id: req.id,
-      client_address: req.ip ?? null,
+      client_address: clientAddress(req) || null,
       listener: 'management',
     });
   });

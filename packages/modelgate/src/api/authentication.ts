@@ -3,6 +3,7 @@ import { type ManagementRouteClass, mayUseManagementRoute } from '../access/mana
 import { bearerChallenge, type Denial, denialCode, deny, isDenial } from '../auth/denial.js';
 import type { ManagementAuthenticator } from '../auth/management-authenticator.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
+import { CSRF_HEADER, csrfAllowed } from '../auth/sessions/csrf.js';
 import { ModelgateError } from '../errors/registry.js';
 
 declare module 'fastify' {
@@ -47,7 +48,19 @@ export function installAuthentication(app: FastifyInstance, auth: ManagementAuth
     if (!mayUseManagementRoute(result, route)) {
       throw denialError(deny('forbidden', `The ${result.kind.replaceAll('_', ' ')} cannot use this route`));
     }
+    if (result.viaCookie) checkCsrf(req);
   });
+}
+
+/** A write authenticated by the session cookie alone must come from this origin (docs/decisions.md). */
+function checkCsrf(req: FastifyRequest): void {
+  const allowed = csrfAllowed({
+    method: req.method,
+    origin: req.headers.origin,
+    ownOrigin: `${req.protocol}://${req.host}`,
+    csrfHeader: req.headers[CSRF_HEADER] as string | undefined,
+  });
+  if (!allowed) throw new ModelgateError('CSRF_REJECTED');
 }
 
 /** The HTTP error for a denial on a Bearer-protected route (429 with `Retry-After` when throttled). */

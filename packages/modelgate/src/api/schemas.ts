@@ -1,3 +1,5 @@
+import { NAME_PATTERN, SECRET_NAME_PATTERN } from '../control/validation.js';
+
 /** JSON schemas shared by routes: they validate input and become the OpenAPI document. */
 
 export const authSettingsSchema = {
@@ -11,6 +13,11 @@ export const authSettingsSchema = {
     },
     api_keys: { type: 'boolean', description: 'Accept API keys (Authorization: Bearer mgk_...)' },
     forward_credential: { type: 'boolean', description: "Pass the caller's Authorization header upstream" },
+    oidc: {
+      type: ['object', 'null'],
+      description:
+        'External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s',
+    },
   },
 } as const;
 
@@ -90,4 +97,43 @@ export const errorResponse = {
       },
     },
   },
+} as const;
+
+/** A name in the one documented pattern (docs/decisions.md): refused with 400 before any store access. */
+export const resourceName = { type: 'string', pattern: NAME_PATTERN.source, maxLength: 63 } as const;
+export const secretName = { type: 'string', pattern: SECRET_NAME_PATTERN.source, maxLength: 128 } as const;
+
+/** Path parameters made only of resource names (`name`, `group`, `username`, ...). */
+export function namesParams<const K extends string>(...keys: K[]) {
+  return {
+    type: 'object',
+    required: keys,
+    properties: Object.fromEntries(keys.map((k) => [k, resourceName])) as Record<K, typeof resourceName>,
+  } as const;
+}
+
+export const userSchema = {
+  type: 'object',
+  properties: {
+    username: { type: 'string' },
+    id: { type: 'string' },
+    disabled: { type: 'boolean' },
+    groups: { type: 'array', items: { type: 'string' } },
+    created_at: { type: 'string' },
+  },
+} as const;
+
+export const groupSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    privileges: { type: 'array', items: { type: 'string', enum: ['admin', 'create_service'] } },
+    members: { type: 'array', items: { type: 'string' } },
+    created_at: { type: 'string' },
+  },
+} as const;
+
+export const grantSchema = {
+  type: 'object',
+  properties: { group: { type: 'string' }, rights: { type: 'array', items: { type: 'string' } } },
 } as const;

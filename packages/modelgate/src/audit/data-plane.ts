@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ERROR_CODES, type ErrorCode } from '../errors/registry.js';
+import type { ClientAddress } from '../server/client-address.js';
 import { type AuditRecord, isRefusal } from './record.js';
 
 /** What the gateway knows about a refusal: its code and, once routed, the deployment. */
@@ -20,7 +21,10 @@ export interface RefusalSink {
  * Records data-plane refusals (401/403/429 on a known deployment) through the writer's rate
  * bound. No principal was admitted, so the actor is `anonymous`; the credential is never read.
  */
-export function dataPlaneRecorder(writer: RefusalSink): RefusalRecorder {
+export function dataPlaneRecorder(
+  writer: RefusalSink,
+  clientAddress: ClientAddress = (req) => req.socket.remoteAddress ?? '',
+): RefusalRecorder {
   return (req, refusal, requestId) => {
     const status = ERROR_CODES[refusal.code].status;
     if (!isRefusal(status) || refusal.deployment === undefined) return;
@@ -35,7 +39,7 @@ export function dataPlaneRecorder(writer: RefusalSink): RefusalRecorder {
       status,
       code: refusal.code,
       request_id: requestId,
-      client_address: req.socket.remoteAddress ?? null,
+      client_address: clientAddress(req) || null,
       listener: 'inference',
     });
   };

@@ -15,6 +15,7 @@ export const CREDENTIAL_PREFIXES = {
   api_key: 'mgk',
   api_token: 'mgt',
   secret: 'mgs',
+  user_session: 'mgu',
 } as const;
 
 export type CredentialKind = keyof typeof CREDENTIAL_PREFIXES;

@@ -5,6 +5,8 @@ import { parseCredential } from './credential.js';
 import { type Denial, deny, isDenial } from './denial.js';
 import type { NodeKeyService } from './node-keys/service.js';
 import type { Principal } from './principal.js';
+import { readCookie, SESSION_COOKIE } from './sessions/cookie.js';
+import type { SessionService } from './sessions/service.js';
 
 /** Turns a management API request into a principal or a denial. */
 export type ManagementAuthenticator = (req: IncomingMessage) => Promise<Principal | Denial>;
@@ -17,10 +19,18 @@ export type ManagementAuthenticator = (req: IncomingMessage) => Promise<Principa
 export function createManagementAuthenticator(verifiers: {
   nodeKeys: NodeKeyService;
   adminKeys: AdminKeyVerifier;
+  sessions?: SessionService;
 }): ManagementAuthenticator {
   return async (req) => {
     const header = readAuthorization(req);
-    if (header === undefined) return deny('missing');
+    if (header === undefined) {
+      // The console's session cookie, only when no Authorization header was sent.
+      const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+      const parsed = cookie === undefined ? undefined : parseCredential(cookie);
+      if (cookie === undefined || !verifiers.sessions) return deny('missing');
+      if (parsed?.kind !== 'user_session') return deny('malformed', 'The session cookie is not a session credential');
+      return verifiers.sessions.verify(parsed, true);
+    }
     if (isDenial(header)) return header;
     if (header.scheme !== 'bearer') return deny('malformed', 'The management API takes a Bearer credential');
     const credential = parseCredential(header.token);
@@ -32,6 +42,8 @@ export function createManagementAuthenticator(verifiers: {
         return verifiers.nodeKeys.verify(credential);
       case 'admin_key':
         return verifiers.adminKeys.verify(credential);
+      case 'user_session':
+        return verifiers.sessions ? verifiers.sessions.verify(credential, false) : deny('unknown');
       default:
         return deny('unknown');
     }

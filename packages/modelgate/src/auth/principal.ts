@@ -7,12 +7,21 @@ export type PrincipalKind =
   | 'admin_key'
   | 'api_key'
   | 'api_token'
-  | 'basic';
+  | 'basic'
+  | 'user'
+  | 'platform_jwt'
+  | 'external_jwt';
 
 export interface Principal {
   readonly kind: PrincipalKind;
   /** Stable, non-secret id: `node:management`, an admin key id, an API key id, ... */
   readonly id: string;
+  /** For `user`: the username, for people to read (the audit records it beside the id). */
+  readonly name?: string;
+  /** For `user`: the session row id, so sign-out ends exactly this session. */
+  readonly session?: string;
+  /** For `user`: the credential came from the session cookie, so writes need a CSRF check. */
+  readonly viaCookie?: boolean;
 }
 
 /** The principal of every request when token authorization is disabled. */

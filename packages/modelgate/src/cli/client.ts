@@ -137,9 +137,10 @@ export class ManagementClient {
       const from = CREDENTIAL_SOURCE_LABELS[this.#credential.source];
       const renew =
         this.#credential.source === 'key_file' && code === 'CREDENTIAL_EXPIRED'
-          ? `; it lasts token_expiration_min minutes: renew it with POST ${this.endpoint}/token?type=management and the "API" key of the same file`
+          ? `; it lasts token_expiration_min minutes: renew it with \`modelgate token renew --type management\` ` +
+            `(POST ${this.endpoint}/token?type=management with the "API" key of the same file)`
           : '';
-      return new ModelgateError('CLI_REQUEST_FAILED', `${message} (credential from ${from}${renew})`);
+      return new ApiRequestError(res.status, code, `${message} (credential from ${from}${renew})`);
     }
     if (res.status === 404 && code === 'ROUTE_NOT_FOUND') {
       return new ModelgateError(
@@ -147,7 +148,7 @@ export class ManagementClient {
         `${message} (is ${this.endpoint} the management API of a modelgate node as recent as this CLI?)`,
       );
     }
-    return new ModelgateError('CLI_REQUEST_FAILED', message);
+    return new ApiRequestError(res.status, error?.code, message);
   }
 
   #unreachable(err: unknown): ModelgateError {
@@ -175,6 +176,20 @@ export class ManagementClient {
   #redact(text: string): string {
     const token = this.#credential?.token;
     return token ? text.replaceAll(token, '[redacted]') : text;
+  }
+}
+
+/**
+ * A request the management API refused, with its HTTP status and error code, so a command can
+ * explain a case it knows (an existing deployment, say) instead of echoing the API.
+ */
+export class ApiRequestError extends ModelgateError {
+  constructor(
+    readonly httpStatus: number,
+    readonly apiCode: string | undefined,
+    message: string,
+  ) {
+    super('CLI_REQUEST_FAILED', message);
   }
 }
 

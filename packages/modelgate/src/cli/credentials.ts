@@ -9,7 +9,7 @@ export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8081';
 export const KEY_FILE_NAME = 'key_file.json';
 
 /** Where a credential came from; shown in hints instead of the credential itself. */
-export type CredentialSource = 'flag' | 'env' | 'login' | 'key_file';
+export type CredentialSource = 'flag' | 'env' | 'login' | 'key_file' | 'key_file_api';
 
 /** The bearer credential the CLI sends. Never print `token`, not even in an error. */
 export interface Credential {
@@ -23,6 +23,7 @@ export const CREDENTIAL_SOURCE_LABELS: Readonly<Record<CredentialSource, string>
   env: 'MODELGATE_API_TOKEN',
   login: 'the current login context',
   key_file: `the management key in ./${KEY_FILE_NAME}`,
+  key_file_api: `the "API" key of the key file (\`token renew\`)`,
 };
 
 /** What the CLI's flags contribute; both optional. */
@@ -78,16 +79,24 @@ export function readLoginContext(): string | undefined {
  * unreadable or not of TorchServe's shape. An expired key is still returned: the API says so.
  */
 export function readKeyFileManagementKey(cwd: string): string | undefined {
+  return readKeyFileKey(join(cwd, KEY_FILE_NAME), 'management');
+}
+
+/**
+ * One key of a TorchServe `key_file.json` (`management`, `inference` or `API`), or undefined
+ * when the file is missing, unreadable or not of that shape.
+ */
+export function readKeyFileKey(path: string, section: 'management' | 'inference' | 'API'): string | undefined {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(join(cwd, KEY_FILE_NAME), 'utf8'));
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const management = (parsed as { management?: unknown }).management;
-  if (typeof management !== 'object' || management === null) return undefined;
-  const key = (management as { key?: unknown }).key;
+  const entry = (parsed as Record<string, unknown>)[section];
+  if (typeof entry !== 'object' || entry === null) return undefined;
+  const key = (entry as { key?: unknown }).key;
   return typeof key === 'string' && key.trim() !== '' ? key.trim() : undefined;
 }
 

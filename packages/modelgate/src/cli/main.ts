@@ -1,11 +1,19 @@
 import { Command } from 'commander';
 import { registerAdminKeys } from './commands/admin-keys.js';
 import { registerApiKeys } from './commands/api-keys.js';
+import { registerApply } from './commands/apply.js';
 import { registerAudit } from './commands/audit.js';
+import { registerCatalog } from './commands/catalog.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
+import { registerGrants } from './commands/grants.js';
+import { registerGroups } from './commands/groups.js';
+import { registerJwt } from './commands/jwt.js';
 import { registerSecrets } from './commands/secrets.js';
+import { registerSessions } from './commands/sessions.js';
 import { registerStart } from './commands/start.js';
+import { registerToken } from './commands/token.js';
+import { registerUsers } from './commands/users.js';
 import { reportFailure } from './output.js';
 
 /** Builds the `modelgate` command line; one file per command under `commands/`. */
@@ -25,6 +33,14 @@ export function buildProgram(): Command {
   registerSecrets(program);
   registerApiKeys(program);
   registerAudit(program);
+  registerUsers(program);
+  registerGroups(program);
+  registerCatalog(program);
+  registerGrants(program);
+  registerSessions(program);
+  registerToken(program);
+  registerApply(program);
+  registerJwt(program);
   return program;
 }
 

@@ -9,7 +9,7 @@ import type { Logger } from '../log/logger.js';
 import { formatHost } from '../server/listen.js';
 import { type RunningNode, startNode } from '../server/node.js';
 import { Channel, type Handlers } from './channel.js';
-import type { Welcome } from './worker.js';
+import type { Reloaded, Welcome } from './worker.js';
 
 /**
  * The primary of a multi-process node (`workers` > 1): it runs everything that must be one per
@@ -90,6 +90,14 @@ export async function startCluster(
   return {
     ...node,
     urls,
+    reloaded: (next) => {
+      const payload: Reloaded = {
+        log_level: next.log_level,
+        certificate_file: next.certificate_file,
+        private_key_file: next.private_key_file,
+      };
+      broadcast('reload', payload).catch((err: unknown) => log.error({ err: String(err) }, 'reload: workers not told'));
+    },
     close() {
       stopping ??= (async () => {
         closing = true;

@@ -1,6 +1,7 @@
 import { parseAddress } from './address.js';
 import { parseHostList } from './host-list.js';
 import { CONFIG_KEYS, CONFIG_SCHEMA, type Config, type ConfigKey, envName, type KeySpec } from './schema.js';
+import { parseTrustedProxies } from './trusted-proxies.js';
 
 export type Origin = 'default' | 'file' | 'cli' | 'env';
 
@@ -206,6 +207,8 @@ function crossChecks(values: Map<ConfigKey, Value>): string[] {
   }
   const hosts = parseHostList(String(values.get('public_hosts')));
   if (typeof hosts === 'string') problems.push(`public_hosts ${hosts}`);
+  const proxies = parseTrustedProxies(String(values.get('trusted_proxies')));
+  if ('problems' in proxies) problems.push(...proxies.problems);
   return problems;
 }
 

@@ -153,6 +153,12 @@ export const CONFIG_SCHEMA = {
     exclusiveMin: true,
     description: 'Window, in seconds, over which `failure_limit` is counted; also the lockout.',
   },
+  trusted_proxies: {
+    type: 'string',
+    default: '',
+    description:
+      'Comma-separated CIDR blocks (IPv4, IPv6) of load balancers whose `X-Forwarded-For` gives the client address; empty: the header is ignored.',
+  },
   password_check_concurrency: {
     type: 'number',
     default: 16,
@@ -171,6 +177,57 @@ export const CONFIG_SCHEMA = {
     min: 0,
     exclusiveMin: true,
     description: 'Data-plane refusals (401/403/429) audited per second, bursts of 4x; the rest are dropped.',
+  },
+  session_idle_timeout_min: {
+    type: 'number',
+    default: 60,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Minutes without a request after which a sign-in session ends.',
+  },
+  session_absolute_timeout_min: {
+    type: 'number',
+    default: 720,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Minutes after sign-in at which a session ends, however active.',
+  },
+  jwt_signing_algorithm: {
+    type: 'enum',
+    values: ['Ed25519', 'ES256'],
+    default: 'Ed25519',
+    description: 'Algorithm of new platform JWT signing keys (existing keys keep theirs).',
+  },
+  jwt_issuer: {
+    type: 'string',
+    default: 'modelgate',
+    description: 'The `iss` of platform JWTs; give replicas sharing a store the same value.',
+  },
+  jwt_default_ttl_s: {
+    type: 'number',
+    default: 86400,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Lifetime, in seconds, of a platform JWT issued without `expires_at`.',
+  },
+  jwt_max_ttl_s: {
+    type: 'number',
+    default: 2592000,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Longest lifetime, in seconds, a platform JWT may be issued for.',
+  },
+  jwt_clock_skew_s: {
+    type: 'number',
+    default: 30,
+    min: 0,
+    description: 'Clock skew, in seconds, tolerated on `exp`, `nbf` and `iat` of platform JWTs.',
+  },
+  oidc_jwks_cooldown_s: {
+    type: 'number',
+    default: 30,
+    min: 0,
+    description: 'External OIDC issuers: at most one JWKS fetch per this many seconds for an unknown `kid`.',
   },
 } as const satisfies Record<string, KeySpec>;
 

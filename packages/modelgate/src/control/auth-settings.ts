@@ -1,3 +1,4 @@
+import { type OidcSettings, parseOidcSettings } from './oidc-settings.js';
 import { Problems, SECRET_NAME_PATTERN } from './validation.js';
 
 /**
@@ -11,6 +12,8 @@ export interface AuthSettings {
   readonly api_keys: boolean;
   /** Pass the caller's Authorization header on to the model server (S5). */
   readonly forward_credential: boolean;
+  /** Accept access tokens of an external OAuth2/OIDC issuer (D8); absent for none. */
+  readonly oidc?: OidcSettings;
 }
 
 export const DEFAULT_AUTH_SETTINGS: AuthSettings = Object.freeze({
@@ -28,7 +31,7 @@ export function parseAuthSettings(input: unknown, field = 'auth'): AuthSettings 
   }
   const raw = input as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
-    problems.check(key in DEFAULT_AUTH_SETTINGS, `${field}.${key} is not a setting`);
+    problems.check(key in DEFAULT_AUTH_SETTINGS || key === 'oidc', `${field}.${key} is not a setting`);
   }
   const basic = raw.basic_secret ?? null;
   problems.check(
@@ -43,10 +46,12 @@ export function parseAuthSettings(input: unknown, field = 'auth'): AuthSettings 
     raw.forward_credential === undefined || typeof raw.forward_credential === 'boolean',
     `${field}.forward_credential must be a boolean`,
   );
+  const oidc = parseOidcSettings(problems, `${field}.oidc`, raw.oidc);
   problems.throwIfAny();
   return {
     basic_secret: basic as string | null,
     api_keys: (raw.api_keys as boolean | undefined) ?? DEFAULT_AUTH_SETTINGS.api_keys,
     forward_credential: (raw.forward_credential as boolean | undefined) ?? DEFAULT_AUTH_SETTINGS.forward_credential,
+    ...(oidc ? { oidc } : {}),
   };
 }

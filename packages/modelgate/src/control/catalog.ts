@@ -47,6 +47,15 @@ async function getNamed(ctx: ControlContext, table: NamedTable, what: string, na
   return row;
 }
 
+async function updateNamed(ctx: ControlContext, table: NamedTable, what: string, name: string, description: string) {
+  const problems = new Problems();
+  problems.check(typeof description === 'string' && description.length <= 1024, 'description must be a string');
+  problems.throwIfAny();
+  const row = await getNamed(ctx, table, what, name);
+  await ctx.store.db.updateTable(table).set({ description }).where('id', '=', row.id).execute();
+  return { ...row, description };
+}
+
 async function deleteNamed(ctx: ControlContext, table: NamedTable, what: string, name: string): Promise<void> {
   const row = await getNamed(ctx, table, what, name);
   const column = table === 'services' ? 'service_id' : 'infrastructure_id';
@@ -67,6 +76,8 @@ export const infrastructures = {
   find: (ctx: ControlContext, name: string) => findNamed(ctx, 'infrastructures', name),
   get: (ctx: ControlContext, name: string) => getNamed(ctx, 'infrastructures', 'infrastructure', name),
   list: (ctx: ControlContext) => ctx.store.db.selectFrom('infrastructures').selectAll().orderBy('name').execute(),
+  update: (ctx: ControlContext, name: string, description: string) =>
+    updateNamed(ctx, 'infrastructures', 'infrastructure', name, description),
   delete: (ctx: ControlContext, name: string) => deleteNamed(ctx, 'infrastructures', 'infrastructure', name),
 };
 
@@ -76,6 +87,8 @@ export const services = {
   find: (ctx: ControlContext, name: string) => findNamed(ctx, 'services', name),
   get: (ctx: ControlContext, name: string) => getNamed(ctx, 'services', 'service', name),
   list: (ctx: ControlContext) => ctx.store.db.selectFrom('services').selectAll().orderBy('name').execute(),
+  update: (ctx: ControlContext, name: string, description: string) =>
+    updateNamed(ctx, 'services', 'service', name, description),
   delete: (ctx: ControlContext, name: string) => deleteNamed(ctx, 'services', 'service', name),
 };
 

@@ -305,6 +305,7 @@ async function buildSnapshot(ctx: ControlContext, row: DeploymentsTable): Promis
       ? { deployment_id: row.id, version_id: row.auth_override ? null : row.version_id }
       : null,
     forward_credential: settings.forward_credential,
+    oidc: settings.oidc ?? null,
     auth_source: row.auth_override ? 'override' : 'version',
   };
 }

@@ -75,28 +75,38 @@ export async function listSecrets(ctx: ControlContext): Promise<SecretInfo[]> {
   return ctx.store.db.selectFrom('secrets').select(['name', 'created_at', 'updated_at']).orderBy('name').execute();
 }
 
-/** Deployments whose Basic password comes from this secret (their next redeploy would read it). */
-export async function deploymentsUsingSecret(ctx: ControlContext, name: string): Promise<string[]> {
-  const rows = await ctx.store.db
+/**
+ * What refers to this secret by name: deployments whose settings (their override, else their
+ * version's) name it, and service versions whose design-time settings name it (a later deploy
+ * of that version would read it). Settings are JSON text, so they are read and compared here.
+ */
+export async function secretReferences(ctx: ControlContext, name: string): Promise<string[]> {
+  const names = (json: string | null) =>
+    json !== null && (JSON.parse(json) as { basic_secret?: unknown }).basic_secret === name;
+  const deployments = await ctx.store.db
     .selectFrom('deployments')
     .innerJoin('service_versions', 'service_versions.id', 'deployments.version_id')
     .select(['deployments.name', 'deployments.auth_override', 'service_versions.auth_settings'])
     .execute();
-  return rows
-    .filter(
-      (r) => (JSON.parse(r.auth_override ?? r.auth_settings) as { basic_secret?: string | null }).basic_secret === name,
-    )
-    .map((r) => r.name);
+  const versions = await ctx.store.db
+    .selectFrom('service_versions')
+    .innerJoin('services', 'services.id', 'service_versions.service_id')
+    .select(['services.name as service', 'service_versions.version', 'service_versions.auth_settings'])
+    .execute();
+  return [
+    ...deployments.filter((d) => names(d.auth_override ?? d.auth_settings)).map((d) => `deployment "${d.name}"`),
+    ...versions.filter((v) => names(v.auth_settings)).map((v) => `service version "${v.service}@${v.version}"`),
+  ];
 }
 
-/** Deletes a secret, refusing while a deployment uses it (a redeploy would otherwise fail). */
+/**
+ * Deletes a secret, refusing while a deployment or a service version refers to it (a redeploy
+ * would otherwise fail, or a Basic-protected deployment would lose its password source).
+ */
 export async function deleteSecret(ctx: ControlContext, name: string): Promise<void> {
-  const users = await deploymentsUsingSecret(ctx, name);
+  const users = await secretReferences(ctx, name);
   if (users.length > 0) {
-    throw new ModelgateError(
-      'RESOURCE_IN_USE',
-      `The secret "${name}" is used by deployment ${users.map((u) => `"${u}"`).join(', ')}`,
-    );
+    throw new ModelgateError('RESOURCE_IN_USE', `The secret "${name}" is used by ${users.join(', ')}`);
   }
   const result = await ctx.store.db.deleteFrom('secrets').where('name', '=', name).executeTakeFirst();
   if (Number(result.numDeletedRows) === 0) throw notFound('secret', name);

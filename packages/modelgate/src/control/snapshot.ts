@@ -1,3 +1,5 @@
+import type { OidcSettings } from './oidc-settings.js';
+
 /**
  * What the gateway serves for one deployment: frozen at (re)deploy, never edited. Secrets are
  * in it only as a slow hash of the Basic password as it was at that moment (G4).
@@ -16,6 +18,8 @@ export interface DeploymentSnapshot {
   /** Present when API keys are on: which owners' keys count. */
   readonly api_keys: { readonly deployment_id: string; readonly version_id: string | null } | null;
   readonly forward_credential: boolean;
+  /** Present when external OAuth2/OIDC access tokens are accepted (D8). Absent in older snapshots. */
+  readonly oidc?: OidcSettings | null;
   /** Which auth settings applied: the version's (design time) or the deployment's override. */
   readonly auth_source: 'version' | 'override';
 }

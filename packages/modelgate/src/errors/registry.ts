@@ -41,6 +41,25 @@ export const ERROR_CODES = {
   },
   HOST_NOT_ALLOWED: { status: 421, message: 'The Host header does not name this listener' },
   THROTTLED: { status: 429, message: 'Too many requests; retry later' },
+  SIGN_IN_FAILED: { status: 401, message: 'Unknown username or wrong password' },
+  CSRF_REJECTED: {
+    status: 403,
+    message: 'A write authenticated by the session cookie needs a same-origin Origin or an X-Modelgate-CSRF header',
+  },
+  PASSWORD_REJECTED: { status: 400, message: 'The password does not meet the password rules' },
+
+  // Permissions (403): the code names the missing right; a target the caller may not read is 404
+  MISSING_GLOBAL_ADMIN: { status: 403, message: 'This needs the global admin privilege' },
+  MISSING_GLOBAL_CREATE_SERVICE: { status: 403, message: 'This needs the create_service privilege' },
+  MISSING_INFRASTRUCTURE_VIEW: { status: 403, message: 'This needs the view right on the infrastructure' },
+  MISSING_INFRASTRUCTURE_DEPLOY: { status: 403, message: 'This needs the deploy right on the infrastructure' },
+  MISSING_INFRASTRUCTURE_ADMIN: { status: 403, message: 'This needs the admin right on the infrastructure' },
+  MISSING_SERVICE_READ: { status: 403, message: 'This needs the read right on the service' },
+  MISSING_SERVICE_WRITE: { status: 403, message: 'This needs the write right on the service' },
+  MISSING_SERVICE_DEPLOY: { status: 403, message: 'This needs the deploy right on the service' },
+  MISSING_SERVICE_ADMIN: { status: 403, message: 'This needs the admin right on the service' },
+  MISSING_SECRET_USE: { status: 403, message: 'This needs the use right on the secret' },
+  MISSING_SECRET_ADMIN: { status: 403, message: 'This needs the admin right on the secret' },
 
   // Control plane resources
   RESOURCE_NOT_FOUND: { status: 404, message: 'The resource does not exist' },
@@ -63,9 +82,12 @@ export const ERROR_CODES = {
   ADDRESS_IN_USE: { status: 0, exitCode: 1, message: 'An address is already in use' },
   STORE_UNAVAILABLE: { status: 0, exitCode: 1, message: 'The store could not be opened' },
   FILE_UNSAFE: { status: 0, exitCode: 1, message: 'A file the node trusts could have been planted or read by others' },
+  STORE_NOT_FOUND: { status: 0, exitCode: 1, message: 'No store where the command looked' },
+  NODE_RUNNING: { status: 0, exitCode: 1, message: 'Another modelgate node uses this key file' },
   CLI_USAGE: { status: 0, exitCode: 2, message: 'The command was used wrongly' },
   CLI_REQUEST_FAILED: { status: 0, exitCode: 1, message: 'The management API refused the request' },
   CLI_NO_CREDENTIAL: { status: 0, exitCode: 1, message: 'No credential found for the CLI' },
+  APPLY_FILE_INVALID: { status: 0, exitCode: 2, message: 'The declarative file cannot be applied' },
 } as const satisfies Record<string, { status: number; message: string; exitCode?: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -9,4 +9,8 @@ export const TOPICS = {
   apiKeyDeleted: 'api_key.deleted',
   /** Subject: the admin key id. */
   adminKeyDeleted: 'admin_key.deleted',
+  /** Subject: the new current key's kid. Every process reloads its signing keys. */
+  signingKeyRotated: 'signing_key.rotated',
+  /** Subject: the revocation id. Every process reloads its JWT revocations and drops cached JWTs. */
+  jwtRevoked: 'jwt.revoked',
 } as const;

@@ -4,7 +4,9 @@ import { readAuthorization } from '../auth/authorization-header.js';
 import type { BasicScope, BasicVerifier } from '../auth/basic/verifier.js';
 import { parseCredential } from '../auth/credential.js';
 import { bearerChallenge, type Denial, deny, isDenial } from '../auth/denial.js';
+import type { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
 import type { NodeKeyVerifier } from '../auth/node-keys/node-keys.js';
+import { OidcVerifier } from '../auth/oidc/verifier.js';
 import type { Verification } from '../auth/pending-check.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
@@ -14,6 +16,8 @@ export interface DataPlaneVerifiers {
   readonly nodeKeys: NodeKeyVerifier | undefined;
   readonly apiKeys: ApiKeyVerifier;
   readonly basic: BasicVerifier;
+  readonly platformJwt: PlatformJwtVerifier;
+  readonly oidc: OidcVerifier;
 }
 
 /** Whether a caller must present a credential: protected, and token authorization is on. */
@@ -26,10 +30,12 @@ export function requiresCredential(
 
 /**
  * Decides who is calling a deployment. Public deployments need nothing. Protected ones take the
- * node inference key (T4), API keys when the snapshot allows them (D8), and Basic when it has a
- * password (G2). The scheme picks the verifier; nothing is tried twice. Synchronous: a known
- * credential is decided from memory, an unknown one comes back as a `PendingCheck` to run once
- * the caller has reserved a throttle attempt.
+ * node inference key (T4), API keys when the snapshot allows them (D8), Basic when it has a
+ * password (G2), platform JWTs whose claim covers it (S1-S4), and external OIDC access tokens when
+ * the snapshot names an issuer (D8). The scheme picks the verifier; nothing is tried twice.
+ * Synchronous: a known credential (a cached key, password or JWT) is decided from memory, an
+ * unknown one comes back as a `PendingCheck` to run once the caller has reserved a throttle
+ * attempt (`run(client)` takes the caller's throttle key, its share of the password-check cap).
  */
 export function authenticateDeploymentRequest(
   req: IncomingMessage,
@@ -43,6 +49,13 @@ export function authenticateDeploymentRequest(
   if (header.scheme === 'basic') {
     if (!snapshot.basic) return deny('unknown', 'This deployment does not accept Basic credentials');
     return verifiers.basic.check(header.username, header.password, basicScopeOf(snapshot, snapshot.basic));
+  }
+  // modelgate credentials never hold a dot; a JWT always does.
+  if (header.token.includes('.')) {
+    if (snapshot.oidc && OidcVerifier.isFrom(header.token, snapshot.oidc)) {
+      return verifiers.oidc.check(header.token, snapshot.oidc, snapshot);
+    }
+    return verifiers.platformJwt.check(header.token, snapshot);
   }
   const credential = parseCredential(header.token);
   if (!credential) return deny('malformed', 'Not a modelgate credential (bad prefix, characters or checksum)');

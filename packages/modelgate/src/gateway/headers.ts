@@ -27,6 +27,9 @@ export const GATEWAY_HEADER_PREFIX = 'x-modelgate-';
 
 export const DEPLOYMENT_HEADER = 'x-modelgate-deployment';
 export const PRINCIPAL_HEADER = 'x-modelgate-principal';
+/** The deployment's and its infrastructure's ids, so an upstream can check a forwarded JWT's claim (S5). */
+export const DEPLOYMENT_ID_HEADER = 'x-modelgate-deployment-id';
+export const INFRASTRUCTURE_ID_HEADER = 'x-modelgate-infrastructure-id';
 
 export interface UpstreamHeaderContext {
   /** The caller's address (the socket's remote address). */
@@ -36,6 +39,8 @@ export interface UpstreamHeaderContext {
   /** The caller's original `Host`. */
   readonly host: string;
   readonly deployment: string;
+  readonly deploymentId?: string | undefined;
+  readonly infrastructureId?: string | undefined;
   /** The authenticated principal's id; absent for public deployments and anonymous calls. */
   readonly principal?: string | undefined;
   readonly requestId: string;
@@ -109,6 +114,8 @@ export function upstreamRequestHeaders(
     out.upgrade = 'websocket';
   }
   out[DEPLOYMENT_HEADER] = ctx.deployment;
+  if (ctx.deploymentId) out[DEPLOYMENT_ID_HEADER] = headerSafe(ctx.deploymentId);
+  if (ctx.infrastructureId) out[INFRASTRUCTURE_ID_HEADER] = headerSafe(ctx.infrastructureId);
   if (ctx.principal !== undefined && ctx.principal.length > 0) out[PRINCIPAL_HEADER] = headerSafe(ctx.principal);
   out['x-request-id'] = ctx.requestId;
   return out;

@@ -13,6 +13,7 @@ import { TOPICS } from '../events/topics.js';
 import { createAccessLog } from '../log/access-log.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
+import type { ClientAddress } from '../server/client-address.js';
 import { answerHealth, HEALTH_PREFIX, LIVE_PATH, READY_PATH, type Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { sendError } from '../server/respond.js';
@@ -24,6 +25,7 @@ import {
 } from './authenticate.js';
 import { attemptOutcome, clientKey, throttledFor } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
+import { answerJwks, JWKS_PATH } from './jwks.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
 import { requestShapeRefusal } from './request-shape.js';
@@ -37,6 +39,8 @@ export interface GatewayContext {
   readonly routes: RouteTable;
   readonly verifiers: DataPlaneVerifiers;
   readonly throttle: Throttle;
+  /** The address throttles, logs and the audit key on (`trusted_proxies` decides). */
+  readonly clientAddress: ClientAddress;
   readonly proxy: UpstreamProxy;
   readonly upgrade: UpgradeOptions;
   /** `base_domain`: route `<deployment>.<base_domain>` by Host when set. */
@@ -73,8 +77,15 @@ interface Refusal {
 export function createGateway(ctx: GatewayContext) {
   const log = ctx.log.child({ listener: 'inference' });
   // Open WebSocket relays, so a revocation can cut them: the handshake was their only check.
-  const sockets = new Set<{ socket: Duplex; deployment: string; principalId: string }>();
-  ctx.bus.subscribe((event) => {
+  const sockets = new Set<{ socket: Duplex; deployment: string; principalId: string; principalKind: string }>();
+  ctx.bus.subscribe(async (event) => {
+    if (event.topic === TOPICS.jwtRevoked) {
+      for (const open of sockets) {
+        if (open.principalKind === 'platform_jwt' && (await ctx.verifiers.platformJwt.isRevoked(open.principalId))) {
+          open.socket.destroy();
+        }
+      }
+    }
     for (const open of sockets) {
       const hit =
         (event.topic === TOPICS.deploymentChanged && open.deployment === event.subject) ||
@@ -105,7 +116,8 @@ export function createGateway(ctx: GatewayContext) {
       return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
     const verification = authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
-    const client = clientKey(req.socket.remoteAddress);
+    // Computed once per request (and without allocation when no proxy is trusted).
+    const client = clientKey(ctx.clientAddress(req));
     const key = `${client}|${entry.snapshot.id}`;
     if (verification instanceof PendingCheck) return admitPending(verification, client, key, entry, routed.rest);
     if (isDenial(verification)) return refuseCounted(verification, key, entry);
@@ -188,12 +200,13 @@ export function createGateway(ctx: GatewayContext) {
       proto: ctx.proto,
       host: req.headers.host ?? '',
       deployment: snapshot.name,
+      deploymentId: snapshot.id,
+      infrastructureId: snapshot.infrastructure_id,
       principal,
       requestId,
       // Only a credential scoped to this deployment may travel on: never a node key, which
       // opens every deployment.
-      forwardCredential:
-        snapshot.forward_credential && (admitted.principal.kind === 'api_key' || admitted.principal.kind === 'basic'),
+      forwardCredential: snapshot.forward_credential && FORWARDABLE.has(admitted.principal.kind),
       upstreamHost: upstreamHostOf(snapshot),
       websocket,
     });
@@ -233,7 +246,7 @@ export function createGateway(ctx: GatewayContext) {
       status: res.statusCode,
       deployment,
       principal,
-      remote: req.socket.remoteAddress,
+      remote: ctx.clientAddress(req),
     });
   }
 
@@ -258,6 +271,7 @@ export function createGateway(ctx: GatewayContext) {
             return;
           }
         }
+        if (url.startsWith(JWKS_PATH) && answerJwks(url.split('?')[0] ?? url, res, ctx.verifiers.platformJwt)) return;
         const admitted = admit(req);
         if (admitted instanceof Promise) {
           admitted.then((a) => respond(req, res, id, a)).catch((err: unknown) => fail(req, res, id, err));
@@ -279,7 +293,12 @@ export function createGateway(ctx: GatewayContext) {
             ctx.audit?.(req, admitted, id);
             return rejectUpgrade(socket, admitted, id);
           }
-          const open = { socket, deployment: admitted.route.snapshot.name, principalId: admitted.principal.id };
+          const open = {
+            socket,
+            deployment: admitted.route.snapshot.name,
+            principalId: admitted.principal.id,
+            principalKind: admitted.principal.kind,
+          };
           sockets.add(open);
           socket.once('close', () => sockets.delete(open));
           proxyUpgrade(req, socket, head, {
@@ -307,6 +326,9 @@ function principalLabel(principal: Principal): string | undefined {
 function lockedOut(seconds: number, route: Route): Refusal {
   return refusalFor(throttledFor(seconds), route);
 }
+
+/** Principals whose credential is scoped to the deployment (a platform JWT: to it or its infrastructure). */
+const FORWARDABLE: ReadonlySet<Principal['kind']> = new Set(['api_key', 'basic', 'platform_jwt', 'external_jwt']);
 
 function refusalFor(denial: Denial, route: Route): Refusal {
   const code = denialCode(denial.denied);

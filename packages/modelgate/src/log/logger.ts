@@ -44,9 +44,16 @@ export const REDACT_PATHS = [
  * log.info({ deployment: 'demo' }, 'deployed');
  * ```
  */
-export function createLogger(options: { level: string; destination?: DestinationStream; pretty?: boolean }): Logger {
+export function createLogger(options: {
+  level: string;
+  destination?: DestinationStream;
+  pretty?: boolean;
+  /** Called with every child logger (see `LevelControl`, which changes their level on SIGHUP). */
+  onChild?: (child: Logger) => void;
+}): Logger {
   const base = {
     level: options.level,
+    ...(options.onChild ? { onChild: options.onChild } : {}),
     base: { pid: process.pid },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,

@@ -3,7 +3,9 @@ import type { RefusalRecorder } from '../audit/data-plane.js';
 import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
 import type { CheckSlots } from '../auth/expensive-check-limiter.js';
+import type { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
 import type { NodeKeyVerifier } from '../auth/node-keys/node-keys.js';
+import { OidcVerifier } from '../auth/oidc/verifier.js';
 import type { ListenAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../control/context.js';
@@ -14,11 +16,14 @@ import { RouteTable } from '../gateway/route-table.js';
 import { createGateway } from '../gateway/server.js';
 import type { Throttle } from '../gateway/throttle.js';
 import type { Logger } from '../log/logger.js';
+import type { ClientAddress } from './client-address.js';
 import type { Readiness } from './health.js';
 import { createListenerServer, type TlsFiles } from './listen.js';
 
 /** How often the route table re-reads every deployment, as a backstop for a lost event. */
 export const ROUTE_RECONCILE_MS = 30_000;
+/** An external issuer's JWKS is refreshed on use after this long (kept if the refresh fails). */
+export const OIDC_JWKS_MAX_AGE_MS = 600_000;
 
 export interface DataPlaneDeps {
   readonly config: Config;
@@ -28,6 +33,10 @@ export interface DataPlaneDeps {
   /** Undefined when token authorization is disabled. */
   readonly nodeKeys: NodeKeyVerifier | undefined;
   readonly throttle: Throttle;
+  /** `trusted_proxies`' one client address: throttle keys, password-check shares, access line. */
+  readonly clientAddress: ClientAddress;
+  /** Platform JWTs: the node's verifier, or in a worker its own over the same store and keys. */
+  readonly platformJwt: PlatformJwtVerifier;
   /** The node's cap on password checks (`password_check_concurrency`, fair per client). */
   readonly checkSlots: CheckSlots;
   /** Audit of refusals: the node's writer, or in a worker a relay to the primary's. */
@@ -46,7 +55,8 @@ export interface DataPlane {
 /**
  * Builds the data plane: the route table (loaded, following the bus), the verifiers, the
  * upstream proxy and the inference listener. The same in a single-process node and in each
- * worker of a multi-process one; only the throttle, the password-check slots, the audit sink and the node keys differ.
+ * worker of a multi-process one; only the throttle, the password-check slots, the audit sink, the
+ * node keys and the platform JWT verifier differ.
  */
 export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
   const { config, log, control } = deps;
@@ -75,8 +85,11 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
       nodeKeys: deps.nodeKeys,
       apiKeys: new ApiKeyVerifier(control.store, control.bus),
       basic: new BasicVerifier(deps.checkSlots),
+      platformJwt: deps.platformJwt,
+      oidc: new OidcVerifier({ cooldownMs: config.oidc_jwks_cooldown_s * 1000, maxAgeMs: OIDC_JWKS_MAX_AGE_MS }),
     },
     throttle: deps.throttle,
+    clientAddress: deps.clientAddress,
     proxy,
     upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
     baseDomain: config.base_domain,

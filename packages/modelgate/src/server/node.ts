@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildManagementApp } from '../api/app.js';
 import { throttledAuthenticator } from '../api/failure-throttling.js';
@@ -8,9 +9,11 @@ import { scheduleAuditRetention } from '../audit/retention.js';
 import { AuditWriter } from '../audit/writer.js';
 import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
 import { ExpensiveCheckLimiter } from '../auth/expensive-check-limiter.js';
+import { startPlatformJwt } from '../auth/jwt/setup.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import { ANONYMOUS } from '../auth/principal.js';
+import { SessionService } from '../auth/sessions/service.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../control/context.js';
@@ -21,10 +24,12 @@ import { loadMasterKey } from '../secrets/master-key.js';
 import { insertAuditRecords } from '../store/audit.js';
 import { followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
+import { createClientAddress } from './client-address.js';
 import { createDataPlane } from './data-plane.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
 import { createMetricsRegistry, metricsHandler, registerAuditDropped } from './metrics.js';
+import { acquireStartLock } from './start-lock.js';
 import { setUpTokenAuthorization } from './token-authorization.js';
 
 /** A running node: its bound ports and the way to stop it. */
@@ -45,6 +50,13 @@ export interface RunningNode {
   readonly audit: AuditWriter;
   /** The node's one cap on password checks (workers of a multi-process node ask this one). */
   readonly passwordChecks: ExpensiveCheckLimiter;
+  /** The bound listener servers (for SIGHUP's TLS reload). */
+  readonly servers: readonly Server[];
+  /**
+   * Told the configuration a SIGHUP reload put in force (`reloadNode`'s result); a multi-process
+   * node passes the log level and TLS files on to its workers.
+   */
+  readonly reloaded?: (config: Config) => void;
   /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -80,6 +92,9 @@ export async function startNode(
   let shuttingDown = false;
 
   try {
+    // First: a second node in this directory must not touch the first one's key file or store.
+    const lock = acquireStartLock(resolve(config.key_file));
+    cleanups.push(() => lock.release());
     const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
     cleanups.push(() => store.close());
     log.info({ store: store.dialect, location: store.location }, 'store ready');
@@ -103,15 +118,29 @@ export async function startNode(
 
     const readiness = createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown });
 
+    const clientAddress = createClientAddress(config.trusted_proxies);
     const nodeKeys = setUpTokenAuthorization(config, log, addresses);
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
     // One cap on scrypt work for the whole node, whichever listener asks for it.
     const passwordChecks = new ExpensiveCheckLimiter(config.password_check_concurrency);
+    const sessions = nodeKeys
+      ? new SessionService(store, {
+          idleTimeoutMin: config.session_idle_timeout_min,
+          absoluteTimeoutMin: config.session_absolute_timeout_min,
+          failureLimit: config.failure_limit,
+          failureWindowS: config.failure_window_s,
+          passwordChecks,
+        })
+      : undefined;
     const auth = {
       enabled: nodeKeys !== undefined,
       authenticate: nodeKeys
-        ? throttledAuthenticator(createManagementAuthenticator({ nodeKeys, adminKeys }), failureThrottle(config))
+        ? throttledAuthenticator(
+            createManagementAuthenticator({ nodeKeys, adminKeys, sessions }),
+            failureThrottle(config),
+            clientAddress,
+          )
         : async () => ANONYMOUS,
     };
 
@@ -121,6 +150,7 @@ export async function startNode(
       masterKey: loadMasterKey(config.data_dir, env),
       config,
     };
+    const { signingKeys, platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus);
     // With `workers` > 1 the primary serves no model traffic: its workers do (src/cluster).
     const dataPlane = options.dataPlane
       ? await createDataPlane({
@@ -130,8 +160,10 @@ export async function startNode(
           readiness,
           nodeKeys,
           throttle: failureThrottle(config),
+          clientAddress,
           checkSlots: passwordChecks,
-          audit: dataPlaneRecorder(audit),
+          platformJwt,
+          audit: dataPlaneRecorder(audit, clientAddress),
           address: addresses.inference,
           tls,
         })
@@ -143,7 +175,18 @@ export async function startNode(
     let managementServer: Server | undefined;
     const guard = browserGuardPolicy(config, !auth.enabled);
     const management = await buildManagementApp(
-      { log, readiness, auth, nodeKeys, control, guard, audit },
+      {
+        log,
+        readiness,
+        auth,
+        nodeKeys,
+        control,
+        guard,
+        audit,
+        sessions,
+        clientAddress,
+        jwt: { keys: signingKeys, settings: config },
+      },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);
         return managementServer;
@@ -175,6 +218,7 @@ export async function startNode(
       nodeKeys,
       audit,
       passwordChecks,
+      servers,
       close() {
         closing ??= (async () => {
           shuttingDown = true;

@@ -15,6 +15,14 @@ export interface Database {
   deployment_revisions: DeploymentRevisionsTable;
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
+  users: UsersTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  grants: GrantsTable;
+  owners: OwnersTable;
+  sessions: SessionsTable;
+  signing_keys: SigningKeysTable;
+  jwt_revocations: JwtRevocationsTable;
 }
 
 export interface InfrastructuresTable {
@@ -131,4 +139,78 @@ export interface AuditLogTable {
   request_id: string | null;
   client_address: string | null;
   listener: 'management' | 'inference' | 'cli';
+}
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  /** scrypt (`src/secrets/password-hash.ts`). */
+  password_hash: string;
+  disabled: number;
+  created_at: string;
+}
+
+export interface GroupsTable {
+  id: string;
+  name: string;
+  /** JSON array of global privileges: `admin`, `create_service`. */
+  privileges: string;
+  created_at: string;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+}
+
+/** Rights of a group on one resource, by the resource's id (never reused). */
+export interface GrantsTable {
+  resource_type: 'infrastructure' | 'service' | 'secret';
+  resource_id: string;
+  group_id: string;
+  /** JSON array of rights, e.g. `["view","deploy"]`. */
+  rights: string;
+}
+
+/** The user who created a service or secret: it has every right on it. */
+export interface OwnersTable {
+  resource_type: 'service' | 'secret';
+  resource_id: string;
+  user_id: string;
+}
+
+/** A sign-in session: only the SHA-256 of the `mgu_` credential is kept. */
+export interface SessionsTable {
+  id: string;
+  hash: string;
+  user_id: string;
+  created_at: string;
+  last_seen_at: string;
+  /** Absolute expiry; the idle expiry is `last_seen_at` plus the configured idle timeout. */
+  expires_at: string;
+}
+
+/** A platform JWT signing key; retired keys stay published until their last token expired. */
+export interface SigningKeysTable {
+  kid: string;
+  /** `EdDSA` (Ed25519) or `ES256`: the one algorithm this key verifies. */
+  alg: string;
+  /** JSON of the public JWK (with `kid`, `alg`, `use`). */
+  public_jwk: string;
+  /** AES-256-GCM of the private JWK under the master key, context `signing_key:<kid>`. */
+  private_sealed: string;
+  created_at: string;
+  retired_at: string | null;
+}
+
+/** A revoked platform JWT (`jti`) or every token of a target issued before a time. */
+export interface JwtRevocationsTable {
+  id: string;
+  jti: string | null;
+  target_type: 'deployment' | 'infrastructure' | null;
+  target_id: string | null;
+  issued_before: string | null;
+  /** After this no token it could match is still valid, so the row can go. */
+  expires_at: string;
+  created_at: string;
 }

@@ -18,7 +18,11 @@ export interface TestNode {
  * Starts a whole node inside the test process on free ports, with its own data dir and key
  * file, and a silent logger. Overrides are config values as the command line would give them.
  */
-export async function startTestNode(overrides: Partial<Record<ConfigKey, string | boolean>> = {}): Promise<TestNode> {
+export async function startTestNode(
+  overrides: Partial<Record<ConfigKey, string | boolean>> = {},
+  /** The process environment the node sees (`MODELGATE_MASTER_KEY` for replicas sharing a store). */
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<TestNode> {
   const dir = tempDir();
   const result = resolveConfig({
     cli: {
@@ -33,7 +37,7 @@ export async function startTestNode(overrides: Partial<Record<ConfigKey, string 
     },
   });
   if (!result.ok) throw new Error(result.problems.join('\n'));
-  const node = await startNode(result.config, createLogger({ level: result.config.log_level, pretty: false }), {});
+  const node = await startNode(result.config, createLogger({ level: result.config.log_level, pretty: false }), env);
   let keys = { management: '', inference: '', api: '' };
   if (!result.config.disable_token_authorization) {
     const file = JSON.parse(readFileSync(join(dir, 'key_file.json'), 'utf8'));

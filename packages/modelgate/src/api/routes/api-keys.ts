@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { authorizeKeyOwner, visibleKeys } from '../../access/api-key-requests.js';
+import { authorizeApiKey } from '../../access/authorize.js';
 import { createApiKeys, deleteApiKey, listApiKeys, parseOwner, revealApiKey } from '../../control/api-keys.js';
 import type { ControlContext } from '../../control/context.js';
 import { API_PREFIX } from '../prefix.js';
@@ -30,7 +32,8 @@ export async function apiKeyRoutes(app: FastifyInstance, opts: { control: Contro
     async (req) => {
       const q = req.query;
       const owner = q.deployment || q.service || q.version ? parseOwner(q) : undefined;
-      return { api_keys: await listApiKeys(ctx, owner) };
+      if (owner) await authorizeKeyOwner(ctx, req.principal, owner, 'read');
+      return { api_keys: await visibleKeys(ctx, req.principal, await listApiKeys(ctx, owner)) };
     },
   );
 
@@ -55,7 +58,9 @@ export async function apiKeyRoutes(app: FastifyInstance, opts: { control: Contro
       },
     },
     async (req, reply) => {
-      const keys = await createApiKeys(ctx, parseOwner(req.body), req.body.count ?? 1, req.body.description ?? '');
+      const owner = parseOwner(req.body);
+      await authorizeKeyOwner(ctx, req.principal, owner, 'deploy');
+      const keys = await createApiKeys(ctx, owner, req.body.count ?? 1, req.body.description ?? '');
       reply.code(201);
       return { api_keys: keys };
     },
@@ -64,13 +69,17 @@ export async function apiKeyRoutes(app: FastifyInstance, opts: { control: Contro
   app.get<{ Params: { id: string } }>(
     `${base}/:id/reveal`,
     { schema: { tags, summary: 'Show an API key again', params: idParams, response: { 200: apiKeySchema } } },
-    async (req) => revealApiKey(ctx, req.params.id),
+    async (req) => {
+      await authorizeApiKey(ctx, req.principal, req.params.id, 'read');
+      return revealApiKey(ctx, req.params.id);
+    },
   );
 
   app.delete<{ Params: { id: string } }>(
     `${base}/:id`,
     { schema: { tags, summary: 'Delete an API key: refused from the next request on', params: idParams } },
     async (req, reply) => {
+      await authorizeApiKey(ctx, req.principal, req.params.id, 'deploy');
       await deleteApiKey(ctx, req.params.id);
       return reply.code(204).send();
     },

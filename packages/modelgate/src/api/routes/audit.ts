@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { mayReadAudit } from '../../access/audit.js';
+import { loadActor } from '../../access/actor.js';
+import { denialOf } from '../../access/authorize.js';
+import { decide } from '../../access/permissions.js';
 import { decodeCursor, encodeCursor } from '../../audit/cursor.js';
 import { ModelgateError } from '../../errors/registry.js';
 import { type AuditFilter, type AuditPosition, queryAuditRecords } from '../../store/audit.js';
@@ -90,9 +92,9 @@ export async function auditRoutes(app: FastifyInstance, opts: { store: Store }):
       },
     },
     async (req) => {
-      if (!mayReadAudit(req.principal)) {
-        throw new ModelgateError('FORBIDDEN', 'Only administrators can read the audit log');
-      }
+      // Global admins only: node and admin keys, and users with the `admin` privilege.
+      const decision = decide(await loadActor(opts.store, req.principal), { global: 'admin' });
+      if (!decision.allowed) throw denialOf(decision);
       const { filter, position, limit } = parseAuditQuery(req.query);
       const records = await queryAuditRecords(opts.store, filter, position, limit);
       const last = records.at(-1);

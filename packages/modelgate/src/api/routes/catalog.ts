@@ -1,8 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import { actorOf, authorize } from '../../access/authorize.js';
+import { canSee, resourceNeed } from '../../access/permissions.js';
 import { infrastructures, services, versions } from '../../control/catalog.js';
 import type { ControlContext } from '../../control/context.js';
+import { deleteWithGrants, setOwner } from '../../control/grants.js';
 import { API_PREFIX } from '../prefix.js';
-import { authSettingsSchema, namedSchema, nameParams, versionSchema } from '../schemas.js';
+import { authSettingsSchema, namedSchema, namesParams, versionSchema } from '../schemas.js';
+
+const nameParams = namesParams('name');
 
 const createNamed = {
   type: 'object',
@@ -14,15 +19,21 @@ const createNamed = {
 /** Infrastructures, services and their immutable versions. */
 export async function catalogRoutes(app: FastifyInstance, opts: { control: ControlContext }): Promise<void> {
   const ctx = opts.control;
-  for (const [path, repo, tag] of [
-    ['infrastructures', infrastructures, 'infrastructures'],
-    ['services', services, 'services'],
+  for (const [path, repo, tag, type] of [
+    ['infrastructures', infrastructures, 'infrastructures', 'infrastructure'],
+    ['services', services, 'services', 'service'],
   ] as const) {
+    // Infrastructures: created by global admins, read with `view`, administered with `admin`.
+    // Services: created with `create_service` (the creator owns it), read with `read`.
+    const read = (name: string) => resourceNeed(type, name, 'any');
+    const admin = (name: string) => resourceNeed(type, name, 'admin');
     const base = `${API_PREFIX}/${path}`;
     const list = { type: 'object', properties: { [path]: { type: 'array', items: namedSchema } } };
-    app.get(base, { schema: { tags: [tag], summary: `List ${path}`, response: { 200: list } } }, async () => ({
-      [path]: await repo.list(ctx),
-    }));
+    app.get(base, { schema: { tags: [tag], summary: `List ${path}`, response: { 200: list } } }, async (req) => {
+      // Filtered: a caller never sees a name it may not read.
+      const actor = await actorOf(ctx, req.principal);
+      return { [path]: (await repo.list(ctx)).filter((r) => canSee(actor, type, r.name)) };
+    });
     app.post<{ Body: { name: string; description?: string } }>(
       base,
       {
@@ -34,20 +45,49 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
         },
       },
       async (req, reply) => {
+        await authorize(ctx, req.principal, { global: type === 'service' ? 'create_service' : 'admin' });
+        const made = await repo.create(ctx, req.body.name, req.body.description);
+        if (type === 'service' && req.principal.kind === 'user')
+          await setOwner(ctx, 'service', made.name, req.principal.id);
         reply.code(201);
-        return repo.create(ctx, req.body.name, req.body.description);
+        return made;
       },
     );
     app.get<{ Params: { name: string } }>(
       `${base}/:name`,
       { schema: { tags: [tag], params: nameParams, response: { 200: namedSchema } } },
-      async (req) => repo.get(ctx, req.params.name),
+      async (req) => {
+        await authorize(ctx, req.principal, read(req.params.name));
+        return repo.get(ctx, req.params.name);
+      },
+    );
+    app.patch<{ Params: { name: string }; Body: { description: string } }>(
+      `${base}/:name`,
+      {
+        schema: {
+          tags: [tag],
+          summary: `Change a ${type}'s description (admin right)`,
+          params: nameParams,
+          body: {
+            type: 'object',
+            required: ['description'],
+            additionalProperties: false,
+            properties: { description: { type: 'string', maxLength: 1024 } },
+          },
+          response: { 200: namedSchema },
+        },
+      },
+      async (req) => {
+        await authorize(ctx, req.principal, admin(req.params.name));
+        return repo.update(ctx, req.params.name, req.body.description);
+      },
     );
     app.delete<{ Params: { name: string } }>(
       `${base}/:name`,
       { schema: { tags: [tag], summary: 'Delete (refused while a deployment uses it)', params: nameParams } },
       async (req, reply) => {
-        await repo.delete(ctx, req.params.name);
+        await authorize(ctx, req.principal, admin(req.params.name));
+        await deleteWithGrants(ctx, type, req.params.name, () => repo.delete(ctx, req.params.name));
         return reply.code(204).send();
       },
     );
@@ -57,7 +97,7 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
   const versionParams = {
     type: 'object',
     required: ['name', 'version'],
-    properties: { name: { type: 'string' }, version: { type: 'string' } },
+    properties: { name: namesParams('name').properties.name, version: { type: 'string', maxLength: 64 } },
   } as const;
   app.get<{ Params: { name: string } }>(
     versionsBase,
@@ -69,7 +109,10 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
         response: { 200: { type: 'object', properties: { versions: { type: 'array', items: versionSchema } } } },
       },
     },
-    async (req) => ({ versions: await versions.list(ctx, req.params.name) }),
+    async (req) => {
+      await authorize(ctx, req.principal, { service: req.params.name, right: 'read' });
+      return { versions: await versions.list(ctx, req.params.name) };
+    },
   );
   app.post<{ Params: { name: string }; Body: { version: string; auth?: unknown } }>(
     versionsBase,
@@ -88,6 +131,7 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
       },
     },
     async (req, reply) => {
+      await authorize(ctx, req.principal, { service: req.params.name, right: 'write' });
       reply.code(201);
       return versions.create(ctx, req.params.name, req.body.version, req.body.auth);
     },
@@ -95,12 +139,16 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
   app.get<{ Params: { name: string; version: string } }>(
     `${versionsBase}/:version`,
     { schema: { tags: ['services'], params: versionParams, response: { 200: versionSchema } } },
-    async (req) => versions.get(ctx, req.params.name, req.params.version),
+    async (req) => {
+      await authorize(ctx, req.principal, { service: req.params.name, right: 'read' });
+      return versions.get(ctx, req.params.name, req.params.version);
+    },
   );
   app.delete<{ Params: { name: string; version: string } }>(
     `${versionsBase}/:version`,
     { schema: { tags: ['services'], summary: 'Delete a version (refused while deployed)', params: versionParams } },
     async (req, reply) => {
+      await authorize(ctx, req.principal, { service: req.params.name, right: 'write' });
       await versions.delete(ctx, req.params.name, req.params.version);
       return reply.code(204).send();
     },

@@ -1,4 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { actorOf, authorizeDeployment } from '../../access/authorize.js';
+import { authorizeDeploymentWrite } from '../../access/deployment-requests.js';
+import { canSeeDeployment } from '../../access/permissions.js';
 import { createApiKeys } from '../../control/api-keys.js';
 import type { ControlContext } from '../../control/context.js';
 import {
@@ -13,7 +16,9 @@ import {
   updateDeployment,
 } from '../../control/deployments.js';
 import { API_PREFIX } from '../prefix.js';
-import { apiKeySchema, authSettingsSchema, deploymentSchema, nameParams } from '../schemas.js';
+import { apiKeySchema, authSettingsSchema, deploymentSchema, namesParams } from '../schemas.js';
+
+const nameParams = namesParams('name');
 
 const tags = ['deployments'];
 
@@ -31,9 +36,10 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
         response: { 200: { type: 'object', properties: { deployments: { type: 'array', items: deploymentSchema } } } },
       },
     },
-    async () => ({
-      deployments: await listDeployments(ctx),
-    }),
+    async (req) => {
+      const actor = await actorOf(ctx, req.principal);
+      return { deployments: (await listDeployments(ctx)).filter((d) => canSeeDeployment(actor, d)) };
+    },
   );
 
   app.post<{ Body: CreateDeploymentInput & { api_keys?: number } }>(
@@ -75,6 +81,7 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
     },
     async (req, reply) => {
       const { api_keys: keyCount, ...input } = req.body;
+      await authorizeDeploymentWrite(ctx, req.principal, { ...input, creating: true });
       const result = await createDeployment(ctx, input);
       const keys = keyCount ? await createApiKeys(ctx, { deployment: input.name }, keyCount) : undefined;
       reply.code(201);
@@ -90,7 +97,10 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
   app.get<{ Params: { name: string } }>(
     `${base}/:name`,
     { schema: { tags, summary: 'Show a deployment', params: nameParams, response: { 200: deploymentSchema } } },
-    async (req) => getDeployment(ctx, req.params.name),
+    async (req) => {
+      await authorizeDeployment(ctx, req.principal, req.params.name, 'read');
+      return getDeployment(ctx, req.params.name);
+    },
   );
 
   app.patch<{ Params: { name: string }; Body: UpdateDeploymentInput }>(
@@ -114,13 +124,17 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
         response: { 200: deploymentSchema },
       },
     },
-    async (req) => updateDeployment(ctx, req.params.name, req.body),
+    async (req) => {
+      await authorizeDeploymentWrite(ctx, req.principal, { ...req.body, name: req.params.name, creating: false });
+      return updateDeployment(ctx, req.params.name, req.body);
+    },
   );
 
   app.delete<{ Params: { name: string } }>(
     `${base}/:name`,
     { schema: { tags, summary: 'Delete a deployment and its API keys', params: nameParams } },
     async (req, reply) => {
+      await authorizeDeployment(ctx, req.principal, req.params.name, 'deploy');
       await deleteDeployment(ctx, req.params.name);
       return reply.code(204).send();
     },
@@ -136,7 +150,10 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
         response: { 200: deploymentSchema },
       },
     },
-    async (req) => redeploy(ctx, req.params.name),
+    async (req) => {
+      await authorizeDeployment(ctx, req.principal, req.params.name, 'deploy');
+      return redeploy(ctx, req.params.name);
+    },
   );
 
   for (const action of ['enable', 'disable'] as const) {
@@ -150,7 +167,10 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
           response: { 200: deploymentSchema },
         },
       },
-      async (req) => setEnabled(ctx, req.params.name, action === 'enable'),
+      async (req) => {
+        await authorizeDeployment(ctx, req.principal, req.params.name, 'deploy');
+        return setEnabled(ctx, req.params.name, action === 'enable');
+      },
     );
   }
 }

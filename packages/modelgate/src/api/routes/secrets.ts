@@ -1,8 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import { actorOf, authorize } from '../../access/authorize.js';
+import { canSee } from '../../access/permissions.js';
 import type { ControlContext } from '../../control/context.js';
+import { deleteWithGrants, setOwner } from '../../control/grants.js';
 import { createSecret, deleteSecret, listSecrets, updateSecret, validateSecretInput } from '../../control/secrets.js';
 import { API_PREFIX } from '../prefix.js';
-import { nameParams, secretSchema } from '../schemas.js';
+import { secretName, secretSchema } from '../schemas.js';
+
+const nameParams = { type: 'object', required: ['name'], properties: { name: secretName } } as const;
 
 const tags = ['secrets'];
 const valueBody = {
@@ -32,7 +37,10 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
         response: { 200: { type: 'object', properties: { secrets: { type: 'array', items: secretSchema } } } },
       },
     },
-    async () => ({ secrets: await listSecrets(ctx) }),
+    async (req) => {
+      const actor = await actorOf(ctx, req.principal);
+      return { secrets: (await listSecrets(ctx)).filter((x) => canSee(actor, 'secret', x.name)) };
+    },
   );
 
   app.post<{ Body: { name: string; value?: string; generate?: boolean } }>(
@@ -47,7 +55,9 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
     },
     async (req, reply) => {
       const { name, ...rest } = req.body;
+      // Any signed-in user may create a secret; the creator owns it (use and admin).
       const made = await createSecret(ctx, name, validateSecretInput(name, rest));
+      if (req.principal.kind === 'user') await setOwner(ctx, 'secret', name, req.principal.id);
       reply.code(201);
       return { secret: made.secret, ...(made.generatedValue ? { value: made.generatedValue } : {}) };
     },
@@ -66,6 +76,7 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
       },
     },
     async (req) => {
+      await authorize(ctx, req.principal, { secret: req.params.name, right: 'admin' });
       const made = await updateSecret(ctx, req.params.name, validateSecretInput(req.params.name, req.body));
       return { secret: made.secret, ...(made.generatedValue ? { value: made.generatedValue } : {}) };
     },
@@ -75,7 +86,8 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
     `${base}/:name`,
     { schema: { tags, summary: 'Delete a secret', params: nameParams } },
     async (req, reply) => {
-      await deleteSecret(ctx, req.params.name);
+      await authorize(ctx, req.principal, { secret: req.params.name, right: 'admin' });
+      await deleteWithGrants(ctx, 'secret', req.params.name, () => deleteSecret(ctx, req.params.name));
       return reply.code(204).send();
     },
   );

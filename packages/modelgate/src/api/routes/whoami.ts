@@ -1,4 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { actorOf } from '../../access/authorize.js';
+import type { ControlContext } from '../../control/context.js';
+import { groupsOf } from '../../control/groups.js';
 import { API_PREFIX } from '../prefix.js';
 
 const principalSchema = {
@@ -16,24 +19,40 @@ const principalSchema = {
         'api_key',
         'api_token',
         'basic',
+        'user',
       ],
     },
     id: { type: 'string' },
+    user: { type: 'string', description: 'The username, for a signed-in user' },
+    groups: { type: 'array', items: { type: 'string' } },
+    privileges: {
+      type: 'array',
+      items: { type: 'string', enum: ['admin', 'create_service'] },
+      description: 'Global privileges: keys hold them all',
+    },
   },
 } as const;
 
 /** `GET /api/v1/whoami`: names the caller (kind of credential and its id). */
-export async function whoamiRoutes(app: FastifyInstance): Promise<void> {
+export async function whoamiRoutes(app: FastifyInstance, opts: { control: ControlContext }): Promise<void> {
   app.get(
     `${API_PREFIX}/whoami`,
     {
       schema: {
         summary: 'Who is calling',
-        description: 'The kind and id of the credential this request was authenticated with.',
+        description:
+          'The kind and id of the credential this request was authenticated with; for a user, its name, groups and global privileges.',
         tags: ['identity'],
         response: { 200: principalSchema },
       },
     },
-    async (req) => ({ kind: req.principal.kind, id: req.principal.id }),
+    async (req) => {
+      const { kind, id, name } = req.principal;
+      const actor = await actorOf(opts.control, req.principal);
+      const privileges = [...actor.privileges].sort();
+      if (kind !== 'user') return { kind, id, privileges };
+      const groups = (await groupsOf(opts.control, id)).map((g) => g.name);
+      return { kind, id, user: name, groups, privileges };
+    },
   );
 }

@@ -1,17 +1,22 @@
 import { type Command, Option } from 'commander';
+import { ModelgateError } from '../../errors/registry.js';
 import {
   type Access,
   type ApiOptions,
+  ApiRequestError,
   apiCommand,
   apiPath,
   type DeploymentInfo,
   type DeployResponse,
+  type ManagementClient,
   positiveInteger,
+  type SecretInfo,
   withClient,
 } from '../client.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 import { renderDeployment } from './deployments.js';
+import { UPDATE_USAGE } from './deployments-update.js';
 
 interface DeployOptions extends ApiOptions {
   readonly upstream: string;
@@ -22,6 +27,7 @@ interface DeployOptions extends ApiOptions {
   readonly service?: string;
   readonly version?: string;
   readonly forwardCredential?: boolean;
+  readonly generateSecret?: boolean;
 }
 
 /** The body of `POST /api/v1/deployments`. */
@@ -53,10 +59,8 @@ export function registerDeploy(program: Command): void {
       .addOption(
         new Option('--access <access>', 'who may call it (default: protected)').choices(['public', 'protected']),
       )
-      .option(
-        '--basic-secret <secret>',
-        'name of the secret whose value is the Basic password (generated when missing)',
-      )
+      .option('--basic-secret <secret>', 'name of the secret whose value is the Basic password (must exist)')
+      .option('--generate-secret', 'create the --basic-secret secret with a generated value when it does not exist')
       .option('--api-keys <n>', 'also create N API keys for this deployment (shown once)', positiveInteger)
       .option('--infrastructure <name>', 'infrastructure to deploy on (default: default)')
       .option('--service <name>', 'service to deploy (default: the deployment name)')
@@ -64,7 +68,12 @@ export function registerDeploy(program: Command): void {
       .option('--forward-credential', "pass the caller's credential on to the model server"),
   ).action((name: string, opts: DeployOptions) =>
     withClient(opts, async (client, json) => {
-      const res = await client.request<DeployResponse>('POST', apiPath('deployments'), deployRequest(name, opts));
+      if (opts.basicSecret !== undefined && !opts.generateSecret) await requireSecret(client, opts.basicSecret);
+      const res = await client
+        .request<DeployResponse>('POST', apiPath('deployments'), deployRequest(name, opts))
+        .catch((err: unknown) => {
+          throw explainExisting(err, name);
+        });
       if (json) return printJson(res);
       printText(renderDeployResult(res));
     }),
@@ -81,6 +90,30 @@ export function registerDeploy(program: Command): void {
       if (json) return printJson(info);
       printText(`Redeployed ${info.name}: revision ${info.revision} is live\n\n${renderDeployment(info)}`);
     }),
+  );
+}
+
+/**
+ * `deploy --basic-secret NAME` uses an existing secret: a typo must not silently make a new
+ * secret (and a password nobody knows). `--generate-secret` asks for that explicitly.
+ */
+async function requireSecret(client: ManagementClient, secret: string): Promise<void> {
+  const { secrets } = await client.request<{ secrets: SecretInfo[] }>('GET', apiPath('secrets'));
+  if (secrets.some((s) => s.name === secret)) return;
+  throw new ModelgateError(
+    'CLI_USAGE',
+    `there is no secret named "${secret}": create it with \`modelgate secrets create ${secret} --generate\` ` +
+      '(or --value -), or add --generate-secret to create it with a generated value',
+  );
+}
+
+/** A 409 on deploy means the name is taken: say how to change it instead. */
+function explainExisting(err: unknown, name: string): unknown {
+  if (!(err instanceof ApiRequestError) || err.httpStatus !== 409 || err.apiCode !== 'RESOURCE_CONFLICT') return err;
+  return new ModelgateError(
+    'CLI_REQUEST_FAILED',
+    `${err.message}. To change it: ${UPDATE_USAGE.replace('NAME', name)}; ` +
+      `to take its secret's current value: modelgate redeploy ${name}`,
   );
 }
 

@@ -2,13 +2,16 @@ import type { Command } from 'commander';
 import { type ApiOptions, apiCommand, apiPath, type DeploymentInfo, renderFields, withClient } from '../client.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
+import { registerDeploymentUpdate } from './deployments-update.js';
 
 /**
- * `modelgate deployments list|show|enable|disable|delete`: reads and switches deployments
- * through the management API.
+ * `modelgate deployments list|show|update|enable|disable|delete`: reads, changes and switches
+ * deployments through the management API.
  */
 export function registerDeployments(program: Command): void {
-  const deployments = program.command('deployments').description('List, show, enable, disable and delete deployments');
+  const deployments = program
+    .command('deployments')
+    .description('List, show, update, enable, disable and delete deployments');
 
   apiCommand(deployments.command('list').description('List deployments')).action((opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
@@ -39,6 +42,8 @@ export function registerDeployments(program: Command): void {
       printText(renderDeployment(info));
     }),
   );
+
+  registerDeploymentUpdate(deployments);
 
   for (const [verb, enabled] of [
     ['enable', true],

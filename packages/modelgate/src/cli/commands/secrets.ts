@@ -11,6 +11,7 @@ import {
   withClient,
 } from '../client.js';
 import { printJson, printText } from '../output.js';
+import { readAllStdin } from '../password-input.js';
 import { renderTable } from '../table.js';
 
 interface SecretValueOptions extends ApiOptions {
@@ -150,12 +151,7 @@ export async function secretValueBody(
   return { value };
 }
 
-/** All of stdin, without one trailing newline (what `echo` or a file adds). */
 async function readValueFromStdin(stdin: NodeJS.ReadStream): Promise<string> {
   if (stdin.isTTY) process.stderr.write('Type the secret value, then press Enter and Ctrl-D:\n');
-  const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
+  return readAllStdin(stdin);
 }

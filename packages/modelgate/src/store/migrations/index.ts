@@ -2,13 +2,17 @@ import type { Migration } from 'kysely';
 import type { Dialect } from '../database.js';
 import { initial } from './0001_initial.js';
 import { deployments } from './0002_deployments.js';
+import { people } from './0004_people.js';
 import { audit } from './0005_audit.js';
+import { signingKeys } from './0006_signing_keys.js';
 
 /** Every migration, in order. Names sort; never rename or edit a released one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_deployments': deployments,
+    '0004_people': people,
     '0005_audit': audit(dialect),
+    '0006_signing_keys': signingKeys,
   };
 }

@@ -1,0 +1,43 @@
+import type { Principal } from '../auth/principal.js';
+import { parseAuthSettings } from '../control/auth-settings.js';
+import { services, versions } from '../control/catalog.js';
+import type { ControlContext } from '../control/context.js';
+import { notFound } from '../control/validation.js';
+import { actorOf, authorize, deploymentPlace } from './authorize.js';
+
+/**
+ * What creating or changing a deployment asks of a user, beyond `deploy` on the service and the
+ * infrastructure: `write` on the service when a missing version would be made, and `use` on a
+ * Basic secret the request names. Users cannot have missing infrastructures, services or
+ * secrets made on the way (only keys can): those are 404 like any name they cannot see.
+ */
+export async function authorizeDeploymentWrite(
+  ctx: ControlContext,
+  principal: Principal,
+  request: {
+    readonly name: string;
+    readonly creating: boolean;
+    readonly service?: string;
+    readonly infrastructure?: string;
+    readonly version?: string;
+    readonly auth?: unknown;
+  },
+): Promise<void> {
+  if ((await actorOf(ctx, principal)).superuser) return;
+  const place = request.creating
+    ? { service: request.service ?? request.name, infrastructure: request.infrastructure ?? 'default' }
+    : await deploymentPlace(ctx, request.name);
+  // Changing a deployment the caller cannot see is the same 404 as a deployment that does not exist.
+  const hidden = request.creating ? undefined : notFound('deployment', request.name);
+  await authorize(ctx, principal, { deployment: place, right: 'deploy' }, hidden);
+  if (request.version !== undefined || request.creating) {
+    const service = await services.get(ctx, place.service);
+    if (!(await versions.find(ctx, service.id, request.version ?? '1'))) {
+      await authorize(ctx, principal, { service: place.service, right: 'write' });
+    }
+  }
+  if (request.auth !== undefined && request.auth !== null) {
+    const secret = parseAuthSettings(request.auth).basic_secret;
+    if (secret !== null) await authorize(ctx, principal, { secret, right: 'use' });
+  }
+}

@@ -1,0 +1,193 @@
+import { errors, type JWTHeaderParameters, jwtVerify } from 'jose';
+import type { EventBus } from '../../events/bus.js';
+import { TOPICS } from '../../events/topics.js';
+import type { Store } from '../../store/database.js';
+import { BoundedCache } from '../cache.js';
+import { hashCredential } from '../credential.js';
+import { type Denial, deny } from '../denial.js';
+import { PendingCheck, type Verification } from '../pending-check.js';
+import type { Principal } from '../principal.js';
+import {
+  isCanonicalToken,
+  looksLikeJwt,
+  PLATFORM_JWT_AUDIENCE,
+  PLATFORM_JWT_TYPE,
+  readScopeClaim,
+  type ScopeClaim,
+  scopeCovers,
+} from './claims.js';
+import { isRevokedBy, loadLiveRevocations, type Revocation } from './revocations.js';
+import type { SigningKeyRing } from './signing-keys.js';
+
+/** A verified token, as cached until its `exp`. */
+interface VerifiedToken {
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly scope: ScopeClaim;
+}
+
+/** Header parameters that point at or carry keys: never followed, and a token with one is refused. */
+const KEY_POINTERS = ['jku', 'x5u', 'jwk', 'x5c', 'x5t', 'x5t#S256'] as const;
+
+export interface PlatformJwtOptions {
+  readonly issuer: string;
+  readonly clockSkewS: number;
+  /** `jwt_max_ttl_s`: a token living longer than the node ever issues is refused. */
+  readonly maxTtlS: number;
+}
+
+/**
+ * Verifies platform JWTs on the data plane. A token is verified once with `jose` (the key is
+ * chosen by `kid`, and the key alone decides the algorithm), then cached by its hash until its
+ * `exp`, so a known token costs a hash and a map lookup. A revocation clears the cache and
+ * reloads the revocation list on every process.
+ */
+export class PlatformJwtVerifier {
+  private readonly cache = new BoundedCache<VerifiedToken>(50_000);
+  private revocations: Revocation[] = [];
+  /** Tokens admitted so far, by jti: what a revocation is checked against for open WebSockets. */
+  private readonly admitted = new BoundedCache<VerifiedToken>(50_000);
+  private reloading: Promise<void> = Promise.resolve();
+  /** Bumped on every revocation; a verification that started before one is not cached. */
+  private generation = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly keys: SigningKeyRing,
+    private readonly options: PlatformJwtOptions,
+    bus: EventBus,
+  ) {
+    bus.subscribe((event) => {
+      if (event.topic !== TOPICS.jwtRevoked) return;
+      this.generation++;
+      this.cache.clear();
+      this.reloading = this.reloadRevocations();
+      return this.reloading;
+    });
+  }
+
+  /** The public JWKS that verifies platform JWTs (served at `/.well-known/jwks.json`). */
+  publicJwks(): { keys: readonly object[] } {
+    return this.keys.publicJwks();
+  }
+
+  /**
+   * Whether an admitted token (by jti) is now revoked, once the latest revocation has been
+   * loaded: the gateway cuts WebSockets opened with it, as it does for a deleted API key.
+   */
+  async isRevoked(jti: string): Promise<boolean> {
+    await this.reloading.catch(() => undefined);
+    const token = this.admitted.get(jti);
+    return token !== undefined && this.revocations.some((r) => isRevokedBy(token, r));
+  }
+
+  async start(): Promise<void> {
+    await this.reloadRevocations();
+  }
+
+  /**
+   * @returns the principal (`platform_jwt:<jti>`), or `malformed`, `unknown` (bad signature,
+   * key, algorithm, issuer, audience or type), `expired`, `revoked`, or `forbidden` (a token
+   * for another deployment or infrastructure).
+   */
+  async verify(
+    token: string,
+    deployment: { readonly id: string; readonly infrastructure_id: string },
+  ): Promise<Principal | Denial> {
+    const decided = this.check(token, deployment);
+    return decided instanceof PendingCheck ? decided.run('') : decided;
+  }
+
+  /**
+   * The gateway's entry: a token verified before (so not revoked since: a revocation empties the
+   * cache) is decided from memory like an API key; an unknown one is a `PendingCheck`.
+   */
+  check(token: string, deployment: { readonly id: string; readonly infrastructure_id: string }): Verification {
+    if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
+    const hash = hashCredential(token);
+    const verified = this.cache.get(hash);
+    if (verified === undefined) return new PendingCheck(() => this.verifyUncached(token, hash, deployment));
+    if (verified.exp + this.options.clockSkewS <= Date.now() / 1000) {
+      this.cache.delete(hash);
+      return deny('expired');
+    }
+    return covering(verified, deployment);
+  }
+
+  private async verifyUncached(
+    token: string,
+    hash: string,
+    deployment: { readonly id: string; readonly infrastructure_id: string },
+  ): Promise<Principal | Denial> {
+    const generation = this.generation;
+    const result = await this.verifyOnce(token);
+    if ('denied' in result) return result;
+    // A revocation's reload may still be running: deciding (and caching) on the old list would
+    // admit the revoked token until the next revocation. A failed reload is tried again (a store
+    // that cannot answer is a 503, not an admission).
+    await this.reloading.catch(() => this.reloadRevocations());
+    if (this.revocations.some((r) => isRevokedBy(result, r))) return deny('revoked');
+    if (generation === this.generation) this.cache.set(hash, result);
+    this.admitted.set(result.jti, result);
+    return covering(result, deployment);
+  }
+
+  private async verifyOnce(token: string): Promise<VerifiedToken | Denial> {
+    try {
+      const { payload } = await jwtVerify(token, (header) => this.keyFor(header), {
+        issuer: this.options.issuer,
+        audience: PLATFORM_JWT_AUDIENCE,
+        typ: PLATFORM_JWT_TYPE,
+        clockTolerance: this.options.clockSkewS,
+        requiredClaims: ['iss', 'sub', 'aud', 'iat', 'exp', 'jti'],
+      });
+      const scope = readScopeClaim(payload);
+      if (!scope || typeof payload.jti !== 'string' || payload.jti.length > 128) {
+        return deny('unknown', 'The token does not carry a valid modelgate claim');
+      }
+      if (!plausibleTimes(payload.iat!, payload.exp!, this.options) || !isCanonicalToken(token)) {
+        return deny('unknown');
+      }
+      return { jti: payload.jti, iat: payload.iat!, exp: payload.exp!, scope };
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) return deny('expired');
+      if (err instanceof errors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) {
+        return deny('unknown');
+      }
+      throw err;
+    }
+  }
+
+  /** The key a token's `kid` names; the key's own algorithm is the only one accepted. */
+  private async keyFor(header: JWTHeaderParameters) {
+    for (const name of KEY_POINTERS) {
+      if (name in header) throw new errors.JWSInvalid('key-carrying header parameters are not accepted');
+    }
+    if (typeof header.kid !== 'string' || header.kid.length > 64) throw new errors.JWKSNoMatchingKey();
+    const key = await this.keys.keyFor(header.kid);
+    if (!key || header.alg !== key.alg) throw new errors.JWKSNoMatchingKey();
+    return key.key;
+  }
+
+  private async reloadRevocations(): Promise<void> {
+    this.revocations = await loadLiveRevocations(this.store);
+  }
+}
+
+/** The principal of a verified token, if its claim covers the deployment (else 403). */
+function covering(
+  token: VerifiedToken,
+  deployment: { readonly id: string; readonly infrastructure_id: string },
+): Principal | Denial {
+  if (!scopeCovers(token.scope, deployment)) {
+    return deny('forbidden', 'This token is for another deployment or infrastructure');
+  }
+  return { kind: 'platform_jwt', id: token.jti };
+}
+
+/** `iat` not in the future and a lifetime no longer than the node issues (both with the skew). */
+function plausibleTimes(iat: number, exp: number, options: PlatformJwtOptions): boolean {
+  const now = Date.now() / 1000;
+  return iat <= now + options.clockSkewS && exp - iat <= options.maxTtlS + options.clockSkewS;
+}

@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { ModelgateError } from '../../errors/registry.js';
+import type { EventBus } from '../../events/bus.js';
+import { TOPICS } from '../../events/topics.js';
+import { MASTER_KEY_ENV } from '../../secrets/master-key.js';
+import { open, seal } from '../../secrets/seal.js';
+import { recordChange } from '../../store/change-log.js';
+import type { Store } from '../../store/database.js';
+import type { SigningKeysTable } from '../../store/schema.js';
+
+/** The algorithms a node signs with (config `jwt_signing_algorithm`). */
+export type SigningAlgorithm = 'Ed25519' | 'ES256';
+
+/** The JOSE `alg` each key type verifies: one per key, so a token cannot pick another. */
+const JOSE_ALG: Record<SigningAlgorithm, string> = { Ed25519: 'EdDSA', ES256: 'ES256' };
+
+/** A public key as the verifier needs it. */
+export interface VerificationKey {
+  readonly kid: string;
+  readonly alg: string;
+  readonly key: CryptoKey | Uint8Array;
+}
+
+/** The current key, ready to sign. */
+export interface SignerKey extends VerificationKey {
+  readonly privateKey: CryptoKey | Uint8Array;
+}
+
+export interface SigningKeyInfo {
+  readonly kid: string;
+  readonly alg: string;
+  readonly created_at: string;
+  readonly retired_at: string | null;
+}
+
+/** How long an unknown `kid` is not asked of the store again. */
+const UNKNOWN_KID_COOLDOWN_MS = 1000;
+
+/**
+ * The node's platform JWT signing keys. Created at first start; `rotate` makes a new current key
+ * and retires the old one, which stays published (and trusted) until every token it could have
+ * signed has expired (`retired_at` + `jwt_max_ttl_s`). Private parts are sealed under the master
+ * key. Rotations reach every process through the change log.
+ */
+export class SigningKeyRing {
+  private published: VerificationKey[] = [];
+  private jwks: JWK[] = [];
+  private current: SignerKey | undefined;
+  private lastMiss = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly masterKey: Buffer,
+    private readonly options: { readonly algorithm: SigningAlgorithm; readonly maxTtlS: number },
+    bus: EventBus,
+  ) {
+    bus.subscribe((event) => (event.topic === TOPICS.signingKeyRotated ? this.reload() : undefined));
+  }
+
+  /** Loads the keys, creating the first one when there is none. */
+  async start(): Promise<void> {
+    const active = await this.store.db
+      .selectFrom('signing_keys')
+      .select('kid')
+      .where('retired_at', 'is', null)
+      .execute();
+    if (active.length === 0) await this.insertNew();
+    await this.reload();
+  }
+
+  /** Makes a new current key and retires the others. @returns the new key's kid. */
+  async rotate(): Promise<string> {
+    const now = new Date().toISOString();
+    const kid = await this.insertNew();
+    await this.store.db
+      .updateTable('signing_keys')
+      .set({ retired_at: now })
+      .where('retired_at', 'is', null)
+      .where('kid', '!=', kid)
+      .execute();
+    await recordChange(this.store, TOPICS.signingKeyRotated, kid);
+    await this.reload();
+    return kid;
+  }
+
+  /** The key new tokens are signed with. */
+  signer(): SignerKey {
+    if (!this.current) throw new Error('signing keys not loaded');
+    return this.current;
+  }
+
+  /** The public JWKS document: the current key and retired keys whose tokens may still live. */
+  publicJwks(): { keys: JWK[] } {
+    return { keys: this.jwks };
+  }
+
+  /**
+   * The published key with this kid. An unknown kid asks the store again at most once per
+   * cooldown (a rotation on another replica may not have reached this one yet).
+   */
+  async keyFor(kid: string): Promise<VerificationKey | undefined> {
+    const found = this.published.find((k) => k.kid === kid);
+    if (found) return found;
+    const now = Date.now();
+    if (now - this.lastMiss < UNKNOWN_KID_COOLDOWN_MS) return undefined;
+    this.lastMiss = now;
+    await this.reload();
+    return this.published.find((k) => k.kid === kid);
+  }
+
+  async list(): Promise<SigningKeyInfo[]> {
+    return this.store.db
+      .selectFrom('signing_keys')
+      .select(['kid', 'alg', 'created_at', 'retired_at'])
+      .orderBy('created_at')
+      .execute();
+  }
+
+  private async reload(): Promise<void> {
+    const rows = await this.store.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('kid')
+      .execute();
+    const live = rows.filter((r) => isPublished(r, this.options.maxTtlS, Date.now()));
+    const published: VerificationKey[] = [];
+    for (const row of live) {
+      published.push({ kid: row.kid, alg: row.alg, key: await importJWK(JSON.parse(row.public_jwk), row.alg) });
+    }
+    // Two replicas starting at once may both create a key: the newest active one signs.
+    const newest = live.filter((r) => r.retired_at === null).at(-1);
+    if (newest) {
+      const privateJwk = JSON.parse(this.unseal(newest)) as JWK;
+      this.current = {
+        kid: newest.kid,
+        alg: newest.alg,
+        key: published.find((k) => k.kid === newest.kid)!.key,
+        privateKey: await importJWK(privateJwk, newest.alg),
+      };
+    }
+    this.published = published;
+    this.jwks = live.map((r) => JSON.parse(r.public_jwk) as JWK);
+  }
+
+  private unseal(row: SigningKeysTable): string {
+    try {
+      return open(this.masterKey, row.private_sealed, sealContext(row.kid));
+    } catch {
+      throw new ModelgateError(
+        'CONFIG_INVALID',
+        `The signing key ${row.kid} cannot be opened with this master key; replicas sharing a store must share ${MASTER_KEY_ENV}`,
+      );
+    }
+  }
+
+  private async insertNew(): Promise<string> {
+    const alg = JOSE_ALG[this.options.algorithm];
+    const pair = await generateKeyPair(alg, {
+      crv: this.options.algorithm === 'Ed25519' ? 'Ed25519' : 'P-256',
+      extractable: true,
+    });
+    const kid = `sk_${new Date().toISOString().slice(0, 10).replaceAll('-', '')}_${randomBytes(6).toString('hex')}`;
+    const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg, use: 'sig' };
+    const privateJwk = await exportJWK(pair.privateKey);
+    await this.store.db
+      .insertInto('signing_keys')
+      .values({
+        kid,
+        alg,
+        public_jwk: JSON.stringify(publicJwk),
+        private_sealed: seal(this.masterKey, JSON.stringify(privateJwk), sealContext(kid)),
+        created_at: new Date().toISOString(),
+        retired_at: null,
+      })
+      .execute();
+    return kid;
+  }
+}
+
+/** A key is published while active, and after retirement until its last token has expired. */
+export function isPublished(row: Pick<SigningKeysTable, 'retired_at'>, maxTtlS: number, nowMs: number): boolean {
+  return row.retired_at === null || Date.parse(row.retired_at) + maxTtlS * 1000 > nowMs;
+}
+
+function sealContext(kid: string): string {
+  return `signing_key:${kid}`;
+}

@@ -1,0 +1,140 @@
+import { decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
+import type { OidcSettings } from '../../control/oidc-settings.js';
+import { BoundedCache } from '../cache.js';
+import { hashCredential } from '../credential.js';
+import { type Denial, deny, isDenial } from '../denial.js';
+import { looksLikeJwt } from '../jwt/claims.js';
+import { PendingCheck, type Verification } from '../pending-check.js';
+import type { Principal } from '../principal.js';
+import { IssuerKeys } from './issuer-keys.js';
+
+/** Header parameters that point at or carry keys: a token with one is refused outright. */
+const KEY_POINTERS = ['jku', 'x5u', 'jwk', 'x5c'];
+
+export interface OidcVerifierOptions {
+  /** Minimum time between two fetches of one issuer's keys for an unknown `kid`. */
+  readonly cooldownMs: number;
+  readonly maxAgeMs: number;
+}
+
+/** What one verification decided, cached by deployment revision and token hash until `exp`. */
+interface Outcome {
+  readonly exp: number;
+  readonly result: Principal | Denial;
+}
+
+/**
+ * Verifies external OAuth2/OIDC access tokens (D8) against the issuer a deployment names:
+ * signature by a key from the issuer's JWKS, one of the allowed algorithms, `iss`, `aud`,
+ * `exp`/`nbf`/`iat` with the configured skew, then required claims and scopes (403 when
+ * missing). Verified once, then cached until `exp`.
+ */
+export class OidcVerifier {
+  private readonly issuers = new Map<string, IssuerKeys>();
+  private readonly cache = new BoundedCache<Outcome>(50_000);
+
+  constructor(private readonly options: OidcVerifierOptions) {}
+
+  /** Whether a token says it comes from this issuer (unverified: only picks the verifier). */
+  static isFrom(token: string, settings: OidcSettings): boolean {
+    try {
+      return decodeJwt(token).iss === settings.issuer;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The gateway's entry: a token verified before (for this revision, not expired) is decided
+   * from memory; an unknown one is a `PendingCheck` (the issuer's keys may need fetching).
+   */
+  check(
+    token: string,
+    settings: OidcSettings,
+    deployment: { readonly id: string; readonly revision: number },
+  ): Verification {
+    if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
+    const key = `${deployment.id}:${deployment.revision}:${hashCredential(token)}`;
+    const hit = this.cache.get(key);
+    if (hit) return this.decideCached(key, hit, settings);
+    return new PendingCheck(() => this.verify(token, settings, deployment));
+  }
+
+  async verify(
+    token: string,
+    settings: OidcSettings,
+    deployment: { readonly id: string; readonly revision: number },
+  ): Promise<Principal | Denial> {
+    if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
+    const key = `${deployment.id}:${deployment.revision}:${hashCredential(token)}`;
+    const hit = this.cache.get(key);
+    if (hit) return this.decideCached(key, hit, settings);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(
+        token,
+        async (header, t) => {
+          if (KEY_POINTERS.some((name) => name in header)) throw new errors.JWSInvalid('key-carrying header');
+          return this.keysOf(settings).getKey(header, t);
+        },
+        {
+          issuer: settings.issuer,
+          audience: [...settings.audiences],
+          algorithms: [...settings.algorithms],
+          clockTolerance: settings.clock_skew_s,
+          requiredClaims: ['exp'],
+        },
+      ));
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) return deny('expired');
+      if (err instanceof errors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) {
+        return deny('unknown');
+      }
+      throw err;
+    }
+    const result = authorize(payload, settings);
+    if (!isDenial(result) || result.denied === 'forbidden') this.cache.set(key, { exp: payload.exp!, result });
+    return result;
+  }
+
+  /** A cached outcome, unless the token expired since (then it is dropped and refused). */
+  private decideCached(key: string, hit: Outcome, settings: OidcSettings): Principal | Denial {
+    if (hit.exp + settings.clock_skew_s > Date.now() / 1000) return hit.result;
+    this.cache.delete(key);
+    return deny('expired');
+  }
+
+  private keysOf(settings: OidcSettings): IssuerKeys {
+    const id = `${settings.issuer}\n${settings.jwks_url ?? ''}`;
+    let keys = this.issuers.get(id);
+    if (!keys) {
+      keys = new IssuerKeys({ issuer: settings.issuer, jwksUrl: settings.jwks_url, ...this.options });
+      this.issuers.set(id, keys);
+    }
+    return keys;
+  }
+}
+
+/** Required claims and scopes of verified claims: a principal, or a 403. */
+export function authorize(payload: JWTPayload, settings: OidcSettings): Principal | Denial {
+  for (const [name, expected] of Object.entries(settings.required_claims)) {
+    const actual = payload[name];
+    const ok = Array.isArray(actual) ? actual.includes(expected) : actual === expected;
+    if (!ok) return deny('forbidden', `The token lacks the required claim ${name}`);
+  }
+  const granted = grantedScopes(payload);
+  const missing = settings.required_scopes.filter((s) => !granted.has(s));
+  if (missing.length > 0) return deny('forbidden', `The token lacks the scope ${missing.join(' ')}`);
+  const sub = typeof payload.sub === 'string' && payload.sub.length <= 256 ? payload.sub : 'unknown';
+  return { kind: 'external_jwt', id: sub };
+}
+
+/** `scope` (RFC 8693/9068, space-separated) or `scp` (a list or a string). */
+function grantedScopes(payload: JWTPayload): Set<string> {
+  const out = new Set<string>();
+  for (const value of [payload.scope, payload.scp]) {
+    if (typeof value === 'string') for (const s of value.split(' ')) if (s) out.add(s);
+    if (Array.isArray(value)) for (const s of value) if (typeof s === 'string') out.add(s);
+  }
+  return out;
+}

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { ModelgateError } from '../../errors/registry.js';
+import { type ApiOptions, apiCommand, apiPath, withClient } from '../client.js';
+import { printJson, printText } from '../output.js';
+import { renderTable } from '../table.js';
+
+const TYPES: Record<string, string> = {
+  infrastructure: 'infrastructures',
+  service: 'services',
+  secret: 'secrets',
+};
+
+function pathOf(type: string): string {
+  const plural = TYPES[type];
+  if (!plural) throw new ModelgateError('CLI_USAGE', 'the resource type must be infrastructure, service or secret');
+  return plural;
+}
+
+/**
+ * `modelgate grants list|set|remove TYPE NAME [GROUP]`: rights of groups on an infrastructure
+ * (view, deploy, admin), a service (read, write, deploy, admin) or a secret (use, admin).
+ */
+export function registerGrants(program: Command): void {
+  const grants = program
+    .command('grants')
+    .description('Grant groups rights on infrastructures, services and secrets')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ modelgate grants set infrastructure dev data-scientists --rights view,deploy
+  $ modelgate grants set service churn everyone --rights read
+  $ modelgate grants remove service churn everyone`,
+    );
+
+  apiCommand(
+    grants.command('list').description('Who holds rights on a resource').argument('<type>').argument('<name>'),
+  ).action((type: string, name: string, opts: ApiOptions) =>
+    withClient(opts, async (client, json) => {
+      const res = await client.request<{ owner: string | null; grants: { group: string; rights: string[] }[] }>(
+        'GET',
+        apiPath(pathOf(type), name, 'grants'),
+      );
+      if (json) return printJson(res);
+      const rows = res.grants.map((g) => [g.group, g.rights.join(',')]);
+      printText(`${res.owner ? `owner: ${res.owner}\n` : ''}${renderTable(['GROUP', 'RIGHTS'], rows)}`);
+    }),
+  );
+
+  apiCommand(
+    grants
+      .command('set')
+      .description('Grant a group exactly these rights (replaces what it had)')
+      .argument('<type>')
+      .argument('<name>')
+      .argument('<group>')
+      .requiredOption('--rights <list>', 'comma-separated rights'),
+  ).action((type: string, name: string, group: string, opts: ApiOptions & { rights: string }) =>
+    withClient(opts, async (client, json) => {
+      const rights = opts.rights
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
+      const res = await client.request<{ group: string; rights: string[] }>(
+        'PUT',
+        apiPath(pathOf(type), name, 'grants', group),
+        { rights },
+      );
+      if (json) return printJson(res);
+      printText(`Granted ${res.rights.join(', ')} on ${type} ${name} to ${res.group}`);
+    }),
+  );
+
+  apiCommand(
+    grants
+      .command('remove')
+      .description('Take a group’s rights away (in force on the next request)')
+      .argument('<type>')
+      .argument('<name>')
+      .argument('<group>'),
+  ).action((type: string, name: string, group: string, opts: ApiOptions) =>
+    withClient(opts, async (client, json) => {
+      await client.request('DELETE', apiPath(pathOf(type), name, 'grants', group));
+      if (json) return printJson({ type, name, group, removed: true });
+      printText(`Removed ${group}'s rights on ${type} ${name}`);
+    }),
+  );
+}

@@ -1,0 +1,44 @@
+/** All of stdin, without one trailing newline (what `echo` or a file adds). */
+export async function readAllStdin(stdin: NodeJS.ReadStream = process.stdin): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}
+
+/**
+ * Reads a password for the CLI: from stdin when it is not a terminal (a pipe or a file, so it
+ * stays out of the process list and shell history), else asked on the terminal without echo.
+ */
+export async function readPassword(prompt: string, stdin: NodeJS.ReadStream = process.stdin): Promise<string> {
+  if (!stdin.isTTY) return readAllStdin(stdin);
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.setEncoding('utf8');
+  stdin.resume();
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let typed = '';
+      const onData = (data: string) => {
+        for (const ch of data) {
+          if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+            stdin.off('data', onData);
+            process.stderr.write('\n');
+            return resolve(typed);
+          }
+          if (ch === '\u0003') {
+            stdin.off('data', onData);
+            return reject(new Error('interrupted'));
+          }
+          if (ch === '\u007f' || ch === '\b') typed = [...typed].slice(0, -1).join('');
+          else typed += ch;
+        }
+      };
+      stdin.on('data', onData);
+    });
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+  }
+}

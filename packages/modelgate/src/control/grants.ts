@@ -1,0 +1,129 @@
+import { type ResourceType, RIGHTS_BY_TYPE } from '../access/permissions.js';
+import type { ControlContext } from './context.js';
+import { getGroupRow } from './groups.js';
+import { notFound, Problems } from './validation.js';
+
+/** One group's rights on one resource. */
+export interface GrantInfo {
+  readonly group: string;
+  readonly rights: readonly string[];
+}
+
+const TABLE: Record<ResourceType, 'infrastructures' | 'services' | 'secrets'> = {
+  infrastructure: 'infrastructures',
+  service: 'services',
+  secret: 'secrets',
+};
+
+/** The id of a named resource, or the ordinary "does not exist" error. */
+export async function resourceId(ctx: ControlContext, type: ResourceType, name: string): Promise<string> {
+  const row = await ctx.store.db
+    .selectFrom(TABLE[type] as 'services')
+    .select('id')
+    .where('name', '=', name)
+    .executeTakeFirst();
+  if (!row) throw notFound(type, name);
+  return row.id;
+}
+
+/** Validates a list of rights for a resource type (400 naming the allowed ones). */
+export function checkRights(type: ResourceType, rights: unknown): string[] {
+  const allowed = RIGHTS_BY_TYPE[type];
+  const problems = new Problems();
+  problems.check(
+    Array.isArray(rights) && rights.length > 0 && rights.every((r) => allowed.includes(r as string)),
+    `rights must be a non-empty list of ${allowed.join(', ')}`,
+  );
+  problems.throwIfAny();
+  return [...new Set(rights as string[])];
+}
+
+/** Grants a group exactly these rights on a resource (PUT: replaces what it had). */
+export async function setGrant(
+  ctx: ControlContext,
+  type: ResourceType,
+  name: string,
+  group: string,
+  rights: unknown,
+): Promise<GrantInfo> {
+  const checked = checkRights(type, rights);
+  const [id, g] = await Promise.all([resourceId(ctx, type, name), getGroupRow(ctx, group)]);
+  await ctx.store.db.transaction().execute(async (trx) => {
+    await trx
+      .deleteFrom('grants')
+      .where('resource_type', '=', type)
+      .where('resource_id', '=', id)
+      .where('group_id', '=', g.id)
+      .execute();
+    await trx
+      .insertInto('grants')
+      .values({ resource_type: type, resource_id: id, group_id: g.id, rights: JSON.stringify(checked) })
+      .execute();
+  });
+  return { group, rights: checked };
+}
+
+/** Takes a group's rights on a resource away; in force on the next request everywhere. */
+export async function removeGrant(ctx: ControlContext, type: ResourceType, name: string, group: string) {
+  const [id, g] = await Promise.all([resourceId(ctx, type, name), getGroupRow(ctx, group)]);
+  const result = await ctx.store.db
+    .deleteFrom('grants')
+    .where('resource_type', '=', type)
+    .where('resource_id', '=', id)
+    .where('group_id', '=', g.id)
+    .executeTakeFirst();
+  if (Number(result.numDeletedRows) === 0) throw notFound(`grant on ${type} "${name}" to group`, group);
+}
+
+export async function listGrants(ctx: ControlContext, type: ResourceType, name: string): Promise<GrantInfo[]> {
+  const id = await resourceId(ctx, type, name);
+  const rows = await ctx.store.db
+    .selectFrom('grants')
+    .innerJoin('groups', 'groups.id', 'grants.group_id')
+    .select(['groups.name as group', 'grants.rights as rights'])
+    .where('grants.resource_type', '=', type)
+    .where('grants.resource_id', '=', id)
+    .orderBy('groups.name')
+    .execute();
+  return rows.map((r) => ({ group: r.group, rights: JSON.parse(r.rights) as string[] }));
+}
+
+/** Records the creator of a service or secret as its owner (every right on it). */
+export async function setOwner(ctx: ControlContext, type: 'service' | 'secret', name: string, userId: string) {
+  const id = await resourceId(ctx, type, name);
+  await ctx.store.db.insertInto('owners').values({ resource_type: type, resource_id: id, user_id: userId }).execute();
+}
+
+/** The owner's username, or null (made by a key, or its user was deleted). */
+export async function ownerOf(ctx: ControlContext, type: 'service' | 'secret', name: string): Promise<string | null> {
+  const id = await resourceId(ctx, type, name);
+  const row = await ctx.store.db
+    .selectFrom('owners')
+    .innerJoin('users', 'users.id', 'owners.user_id')
+    .select('users.username')
+    .where('owners.resource_type', '=', type)
+    .where('owners.resource_id', '=', id)
+    .executeTakeFirst();
+  return row?.username ?? null;
+}
+
+/**
+ * Deletes a resource with `remove`, then its grants and owner (ids are never reused, so this is
+ * tidiness, not safety). When `remove` refuses (in use), grants are kept.
+ */
+export async function deleteWithGrants(
+  ctx: ControlContext,
+  type: ResourceType,
+  name: string,
+  remove: () => Promise<void>,
+): Promise<void> {
+  const row = await ctx.store.db
+    .selectFrom(TABLE[type] as 'services')
+    .select('id')
+    .where('name', '=', name)
+    .executeTakeFirst();
+  await remove();
+  if (!row) return;
+  await ctx.store.db.deleteFrom('grants').where('resource_type', '=', type).where('resource_id', '=', row.id).execute();
+  await ctx.store.db.deleteFrom('owners').where('resource_id', '=', row.id).execute();
+}

@@ -1,0 +1,51 @@
+import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
+import { FORMAT_VERSION } from './schema.js';
+
+/**
+ * The environment variable an exported secret names as its source: `MODELGATE_SECRET_` and the
+ * name in capitals, other characters as `_` (`demo-password` → `MODELGATE_SECRET_DEMO_PASSWORD`).
+ */
+export function secretVariable(name: string): string {
+  return `MODELGATE_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/**
+ * The node's state as a declarative file (the full form), for `modelgate export`. Pure.
+ * Secrets appear by name with a `from_env` source and no value: applying the export to the
+ * same node changes nothing (existing secrets are not rewritten), and on a new node the named
+ * variables supply the values. API keys appear as counts.
+ */
+export function exportState(current: CurrentState): Record<string, unknown> {
+  const count = (key: string) => current.apiKeyCounts[key] ?? 0;
+  const described = <T extends { name: string; description: string }>(x: T) =>
+    x.description === '' ? { name: x.name } : { name: x.name, description: x.description };
+  return {
+    version: FORMAT_VERSION,
+    infrastructures: current.infrastructures.map(described),
+    services: current.services.map((s) => ({
+      ...described(s),
+      versions: current.versions
+        .filter((v) => v.service === s.name)
+        .map((v) => {
+          const keys = count(versionKeys(v.service, v.version));
+          return { version: v.version, auth: { ...v.auth }, ...(keys > 0 ? { api_keys: keys } : {}) };
+        }),
+    })),
+    secrets: current.secrets.map((s) => ({ name: s.name, from_env: secretVariable(s.name) })),
+    deployments: current.deployments.map((d) => {
+      const keys = count(deploymentKeys(d.name));
+      return {
+        name: d.name,
+        upstream: d.upstream,
+        access: d.access,
+        infrastructure: d.infrastructure,
+        service: d.service,
+        version: d.version,
+        enabled: d.enabled,
+        // An override is the deployment's own; null says it follows its version.
+        auth: d.auth_source === 'override' ? { ...d.auth } : null,
+        ...(keys > 0 ? { api_keys: keys } : {}),
+      };
+    }),
+  };
+}

@@ -1,0 +1,89 @@
+import type { AuthSettings } from '../control/auth-settings.js';
+import type { DeploymentInfo } from '../control/deployments.js';
+import { ModelgateError } from '../errors/registry.js';
+import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
+import type { Action } from './plan.js';
+
+/** The part of the CLI's management client that the declarative commands use. */
+export interface ApiClient {
+  request<T = unknown>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>;
+}
+
+interface Named {
+  name: string;
+  description: string;
+}
+
+/**
+ * Reads the node's current state over the management API (so the caller's permissions apply):
+ * names, settings and API key counts; never a secret value or a key.
+ */
+export async function fetchCurrentState(client: ApiClient): Promise<CurrentState> {
+  const [infra, svc, sec, dep, keys] = await Promise.all([
+    client.request<{ infrastructures: Named[] }>('GET', '/api/v1/infrastructures'),
+    client.request<{ services: Named[] }>('GET', '/api/v1/services'),
+    client.request<{ secrets: { name: string }[] }>('GET', '/api/v1/secrets'),
+    client.request<{ deployments: DeploymentInfo[] }>('GET', '/api/v1/deployments'),
+    client.request<{ api_keys: { deployment?: string; service?: string; version?: string }[] }>(
+      'GET',
+      '/api/v1/api-keys',
+    ),
+  ]);
+  const versions = await Promise.all(
+    svc.services.map((s) =>
+      client.request<{ versions: { service: string; version: string; auth: AuthSettings }[] }>(
+        'GET',
+        `/api/v1/services/${encodeURIComponent(s.name)}/versions`,
+      ),
+    ),
+  );
+  const apiKeyCounts: Record<string, number> = {};
+  for (const k of keys.api_keys) {
+    const owner = k.deployment
+      ? deploymentKeys(k.deployment)
+      : k.service && k.version
+        ? versionKeys(k.service, k.version)
+        : undefined;
+    if (owner) apiKeyCounts[owner] = (apiKeyCounts[owner] ?? 0) + 1;
+  }
+  return {
+    infrastructures: infra.infrastructures.map((i) => ({ name: i.name, description: i.description ?? '' })),
+    services: svc.services.map((s) => ({ name: s.name, description: s.description ?? '' })),
+    versions: versions.flatMap((v) =>
+      v.versions.map((x) => ({ service: x.service, version: x.version, auth: x.auth })),
+    ),
+    secrets: sec.secrets.map((s) => ({ name: s.name })),
+    deployments: dep.deployments,
+    apiKeyCounts,
+  };
+}
+
+/**
+ * Runs the actions in order, one request at a time; the first failure stops the run (what ran
+ * before it stays done, and `diff` then shows what is left). Responses are not kept: they may
+ * hold new API keys, which `apply` never prints (`modelgate api-keys reveal` shows them).
+ */
+export async function runActions(
+  client: ApiClient,
+  actions: readonly Action[],
+  secretValues: ReadonlyMap<string, string>,
+): Promise<void> {
+  let done = 0;
+  for (const a of actions) {
+    try {
+      for (const req of a.requests) {
+        const value = a.secretValueOf === undefined ? undefined : secretValues.get(a.secretValueOf);
+        const body = value === undefined ? req.body : { ...req.body, value };
+        await client.request(req.method, req.path, body);
+      }
+    } catch (err) {
+      if (!(err instanceof ModelgateError)) throw err;
+      throw new ModelgateError(
+        err.code,
+        `${a.op} ${a.kind} ${a.name} failed after ${done} of ${actions.length} changes were made: ${err.message}`,
+        err.details ? { details: err.details } : {},
+      );
+    }
+    done += 1;
+  }
+}

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NodeProcess, runCliToEnd, startNodeProcess } from './helpers/node-process.js';
+
+/**
+ * The people commands against a real node: passwords from stdin (never on the command line),
+ * `-o json` on each, and a session credential that works as --api-token until signed out.
+ */
+let node: NodeProcess;
+
+async function cli(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}) {
+  return runCliToEnd([...args, '--endpoint', node.urls.management], { cwd: node.cwd, ...options });
+}
+
+beforeAll(async () => {
+  node = await startNodeProcess();
+});
+afterAll(async () => {
+  await node?.stop();
+});
+
+describe('people commands', () => {
+  it('users, groups, grants and sessions, in table and JSON output', async () => {
+    const group = await cli(['groups', 'create', 'team', '--privilege', 'create_service', '-o', 'json']);
+    expect(group.code, group.all).toBe(0);
+    expect(JSON.parse(group.stdout)).toMatchObject({ name: 'team', privileges: ['create_service'] });
+
+    const made = await cli(['users', 'create', 'carol', '--group', 'team'], {
+      stdin: 'carol keeps a long passphrase\n',
+    });
+    expect(made.code, made.all).toBe(0);
+    expect(made.stdout).toContain('Created user carol in team');
+    expect(made.all).not.toContain('passphrase');
+
+    const weak = await cli(['users', 'create', 'dave'], { stdin: 'password1234\n' });
+    expect(weak.code).toBe(1);
+    expect(weak.stderr).toContain('PASSWORD_REJECTED');
+
+    const users = JSON.parse((await cli(['users', 'list', '-o', 'json'])).stdout);
+    expect(users.users.map((u: { username: string }) => u.username)).toEqual(['carol']);
+
+    const session = await cli(['sessions', 'create', '--username', 'carol'], {
+      stdin: 'carol keeps a long passphrase\n',
+    });
+    expect(session.code, session.all).toBe(0);
+    const token = session.stdout.trim();
+    expect(token).toMatch(/^mgu_/);
+
+    const who = await cli(['sessions', 'whoami', '-o', 'json', '--api-token', token]);
+    expect(JSON.parse(who.stdout)).toMatchObject({ kind: 'user', user: 'carol', groups: ['team'] });
+
+    const svc = await cli(['services', 'create', 'carols', '-o', 'json'], { env: { MODELGATE_API_TOKEN: token } });
+    expect(svc.code, svc.all).toBe(0);
+    const grants = await cli(['grants', 'list', 'service', 'carols', '-o', 'json', '--api-token', token]);
+    expect(JSON.parse(grants.stdout)).toEqual({ owner: 'carol', grants: [] });
+    const set = await cli([
+      'grants',
+      'set',
+      'service',
+      'carols',
+      'team',
+      '--rights',
+      'read,deploy',
+      '--api-token',
+      token,
+    ]);
+    expect(set.stdout).toContain('Granted read, deploy on service carols to team');
+
+    const out = await cli(['sessions', 'delete', '--api-token', token]);
+    expect(out.code, out.all).toBe(0);
+    const after = await cli(['services', 'list', '--api-token', token]);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain('401');
+  }, 60_000);
+});
