@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionState } from '../src/auth/sessions/expiry.js';
 import { call } from './helpers/http.js';
@@ -276,8 +277,10 @@ describe('taking rights away is in force on the very next request', () => {
 describe('two processes sharing PostgreSQL', () => {
   it('a grant removed through one node is refused by the other on the next request', async () => {
     const db = await createScratchDatabase();
-    const a = await startTestNode({ database_url: db.url });
-    const b = await startTestNode({ database_url: db.url });
+    // Replicas of one store share its master key (the signing keys are sealed under it).
+    const env = { MODELGATE_MASTER_KEY: randomBytes(32).toString('hex') };
+    const a = await startTestNode({ database_url: db.url }, env);
+    const b = await startTestNode({ database_url: db.url }, env);
     try {
       await api(a, a.keys.management, 'POST', '/groups', { name: 'team' });
       await api(a, a.keys.management, 'POST', '/services', { name: 'shared' });
