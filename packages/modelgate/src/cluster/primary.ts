@@ -87,16 +87,26 @@ export async function startCluster(
   log.info({ ...urls, workers: count }, 'modelgate started');
 
   let stopping: Promise<void> | undefined;
+  let level = config.log_level;
   return {
     ...node,
     urls,
     reloaded: (next) => {
+      // Like the node's own summary, written at the more verbose of the old and new levels.
+      const values = log.levels.values;
+      const at = (values[next.log_level] ?? 0) < (values[level] ?? 0) ? next.log_level : level;
+      level = next.log_level;
       const payload: Reloaded = {
         log_level: next.log_level,
         certificate_file: next.certificate_file,
         private_key_file: next.private_key_file,
       };
-      broadcast('reload', payload).catch((err: unknown) => log.error({ err: String(err) }, 'reload: workers not told'));
+      // Logged once every worker has applied it.
+      broadcast('reload', payload).then(
+        () =>
+          log.child({}, { level: at }).info({ workers: members.size, log_level: next.log_level }, 'workers reloaded'),
+        (err: unknown) => log.error({ err: String(err) }, 'reload: workers not told'),
+      );
     },
     close() {
       stopping ??= (async () => {
