@@ -87,21 +87,12 @@ export class PlatformJwtVerifier {
   }
 
   /**
-   * @returns the principal (`platform_jwt:<jti>`), or `malformed`, `unknown` (bad signature,
-   * key, algorithm, issuer, audience or type), `expired`, `revoked`, or `forbidden` (a token
-   * for another deployment or infrastructure).
-   */
-  async verify(
-    token: string,
-    deployment: { readonly id: string; readonly infrastructure_id: string },
-  ): Promise<Principal | Denial> {
-    const decided = this.check(token, deployment);
-    return decided instanceof PendingCheck ? decided.run('') : decided;
-  }
-
-  /**
    * The gateway's entry: a token verified before (so not revoked since: a revocation empties the
    * cache) is decided from memory like an API key; an unknown one is a `PendingCheck`.
+   *
+   * @returns the principal (`platform_jwt:<jti>`), or `malformed`, `unknown` (bad signature,
+   * key, algorithm, issuer, audience or type), `expired`, `revoked`, or `forbidden` (a token
+   * for another deployment or infrastructure); a `PendingCheck` resolving to one of those.
    */
   check(token: string, deployment: { readonly id: string; readonly infrastructure_id: string }): Verification {
     if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
