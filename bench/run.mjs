@@ -1,13 +1,19 @@
-// `npm run bench`: the same upstream reached directly and through the gateway (public, API key,
-// Basic, inference key), measured in one run; prints requests/s, p50/p99 and ratios, checks the
+// `npm run bench`: the same upstream reached through a minimal Node proxy (the reference),
+// through Caddy (reverse_proxy + basicauth, when installed) and through the gateway (public, API
+// key, Basic, inference key), measured in one run; prints requests/s, p50/p99, × the reference and
+// the CPU microseconds per request of the proxying process (from /proc/<pid>/stat), checks the
 // gateway's memory while 1 GiB goes up and 1 GiB comes down, and writes bench/README.md.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+
+const CLOCK_TICKS_PER_S = 100;
+const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
+const hasCaddy = spawnSync('caddy', ['version']).error === undefined;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', 'packages', 'modelgate', 'bin', 'modelgate.js');
@@ -47,14 +53,89 @@ async function api(base, token, method, path, body) {
   return res.json();
 }
 
-function run(url, headers) {
+/**
+ * user+system CPU time so far of a process and its children (a multi-process gateway's workers),
+ * in clock ticks (fields 14 and 15 of /proc/<pid>/stat).
+ */
+function cpuTicks(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  let ticks = Number(fields[11]) + Number(fields[12]);
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  for (const child of children ? children.split(' ') : []) ticks += cpuTicks(Number(child));
+  return ticks;
+}
+
+/** One measured window: load from wrk (or autocannon without it), CPU of `pid` over the same window. */
+async function run(url, headers, pid, seconds = duration) {
+  const before = pid ? cpuTicks(pid) : 0;
+  const result = hasWrk ? wrk(url, headers, seconds) : await cannon(url, headers, seconds);
+  const ticks = pid ? cpuTicks(pid) - before : Number.NaN;
+  return { ...result, cpuUs: (ticks * (1e6 / CLOCK_TICKS_PER_S)) / result.requests };
+}
+
+function wrk(url, headers, seconds) {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  const out = execFileSync('wrk', args, { encoding: 'utf8' });
+  if (/Non-2xx|Socket errors/.test(out)) throw new Error(`${url}: ${out}`);
+  const ms = (label) => {
+    const m = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : Number.NaN;
+  };
+  const requests = Number(/(\d+) requests in ([\d.]+)s/.exec(out)[1]);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]), p50: ms('50%'), p99: ms('99%'), requests };
+}
+
+function cannon(url, headers, seconds) {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections, duration, headers, pipelining: 1 }, (err, result) => {
+    autocannon({ url, connections, duration: seconds, headers, pipelining: 1 }, (err, result) => {
       if (err) return reject(err);
       if (result.non2xx > 0 || result.errors > 0) {
         return reject(new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`));
       }
-      resolve({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 });
+      resolve({
+        rps: result.requests.average,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        requests: result.requests.total,
+      });
+    });
+  });
+}
+
+/** Caddy 2 as a second reference: reverse_proxy behind basicauth (bcrypt, as Caddy requires). */
+async function startCaddy(upstreamUrl, user, password) {
+  const hash = execFileSync('caddy', ['hash-password', '--plaintext', password], { encoding: 'utf8' }).trim();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'modelgate-bench-caddy-'));
+  const file = join(dir, 'Caddyfile');
+  writeFileSync(
+    file,
+    `{\n\tadmin off\n\tauto_https off\n}\n:${port} {\n\tbasicauth {\n\t\t${user} ${hash}\n\t}\n\treverse_proxy ${new URL(upstreamUrl).host}\n}\n`,
+  );
+  const child = spawn('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
+  });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(url);
+      return { child, url };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error('caddy did not start');
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
     });
   });
 }
@@ -97,7 +178,7 @@ const fmt = (n, d = 0) => n.toFixed(d);
 
 async function main() {
   const { line: up } = await spawnJsonLine([join(here, 'upstream.mjs')], {}, /"url"/);
-  const { line: bare } = await spawnJsonLine([join(here, 'bare-proxy.mjs'), up.url], {}, /"url"/);
+  const { child: bareChild, line: bare } = await spawnJsonLine([join(here, 'bare-proxy.mjs'), up.url], {}, /"url"/);
   const cwd = mkdtempSync(join(tmpdir(), 'modelgate-bench-'));
   const ports = ['inference', 'management', 'metrics'].flatMap((l) => [`--${l}-address`, 'http://127.0.0.1:0']);
   const { child: gateway, line: urls } = await spawnJsonLine([bin, 'start', ...ports], { cwd }, /modelgate started/);
@@ -113,6 +194,20 @@ async function main() {
     api_keys: 1,
   });
   const apiKey = prot.api_keys[0].key;
+  // The same gateway with two data-plane workers (and its primary), in its own directory.
+  const cwd2 = mkdtempSync(join(tmpdir(), 'modelgate-bench-workers-'));
+  const { child: cluster, line: urls2 } = await spawnJsonLine(
+    [bin, 'start', '--workers', '2', ...ports],
+    { cwd: cwd2 },
+    /modelgate started/,
+  );
+  const token2 = JSON.parse(readFileSync(join(cwd2, 'key_file.json'), 'utf8')).management.key;
+  const prot2 = await api(urls2.management, token2, 'POST', '/deployments', {
+    name: 'prot',
+    upstream: up.url,
+    access: 'protected',
+    api_keys: 1,
+  });
   const basic = `Basic ${Buffer.from('modelgate:bench-password-value').toString('base64')}`;
   const { token: platformJwt } = await api(urls.management, token, 'POST', '/issue-jwt', { deployment: 'prot' });
 
@@ -136,23 +231,50 @@ async function main() {
   clearInterval(sampler);
   if (uploaded !== largeBytes || downloaded !== largeBytes) throw new Error('large transfer lost bytes');
 
+  const basicHeader = { authorization: basic };
+  const caddy = hasCaddy ? await startCaddy(up.url, 'modelgate', 'bench-password-value') : undefined;
+  // [name, url, headers, pid whose CPU is measured]
   const targets = [
-    ['direct (no gateway)', `${up.url}/predict`, {}],
-    ['bare undici proxy (reference, not modelgate)', `${bare.url}/predict`, {}],
-    ['public deployment', `${urls.inference}/pub/predict`, {}],
-    ['protected, API key', `${urls.inference}/prot/predict`, { authorization: `Bearer ${apiKey}` }],
-    ['protected, Basic', `${urls.inference}/prot/predict`, { authorization: basic }],
-    ['protected, inference key', `${urls.inference}/prot/predict`, { authorization: `Bearer ${keys.inference.key}` }],
-    ['protected by platform JWT', `${urls.inference}/prot/predict`, { authorization: `Bearer ${platformJwt}` }],
+    ['direct (no proxy)', `${up.url}/predict`, {}, undefined],
+    ['minimal Node proxy (reference: node:http + undici Pool + pipe())', `${bare.url}/predict`, {}, bareChild.pid],
+    ...(caddy ? [['Caddy 2 reverse_proxy + basicauth', `${caddy.url}/predict`, basicHeader, caddy.child.pid]] : []),
+    ['modelgate, public deployment', `${urls.inference}/pub/predict`, {}, gateway.pid],
+    [
+      'modelgate, protected, API key',
+      `${urls.inference}/prot/predict`,
+      { authorization: `Bearer ${apiKey}` },
+      gateway.pid,
+    ],
+    ['modelgate, protected, Basic', `${urls.inference}/prot/predict`, basicHeader, gateway.pid],
+    [
+      'modelgate, protected, inference key',
+      `${urls.inference}/prot/predict`,
+      { authorization: `Bearer ${keys.inference.key}` },
+      gateway.pid,
+    ],
+    [
+      'modelgate, protected by platform JWT',
+      `${urls.inference}/prot/predict`,
+      { authorization: `Bearer ${platformJwt}` },
+      gateway.pid,
+    ],
+    [
+      'modelgate workers=2, protected, API key (CPU: primary + workers)',
+      `${urls2.inference}/prot/predict`,
+      { authorization: `Bearer ${prot2.api_keys[0].key}` },
+      cluster.pid,
+    ],
   ];
   // Warm up every route (JIT, connection pools, credential caches).
-  for (const [, url, headers] of targets) await fetch(url, { headers });
+  // One request first, so a Basic password is checked once (scrypt) before 32 arrive at a time.
+  for (const [, url, headers] of targets) await (await fetch(url, { headers })).text();
+  for (const [, url, headers] of targets) await run(url, headers, undefined, 2);
   // Interleaved rounds, median per route: one noisy moment on a shared machine moves one sample.
   const samples = targets.map(() => []);
   for (let round = 1; round <= rounds; round++) {
-    for (const [i, [name, url, headers]] of targets.entries()) {
+    for (const [i, [name, url, headers, pid]] of targets.entries()) {
       process.stderr.write(`bench: round ${round}/${rounds}, ${name}, ${duration}s at ${connections} connections\n`);
-      samples[i].push(await run(url, headers));
+      samples[i].push(await run(url, headers, pid));
     }
   }
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -161,44 +283,44 @@ async function main() {
     rps: median(samples[i].map((s) => s.rps)),
     p50: median(samples[i].map((s) => s.p50)),
     p99: median(samples[i].map((s) => s.p99)),
+    cpuUs: median(samples[i].map((s) => s.cpuUs)),
   }));
-  const direct = results[0];
-  const pub = results[2];
-  const rows = results.map((r) => ({
-    ...r,
-    vsPublic: r.rps / pub.rps,
-    vsDirect: r.rps / direct.rps,
-    addedP99: r.p99 - direct.p99,
-  }));
-
+  const reference = results[1];
+  const pub = results.find((r) => r.name === 'modelgate, public deployment');
+  const cell = (n, d) => (Number.isFinite(n) ? fmt(n, d) : '–');
   const table = [
-    '| route | requests/s | p50 ms | p99 ms | × public | × direct | p99 added over direct (ms) |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    ...rows.map(
+    '| route | requests/s | p50 ms | p99 ms | × reference (req/s) | CPU µs/request | × reference (CPU) | × public (req/s) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.map(
       (r) =>
-        `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.vsPublic, 2)} | ${fmt(r.vsDirect, 2)} | ${fmt(r.addedP99, 2)} |`,
+        `| ${r.name} | ${fmt(r.rps)} | ${cell(r.p50, 2)} | ${cell(r.p99, 2)} | ${fmt(r.rps / reference.rps, 2)} | ${cell(r.cpuUs, 0)} | ${cell(r.cpuUs / reference.cpuUs, 2)} | ${r.name.startsWith('modelgate') ? fmt(r.rps / pub.rps, 2) : '–'} |`,
     ),
   ].join('\n');
   const large = `Large transfer: ${fmt(largeBytes / 1024 ** 3, 2)} GiB up and ${fmt(largeBytes / 1024 ** 3, 2)} GiB down through a protected deployment in ${fmt(seconds, 1)} s; gateway RSS ${fmt(before.rss)} MB before, ${fmt(peak)} MB peak during the transfer.`;
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}`;
+  const loader = hasWrk ? `wrk -t1 -c${connections}` : `autocannon, ${connections} connections`;
   const report = `# Benchmarks
 
 Produced by \`npm run bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)}: ${machine}.
-Every figure comes from one run: the upstream (bench/upstream.mjs, a fixed small JSON answer) and the
-gateway (\`modelgate start\`, default settings, SQLite, info-level access log) are separate processes;
-autocannon runs in a third, ${connections} connections; each route is measured ${rounds} times for
+Every figure comes from one run: the upstream (bench/upstream.mjs, a fixed small JSON answer), the
+reference proxies and the gateway (\`modelgate start\`, default settings, SQLite, info-level access
+log on) are separate processes; the load comes from ${loader}; each route is measured ${rounds} times for
 ${duration} s, rounds interleaved, and the median is reported.
-Ratios are against the public route and against the upstream reached directly in the same run.
-The "bare undici proxy" row is a reference: the cheapest possible Node proxy hop (bench/bare-proxy.mjs,
-no routing, auth, header rewriting or logging) on the same machine, to separate the cost of a proxy
-hop on this machine from the cost of modelgate's own work.
+
+The reference is the least a Node proxy can do (bench/bare-proxy.mjs: node:http, one undici Pool,
+\`pipe()\`; no routing, authentication, header rewriting or logging). \`× reference\` compares each
+row with it in the same run. **CPU µs/request** is the user+system CPU time of the proxying process
+(from \`/proc/<pid>/stat\`) over the measured window divided by the requests served: on a shared
+machine it is much steadier than requests/s, which moves with whatever else runs.
+${caddy ? 'The Caddy row is Caddy 2 `reverse_proxy` behind `basicauth` (bcrypt), default settings (no access log).' : 'Caddy was not installed, so there is no Caddy row (`apt-get install -y caddy` adds it).'}
 
 ${table}
 
 ${large}
 
-Targets (issue 4): protected routes ≥ 0.90 × public throughput; p99 added over direct ≤ 2 ms at 32
-connections; gateway RSS under 150 MB while proxying 1 GiB up and down.
+Targets (issue 9): protected routes ≥ 0.75 × the reference, public ≥ 0.80 ×, protected ≥ 0.95 × public;
+gateway CPU per protected request ≤ 1.5 × the reference's; gateway RSS ≤ 150 MB while proxying 1 GiB
+up and 1 GiB down.
 Environment knobs: \`BENCH_DURATION\` (s per round), \`BENCH_ROUNDS\`, \`BENCH_CONNECTIONS\`, \`BENCH_LARGE_BYTES\`.
 `;
   writeFileSync(join(here, 'README.md'), report);

@@ -179,3 +179,46 @@ describe('SIGHUP', () => {
     expect(await servedFingerprint(node.urls.inference)).toBe(first);
   });
 });
+
+describe('SIGHUP with workers = 2 (the primary reloads and passes it on)', () => {
+  it('a new log level reaches every worker', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'modelgate.yaml'), 'log_level: info\n');
+    const node = await start(['--workers', '2'], dir);
+    // Fresh connections: node:cluster hands them to the workers in turn.
+    const requests = async (tag: string) => {
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${node.urls.inference}/missing/x`, {
+          headers: { 'x-request-id': `${tag}-${i}`, connection: 'close' },
+        });
+        await res.arrayBuffer();
+      }
+    };
+    writeFileSync(join(dir, 'modelgate.yaml'), 'log_level: warn\n');
+    node.child.kill('SIGHUP');
+    await node.waitFor(/"workers":2,"log_level":"warn".*workers reloaded/);
+    await requests('at-warn');
+    writeFileSync(join(dir, 'modelgate.yaml'), 'log_level: info\n');
+    node.child.kill('SIGHUP');
+    await node.waitFor(/"workers":2,"log_level":"info".*workers reloaded/);
+    await requests('at-info');
+    const lines = await Promise.all([0, 1, 2, 3].map((i) => node.waitFor(new RegExp(`"request_id":"at-info-${i}"`))));
+    expect(new Set(lines.map((line) => JSON.parse(line).pid)).size).toBe(2);
+    expect(node.output()).not.toContain('"request_id":"at-warn');
+    expect(node.child.exitCode).toBe(null);
+  });
+
+  it('with TLS, every worker serves the replaced certificate', async () => {
+    const dir = tempDir();
+    const first = makeCertificate(dir, 'first');
+    const files = ['--certificate-file', join(dir, 'cert.pem'), '--private-key-file', join(dir, 'key.pem')];
+    const node = await start(['--workers', '2', '--inference-address', 'https://127.0.0.1:0', ...files], dir);
+    expect(await servedFingerprint(node.urls.inference)).toBe(first);
+    const second = makeCertificate(dir, 'second');
+    node.child.kill('SIGHUP');
+    await node.waitFor(/"workers":2.*workers reloaded/);
+    const served = [];
+    for (let i = 0; i < 4; i++) served.push(await servedFingerprint(node.urls.inference));
+    expect(served).toEqual(Array(4).fill(second));
+  });
+});

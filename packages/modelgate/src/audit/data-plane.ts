@@ -1,8 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ERROR_CODES, type ErrorCode } from '../errors/registry.js';
 import type { ClientAddress } from '../server/client-address.js';
-import { isRefusal } from './record.js';
-import type { AuditWriter } from './writer.js';
+import { type AuditRecord, isRefusal } from './record.js';
 
 /** What the gateway knows about a refusal: its code and, once routed, the deployment. */
 export interface RefusalInfo {
@@ -13,12 +12,17 @@ export interface RefusalInfo {
 /** Called by the gateway for every refused request; cheap, never throws, never waits. */
 export type RefusalRecorder = (req: IncomingMessage, refusal: RefusalInfo, requestId: string) => void;
 
+/** Where refusal records go: the node's `AuditWriter`, or in a worker a relay to the primary's. */
+export interface RefusalSink {
+  refusal(record: AuditRecord): void;
+}
+
 /**
  * Records data-plane refusals (401/403/429 on a known deployment) through the writer's rate
  * bound. No principal was admitted, so the actor is `anonymous`; the credential is never read.
  */
 export function dataPlaneRecorder(
-  writer: AuditWriter,
+  writer: RefusalSink,
   clientAddress: ClientAddress = (req) => req.socket.remoteAddress ?? '',
 ): RefusalRecorder {
   return (req, refusal, requestId) => {

@@ -17,10 +17,23 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * @returns `undefined` when there is no header, the parsed credentials, or a denial.
  */
 export function readAuthorization(req: IncomingMessage): AuthorizationCredentials | Denial | undefined {
-  const values = req.headersDistinct.authorization;
-  if (!values || values.length === 0) return undefined;
-  if (values.length > 1) return deny('ambiguous', 'More than one Authorization header was sent');
-  return parseAuthorization(values[0]!);
+  const count = authorizationHeaderCount(req.rawHeaders);
+  if (count === 0) return undefined;
+  if (count > 1) return deny('ambiguous', 'More than one Authorization header was sent');
+  return parseAuthorization(req.headers.authorization ?? '');
+}
+
+/**
+ * How many `Authorization` fields a request carried, from node's raw header list: cheaper than
+ * `headersDistinct`, which builds a map of every header on first use.
+ */
+export function authorizationHeaderCount(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
+  }
+  return count;
 }
 
 /**

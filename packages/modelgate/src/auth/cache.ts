@@ -65,6 +65,11 @@ export class RevocableCache<V extends { readonly id: string }> {
     });
   }
 
+  /** The cached entry alone, synchronously: the hot path of a known credential. */
+  peek(key: string): V | undefined {
+    return this.cache.get(key);
+  }
+
   /** The cached entry, or what `load` finds (cached unless an eviction raced it). */
   async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
     const hit = this.cache.get(key);

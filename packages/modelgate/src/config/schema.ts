@@ -119,6 +119,12 @@ export const CONFIG_SCHEMA = {
     min: 0,
     description: 'On SIGINT/SIGTERM, how long in-flight requests may take before being cut.',
   },
+  workers: {
+    type: 'string',
+    default: '1',
+    description:
+      "Data-plane processes: a number, or `auto` for one per core. Above 1, the node forks workers that share the inference port and the node's keys, throttle and revocations.",
+  },
   upstream_connect_timeout_ms: {
     type: 'number',
     default: 5000,
@@ -131,7 +137,8 @@ export const CONFIG_SCHEMA = {
     default: 60000,
     min: 0,
     exclusiveMin: true,
-    description: 'Time allowed for a model server to send response headers (then 504).',
+    description:
+      'Time allowed for a model server to send response headers (then 504); also the longest silence within its answer (then it is cut).',
   },
   failure_limit: {
     type: 'number',

@@ -1,18 +1,19 @@
 import type { IncomingMessage } from 'node:http';
 import type { ApiKeyVerifier } from '../auth/api-key/verifier.js';
 import { readAuthorization } from '../auth/authorization-header.js';
-import type { BasicVerifier } from '../auth/basic/verifier.js';
+import type { BasicScope, BasicVerifier } from '../auth/basic/verifier.js';
 import { parseCredential } from '../auth/credential.js';
 import { bearerChallenge, type Denial, deny, isDenial } from '../auth/denial.js';
 import type { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
-import type { NodeKeyService } from '../auth/node-keys/service.js';
+import type { NodeKeyVerifier } from '../auth/node-keys/node-keys.js';
 import { OidcVerifier } from '../auth/oidc/verifier.js';
-import { ANONYMOUS, type Principal } from '../auth/principal.js';
+import type { Verification } from '../auth/pending-check.js';
+import { ANONYMOUS } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
 
 export interface DataPlaneVerifiers {
   /** Undefined when token authorization is disabled: every deployment is then open. */
-  readonly nodeKeys: NodeKeyService | undefined;
+  readonly nodeKeys: NodeKeyVerifier | undefined;
   readonly apiKeys: ApiKeyVerifier;
   readonly basic: BasicVerifier;
   readonly platformJwt: PlatformJwtVerifier;
@@ -23,7 +24,7 @@ export interface DataPlaneVerifiers {
 export function requiresCredential(
   snapshot: DeploymentSnapshot,
   verifiers: DataPlaneVerifiers,
-): verifiers is DataPlaneVerifiers & { readonly nodeKeys: NodeKeyService } {
+): verifiers is DataPlaneVerifiers & { readonly nodeKeys: NodeKeyVerifier } {
   return snapshot.access === 'protected' && verifiers.nodeKeys !== undefined;
 }
 
@@ -31,34 +32,30 @@ export function requiresCredential(
  * Decides who is calling a deployment. Public deployments need nothing. Protected ones take the
  * node inference key (T4), API keys when the snapshot allows them (D8), Basic when it has a
  * password (G2), platform JWTs whose claim covers it (S1-S4), and external OIDC access tokens when
- * the snapshot names an issuer (D8). The scheme picks the verifier; nothing is tried twice. `client` is the
- * caller's throttle key (its share of the password-check cap).
+ * the snapshot names an issuer (D8). The scheme picks the verifier; nothing is tried twice.
+ * Synchronous: a known credential (a cached key, password or JWT) is decided from memory, an
+ * unknown one comes back as a `PendingCheck` to run once the caller has reserved a throttle
+ * attempt (`run(client)` takes the caller's throttle key, its share of the password-check cap).
  */
-export async function authenticateDeploymentRequest(
+export function authenticateDeploymentRequest(
   req: IncomingMessage,
   snapshot: DeploymentSnapshot,
   verifiers: DataPlaneVerifiers,
-  client: string,
-): Promise<Principal | Denial> {
+): Verification {
   if (!requiresCredential(snapshot, verifiers)) return ANONYMOUS;
   const header = readAuthorization(req);
   if (header === undefined) return deny('missing');
   if (isDenial(header)) return header;
   if (header.scheme === 'basic') {
     if (!snapshot.basic) return deny('unknown', 'This deployment does not accept Basic credentials');
-    return verifiers.basic.verify(
-      header.username,
-      header.password,
-      { deployment_id: snapshot.id, revision: snapshot.revision, ...snapshot.basic },
-      client,
-    );
+    return verifiers.basic.check(header.username, header.password, basicScopeOf(snapshot, snapshot.basic));
   }
   // modelgate credentials never hold a dot; a JWT always does.
   if (header.token.includes('.')) {
     if (snapshot.oidc && OidcVerifier.isFrom(header.token, snapshot.oidc)) {
-      return verifiers.oidc.verify(header.token, snapshot.oidc, snapshot);
+      return verifiers.oidc.check(header.token, snapshot.oidc, snapshot);
     }
-    return verifiers.platformJwt.verify(header.token, snapshot);
+    return verifiers.platformJwt.check(header.token, snapshot);
   }
   const credential = parseCredential(header.token);
   if (!credential) return deny('malformed', 'Not a modelgate credential (bad prefix, characters or checksum)');
@@ -68,7 +65,7 @@ export async function authenticateDeploymentRequest(
     }
     case 'api_key':
       if (!snapshot.api_keys) return deny('unknown', 'This deployment does not accept API keys');
-      return verifiers.apiKeys.verify(credential, snapshot.api_keys);
+      return verifiers.apiKeys.check(credential, snapshot.api_keys);
     case 'management_key':
     case 'token_api_key': {
       // A valid node key of the wrong kind is a 403, an invalid one a 401.
@@ -90,4 +87,16 @@ export function deploymentChallenges(snapshot: DeploymentSnapshot, reason: Denia
   if (snapshot.basic) challenges.push(`Basic realm="${realm}", charset="UTF-8"`);
   challenges.push(bearerChallenge(realm, reason));
   return challenges;
+}
+
+const basicScopes = new WeakMap<DeploymentSnapshot, BasicScope>();
+
+/** The Basic scope of a revision, built once per snapshot rather than per request. */
+function basicScopeOf(snapshot: DeploymentSnapshot, basic: NonNullable<DeploymentSnapshot['basic']>): BasicScope {
+  let scope = basicScopes.get(snapshot);
+  if (scope === undefined) {
+    scope = { deployment_id: snapshot.id, revision: snapshot.revision, ...basic };
+    basicScopes.set(snapshot, scope);
+  }
+  return scope;
 }

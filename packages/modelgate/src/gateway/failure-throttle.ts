@@ -16,6 +16,11 @@ export function attemptOutcome(result: Principal | Denial): AttemptOutcome {
   return result.denied === 'missing' || result.denied === 'forbidden' || result.denied === 'busy' ? 'release' : 'fail';
 }
 
+/** The denial for a key that must wait `seconds` (locked, or its attempts are all in flight). */
+export function throttledFor(seconds: number): Denial {
+  return denyForNow('throttled', seconds, 'Too many failed authentications from this address');
+}
+
 /**
  * Brute-force throttling (X3): a client that keeps failing authentication is refused for a
  * while; other clients are unaffected. Failures count until their window ends whatever succeeds
@@ -52,7 +57,7 @@ export class FailureThrottle {
    */
   async attempt(key: string, verify: () => Promise<Principal | Denial>): Promise<Principal | Denial> {
     const wait = this.enter(key);
-    if (wait > 0) return denyForNow('throttled', wait, 'Too many failed authentications from this address');
+    if (wait > 0) return throttledFor(wait);
     let result: Principal | Denial;
     try {
       result = await verify();
@@ -76,6 +81,18 @@ export class FailureThrottle {
     if (entry.failures + entry.inFlight >= this.options.limit) return 1;
     entry.inFlight++;
     return 0;
+  }
+
+  /**
+   * Seconds the key is still locked out, 0 when it is not. Reserves and counts nothing: for a
+   * credential already known good (a cache hit), so a locked-out address stays locked out
+   * without the hot path paying for a reservation.
+   */
+  lockedFor(key: string): number {
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.lockedUntil === 0) return 0;
+    const now = this.now();
+    return entry.lockedUntil > now ? Math.ceil((entry.lockedUntil - now) / 1000) : 0;
   }
 
   /** The attempt failed: it counts until its window ends, and the `limit`-th locks the key. */

@@ -133,16 +133,41 @@ export function upstreamRequestHeaders(
 export function downstreamResponseHeaders(
   upstreamHeaders: IncomingHttpHeaders | Readonly<Record<string, string | string[] | undefined>>,
 ): OutgoingHeaders {
-  const out: OutgoingHeaders = Object.create(null);
-  const named = connectionTokens(upstreamHeaders);
+  const raw: string[] = [];
   for (const key of Object.keys(upstreamHeaders)) {
     const value = upstreamHeaders[key];
     if (value === undefined) continue;
-    const name = key.toLowerCase();
-    if (HOP_BY_HOP_HEADERS.has(name) || named.has(name) || name.startsWith(':')) continue;
-    append(out, name, value);
+    for (const one of Array.isArray(value) ? value : [value]) raw.push(key, one);
   }
+  return downstreamResponseHeadersRaw(raw);
+}
+
+/**
+ * `downstreamResponseHeaders` from undici's raw `[name, value, ...]` list, in one pass: names
+ * and values are read as latin1, so the caller gets the upstream's bytes unchanged, and
+ * repeated fields (`Set-Cookie`) stay separate.
+ */
+export function downstreamResponseHeadersRaw(raw: readonly (Buffer | string)[]): OutgoingHeaders {
+  const out: OutgoingHeaders = Object.create(null);
+  let named: Set<string> | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = latin1(raw[i]!).toLowerCase();
+    const value = latin1(raw[i + 1]!);
+    if (name === 'connection') {
+      named ??= new Set();
+      addTokens(named, value);
+    }
+    if (HOP_BY_HOP_HEADERS.has(name) || name.startsWith(':')) continue;
+    const prior = out[name];
+    out[name] = prior === undefined ? value : typeof prior === 'string' ? [prior, value] : [...prior, value];
+  }
+  // Rare: `Connection` usually names only hop-by-hop headers (keep-alive), already dropped.
+  if (named !== undefined) for (const token of named) if (token in out) delete out[token];
   return out;
+}
+
+function latin1(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
 }
 
 /** Lowercased header names listed in every `Connection` header (any case of the field name). */
@@ -152,14 +177,16 @@ function connectionTokens(headers: Readonly<Record<string, string | string[] | u
     if (key.toLowerCase() !== 'connection') continue;
     const value = headers[key];
     const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
-    for (const v of values) {
-      for (const token of v.split(',')) {
-        const t = token.trim().toLowerCase();
-        if (t.length > 0) tokens.add(t);
-      }
-    }
+    for (const v of values) addTokens(tokens, v);
   }
   return tokens;
+}
+
+function addTokens(tokens: Set<string>, value: string): void {
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t.length > 0) tokens.add(t);
+  }
 }
 
 function append(out: OutgoingHeaders, name: string, value: string | string[]): void {

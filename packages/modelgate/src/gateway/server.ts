@@ -2,16 +2,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RefusalRecorder } from '../audit/data-plane.js';
+import { authorizationHeaderCount } from '../auth/authorization-header.js';
 import { type Denial, denialCode, isDenial } from '../auth/denial.js';
+import { PendingCheck } from '../auth/pending-check.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
 import { ERROR_CODES, type ErrorCode, errorBody } from '../errors/registry.js';
 import type { EventBus } from '../events/bus.js';
 import { TOPICS } from '../events/topics.js';
+import { createAccessLog } from '../log/access-log.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
 import type { ClientAddress } from '../server/client-address.js';
-import { answerHealth, type Readiness } from '../server/health.js';
+import { answerHealth, HEALTH_PREFIX, LIVE_PATH, READY_PATH, type Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { sendError } from '../server/respond.js';
 import {
@@ -20,13 +23,14 @@ import {
   deploymentChallenges,
   requiresCredential,
 } from './authenticate.js';
-import { clientKey, type FailureThrottle } from './failure-throttle.js';
+import { attemptOutcome, clientKey, throttledFor } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
-import { answerJwks } from './jwks.js';
+import { answerJwks, JWKS_PATH } from './jwks.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
 import { requestShapeRefusal } from './request-shape.js';
 import type { Route, RouteTable } from './route-table.js';
+import type { Throttle } from './throttle.js';
 import { proxyUpgrade, type UpgradeOptions } from './websocket.js';
 
 export interface GatewayContext {
@@ -34,8 +38,8 @@ export interface GatewayContext {
   readonly readiness: Readiness;
   readonly routes: RouteTable;
   readonly verifiers: DataPlaneVerifiers;
-  readonly throttle: FailureThrottle;
-  /** The address throttles and logs key on (`trusted_proxies` decides). */
+  readonly throttle: Throttle;
+  /** The address throttles, logs and the audit key on (`trusted_proxies` decides). */
   readonly clientAddress: ClientAddress;
   readonly proxy: UpstreamProxy;
   readonly upgrade: UpgradeOptions;
@@ -90,7 +94,12 @@ export function createGateway(ctx: GatewayContext) {
     }
   });
 
-  async function admit(req: IncomingMessage): Promise<Admitted | Refusal> {
+  /**
+   * Request shape, routing, the route table and authentication, decided synchronously whenever memory can
+   * decide (a public deployment, a cached credential, a node key, a malformed one): only a
+   * credential that needs the store or scrypt makes it a promise.
+   */
+  function admit(req: IncomingMessage): Admitted | Refusal | Promise<Admitted | Refusal> {
     const shape = requestShapeRefusal(req.method, req.rawHeaders);
     if (shape) return shape;
     const routed = route(req);
@@ -100,26 +109,70 @@ export function createGateway(ctx: GatewayContext) {
     if (entry.stale) return { code: 'NOT_READY', message: 'The deployment’s settings cannot be read right now' };
     if (!entry.enabled) return { code: 'DEPLOYMENT_DISABLED' };
     // Node keeps only the first of two Authorization headers; a proxy behind us might keep the other.
-    if ((req.headersDistinct.authorization?.length ?? 0) > 1) {
+    if (authorizationHeaderCount(req.rawHeaders) > 1) {
       return refusalFor({ denied: 'ambiguous', detail: 'More than one Authorization header was sent' }, entry);
     }
     if (!requiresCredential(entry.snapshot, ctx.verifiers)) {
       return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
+    const verification = authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
+    // Computed once per request (and without allocation when no proxy is trusted).
     const client = clientKey(ctx.clientAddress(req));
     const key = `${client}|${entry.snapshot.id}`;
+    if (verification instanceof PendingCheck) return admitPending(verification, client, key, entry, routed.rest);
+    if (isDenial(verification)) return refuseCounted(verification, key, entry);
+    // A cached credential or a node key: no attempt to reserve, but a locked-out address stays out.
+    const locked = ctx.throttle.lockedFor(key);
+    if (locked > 0) return lockedOut(locked, entry);
+    return { route: entry, rest: routed.rest, principal: verification };
+  }
+
+  /**
+   * A cache miss: reserve an attempt first, so parallel guesses cannot all reach the store or
+   * scrypt; `client` (the address key) is the check's share of a node-wide cap.
+   */
+  async function admitPending(
+    check: PendingCheck,
+    client: string,
+    key: string,
+    entry: Route,
+    rest: string,
+  ): Promise<Admitted | Refusal> {
+    const wait = await ctx.throttle.enter(key);
+    if (wait > 0) return lockedOut(wait, entry);
     let principal: Principal | Denial;
     try {
-      principal = await ctx.throttle.attempt(key, () =>
-        authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers, client),
-      );
+      principal = await check.run(client);
     } catch (err) {
+      ctx.throttle.release(key);
       // Only an unknown credential reaches the store; when it cannot answer, say so (503), not 500.
       log.warn({ err: String(err), deployment: entry.snapshot.name }, 'credential lookup failed');
       return { code: 'NOT_READY', message: 'The credential cannot be checked right now; retry later' };
     }
-    if (isDenial(principal)) return refusalFor(principal, entry);
-    return { route: entry, rest: routed.rest, principal };
+    if (isDenial(principal)) {
+      await settle(key, principal);
+      return refusalFor(principal, entry);
+    }
+    ctx.throttle.release(key);
+    return { route: entry, rest, principal };
+  }
+
+  /** A denial decided from memory: counted like any attempt (a locked-out caller gets 429 first). */
+  async function refuseCounted(denial: Denial, key: string, entry: Route): Promise<Refusal> {
+    const wait = await ctx.throttle.enter(key);
+    if (wait > 0) return lockedOut(wait, entry);
+    await settle(key, denial);
+    return refusalFor(denial, entry);
+  }
+
+  /**
+   * Counts a denial whose attempt was reserved, by the same rule as `FailureThrottle.attempt`
+   * (`attemptOutcome`). Awaited, so a lock the failure causes is in force (in every worker)
+   * before the answer.
+   */
+  async function settle(key: string, denial: Denial): Promise<void> {
+    if (attemptOutcome(denial) === 'fail') await ctx.throttle.fail(key);
+    else ctx.throttle.release(key);
   }
 
   function route(req: IncomingMessage) {
@@ -134,7 +187,13 @@ export function createGateway(ctx: GatewayContext) {
     return splitInferencePath(url);
   }
 
-  function headersFor(req: IncomingMessage, admitted: Admitted, requestId: string, websocket: boolean) {
+  function headersFor(
+    req: IncomingMessage,
+    admitted: Admitted,
+    principal: string | undefined,
+    requestId: string,
+    websocket: boolean,
+  ) {
     const { snapshot } = admitted.route;
     return upstreamRequestHeaders(req.headers, {
       clientIp: req.socket.remoteAddress ?? '',
@@ -143,8 +202,7 @@ export function createGateway(ctx: GatewayContext) {
       deployment: snapshot.name,
       deploymentId: snapshot.id,
       infrastructureId: snapshot.infrastructure_id,
-      principal:
-        admitted.principal.kind === 'anonymous' ? undefined : `${admitted.principal.kind}:${admitted.principal.id}`,
+      principal,
       requestId,
       // Only a credential scoped to this deployment may travel on: never a node key, which
       // opens every deployment.
@@ -154,60 +212,82 @@ export function createGateway(ctx: GatewayContext) {
     });
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (await answerHealth(path, res, id, ctx.readiness)) return;
-    if (answerJwks(path, res, ctx.verifiers.platformJwt)) return;
-    const admitted = await admit(req);
+  const access = createAccessLog(ctx.log, { listener: 'inference' });
+
+  /** Answers an admitted request (proxied) or a refusal; the access line is written on finish. */
+  function respond(req: IncomingMessage, res: ServerResponse, id: string, admitted: Admitted | Refusal): void {
     if ('code' in admitted) {
       ctx.audit?.(req, admitted, id);
-      res.on('finish', () => accessLog(req, res, id, undefined, undefined));
-      return sendError(res, admitted.code, id, refusalOptions(admitted));
+      res.once('finish', () => logAccess(req, res, id, undefined, undefined));
+      sendError(res, admitted.code, id, refusalOptions(admitted));
+      return;
     }
-    res.on('finish', () => accessLog(req, res, id, admitted.route.snapshot.name, admitted.principal));
-    await ctx.proxy.forward(req, res, {
+    const principal = principalLabel(admitted.principal);
+    const deployment = admitted.route.snapshot.name;
+    res.once('finish', () => logAccess(req, res, id, deployment, principal));
+    void ctx.proxy.forward(req, res, {
       upstream: admitted.route.snapshot.upstream,
       path: admitted.rest,
-      headers: headersFor(req, admitted, id, false),
+      headers: headersFor(req, admitted, principal, id, false),
       requestId: id,
     });
   }
 
-  function accessLog(
+  function logAccess(
     req: IncomingMessage,
     res: ServerResponse,
-    id: string,
-    deployment?: string,
-    principal?: Principal,
-  ) {
-    log.info(
-      {
-        request_id: id,
-        method: req.method,
-        deployment,
-        status: res.statusCode,
-        principal: principal ? `${principal.kind}:${principal.id}` : undefined,
-        remote: ctx.clientAddress(req),
-      },
-      'request',
-    );
+    requestId: string,
+    deployment: string | undefined,
+    principal: string | undefined,
+  ): void {
+    access({
+      requestId,
+      method: req.method,
+      status: res.statusCode,
+      deployment,
+      principal,
+      remote: ctx.clientAddress(req),
+    });
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, id: string, err: unknown): void {
+    log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
+    sendError(res, 'INTERNAL', id);
   }
 
   return {
-    /** The `request` listener of the inference server. */
+    /**
+     * The `request` listener of the inference server. Synchronous for a known credential: no
+     * promise, no early `setHeader` (the response goes out through `writeHead`'s fast path).
+     */
     request(req: IncomingMessage, res: ServerResponse): void {
       const id = requestIdOf(req);
-      res.setHeader(REQUEST_ID_HEADER, id);
-      handle(req, res, id).catch((err: unknown) => {
-        log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
-        sendError(res, 'INTERNAL', id);
-      });
+      try {
+        const url = req.url ?? '/';
+        if (url.startsWith(HEALTH_PREFIX)) {
+          const path = url.split('?')[0] ?? url;
+          if (path === LIVE_PATH || path === READY_PATH) {
+            answerHealth(path, res, id, ctx.readiness).catch((err: unknown) => fail(req, res, id, err));
+            return;
+          }
+        }
+        if (url.startsWith(JWKS_PATH) && answerJwks(url.split('?')[0] ?? url, res, ctx.verifiers.platformJwt)) return;
+        const admitted = admit(req);
+        if (admitted instanceof Promise) {
+          admitted.then((a) => respond(req, res, id, a)).catch((err: unknown) => fail(req, res, id, err));
+        } else {
+          respond(req, res, id, admitted);
+        }
+      } catch (err) {
+        fail(req, res, id, err);
+      }
     },
     /** The `upgrade` listener: WebSocket handshakes are authenticated like any request first. */
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
       const id = requestIdOf(req);
       socket.on('error', () => socket.destroy());
-      admit(req)
+      Promise.resolve()
+        .then(() => admit(req))
         .then((admitted) => {
           if ('code' in admitted) {
             ctx.audit?.(req, admitted, id);
@@ -224,7 +304,7 @@ export function createGateway(ctx: GatewayContext) {
           proxyUpgrade(req, socket, head, {
             upstream: admitted.route.snapshot.upstream,
             path: admitted.rest,
-            headers: headersFor(req, admitted, id, true),
+            headers: headersFor(req, admitted, principalLabel(admitted.principal), id, true),
             requestId: id,
             options: ctx.upgrade,
           });
@@ -235,6 +315,16 @@ export function createGateway(ctx: GatewayContext) {
         });
     },
   };
+}
+
+/** `kind:id` of a principal, for the upstream header and the access line; none for anonymous callers. */
+function principalLabel(principal: Principal): string | undefined {
+  return principal.kind === 'anonymous' ? undefined : `${principal.kind}:${principal.id}`;
+}
+
+/** The failure throttle said wait: the same refusal `FailureThrottle.attempt` gives. */
+function lockedOut(seconds: number, route: Route): Refusal {
+  return refusalFor(throttledFor(seconds), route);
 }
 
 /** Principals whose credential is scoped to the deployment (a platform JWT: to it or its infrastructure). */

@@ -64,8 +64,10 @@ export function createLogger(options: {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } });
   }
   // Buffered, asynchronous writes: one access line per request must not cost a syscall each.
-  // `flushLogger` (called on shutdown) writes out what is pending.
-  return pino(base, destination({ dest: 1, sync: false }));
+  // `flushLogger` (called on shutdown) writes out what is pending. Whole lines, at most PIPE_BUF
+  // (4 KiB) per write: such writes to a pipe are atomic, so the workers of a multi-process node
+  // sharing stdout never interleave inside a line.
+  return pino(base, destination({ dest: 1, sync: false, maxWrite: 4096 }));
 }
 
 /** Writes out buffered log lines; call before the process exits. */

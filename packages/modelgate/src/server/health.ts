@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
+import { REQUEST_ID_HEADER } from './request-id.js';
 import { sendError, sendJson } from './respond.js';
 
 /** Liveness and readiness, shared by the three listeners. */
+export const HEALTH_PREFIX = '/_health/';
 export const LIVE_PATH = '/_health/live';
 export const READY_PATH = '/_health/ready';
 
@@ -51,12 +53,12 @@ export async function answerHealth(
   readiness: Readiness,
 ): Promise<boolean> {
   if (path === LIVE_PATH) {
-    sendJson(res, 200, { status: 'live' });
+    sendJson(res, 200, { status: 'live' }, { [REQUEST_ID_HEADER]: requestId });
     return true;
   }
   if (path !== READY_PATH) return false;
   const state = await readiness.check();
-  if (state.ready) sendJson(res, 200, { status: 'ready' });
+  if (state.ready) sendJson(res, 200, { status: 'ready' }, { [REQUEST_ID_HEADER]: requestId });
   else sendError(res, 'NOT_READY', requestId, { message: `The node is not ready: ${state.reason}` });
   return true;
 }

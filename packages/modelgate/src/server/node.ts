@@ -8,31 +8,24 @@ import { dataPlaneRecorder } from '../audit/data-plane.js';
 import { scheduleAuditRetention } from '../audit/retention.js';
 import { AuditWriter } from '../audit/writer.js';
 import { AdminKeyVerifier } from '../auth/admin-keys/admin-keys.js';
-import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
-import { BasicVerifier } from '../auth/basic/verifier.js';
 import { ExpensiveCheckLimiter } from '../auth/expensive-check-limiter.js';
-import { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
-import { SigningKeyRing } from '../auth/jwt/signing-keys.js';
+import { startPlatformJwt } from '../auth/jwt/setup.js';
 import { createManagementAuthenticator } from '../auth/management-authenticator.js';
-import { OidcVerifier } from '../auth/oidc/verifier.js';
+import type { NodeKeyService } from '../auth/node-keys/service.js';
 import { ANONYMOUS } from '../auth/principal.js';
 import { SessionService } from '../auth/sessions/service.js';
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../control/context.js';
-import { listServedDeploymentNames, loadServedDeployment } from '../control/deployments.js';
 import { createLocalBus, type EventBus } from '../events/bus.js';
-import { continueAfterAdmission } from '../gateway/continue.js';
 import { FailureThrottle } from '../gateway/failure-throttle.js';
-import { createProxy } from '../gateway/proxy.js';
-import { RouteTable } from '../gateway/route-table.js';
-import { createGateway } from '../gateway/server.js';
 import type { Logger } from '../log/logger.js';
 import { loadMasterKey } from '../secrets/master-key.js';
 import { insertAuditRecords } from '../store/audit.js';
 import { followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
 import { createClientAddress } from './client-address.js';
+import { createDataPlane } from './data-plane.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
 import { createMetricsRegistry, metricsHandler, registerAuditDropped } from './metrics.js';
@@ -44,23 +37,32 @@ export interface RunningNode {
   readonly config: Config;
   readonly store: Store;
   readonly bus: EventBus;
-  /** Base URLs actually bound (port 0 resolved), e.g. `http://127.0.0.1:8080`. */
+  /**
+   * Base URLs actually bound (port 0 resolved), e.g. `http://127.0.0.1:8080`; `inference` is
+   * empty when the node was started without its data plane (the primary of a multi-process node).
+   */
   readonly urls: { readonly inference: string; readonly management: string; readonly metrics: string };
   readonly management: FastifyInstance;
   readonly control: ControlContext;
+  /** The node keys (undefined when token authorization is disabled). */
+  readonly nodeKeys: NodeKeyService | undefined;
+  /** The node's one audit writer (workers of a multi-process node send their refusals here). */
+  readonly audit: AuditWriter;
+  /** The node's one cap on password checks (workers of a multi-process node ask this one). */
+  readonly passwordChecks: ExpensiveCheckLimiter;
   /** The bound listener servers (for SIGHUP's TLS reload). */
   readonly servers: readonly Server[];
+  /**
+   * Told the configuration a SIGHUP reload put in force (`reloadNode`'s result); a multi-process
+   * node passes the log level and TLS files on to its workers.
+   */
+  readonly reloaded?: (config: Config) => void;
   /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
   close(): Promise<void>;
 }
 
 /** How often each process polls the store's change log (bounds cross-process staleness). */
 export const CHANGE_POLL_MS = 250;
-/** An external issuer's JWKS is refreshed on use after this long (kept if the refresh fails). */
-export const OIDC_JWKS_MAX_AGE_MS = 600_000;
-
-/** How often the route table re-reads every deployment, as a backstop for a lost event. */
-export const ROUTE_RECONCILE_MS = 30_000;
 
 /**
  * Starts a node: opens and migrates the store, then binds the inference, management and
@@ -77,6 +79,7 @@ export async function startNode(
   config: Config,
   log: Logger,
   env: Readonly<Record<string, string | undefined>> = process.env,
+  options: { readonly dataPlane: boolean } = { dataPlane: true },
 ): Promise<RunningNode> {
   const addresses = {
     inference: parseAddress(config.inference_address) as ListenAddress,
@@ -147,57 +150,25 @@ export async function startNode(
       masterKey: loadMasterKey(config.data_dir, env),
       config,
     };
-    const signingKeys = new SigningKeyRing(
-      store,
-      control.masterKey,
-      { algorithm: config.jwt_signing_algorithm, maxTtlS: config.jwt_max_ttl_s },
-      bus,
-    );
-    await signingKeys.start();
-    const platformJwt = new PlatformJwtVerifier(
-      store,
-      signingKeys,
-      { issuer: config.jwt_issuer, clockSkewS: config.jwt_clock_skew_s, maxTtlS: config.jwt_max_ttl_s },
-      bus,
-    );
-    await platformJwt.start();
-    const routes = new RouteTable(
-      (name) => loadServedDeployment(control, name),
-      (err) => log.warn({ err: String(err) }, 'route reload failed; the deployment answers 503 until it succeeds'),
-    );
-    routes.follow(bus);
-    await routes.loadAll(await listServedDeploymentNames(control));
-    routes.reconcileEvery(ROUTE_RECONCILE_MS, () => listServedDeploymentNames(control));
-    cleanups.push(() => routes.close());
-    const proxy = createProxy({
-      connectTimeoutMs: config.upstream_connect_timeout_ms,
-      headersTimeoutMs: config.upstream_timeout_ms,
-      onError: (err, info) => log.warn({ err: String(err), ...info }, 'upstream failure'),
-    });
-    cleanups.push(() => proxy.close());
-    const gateway = createGateway({
-      log,
-      readiness,
-      routes,
-      verifiers: {
-        nodeKeys,
-        apiKeys: new ApiKeyVerifier(store, bus),
-        basic: new BasicVerifier(passwordChecks),
-        platformJwt,
-        oidc: new OidcVerifier({ cooldownMs: config.oidc_jwks_cooldown_s * 1000, maxAgeMs: OIDC_JWKS_MAX_AGE_MS }),
-      },
-      throttle: failureThrottle(config),
-      clientAddress,
-      proxy,
-      upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
-      baseDomain: config.base_domain,
-      proto: addresses.inference.protocol,
-      bus,
-      audit: dataPlaneRecorder(audit, clientAddress),
-    });
-    const inferenceServer = createListenerServer(addresses.inference, gateway.request, tls);
-    inferenceServer.on('upgrade', gateway.upgrade);
-    inferenceServer.on('checkContinue', continueAfterAdmission(gateway.request));
+    const { signingKeys, platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus);
+    // With `workers` > 1 the primary serves no model traffic: its workers do (src/cluster).
+    const dataPlane = options.dataPlane
+      ? await createDataPlane({
+          config,
+          log,
+          control,
+          readiness,
+          nodeKeys,
+          throttle: failureThrottle(config),
+          clientAddress,
+          checkSlots: passwordChecks,
+          platformJwt,
+          audit: dataPlaneRecorder(audit, clientAddress),
+          address: addresses.inference,
+          tls,
+        })
+      : undefined;
+    if (dataPlane) cleanups.push(() => dataPlane.close());
     const registry = createMetricsRegistry();
     registerAuditDropped(registry, () => audit.dropped);
     const metricsServer = createListenerServer(addresses.metrics, metricsHandler(registry, readiness), tls);
@@ -225,16 +196,16 @@ export async function startNode(
     cleanups.push(() => management.close());
 
     const ports = {
-      inference: await bindTracked(inferenceServer, addresses.inference, 'inference_address'),
+      inference: dataPlane ? await bindTracked(dataPlane.server, addresses.inference, 'inference_address') : 0,
       management: await bindTracked(managementServer!, addresses.management, 'management_address'),
       metrics: await bindTracked(metricsServer, addresses.metrics, 'metrics_address'),
     };
     const urls = {
-      inference: urlOf(addresses.inference, ports.inference),
+      inference: dataPlane ? urlOf(addresses.inference, ports.inference) : '',
       management: urlOf(addresses.management, ports.management),
       metrics: urlOf(addresses.metrics, ports.metrics),
     };
-    log.info(urls, 'modelgate started');
+    if (dataPlane) log.info(urls, 'modelgate started');
 
     let closing: Promise<void> | undefined;
     return {
@@ -244,6 +215,9 @@ export async function startNode(
       urls,
       management,
       control,
+      nodeKeys,
+      audit,
+      passwordChecks,
       servers,
       close() {
         closing ??= (async () => {
@@ -281,7 +255,7 @@ function urlOf(address: ListenAddress, port: number): string {
  * Stops accepting on every server and waits for in-flight requests, cutting whatever is left
  * after `timeoutMs`. Idle keep-alive connections are closed as they become idle.
  */
-async function drain(servers: readonly Server[], timeoutMs: number): Promise<void> {
+export async function drain(servers: readonly Server[], timeoutMs: number): Promise<void> {
   const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
   const sweep = setInterval(() => {
     for (const s of servers) s.closeIdleConnections();

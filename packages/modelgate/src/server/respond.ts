@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { ERROR_CODES, type ErrorCode, errorBody } from '../errors/registry.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
 
 /**
  * Writes the standard JSON error on a raw node:http response (the data plane and the metrics
@@ -20,17 +21,24 @@ export function sendError(
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
+    [REQUEST_ID_HEADER]: requestId,
     ...options.headers,
   });
   res.end(body);
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   const body = JSON.stringify(value);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
+    ...headers,
   });
   res.end(body);
 }

@@ -29,7 +29,7 @@ export async function tokenRoutes(app: FastifyInstance, opts: { nodeKeys: NodeKe
     if (!opts.nodeKeys) {
       throw new ModelgateError('ROUTE_NOT_FOUND', 'Token authorization is disabled: there are no node keys');
     }
-    const { key, expiresAt } = opts.nodeKeys.rotate(type);
+    const { key, expiresAt } = await opts.nodeKeys.rotate(type);
     req.log.info({ type }, 'node key replaced');
     return reply.send({ type, key, 'expiration time': expiresAt });
   };

@@ -3,7 +3,8 @@ import { verifyPassword } from '../../secrets/password-hash.js';
 import { BoundedCache } from '../cache.js';
 import { constantTimeEqual } from '../credential.js';
 import { type Denial, deny, denyForNow } from '../denial.js';
-import { ExpensiveCheckLimiter } from '../expensive-check-limiter.js';
+import { type CheckSlots, ExpensiveCheckLimiter, runLimited } from '../expensive-check-limiter.js';
+import { PendingCheck, type Verification } from '../pending-check.js';
 import type { Principal } from '../principal.js';
 
 /** A deployment revision's Basic settings, from its snapshot. */
@@ -17,28 +18,44 @@ export interface BasicScope {
 /**
  * Verifies Gradient-style Basic credentials (G2): the node-wide username and the password
  * snapshotted at the last (re)deploy. scrypt is slow on purpose, so a success is remembered
- * per revision: the cache key includes the revision, so a redeploy makes old entries useless.
+ * per revision: the cache key is one SHA-256 of revision, username and password, so a hit
+ * costs one hash and a redeploy makes old entries useless.
  */
 export class BasicVerifier {
-  private readonly cache = new BoundedCache<true>(50_000);
+  private readonly cache = new BoundedCache<Principal>(50_000);
 
-  /** @param limiter bounds scrypt checks node-wide and per client; refusals answer 429. */
-  constructor(private readonly limiter = new ExpensiveCheckLimiter(16)) {}
+  /**
+   * @param slots bounds scrypt checks node-wide and per client (the node's one limiter, or the
+   * primary's in a worker); refusals answer 429.
+   */
+  constructor(private readonly slots: CheckSlots = new ExpensiveCheckLimiter(16)) {}
 
-  /** @param client the caller's throttling key (its address), for its share of the limiter. */
-  async verify(username: string, password: string, scope: BasicScope, client: string): Promise<Principal | Denial> {
-    const userOk = constantTimeEqual(username, scope.username);
+  check(username: string, password: string, scope: BasicScope): Verification {
     // JSON keeps the parts apart whatever bytes they hold (a NUL separator would not).
     const cacheKey = createHash('sha256')
       .update(JSON.stringify([scope.deployment_id, scope.revision, username, password]))
       .digest('hex');
-    if (userOk && this.cache.get(cacheKey)) return { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
+    // Only a pair that passed the full check below is ever cached: a hit is that same pair.
+    const hit = this.cache.get(cacheKey);
+    if (hit) return hit;
+    return new PendingCheck((client) => this.verify(username, password, scope, cacheKey, client));
+  }
+
+  private async verify(
+    username: string,
+    password: string,
+    scope: BasicScope,
+    cacheKey: string,
+    client: string,
+  ): Promise<Principal | Denial> {
+    const userOk = constantTimeEqual(username, scope.username);
     // Unknown guesses cost ~50 ms of the thread pool each: bound them, fairly per client.
     // Verify even when the username is wrong, so timing does not tell which half was wrong.
-    const checked = await this.limiter.run(client, () => verifyPassword(password, scope.password_hash));
+    const checked = await runLimited(this.slots, client, () => verifyPassword(password, scope.password_hash));
     if (!checked.ran) return denyForNow(checked.charge ? 'throttled' : 'busy', 1, 'Too many password checks at once');
     if (!userOk || !checked.value) return deny('unknown');
-    this.cache.set(cacheKey, true);
-    return { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
+    const principal: Principal = { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
+    this.cache.set(cacheKey, principal);
+    return principal;
   }
 }

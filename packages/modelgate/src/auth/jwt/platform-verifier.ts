@@ -5,6 +5,7 @@ import type { Store } from '../../store/database.js';
 import { BoundedCache } from '../cache.js';
 import { hashCredential } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
+import { PendingCheck, type Verification } from '../pending-check.js';
 import type { Principal } from '../principal.js';
 import {
   isCanonicalToken,
@@ -86,34 +87,41 @@ export class PlatformJwtVerifier {
   }
 
   /**
+   * The gateway's entry: a token verified before (so not revoked since: a revocation empties the
+   * cache) is decided from memory like an API key; an unknown one is a `PendingCheck`.
+   *
    * @returns the principal (`platform_jwt:<jti>`), or `malformed`, `unknown` (bad signature,
    * key, algorithm, issuer, audience or type), `expired`, `revoked`, or `forbidden` (a token
-   * for another deployment or infrastructure).
+   * for another deployment or infrastructure); a `PendingCheck` resolving to one of those.
    */
-  async verify(
-    token: string,
-    deployment: { readonly id: string; readonly infrastructure_id: string },
-  ): Promise<Principal | Denial> {
+  check(token: string, deployment: { readonly id: string; readonly infrastructure_id: string }): Verification {
     if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
     const hash = hashCredential(token);
-    let verified = this.cache.get(hash);
-    if (verified && verified.exp + this.options.clockSkewS <= Date.now() / 1000) {
+    const verified = this.cache.get(hash);
+    if (verified === undefined) return new PendingCheck(() => this.verifyUncached(token, hash, deployment));
+    if (verified.exp + this.options.clockSkewS <= Date.now() / 1000) {
       this.cache.delete(hash);
       return deny('expired');
     }
-    if (!verified) {
-      const generation = this.generation;
-      const result = await this.verifyOnce(token);
-      if ('denied' in result) return result;
-      if (this.revocations.some((r) => isRevokedBy(result, r))) return deny('revoked');
-      if (generation === this.generation) this.cache.set(hash, result);
-      this.admitted.set(result.jti, result);
-      verified = result;
-    }
-    if (!scopeCovers(verified.scope, deployment)) {
-      return deny('forbidden', 'This token is for another deployment or infrastructure');
-    }
-    return { kind: 'platform_jwt', id: verified.jti };
+    return covering(verified, deployment);
+  }
+
+  private async verifyUncached(
+    token: string,
+    hash: string,
+    deployment: { readonly id: string; readonly infrastructure_id: string },
+  ): Promise<Principal | Denial> {
+    const generation = this.generation;
+    const result = await this.verifyOnce(token);
+    if ('denied' in result) return result;
+    // A revocation's reload may still be running: deciding (and caching) on the old list would
+    // admit the revoked token until the next revocation. A failed reload is tried again (a store
+    // that cannot answer is a 503, not an admission).
+    await this.reloading.catch(() => this.reloadRevocations());
+    if (this.revocations.some((r) => isRevokedBy(result, r))) return deny('revoked');
+    if (generation === this.generation) this.cache.set(hash, result);
+    this.admitted.set(result.jti, result);
+    return covering(result, deployment);
   }
 
   private async verifyOnce(token: string): Promise<VerifiedToken | Denial> {
@@ -156,6 +164,17 @@ export class PlatformJwtVerifier {
   private async reloadRevocations(): Promise<void> {
     this.revocations = await loadLiveRevocations(this.store);
   }
+}
+
+/** The principal of a verified token, if its claim covers the deployment (else 403). */
+function covering(
+  token: VerifiedToken,
+  deployment: { readonly id: string; readonly infrastructure_id: string },
+): Principal | Denial {
+  if (!scopeCovers(token.scope, deployment)) {
+    return deny('forbidden', 'This token is for another deployment or infrastructure');
+  }
+  return { kind: 'platform_jwt', id: token.jti };
 }
 
 /** `iat` not in the future and a lifetime no longer than the node issues (both with the skew). */

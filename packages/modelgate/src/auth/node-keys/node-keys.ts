@@ -1,9 +1,9 @@
 import {
   type CredentialKind,
-  constantTimeEqual,
   generateCredential,
   hashCredential,
   type ParsedCredential,
+  sameDigest,
 } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
 import type { Principal } from '../principal.js';
@@ -12,9 +12,20 @@ import type { KeyFileContent } from './key-file.js';
 export type RotatableKey = 'management' | 'inference';
 
 interface KeyState {
-  hash: string;
+  readonly hash: string;
   /** Epoch ms; undefined for the API key, which does not expire. */
-  expiresAt?: number;
+  readonly expiresAt?: number;
+}
+
+/**
+ * What verifying node keys takes: hashes and expiries only, never a plain key. Plain data, so
+ * the primary of a multi-process node can hand it to its workers.
+ */
+export type NodeKeyState = Readonly<Record<RotatableKey | 'API', KeyState>>;
+
+/** Something that verifies node keys: the node's own keys, or a worker's copy of their state. */
+export interface NodeKeyVerifier {
+  verify(credential: ParsedCredential): Principal | Denial;
 }
 
 /**
@@ -74,14 +85,12 @@ export class NodeKeys {
 
   /** Verifies a node key (management, inference or API) in constant time. */
   verify(credential: ParsedCredential): Principal | Denial {
-    const slot = SLOT_BY_KIND[credential.kind];
-    if (!slot) return deny('unknown');
-    const state = this.state[slot];
-    if (!constantTimeEqual(credential.hash, state.hash)) return deny('unknown');
-    if (state.expiresAt !== undefined && this.now() >= state.expiresAt) {
-      return deny('expired', `The ${slot} key has expired; get a new one from the token API`);
-    }
-    return { kind: credential.kind as Principal['kind'], id: `node:${slot}` };
+    return verifyNodeKey(this.state, credential, this.now());
+  }
+
+  /** A copy of what verification needs (hashes and expiries), for the workers. */
+  get verificationState(): NodeKeyState {
+    return { ...this.state };
   }
 
   private fresh(kind: CredentialKind): { key: string; state: KeyState } {
@@ -89,6 +98,43 @@ export class NodeKeys {
     return { key, state: { hash: hashCredential(key), expiresAt: this.now() + this.expirationMs } };
   }
 }
+
+/**
+ * A worker's view of the node keys: the primary's hashes and expiries, replaced on rotation.
+ */
+export class NodeKeyReplica implements NodeKeyVerifier {
+  constructor(
+    private state: NodeKeyState,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  update(state: NodeKeyState): void {
+    this.state = state;
+  }
+
+  verify(credential: ParsedCredential): Principal | Denial {
+    return verifyNodeKey(this.state, credential, this.now());
+  }
+}
+
+/** The decision for one node key against a state: pure. */
+function verifyNodeKey(state: NodeKeyState, credential: ParsedCredential, now: number): Principal | Denial {
+  const slot = SLOT_BY_KIND[credential.kind];
+  if (!slot) return deny('unknown');
+  const key = state[slot];
+  if (!sameDigest(credential.hash, key.hash)) return deny('unknown');
+  if (key.expiresAt !== undefined && now >= key.expiresAt) {
+    return deny('expired', `The ${slot} key has expired; get a new one from the token API`);
+  }
+  return PRINCIPALS[slot];
+}
+
+/** One principal object per node key, so a verification allocates nothing. */
+const PRINCIPALS: Readonly<Record<RotatableKey | 'API', Principal>> = {
+  management: Object.freeze({ kind: 'management_key', id: 'node:management' }),
+  inference: Object.freeze({ kind: 'inference_key', id: 'node:inference' }),
+  API: Object.freeze({ kind: 'token_api_key', id: 'node:API' }),
+};
 
 const SLOT_BY_KIND: Partial<Record<CredentialKind, RotatableKey | 'API'>> = {
   management_key: 'management',

@@ -4,6 +4,7 @@ import { BoundedCache } from '../cache.js';
 import { hashCredential } from '../credential.js';
 import { type Denial, deny, isDenial } from '../denial.js';
 import { looksLikeJwt } from '../jwt/claims.js';
+import { PendingCheck, type Verification } from '../pending-check.js';
 import type { Principal } from '../principal.js';
 import { IssuerKeys } from './issuer-keys.js';
 
@@ -43,6 +44,22 @@ export class OidcVerifier {
     }
   }
 
+  /**
+   * The gateway's entry: a token verified before (for this revision, not expired) is decided
+   * from memory; an unknown one is a `PendingCheck` (the issuer's keys may need fetching).
+   */
+  check(
+    token: string,
+    settings: OidcSettings,
+    deployment: { readonly id: string; readonly revision: number },
+  ): Verification {
+    if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
+    const key = `${deployment.id}:${deployment.revision}:${hashCredential(token)}`;
+    const hit = this.cache.get(key);
+    if (hit) return this.decideCached(key, hit, settings);
+    return new PendingCheck(() => this.verify(token, settings, deployment));
+  }
+
   async verify(
     token: string,
     settings: OidcSettings,
@@ -51,11 +68,7 @@ export class OidcVerifier {
     if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
     const key = `${deployment.id}:${deployment.revision}:${hashCredential(token)}`;
     const hit = this.cache.get(key);
-    if (hit) {
-      if (hit.exp + settings.clock_skew_s > Date.now() / 1000) return hit.result;
-      this.cache.delete(key);
-      return deny('expired');
-    }
+    if (hit) return this.decideCached(key, hit, settings);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(
@@ -82,6 +95,13 @@ export class OidcVerifier {
     const result = authorize(payload, settings);
     if (!isDenial(result) || result.denied === 'forbidden') this.cache.set(key, { exp: payload.exp!, result });
     return result;
+  }
+
+  /** A cached outcome, unless the token expired since (then it is dropped and refused). */
+  private decideCached(key: string, hit: Outcome, settings: OidcSettings): Principal | Denial {
+    if (hit.exp + settings.clock_skew_s > Date.now() / 1000) return hit.result;
+    this.cache.delete(key);
+    return deny('expired');
   }
 
   private keysOf(settings: OidcSettings): IssuerKeys {

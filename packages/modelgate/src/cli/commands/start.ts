@@ -30,11 +30,24 @@ export function registerStart(program: Command): void {
       const config = configFromFlags(opts);
       const levels = new LevelControl();
       const log = createLogger({ level: config.log_level, onChild: levels.track });
-      node = await startNode(config, log);
+      const { workerCount } = await import('../../cluster/workers.js');
+      const workers = workerCount(config.workers);
+      if (workers > 1 && (await import('node:cluster')).default.isWorker) {
+        // A data-plane worker forked by the primary below: it serves until the primary stops it.
+        // SIGHUP is the primary's (it holds the start lock); the new log level reaches workers from it.
+        const { runWorker } = await import('../../cluster/worker.js');
+        await runWorker(config, log, process.env, levels).catch((err: unknown) => process.exit(reportFailure(err)));
+        return;
+      }
+      node =
+        workers > 1
+          ? await (await import('../../cluster/primary.js')).startCluster(config, log, workers)
+          : await startNode(config, log);
       const running = node;
       let current = config;
       hangup = () => {
         current = reloadNode({ current, load: () => configFromFlags(opts), servers: running.servers, log, levels });
+        running.reloaded?.(current);
       };
       const demo = opts.demo === true ? await startDemo(running, log) : undefined;
       let signalled = false;

@@ -1,0 +1,110 @@
+import type { Server } from 'node:http';
+import type { RefusalRecorder } from '../audit/data-plane.js';
+import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
+import { BasicVerifier } from '../auth/basic/verifier.js';
+import type { CheckSlots } from '../auth/expensive-check-limiter.js';
+import type { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
+import type { NodeKeyVerifier } from '../auth/node-keys/node-keys.js';
+import { OidcVerifier } from '../auth/oidc/verifier.js';
+import type { ListenAddress } from '../config/address.js';
+import type { Config } from '../config/schema.js';
+import type { ControlContext } from '../control/context.js';
+import { listServedDeploymentNames, loadServedDeployment } from '../control/deployments.js';
+import { continueAfterAdmission } from '../gateway/continue.js';
+import { createProxy } from '../gateway/proxy.js';
+import { RouteTable } from '../gateway/route-table.js';
+import { createGateway } from '../gateway/server.js';
+import type { Throttle } from '../gateway/throttle.js';
+import type { Logger } from '../log/logger.js';
+import type { ClientAddress } from './client-address.js';
+import type { Readiness } from './health.js';
+import { createListenerServer, type TlsFiles } from './listen.js';
+
+/** How often the route table re-reads every deployment, as a backstop for a lost event. */
+export const ROUTE_RECONCILE_MS = 30_000;
+/** An external issuer's JWKS is refreshed on use after this long (kept if the refresh fails). */
+export const OIDC_JWKS_MAX_AGE_MS = 600_000;
+
+export interface DataPlaneDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly control: ControlContext;
+  readonly readiness: Readiness;
+  /** Undefined when token authorization is disabled. */
+  readonly nodeKeys: NodeKeyVerifier | undefined;
+  readonly throttle: Throttle;
+  /** `trusted_proxies`' one client address: throttle keys, password-check shares, access line. */
+  readonly clientAddress: ClientAddress;
+  /** Platform JWTs: the node's verifier, or in a worker its own over the same store and keys. */
+  readonly platformJwt: PlatformJwtVerifier;
+  /** The node's cap on password checks (`password_check_concurrency`, fair per client). */
+  readonly checkSlots: CheckSlots;
+  /** Audit of refusals: the node's writer, or in a worker a relay to the primary's. */
+  readonly audit?: RefusalRecorder;
+  readonly address: ListenAddress;
+  readonly tls: TlsFiles;
+}
+
+/** The data plane, built and not yet listening. */
+export interface DataPlane {
+  readonly server: Server;
+  /** Closes the route table and the upstream connections (after the server stopped accepting). */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the data plane: the route table (loaded, following the bus), the verifiers, the
+ * upstream proxy and the inference listener. The same in a single-process node and in each
+ * worker of a multi-process one; only the throttle, the password-check slots, the audit sink, the
+ * node keys and the platform JWT verifier differ.
+ */
+export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
+  const { config, log, control } = deps;
+  const routes = new RouteTable(
+    (name) => loadServedDeployment(control, name),
+    (err) => log.warn({ err: String(err) }, 'route reload failed; the deployment answers 503 until it succeeds'),
+  );
+  routes.follow(control.bus);
+  try {
+    await routes.loadAll(await listServedDeploymentNames(control));
+  } catch (err) {
+    routes.close();
+    throw err;
+  }
+  routes.reconcileEvery(ROUTE_RECONCILE_MS, () => listServedDeploymentNames(control));
+  const proxy = createProxy({
+    connectTimeoutMs: config.upstream_connect_timeout_ms,
+    headersTimeoutMs: config.upstream_timeout_ms,
+    onError: (err, info) => log.warn({ err: String(err), ...info }, 'upstream failure'),
+  });
+  const gateway = createGateway({
+    log,
+    readiness: deps.readiness,
+    routes,
+    verifiers: {
+      nodeKeys: deps.nodeKeys,
+      apiKeys: new ApiKeyVerifier(control.store, control.bus),
+      basic: new BasicVerifier(deps.checkSlots),
+      platformJwt: deps.platformJwt,
+      oidc: new OidcVerifier({ cooldownMs: config.oidc_jwks_cooldown_s * 1000, maxAgeMs: OIDC_JWKS_MAX_AGE_MS }),
+    },
+    throttle: deps.throttle,
+    clientAddress: deps.clientAddress,
+    proxy,
+    upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
+    baseDomain: config.base_domain,
+    proto: deps.address.protocol,
+    bus: control.bus,
+    audit: deps.audit,
+  });
+  const server = createListenerServer(deps.address, gateway.request, deps.tls);
+  server.on('upgrade', gateway.upgrade);
+  server.on('checkContinue', continueAfterAdmission(gateway.request));
+  return {
+    server,
+    async close() {
+      await proxy.close();
+      routes.close();
+    },
+  };
+}

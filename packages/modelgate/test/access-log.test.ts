@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccessLog } from '../src/log/access-log.js';
+import { type NodeProcess, startNodeProcess } from './helpers/node-process.js';
+import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
+
+/** The fields an access line may carry: anything else would be a field nobody vetted. */
+const ACCESS_FIELDS = [
+  'level',
+  'time',
+  'pid',
+  'listener',
+  'request_id',
+  'method',
+  'deployment',
+  'status',
+  'principal',
+  'remote',
+  'msg',
+];
+
+describe('the access line at the default log level carries no credential', () => {
+  let node: NodeProcess;
+  let upstream: TestUpstream;
+  const password = `pw-${Math.random().toString(36).slice(2)}-secretpassword`;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    upstream = await recordingUpstream('access');
+    node = await startNodeProcess();
+    const token = JSON.parse(readFileSync(`${node.cwd}/key_file.json`, 'utf8')).management.key;
+    const manage = async (path: string, body: unknown) => {
+      const res = await fetch(`${node.urls.management}/api/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status, await res.clone().text()).toBeLessThan(300);
+      return res.json() as Promise<any>;
+    };
+    await manage('/secrets', { name: 'access-pw', value: password });
+    const made = await manage('/deployments', {
+      name: 'guarded',
+      upstream: upstream.url,
+      access: 'protected',
+      auth: { basic_secret: 'access-pw', api_keys: true },
+      api_keys: 1,
+    });
+    apiKey = made.api_keys[0].key;
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await upstream?.close();
+  });
+
+  it('writes id, method, deployment, status, principal and address, and never the Authorization, query or cookie', async () => {
+    const querySecret = `q${Math.random().toString(36).slice(2)}querysecret`;
+    const cookieSecret = `c${Math.random().toString(36).slice(2)}cookiesecret`;
+    const wrongKey = `${apiKey.slice(0, 4)}${'A'.repeat(apiKey.length - 4)}`;
+    const basic = `Basic ${Buffer.from(`modelgate:${password}`).toString('base64')}`;
+    const cases = [
+      { id: 'access-key-ok', authorization: `Bearer ${apiKey}`, status: 200 },
+      { id: 'access-basic-ok', authorization: basic, status: 200 },
+      { id: 'access-key-bad', authorization: `Bearer ${wrongKey}`, status: 401 },
+    ];
+    for (const c of cases) {
+      const res = await fetch(`${node.urls.inference}/guarded/predict?token=${querySecret}&plain=${querySecret}`, {
+        headers: { authorization: c.authorization, cookie: `session=${cookieSecret}`, 'x-request-id': c.id },
+      });
+      await res.arrayBuffer();
+      expect(res.status).toBe(c.status);
+    }
+    // The upstream saw the query: it was sent, so its absence from the log means something.
+    expect(upstream.hits.some((h) => h.url.includes(querySecret))).toBe(true);
+
+    const lines = await Promise.all(cases.map((c) => node.waitFor(new RegExp(`"request_id":"${c.id}"`))));
+    const output = node.output();
+    for (const secret of [apiKey, wrongKey, password, querySecret, cookieSecret, basic.slice(6)]) {
+      expect(output).not.toContain(secret);
+    }
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const entry of parsed) {
+      expect(
+        Object.keys(entry).every((k) => ACCESS_FIELDS.includes(k)),
+        JSON.stringify(entry),
+      ).toBe(true);
+      expect(entry).toMatchObject({ level: 30, msg: 'request', method: 'GET' });
+      expect(entry.remote).toMatch(/127\.0\.0\.1/);
+      expect(new Date(String(entry.time)).toISOString()).toBe(entry.time);
+    }
+    expect(parsed[0]).toMatchObject({
+      status: 200,
+      deployment: 'guarded',
+      principal: expect.stringMatching(/^api_key:/),
+    });
+    expect(parsed[1]).toMatchObject({
+      status: 200,
+      deployment: 'guarded',
+      principal: expect.stringMatching(/^basic:/),
+    });
+    expect(parsed[2]).toMatchObject({ status: 401 });
+    expect(parsed[2]).not.toHaveProperty('principal');
+  });
+});
+
+describe('createAccessLog', () => {
+  function capture(level: string) {
+    const lines: string[] = [];
+    const dest = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    return { log: pino({ level }, dest), lines };
+  }
+
+  it('escapes what is not plain, so every line stays one valid JSON object', async () => {
+    const { log, lines } = capture('info');
+    const access = createAccessLog(log, { listener: 'inference' });
+    access({
+      requestId: 'id-1',
+      method: 'GET',
+      status: 200,
+      deployment: 'we"ird\nname',
+      principal: 'api_key:\u2028x',
+      remote: '::1',
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      listener: 'inference',
+      request_id: 'id-1',
+      deployment: 'we"ird\nname',
+      principal: 'api_key:\u2028x',
+      remote: '::1',
+      status: 200,
+      msg: 'request',
+    });
+  });
+
+  it('writes nothing above the info level', async () => {
+    const { log, lines } = capture('warn');
+    createAccessLog(
+      log,
+      {},
+    )({ requestId: 'x', method: 'GET', status: 200, deployment: 'd', principal: undefined, remote: undefined });
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toEqual([]);
+  });
+});

@@ -1,0 +1,100 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { ExpensiveCheckLimiter } from '../src/auth/expensive-check-limiter.js';
+import { Channel, type Endpoint } from '../src/cluster/channel.js';
+import { nodeWideState } from '../src/cluster/primary.js';
+import { RemoteThrottle } from '../src/cluster/remote-throttle.js';
+import { FailureThrottle } from '../src/gateway/failure-throttle.js';
+
+/**
+ * Two ends of an IPC link in memory: delivery is asynchronous and every message goes through
+ * JSON, as node:cluster's channel does.
+ */
+function link(): [Endpoint, Endpoint] {
+  const a = new EventEmitter();
+  const b = new EventEmitter();
+  const deliver = (to: EventEmitter) => (message: unknown) => {
+    const copy = JSON.parse(JSON.stringify(message));
+    setImmediate(() => to.emit('message', copy));
+  };
+  return [
+    { send: deliver(b), on: (event, listener) => a.on(event, listener) },
+    { send: deliver(a), on: (event, listener) => b.on(event, listener) },
+  ];
+}
+
+/** A primary holding the node-wide state and `count` workers' views of it. */
+function node(count: number, options: { limit: number; slots: number; share?: number }) {
+  const throttle = new FailureThrottle({ limit: options.limit, windowMs: 60_000 });
+  const slots = new ExpensiveCheckLimiter(options.slots, options.share);
+  const toWorkers: Channel[] = [];
+  const broadcast = async (method: string, payload: unknown) => {
+    await Promise.all(toWorkers.map((c) => c.call(method, payload)));
+  };
+  const workers = Array.from({ length: count }, () => {
+    const [primaryEnd, workerEnd] = link();
+    toWorkers.push(new Channel(primaryEnd, nodeWideState({ throttle, slots, broadcast })));
+    const view: { throttle?: RemoteThrottle } = {};
+    const toPrimary = new Channel(workerEnd, {
+      lock: (payload) => {
+        const { key, until } = payload as { key: string; until: number };
+        view.throttle?.mirror(key, until);
+      },
+    });
+    const remote = new RemoteThrottle(toPrimary);
+    view.throttle = remote;
+    return { throttle: remote, channel: toPrimary };
+  });
+  return workers;
+}
+
+describe('node-wide state shared by the workers', () => {
+  it('the password-check cap counts checks in every worker together', async () => {
+    const [a, b] = node(2, { limit: 10, slots: 3, share: 3 });
+    expect(await a!.channel.call('slot', 'x')).toBe('run');
+    expect(await b!.channel.call('slot', 'y')).toBe('run');
+    expect(await a!.channel.call('slot', 'z')).toBe('run');
+    // Three in flight across two workers: the cap is reached for both, and a client with none
+    // running did not fill it (not charged).
+    expect(await b!.channel.call('slot', 'w')).toBe('node_cap');
+    expect(await a!.channel.call('slot', 'v')).toBe('node_cap');
+    a!.channel.notify('unslot', 'z');
+    expect(await a!.channel.call('slot', 'v')).toBe('run');
+  });
+
+  it("a client's share of the password-check cap is counted across workers", async () => {
+    const [a, b] = node(2, { limit: 10, slots: 8, share: 2 });
+    expect(await a!.channel.call('slot', 'flooder')).toBe('run');
+    expect(await b!.channel.call('slot', 'flooder')).toBe('run');
+    // Its share is used up whichever worker it reaches next: refused, and charged to it.
+    expect(await a!.channel.call('slot', 'flooder')).toBe('own_share');
+    expect(await b!.channel.call('slot', 'flooder')).toBe('own_share');
+    // Another client still has room.
+    expect(await b!.channel.call('slot', 'someone')).toBe('run');
+    b!.channel.notify('unslot', 'flooder');
+    expect(await a!.channel.call('slot', 'flooder')).toBe('run');
+  });
+
+  it('failures served by different workers add up, and the lock is in every worker before the last failure is answered', async () => {
+    const workers = node(3, { limit: 3, slots: 16 });
+    const key = '198.51.100.7|deployment-1';
+    for (const worker of workers) {
+      expect(await worker.throttle.enter(key)).toBe(0);
+      // Nobody is locked yet: the cache-hit path lets the caller through.
+      for (const w of workers) expect(w.throttle.lockedFor(key)).toBe(0);
+      await worker.throttle.fail(key);
+    }
+    for (const worker of workers) {
+      expect(worker.throttle.lockedFor(key)).toBeGreaterThan(0);
+      expect(await worker.throttle.enter(key)).toBeGreaterThan(0);
+      expect(worker.throttle.lockedFor('198.51.100.8|deployment-1')).toBe(0);
+    }
+  });
+
+  it('parallel guesses through several workers cannot exceed the limit: attempts are reserved in the primary', async () => {
+    const workers = node(2, { limit: 3, slots: 16 });
+    const key = '203.0.113.9|deployment-2';
+    const waits = await Promise.all(Array.from({ length: 8 }, (_, i) => workers[i % 2]!.throttle.enter(key)));
+    expect(waits.filter((w) => w === 0)).toHaveLength(3);
+  });
+});
