@@ -26,3 +26,8 @@ export interface Principal {
 
 /** The principal of every request when token authorization is disabled. */
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous', id: 'anonymous' });
+
+/** The user id of a signed-in user, or undefined for keys and anonymous callers (they own nothing). */
+export function userIdOf(principal: Principal): string | undefined {
+  return principal.kind === 'user' ? principal.id : undefined;
+}

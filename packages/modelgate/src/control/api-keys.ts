@@ -6,6 +6,7 @@ import type { ApiKeysTable } from '../store/schema.js';
 import { versions } from './catalog.js';
 import { announce, type ControlContext, nowIso } from './context.js';
 import { getRow } from './deployments.js';
+import { transact } from './transaction.js';
 import { newId, Problems } from './validation.js';
 
 /** Whose keys: one deployment's (D7), or a service version's design-time keys (D6). */
@@ -24,6 +25,7 @@ export interface ApiKeyInfo {
 
 async function resolveOwner(ctx: ControlContext, owner: ApiKeyOwner) {
   if ('deployment' in owner) {
+    // Locked (inside `transact`), so a concurrent delete of the deployment cannot orphan keys.
     const row = await getRow(ctx, owner.deployment);
     return { owner_type: 'deployment' as const, owner_id: row.id };
   }
@@ -57,25 +59,27 @@ export async function createApiKeys(
   problems.check(Number.isInteger(count) && count >= 1 && count <= 100, 'count must be 1 to 100');
   problems.check(typeof description === 'string' && description.length <= 1024, 'description must be a string');
   problems.throwIfAny();
-  const resolved = await resolveOwner(ctx, owner);
-  const out: (ApiKeyInfo & { key: string })[] = [];
-  for (let i = 0; i < count; i++) {
-    const key = generateCredential('api_key');
-    const id = newId('key');
-    const row: ApiKeysTable = {
-      id,
-      ...resolved,
-      prefix: displayPrefix(key),
-      hash: hashCredential(key),
-      ciphertext: seal(ctx.masterKey, key, `api_key:${id}`),
-      description,
-      created_at: nowIso(),
-      last_used_at: null,
-    };
-    await ctx.store.db.insertInto('api_keys').values(row).execute();
-    out.push({ ...(await describe(ctx, row)), key });
-  }
-  return out;
+  return transact(ctx, async (tx) => {
+    const resolved = await resolveOwner(tx, owner);
+    const out: (ApiKeyInfo & { key: string })[] = [];
+    for (let i = 0; i < count; i++) {
+      const key = generateCredential('api_key');
+      const id = newId('key');
+      const row: ApiKeysTable = {
+        id,
+        ...resolved,
+        prefix: displayPrefix(key),
+        hash: hashCredential(key),
+        ciphertext: seal(ctx.masterKey, key, `api_key:${id}`),
+        description,
+        created_at: nowIso(),
+        last_used_at: null,
+      };
+      await tx.store.db.insertInto('api_keys').values(row).execute();
+      out.push({ ...(await describe(tx, row)), key });
+    }
+    return out;
+  });
 }
 
 export async function listApiKeys(ctx: ControlContext, owner?: ApiKeyOwner): Promise<ApiKeyInfo[]> {
@@ -96,9 +100,11 @@ export async function revealApiKey(ctx: ControlContext, id: string): Promise<Api
 
 /** Deletes a key; every gateway refuses it from the next request on (X1). */
 export async function deleteApiKey(ctx: ControlContext, id: string): Promise<void> {
-  const row = await getKeyRow(ctx, id);
-  await ctx.store.db.deleteFrom('api_keys').where('id', '=', row.id).execute();
-  await announce(ctx, TOPICS.apiKeyDeleted, row.id);
+  await transact(ctx, async (tx) => {
+    const row = await getKeyRow(tx, id);
+    await tx.store.db.deleteFrom('api_keys').where('id', '=', row.id).execute();
+    await announce(tx, TOPICS.apiKeyDeleted, row.id);
+  });
 }
 
 async function getKeyRow(ctx: ControlContext, id: string): Promise<ApiKeysTable> {

@@ -1,12 +1,15 @@
 import { TOPICS } from '../events/topics.js';
 import { hashPassword } from '../secrets/password-hash.js';
 import type { DeploymentsTable } from '../store/schema.js';
+import { lockForUpdate } from '../store/transaction.js';
 import { type AuthSettings, DEFAULT_AUTH_SETTINGS, parseAuthSettings } from './auth-settings.js';
 import { infrastructures, services, versions } from './catalog.js';
 import { announce, type ControlContext, nowIso } from './context.js';
-import { createSecret, readSecretValue } from './secrets.js';
+import { deleteOwnedKeys } from './owned-keys.js';
+import { ensureSecret, readSecretValue } from './secrets.js';
 import type { DeploymentSnapshot } from './snapshot.js';
-import { checkName, checkUpstream, conflict, newId, notFound, Problems } from './validation.js';
+import { transact } from './transaction.js';
+import { checkName, checkUpstream, checkVersion, conflict, newId, notFound, Problems } from './validation.js';
 
 export type Access = 'public' | 'protected';
 
@@ -64,81 +67,62 @@ export async function createDeployment(
   );
   if (input.infrastructure !== undefined) checkName(problems, 'infrastructure', input.infrastructure);
   if (input.service !== undefined) checkName(problems, 'service', input.service);
+  if (input.version !== undefined) checkVersion(problems, input.version);
   problems.check(input.enabled === undefined || typeof input.enabled === 'boolean', 'enabled must be a boolean');
   problems.throwIfAny();
-  if (await findRow(ctx, input.name)) throw conflict('deployment', input.name);
-
-  const created: string[] = [];
-  const infraName = input.infrastructure ?? 'default';
-  const ensure = async <T>(found: T | undefined, what: string, make: () => Promise<T>): Promise<T> => {
-    if (found) return found;
-    created.push(what);
-    return make();
-  };
-  const infra = await ensure(await infrastructures.find(ctx, infraName), `infrastructure ${infraName}`, () =>
-    infrastructures.create(ctx, infraName),
-  );
-  const serviceName = input.service ?? input.name;
-  const service = await ensure(await services.find(ctx, serviceName), `service ${serviceName}`, () =>
-    services.create(ctx, serviceName),
-  );
-  const versionName = input.version ?? '1';
   const override = input.auth === undefined ? null : parseAuthSettings(input.auth);
-  let versionRow = await versions.find(ctx, service.id, versionName);
-  let versionSettings: AuthSettings;
-  let authOverride: AuthSettings | null = override;
-  if (!versionRow) {
+  // One transaction: a failure anywhere leaves no infrastructure, service, version or secret
+  // behind; parents shared with parallel deploys are get-or-create, so those all succeed.
+  return transact(ctx, async (tx) => {
+    if (await findRow(tx, input.name)) throw conflict('deployment', input.name);
+    const created: string[] = [];
+    const note = <T extends { created: boolean }>(made: T, what: string): T => {
+      if (made.created) created.push(what);
+      return made;
+    };
+    const infraName = input.infrastructure ?? 'default';
+    const infra = note(await infrastructures.ensure(tx, infraName), `infrastructure ${infraName}`).row;
+    const serviceName = input.service ?? input.name;
+    const service = note(await services.ensure(tx, serviceName), `service ${serviceName}`).row;
+    const versionName = input.version ?? '1';
     // A version made by this path carries the given settings as its design-time ones.
-    versionSettings = override ?? DEFAULT_AUTH_SETTINGS;
-    authOverride = null;
-    const v = await versions.create(ctx, serviceName, versionName, versionSettings);
-    created.push(`version ${serviceName}@${versionName}`);
-    versionRow = (await versions.find(ctx, service.id, v.version))!;
-  } else {
-    versionSettings = parseAuthSettings(JSON.parse(versionRow.auth_settings));
-  }
+    const version = note(
+      await versions.ensure(tx, service.id, versionName, override ?? DEFAULT_AUTH_SETTINGS),
+      `version ${serviceName}@${versionName}`,
+    );
+    const authOverride = version.created ? null : override;
+    const effective = authOverride ?? parseAuthSettings(JSON.parse(version.row.auth_settings));
 
-  const effective = authOverride ?? versionSettings;
-  let generatedSecret: CreateDeploymentResult['generatedSecret'];
-  if (effective.basic_secret !== null) {
-    const exists = await ctx.store.db
-      .selectFrom('secrets')
-      .select('id')
-      .where('name', '=', effective.basic_secret)
-      .executeTakeFirst();
-    if (!exists) {
-      const made = await createSecret(ctx, effective.basic_secret, { generate: true });
-      created.push(`secret ${effective.basic_secret}`);
-      generatedSecret = { name: effective.basic_secret, value: made.generatedValue! };
+    let generatedSecret: CreateDeploymentResult['generatedSecret'];
+    if (effective.basic_secret !== null) {
+      const value = await ensureSecret(tx, effective.basic_secret);
+      if (value !== undefined) {
+        created.push(`secret ${effective.basic_secret}`);
+        generatedSecret = { name: effective.basic_secret, value };
+      }
     }
-  }
 
-  const at = nowIso();
-  const row: DeploymentsTable = {
-    id: newId('dep'),
-    name: input.name,
-    infrastructure_id: infra.id,
-    service_id: service.id,
-    version_id: versionRow.id,
-    upstream_url: input.upstream,
-    access: input.access ?? ctx.config.default_deployment_access,
-    enabled: input.enabled === false ? 0 : 1,
-    auth_override: authOverride ? JSON.stringify(authOverride) : null,
-    revision: 1,
-    created_at: at,
-    updated_at: at,
-  };
-  const snapshot = await buildSnapshot(ctx, row);
-  await ctx.store.db.transaction().execute(async (trx) => {
-    await trx.insertInto('deployments').values(row).execute();
-    await trx
-      .insertInto('deployment_revisions')
-      .values({ deployment_id: row.id, revision: 1, snapshot: JSON.stringify(snapshot), created_at: at })
-      .execute();
+    const at = nowIso();
+    const row: DeploymentsTable = {
+      id: newId('dep'),
+      name: input.name,
+      infrastructure_id: infra.id,
+      service_id: service.id,
+      version_id: version.row.id,
+      upstream_url: input.upstream,
+      access: input.access ?? ctx.config.default_deployment_access,
+      enabled: input.enabled === false ? 0 : 1,
+      auth_override: authOverride ? JSON.stringify(authOverride) : null,
+      revision: 1,
+      created_at: at,
+      updated_at: at,
+    };
+    await tx.store.db.insertInto('deployments').values(row).execute();
+    await insertRevision(tx, row);
+    await announce(tx, TOPICS.deploymentChanged, row.name);
+    const result: CreateDeploymentResult = { deployment: await describe(tx, row), created };
+    return generatedSecret ? { ...result, generatedSecret } : result;
   });
-  await announce(ctx, TOPICS.deploymentChanged, row.name);
-  const result: CreateDeploymentResult = { deployment: await describe(ctx, row), created };
-  return generatedSecret ? { ...result, generatedSecret } : result;
 }
 
 export interface UpdateDeploymentInput {
@@ -154,7 +138,6 @@ export interface UpdateDeploymentInput {
  * re-reads the Basic secret's current value.
  */
 export async function updateDeployment(ctx: ControlContext, name: string, input: UpdateDeploymentInput) {
-  const row = await getRow(ctx, name);
   const problems = new Problems();
   if (input.upstream !== undefined) checkUpstream(problems, input.upstream);
   problems.check(
@@ -162,85 +145,90 @@ export async function updateDeployment(ctx: ControlContext, name: string, input:
     'access must be public or protected',
   );
   problems.throwIfAny();
-  const next: DeploymentsTable = { ...row };
-  if (input.upstream !== undefined) next.upstream_url = input.upstream;
-  if (input.access !== undefined) next.access = input.access;
-  if (input.auth !== undefined)
-    next.auth_override = input.auth === null ? null : JSON.stringify(parseAuthSettings(input.auth));
-  if (input.version !== undefined) {
-    const service = await ctx.store.db
-      .selectFrom('services')
-      .select('name')
-      .where('id', '=', row.service_id)
-      .executeTakeFirstOrThrow();
-    next.version_id = (await versions.get(ctx, service.name, input.version)).id;
-  }
-  return redeployRow(ctx, next);
+  const auth = input.auth === undefined || input.auth === null ? input.auth : parseAuthSettings(input.auth);
+  return transact(ctx, async (tx) => {
+    const row = await getRow(tx, name);
+    const next: DeploymentsTable = { ...row };
+    if (input.upstream !== undefined) next.upstream_url = input.upstream;
+    if (input.access !== undefined) next.access = input.access;
+    if (auth !== undefined) next.auth_override = auth === null ? null : JSON.stringify(auth);
+    if (input.version !== undefined) {
+      const service = await tx.store.db
+        .selectFrom('services')
+        .select('name')
+        .where('id', '=', row.service_id)
+        .executeTakeFirstOrThrow();
+      next.version_id = (await versions.get(tx, service.name, input.version)).id;
+    }
+    return redeployRow(tx, next);
+  });
 }
 
 /** `modelgate redeploy NAME`: a new revision with the same settings and the secret's current value (G4). */
 export async function redeploy(ctx: ControlContext, name: string): Promise<DeploymentInfo> {
-  return redeployRow(ctx, await getRow(ctx, name));
+  return transact(ctx, async (tx) => redeployRow(tx, await getRow(tx, name)));
 }
 
-async function redeployRow(ctx: ControlContext, row: DeploymentsTable): Promise<DeploymentInfo> {
-  const next: DeploymentsTable = { ...row, revision: row.revision + 1, updated_at: nowIso() };
-  const snapshot = await buildSnapshot(ctx, next);
-  await ctx.store.db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('deployment_revisions')
-      .values({
-        deployment_id: next.id,
-        revision: next.revision,
-        snapshot: JSON.stringify(snapshot),
-        created_at: next.updated_at,
-      })
-      .execute();
-    await trx
-      .updateTable('deployments')
-      .set({
-        upstream_url: next.upstream_url,
-        access: next.access,
-        auth_override: next.auth_override,
-        version_id: next.version_id,
-        revision: next.revision,
-        updated_at: next.updated_at,
-      })
-      .where('id', '=', next.id)
-      .execute();
-  });
-  await announce(ctx, TOPICS.deploymentChanged, next.name);
-  return describe(ctx, next);
+/**
+ * Writes the next revision of a row read under lock in this transaction, so parallel redeploys
+ * of one deployment queue and each gets its own revision number.
+ */
+async function redeployRow(tx: ControlContext, row: DeploymentsTable): Promise<DeploymentInfo> {
+  const next: DeploymentsTable = { ...row, revision: Number(row.revision) + 1, updated_at: nowIso() };
+  await insertRevision(tx, next);
+  await tx.store.db
+    .updateTable('deployments')
+    .set({
+      upstream_url: next.upstream_url,
+      access: next.access,
+      auth_override: next.auth_override,
+      version_id: next.version_id,
+      revision: next.revision,
+      updated_at: next.updated_at,
+    })
+    .where('id', '=', next.id)
+    .execute();
+  await announce(tx, TOPICS.deploymentChanged, next.name);
+  return describe(tx, next);
+}
+
+/** Freezes what the gateway serves for this revision (reads the Basic secret's value now). */
+async function insertRevision(tx: ControlContext, row: DeploymentsTable): Promise<void> {
+  const snapshot = await buildSnapshot(tx, row);
+  await tx.store.db
+    .insertInto('deployment_revisions')
+    .values({
+      deployment_id: row.id,
+      revision: row.revision,
+      snapshot: JSON.stringify(snapshot),
+      created_at: row.updated_at,
+    })
+    .execute();
 }
 
 /** D9: enabling or disabling is not a redeploy; a disabled deployment answers 503. */
 export async function setEnabled(ctx: ControlContext, name: string, enabled: boolean): Promise<DeploymentInfo> {
-  const row = await getRow(ctx, name);
-  const updated_at = nowIso();
-  await ctx.store.db
-    .updateTable('deployments')
-    .set({ enabled: enabled ? 1 : 0, updated_at })
-    .where('id', '=', row.id)
-    .execute();
-  await announce(ctx, TOPICS.deploymentChanged, name);
-  return describe(ctx, { ...row, enabled: enabled ? 1 : 0, updated_at });
+  return transact(ctx, async (tx) => {
+    const row = await getRow(tx, name);
+    const updated_at = nowIso();
+    await tx.store.db
+      .updateTable('deployments')
+      .set({ enabled: enabled ? 1 : 0, updated_at })
+      .where('id', '=', row.id)
+      .execute();
+    await announce(tx, TOPICS.deploymentChanged, name);
+    return describe(tx, { ...row, enabled: enabled ? 1 : 0, updated_at });
+  });
 }
 
 export async function deleteDeployment(ctx: ControlContext, name: string): Promise<void> {
-  const row = await getRow(ctx, name);
-  const keys = await ctx.store.db
-    .selectFrom('api_keys')
-    .select('id')
-    .where('owner_type', '=', 'deployment')
-    .where('owner_id', '=', row.id)
-    .execute();
-  await ctx.store.db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('api_keys').where('owner_type', '=', 'deployment').where('owner_id', '=', row.id).execute();
-    await trx.deleteFrom('deployment_revisions').where('deployment_id', '=', row.id).execute();
-    await trx.deleteFrom('deployments').where('id', '=', row.id).execute();
+  await transact(ctx, async (tx) => {
+    const row = await getRow(tx, name);
+    await deleteOwnedKeys(tx, 'deployment', row.id);
+    await tx.store.db.deleteFrom('deployment_revisions').where('deployment_id', '=', row.id).execute();
+    await tx.store.db.deleteFrom('deployments').where('id', '=', row.id).execute();
+    await announce(tx, TOPICS.deploymentChanged, name);
   });
-  await announce(ctx, TOPICS.deploymentChanged, name);
-  for (const key of keys) await announce(ctx, TOPICS.apiKeyDeleted, key.id);
 }
 
 export async function getDeployment(ctx: ControlContext, name: string): Promise<DeploymentInfo> {
@@ -311,9 +299,16 @@ async function buildSnapshot(ctx: ControlContext, row: DeploymentsTable): Promis
 }
 
 async function findRow(ctx: ControlContext, name: string) {
-  return ctx.store.db.selectFrom('deployments').selectAll().where('name', '=', name).executeTakeFirst();
+  return lockForUpdate(
+    ctx.store,
+    ctx.store.db.selectFrom('deployments').selectAll().where('name', '=', name),
+  ).executeTakeFirst();
 }
 
+/**
+ * A deployment's row, or RESOURCE_NOT_FOUND. Inside `transact` it stays locked until commit, so
+ * concurrent changes of one deployment queue instead of racing on its revision number.
+ */
 export async function getRow(ctx: ControlContext, name: string): Promise<DeploymentsTable> {
   const row = await findRow(ctx, name);
   if (!row) throw notFound('deployment', name);

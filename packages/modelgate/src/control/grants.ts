@@ -1,6 +1,7 @@
 import { type ResourceType, RIGHTS_BY_TYPE } from '../access/permissions.js';
 import type { ControlContext } from './context.js';
 import { getGroupRow } from './groups.js';
+import { transact } from './transaction.js';
 import { notFound, Problems } from './validation.js';
 
 /** One group's rights on one resource. */
@@ -38,7 +39,10 @@ export function checkRights(type: ResourceType, rights: unknown): string[] {
   return [...new Set(rights as string[])];
 }
 
-/** Grants a group exactly these rights on a resource (PUT: replaces what it had). */
+/**
+ * Grants a group exactly these rights on a resource (PUT: replaces what it had). One upsert, so
+ * parallel PUTs are idempotent successes (the last one wins), never a duplicate-key conflict.
+ */
 export async function setGrant(
   ctx: ControlContext,
   type: ResourceType,
@@ -47,17 +51,16 @@ export async function setGrant(
   rights: unknown,
 ): Promise<GrantInfo> {
   const checked = checkRights(type, rights);
-  const [id, g] = await Promise.all([resourceId(ctx, type, name), getGroupRow(ctx, group)]);
-  await ctx.store.db.transaction().execute(async (trx) => {
-    await trx
-      .deleteFrom('grants')
-      .where('resource_type', '=', type)
-      .where('resource_id', '=', id)
-      .where('group_id', '=', g.id)
-      .execute();
-    await trx
+  await transact(ctx, async (tx) => {
+    const [id, g] = await Promise.all([resourceId(tx, type, name), getGroupRow(tx, group)]);
+    await tx.store.db
       .insertInto('grants')
       .values({ resource_type: type, resource_id: id, group_id: g.id, rights: JSON.stringify(checked) })
+      .onConflict((oc) =>
+        oc
+          .columns(['resource_type', 'resource_id', 'group_id'])
+          .doUpdateSet({ rights: (eb) => eb.ref('excluded.rights') }),
+      )
       .execute();
   });
   return { group, rights: checked };
@@ -65,14 +68,16 @@ export async function setGrant(
 
 /** Takes a group's rights on a resource away; in force on the next request everywhere. */
 export async function removeGrant(ctx: ControlContext, type: ResourceType, name: string, group: string) {
-  const [id, g] = await Promise.all([resourceId(ctx, type, name), getGroupRow(ctx, group)]);
-  const result = await ctx.store.db
-    .deleteFrom('grants')
-    .where('resource_type', '=', type)
-    .where('resource_id', '=', id)
-    .where('group_id', '=', g.id)
-    .executeTakeFirst();
-  if (Number(result.numDeletedRows) === 0) throw notFound(`grant on ${type} "${name}" to group`, group);
+  await transact(ctx, async (tx) => {
+    const [id, g] = await Promise.all([resourceId(tx, type, name), getGroupRow(tx, group)]);
+    const result = await tx.store.db
+      .deleteFrom('grants')
+      .where('resource_type', '=', type)
+      .where('resource_id', '=', id)
+      .where('group_id', '=', g.id)
+      .executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw notFound(`grant on ${type} "${name}" to group`, group);
+  });
 }
 
 export async function listGrants(ctx: ControlContext, type: ResourceType, name: string): Promise<GrantInfo[]> {
@@ -94,6 +99,24 @@ export async function setOwner(ctx: ControlContext, type: 'service' | 'secret', 
   await ctx.store.db.insertInto('owners').values({ resource_type: type, resource_id: id, user_id: userId }).execute();
 }
 
+/**
+ * Creates a service or secret with `create` and records `ownerId` (when a user made it) as its
+ * owner, in one transaction: a resource never exists without the owner its creator is promised.
+ */
+export async function createOwned<T>(
+  ctx: ControlContext,
+  type: 'service' | 'secret',
+  name: string,
+  ownerId: string | undefined,
+  create: (tx: ControlContext) => Promise<T>,
+): Promise<T> {
+  return transact(ctx, async (tx) => {
+    const made = await create(tx);
+    if (ownerId !== undefined) await setOwner(tx, type, name, ownerId);
+    return made;
+  });
+}
+
 /** The owner's username, or null (made by a key, or its user was deleted). */
 export async function ownerOf(ctx: ControlContext, type: 'service' | 'secret', name: string): Promise<string | null> {
   const id = await resourceId(ctx, type, name);
@@ -108,22 +131,28 @@ export async function ownerOf(ctx: ControlContext, type: 'service' | 'secret', n
 }
 
 /**
- * Deletes a resource with `remove`, then its grants and owner (ids are never reused, so this is
- * tidiness, not safety). When `remove` refuses (in use), grants are kept.
+ * Deletes a resource with `remove` and its grants and owner, in one transaction (`remove` gets
+ * the transaction's context and must use it). When `remove` refuses (in use), nothing changes.
  */
 export async function deleteWithGrants(
   ctx: ControlContext,
   type: ResourceType,
   name: string,
-  remove: () => Promise<void>,
+  remove: (tx: ControlContext) => Promise<void>,
 ): Promise<void> {
-  const row = await ctx.store.db
-    .selectFrom(TABLE[type] as 'services')
-    .select('id')
-    .where('name', '=', name)
-    .executeTakeFirst();
-  await remove();
-  if (!row) return;
-  await ctx.store.db.deleteFrom('grants').where('resource_type', '=', type).where('resource_id', '=', row.id).execute();
-  await ctx.store.db.deleteFrom('owners').where('resource_id', '=', row.id).execute();
+  await transact(ctx, async (tx) => {
+    const row = await tx.store.db
+      .selectFrom(TABLE[type] as 'services')
+      .select('id')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    await remove(tx);
+    if (!row) return;
+    await tx.store.db
+      .deleteFrom('grants')
+      .where('resource_type', '=', type)
+      .where('resource_id', '=', row.id)
+      .execute();
+    await tx.store.db.deleteFrom('owners').where('resource_id', '=', row.id).execute();
+  });
 }

@@ -1,7 +1,9 @@
 import { GLOBAL_PRIVILEGES, type GlobalPrivilege } from '../access/permissions.js';
 import type { GroupsTable } from '../store/schema.js';
+import { lockForUpdate } from '../store/transaction.js';
 import type { ControlContext } from './context.js';
 import { nowIso } from './context.js';
+import { transact } from './transaction.js';
 import { checkName, conflict, newId, notFound, Problems } from './validation.js';
 
 /** A group as the API shows it (D2): its global privileges and members. */
@@ -28,15 +30,18 @@ export async function createGroup(
   checkName(problems, 'name', input.name);
   checkPrivileges(problems, input.privileges);
   problems.throwIfAny();
-  if (await findGroup(ctx, input.name)) throw conflict('group', input.name);
-  const row: GroupsTable = {
-    id: newId('grp'),
-    name: input.name,
-    privileges: JSON.stringify([...new Set(input.privileges ?? [])]),
-    created_at: nowIso(),
-  };
-  await ctx.store.db.insertInto('groups').values(row).execute();
-  return describe(ctx, row);
+  // A parallel create of the same name that passes the check loses on the unique index: 409.
+  return transact(ctx, async (tx) => {
+    if (await findGroup(tx, input.name)) throw conflict('group', input.name);
+    const row: GroupsTable = {
+      id: newId('grp'),
+      name: input.name,
+      privileges: JSON.stringify([...new Set(input.privileges ?? [])]),
+      created_at: nowIso(),
+    };
+    await tx.store.db.insertInto('groups').values(row).execute();
+    return describe(tx, row);
+  });
 }
 
 /** Replaces a group's global privileges; in force on the next request (nothing is cached). */
@@ -48,18 +53,25 @@ export async function setGroupPrivileges(
   const problems = new Problems();
   checkPrivileges(problems, privileges);
   problems.throwIfAny();
-  const row = await getGroupRow(ctx, name);
-  const next = { ...row, privileges: JSON.stringify([...new Set(privileges)]) };
-  await ctx.store.db.updateTable('groups').set({ privileges: next.privileges }).where('id', '=', row.id).execute();
-  return describe(ctx, next);
+  return transact(ctx, async (tx) => {
+    const row = await getGroupRow(tx, name);
+    const next = { ...row, privileges: JSON.stringify([...new Set(privileges)]) };
+    await tx.store.db.updateTable('groups').set({ privileges: next.privileges }).where('id', '=', row.id).execute();
+    return describe(tx, next);
+  });
 }
 
 export async function findGroup(ctx: ControlContext, name: string): Promise<GroupsTable | undefined> {
   return ctx.store.db.selectFrom('groups').selectAll().where('name', '=', name).executeTakeFirst();
 }
 
+/**
+ * A group's row, or RESOURCE_NOT_FOUND. Inside `transact` it stays locked until commit (on
+ * PostgreSQL), so a grant or membership written for it cannot interleave with its delete.
+ */
 export async function getGroupRow(ctx: ControlContext, name: string): Promise<GroupsTable> {
-  const row = await findGroup(ctx, name);
+  const query = ctx.store.db.selectFrom('groups').selectAll().where('name', '=', name);
+  const row = await lockForUpdate(ctx.store, query).executeTakeFirst();
   if (!row) throw notFound('group', name);
   return row;
 }
@@ -75,37 +87,39 @@ export async function listGroups(ctx: ControlContext): Promise<GroupInfo[]> {
 
 /** Deletes a group; its memberships and grants go with it (cascade, docs/decisions.md). */
 export async function deleteGroup(ctx: ControlContext, name: string): Promise<void> {
-  const row = await getGroupRow(ctx, name);
-  await ctx.store.db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('grants').where('group_id', '=', row.id).execute();
-    await trx.deleteFrom('group_members').where('group_id', '=', row.id).execute();
-    await trx.deleteFrom('groups').where('id', '=', row.id).execute();
+  await transact(ctx, async (tx) => {
+    const row = await getGroupRow(tx, name);
+    await tx.store.db.deleteFrom('grants').where('group_id', '=', row.id).execute();
+    await tx.store.db.deleteFrom('group_members').where('group_id', '=', row.id).execute();
+    await tx.store.db.deleteFrom('groups').where('id', '=', row.id).execute();
   });
 }
 
-/** Adds a user to a group; idempotent (PUT). */
+/** Adds a user to a group; idempotent (PUT), parallel PUTs included (no duplicate-key race). */
 export async function addMember(ctx: ControlContext, group: string, username: string): Promise<GroupInfo> {
-  const [g, u] = await Promise.all([getGroupRow(ctx, group), userRow(ctx, username)]);
-  const exists = await ctx.store.db
-    .selectFrom('group_members')
-    .select('user_id')
-    .where('group_id', '=', g.id)
-    .where('user_id', '=', u.id)
-    .executeTakeFirst();
-  if (!exists) await ctx.store.db.insertInto('group_members').values({ group_id: g.id, user_id: u.id }).execute();
-  return describe(ctx, g);
+  return transact(ctx, async (tx) => {
+    const [g, u] = await Promise.all([getGroupRow(tx, group), userRow(tx, username)]);
+    await tx.store.db
+      .insertInto('group_members')
+      .values({ group_id: g.id, user_id: u.id })
+      .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
+      .execute();
+    return describe(tx, g);
+  });
 }
 
 /** Removes a user from a group: the rights it gave are gone on the next request. */
 export async function removeMember(ctx: ControlContext, group: string, username: string): Promise<GroupInfo> {
-  const [g, u] = await Promise.all([getGroupRow(ctx, group), userRow(ctx, username)]);
-  const result = await ctx.store.db
-    .deleteFrom('group_members')
-    .where('group_id', '=', g.id)
-    .where('user_id', '=', u.id)
-    .executeTakeFirst();
-  if (Number(result.numDeletedRows) === 0) throw notFound(`member of "${group}"`, username);
-  return describe(ctx, g);
+  return transact(ctx, async (tx) => {
+    const [g, u] = await Promise.all([getGroupRow(tx, group), userRow(tx, username)]);
+    const result = await tx.store.db
+      .deleteFrom('group_members')
+      .where('group_id', '=', g.id)
+      .where('user_id', '=', u.id)
+      .executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw notFound(`member of "${group}"`, username);
+    return describe(tx, g);
+  });
 }
 
 /** The groups a user is in, by user id. */

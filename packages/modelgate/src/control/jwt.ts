@@ -6,9 +6,11 @@ import type { SigningKeyRing } from '../auth/jwt/signing-keys.js';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/schema.js';
 import { TOPICS } from '../events/topics.js';
+import type { JwtRevocationsTable } from '../store/schema.js';
 import { infrastructures } from './catalog.js';
 import { announce, type ControlContext, nowIso } from './context.js';
 import { getRow } from './deployments.js';
+import { transact } from './transaction.js';
 import { newId, Problems } from './validation.js';
 
 export type JwtSettings = Pick<Config, 'jwt_issuer' | 'jwt_default_ttl_s' | 'jwt_max_ttl_s' | 'jwt_clock_skew_s'>;
@@ -163,19 +165,15 @@ export async function revokeJwt(
     problems.throwIfAny();
     await authorizeJtiRevocation(ctx, principal);
     const jti = input.jti as string;
-    await ctx.store.db
-      .insertInto('jwt_revocations')
-      .values({
-        id,
-        jti,
-        target_type: null,
-        target_id: null,
-        issued_before: null,
-        expires_at: new Date(now + keep).toISOString(),
-        created_at,
-      })
-      .execute();
-    await announce(ctx, TOPICS.jwtRevoked, id);
+    await recordRevocation(ctx, {
+      id,
+      jti,
+      target_type: null,
+      target_id: null,
+      issued_before: null,
+      expires_at: new Date(now + keep).toISOString(),
+      created_at,
+    });
     return { id, jti, issued_before: null, created_at };
   }
   const before = parseInstant(problems, 'issued_before', input.issued_before) ?? now;
@@ -184,18 +182,22 @@ export async function revokeJwt(
   const target = await resolveTarget(ctx, input);
   await authorizeJwtTarget(ctx, principal, target, 'deploy');
   const issued_before = new Date(before).toISOString();
-  await ctx.store.db
-    .insertInto('jwt_revocations')
-    .values({
-      id,
-      jti: null,
-      target_type: target.type,
-      target_id: target.id,
-      issued_before,
-      expires_at: new Date(before + keep).toISOString(),
-      created_at,
-    })
-    .execute();
-  await announce(ctx, TOPICS.jwtRevoked, id);
+  await recordRevocation(ctx, {
+    id,
+    jti: null,
+    target_type: target.type,
+    target_id: target.id,
+    issued_before,
+    expires_at: new Date(before + keep).toISOString(),
+    created_at,
+  });
   return { id, jti: null, [target.type]: target.name, issued_before, created_at };
+}
+
+/** Stores a revocation and its change-log row in one transaction, then applies it here. */
+async function recordRevocation(ctx: ControlContext, row: JwtRevocationsTable): Promise<void> {
+  await transact(ctx, async (tx) => {
+    await tx.store.db.insertInto('jwt_revocations').values(row).execute();
+    await announce(tx, TOPICS.jwtRevoked, row.id);
+  });
 }

@@ -1,8 +1,11 @@
 import { generateCredential } from '../auth/credential.js';
 import { ModelgateError } from '../errors/registry.js';
 import { open, seal } from '../secrets/seal.js';
+import type { SecretsTable } from '../store/schema.js';
+import { insertOrFind, lockForUpdate } from '../store/transaction.js';
 import type { ControlContext } from './context.js';
 import { nowIso } from './context.js';
+import { transact } from './transaction.js';
 import { conflict, newId, notFound, Problems, SECRET_NAME_PATTERN } from './validation.js';
 
 export interface SecretInfo {
@@ -42,33 +45,59 @@ export function validateSecretInput(name: unknown, input: Record<string, unknown
  * Creates a secret (G3). @returns the generated value when the node generated it, to show once.
  */
 export async function createSecret(ctx: ControlContext, name: string, input: SecretValueInput) {
-  const existing = await ctx.store.db.selectFrom('secrets').select('id').where('name', '=', name).executeTakeFirst();
-  if (existing) throw conflict('secret', name);
-  const { value, generated } = resolveValue(input);
+  return transact(ctx, async (tx) => {
+    if (await findSecret(tx, name)) throw conflict('secret', name);
+    const { value, generated } = resolveValue(input);
+    const row = newSecretRow(ctx, name, value);
+    await tx.store.db.insertInto('secrets').values(row).execute();
+    return { secret: info(row), generatedValue: generated ? value : undefined };
+  });
+}
+
+/**
+ * Makes sure a secret exists, generating its value when missing (parallel deploys naming one new
+ * secret: one generates it, the others use it). @returns the generated value, when this call made it.
+ */
+export async function ensureSecret(ctx: ControlContext, name: string): Promise<string | undefined> {
+  const value = generateCredential('secret');
+  const { created } = await insertOrFind(
+    newSecretRow(ctx, name, value),
+    (row) =>
+      ctx.store.db
+        .insertInto('secrets')
+        .values(row)
+        .onConflict((oc) => oc.column('name').doNothing())
+        .returning('id')
+        .executeTakeFirst(),
+    () => findSecret(ctx, name),
+  );
+  return created ? value : undefined;
+}
+
+function newSecretRow(ctx: ControlContext, name: string, value: string): SecretsTable {
   const id = newId('sec');
   const at = nowIso();
-  await ctx.store.db
-    .insertInto('secrets')
-    .values({ id, name, ciphertext: seal(ctx.masterKey, value, `secret:${id}`), created_at: at, updated_at: at })
-    .execute();
-  return { secret: { name, created_at: at, updated_at: at }, generatedValue: generated ? value : undefined };
+  return { id, name, ciphertext: seal(ctx.masterKey, value, `secret:${id}`), created_at: at, updated_at: at };
+}
+
+function info(row: SecretsTable): SecretInfo {
+  return { name: row.name, created_at: row.created_at, updated_at: row.updated_at };
 }
 
 /** Replaces a secret's value. Deployments keep the snapshot they took until a redeploy (G4). */
 export async function updateSecret(ctx: ControlContext, name: string, input: SecretValueInput) {
-  const row = await ctx.store.db.selectFrom('secrets').selectAll().where('name', '=', name).executeTakeFirst();
-  if (!row) throw notFound('secret', name);
-  const { value, generated } = resolveValue(input);
-  const at = nowIso();
-  await ctx.store.db
-    .updateTable('secrets')
-    .set({ ciphertext: seal(ctx.masterKey, value, `secret:${row.id}`), updated_at: at })
-    .where('id', '=', row.id)
-    .execute();
-  return {
-    secret: { name, created_at: row.created_at, updated_at: at },
-    generatedValue: generated ? value : undefined,
-  };
+  return transact(ctx, async (tx) => {
+    const row = await findSecret(tx, name);
+    if (!row) throw notFound('secret', name);
+    const { value, generated } = resolveValue(input);
+    const at = nowIso();
+    await tx.store.db
+      .updateTable('secrets')
+      .set({ ciphertext: seal(ctx.masterKey, value, `secret:${row.id}`), updated_at: at })
+      .where('id', '=', row.id)
+      .execute();
+    return { secret: info({ ...row, updated_at: at }), generatedValue: generated ? value : undefined };
+  });
 }
 
 export async function listSecrets(ctx: ControlContext): Promise<SecretInfo[]> {
@@ -104,17 +133,31 @@ export async function secretReferences(ctx: ControlContext, name: string): Promi
  * would otherwise fail, or a Basic-protected deployment would lose its password source).
  */
 export async function deleteSecret(ctx: ControlContext, name: string): Promise<void> {
-  const users = await secretReferences(ctx, name);
-  if (users.length > 0) {
-    throw new ModelgateError('RESOURCE_IN_USE', `The secret "${name}" is used by ${users.join(', ')}`);
-  }
-  const result = await ctx.store.db.deleteFrom('secrets').where('name', '=', name).executeTakeFirst();
-  if (Number(result.numDeletedRows) === 0) throw notFound('secret', name);
+  await transact(ctx, async (tx) => {
+    // Locked first: a deploy snapshotting it right now commits before we look for its users.
+    if (!(await findSecret(tx, name))) throw notFound('secret', name);
+    const users = await secretReferences(tx, name);
+    if (users.length > 0) {
+      throw new ModelgateError('RESOURCE_IN_USE', `The secret "${name}" is used by ${users.join(', ')}`);
+    }
+    await tx.store.db.deleteFrom('secrets').where('name', '=', name).execute();
+  });
 }
 
 /** The current plain value, for snapshotting at deploy time only. */
 export async function readSecretValue(ctx: ControlContext, name: string): Promise<string> {
-  const row = await ctx.store.db.selectFrom('secrets').selectAll().where('name', '=', name).executeTakeFirst();
+  const row = await findSecret(ctx, name);
   if (!row) throw notFound('secret', name);
   return open(ctx.masterKey, row.ciphertext, `secret:${row.id}`);
+}
+
+/**
+ * A secret's row, locked until commit inside `transact` (on PostgreSQL), so a deploy that
+ * snapshots it and a delete that checks it is unused cannot interleave.
+ */
+function findSecret(ctx: ControlContext, name: string) {
+  return lockForUpdate(
+    ctx.store,
+    ctx.store.db.selectFrom('secrets').selectAll().where('name', '=', name),
+  ).executeTakeFirst();
 }

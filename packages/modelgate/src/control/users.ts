@@ -2,9 +2,11 @@ import { passwordProblem } from '../auth/password-policy.js';
 import { ModelgateError } from '../errors/registry.js';
 import { hashPassword } from '../secrets/password-hash.js';
 import type { UsersTable } from '../store/schema.js';
+import { lockForUpdate } from '../store/transaction.js';
 import type { ControlContext } from './context.js';
 import { nowIso } from './context.js';
 import { addMember, groupsOf } from './groups.js';
+import { transact } from './transaction.js';
 import { checkName, conflict, newId, notFound, Problems } from './validation.js';
 
 /** A user as the API shows it: never the password hash. */
@@ -34,24 +36,33 @@ export async function createUser(
   problems.throwIfAny();
   const password = checkPassword(input.password);
   if (await findUser(ctx, input.username)) throw conflict('user', input.username);
-  const row: UsersTable = {
-    id: newId('usr'),
-    username: input.username,
-    password_hash: await hashPassword(password),
-    disabled: 0,
-    created_at: nowIso(),
-  };
-  await ctx.store.db.insertInto('users').values(row).execute();
-  for (const g of input.groups ?? []) await addMember(ctx, g, input.username);
-  return describe(ctx, row);
+  // scrypt before the transaction: on SQLite its write lock would stall every writer meanwhile.
+  const passwordHash = await hashPassword(password);
+  // One transaction: a missing group leaves no user behind; a parallel create of the same name
+  // that passes the check above loses on the unique index (409).
+  return transact(ctx, async (tx) => {
+    if (await findUser(tx, input.username)) throw conflict('user', input.username);
+    const row: UsersTable = {
+      id: newId('usr'),
+      username: input.username,
+      password_hash: passwordHash,
+      disabled: 0,
+      created_at: nowIso(),
+    };
+    await tx.store.db.insertInto('users').values(row).execute();
+    for (const g of input.groups ?? []) await addMember(tx, g, input.username);
+    return describe(tx, row);
+  });
 }
 
 export async function findUser(ctx: ControlContext, username: string): Promise<UsersTable | undefined> {
   return ctx.store.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
 }
 
+/** A user's row, or RESOURCE_NOT_FOUND; locked until commit inside `transact` (PostgreSQL). */
 export async function getUserRow(ctx: ControlContext, username: string): Promise<UsersTable> {
-  const row = await findUser(ctx, username);
+  const query = ctx.store.db.selectFrom('users').selectAll().where('username', '=', username);
+  const row = await lockForUpdate(ctx.store, query).executeTakeFirst();
   if (!row) throw notFound('user', username);
   return row;
 }
@@ -70,14 +81,16 @@ export async function listUsers(ctx: ControlContext): Promise<UserInfo[]> {
  * store on each request, so every process refuses the user from the next request on.
  */
 export async function setUserDisabled(ctx: ControlContext, username: string, disabled: boolean): Promise<UserInfo> {
-  const row = await getUserRow(ctx, username);
-  await ctx.store.db
-    .updateTable('users')
-    .set({ disabled: disabled ? 1 : 0 })
-    .where('id', '=', row.id)
-    .execute();
-  if (disabled) await ctx.store.db.deleteFrom('sessions').where('user_id', '=', row.id).execute();
-  return describe(ctx, { ...row, disabled: disabled ? 1 : 0 });
+  return transact(ctx, async (tx) => {
+    const row = await getUserRow(tx, username);
+    await tx.store.db
+      .updateTable('users')
+      .set({ disabled: disabled ? 1 : 0 })
+      .where('id', '=', row.id)
+      .execute();
+    if (disabled) await tx.store.db.deleteFrom('sessions').where('user_id', '=', row.id).execute();
+    return describe(tx, { ...row, disabled: disabled ? 1 : 0 });
+  });
 }
 
 /** Sets a new password; every other session of the user ends (a changed password is a reset). */
@@ -87,22 +100,26 @@ export async function setPassword(
   password: unknown,
   keepSession?: string,
 ): Promise<void> {
-  const row = await getUserRow(ctx, username);
+  await getUserRow(ctx, username);
+  // scrypt before the transaction (see createUser); the row is read again under lock.
   const hash = await hashPassword(checkPassword(password));
-  await ctx.store.db.updateTable('users').set({ password_hash: hash }).where('id', '=', row.id).execute();
-  let ended = ctx.store.db.deleteFrom('sessions').where('user_id', '=', row.id);
-  if (keepSession) ended = ended.where('id', '!=', keepSession);
-  await ended.execute();
+  await transact(ctx, async (tx) => {
+    const row = await getUserRow(tx, username);
+    await tx.store.db.updateTable('users').set({ password_hash: hash }).where('id', '=', row.id).execute();
+    let ended = tx.store.db.deleteFrom('sessions').where('user_id', '=', row.id);
+    if (keepSession) ended = ended.where('id', '!=', keepSession);
+    await ended.execute();
+  });
 }
 
 /** Deletes a user with its sessions, memberships and ownerships (cascade, docs/decisions.md). */
 export async function deleteUser(ctx: ControlContext, username: string): Promise<void> {
-  const row = await getUserRow(ctx, username);
-  await ctx.store.db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('sessions').where('user_id', '=', row.id).execute();
-    await trx.deleteFrom('group_members').where('user_id', '=', row.id).execute();
-    await trx.deleteFrom('owners').where('user_id', '=', row.id).execute();
-    await trx.deleteFrom('users').where('id', '=', row.id).execute();
+  await transact(ctx, async (tx) => {
+    const row = await getUserRow(tx, username);
+    await tx.store.db.deleteFrom('sessions').where('user_id', '=', row.id).execute();
+    await tx.store.db.deleteFrom('group_members').where('user_id', '=', row.id).execute();
+    await tx.store.db.deleteFrom('owners').where('user_id', '=', row.id).execute();
+    await tx.store.db.deleteFrom('users').where('id', '=', row.id).execute();
   });
 }
 

@@ -33,6 +33,10 @@ export function checkName(problems: Problems, field: string, value: unknown): vo
   );
 }
 
+export function checkVersion(problems: Problems, value: unknown): void {
+  problems.check(typeof value === 'string' && VERSION_PATTERN.test(value), 'version must be 1-64 of A-Z a-z 0-9 . _ -');
+}
+
 /**
  * An upstream must be a plain http(s) base URL: no credentials in it (they would be logged and
  * shown), no query or fragment.

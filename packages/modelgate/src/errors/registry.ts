@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   RESOURCE_NOT_FOUND: { status: 404, message: 'The resource does not exist' },
   RESOURCE_CONFLICT: { status: 409, message: 'The resource already exists' },
   RESOURCE_IN_USE: { status: 409, message: 'The resource is still in use' },
+  WRITE_CONFLICT: { status: 409, message: 'A concurrent change conflicted with this one; retry' },
 
   // Data plane
   DEPLOYMENT_NOT_FOUND: { status: 404, message: 'No such deployment' },

@@ -4,9 +4,16 @@ import type { Store } from './database.js';
 /**
  * Records a revoking change in the store so that every process sharing it (other replicas, and
  * a running server when the CLI changed the store directly) evicts what it cached.
+ *
+ * The row carries `store.origin`, and the follower of that same store skips it: the process
+ * that records a change publishes it on its own bus itself (before its API call answers), and
+ * hearing it again a poll later would undo work done since, such as a WebSocket opened after.
  */
 export async function recordChange(store: Store, topic: string, subject: string): Promise<void> {
-  await store.db.insertInto('change_log').values({ topic, subject, created_at: new Date().toISOString() }).execute();
+  await store.db
+    .insertInto('change_log')
+    .values({ topic, subject, created_at: new Date().toISOString(), origin: store.origin })
+    .execute();
 }
 
 /** How long a skipped id is waited for: longer than any write transaction should take. */
@@ -14,8 +21,14 @@ const GAP_TIMEOUT_MS = 60_000;
 /** At most this many skipped ids are tracked per jump (rolled-back sequences leave gaps too). */
 const MAX_GAP = 1000;
 
+/** A row this store wrote: its process already applied it when it made the change. */
+export function isOwnChange(row: { origin: string }, store: Pick<Store, 'origin'>): boolean {
+  return row.origin !== '' && row.origin === store.origin;
+}
+
 /**
- * Polls the change log and republishes new rows on the bus. Polling keeps it working on SQLite
+ * Polls the change log and republishes new rows written by other processes on the bus
+ * (own rows only move the cursor: see {@link recordChange}). Polling keeps it working on SQLite
  * and across processes with no extra service; the interval bounds how stale a cache can be.
  */
 export async function followChangeLog(
@@ -42,7 +55,7 @@ export async function followChangeLog(
       const late = [...missing.keys()];
       const rows = await store.db
         .selectFrom('change_log')
-        .select(['id', 'topic', 'subject'])
+        .select(['id', 'topic', 'subject', 'origin'])
         .where((eb) => (late.length > 0 ? eb.or([eb('id', '>', cursor), eb('id', 'in', late)]) : eb('id', '>', cursor)))
         .orderBy('id')
         .limit(1000)
@@ -55,7 +68,7 @@ export async function followChangeLog(
         } else {
           missing.delete(id);
         }
-        await bus.publish({ topic: row.topic, subject: row.subject });
+        if (!isOwnChange(row, store)) await bus.publish({ topic: row.topic, subject: row.subject });
       }
       // Keep the feed short: an hour of history is plenty for any poller that is alive.
       if (++ticks % 1000 === 0) {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -16,6 +17,11 @@ export interface Store {
   readonly dialect: Dialect;
   /** Where the data lives, safe to log (no password). */
   readonly location: string;
+  /**
+   * A random id of this open store, written with each change-log row it records, so its own
+   * change-log follower skips what this process already applied (see `recordChange`).
+   */
+  readonly origin: string;
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -67,6 +73,7 @@ function openSqlite(dataDir: string): Store {
     db,
     dialect: 'sqlite',
     location: file,
+    origin: randomUUID(),
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -88,6 +95,7 @@ function openPostgres(url: string): Store {
     db,
     dialect: 'postgres',
     location: safeUrl(url),
+    origin: randomUUID(),
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -114,6 +114,8 @@ export interface ChangeLogTable {
   topic: string;
   subject: string;
   created_at: string;
+  /** The `Store.origin` of the writer; its own follower skips the row ('' reaches everyone). */
+  origin: Generated<string>;
 }
 
 /** One audit record (X4): append-only, names and ids only, never a value or a credential. */

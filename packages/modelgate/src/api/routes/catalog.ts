@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { actorOf, authorize } from '../../access/authorize.js';
 import { canSee, resourceNeed } from '../../access/permissions.js';
+import { userIdOf } from '../../auth/principal.js';
 import { infrastructures, services, versions } from '../../control/catalog.js';
 import type { ControlContext } from '../../control/context.js';
-import { deleteWithGrants, setOwner } from '../../control/grants.js';
+import { createOwned, deleteWithGrants } from '../../control/grants.js';
 import { API_PREFIX } from '../prefix.js';
 import { authSettingsSchema, namedSchema, namesParams, versionSchema } from '../schemas.js';
 
@@ -46,9 +47,11 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
       },
       async (req, reply) => {
         await authorize(ctx, req.principal, { global: type === 'service' ? 'create_service' : 'admin' });
-        const made = await repo.create(ctx, req.body.name, req.body.description);
-        if (type === 'service' && req.principal.kind === 'user')
-          await setOwner(ctx, 'service', made.name, req.principal.id);
+        const { name, description } = req.body;
+        const made =
+          type === 'service'
+            ? await createOwned(ctx, type, name, userIdOf(req.principal), (tx) => repo.create(tx, name, description))
+            : await repo.create(ctx, name, description);
         reply.code(201);
         return made;
       },
@@ -87,7 +90,7 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
       { schema: { tags: [tag], summary: 'Delete (refused while a deployment uses it)', params: nameParams } },
       async (req, reply) => {
         await authorize(ctx, req.principal, admin(req.params.name));
-        await deleteWithGrants(ctx, type, req.params.name, () => repo.delete(ctx, req.params.name));
+        await deleteWithGrants(ctx, type, req.params.name, (tx) => repo.delete(tx, req.params.name));
         return reply.code(204).send();
       },
     );

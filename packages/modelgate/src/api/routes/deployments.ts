@@ -15,6 +15,7 @@ import {
   type UpdateDeploymentInput,
   updateDeployment,
 } from '../../control/deployments.js';
+import { transact } from '../../control/transaction.js';
 import { API_PREFIX } from '../prefix.js';
 import { apiKeySchema, authSettingsSchema, deploymentSchema, namesParams } from '../schemas.js';
 
@@ -82,8 +83,11 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
     async (req, reply) => {
       const { api_keys: keyCount, ...input } = req.body;
       await authorizeDeploymentWrite(ctx, req.principal, { ...input, creating: true });
-      const result = await createDeployment(ctx, input);
-      const keys = keyCount ? await createApiKeys(ctx, { deployment: input.name }, keyCount) : undefined;
+      // One transaction: keys that cannot be made leave no deployment behind.
+      const { result, keys } = await transact(ctx, async (tx) => ({
+        result: await createDeployment(tx, input),
+        keys: keyCount ? await createApiKeys(tx, { deployment: input.name }, keyCount) : undefined,
+      }));
       reply.code(201);
       return {
         deployment: result.deployment,

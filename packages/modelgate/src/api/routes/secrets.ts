@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { actorOf, authorize } from '../../access/authorize.js';
 import { canSee } from '../../access/permissions.js';
+import { userIdOf } from '../../auth/principal.js';
 import type { ControlContext } from '../../control/context.js';
-import { deleteWithGrants, setOwner } from '../../control/grants.js';
+import { createOwned, deleteWithGrants } from '../../control/grants.js';
 import { createSecret, deleteSecret, listSecrets, updateSecret, validateSecretInput } from '../../control/secrets.js';
 import { API_PREFIX } from '../prefix.js';
 import { secretName, secretSchema } from '../schemas.js';
@@ -56,8 +57,10 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
     async (req, reply) => {
       const { name, ...rest } = req.body;
       // Any signed-in user may create a secret; the creator owns it (use and admin).
-      const made = await createSecret(ctx, name, validateSecretInput(name, rest));
-      if (req.principal.kind === 'user') await setOwner(ctx, 'secret', name, req.principal.id);
+      const input = validateSecretInput(name, rest);
+      const made = await createOwned(ctx, 'secret', name, userIdOf(req.principal), (tx) =>
+        createSecret(tx, name, input),
+      );
       reply.code(201);
       return { secret: made.secret, ...(made.generatedValue ? { value: made.generatedValue } : {}) };
     },
@@ -87,7 +90,7 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
     { schema: { tags, summary: 'Delete a secret', params: nameParams } },
     async (req, reply) => {
       await authorize(ctx, req.principal, { secret: req.params.name, right: 'admin' });
-      await deleteWithGrants(ctx, 'secret', req.params.name, () => deleteSecret(ctx, req.params.name));
+      await deleteWithGrants(ctx, 'secret', req.params.name, (tx) => deleteSecret(tx, req.params.name));
       return reply.code(204).send();
     },
   );

@@ -12,6 +12,7 @@ import {
 } from '../../store/admin-keys.js';
 import { recordChange } from '../../store/change-log.js';
 import type { Store } from '../../store/database.js';
+import { inTransaction } from '../../store/transaction.js';
 import { RevocableCache } from '../cache.js';
 import {
   displayPrefix,
@@ -60,14 +61,16 @@ export async function listAdminKeyInfos(store: Store): Promise<AdminKeyInfo[]> {
  */
 export async function deleteAdminKey(store: Store, keyOrId: string): Promise<AdminKeyInfo> {
   const parsed = parseCredential(keyOrId);
-  const row =
-    parsed?.kind === 'admin_key'
-      ? await findAdminKeyByHash(store, parsed.hash)
-      : await findAdminKeyById(store, keyOrId);
-  if (!row || !(await deleteAdminKeyRow(store, row.id))) {
-    throw new ModelgateError('RESOURCE_NOT_FOUND', 'No such admin key');
-  }
-  await recordChange(store, TOPICS.adminKeyDeleted, row.id);
+  // One transaction: a key deleted without its change-log row would stay cached by running nodes.
+  const row = await inTransaction(store, async (tx) => {
+    const found =
+      parsed?.kind === 'admin_key' ? await findAdminKeyByHash(tx, parsed.hash) : await findAdminKeyById(tx, keyOrId);
+    if (!found || !(await deleteAdminKeyRow(tx, found.id))) {
+      throw new ModelgateError('RESOURCE_NOT_FOUND', 'No such admin key');
+    }
+    await recordChange(tx, TOPICS.adminKeyDeleted, found.id);
+    return found;
+  });
   const { hash: _hash, ...info } = row;
   return info;
 }

@@ -8,6 +8,7 @@ import { open, seal } from '../../secrets/seal.js';
 import { recordChange } from '../../store/change-log.js';
 import type { Store } from '../../store/database.js';
 import type { SigningKeysTable } from '../../store/schema.js';
+import { inTransaction } from '../../store/transaction.js';
 
 /** The algorithms a node signs with (config `jwt_signing_algorithm`). */
 export type SigningAlgorithm = 'Ed25519' | 'ES256';
@@ -72,14 +73,18 @@ export class SigningKeyRing {
   /** Makes a new current key and retires the others. @returns the new key's kid. */
   async rotate(): Promise<string> {
     const now = new Date().toISOString();
-    const kid = await this.insertNew();
-    await this.store.db
-      .updateTable('signing_keys')
-      .set({ retired_at: now })
-      .where('retired_at', 'is', null)
-      .where('kid', '!=', kid)
-      .execute();
-    await recordChange(this.store, TOPICS.signingKeyRotated, kid);
+    // One transaction: the new key, the retirements and the change-log row commit together.
+    const kid = await inTransaction(this.store, async (tx) => {
+      const made = await this.insertNew(tx);
+      await tx.db
+        .updateTable('signing_keys')
+        .set({ retired_at: now })
+        .where('retired_at', 'is', null)
+        .where('kid', '!=', made)
+        .execute();
+      await recordChange(tx, TOPICS.signingKeyRotated, made);
+      return made;
+    });
     await this.reload();
     return kid;
   }
@@ -155,7 +160,7 @@ export class SigningKeyRing {
     }
   }
 
-  private async insertNew(): Promise<string> {
+  private async insertNew(store: Store = this.store): Promise<string> {
     const alg = JOSE_ALG[this.options.algorithm];
     const pair = await generateKeyPair(alg, {
       crv: this.options.algorithm === 'Ed25519' ? 'Ed25519' : 'P-256',
@@ -164,7 +169,7 @@ export class SigningKeyRing {
     const kid = `sk_${new Date().toISOString().slice(0, 10).replaceAll('-', '')}_${randomBytes(6).toString('hex')}`;
     const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg, use: 'sig' };
     const privateJwk = await exportJWK(pair.privateKey);
-    await this.store.db
+    await store.db
       .insertInto('signing_keys')
       .values({
         kid,
