@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeFor } from './helpers/backends.js';
 import { startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, GOOD_PASSWORD, signIn } from './helpers/people.js';
-import { createScratchDatabase } from './helpers/postgres.js';
 
 /**
  * Acceptance 1 of issue 8: every combination of (global privilege, service grant or ownership,
@@ -199,13 +199,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     let t: TestNode;
     let drop: (() => Promise<void>) | undefined;
     beforeAll(async () => {
-      let databaseUrl = '';
-      if (dialect === 'postgres') {
-        const db = await createScratchDatabase();
-        databaseUrl = db.url;
-        drop = () => db.drop();
-      }
-      t = await startTestNode(databaseUrl ? { database_url: databaseUrl } : {});
+      const store = await storeFor(dialect);
+      drop = store.drop;
+      t = await startTestNode(store.overrides);
       const m = t.keys.management;
       await api(t, m, 'POST', '/groups', { name: 'creators', privileges: ['create_service'] });
       await api(t, m, 'POST', '/groups', { name: 'others' });

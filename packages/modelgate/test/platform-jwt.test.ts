@@ -1,9 +1,9 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { storeFor } from './helpers/backends.js';
 import { getJson } from './helpers/http.js';
 import { deploy, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
-import { createScratchDatabase } from './helpers/postgres.js';
 import { recordingUpstream, type TestUpstream, websocketUpstream } from './helpers/upstreams.js';
 
 /**
@@ -17,13 +17,9 @@ describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) 
   let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    let databaseUrl = '';
-    if (dialect === 'postgres') {
-      const db = await createScratchDatabase();
-      databaseUrl = db.url;
-      drop = () => db.drop();
-    }
-    t = await startTestNode({ database_url: databaseUrl, failure_limit: '1000' });
+    const store = await storeFor(dialect);
+    drop = store.drop;
+    t = await startTestNode({ ...store.overrides, failure_limit: '1000' });
     up = await recordingUpstream('up');
     ws = await websocketUpstream();
     await deploy(t, { name: 'chat', upstream: ws.url, access: 'protected' });

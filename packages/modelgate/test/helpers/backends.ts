@@ -14,3 +14,11 @@ export const STORE_BACKENDS = [
     },
   },
 ];
+
+/** The store for a dialect by name, for suites that loop over `'sqlite' | 'postgres'`. */
+export function storeFor(dialect: 'sqlite' | 'postgres'): Promise<{
+  overrides: Record<string, string>;
+  drop: () => Promise<void>;
+}> {
+  return (dialect === 'postgres' ? STORE_BACKENDS[1]! : STORE_BACKENDS[0]!).setup();
+}
