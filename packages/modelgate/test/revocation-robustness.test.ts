@@ -103,7 +103,7 @@ describe('failure throttle (frozen clock)', () => {
     expect(t.enter('k')).toBe(10); // locked for the window
     now += 10_000;
     expect(t.enter('k')).toBe(0);
-    t.succeed('k');
+    t.release('k');
     expect(t.enter('other')).toBe(0);
   });
 

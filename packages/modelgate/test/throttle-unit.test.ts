@@ -17,7 +17,7 @@ function frozen(limit: number, windowMs = 60_000) {
   };
   const succeedOnce = (key = 'k') => {
     expect(throttle.enter(key)).toBe(0);
-    throttle.succeed(key);
+    throttle.release(key);
   };
   return { clock, throttle, failOnce, succeedOnce };
 }

@@ -118,11 +118,6 @@ export class FailureThrottle {
     if (entry) entry.inFlight = Math.max(0, entry.inFlight - 1);
   }
 
-  /** Same as {@link release}: a success does not clear failures. */
-  succeed(key: string): void {
-    this.release(key);
-  }
-
   private current(key: string, now: number): Entry {
     let entry = this.entries.get(key);
     if (entry && entry.failures > 0 && entry.windowEnd <= now) {

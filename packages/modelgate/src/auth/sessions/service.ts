@@ -108,8 +108,8 @@ export class SessionService {
       this.byAddress.fail(keys[1]);
       throw new ModelgateError('SIGN_IN_FAILED');
     }
-    this.byUsername.succeed(keys[0]);
-    this.byAddress.succeed(keys[1]);
+    this.byUsername.release(keys[0]);
+    this.byAddress.release(keys[1]);
     return this.open(user.id, user.username);
   }
 
