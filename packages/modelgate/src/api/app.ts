@@ -43,7 +43,7 @@ export interface ManagementContext {
   /** Sign-in sessions; undefined when token authorization is disabled (nobody signs in). */
   readonly sessions?: SessionService | undefined;
   /** The caller's address for logs (the peer, or `X-Forwarded-For` from a trusted proxy). */
-  readonly clientAddress?: ClientAddress;
+  readonly clientAddress: ClientAddress;
   /** Platform JWT signing keys and settings (issuing, revocation, JWKS). */
   readonly jwt: Omit<JwtRouteOptions, 'control'>;
 }
@@ -64,7 +64,7 @@ export async function buildManagementApp(
   serverFactory: (handler: RequestListener) => Server,
 ): Promise<FastifyInstance> {
   // One client address for logs, the audit and sign-in throttling (trusted_proxies aware).
-  const clientOf = (req: FastifyRequest): string => ctx.clientAddress?.(req.raw) ?? req.ip;
+  const clientOf = (req: FastifyRequest): string => ctx.clientAddress(req.raw);
   const app = Fastify({
     loggerInstance: (ctx.log as FastifyBaseLogger).child(
       { listener: 'management' },

@@ -21,10 +21,7 @@ export interface RefusalSink {
  * Records data-plane refusals (401/403/429 on a known deployment) through the writer's rate
  * bound. No principal was admitted, so the actor is `anonymous`; the credential is never read.
  */
-export function dataPlaneRecorder(
-  writer: RefusalSink,
-  clientAddress: ClientAddress = (req) => req.socket.remoteAddress ?? '',
-): RefusalRecorder {
+export function dataPlaneRecorder(writer: RefusalSink, clientAddress: ClientAddress): RefusalRecorder {
   return (req, refusal, requestId) => {
     const status = ERROR_CODES[refusal.code].status;
     if (!isRefusal(status) || refusal.deployment === undefined) return;
