@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import type { AuditWriter } from '../audit/writer.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import type { SessionService } from '../auth/sessions/service.js';
+import type { ApiTokenSettings } from '../control/api-tokens.js';
 import type { ControlContext } from '../control/context.js';
 import { errorBody } from '../errors/registry.js';
 import { type Logger, redactUrl } from '../log/logger.js';
@@ -26,6 +27,7 @@ import { peopleRoutes } from './routes/people.js';
 import { secretRoutes } from './routes/secrets.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/token.js';
+import { apiTokenRoutes } from './routes/tokens.js';
 import { whoamiRoutes } from './routes/whoami.js';
 
 /** Everything the control plane's routes need, built once at start. */
@@ -46,6 +48,8 @@ export interface ManagementContext {
   readonly clientAddress: ClientAddress;
   /** Platform JWT signing keys and settings (issuing, revocation, JWKS). */
   readonly jwt: Omit<JwtRouteOptions, 'control'>;
+  /** API token lifetimes (`api_token_default_ttl_s`, `api_token_max_ttl_s`). */
+  readonly apiTokens: ApiTokenSettings;
 }
 
 /**
@@ -131,6 +135,7 @@ export async function buildManagementApp(
   await app.register(grantRoutes, { control: ctx.control });
   if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions, clientAddress: clientOf });
   await app.register(jwtRoutes, { control: ctx.control, ...ctx.jwt });
+  await app.register(apiTokenRoutes, { control: ctx.control, settings: ctx.apiTokens });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

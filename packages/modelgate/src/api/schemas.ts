@@ -137,3 +137,38 @@ export const grantSchema = {
   type: 'object',
   properties: { group: { type: 'string' }, rights: { type: 'array', items: { type: 'string' } } },
 } as const;
+
+export const endpointAccessSchema = {
+  description: 'Protected Endpoint access: every deployment, or the ones listed (within what the owner may read)',
+  oneOf: [
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['all'],
+      properties: { all: { type: 'boolean', enum: [true] } },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['deployments'],
+      properties: { deployments: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 100 } },
+    },
+  ],
+} as const;
+
+export const apiTokenSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    token: { type: 'string', description: 'The token itself: only in the answer that created it' },
+    name: { type: 'string' },
+    description: { type: 'string' },
+    user: { type: 'string', description: "The owner's username" },
+    prefix: { type: 'string', description: 'The first characters of the token, safe to show' },
+    ops_access: { type: 'boolean', description: 'Developer Operations access: the management API, as the owner' },
+    endpoint_access: { anyOf: [endpointAccessSchema, { type: 'null' }] },
+    created_at: { type: 'string' },
+    expires_at: { type: 'string' },
+    last_used_at: { type: ['string', 'null'] },
+  },
+} as const;

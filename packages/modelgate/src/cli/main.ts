@@ -13,6 +13,7 @@ import { registerSecrets } from './commands/secrets.js';
 import { registerSessions } from './commands/sessions.js';
 import { registerStart } from './commands/start.js';
 import { registerToken } from './commands/token.js';
+import { registerTokens } from './commands/tokens.js';
 import { registerUsers } from './commands/users.js';
 import { reportFailure } from './output.js';
 
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerGrants(program);
   registerSessions(program);
   registerToken(program);
+  registerTokens(program);
   registerApply(program);
   registerJwt(program);
   return program;

@@ -192,6 +192,20 @@ export const CONFIG_SCHEMA = {
     exclusiveMin: true,
     description: 'Minutes after sign-in at which a session ends, however active.',
   },
+  api_token_default_ttl_s: {
+    type: 'number',
+    default: 2592000,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Lifetime, in seconds, of an API token created without `expires_at` (30 days).',
+  },
+  api_token_max_ttl_s: {
+    type: 'number',
+    default: 31536000,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Longest lifetime, in seconds, an API token may be created for (365 days).',
+  },
   jwt_signing_algorithm: {
     type: 'enum',
     values: ['Ed25519', 'ES256'],

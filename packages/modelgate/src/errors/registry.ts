@@ -46,6 +46,14 @@ export const ERROR_CODES = {
     status: 403,
     message: 'A write authenticated by the session cookie needs a same-origin Origin or an X-Modelgate-CSRF header',
   },
+  USER_REQUIRED: {
+    status: 403,
+    message: 'Only a signed-in user (a session or an API token with ops access) can do this',
+  },
+  TOKEN_ACCESS_REQUIRED: {
+    status: 400,
+    message: 'An API token needs at least one access type: ops_access or endpoint_access',
+  },
   PASSWORD_REJECTED: { status: 400, message: 'The password does not meet the password rules' },
 
   // Permissions (403): the code names the missing right; a target the caller may not read is 404

@@ -89,7 +89,10 @@ export function createGateway(ctx: GatewayContext) {
     for (const open of sockets) {
       const hit =
         (event.topic === TOPICS.deploymentChanged && open.deployment === event.subject) ||
-        (event.topic === TOPICS.apiKeyDeleted && open.principalId === event.subject);
+        (event.topic === TOPICS.apiKeyDeleted && open.principalId === event.subject) ||
+        (event.topic === TOPICS.apiTokenDeleted &&
+          open.principalKind === 'api_token' &&
+          open.principalId === event.subject);
       if (hit) open.socket.destroy();
     }
   });

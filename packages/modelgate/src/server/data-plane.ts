@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { RefusalRecorder } from '../audit/data-plane.js';
 import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
+import { ApiTokenVerifier } from '../auth/api-token/verifier.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
 import type { CheckSlots } from '../auth/expensive-check-limiter.js';
 import type { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
@@ -84,6 +85,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     verifiers: {
       nodeKeys: deps.nodeKeys,
       apiKeys: new ApiKeyVerifier(control.store, control.bus),
+      apiTokens: new ApiTokenVerifier(control.store, control.bus),
       basic: new BasicVerifier(deps.checkSlots),
       platformJwt: deps.platformJwt,
       oidc: new OidcVerifier({ cooldownMs: config.oidc_jwks_cooldown_s * 1000, maxAgeMs: OIDC_JWKS_MAX_AGE_MS }),

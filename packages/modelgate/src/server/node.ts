@@ -137,7 +137,7 @@ export async function startNode(
       enabled: nodeKeys !== undefined,
       authenticate: nodeKeys
         ? throttledAuthenticator(
-            createManagementAuthenticator({ nodeKeys, adminKeys, sessions }),
+            createManagementAuthenticator({ nodeKeys, adminKeys, sessions, apiTokens: store }),
             failureThrottle(config),
             clientAddress,
           )
@@ -186,6 +186,7 @@ export async function startNode(
         sessions,
         clientAddress,
         jwt: { keys: signingKeys, settings: config },
+        apiTokens: config,
       },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);

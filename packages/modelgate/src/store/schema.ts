@@ -23,6 +23,7 @@ export interface Database {
   sessions: SessionsTable;
   signing_keys: SigningKeysTable;
   jwt_revocations: JwtRevocationsTable;
+  api_tokens: ApiTokensTable;
 }
 
 export interface InfrastructuresTable {
@@ -215,4 +216,24 @@ export interface JwtRevocationsTable {
   /** After this no token it could match is still valid, so the row can go. */
   expires_at: string;
   created_at: string;
+}
+
+/** A person's API token (BentoCloud B1): only the SHA-256 of the `mgt_` credential is kept. */
+export interface ApiTokensTable {
+  id: string;
+  /** The owner: the token acts with this user's permissions. */
+  user_id: string;
+  name: string;
+  description: string;
+  /** The first characters of the token, safe to show (`mgt_AbC1`). */
+  prefix: string;
+  hash: string;
+  /** 1: Developer Operations access (the management API, as the owner). */
+  ops_access: number;
+  /** JSON `{"all":true}` or `{"deployments":[names]}`; null: no Protected Endpoint access. */
+  endpoint_access: string | null;
+  created_at: string;
+  expires_at: string;
+  /** Written by the usage recorder; null until first use. */
+  last_used_at: string | null;
 }

@@ -24,6 +24,7 @@ const principalSchema = {
     },
     id: { type: 'string' },
     user: { type: 'string', description: 'The username, for a signed-in user' },
+    token: { type: 'string', description: 'The API token id, when a user acts through an ops API token' },
     groups: { type: 'array', items: { type: 'string' } },
     privileges: {
       type: 'array',
@@ -47,12 +48,12 @@ export async function whoamiRoutes(app: FastifyInstance, opts: { control: Contro
       },
     },
     async (req) => {
-      const { kind, id, name } = req.principal;
+      const { kind, id, name, token } = req.principal;
       const actor = await actorOf(opts.control, req.principal);
       const privileges = [...actor.privileges].sort();
       if (kind !== 'user') return { kind, id, privileges };
       const groups = (await groupsOf(opts.control, id)).map((g) => g.name);
-      return { kind, id, user: name, groups, privileges };
+      return { kind, id, user: name, groups, privileges, ...(token ? { token } : {}) };
     },
   );
 }

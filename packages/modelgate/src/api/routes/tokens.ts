@@ -1,0 +1,155 @@
+import type { FastifyInstance } from 'fastify';
+import { authorizeTokenChange, tokenListScope } from '../../access/token-requests.js';
+import {
+  type ApiTokenSettings,
+  type CreateTokenInput,
+  createApiToken,
+  deleteApiToken,
+  getTokenRow,
+  listApiTokens,
+  type TokenPosition,
+} from '../../control/api-tokens.js';
+import type { ControlContext } from '../../control/context.js';
+import { ModelgateError } from '../../errors/registry.js';
+import { API_PREFIX } from '../prefix.js';
+import { apiTokenSchema, endpointAccessSchema } from '../schemas.js';
+
+export const TOKEN_PAGE_DEFAULT = 100;
+export const TOKEN_PAGE_MAX = 1000;
+
+const tags = ['api tokens'];
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
+
+interface ListQuery {
+  user?: string;
+  all?: 'true' | 'false';
+  limit?: string;
+  cursor?: string;
+}
+
+/** API tokens (BentoCloud B1–B3): a person's own credentials for the management API and deployments. */
+export async function apiTokenRoutes(
+  app: FastifyInstance,
+  opts: { control: ControlContext; settings: ApiTokenSettings },
+): Promise<void> {
+  const ctx = opts.control;
+  const base = `${API_PREFIX}/tokens`;
+
+  app.post<{ Body: CreateTokenInput }>(
+    base,
+    {
+      schema: {
+        tags,
+        operationId: 'createApiToken',
+        summary: 'Create an API token for yourself (shown once, in this answer)',
+        description:
+          'Needs a signed-in user (a session, or an API token with ops access). At least one of `ops_access` ' +
+          'and `endpoint_access`; `expires_at` defaults to `api_token_default_ttl_s` from now and may be at ' +
+          'most `api_token_max_ttl_s` away.',
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          properties: {
+            name: { type: 'string', maxLength: 128 },
+            description: { type: 'string', maxLength: 1024 },
+            ops_access: { type: 'boolean', description: 'Act on the management API with your permissions' },
+            endpoint_access: { anyOf: [endpointAccessSchema, { type: 'null' }] },
+            expires_at: { type: 'string', maxLength: 64, description: 'ISO-8601 date-time with a zone' },
+          },
+        },
+        response: { 201: apiTokenSchema },
+      },
+    },
+    async (req, reply) => {
+      const made = await createApiToken(ctx, opts.settings, req.principal, req.body);
+      reply.code(201);
+      return made;
+    },
+  );
+
+  app.get<{ Querystring: ListQuery }>(
+    base,
+    {
+      schema: {
+        tags,
+        operationId: 'listApiTokens',
+        summary: 'List API tokens (never the tokens themselves)',
+        description:
+          'Your own tokens, oldest first. Global admins pass `user=NAME` for one user’s or `all=true` for ' +
+          'everyone’s (node and admin keys see everyone’s by default). Pass `next` back as `cursor` for the ' +
+          'following page.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            user: { type: 'string', minLength: 1, maxLength: 63, description: 'A username (admins, or yourself)' },
+            all: { type: 'string', enum: ['true', 'false'], description: 'Every user’s tokens (admins)' },
+            limit: {
+              type: 'string',
+              pattern: '^[0-9]{1,4}$',
+              description: `1-${TOKEN_PAGE_MAX}, default ${TOKEN_PAGE_DEFAULT}`,
+            },
+            cursor: { type: 'string', minLength: 1, maxLength: 256, description: '`next` of the previous page' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              tokens: { type: 'array', items: apiTokenSchema },
+              next: { type: ['string', 'null'], description: 'Cursor of the following page, null when none' },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit === undefined ? TOKEN_PAGE_DEFAULT : Number(req.query.limit);
+      if (!(limit >= 1 && limit <= TOKEN_PAGE_MAX)) {
+        throw new ModelgateError('VALIDATION_FAILED', `limit must be between 1 and ${TOKEN_PAGE_MAX}`);
+      }
+      const after = req.query.cursor === undefined ? undefined : decodeTokenCursor(req.query.cursor);
+      const scope = await tokenListScope(ctx, req.principal, req.query);
+      const page = await listApiTokens(ctx, scope, { limit, ...(after ? { after } : {}) });
+      return { tokens: page.tokens, next: page.last ? encodeTokenCursor(page.last) : null };
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    `${base}/:id`,
+    {
+      schema: {
+        tags,
+        operationId: 'deleteApiToken',
+        summary: 'Delete an API token: refused from the next request on',
+        description: 'Your own tokens; global admins delete anyone’s. Someone else’s token answers 404.',
+        params: idParams,
+        response: { 204: { type: 'null', description: 'Deleted' } },
+      },
+    },
+    async (req, reply) => {
+      await authorizeTokenChange(ctx, req.principal, await getTokenRow(ctx, req.params.id));
+      await deleteApiToken(ctx, req.params.id);
+      return reply.code(204).send();
+    },
+  );
+}
+
+/** An opaque page cursor: where the previous page ended. */
+export function encodeTokenCursor(position: TokenPosition): string {
+  return Buffer.from(JSON.stringify({ c: position.created_at, i: position.id })).toString('base64url');
+}
+
+/** Decodes a cursor from {@link encodeTokenCursor}, or throws VALIDATION_FAILED. */
+export function decodeTokenCursor(cursor: string): TokenPosition {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { c?: unknown; i?: unknown };
+    if (typeof value.c === 'string' && typeof value.i === 'string' && value.c.length <= 64 && value.i.length <= 64) {
+      return { created_at: value.c, id: value.i };
+    }
+  } catch {
+    // Falls through to the one error below.
+  }
+  throw new ModelgateError('VALIDATION_FAILED', 'cursor is not a cursor this API returned');
+}
