@@ -16,7 +16,7 @@ import type {
   WhoAmI,
 } from './api-types.js';
 import { DeploymentClient } from './deployment.js';
-import { checkEndpoint, checkToken, type FetchLike, Transport } from './transport.js';
+import { callOptions, checkEndpoint, checkToken, type FetchLike, Transport } from './transport.js';
 
 /** Options of {@link Client}. */
 export interface ClientOptions {
@@ -124,29 +124,32 @@ export class Client {
   readonly deployments = {
     /** Lists the deployments the caller may see (the whole answer, so paging fields are kept). */
     list: (query?: DeploymentListQuery, options: CallOptions = {}): Promise<DeploymentList> =>
-      this.request('get', '/api/v1/deployments', { ...options, query } as RequestOptions<'/api/v1/deployments', 'get'>),
+      this.request('get', '/api/v1/deployments', { ...callOptions(options), query } as RequestOptions<
+        '/api/v1/deployments',
+        'get'
+      >),
     /** One deployment; `RESOURCE_NOT_FOUND` (404) when it does not exist or is hidden from the caller. */
     get: (name: string, options: CallOptions = {}): Promise<Deployment> =>
-      this.request('get', '/api/v1/deployments/{name}', { ...options, params: { name } }),
+      this.request('get', '/api/v1/deployments/{name}', { ...callOptions(options), params: { name } }),
     /** Creates a deployment (and its infrastructure, service, version when missing). */
     create: (input: CreateDeploymentInput, options: CallOptions = {}): Promise<CreatedDeployment> =>
-      this.request('post', '/api/v1/deployments', { ...options, body: input }),
+      this.request('post', '/api/v1/deployments', { ...callOptions(options), body: input }),
     /** Changes a deployment: a new revision. */
     update: (name: string, changes: UpdateDeploymentInput, options: CallOptions = {}): Promise<Deployment> =>
-      this.request('patch', '/api/v1/deployments/{name}', { ...options, params: { name }, body: changes }),
+      this.request('patch', '/api/v1/deployments/{name}', { ...callOptions(options), params: { name }, body: changes }),
     /** Deletes a deployment and its API keys. */
     delete: async (name: string, options: CallOptions = {}): Promise<void> => {
-      await this.request('delete', '/api/v1/deployments/{name}', { ...options, params: { name } });
+      await this.request('delete', '/api/v1/deployments/{name}', { ...callOptions(options), params: { name } });
     },
     /** A new revision that picks up the Basic secret's current value. */
     redeploy: (name: string, options: CallOptions = {}): Promise<Deployment> =>
-      this.request('post', '/api/v1/deployments/{name}/redeploy', { ...options, params: { name } }),
+      this.request('post', '/api/v1/deployments/{name}/redeploy', { ...callOptions(options), params: { name } }),
     /** Enables a deployment. */
     enable: (name: string, options: CallOptions = {}): Promise<Deployment> =>
-      this.request('post', '/api/v1/deployments/{name}/enable', { ...options, params: { name } }),
+      this.request('post', '/api/v1/deployments/{name}/enable', { ...callOptions(options), params: { name } }),
     /** Disables a deployment (the gateway answers 503 for it). */
     disable: (name: string, options: CallOptions = {}): Promise<Deployment> =>
-      this.request('post', '/api/v1/deployments/{name}/disable', { ...options, params: { name } }),
+      this.request('post', '/api/v1/deployments/{name}/disable', { ...callOptions(options), params: { name } }),
   };
 
   /**
@@ -207,7 +210,7 @@ export class Client {
     options: CallOptions,
   ): Promise<T> {
     return this.transport.sendForBody<T>({
-      ...options,
+      ...callOptions(options),
       method: method.toUpperCase(),
       url: this.endpoint + fillPath(template, params) + queryString(query),
       json: body,

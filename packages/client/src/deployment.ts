@@ -1,7 +1,7 @@
 import type { CallOptions } from './api-types.js';
 import { ModelgateApiError } from './errors.js';
 import { readEventStream, type SseEvent, SseLimitError } from './sse.js';
-import type { Transport } from './transport.js';
+import { callOptions, type Transport } from './transport.js';
 
 /** Options of {@link DeploymentClient.stream}. */
 export interface StreamOptions extends CallOptions {
@@ -52,7 +52,7 @@ export class DeploymentClient {
    * ```
    */
   post<T = unknown>(path: string, json: unknown, options: CallOptions = {}): Promise<T> {
-    return this.transport.sendForBody<T>({ ...options, method: 'POST', url: this.urlOf(path), json });
+    return this.transport.sendForBody<T>({ ...callOptions(options), method: 'POST', url: this.urlOf(path), json });
   }
 
   /**
@@ -64,7 +64,7 @@ export class DeploymentClient {
    * ```
    */
   get<T = unknown>(path: string, options: CallOptions = {}): Promise<T> {
-    return this.transport.sendForBody<T>({ ...options, method: 'GET', url: this.urlOf(path) });
+    return this.transport.sendForBody<T>({ ...callOptions(options), method: 'GET', url: this.urlOf(path) });
   }
 
   /**
@@ -84,7 +84,7 @@ export class DeploymentClient {
    */
   async *stream(path: string, json?: unknown, options: StreamOptions = {}): AsyncGenerator<SseEvent, void, undefined> {
     const res = await this.transport.send({
-      ...options,
+      ...callOptions(options),
       method: options.method ?? (json === undefined ? 'GET' : 'POST'),
       url: this.urlOf(path),
       json,
@@ -101,7 +101,7 @@ export class DeploymentClient {
       });
     }
     try {
-      yield* readEventStream(res.body, options);
+      yield* readEventStream(res.body, { maxEventSize: options.maxEventSize, signal: options.signal });
     } catch (err) {
       if (!(err instanceof SseLimitError)) throw err;
       throw new ModelgateApiError({

@@ -57,7 +57,7 @@ export class SseParser {
   private retry: number | undefined;
   private readonly maxEventSize: number;
 
-  constructor(options: { readonly maxEventSize?: number } = {}) {
+  constructor(options: { readonly maxEventSize?: number | undefined } = {}) {
     this.maxEventSize = options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE;
   }
 
@@ -161,9 +161,20 @@ export class SseParser {
  */
 export async function* readEventStream(
   body: ReadableStream<Uint8Array>,
-  options: { readonly maxEventSize?: number } = {},
+  options: {
+    readonly maxEventSize?: number | undefined;
+    /** Once aborted, no further event is yielded, even one already received. */
+    readonly signal?: AbortSignal | undefined;
+  } = {},
 ): AsyncGenerator<SseEvent, void, undefined> {
-  const parser = new SseParser(options);
+  const parser = new SseParser({ maxEventSize: options.maxEventSize });
+  const { signal } = options;
+  const deliver = function* (events: SseEvent[]) {
+    for (const event of events) {
+      signal?.throwIfAborted();
+      yield event;
+    }
+  };
   const decoder = new TextDecoder('utf-8');
   const reader = body.getReader();
   let finished = false;
@@ -171,11 +182,11 @@ export async function* readEventStream(
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      yield* parser.push(decoder.decode(value, { stream: true }));
+      yield* deliver(parser.push(decoder.decode(value, { stream: true })));
     }
     finished = true;
-    yield* parser.push(decoder.decode());
-    yield* parser.end();
+    yield* deliver(parser.push(decoder.decode()));
+    yield* deliver(parser.end());
   } finally {
     if (!finished) await reader.cancel().catch(() => undefined);
     reader.releaseLock();

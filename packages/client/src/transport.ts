@@ -69,6 +69,14 @@ export async function readBody(res: Response): Promise<unknown> {
 }
 
 /**
+ * The call options as plain data. Spreading the caller's object would lose a `signal` that is a
+ * getter (an `AbortController` passed as the options, say); reading the properties keeps it.
+ */
+export function callOptions(options: CallOptions | undefined): CallOptions {
+  return { signal: options?.signal, headers: options?.headers };
+}
+
+/**
  * Checks a credential before it goes into a header: a character a header cannot carry would make
  * `fetch` throw an error that quotes the whole header value, credential included.
  */
