@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Client, type FetchLike, type ModelgateApiError } from '../src/index.js';
+import { rejectionOf } from './helpers/rejection.js';
 
 const TOKEN = 'mgt_SecretValue0123456789abcdefXYZ';
 
@@ -22,15 +23,6 @@ function recordingFetch(answer: () => Response = () => Response.json({ ok: true 
       return answer();
     },
   };
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('Client options', () => {

@@ -1,6 +1,7 @@
 import { type DemoServer, startDemoServer } from 'modelgate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Client, isErrorCode, ModelgateApiError, type SseEvent } from '../src/index.js';
+import { rejectionOf } from './helpers/rejection.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -26,16 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([server?.close(), slowDemo?.close()]);
 });
-
-/** The rejection of a promise (fails the test when it resolves). */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Every place a credential could leak from an error. */
 function everyTextOf(err: unknown): string {
