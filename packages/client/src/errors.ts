@@ -79,8 +79,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /**
  * Builds the error for a non-2xx answer from its status, request id header and body text.
  * A modelgate body gives its code; anything else (a model server's own error) is `HTTP_ERROR`
- * with the body kept in `body`. `secret` (the credential sent) is cut out of the message in case
- * a server echoed it.
+ * with the body kept in `body`. `secret` (the credential sent) is cut out of the body before
+ * anything is read from it, in case a server echoed it.
  */
 export function errorFromResponse(
   status: number,
@@ -88,9 +88,10 @@ export function errorFromResponse(
   text: string,
   secret: string | undefined,
 ): ModelgateApiError {
-  let body: unknown = text;
+  const clean = redact(text, secret);
+  let body: unknown = clean;
   try {
-    body = text === '' ? undefined : JSON.parse(text);
+    body = clean === '' ? undefined : JSON.parse(clean);
   } catch {
     // Not JSON: keep the text.
   }
@@ -106,9 +107,9 @@ export function errorFromResponse(
   return new ModelgateApiError({
     status,
     code: code ?? 'HTTP_ERROR',
-    message: redact(serverMessage ?? `The server answered HTTP ${status}`, secret),
+    message: serverMessage ?? `The server answered HTTP ${status}`,
     requestId,
-    details: details?.map((d) => redact(d, secret)),
+    details,
     body,
   });
 }

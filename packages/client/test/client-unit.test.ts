@@ -132,6 +132,7 @@ describe('requests', () => {
     expect(err).toMatchObject({ status: 401, code: 'CREDENTIAL_UNKNOWN', requestId: 'r1' });
     expect(err.message).toBe('bad token [REDACTED]');
     expect(err.details).toEqual(['[REDACTED]']);
+    expect(JSON.stringify(err.body)).not.toContain(TOKEN);
   });
 
   it('gives HTTP_ERROR for a redirect and for a non-JSON error, and INVALID_RESPONSE for bad JSON', async () => {
