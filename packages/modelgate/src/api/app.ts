@@ -15,6 +15,7 @@ import { installAuthentication, type ManagementAuth } from './authentication.js'
 import { installErrorHandling } from './errors.js';
 import { type BrowserGuardPolicy, installBrowserGuard } from './origin-guard.js';
 import { API_PREFIX } from './prefix.js';
+import { installRequestLog } from './request-log.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { catalogRoutes } from './routes/catalog.js';
@@ -80,6 +81,10 @@ export async function buildManagementApp(
     ),
     serverFactory: (handler) => serverFactory(handler as RequestListener),
     genReqId: (req) => requestIdOf(req),
+    // One spelling of the request id on every line of every listener.
+    requestIdLogLabel: 'request_id',
+    // Our own line per request (request-log.ts) names the caller; fastify's two lines cannot.
+    disableRequestLogging: true,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -94,6 +99,7 @@ export async function buildManagementApp(
     reply.header(REQUEST_ID_HEADER, req.id);
     reply.header('cache-control', 'no-store');
   });
+  installRequestLog(app, clientOf);
   installErrorHandling(app);
   installBrowserGuard(app, ctx.guard);
   installAuthentication(app, ctx.auth);

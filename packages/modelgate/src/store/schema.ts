@@ -23,6 +23,7 @@ export interface Database {
   sessions: SessionsTable;
   signing_keys: SigningKeysTable;
   jwt_revocations: JwtRevocationsTable;
+  credential_usage: CredentialUsageTable;
 }
 
 export interface InfrastructuresTable {
@@ -215,4 +216,15 @@ export interface JwtRevocationsTable {
   /** After this no token it could match is still valid, so the row can go. */
   expires_at: string;
   created_at: string;
+}
+
+/** Requests made with one credential and when it was last used (batched, additive writes). */
+export interface CredentialUsageTable {
+  /** The principal kind: `api_key`, `api_token`, ... */
+  kind: string;
+  credential_id: string;
+  /** A 64-bit integer: PostgreSQL returns it as a string, so read it through `Number()`. */
+  requests: number | string;
+  /** ISO-8601 UTC. */
+  last_used_at: string;
 }
