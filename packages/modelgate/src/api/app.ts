@@ -1,6 +1,12 @@
 import type { RequestListener, Server } from 'node:http';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { AuditWriter } from '../audit/writer.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import type { SessionService } from '../auth/sessions/service.js';
@@ -81,10 +87,12 @@ export async function buildManagementApp(
     ),
     serverFactory: (handler) => serverFactory(handler as RequestListener),
     genReqId: (req) => requestIdOf(req),
-    // One spelling of the request id on every line of every listener.
-    requestIdLogLabel: 'request_id',
-    // Our own line per request (request-log.ts) names the caller; fastify's two lines cannot.
-    disableRequestLogging: true,
+    logController: new LogController({
+      // One spelling of the request id on every line of every listener.
+      requestIdLogLabel: 'request_id',
+      // Our own line per request (request-log.ts) names the caller; fastify's two lines cannot.
+      disableRequestLogging: true,
+    }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',

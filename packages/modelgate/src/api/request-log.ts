@@ -8,10 +8,12 @@ import { redactUrl } from '../log/logger.js';
  * completed"`, at `info`): method, the URL with secret-looking query values redacted, status, the
  * caller (`principal`: `kind:id`, never the credential; absent when nobody was authenticated),
  * the client address and the duration. The request id is bound by fastify under `request_id`
- * (`requestIdLogLabel`), the same spelling as the inference and metrics listeners. At `debug`, an
- * `incoming request` line is written too.
+ * (`requestIdLogLabel`), the same spelling as the inference and metrics listeners. An `incoming
+ * request` line (method, URL, address) is written when the request arrives, as fastify does, so a
+ * request that never completes still left a trace.
  *
- * Replaces fastify's two default lines (`disableRequestLogging`), which cannot name the caller.
+ * Replaces fastify's two default lines (`disableRequestLogging`): its completion line cannot name
+ * the caller.
  *
  * @example
  * ```ts
@@ -22,7 +24,7 @@ import { redactUrl } from '../log/logger.js';
  */
 export function installRequestLog(app: FastifyInstance, clientAddress: (req: FastifyRequest) => string): void {
   app.addHook('onRequest', async (req) => {
-    req.log.debug({ req }, 'incoming request');
+    req.log.info({ req }, 'incoming request');
   });
   app.addHook('onResponse', async (req, reply) => {
     const principal = principalLabel(req.principal);
