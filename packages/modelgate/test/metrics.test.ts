@@ -137,6 +137,31 @@ describe('/metrics after traffic (X6)', () => {
     expect(sampleValue(samples, 'modelgate_request_duration_seconds_sum', { deployment: 'guarded' })).toBeGreaterThan(0);
   });
 
+  it('docs/grafana-dashboard.json is valid JSON and queries only series and labels a scrape has', async () => {
+    const dashboard = JSON.parse(readFileSync(join(import.meta.dirname, '../../../docs/grafana-dashboard.json'), 'utf8'));
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((x) => x.expr));
+    expect(exprs.length).toBeGreaterThan(10);
+    // One admitted and one denied request, so every family has a series.
+    expect(await get('/guarded/predict', `Bearer ${apiKey}`)).toBe(200);
+    expect(await get('/guarded/predict')).toBe(401);
+    const { samples } = await scrape(t.node.urls.metrics);
+    const names = new Set(samples.map((s) => s.name));
+    const labels = new Set(samples.flatMap((s) => Object.keys(s.labels)));
+    const queried = new Set(exprs.flatMap((e) => [...e.matchAll(/\b((?:modelgate|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1]!)));
+    expect([...queried].filter((name) => !names.has(name))).toEqual([]);
+    for (const name of ['modelgate_requests_total', 'modelgate_request_duration_seconds_bucket', 'modelgate_auth_denials_total']) {
+      expect(queried.has(name), name).toBe(true);
+    }
+    // Every label a panel groups or filters by, apart from Prometheus' own `job` and `instance`.
+    const used = new Set(
+      exprs.flatMap((e) => [
+        ...[...e.matchAll(/by \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim())),
+        ...[...e.matchAll(/([a-z_]+)=~?"/g)].map((m) => m[1]!),
+      ]),
+    );
+    expect([...used].filter((l) => !labels.has(l) && l !== 'job' && l !== 'instance')).toEqual([]);
+  });
+
   it('standard unprefixed process_* and nodejs_* series', async () => {
     const { samples } = await scrape(t.node.urls.metrics);
     const names = new Set(samples.map((s) => s.name));
