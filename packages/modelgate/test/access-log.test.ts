@@ -113,7 +113,12 @@ describe('the access line of a real node: every field, for each way a request en
     });
     apiKey = made.api_keys[0].key;
     apiKeyId = made.api_keys[0].id;
-    const other = await manage('/deployments', { name: 'other', upstream: upstream.url, access: 'protected', api_keys: 1 });
+    const other = await manage('/deployments', {
+      name: 'other',
+      upstream: upstream.url,
+      access: 'protected',
+      api_keys: 1,
+    });
     otherKey = other.api_keys[0].key;
     await manage('/deployments', { name: 'down', upstream: await closedPortUrl(), access: 'public' });
   });
@@ -273,6 +278,43 @@ describe('the access line of a real node: every field, for each way a request en
     }
     expect(node.lines.filter((l) => l.includes('forged'))).toHaveLength(1);
     expect(node.output()).not.toMatch(/"level":60/);
+  });
+
+  it('management lines name the caller under the same request_id spelling', async () => {
+    const management = JSON.parse(readFileSync(`${node.cwd}/key_file.json`, 'utf8')).management.key;
+    const ok = await fetch(`${node.urls.management}/api/v1/whoami?token=${management}`, {
+      headers: { authorization: `Bearer ${management}`, 'x-request-id': 'mgmt-ok' },
+    });
+    expect(ok.status).toBe(200);
+    const refused = await fetch(`${node.urls.management}/api/v1/whoami`, {
+      headers: { authorization: 'Bearer mgm_wrong', 'x-request-id': 'mgmt-refused' },
+    });
+    expect(refused.status).toBe(401);
+    const completed = (id: string) => node.waitFor(new RegExp(`"request_id":"${id}".*"msg":"request completed"`));
+    const okLine = JSON.parse(await completed('mgmt-ok'));
+    expect(okLine).toMatchObject({
+      listener: 'management',
+      request_id: 'mgmt-ok',
+      method: 'GET',
+      url: '/api/v1/whoami?token=[redacted]',
+      status: 200,
+      principal: 'management_key:node:management',
+      remote: '127.0.0.1',
+      duration_ms: expect.any(Number),
+    });
+    const refusedLine = JSON.parse(await completed('mgmt-refused'));
+    expect(refusedLine).toMatchObject({ listener: 'management', status: 401 });
+    expect(refusedLine).not.toHaveProperty('principal');
+    expect(node.output()).not.toContain(management);
+  });
+
+  it('one spelling of the request id: no line of any listener says reqId or requestId', () => {
+    const parsed = node.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.length).toBeGreaterThan(10);
+    const misspelled = parsed.filter((l) => 'reqId' in l || 'requestId' in l || 'req_id' in l);
+    expect(misspelled).toEqual([]);
+    // The warning the 502 left carries the id too.
+    expect(parsed.find((l) => l.msg === 'upstream failure')).toMatchObject({ request_id: 'acc-502' });
   });
 
   it('a very long path is cut, so a line stays one short write', async () => {

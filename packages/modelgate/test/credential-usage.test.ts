@@ -49,7 +49,9 @@ describe('UsageRecorder: counted in memory, written in batches', () => {
     expect(writes).toEqual([]);
     usage.record('api_key', 'a', 3000);
     await usage.flush();
-    expect(writes).toEqual([[{ kind: 'api_key', credentialId: 'a', requests: 3, lastUsedAt: new Date(3000).toISOString() }]]);
+    expect(writes).toEqual([
+      [{ kind: 'api_key', credentialId: 'a', requests: 3, lastUsedAt: new Date(3000).toISOString() }],
+    ]);
   });
 
   it('close() writes the last counts', async () => {
@@ -135,14 +137,24 @@ describe.each(STORE_BACKENDS)('per-API-key usage on $name', (backend) => {
     expect(usageA?.requests).toBe(5);
     expect(usageB?.requests).toBe(2);
     for (const u of [usageA, usageB]) {
-      expect(u?.last_used_at! >= before && u?.last_used_at! <= after, `${u?.last_used_at} in [${before}, ${after}]`).toBe(
-        true,
-      );
+      expect(
+        (u?.last_used_at ?? '') >= before && (u?.last_used_at ?? '') <= after,
+        `${u?.last_used_at} in [${before}, ${after}]`,
+      ).toBe(true);
     }
     expect((await listed()).get(unused.id)).toEqual({ requests: 0, last_used_at: null });
 
     const cli = await runCliToEnd(
-      ['api-keys', 'list', '--deployment', 'metered', '--endpoint', t.node.urls.management, '--api-token', t.keys.management],
+      [
+        'api-keys',
+        'list',
+        '--deployment',
+        'metered',
+        '--endpoint',
+        t.node.urls.management,
+        '--api-token',
+        t.keys.management,
+      ],
       { cwd: tempDir() },
     );
     expect(cli.code, cli.all).toBe(0);
@@ -154,14 +166,19 @@ describe.each(STORE_BACKENDS)('per-API-key usage on $name', (backend) => {
   it('a deleted key takes its usage with it', async () => {
     const a = keys[0]!;
     expect((await manage(t, 'DELETE', `/api-keys/${a.id}`)).status).toBe(204);
-    const rows = await t.node.store.db.selectFrom('credential_usage').selectAll().where('credential_id', '=', a.id).execute();
+    const rows = await t.node.store.db
+      .selectFrom('credential_usage')
+      .selectAll()
+      .where('credential_id', '=', a.id)
+      .execute();
     expect(rows).toEqual([]);
   });
 
   it('writers in several processes add up: concurrent batches for one key lose nothing', async () => {
     const stores: Store[] = [];
     try {
-      for (let i = 0; i < 4; i++) stores.push(await openStore({ dataDir: t.node.config.data_dir, databaseUrl: t.node.config.database_url }));
+      for (let i = 0; i < 4; i++)
+        stores.push(await openStore({ dataDir: t.node.config.data_dir, databaseUrl: t.node.config.database_url }));
       const at = (s: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, s)).toISOString();
       const batch = (i: number) =>
         addCredentialUsage(stores[i % stores.length]!, [
@@ -179,7 +196,9 @@ describe.each(STORE_BACKENDS)('per-API-key usage on $name', (backend) => {
       expect(usage.get('shared')).toEqual({ requests: 60, last_used_at: at(19) });
       expect(usage.get('own-19')).toEqual({ requests: 1, last_used_at: at(19) });
       // An older use never moves last_used_at back.
-      await addCredentialUsage(t.node.store, [{ kind: 'api_key', credentialId: 'shared', requests: 1, lastUsedAt: at(0) }]);
+      await addCredentialUsage(t.node.store, [
+        { kind: 'api_key', credentialId: 'shared', requests: 1, lastUsedAt: at(0) },
+      ]);
       expect((await credentialUsageOf(t.node.store, 'api_key', ['shared'])).get('shared')).toEqual({
         requests: 61,
         last_used_at: at(19),
@@ -198,7 +217,9 @@ describe.each(STORE_BACKENDS)('usage pending at shutdown is written on $name', (
       const t = await startTestNode({ ...overrides, usage_flush_interval_ms: '3600000' });
       const { api_keys } = await deploy(t, { name: 'late', upstream: upstream.url, access: 'protected', api_keys: 1 });
       for (let i = 0; i < 3; i++) {
-        const res = await fetch(`${t.node.urls.inference}/late/x`, { headers: { authorization: `Bearer ${api_keys[0].key}` } });
+        const res = await fetch(`${t.node.urls.inference}/late/x`, {
+          headers: { authorization: `Bearer ${api_keys[0].key}` },
+        });
         await res.arrayBuffer();
       }
       const dataDir = t.node.config.data_dir;
@@ -217,5 +238,3 @@ describe.each(STORE_BACKENDS)('usage pending at shutdown is written on $name', (
     }
   });
 });
-
-

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReadiness } from '../src/server/health.js';
+import { createMetricsRegistry, metricsHandler, NodeMetrics } from '../src/server/metrics.js';
 import { call, rawRequest } from './helpers/http.js';
 import { deploy, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, startNodeProcess } from './helpers/node-process.js';
@@ -68,8 +72,8 @@ describe('/metrics after traffic (X6)', () => {
       api_keys: 1,
     });
     apiKey = guarded.api_keys[0].key;
-    otherKey = (await deploy(t, { name: 'other', upstream: upstream.url, access: 'protected', api_keys: 1 })).api_keys[0]
-      .key;
+    otherKey = (await deploy(t, { name: 'other', upstream: upstream.url, access: 'protected', api_keys: 1 }))
+      .api_keys[0].key;
     await deploy(t, { name: 'open', upstream: upstream.url, access: 'public' });
     await deploy(t, { name: 'down', upstream: await closedPortUrl(), access: 'public' });
     await deploy(t, { name: 'stream', upstream: holding.url, access: 'public' });
@@ -108,9 +112,9 @@ describe('/metrics after traffic (X6)', () => {
     // Nothing else was counted.
     const total = samples.filter((s) => s.name === 'modelgate_requests_total').reduce((sum, s) => sum + s.value, 0);
     expect(total).toBe(6 + 4 + 2 + 2 + 1 + 1);
-    expect(samples.filter((s) => s.name === 'modelgate_requests_total').every((s) => OUTCOMES.includes(s.labels.outcome!))).toBe(
-      true,
-    );
+    expect(
+      samples.filter((s) => s.name === 'modelgate_requests_total').every((s) => OUTCOMES.includes(s.labels.outcome!)),
+    ).toBe(true);
 
     const denials = (deployment: string, reason: string) =>
       sampleValue(samples, 'modelgate_auth_denials_total', { deployment, reason });
@@ -132,14 +136,23 @@ describe('/metrics after traffic (X6)', () => {
     expect(count('modelgate_upstream_duration_seconds', 'guarded')).toBe(6);
     // The upstream never answered: no upstream time.
     expect(count('modelgate_upstream_duration_seconds', 'down')).toBe(0);
-    const inf = sampleValue(samples, 'modelgate_request_duration_seconds_bucket', { deployment: 'guarded', le: '+Inf' });
+    const inf = sampleValue(samples, 'modelgate_request_duration_seconds_bucket', {
+      deployment: 'guarded',
+      le: '+Inf',
+    });
     expect(inf).toBe(10);
-    expect(sampleValue(samples, 'modelgate_request_duration_seconds_sum', { deployment: 'guarded' })).toBeGreaterThan(0);
+    expect(sampleValue(samples, 'modelgate_request_duration_seconds_sum', { deployment: 'guarded' })).toBeGreaterThan(
+      0,
+    );
   });
 
   it('docs/grafana-dashboard.json is valid JSON and queries only series and labels a scrape has', async () => {
-    const dashboard = JSON.parse(readFileSync(join(import.meta.dirname, '../../../docs/grafana-dashboard.json'), 'utf8'));
-    const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((x) => x.expr));
+    const dashboard = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../../../docs/grafana-dashboard.json'), 'utf8'),
+    );
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) =>
+      p.targets.map((x) => x.expr),
+    );
     expect(exprs.length).toBeGreaterThan(10);
     // One admitted and one denied request, so every family has a series.
     expect(await get('/guarded/predict', `Bearer ${apiKey}`)).toBe(200);
@@ -147,9 +160,15 @@ describe('/metrics after traffic (X6)', () => {
     const { samples } = await scrape(t.node.urls.metrics);
     const names = new Set(samples.map((s) => s.name));
     const labels = new Set(samples.flatMap((s) => Object.keys(s.labels)));
-    const queried = new Set(exprs.flatMap((e) => [...e.matchAll(/\b((?:modelgate|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1]!)));
+    const queried = new Set(
+      exprs.flatMap((e) => [...e.matchAll(/\b((?:modelgate|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1]!)),
+    );
     expect([...queried].filter((name) => !names.has(name))).toEqual([]);
-    for (const name of ['modelgate_requests_total', 'modelgate_request_duration_seconds_bucket', 'modelgate_auth_denials_total']) {
+    for (const name of [
+      'modelgate_requests_total',
+      'modelgate_request_duration_seconds_bucket',
+      'modelgate_auth_denials_total',
+    ]) {
       expect(queried.has(name), name).toBe(true);
     }
     // Every label a panel groups or filters by, apart from Prometheus' own `job` and `instance`.
@@ -193,7 +212,9 @@ describe('/metrics after traffic (X6)', () => {
     }
     const after = (await scrape(t.node.urls.metrics)).samples;
     expect(sampleValue(after, 'modelgate_open_streams', { kind: 'http' })).toBe(0);
-    expect(sampleValue(after, 'modelgate_requests_total', { deployment: 'stream', status_class: '2xx', outcome: 'allowed' })).toBe(1);
+    expect(
+      sampleValue(after, 'modelgate_requests_total', { deployment: 'stream', status_class: '2xx', outcome: 'allowed' }),
+    ).toBe(1);
   });
 
   it('no label value is a credential, a raw path or a query string', async () => {
@@ -226,7 +247,8 @@ describe('/metrics after traffic (X6)', () => {
         for (const thing of sent) {
           if (thing.length >= 6 && value.includes(thing)) problems.push(`${s.name} ${label} carries something sent`);
         }
-        if (/mg[a-z]{1,3}_/.test(value) || value.includes('eyJ')) problems.push(`${s.name} ${label} looks like a credential`);
+        if (/mg[a-z]{1,3}_/.test(value) || value.includes('eyJ'))
+          problems.push(`${s.name} ${label} looks like a credential`);
       }
     };
     samples.forEach(check);
@@ -244,6 +266,37 @@ describe('/metrics after traffic (X6)', () => {
     expect((await manage(t, 'DELETE', '/deployments/other')).status).toBe(204);
     const after = (await scrape(t.node.urls.metrics)).samples;
     expect(after.filter((s) => s.labels.deployment === 'other')).toEqual([]);
+  });
+});
+
+describe('the metrics listener', () => {
+  it('a scrape that fails is a 503 with the registry body and a line under request_id', async () => {
+    const lines: string[] = [];
+    const log = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk, _enc, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const metrics = new NodeMetrics(createMetricsRegistry());
+    metrics.addSource(() => Promise.reject(new Error('a worker is gone')));
+    const readiness = createReadiness({ ping: async () => {}, isShuttingDown: () => false });
+    const server = createServer(metricsHandler(metrics, readiness, log));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const res = await fetch(`${url}/metrics`, { headers: { 'x-request-id': 'scrape-1' } });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ error: { code: 'NOT_READY', request_id: 'scrape-1' } });
+      expect(lines.map((l) => JSON.parse(l))).toEqual([
+        expect.objectContaining({ listener: 'metrics', request_id: 'scrape-1', msg: 'metrics scrape failed' }),
+      ]);
+    } finally {
+      server.close();
+    }
   });
 });
 
@@ -283,10 +336,20 @@ describe('/metrics of a node with workers = 2 reports the whole node', () => {
     expect(pids.size).toBe(2);
 
     const { samples } = await scrape(node.urls.metrics);
-    expect(sampleValue(samples, 'modelgate_requests_total', { deployment: 'w', status_class: '2xx', outcome: 'allowed' })).toBe(N);
-    expect(sampleValue(samples, 'modelgate_requests_total', { deployment: '_unknown', status_class: '4xx', outcome: 'not_found' })).toBe(1);
+    expect(
+      sampleValue(samples, 'modelgate_requests_total', { deployment: 'w', status_class: '2xx', outcome: 'allowed' }),
+    ).toBe(N);
+    expect(
+      sampleValue(samples, 'modelgate_requests_total', {
+        deployment: '_unknown',
+        status_class: '4xx',
+        outcome: 'not_found',
+      }),
+    ).toBe(1);
     expect(sampleValue(samples, 'modelgate_request_duration_seconds_count', { deployment: 'w' })).toBe(N);
-    expect(sampleValue(samples, 'modelgate_credential_requests_total', { deployment: 'w', credential_kind: 'none' })).toBe(N);
+    expect(
+      sampleValue(samples, 'modelgate_credential_requests_total', { deployment: 'w', credential_kind: 'none' }),
+    ).toBe(N);
     // Process metrics of the primary and both workers, summed; the node's start time kept.
     expect(sampleValue(samples, 'process_cpu_seconds_total')).toBeGreaterThan(0);
     expect(sampleValue(samples, 'process_start_time_seconds')).toBeGreaterThan(0);
