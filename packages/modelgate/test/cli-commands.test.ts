@@ -52,6 +52,7 @@ interface ApiKey {
   service?: string;
   version?: string;
   created_at: string;
+  requests: number;
   last_used_at: string | null;
 }
 
@@ -116,6 +117,7 @@ function newKeys(
       description,
       ...owner,
       created_at: now(),
+      requests: 0,
       last_used_at: null,
     };
     apiKeys.set(k.id, k);
@@ -576,7 +578,7 @@ describe('api-keys', () => {
     const byDeployment = await cli(['api-keys', 'list', '--deployment', 'sentiment']);
     expect(byDeployment.code, byDeployment.all).toBe(0);
     expect(last()).toMatchObject({ method: 'GET', path: '/api/v1/api-keys', query: { deployment: 'sentiment' } });
-    expect(byDeployment.stdout).toMatch(/^ID\s+PREFIX\s+OWNER\s+DESCRIPTION\s+CREATED\s+LAST USED$/m);
+    expect(byDeployment.stdout).toMatch(/^ID\s+PREFIX\s+OWNER\s+DESCRIPTION\s+CREATED\s+REQUESTS\s+LAST USED$/m);
     const mine = [...apiKeys.values()].filter((k) => k.deployment === 'sentiment');
     for (const k of mine) {
       expect(byDeployment.stdout).toMatch(

@@ -1,6 +1,12 @@
 import type { RequestListener, Server } from 'node:http';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { AuditWriter } from '../audit/writer.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import type { SessionService } from '../auth/sessions/service.js';
@@ -16,6 +22,7 @@ import { installAuthentication, type ManagementAuth } from './authentication.js'
 import { installErrorHandling } from './errors.js';
 import { type BrowserGuardPolicy, installBrowserGuard } from './origin-guard.js';
 import { API_PREFIX } from './prefix.js';
+import { installRequestLog } from './request-log.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { catalogRoutes } from './routes/catalog.js';
@@ -84,6 +91,12 @@ export async function buildManagementApp(
     ),
     serverFactory: (handler) => serverFactory(handler as RequestListener),
     genReqId: (req) => requestIdOf(req),
+    logController: new LogController({
+      // One spelling of the request id on every line of every listener.
+      requestIdLogLabel: 'request_id',
+      // Our own line per request (request-log.ts) names the caller; fastify's two lines cannot.
+      disableRequestLogging: true,
+    }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -98,6 +111,7 @@ export async function buildManagementApp(
     reply.header(REQUEST_ID_HEADER, req.id);
     reply.header('cache-control', 'no-store');
   });
+  installRequestLog(app, clientOf);
   installErrorHandling(app);
   installBrowserGuard(app, ctx.guard);
   installAuthentication(app, ctx.auth);

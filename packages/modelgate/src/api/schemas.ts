@@ -50,7 +50,11 @@ export const apiKeySchema = {
     service: { type: 'string' },
     version: { type: 'string' },
     created_at: { type: 'string' },
-    last_used_at: { type: ['string', 'null'] },
+    requests: {
+      type: 'integer',
+      description: 'Requests made with the key (written by the data plane every few seconds)',
+    },
+    last_used_at: { type: ['string', 'null'], description: 'When the key was last used; null when never' },
   },
 } as const;
 

@@ -178,6 +178,13 @@ export const CONFIG_SCHEMA = {
     exclusiveMin: true,
     description: 'Data-plane refusals (401/403/429) audited per second, bursts of 4x; the rest are dropped.',
   },
+  usage_flush_interval_ms: {
+    type: 'number',
+    default: 5000,
+    min: 100,
+    description:
+      'How often each data-plane process writes per-credential usage (requests, last used) to the store, in one transaction; also on shutdown.',
+  },
   session_idle_timeout_min: {
     type: 'number',
     default: 60,

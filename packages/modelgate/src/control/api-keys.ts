@@ -2,6 +2,7 @@ import { displayPrefix, generateCredential, hashCredential } from '../auth/crede
 import { ModelgateError } from '../errors/registry.js';
 import { TOPICS } from '../events/topics.js';
 import { open, seal } from '../secrets/seal.js';
+import { type CredentialUsage, credentialUsageOf, deleteCredentialUsage } from '../store/credential-usage.js';
 import type { ApiKeysTable } from '../store/schema.js';
 import { versions } from './catalog.js';
 import { announce, type ControlContext, nowIso } from './context.js';
@@ -20,8 +21,14 @@ export interface ApiKeyInfo {
   readonly service?: string;
   readonly version?: string;
   readonly created_at: string;
+  /** Requests made with the key, as of the data plane's last usage flush (a few seconds behind). */
+  readonly requests: number;
+  /** When the key was last used (same delay); null when never. */
   readonly last_used_at: string | null;
 }
+
+/** The usage kind of API keys in `credential_usage`. */
+const USAGE_KIND = 'api_key';
 
 async function resolveOwner(ctx: ControlContext, owner: ApiKeyOwner) {
   if ('deployment' in owner) {
@@ -89,13 +96,22 @@ export async function listApiKeys(ctx: ControlContext, owner?: ApiKeyOwner): Pro
     query = query.where('owner_type', '=', resolved.owner_type).where('owner_id', '=', resolved.owner_id);
   }
   const rows = await query.execute();
-  return Promise.all(rows.map((r) => describe(ctx, r)));
+  const usage = await credentialUsageOf(
+    ctx.store,
+    USAGE_KIND,
+    rows.map((r) => r.id),
+  );
+  return Promise.all(rows.map((r) => describe(ctx, r, usage.get(r.id))));
 }
 
 /** Dataiku: readers of a service can see its API keys again. */
 export async function revealApiKey(ctx: ControlContext, id: string): Promise<ApiKeyInfo & { key: string }> {
   const row = await getKeyRow(ctx, id);
-  return { ...(await describe(ctx, row)), key: open(ctx.masterKey, row.ciphertext, `api_key:${row.id}`) };
+  const usage = await credentialUsageOf(ctx.store, USAGE_KIND, [row.id]);
+  return {
+    ...(await describe(ctx, row, usage.get(row.id))),
+    key: open(ctx.masterKey, row.ciphertext, `api_key:${row.id}`),
+  };
 }
 
 /** Deletes a key; every gateway refuses it from the next request on (X1). */
@@ -103,6 +119,7 @@ export async function deleteApiKey(ctx: ControlContext, id: string): Promise<voi
   await transact(ctx, async (tx) => {
     const row = await getKeyRow(tx, id);
     await tx.store.db.deleteFrom('api_keys').where('id', '=', row.id).execute();
+    await deleteCredentialUsage(tx.store, USAGE_KIND, row.id);
     await announce(tx, TOPICS.apiKeyDeleted, row.id);
   });
 }
@@ -113,13 +130,14 @@ async function getKeyRow(ctx: ControlContext, id: string): Promise<ApiKeysTable>
   return row;
 }
 
-async function describe(ctx: ControlContext, row: ApiKeysTable): Promise<ApiKeyInfo> {
+async function describe(ctx: ControlContext, row: ApiKeysTable, usage?: CredentialUsage): Promise<ApiKeyInfo> {
   const base = {
     id: row.id,
     prefix: row.prefix,
     description: row.description,
     created_at: row.created_at,
-    last_used_at: row.last_used_at,
+    requests: usage?.requests ?? 0,
+    last_used_at: usage?.last_used_at ?? row.last_used_at,
   };
   if (row.owner_type === 'deployment') {
     const d = await ctx.store.db

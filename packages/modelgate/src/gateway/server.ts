@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RefusalRecorder } from '../audit/data-plane.js';
 import { authorizationHeaderCount } from '../auth/authorization-header.js';
-import { type Denial, denialCode, isDenial } from '../auth/denial.js';
+import { type Denial, type DenialReason, denialCode, isDenial } from '../auth/denial.js';
 import { PendingCheck } from '../auth/pending-check.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
@@ -13,10 +13,12 @@ import { TOPICS } from '../events/topics.js';
 import { createAccessLog } from '../log/access-log.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
+import type { GatewayMetrics } from '../metrics/gateway.js';
 import type { ClientAddress } from '../server/client-address.js';
 import { answerHealth, HEALTH_PREFIX, LIVE_PATH, READY_PATH, type Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { sendError } from '../server/respond.js';
+import type { UsageRecorder } from '../usage/recorder.js';
 import {
   authenticateDeploymentRequest,
   type DataPlaneVerifiers,
@@ -26,6 +28,7 @@ import {
 import { attemptOutcome, clientKey, throttledFor } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { answerJwks, JWKS_PATH } from './jwks.js';
+import { finishRequest, type RequestObservers, RequestRecord } from './observe.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
 import { requestShapeRefusal } from './request-shape.js';
@@ -51,6 +54,10 @@ export interface GatewayContext {
   readonly bus: EventBus;
   /** Audit of refusals (401/403/429): queues only, off the hot path. */
   readonly audit?: RefusalRecorder;
+  /** Prometheus series per deployment (numbers kept per request, named at scrape time). */
+  readonly metrics?: GatewayMetrics;
+  /** Per-credential usage, counted in memory and written in batches. */
+  readonly usage?: UsageRecorder;
 }
 
 /** Where a request goes, once routing, the route table and authentication agreed. */
@@ -65,8 +72,10 @@ interface Refusal {
   readonly code: ErrorCode;
   readonly message?: string;
   readonly headers?: Record<string, string | string[]>;
-  /** The deployment refused, once routing found it (for the audit log). */
+  /** The deployment refused, once routing found it (for the audit log, the access line, metrics). */
   readonly deployment?: string;
+  /** Why authentication or authorization refused it. */
+  readonly reason?: DenialReason;
 }
 
 /**
@@ -109,8 +118,14 @@ export function createGateway(ctx: GatewayContext) {
     if (!routed.ok) return { code: routed.code };
     const entry = ctx.routes.get(routed.deployment);
     if (!entry) return { code: 'DEPLOYMENT_NOT_FOUND' };
-    if (entry.stale) return { code: 'NOT_READY', message: 'The deployment’s settings cannot be read right now' };
-    if (!entry.enabled) return { code: 'DEPLOYMENT_DISABLED' };
+    if (entry.stale) {
+      return {
+        code: 'NOT_READY',
+        message: 'The deployment’s settings cannot be read right now',
+        deployment: entry.snapshot.name,
+      };
+    }
+    if (!entry.enabled) return { code: 'DEPLOYMENT_DISABLED', deployment: entry.snapshot.name };
     // Node keeps only the first of two Authorization headers; a proxy behind us might keep the other.
     if (authorizationHeaderCount(req.rawHeaders) > 1) {
       return refusalFor({ denied: 'ambiguous', detail: 'More than one Authorization header was sent' }, entry);
@@ -150,7 +165,11 @@ export function createGateway(ctx: GatewayContext) {
       ctx.throttle.release(key);
       // Only an unknown credential reaches the store; when it cannot answer, say so (503), not 500.
       log.warn({ err: String(err), deployment: entry.snapshot.name }, 'credential lookup failed');
-      return { code: 'NOT_READY', message: 'The credential cannot be checked right now; retry later' };
+      return {
+        code: 'NOT_READY',
+        message: 'The credential cannot be checked right now; retry later',
+        deployment: entry.snapshot.name,
+      };
     }
     if (isDenial(principal)) {
       await settle(key, principal);
@@ -215,56 +234,74 @@ export function createGateway(ctx: GatewayContext) {
     });
   }
 
-  const access = createAccessLog(ctx.log, { listener: 'inference' });
+  const observers: RequestObservers = {
+    access: createAccessLog(ctx.log, { listener: 'inference' }),
+    clientAddress: ctx.clientAddress,
+    metrics: ctx.metrics,
+    usage: ctx.usage,
+  };
+  const unknownSeries = ctx.metrics?.unknown;
 
-  /** Answers an admitted request (proxied) or a refusal; the access line is written on finish. */
-  function respond(req: IncomingMessage, res: ServerResponse, id: string, admitted: Admitted | Refusal): void {
+  /** Starts the record of a request; its access line, metrics and usage are written on close. */
+  function observe(req: IncomingMessage, res: ServerResponse, id: string): RequestRecord {
+    const record = new RequestRecord(id, req, unknownSeries);
+    res.on('close', () => finishRequest(observers, req, res, record));
+    return record;
+  }
+
+  /** Names the deployment a request reached (known to the route table: a bounded label). */
+  function routed(record: RequestRecord, deployment: string | undefined): void {
+    if (deployment === undefined) return;
+    record.deployment = deployment;
+    if (ctx.metrics) record.series = ctx.metrics.series(deployment);
+  }
+
+  /** Answers an admitted request (proxied) or a refusal; the record is completed on close. */
+  function respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RequestRecord,
+    admitted: Admitted | Refusal,
+  ): void {
+    const id = record.requestId;
     if ('code' in admitted) {
       ctx.audit?.(req, admitted, id);
-      res.once('finish', () => logAccess(req, res, id, undefined, undefined));
-      sendError(res, admitted.code, id, refusalOptions(admitted));
+      routed(record, admitted.deployment);
+      record.code = admitted.code;
+      record.reason = admitted.reason;
+      record.bytesOut = sendError(res, admitted.code, id, refusalOptions(admitted));
       return;
     }
     const principal = principalLabel(admitted.principal);
-    const deployment = admitted.route.snapshot.name;
-    res.once('finish', () => logAccess(req, res, id, deployment, principal));
+    routed(record, admitted.route.snapshot.name);
+    record.admittedAs = admitted.principal;
+    record.principal = principal;
     void ctx.proxy.forward(req, res, {
       upstream: admitted.route.snapshot.upstream,
       path: admitted.rest,
       headers: headersFor(req, admitted, principal, id, false),
       requestId: id,
+      stats: record,
     });
   }
 
-  function logAccess(
-    req: IncomingMessage,
-    res: ServerResponse,
-    requestId: string,
-    deployment: string | undefined,
-    principal: string | undefined,
-  ): void {
-    access({
-      requestId,
-      method: req.method,
-      status: res.statusCode,
-      deployment,
-      principal,
-      remote: ctx.clientAddress(req),
-    });
-  }
-
-  function fail(req: IncomingMessage, res: ServerResponse, id: string, err: unknown): void {
+  function fail(req: IncomingMessage, res: ServerResponse, id: string, err: unknown, record?: RequestRecord): void {
     log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
-    sendError(res, 'INTERNAL', id);
+    if (record !== undefined) record.code = 'INTERNAL';
+    const written = sendError(res, 'INTERNAL', id);
+    if (record !== undefined) record.bytesOut += written;
   }
 
   return {
+    /** Open WebSocket relays (read at scrape time: `modelgate_open_streams`). */
+    openWebSockets: (): number => sockets.size,
     /**
      * The `request` listener of the inference server. Synchronous for a known credential: no
      * promise, no early `setHeader` (the response goes out through `writeHead`'s fast path).
      */
     request(req: IncomingMessage, res: ServerResponse): void {
       const id = requestIdOf(req);
+      let record: RequestRecord | undefined;
       try {
         const url = req.url ?? '/';
         if (url.startsWith(HEALTH_PREFIX)) {
@@ -275,14 +312,16 @@ export function createGateway(ctx: GatewayContext) {
           }
         }
         if (url.startsWith(JWKS_PATH) && answerJwks(url.split('?')[0] ?? url, res, ctx.verifiers.platformJwt)) return;
+        const current = observe(req, res, id);
+        record = current;
         const admitted = admit(req);
         if (admitted instanceof Promise) {
-          admitted.then((a) => respond(req, res, id, a)).catch((err: unknown) => fail(req, res, id, err));
+          admitted.then((a) => respond(req, res, current, a)).catch((err: unknown) => fail(req, res, id, err, current));
         } else {
-          respond(req, res, id, admitted);
+          respond(req, res, current, admitted);
         }
       } catch (err) {
-        fail(req, res, id, err);
+        fail(req, res, id, err, record);
       }
     },
     /** The `upgrade` listener: WebSocket handshakes are authenticated like any request first. */
@@ -320,6 +359,9 @@ export function createGateway(ctx: GatewayContext) {
   };
 }
 
+/** The inference listener's handlers, as `createGateway` returns them. */
+export type Gateway = ReturnType<typeof createGateway>;
+
 /** `kind:id` of a principal, for the upstream header and the access line; none for anonymous callers. */
 function principalLabel(principal: Principal): string | undefined {
   return principal.kind === 'anonymous' ? undefined : `${principal.kind}:${principal.id}`;
@@ -338,6 +380,7 @@ function refusalFor(denial: Denial, route: Route): Refusal {
   const refusal: Refusal = {
     code,
     deployment: route.snapshot.name,
+    reason: denial.denied,
     ...(denial.detail ? { message: denial.detail } : {}),
   };
   if (denial.retryAfter !== undefined) return { ...refusal, headers: { 'retry-after': String(denial.retryAfter) } };

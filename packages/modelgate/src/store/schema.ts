@@ -24,6 +24,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   jwt_revocations: JwtRevocationsTable;
   api_tokens: ApiTokensTable;
+  credential_usage: CredentialUsageTable;
 }
 
 export interface InfrastructuresTable {
@@ -236,4 +237,15 @@ export interface ApiTokensTable {
   expires_at: string;
   /** Written by the usage recorder; null until first use. */
   last_used_at: string | null;
+}
+
+/** Requests made with one credential and when it was last used (batched, additive writes). */
+export interface CredentialUsageTable {
+  /** The principal kind: `api_key`, `api_token`, ... */
+  kind: string;
+  credential_id: string;
+  /** A 64-bit integer: PostgreSQL returns it as a string, so read it through `Number()`. */
+  requests: number | string;
+  /** ISO-8601 UTC. */
+  last_used_at: string;
 }

@@ -84,9 +84,10 @@ export function registerApiKeys(program: Command): void {
         k.deployment !== undefined ? `deployment:${k.deployment}` : `service:${k.service ?? '?'}@${k.version ?? '?'}`,
         k.description,
         k.created_at,
+        String(k.requests ?? 0),
         k.last_used_at ?? 'never',
       ]);
-      printText(renderTable(['ID', 'PREFIX', 'OWNER', 'DESCRIPTION', 'CREATED', 'LAST USED'], rows));
+      printText(renderTable(['ID', 'PREFIX', 'OWNER', 'DESCRIPTION', 'CREATED', 'REQUESTS', 'LAST USED'], rows));
     }),
   );
 
