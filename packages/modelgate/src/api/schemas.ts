@@ -1,3 +1,4 @@
+import { MAX_GRACE_S } from '../auth/rotation.js';
 import { NAME_PATTERN, SECRET_NAME_PATTERN } from '../control/validation.js';
 
 /** JSON schemas shared by routes: they validate input and become the OpenAPI document. */
@@ -51,8 +52,21 @@ export const apiKeySchema = {
     version: { type: 'string' },
     created_at: { type: 'string' },
     last_used_at: { type: ['string', 'null'] },
+    ...rotationProperties(),
   },
 } as const;
+
+/** `state` and `retires_at` of a credential that can be rolled (X2). */
+function rotationProperties() {
+  return {
+    state: {
+      type: 'string',
+      enum: ['active', 'retiring', 'retired'],
+      description: '`retiring`: rolled, still accepted until `retires_at`; `retired`: refused',
+    },
+    retires_at: { type: ['string', 'null'], description: 'When a rolled credential stops working' },
+  } as const;
+}
 
 export const secretSchema = {
   type: 'object',
@@ -170,5 +184,26 @@ export const apiTokenSchema = {
     created_at: { type: 'string' },
     expires_at: { type: 'string' },
     last_used_at: { type: ['string', 'null'] },
+    ...rotationProperties(),
   },
+} as const;
+
+/** The body of `POST …/{id}/roll` (tokens and API keys, X2). */
+export const rollBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    grace_seconds: {
+      type: 'integer',
+      minimum: 0,
+      maximum: MAX_GRACE_S,
+      description: 'How long the old credential keeps working; 0 (the default) ends it at once',
+    },
+  },
+} as const;
+
+export const predecessorSchema = {
+  type: 'object',
+  description: 'The rolled credential: refused from `retires_at` on',
+  properties: { id: { type: 'string' }, retires_at: { type: 'string' } },
 } as const;

@@ -7,6 +7,7 @@ import { people } from './0004_people.js';
 import { audit } from './0005_audit.js';
 import { signingKeys } from './0006_signing_keys.js';
 import { apiTokens } from './0007_api_tokens.js';
+import { rotation } from './0008_rotation.js';
 
 /** Every migration, in order. Names sort; never rename or edit a released one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -18,5 +19,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '0005_audit': audit(dialect),
     '0006_signing_keys': signingKeys,
     '0007_api_tokens': apiTokens,
+    '0008_rotation': rotation,
   };
 }
