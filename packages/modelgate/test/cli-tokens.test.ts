@@ -94,5 +94,5 @@ describe('tokens commands', () => {
     const after = await cli(['sessions', 'whoami', '--api-token', token]);
     expect(after.code).toBe(1);
     expect(after.stderr).toContain('CREDENTIAL_UNKNOWN');
-  });
+  }, 90_000);
 });

@@ -86,7 +86,7 @@ export function registerApiKeys(program: Command): void {
         k.deployment !== undefined ? `deployment:${k.deployment}` : `service:${k.service ?? '?'}@${k.version ?? '?'}`,
         k.description,
         k.created_at,
-        k.state === 'active' ? 'active' : `${k.state} ${k.retires_at}`,
+        k.state === 'retiring' || k.state === 'retired' ? `${k.state} ${k.retires_at}` : 'active',
         k.last_used_at ?? 'never',
       ]);
       printText(renderTable(['ID', 'PREFIX', 'OWNER', 'DESCRIPTION', 'CREATED', 'STATE', 'LAST USED'], rows));

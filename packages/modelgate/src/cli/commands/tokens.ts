@@ -89,7 +89,7 @@ export function registerTokens(program: Command): void {
         accessLabel(t),
         t.created_at,
         t.expires_at,
-        t.state === 'active' ? 'active' : `${t.state} ${t.retires_at}`,
+        t.state === 'retiring' || t.state === 'retired' ? `${t.state} ${t.retires_at}` : 'active',
         t.last_used_at ?? 'never',
       ]);
       printText(
