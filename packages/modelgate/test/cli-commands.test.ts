@@ -578,7 +578,9 @@ describe('api-keys', () => {
     const byDeployment = await cli(['api-keys', 'list', '--deployment', 'sentiment']);
     expect(byDeployment.code, byDeployment.all).toBe(0);
     expect(last()).toMatchObject({ method: 'GET', path: '/api/v1/api-keys', query: { deployment: 'sentiment' } });
-    expect(byDeployment.stdout).toMatch(/^ID\s+PREFIX\s+OWNER\s+DESCRIPTION\s+CREATED\s+REQUESTS\s+LAST USED$/m);
+    expect(byDeployment.stdout).toMatch(
+      /^ID\s+PREFIX\s+OWNER\s+DESCRIPTION\s+CREATED\s+STATE\s+REQUESTS\s+LAST USED$/m,
+    );
     const mine = [...apiKeys.values()].filter((k) => k.deployment === 'sentiment');
     for (const k of mine) {
       expect(byDeployment.stdout).toMatch(

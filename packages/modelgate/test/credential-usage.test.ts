@@ -5,6 +5,7 @@ import { UsageRecorder } from '../src/usage/recorder.js';
 import { STORE_BACKENDS } from './helpers/backends.js';
 import { deploy, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { runCliToEnd, tempDir } from './helpers/node-process.js';
+import { api, userWithSession } from './helpers/people.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
 describe('UsageRecorder: counted in memory, written in batches', () => {
@@ -161,6 +162,40 @@ describe.each(STORE_BACKENDS)('per-API-key usage on $name', (backend) => {
     expect(cli.stdout).toMatch(/REQUESTS\s+LAST USED/);
     expect(cli.stdout).toMatch(new RegExp(`^${a.id}\\s.*\\s5\\s+${usageA?.last_used_at}$`, 'm'));
     expect(cli.stdout).toMatch(new RegExp(`^${unused.id}\\s.*\\s0\\s+never$`, 'm'));
+  });
+
+  it('an API token counts too: requests and last use in GET /tokens after a flush; deleting it takes its usage', async () => {
+    const group = await api(t, t.keys.management, 'POST', '/groups', { name: 'admins-usage', privileges: ['admin'] });
+    expect(group.status, group.text).toBe(201);
+    const session = await userWithSession(t, 'meter-reader', ['admins-usage']);
+    const made = await api(t, session, 'POST', '/tokens', { name: 'metered', endpoint_access: { all: true } });
+    expect(made.status, made.text).toBe(201);
+    const before = new Date().toISOString();
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${t.node.urls.inference}/metered/x`, {
+        headers: { authorization: `Bearer ${made.body.token}` },
+      });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    const deadline = Date.now() + 15_000;
+    let mine: { requests: number; last_used_at: string | null } | undefined;
+    for (;;) {
+      const listed = await api(t, session, 'GET', '/tokens');
+      expect(listed.status).toBe(200);
+      mine = listed.body.tokens.find((k: { id: string }) => k.id === made.body.id);
+      if (mine?.requests === 3 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(mine?.requests).toBe(3);
+    expect((mine?.last_used_at ?? '') >= before).toBe(true);
+    expect((await api(t, session, 'DELETE', `/tokens/${made.body.id}`)).status).toBe(204);
+    const rows = await t.node.store.db
+      .selectFrom('credential_usage')
+      .selectAll()
+      .where('credential_id', '=', made.body.id)
+      .execute();
+    expect(rows).toEqual([]);
   });
 
   it('a deleted key takes its usage with it', async () => {

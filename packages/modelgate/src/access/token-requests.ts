@@ -47,3 +47,13 @@ export async function authorizeTokenChange(ctx: ControlContext, principal: Princ
     throw denialOf({ allowed: false, denied: 'hidden', type: 'service', name: token.id }, tokenNotFound(token.id));
   }
 }
+
+/**
+ * Only the owner may roll a token: the successor is shown to whoever rolls it, and a token
+ * acts as its owner, so an admin rolling someone else's would get a credential to act as them.
+ * Anyone else gets the 404 of a token that does not exist.
+ */
+export function authorizeTokenRoll(principal: Principal, token: ApiTokensTable): void {
+  if (principal.kind === 'user' && principal.id === token.user_id) return;
+  throw denialOf({ allowed: false, denied: 'hidden', type: 'service', name: token.id }, tokenNotFound(token.id));
+}

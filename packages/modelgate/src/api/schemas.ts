@@ -1,3 +1,4 @@
+import { MAX_GRACE_S } from '../auth/rotation.js';
 import { NAME_PATTERN, SECRET_NAME_PATTERN } from '../control/validation.js';
 
 /** JSON schemas shared by routes: they validate input and become the OpenAPI document. */
@@ -55,8 +56,21 @@ export const apiKeySchema = {
       description: 'Requests made with the key (written by the data plane every few seconds)',
     },
     last_used_at: { type: ['string', 'null'], description: 'When the key was last used; null when never' },
+    ...rotationProperties(),
   },
 } as const;
+
+/** `state` and `retires_at` of a credential that can be rolled (X2). */
+function rotationProperties() {
+  return {
+    state: {
+      type: 'string',
+      enum: ['active', 'retiring', 'retired'],
+      description: '`retiring`: rolled, still accepted until `retires_at`; `retired`: refused',
+    },
+    retires_at: { type: ['string', 'null'], description: 'When a rolled credential stops working' },
+  } as const;
+}
 
 export const secretSchema = {
   type: 'object',
@@ -173,6 +187,31 @@ export const apiTokenSchema = {
     endpoint_access: { anyOf: [endpointAccessSchema, { type: 'null' }] },
     created_at: { type: 'string' },
     expires_at: { type: 'string' },
-    last_used_at: { type: ['string', 'null'] },
+    requests: {
+      type: 'integer',
+      description: 'Requests made with the token (written by the data plane every few seconds)',
+    },
+    last_used_at: { type: ['string', 'null'], description: 'When the token was last used; null when never' },
+    ...rotationProperties(),
   },
+} as const;
+
+/** The body of `POST …/{id}/roll` (tokens and API keys, X2). */
+export const rollBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    grace_seconds: {
+      type: 'integer',
+      minimum: 0,
+      maximum: MAX_GRACE_S,
+      description: 'How long the old credential keeps working; 0 (the default) ends it at once',
+    },
+  },
+} as const;
+
+export const predecessorSchema = {
+  type: 'object',
+  description: 'The rolled credential: refused from `retires_at` on',
+  properties: { id: { type: 'string' }, retires_at: { type: 'string' } },
 } as const;

@@ -3,12 +3,16 @@ import type { EndpointAccess } from '../auth/api-token/scope.js';
 import { readEndpointAccess } from '../auth/api-token/scope.js';
 import { displayPrefix, generateCredential, hashCredential } from '../auth/credential.js';
 import type { Principal } from '../auth/principal.js';
+import { graceProblem, type RotationState, rotationState } from '../auth/rotation.js';
 import type { Config } from '../config/schema.js';
 import { ModelgateError } from '../errors/registry.js';
 import { TOPICS } from '../events/topics.js';
+import { type CredentialUsage, credentialUsageOf, deleteCredentialUsage } from '../store/credential-usage.js';
 import type { ApiTokensTable } from '../store/schema.js';
+import { lockForUpdate } from '../store/transaction.js';
 import { announce, type ControlContext } from './context.js';
 import { parseInstant } from './jwt.js';
+import { alreadyRolled } from './rotation.js';
 import { transact } from './transaction.js';
 import { NAME_PATTERN, newId, Problems, SECRET_NAME_PATTERN } from './validation.js';
 
@@ -30,7 +34,13 @@ export interface ApiTokenInfo {
   readonly created_at: string;
   readonly expires_at: string;
   /** Filled by the node's usage recorder; null until first use. */
+  /** Requests made with the token, as of the data plane's last usage flush (a few seconds behind). */
+  readonly requests: number;
+  /** When the token was last used (same delay); null when never. */
   readonly last_used_at: string | null;
+  /** `retiring` after a roll until its grace ends, then `retired` (refused). */
+  readonly state: RotationState;
+  readonly retires_at: string | null;
 }
 
 /** What `POST /api/v1/tokens` takes. */
@@ -130,6 +140,7 @@ export async function createApiToken(
       .select('id')
       .where('user_id', '=', caller.id)
       .where('name', '=', name)
+      .where('retires_at', 'is', null)
       .executeTakeFirst();
     if (taken) {
       throw new ModelgateError('RESOURCE_CONFLICT', `You already have an API token named "${name}"`);
@@ -147,6 +158,8 @@ export async function createApiToken(
       created_at: new Date(now).toISOString(),
       expires_at: new Date(expires).toISOString(),
       last_used_at: null,
+      retires_at: null,
+      predecessor_id: null,
     };
     await tx.store.db.insertInto('api_tokens').values(row).execute();
     return { ...describe(row, caller.name ?? ''), token };
@@ -188,15 +201,94 @@ export async function listApiTokens(
   }
   const rows = await query.execute();
   const tail = rows.at(-1);
+  const usage = await credentialUsageOf(
+    ctx.store,
+    USAGE_KIND,
+    rows.map((r) => r.id),
+  );
   return {
-    tokens: rows.map((r) => describe(r, r.username)),
+    tokens: rows.map((r) => describe(r, r.username, usage.get(r.id))),
     last: tail && rows.length === page.limit ? { created_at: tail.created_at, id: tail.id } : undefined,
   };
 }
 
-/** A token's row by id, or the ordinary 404. */
-export async function getTokenRow(ctx: ControlContext, id: string): Promise<ApiTokensTable> {
-  const row = await ctx.store.db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+/**
+ * The lifetime of a rolled token's successor: as long as the original was given, from now, and
+ * never beyond `api_token_max_ttl_s` (the maximum may have been lowered since).
+ */
+export function successorExpiry(
+  old: Pick<ApiTokensTable, 'created_at' | 'expires_at'>,
+  settings: ApiTokenSettings,
+  now: number,
+): number {
+  const lifetime = Date.parse(old.expires_at) - Date.parse(old.created_at);
+  return now + Math.min(lifetime, settings.api_token_max_ttl_s * 1000);
+}
+
+/**
+ * Rolls a token (X2): a successor with the same owner, name, description and access, a fresh
+ * lifetime as long as the original's, and the old token retiring `graceSeconds` from now (0: at
+ * once; never after its own expiry). The old row is locked and must be current, so two parallel
+ * rolls make one successor and the other gets 409 `CREDENTIAL_ALREADY_ROLLED`. Tokens of the
+ * same owner whose grace ended are removed on the way. @returns the new token, shown this once.
+ */
+export async function rollApiToken(
+  ctx: ControlContext,
+  settings: ApiTokenSettings,
+  id: string,
+  graceSeconds: unknown,
+): Promise<ApiTokenInfo & { token: string; predecessor: { id: string; retires_at: string } }> {
+  const problem = graceProblem(graceSeconds);
+  if (problem) throw new ModelgateError('VALIDATION_FAILED', problem, { details: [problem] });
+  return transact(ctx, async (tx) => {
+    const old = await getTokenRow(tx, id, true);
+    if (old.retires_at !== null) throw alreadyRolled('API token', old.id);
+    const now = Date.now();
+    if (now >= Date.parse(old.expires_at)) {
+      throw new ModelgateError('VALIDATION_FAILED', 'An expired API token cannot be rolled; create a new one');
+    }
+    const retiresAt = new Date(Math.min(now + (graceSeconds as number) * 1000, Date.parse(old.expires_at)));
+    await tx.store.db
+      .deleteFrom('api_tokens')
+      .where('user_id', '=', old.user_id)
+      .where('retires_at', '<=', new Date(now).toISOString())
+      .execute();
+    await tx.store.db
+      .updateTable('api_tokens')
+      .set({ retires_at: retiresAt.toISOString() })
+      .where('id', '=', old.id)
+      .execute();
+    const token = generateCredential('api_token');
+    const row: ApiTokensTable = {
+      ...old,
+      id: newId('tok'),
+      prefix: displayPrefix(token),
+      hash: hashCredential(token),
+      created_at: new Date(now).toISOString(),
+      expires_at: new Date(successorExpiry(old, settings, now)).toISOString(),
+      last_used_at: null,
+      retires_at: null,
+      predecessor_id: old.id,
+    };
+    await tx.store.db.insertInto('api_tokens').values(row).execute();
+    await announce(tx, TOPICS.apiTokenRolled, old.id);
+    const owner = await tx.store.db
+      .selectFrom('users')
+      .select('username')
+      .where('id', '=', old.user_id)
+      .executeTakeFirst();
+    return {
+      ...describe(row, owner?.username ?? ''),
+      token,
+      predecessor: { id: old.id, retires_at: retiresAt.toISOString() },
+    };
+  });
+}
+
+/** A token's row by id, or the ordinary 404; `lock` holds it until commit (PostgreSQL). */
+export async function getTokenRow(ctx: ControlContext, id: string, lock = false): Promise<ApiTokensTable> {
+  const query = ctx.store.db.selectFrom('api_tokens').selectAll().where('id', '=', id);
+  const row = await (lock ? lockForUpdate(ctx.store, query) : query).executeTakeFirst();
   if (!row) throw tokenNotFound(id);
   return row;
 }
@@ -210,11 +302,15 @@ export async function deleteApiToken(ctx: ControlContext, id: string): Promise<v
   await transact(ctx, async (tx) => {
     const row = await getTokenRow(tx, id);
     await tx.store.db.deleteFrom('api_tokens').where('id', '=', row.id).execute();
+    await deleteCredentialUsage(tx.store, USAGE_KIND, row.id);
     await announce(tx, TOPICS.apiTokenDeleted, row.id);
   });
 }
 
-function describe(row: ApiTokensTable, username: string): ApiTokenInfo {
+/** The usage kind of API tokens in `credential_usage` (their principal kind). */
+const USAGE_KIND = 'api_token';
+
+function describe(row: ApiTokensTable, username: string, usage?: CredentialUsage): ApiTokenInfo {
   return {
     id: row.id,
     name: row.name,
@@ -225,6 +321,9 @@ function describe(row: ApiTokensTable, username: string): ApiTokenInfo {
     endpoint_access: readEndpointAccess(row.endpoint_access),
     created_at: row.created_at,
     expires_at: row.expires_at,
-    last_used_at: row.last_used_at,
+    requests: usage?.requests ?? 0,
+    last_used_at: usage?.last_used_at ?? row.last_used_at,
+    state: rotationState(row.retires_at, Date.now()),
+    retires_at: row.retires_at,
   };
 }

@@ -122,6 +122,11 @@ export async function deleteUser(ctx: ControlContext, username: string): Promise
     await tx.store.db.deleteFrom('sessions').where('user_id', '=', row.id).execute();
     await tx.store.db.deleteFrom('group_members').where('user_id', '=', row.id).execute();
     await tx.store.db.deleteFrom('owners').where('user_id', '=', row.id).execute();
+    await tx.store.db
+      .deleteFrom('credential_usage')
+      .where('kind', '=', 'api_token')
+      .where('credential_id', 'in', tx.store.db.selectFrom('api_tokens').select('id').where('user_id', '=', row.id))
+      .execute();
     await tx.store.db.deleteFrom('api_tokens').where('user_id', '=', row.id).execute();
     await tx.store.db.deleteFrom('users').where('id', '=', row.id).execute();
     await announce(tx, TOPICS.accessChanged, row.id);

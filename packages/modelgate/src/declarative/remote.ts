@@ -24,7 +24,7 @@ export async function fetchCurrentState(client: ApiClient): Promise<CurrentState
     client.request<{ services: Named[] }>('GET', '/api/v1/services'),
     client.request<{ secrets: { name: string }[] }>('GET', '/api/v1/secrets'),
     client.request<{ deployments: DeploymentInfo[] }>('GET', '/api/v1/deployments'),
-    client.request<{ api_keys: { deployment?: string; service?: string; version?: string }[] }>(
+    client.request<{ api_keys: { deployment?: string; service?: string; version?: string; state?: string }[] }>(
       'GET',
       '/api/v1/api-keys',
     ),
@@ -39,6 +39,8 @@ export async function fetchCurrentState(client: ApiClient): Promise<CurrentState
   );
   const apiKeyCounts: Record<string, number> = {};
   for (const k of keys.api_keys) {
+    // A rolled key is on its way out: its successor is the one that counts (X2).
+    if (k.state !== undefined && k.state !== 'active') continue;
     const owner = k.deployment
       ? deploymentKeys(k.deployment)
       : k.service && k.version

@@ -73,6 +73,10 @@ export const ERROR_CODES = {
   RESOURCE_NOT_FOUND: { status: 404, message: 'The resource does not exist' },
   RESOURCE_CONFLICT: { status: 409, message: 'The resource already exists' },
   RESOURCE_IN_USE: { status: 409, message: 'The resource is still in use' },
+  CREDENTIAL_ALREADY_ROLLED: {
+    status: 409,
+    message: 'The credential was rolled already; roll its successor instead',
+  },
   WRITE_CONFLICT: { status: 409, message: 'A concurrent change conflicted with this one; retry' },
 
   // Data plane

@@ -9,6 +9,10 @@ export const TOPICS = {
   apiKeyDeleted: 'api_key.deleted',
   /** Subject: the API token id. Its cache lines are evicted; its open WebSockets are closed. */
   apiTokenDeleted: 'api_token.deleted',
+  /** Subject: the API token id. It was rolled (X2): cached copies are reloaded with its retirement time. */
+  apiTokenRolled: 'api_token.rolled',
+  /** Subject: the API key id. It was rolled (X2): cached copies are reloaded with its retirement time. */
+  apiKeyRolled: 'api_key.rolled',
   /**
    * Subject: a user id, or `*` for everyone. What a user may do changed (a grant, a membership, a
    * group's privileges, an ownership, the user disabled or deleted): caches of what a user's

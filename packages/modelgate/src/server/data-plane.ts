@@ -52,8 +52,8 @@ export interface DataPlaneDeps {
   readonly registry: Registry;
 }
 
-/** Credential kinds whose usage is counted per credential (`GET /api/v1/api-keys`). */
-export const USAGE_KINDS = ['api_key'] as const;
+/** Credential kinds whose usage is counted per credential (`GET /api/v1/api-keys`, `GET /api/v1/tokens`). */
+export const USAGE_KINDS = ['api_key', 'api_token'] as const;
 
 /** The data plane, built and not yet listening. */
 export interface DataPlane {

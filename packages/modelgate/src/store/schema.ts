@@ -97,6 +97,10 @@ export interface ApiKeysTable {
   description: string;
   created_at: string;
   last_used_at: string | null;
+  /** Set when the key was rolled: it is refused from then on (X2). */
+  retires_at: string | null;
+  /** The key this one succeeded, when it was made by a roll. */
+  predecessor_id: string | null;
 }
 
 export interface AdminKeysTable {
@@ -237,6 +241,10 @@ export interface ApiTokensTable {
   expires_at: string;
   /** Written by the usage recorder; null until first use. */
   last_used_at: string | null;
+  /** Set when the token was rolled: it is refused from then on (X2). */
+  retires_at: string | null;
+  /** The token this one succeeded, when it was made by a roll. */
+  predecessor_id: string | null;
 }
 
 /** Requests made with one credential and when it was last used (batched, additive writes). */

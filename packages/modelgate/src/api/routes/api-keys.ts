@@ -1,10 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { authorizeKeyOwner, visibleKeys } from '../../access/api-key-requests.js';
 import { authorizeApiKey } from '../../access/authorize.js';
-import { createApiKeys, deleteApiKey, listApiKeys, parseOwner, revealApiKey } from '../../control/api-keys.js';
+import {
+  createApiKeys,
+  deleteApiKey,
+  listApiKeys,
+  parseOwner,
+  revealApiKey,
+  rollApiKey,
+} from '../../control/api-keys.js';
 import type { ControlContext } from '../../control/context.js';
 import { API_PREFIX } from '../prefix.js';
-import { apiKeySchema } from '../schemas.js';
+import { apiKeySchema, predecessorSchema, rollBody } from '../schemas.js';
 
 const tags = ['api keys'];
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
@@ -72,6 +79,32 @@ export async function apiKeyRoutes(app: FastifyInstance, opts: { control: Contro
     async (req) => {
       await authorizeApiKey(ctx, req.principal, req.params.id, 'read');
       return revealApiKey(ctx, req.params.id);
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { grace_seconds?: number } | undefined }>(
+    `${base}/:id/roll`,
+    {
+      schema: {
+        tags,
+        operationId: 'rollApiKey',
+        summary: 'Roll an API key: a successor now, the old one refused after a grace period',
+        description:
+          'Needs the right to create keys for the owner (deploy). The successor has the same owner and ' +
+          'description; the old key keeps working for `grace_seconds`, then is refused. Both are listed ' +
+          'meanwhile (`state`: `active`, `retiring`). A key rolled already answers 409 `CREDENTIAL_ALREADY_ROLLED`.',
+        params: idParams,
+        body: rollBody,
+        response: {
+          201: { ...apiKeySchema, properties: { ...apiKeySchema.properties, predecessor: predecessorSchema } },
+        },
+      },
+    },
+    async (req, reply) => {
+      await authorizeApiKey(ctx, req.principal, req.params.id, 'deploy');
+      const rolled = await rollApiKey(ctx, req.params.id, req.body?.grace_seconds ?? 0);
+      reply.code(201);
+      return rolled;
     },
   );
 

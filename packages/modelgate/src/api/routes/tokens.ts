@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { authorizeTokenChange, tokenListScope } from '../../access/token-requests.js';
+import { authorizeTokenChange, authorizeTokenRoll, tokenListScope } from '../../access/token-requests.js';
 import {
   type ApiTokenSettings,
   type CreateTokenInput,
@@ -7,12 +7,13 @@ import {
   deleteApiToken,
   getTokenRow,
   listApiTokens,
+  rollApiToken,
   type TokenPosition,
 } from '../../control/api-tokens.js';
 import type { ControlContext } from '../../control/context.js';
 import { ModelgateError } from '../../errors/registry.js';
 import { API_PREFIX } from '../prefix.js';
-import { apiTokenSchema, endpointAccessSchema } from '../schemas.js';
+import { apiTokenSchema, endpointAccessSchema, predecessorSchema, rollBody } from '../schemas.js';
 
 export const TOKEN_PAGE_DEFAULT = 100;
 export const TOKEN_PAGE_MAX = 1000;
@@ -113,6 +114,33 @@ export async function apiTokenRoutes(
       const scope = await tokenListScope(ctx, req.principal, req.query);
       const page = await listApiTokens(ctx, scope, { limit, ...(after ? { after } : {}) });
       return { tokens: page.tokens, next: page.last ? encodeTokenCursor(page.last) : null };
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { grace_seconds?: number } | undefined }>(
+    `${base}/:id/roll`,
+    {
+      schema: {
+        tags,
+        operationId: 'rollApiToken',
+        summary: 'Roll an API token: a successor now, the old one refused after a grace period',
+        description:
+          'Your own tokens only. The successor has the same name, description and access, and a lifetime as ' +
+          'long as the original’s, from now. The old token keeps working for `grace_seconds` (at most until ' +
+          'its own expiry), then is refused; both are listed meanwhile (`state`: `active`, `retiring`). A ' +
+          'token rolled already answers 409 `CREDENTIAL_ALREADY_ROLLED`.',
+        params: idParams,
+        body: rollBody,
+        response: {
+          201: { ...apiTokenSchema, properties: { ...apiTokenSchema.properties, predecessor: predecessorSchema } },
+        },
+      },
+    },
+    async (req, reply) => {
+      authorizeTokenRoll(req.principal, await getTokenRow(ctx, req.params.id));
+      const rolled = await rollApiToken(ctx, opts.settings, req.params.id, req.body?.grace_seconds ?? 0);
+      reply.code(201);
+      return rolled;
     },
   );
 

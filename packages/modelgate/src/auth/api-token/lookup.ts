@@ -21,6 +21,7 @@ export async function findTokenByHash(store: Store, hash: string): Promise<Store
       'api_tokens.ops_access as ops_access',
       'api_tokens.endpoint_access as endpoint_access',
       'api_tokens.expires_at as expires_at',
+      'api_tokens.retires_at as retires_at',
       'users.username as username',
       'users.disabled as disabled',
     ])
@@ -34,7 +35,7 @@ export async function findTokenByHash(store: Store, hash: string): Promise<Store
     ops: Number(row.ops_access) === 1,
     endpoint: readEndpointAccess(row.endpoint_access),
     expiresAt: Date.parse(row.expires_at),
-    retiresAt: null,
+    retiresAt: row.retires_at === null ? null : Date.parse(row.retires_at),
     ownerDisabled: Number(row.disabled) !== 0,
   };
 }

@@ -1,4 +1,5 @@
 import { type Denial, deny } from '../denial.js';
+import { retirementDenial } from '../rotation.js';
 
 /**
  * What a token opens on the data plane (BentoCloud "Protected Endpoint Access"): every
@@ -28,10 +29,7 @@ export interface TokenLife {
 export function lifeDenial(token: TokenLife, now: number): Denial | undefined {
   if (token.ownerDisabled) return deny('revoked', 'The owner of this API token is disabled');
   if (now >= token.expiresAt) return deny('expired', 'This API token has expired');
-  if (token.retiresAt !== null && now >= token.retiresAt) {
-    return deny('expired', 'This API token was rolled and its grace period has ended');
-  }
-  return undefined;
+  return retirementDenial(token.retiresAt, now);
 }
 
 /**

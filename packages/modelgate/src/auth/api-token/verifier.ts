@@ -28,7 +28,7 @@ interface Place {
 /**
  * Verifies API tokens on the data plane (B5). A known token is decided synchronously from a
  * bounded cache keyed by hash, holding the token and its owner's rights, so the hot path does no
- * store I/O. `api_token.changed` (deleted, rolled) evicts it by id and `access.changed` evicts
+ * store I/O. `api_token.deleted` and `api_token.rolled` evict it by id and `access.changed` evicts
  * every token of the user it names (or all), on every process (X1). An unknown token becomes a
  * `PendingCheck`, run behind the gateway's failure throttling.
  *
@@ -108,9 +108,11 @@ function placeKey(snapshot: DeploymentSnapshot): string {
   return `${snapshot.service_id}|${snapshot.infrastructure_id}`;
 }
 
-/** `api_token.changed` evicts one token by id; `access.changed` every token of a user, or all. */
+/** `api_token.deleted` and `api_token.rolled` evict one token by id; `access.changed` every token of a user, or all. */
 function evictions(event: ChangeEvent): ((token: KnownToken) => boolean) | undefined {
-  if (event.topic === TOPICS.apiTokenDeleted) return (token) => token.id === event.subject;
+  if (event.topic === TOPICS.apiTokenDeleted || event.topic === TOPICS.apiTokenRolled) {
+    return (token) => token.id === event.subject;
+  }
   if (event.topic === TOPICS.accessChanged) {
     return event.subject === '*' ? () => true : (token) => token.user_id === event.subject;
   }

@@ -1,7 +1,16 @@
 import type { Command } from 'commander';
 import type { ApiTokenInfo } from '../../control/api-tokens.js';
 import { ModelgateError } from '../../errors/registry.js';
-import { type ApiOptions, apiCommand, apiPath, queryString, renderFields, withClient } from '../client.js';
+import {
+  type ApiOptions,
+  apiCommand,
+  apiPath,
+  type ManagementClient,
+  queryString,
+  renderFields,
+  withClient,
+} from '../client.js';
+import { parseDuration } from '../duration.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
@@ -21,7 +30,7 @@ interface ListOptions extends ApiOptions {
 }
 
 /**
- * `modelgate tokens create|list|delete` (BentoCloud B1–B3): a person's own API tokens, with
+ * `modelgate tokens create|list|roll|delete` (BentoCloud B1–B3, rotation X2): a person's own API tokens, with
  * Developer Operations access (`--ops`) and/or Protected Endpoint access (`--all-deployments` or
  * `--deployment NAME`...). The token is printed once.
  */
@@ -69,17 +78,7 @@ export function registerTokens(program: Command): void {
       .option('--all', "every user's tokens (admins)"),
   ).action((opts: ListOptions) =>
     withClient(opts, async (client, json) => {
-      const all: ApiTokenInfo[] = [];
-      let cursor: string | undefined;
-      do {
-        const query = queryString({ user: opts.user, all: opts.all ? 'true' : undefined, cursor });
-        const page = await client.request<{ tokens: ApiTokenInfo[]; next: string | null }>(
-          'GET',
-          `${apiPath('tokens')}${query}`,
-        );
-        all.push(...page.tokens);
-        cursor = page.next ?? undefined;
-      } while (cursor !== undefined);
+      const all = await listAll(client, { user: opts.user, all: opts.all ? 'true' : undefined });
       if (json) return printJson({ tokens: all });
       if (all.length === 0) return printText('No API tokens.');
       const rows = all.map((t) => [
@@ -90,9 +89,38 @@ export function registerTokens(program: Command): void {
         accessLabel(t),
         t.created_at,
         t.expires_at,
+        t.state === 'retiring' || t.state === 'retired' ? `${t.state} ${t.retires_at}` : 'active',
         t.last_used_at ?? 'never',
       ]);
-      printText(renderTable(['ID', 'NAME', 'USER', 'PREFIX', 'ACCESS', 'CREATED', 'EXPIRES', 'LAST USED'], rows));
+      printText(
+        renderTable(['ID', 'NAME', 'USER', 'PREFIX', 'ACCESS', 'CREATED', 'EXPIRES', 'STATE', 'LAST USED'], rows),
+      );
+    }),
+  );
+
+  apiCommand(
+    tokens
+      .command('roll')
+      .description('Roll one of your tokens: print a successor; the old one works until the grace ends')
+      .argument('<name>', 'the token name (or id) from `tokens list`')
+      .option('--grace <duration>', 'how long the old token keeps working: 0, 90s, 30m, 24h, 7d', parseDuration, 0),
+  ).action((name: string, opts: ApiOptions & { grace: number }) =>
+    withClient(opts, async (client, json) => {
+      const mine = await listAll(client, {});
+      const current = mine.find((t) => t.id === name) ?? mine.find((t) => t.name === name && t.state === 'active');
+      if (!current) throw new ModelgateError('CLI_REQUEST_FAILED', `You have no current API token named "${name}"`);
+      const res = await client.request<
+        ApiTokenInfo & { token: string; predecessor: { id: string; retires_at: string } }
+      >('POST', apiPath('tokens', current.id, 'roll'), { grace_seconds: opts.grace });
+      if (json) return printJson(res);
+      printText(
+        `${res.token}\n${renderFields([
+          ['id', res.id],
+          ['name', res.name],
+          ['expires_at', res.expires_at],
+          ['old token', `${res.predecessor.id} refused from ${res.predecessor.retires_at}`],
+        ])}\nShown once: store it now.`,
+      );
     }),
   );
 
@@ -108,6 +136,21 @@ export function registerTokens(program: Command): void {
       printText(`Deleted API token ${id}`);
     }),
   );
+}
+
+/** Every page of `GET /api/v1/tokens` with these filters. */
+async function listAll(client: ManagementClient, filter: { user?: string; all?: string }): Promise<ApiTokenInfo[]> {
+  const all: ApiTokenInfo[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.request<{ tokens: ApiTokenInfo[]; next: string | null }>(
+      'GET',
+      `${apiPath('tokens')}${queryString({ ...filter, cursor })}`,
+    );
+    all.push(...page.tokens);
+    cursor = page.next ?? undefined;
+  } while (cursor !== undefined);
+  return all;
 }
 
 /** `ops`, `endpoints:all`, `endpoints:a,b`, joined with `+`. */

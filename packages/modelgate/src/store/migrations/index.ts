@@ -7,6 +7,7 @@ import { people } from './0004_people.js';
 import { audit } from './0005_audit.js';
 import { signingKeys } from './0006_signing_keys.js';
 import { apiTokens } from './0007_api_tokens.js';
+import { rotation } from './0008_rotation.js';
 import { credentialUsage } from './0009_credential_usage.js';
 
 /** Every migration, in order. Names sort; never rename or edit a released one. */
@@ -19,6 +20,7 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '0005_audit': audit(dialect),
     '0006_signing_keys': signingKeys,
     '0007_api_tokens': apiTokens,
+    '0008_rotation': rotation,
     '0009_credential_usage': credentialUsage,
   };
 }
