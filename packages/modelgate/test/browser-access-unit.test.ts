@@ -162,8 +162,8 @@ describe('the credential cookie', () => {
 });
 
 describe('the sign-in page', () => {
-  const snapshot = { basic: undefined } as unknown as DeploymentSnapshot;
-  const basic = { basic: { hash: 'x' } } as unknown as DeploymentSnapshot;
+  const snapshot = { basic: null } as unknown as DeploymentSnapshot;
+  const basic = { basic: { username: 'modelgate', password_hash: 'x' } } as unknown as DeploymentSnapshot;
 
   it('is for page loads of deployments without Basic', () => {
     expect(wantsSignInPage('GET', 'text/html,application/xhtml+xml,*/*;q=0.8', snapshot)).toBe(true);

@@ -45,7 +45,7 @@ export function wantsSignInPage(
 ): boolean {
   if (method !== 'GET' && method !== 'HEAD') return false;
   if (accept === undefined || !accept.toLowerCase().includes('text/html')) return false;
-  return snapshot.basic === undefined;
+  return snapshot.basic === null;
 }
 
 /**

@@ -340,15 +340,9 @@ export function createGateway(ctx: GatewayContext) {
     requestId: string,
     deployment: string | undefined,
     principal: string | undefined,
+    remote = ctx.clientAddress(req),
   ): void {
-    access({
-      requestId,
-      method: req.method,
-      status: res.statusCode,
-      deployment,
-      principal,
-      remote: ctx.clientAddress(req),
-    });
+    access({ requestId, method: req.method, status: res.statusCode, deployment, principal, remote });
   }
 
   function fail(req: IncomingMessage, res: ServerResponse, id: string, err: unknown): void {
@@ -374,7 +368,9 @@ export function createGateway(ctx: GatewayContext) {
         }
         if (url.startsWith(JWKS_PATH) && answerJwks(url.split('?')[0] ?? url, res, ctx.verifiers.platformJwt)) return;
         if (url.startsWith(BROWSER_PREFIX)) {
-          res.once('finish', () => logAccess(req, res, id, undefined, undefined));
+          // Read now: a refused oversized form closes the connection before the response finishes.
+          const remote = ctx.clientAddress(req);
+          res.once('finish', () => logAccess(req, res, id, undefined, undefined, remote));
           browserRoutes(req, res, id).catch((err: unknown) => fail(req, res, id, err));
           return;
         }
