@@ -115,7 +115,9 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ text: 'I absolutely love it' }),
       });
-      return { status: res.status, body: await res.json(), visible: document.cookie };
+      // Runs in the page: its `document` (the test's tsconfig has no DOM types).
+      const { document } = globalThis as unknown as { document: { cookie: string } };
+      return { status: res.status, body: (await res.json()) as { label: string }, visible: document.cookie };
     });
     expect(prediction.status).toBe(200);
     expect(prediction.body.label).toBe('positive');
