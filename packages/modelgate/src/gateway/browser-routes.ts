@@ -80,13 +80,31 @@ export function createBrowserRoutes(ctx: BrowserRoutesContext) {
     return cookieScope(target, scheme === 'https' || ctx.proto === 'https');
   }
 
-  async function signIn(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  /**
+   * The common start of both forms: from the gateway's own page, readable, naming a deployment.
+   * Anything else is answered here, and resolves `undefined`.
+   */
+  async function acceptForm(
+    req: IncomingMessage,
+    res: ServerResponse,
+    id: string,
+  ): Promise<{ scheme: 'http' | 'https'; form: URLSearchParams; target: BrowserTarget } | undefined> {
     const scheme = formOrigin(req.headers, ctx.proto);
-    if (scheme === undefined) return sendError(res, 'FORM_CROSS_SITE', id);
+    if (scheme === undefined) {
+      sendError(res, 'FORM_CROSS_SITE', id);
+      return undefined;
+    }
     const form = await readForm(req, res, id);
-    if (form === undefined) return;
+    if (form === undefined) return undefined;
     const target = targetOf(req, single(form, 'deployment'));
-    if (typeof target === 'string') return sendError(res, target, id, fieldMessage(target, 'deployment'));
+    if (typeof target === 'string') return sendTargetError(res, id, target);
+    return { scheme, form, target };
+  }
+
+  async function signIn(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const accepted = await acceptForm(req, res, id);
+    if (accepted === undefined) return;
+    const { scheme, form, target } = accepted;
     const route = routeOf(target);
     if (typeof route === 'string') return sendError(res, route, id);
     const returnTo = safeReturnPath(single(form, 'return_to'), target);
@@ -110,7 +128,7 @@ export function createBrowserRoutes(ctx: BrowserRoutesContext) {
     if (req.method === 'GET' || req.method === 'HEAD') {
       const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
       const target = targetOf(req, single(query, 'deployment'));
-      if (typeof target === 'string') return sendError(res, target, id, fieldMessage(target, 'deployment'));
+      if (typeof target === 'string') return sendTargetError(res, id, target);
       if (!ctx.routes.get(target.deployment)) return sendError(res, 'DEPLOYMENT_NOT_FOUND', id);
       const returnTo = safeReturnPath(undefined, target);
       return sendPage(
@@ -120,12 +138,9 @@ export function createBrowserRoutes(ctx: BrowserRoutesContext) {
         signOutPage({ deployment: target.deployment, returnTo, hostRouted: target.hostRouted }),
       );
     }
-    const scheme = formOrigin(req.headers, ctx.proto);
-    if (scheme === undefined) return sendError(res, 'FORM_CROSS_SITE', id);
-    const form = await readForm(req, res, id);
-    if (form === undefined) return;
-    const target = targetOf(req, single(form, 'deployment'));
-    if (typeof target === 'string') return sendError(res, target, id, fieldMessage(target, 'deployment'));
+    const accepted = await acceptForm(req, res, id);
+    if (accepted === undefined) return;
+    const { scheme, target } = accepted;
     // No route lookup: a deleted deployment's cookie can still be cleared.
     redirect(res, id, safeReturnPath(undefined, target), clearCredentialCookie(scopeOf(target, scheme)));
   }
@@ -158,8 +173,10 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function fieldMessage(code: ErrorCode, field: string): { message?: string } {
-  return code === 'BAD_REQUEST' ? { message: `The form must name one ${field}` } : {};
+/** No deployment named (400), or not a deployment name (404). */
+function sendTargetError(res: ServerResponse, id: string, code: ErrorCode): undefined {
+  sendError(res, code, id, code === 'BAD_REQUEST' ? { message: 'The form must name one deployment' } : {});
+  return undefined;
 }
 
 /**
