@@ -4,10 +4,12 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { generateCredential } from '../src/auth/credential.js';
 import { call, rawRequest } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, startNodeProcess } from './helpers/node-process.js';
+import { type TestUpstream, websocketUpstream } from './helpers/upstreams.js';
 
 /**
  * Browser access to a protected deployment (issue 11, B7), end to end on real sockets: the
@@ -49,6 +51,7 @@ async function cookieUpstream(): Promise<{ url: string; hits: Hit[]; close(): Pr
 
 let t: TestNode;
 let up: Awaited<ReturnType<typeof cookieUpstream>>;
+let wsUp: TestUpstream;
 let inference: string;
 let port: string;
 /** An API key of `model`, one of `other`, one of `fwd`. */
@@ -79,11 +82,14 @@ beforeAll(async () => {
   await manage(t, 'POST', '/secrets', { name: 'basic-password', generate: true });
   await deploy({ name: 'basic-model', access: 'protected', auth: { basic_secret: 'basic-password', api_keys: true } });
   await deploy({ name: 'open', access: 'public' });
+  wsUp = await websocketUpstream();
+  await deploy({ name: 'live', access: 'protected', upstream: wsUp.url });
 });
 
 afterAll(async () => {
   await t?.close();
   await up?.close();
+  await wsUp?.close();
 });
 
 /** A page load (or any GET) of the inference listener. */
@@ -404,6 +410,15 @@ describe('hostile sign-in', () => {
       localAddress: '127.0.23.6',
     });
     expect(hosted.status).toBe(404);
+    // A WebSocket handshake there is not forwarded either.
+    const upgrade = await rawRequest(inference, 'GET /_modelgate/sign-in HTTP/1.1', [
+      `Host: model.${BASE_DOMAIN}:${port}`,
+      'Connection: Upgrade',
+      'Upgrade: websocket',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version: 13',
+    ]);
+    expect(upgrade.status).toBe(404);
     expect(up.hits.length).toBe(before);
   });
 });
@@ -478,6 +493,23 @@ describe('the cookie on later requests', () => {
     const hit = up.hits.at(-1) as Hit;
     expect(hit.headers.authorization).toBe(`Bearer ${fwdKey}`);
     expect(hit.headers.cookie).toBe('a=1');
+  });
+
+  it('a WebSocket from the signed-in page opens with the cookie; the upstream never sees the token', async () => {
+    const signed = await submit('/_modelgate/sign-in', { deployment: 'live', token: t.keys.inference }, '127.0.24.8');
+    const socket = new WebSocket(`${inference.replace('http', 'ws')}/live/socket`, {
+      headers: { cookie: `a=1; ${cookieFrom(signed)}`, origin: inference },
+      localAddress: '127.0.24.8',
+    });
+    const reply = await new Promise<string>((resolve, reject) => {
+      socket.on('open', () => socket.send('hi'));
+      socket.on('message', (data) => resolve(data.toString()));
+      socket.on('unexpected-response', (_req, res) => reject(new Error(`handshake answered ${res.statusCode}`)));
+      socket.on('error', reject);
+    });
+    socket.close();
+    expect(reply).toBe('echo:hi');
+    expect(wsUp.hits.at(-1)?.headers.cookie).toBe('a=1');
   });
 
   it('the console’s session cookie never reaches an upstream either (cookies ignore ports)', async () => {
