@@ -194,6 +194,6 @@ describe('the sign-in page', () => {
     expect(pageError({ code: 'CREDENTIAL_MISSING' }, false)).toBeUndefined();
     expect(pageError({ code: 'CREDENTIAL_REVOKED' }, true)).toContain('saved token');
     expect(pageError({ code: 'FORBIDDEN' }, false)).toContain('does not open this deployment');
-    expect(pageError({ code: 'THROTTLED', retryAfter: 42 }, false)).toContain('in 42 seconds');
+    expect(pageError({ code: 'THROTTLED', headers: { 'retry-after': '42' } }, false)).toContain('in 42 seconds');
   });
 });

@@ -102,8 +102,8 @@ export function safeReturnPath(candidate: string | null | undefined, target: Bro
 export interface ExplainedRefusal {
   readonly code: ErrorCode;
   readonly message?: string | undefined;
-  /** For `THROTTLED`: seconds until a retry may succeed. */
-  readonly retryAfter?: number | undefined;
+  /** The refusal's headers: for `THROTTLED`, `Retry-After` says when a retry may succeed. */
+  readonly headers?: Readonly<Record<string, string | string[]>> | undefined;
 }
 
 /**
@@ -120,7 +120,9 @@ export function pageError(refusal: ExplainedRefusal, savedToken: boolean): strin
   const { code } = refusal;
   if (code === 'CREDENTIAL_MISSING') return undefined;
   if (code === 'THROTTLED') {
-    const wait = refusal.retryAfter === undefined ? 'later' : `in ${refusal.retryAfter} seconds`;
+    const header = refusal.headers?.['retry-after'];
+    const seconds = Number(Array.isArray(header) ? header[0] : header);
+    const wait = seconds > 0 ? `in ${seconds} seconds` : 'later';
     return `Too many failed attempts from this address; try again ${wait}.`;
   }
   const which = savedToken ? 'The saved token' : 'That token';

@@ -119,8 +119,7 @@ export function createBrowserRoutes(ctx: BrowserRoutesContext) {
       return redirect(res, id, returnTo, credentialCookie(token, scopeOf(target, scheme)));
     }
     ctx.refused(req, refusal, id);
-    const retryAfter = Number(firstValue(refusal.headers?.['retry-after'])) || undefined;
-    const error = pageError({ ...refusal, retryAfter }, false);
+    const error = pageError(refusal, false);
     sendPage(res, ERROR_CODES[refusal.code].status, id, signInPage({ ...page, error }), refusal.headers);
   }
 
@@ -167,10 +166,6 @@ export function createBrowserRoutes(ctx: BrowserRoutesContext) {
 function single(form: URLSearchParams, name: string): string | null {
   const all = form.getAll(name);
   return all.length === 1 ? (all[0] as string) : null;
-}
-
-function firstValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** No deployment named (400), or not a deployment name (404). */

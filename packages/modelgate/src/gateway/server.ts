@@ -198,8 +198,7 @@ export function createGateway(ctx: GatewayContext) {
       (status === 401 || status === 403 || status === 429) &&
       wantsSignInPage(req.method, req.headers.accept, entry.snapshot)
     ) {
-      const retryAfter = Number(answer.headers?.['retry-after']) || undefined;
-      const error = pageError({ ...refusal, retryAfter }, sentCookie);
+      const error = pageError(refusal, sentCookie);
       answer = { ...answer, page: { ...target, returnTo: req.url ?? '/', error } };
     }
     return answer;
