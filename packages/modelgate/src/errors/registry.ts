@@ -39,6 +39,10 @@ export const ERROR_CODES = {
     status: 403,
     message: 'Another site may not change the management API while token authorization is disabled',
   },
+  FORM_CROSS_SITE: {
+    status: 403,
+    message: "A sign-in or sign-out form must be sent from the gateway's own page (same-origin Origin)",
+  },
   HOST_NOT_ALLOWED: { status: 421, message: 'The Host header does not name this listener' },
   THROTTLED: { status: 429, message: 'Too many requests; retry later' },
   SIGN_IN_FAILED: { status: 401, message: 'Unknown username or wrong password' },

@@ -52,14 +52,32 @@ export function authenticateDeploymentRequest(
     if (!snapshot.basic) return deny('unknown', 'This deployment does not accept Basic credentials');
     return verifiers.basic.check(header.username, header.password, basicScopeOf(snapshot, snapshot.basic));
   }
+  return authenticateBearer(header.token, snapshot, verifiers);
+}
+
+/**
+ * Verifies one bearer token for a protected deployment, wherever it came from: the
+ * `Authorization` header, or the browser-access cookie (B7), which therefore opens exactly what
+ * the same token opens as a header, and stops working the moment the token would.
+ *
+ * @example
+ * ```ts
+ * const verdict = authenticateBearer('mgk_...', snapshot, verifiers); // Principal, Denial or PendingCheck
+ * ```
+ */
+export function authenticateBearer(
+  token: string,
+  snapshot: DeploymentSnapshot,
+  verifiers: DataPlaneVerifiers & { readonly nodeKeys: NodeKeyVerifier },
+): Verification {
   // modelgate credentials never hold a dot; a JWT always does.
-  if (header.token.includes('.')) {
-    if (snapshot.oidc && OidcVerifier.isFrom(header.token, snapshot.oidc)) {
-      return verifiers.oidc.check(header.token, snapshot.oidc, snapshot);
+  if (token.includes('.')) {
+    if (snapshot.oidc && OidcVerifier.isFrom(token, snapshot.oidc)) {
+      return verifiers.oidc.check(token, snapshot.oidc, snapshot);
     }
-    return verifiers.platformJwt.check(header.token, snapshot);
+    return verifiers.platformJwt.check(token, snapshot);
   }
-  const credential = parseCredential(header.token);
+  const credential = parseCredential(token);
   if (!credential) return deny('malformed', 'Not a modelgate credential (bad prefix, characters or checksum)');
   switch (credential.kind) {
     case 'inference_key': {

@@ -79,7 +79,8 @@ export function finishRequest(
   if (admitted !== undefined && record.upstreamStatus === 0 && record.code === undefined && !aborted) {
     record.code = proxyErrorCode(record.status);
   }
-  record.remote = observers.clientAddress(req);
+  // Set early where the socket may be gone by now (a refused oversized sign-in form).
+  record.remote ??= observers.clientAddress(req);
   observers.access(record);
   const series = record.series;
   if (series !== undefined) {
