@@ -26,7 +26,9 @@ export function installErrorHandling(app: FastifyInstance, routes: RouteMethods)
       const problems = validationProblems(err.validationContext, err.validation);
       const details = problems.map((p) => p.text);
       const message = `Invalid request: ${details.join('; ')}`;
-      return reply.code(400).send(errorBody('VALIDATION_FAILED', req.id, message, details, problems[0]?.field));
+      // A problem with the whole part (a missing body) names no field.
+      const field = problems[0]?.field || undefined;
+      return reply.code(400).send(errorBody('VALIDATION_FAILED', req.id, message, details, field));
     }
     const mapped = mapFastifyError(err);
     if (mapped) return reply.code(ERROR_CODES[mapped].status).send(errorBody(mapped, req.id));

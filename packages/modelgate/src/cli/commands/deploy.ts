@@ -17,6 +17,7 @@ import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 import { renderDeployment } from './deployments.js';
 import { UPDATE_USAGE } from './deployments-update.js';
+import { listAll } from '../list-all.js';
 
 interface DeployOptions extends ApiOptions {
   readonly upstream: string;
@@ -98,7 +99,7 @@ export function registerDeploy(program: Command): void {
  * secret (and a password nobody knows). `--generate-secret` asks for that explicitly.
  */
 async function requireSecret(client: ManagementClient, secret: string): Promise<void> {
-  const { secrets } = await client.request<{ secrets: SecretInfo[] }>('GET', apiPath('secrets'));
+  const { secrets } = await listAll<{ secrets: SecretInfo[] }>(client, apiPath('secrets'), 'secrets');
   if (secrets.some((s) => s.name === secret)) return;
   throw new ModelgateError(
     'CLI_USAGE',

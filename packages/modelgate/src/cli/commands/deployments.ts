@@ -3,6 +3,7 @@ import { type ApiOptions, apiCommand, apiPath, type DeploymentInfo, renderFields
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 import { registerDeploymentUpdate } from './deployments-update.js';
+import { listAll } from '../list-all.js';
 
 /**
  * `modelgate deployments list|show|update|enable|disable|delete`: reads, changes and switches
@@ -15,7 +16,7 @@ export function registerDeployments(program: Command): void {
 
   apiCommand(deployments.command('list').description('List deployments')).action((opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      const res = await client.request<{ deployments: DeploymentInfo[] }>('GET', apiPath('deployments'));
+      const res = await listAll<{ deployments: DeploymentInfo[] }>(client, apiPath('deployments'), 'deployments');
       if (json) return printJson(res);
       if (res.deployments.length === 0) {
         return printText('No deployments yet. Create one with: modelgate deploy NAME --upstream URL');
