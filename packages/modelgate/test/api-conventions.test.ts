@@ -65,7 +65,14 @@ describe('API conventions', () => {
     const m = () => t.keys.management;
     it.each([
       ['missing', 'POST', '/deployments', { name: 'no-upstream' }, 'upstream', /body\.upstream is required/],
-      ['wrong type', 'POST', '/deployments', { name: 'typed', upstream: 7 }, 'upstream', /body\.upstream must be string/],
+      [
+        'wrong type',
+        'POST',
+        '/deployments',
+        { name: 'typed', upstream: 7 },
+        'upstream',
+        /body\.upstream must be string/,
+      ],
       [
         'wrong type, nested',
         'POST',
@@ -98,7 +105,14 @@ describe('API conventions', () => {
         'upstream',
         /upstream must be an http:\/\/ or https:\/\/ URL/,
       ],
-      ['bad format in the query', 'GET', '/deployments?limit=ten', undefined, 'limit', /query\.limit must match pattern/],
+      [
+        'bad format in the query',
+        'GET',
+        '/deployments?limit=ten',
+        undefined,
+        'limit',
+        /query\.limit must match pattern/,
+      ],
       ['extra in the query', 'GET', '/users?colour=red', undefined, 'colour', /query\.colour is not allowed/],
     ])('%s: %s %s', async (_kind, method, path, body, field, message) => {
       const res = await api(t, m(), method, path, body);
@@ -113,7 +127,11 @@ describe('API conventions', () => {
       const res = await api(t, m(), 'POST', '/deployments', { upstream: 1, colour: 'red' });
       expect(res.status).toBe(400);
       expect(res.body.error.details).toEqual(
-        expect.arrayContaining(['body.name is required', 'body.colour is not allowed here', 'body.upstream must be string']),
+        expect.arrayContaining([
+          'body.name is required',
+          'body.colour is not allowed here',
+          'body.upstream must be string',
+        ]),
       );
       expect(['name', 'colour', 'upstream']).toContain(res.body.error.field);
     });
@@ -208,7 +226,10 @@ describe.each(STORE_BACKENDS)('list paging on $name', (backend) => {
       expect(whole.body.next_cursor, path).toBeNull();
       expect(whole.body[key].length, path).toBeGreaterThanOrEqual(5);
       const { items } = await walk(t, path, key, 2);
-      expect(items.map((x) => x[id]), path).toEqual(whole.body[key].map((x: any) => x[id]));
+      expect(
+        items.map((x) => x[id]),
+        path,
+      ).toEqual(whole.body[key].map((x: any) => x[id]));
       expect(new Set(items.map((x) => x[id])).size, path).toBe(items.length);
     }
   });
@@ -218,7 +239,12 @@ describe.each(STORE_BACKENDS)('list paging on $name', (backend) => {
     const seen: string[] = first.body.deployments.map((d: any) => d.name);
     // Delete the item the cursor points after: the next page still starts right after its key.
     expect((await api(t, t.keys.management, 'DELETE', `/deployments/${seen[1]}`)).status).toBe(204);
-    const rest = await api(t, t.keys.management, 'GET', `/deployments?cursor=${encodeURIComponent(first.body.next_cursor)}`);
+    const rest = await api(
+      t,
+      t.keys.management,
+      'GET',
+      `/deployments?cursor=${encodeURIComponent(first.body.next_cursor)}`,
+    );
     const all = (await api(t, t.keys.management, 'GET', '/deployments')).body.deployments.map((d: any) => d.name);
     expect(rest.body.deployments.map((d: any) => d.name)).toEqual(all.filter((n: string) => !seen.includes(n)));
   });

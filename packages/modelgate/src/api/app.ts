@@ -103,7 +103,15 @@ export async function buildManagementApp(
     routes.add(route.method, route.url);
     route.schema = documentErrors(route);
   });
-  const schemas = [SHARED_SCHEMAS, GRANT_SCHEMAS, AUDIT_SCHEMAS, JWT_SCHEMAS, SESSION_SCHEMAS, TOKEN_SCHEMAS, WHOAMI_SCHEMAS];
+  const schemas = [
+    SHARED_SCHEMAS,
+    GRANT_SCHEMAS,
+    AUDIT_SCHEMAS,
+    JWT_SCHEMAS,
+    SESSION_SCHEMAS,
+    TOKEN_SCHEMAS,
+    WHOAMI_SCHEMAS,
+  ];
   for (const schema of schemas.flat()) app.addSchema(schema);
   installErrorHandling(app, routes);
   acceptEmptyJsonBodies(app);

@@ -20,9 +20,7 @@ export interface CursorPosition {
  * ```
  */
 export function encodeCursor(position: CursorPosition): string {
-  return Buffer.from(JSON.stringify({ l: position.list, a: position.after, o: position.order })).toString(
-    'base64url',
-  );
+  return Buffer.from(JSON.stringify({ l: position.list, a: position.after, o: position.order })).toString('base64url');
 }
 
 /**
@@ -31,7 +29,11 @@ export function encodeCursor(position: CursorPosition): string {
  */
 export function decodeCursor(list: string, cursor: string): CursorPosition {
   try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { l?: unknown; a?: unknown; o?: unknown };
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
+      l?: unknown;
+      a?: unknown;
+      o?: unknown;
+    };
     const after = value.a;
     const validAfter =
       (typeof after === 'string' && after.length > 0 && after.length <= 256) ||

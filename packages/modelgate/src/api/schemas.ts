@@ -64,7 +64,8 @@ const errorSchema = {
         details: { type: 'array', items: text, description: 'Every problem, when there are several' },
         field: {
           type: 'string',
-          description: 'For VALIDATION_FAILED: the first offending request field (`upstream`, `auth.api_keys`, `limit`)',
+          description:
+            'For VALIDATION_FAILED: the first offending request field (`upstream`, `auth.api_keys`, `limit`)',
         },
       },
     },

@@ -1,6 +1,6 @@
+import { listAll } from '../cli/list-all.js';
 import type { AuthSettings } from '../control/auth-settings.js';
 import type { DeploymentInfo } from '../control/deployments.js';
-import { listAll } from '../cli/list-all.js';
 import { ModelgateError } from '../errors/registry.js';
 import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
 import type { Action } from './plan.js';

@@ -106,7 +106,8 @@ export async function auditRoutes(app: FastifyInstance, opts: { store: Store }):
       const records = await queryAuditRecords(opts.store, filter, position, limit);
       const last = records.at(-1);
       let next: string | null = null;
-      if (last && records.length === limit) next = encodeCursor({ list: 'audit', order: position.order, after: last.id });
+      if (last && records.length === limit)
+        next = encodeCursor({ list: 'audit', order: position.order, after: last.id });
       else if (position.order === 'asc') {
         // Ascending pages always carry a cursor, so a follower resumes after what it has seen.
         next = encodeCursor({ list: 'audit', order: 'asc', after: last?.id ?? position.after ?? 0 });
@@ -138,7 +139,8 @@ export function parseAuditQuery(query: AuditQuery): { filter: AuditFilter; posit
     });
   }
   const limit = pageLimit(query.limit);
-  const position: AuditPosition = query.cursor !== undefined ? auditPosition(query.cursor) : { order: query.order ?? 'desc' };
+  const position: AuditPosition =
+    query.cursor !== undefined ? auditPosition(query.cursor) : { order: query.order ?? 'desc' };
   const filter: AuditFilter = {
     ...(query.actor !== undefined ? { actor: query.actor } : {}),
     ...(query.action !== undefined ? { action: query.action } : {}),

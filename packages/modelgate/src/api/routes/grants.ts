@@ -59,7 +59,12 @@ export async function grantRoutes(app: FastifyInstance, opts: { control: Control
       async (req) => {
         // Anyone who can see the resource can see who else can (Dataiku shows permissions to readers).
         await authorize(ctx, req.principal, need(req.params.name, 'any'));
-        const grants = pageOf(`${path}-grants`, await listGrants(ctx, type, req.params.name), (g) => g.group, req.query);
+        const grants = pageOf(
+          `${path}-grants`,
+          await listGrants(ctx, type, req.params.name),
+          (g) => g.group,
+          req.query,
+        );
         const owner = type === 'infrastructure' ? null : await ownerOf(ctx, type, req.params.name);
         return { owner, grants: grants.items, next_cursor: grants.next_cursor };
       },

@@ -121,7 +121,8 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
         tags,
         operationId: 'issueJwt',
         summary,
-        description: 'The target goes in the body or, as Scaleway’s clients send it, in the query; an empty body is fine.',
+        description:
+          'The target goes in the body or, as Scaleway’s clients send it, in the query; an empty body is fine.',
         querystring: issueInput,
         body: ref('IssueJwtRequest'),
         response: issued,

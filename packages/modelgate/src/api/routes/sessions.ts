@@ -51,7 +51,10 @@ export async function sessionRoutes(
         security: [],
         body: ref('SignInRequest'),
         response: {
-          201: { description: 'Signed in; the cookie is set too', content: { 'application/json': { schema: ref('Session') } } },
+          201: {
+            description: 'Signed in; the cookie is set too',
+            content: { 'application/json': { schema: ref('Session') } },
+          },
           ...errors(401, 429),
         },
       },

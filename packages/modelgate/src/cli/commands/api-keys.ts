@@ -10,9 +10,9 @@ import {
   queryString,
   withClient,
 } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
-import { listAll } from '../list-all.js';
 
 interface OwnerOptions {
   readonly deployment?: string;

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { type ApiOptions, apiCommand, apiPath, renderFields, withClient } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
-import { listAll } from '../list-all.js';
 
 interface NamedInfo {
   name: string;

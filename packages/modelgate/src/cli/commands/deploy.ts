@@ -13,11 +13,11 @@ import {
   type SecretInfo,
   withClient,
 } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 import { renderDeployment } from './deployments.js';
 import { UPDATE_USAGE } from './deployments-update.js';
-import { listAll } from '../list-all.js';
 
 interface DeployOptions extends ApiOptions {
   readonly upstream: string;

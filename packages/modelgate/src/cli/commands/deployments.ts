@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { type ApiOptions, apiCommand, apiPath, type DeploymentInfo, renderFields, withClient } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 import { registerDeploymentUpdate } from './deployments-update.js';
-import { listAll } from '../list-all.js';
 
 /**
  * `modelgate deployments list|show|update|enable|disable|delete`: reads, changes and switches

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../errors/registry.js';
 import { type ApiOptions, apiCommand, apiPath, withClient } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
-import { listAll } from '../list-all.js';
 
 const TYPES: Record<string, string> = {
   infrastructure: 'infrastructures',

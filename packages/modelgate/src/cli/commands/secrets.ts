@@ -10,10 +10,10 @@ import {
   type SecretResponse,
   withClient,
 } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { readAllStdin } from '../password-input.js';
 import { renderTable } from '../table.js';
-import { listAll } from '../list-all.js';
 
 interface SecretValueOptions extends ApiOptions {
   readonly value?: string;

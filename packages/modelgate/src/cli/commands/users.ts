@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../errors/registry.js';
 import { type ApiOptions, apiCommand, apiPath, renderFields, withClient } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { readPassword } from '../password-input.js';
 import { renderTable } from '../table.js';
-import { listAll } from '../list-all.js';
 
 interface UserInfo {
   username: string;
