@@ -155,6 +155,19 @@ describe('API conventions', () => {
         const res = await call(`${t.node.urls.management}${path}`, { method: 'POST', headers: auth, body: '' });
         expect(res.status, `${path} ${res.text}`).toBe(status);
       }
+      // TorchServe's token API (the inference key is not used by this file) and a DELETE alike.
+      const token = await call(`${t.node.urls.management}/token?type=inference`, {
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${t.keys.api}` },
+        body: '',
+      });
+      expect(token.status, token.text).toBe(200);
+      const deleted = await call(`${t.node.urls.management}/api/v1/deployments/${name}`, {
+        method: 'DELETE',
+        headers: auth,
+        body: '',
+      });
+      expect(deleted.status, deleted.text).toBe(204);
     });
 
     it('a route that needs a body says so (400 VALIDATION_FAILED), and bad JSON is still 400 BAD_REQUEST', async () => {

@@ -33,6 +33,9 @@ export const pageQueryProperties = {
   },
 } as const;
 
+/** The query string of a list that takes nothing but `limit` and `cursor`. */
+export const pageQuery = { type: 'object', additionalProperties: false, properties: pageQueryProperties } as const;
+
 /** The page size a query asks for, or VALIDATION_FAILED naming `limit`. */
 export function pageLimit(limit: string | undefined): number {
   const value = limit === undefined ? PAGE_LIMIT_DEFAULT : Number(limit);

@@ -6,12 +6,11 @@ import { infrastructures, services, versions } from '../../control/catalog.js';
 import type { ControlContext } from '../../control/context.js';
 import { createOwned, deleteWithGrants } from '../../control/grants.js';
 import { errors, noContent } from '../openapi.js';
-import { type PageQuery, pageOf, pageQueryProperties } from '../paging.js';
+import { type PageQuery, pageOf, pageQuery } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
 import { namesParams, ref } from '../schemas.js';
 
 const nameParams = namesParams('name');
-const pageQuery = { type: 'object', additionalProperties: false, properties: pageQueryProperties } as const;
 
 /** Infrastructures, services and their immutable versions. */
 export async function catalogRoutes(app: FastifyInstance, opts: { control: ControlContext }): Promise<void> {

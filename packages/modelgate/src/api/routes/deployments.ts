@@ -17,7 +17,7 @@ import {
 } from '../../control/deployments.js';
 import { transact } from '../../control/transaction.js';
 import { errors, noContent } from '../openapi.js';
-import { type PageQuery, pageOf, pageQueryProperties } from '../paging.js';
+import { type PageQuery, pageOf, pageQuery } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
 import { namesParams, ref } from '../schemas.js';
 
@@ -39,7 +39,7 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
         operationId: 'listDeployments',
         summary: 'List deployments',
         description: 'The deployments the caller may see, by name, a page at a time.',
-        querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties },
+        querystring: pageQuery,
         response: { 200: ref('DeploymentList') },
       },
     },

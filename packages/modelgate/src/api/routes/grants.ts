@@ -4,7 +4,7 @@ import { type ResourceType, RIGHTS_BY_TYPE, resourceNeed } from '../../access/pe
 import type { ControlContext } from '../../control/context.js';
 import { listGrants, ownerOf, removeGrant, setGrant } from '../../control/grants.js';
 import { errors, noContent } from '../openapi.js';
-import { type PageQuery, pageOf, pageQueryProperties } from '../paging.js';
+import { type PageQuery, pageOf, pageQuery } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
 import { ref, resourceName, secretName } from '../schemas.js';
 
@@ -52,7 +52,7 @@ export async function grantRoutes(app: FastifyInstance, opts: { control: Control
           summary: `Who holds rights on the ${type}`,
           description: 'The owner, and the groups holding rights, by group name, a page at a time.',
           params,
-          querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties },
+          querystring: pageQuery,
           response: { 200: ref('GrantList') },
         },
       },

@@ -13,11 +13,10 @@ import {
 } from '../../control/groups.js';
 import { createUser, deleteUser, getUser, listUsers, setPassword, setUserDisabled } from '../../control/users.js';
 import { errors, noContent } from '../openapi.js';
-import { type PageQuery, pageOf, pageQueryProperties } from '../paging.js';
+import { type PageQuery, pageOf, pageQuery } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
 import { namesParams, ref } from '../schemas.js';
 
-const pageQuery = { type: 'object', additionalProperties: false, properties: pageQueryProperties } as const;
 const ADMIN = { global: 'admin' } as const;
 
 /**

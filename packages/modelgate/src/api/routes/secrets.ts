@@ -6,7 +6,7 @@ import type { ControlContext } from '../../control/context.js';
 import { createOwned, deleteWithGrants } from '../../control/grants.js';
 import { createSecret, deleteSecret, listSecrets, updateSecret, validateSecretInput } from '../../control/secrets.js';
 import { errors, noContent } from '../openapi.js';
-import { type PageQuery, pageOf, pageQueryProperties } from '../paging.js';
+import { type PageQuery, pageOf, pageQuery } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
 import { ref, secretName } from '../schemas.js';
 
@@ -26,7 +26,7 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
         tags,
         operationId: 'listSecrets',
         summary: 'List secrets (names only)',
-        querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties },
+        querystring: pageQuery,
         response: { 200: ref('SecretList') },
       },
     },
