@@ -154,7 +154,8 @@ export function errorBody(
 
 /**
  * The field a validation problem names first (`upstream` in "upstream must be an http:// or
- * https:// URL", `auth.oidc.issuer` in "auth.oidc.issuer must be ..."), or undefined.
+ * https:// URL", `auth.oidc.issuer` in "auth.oidc.issuer must be ..."), or undefined when it
+ * does not start with one.
  *
  * @example
  * ```ts
@@ -162,5 +163,7 @@ export function errorBody(
  * ```
  */
 export function leadingField(problem: string | undefined): string | undefined {
-  return /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)(?=[ :])/.exec(problem ?? '')?.[1];
+  // Only "<field> must|may|is|are|needs ...": "give either deployment or infrastructure" names none.
+  const pattern = /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)(?= (?:must|may|is|are|needs)\b|:)/;
+  return pattern.exec(problem ?? '')?.[1];
 }
