@@ -249,7 +249,7 @@ describe.each(STORE_BACKENDS)('API tokens on $name', (backend) => {
       expect(res.status, res.text).toBe(200);
       expect(res.body.tokens.length).toBeLessThanOrEqual(2);
       seen.push(...res.body.tokens.map((r: { name: string }) => r.name));
-      cursor = res.body.next;
+      cursor = res.body.next_cursor;
     } while (cursor);
     expect(seen).toEqual(expect.arrayContaining(['page-1', 'page-2', 'page-3']));
     expect(new Set(seen).size).toBe(seen.length);

@@ -123,11 +123,13 @@ export class ModelgateError extends Error {
   readonly status: number;
   readonly details: readonly string[] | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;
+  /** The offending request field of a validation error (`upstream`, `auth.api_keys`, `limit`). */
+  readonly field: string | undefined;
 
   constructor(
     code: ErrorCode,
     message?: string,
-    options: { details?: readonly string[]; headers?: Record<string, string> } = {},
+    options: { details?: readonly string[]; headers?: Record<string, string>; field?: string | undefined } = {},
   ) {
     super(message ?? ERROR_CODES[code].message);
     this.name = 'ModelgateError';
@@ -135,6 +137,7 @@ export class ModelgateError extends Error {
     this.status = ERROR_CODES[code].status;
     this.details = options.details;
     this.headers = options.headers;
+    this.field = options.field;
   }
 
   /** Exit status for a process-level failure (config, bind, store). */
@@ -146,7 +149,7 @@ export class ModelgateError extends Error {
 
 /** The JSON body every HTTP error uses, on both planes. */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; request_id: string; details?: readonly string[] };
+  error: { code: ErrorCode; message: string; request_id: string; details?: readonly string[]; field?: string };
 }
 
 /** Builds the public error body; the only way error JSON is produced. */
@@ -155,10 +158,28 @@ export function errorBody(
   requestId: string,
   message?: string,
   details?: readonly string[],
+  field?: string,
 ): ErrorBody {
   // Messages may quote what a caller typed; a credential in it is never echoed back.
   const text = message === undefined ? ERROR_CODES[code].message : scrubCredentials(message);
   const body: ErrorBody = { error: { code, message: text, request_id: requestId } };
-  if (details && details.length > 0) body.error.details = details;
+  if (details && details.length > 0) body.error.details = details.map(scrubCredentials);
+  if (field !== undefined) body.error.field = field;
   return body;
+}
+
+/**
+ * The field a validation problem names first (`upstream` in "upstream must be an http:// or
+ * https:// URL", `auth.oidc.issuer` in "auth.oidc.issuer must be ..."), or undefined when it
+ * does not start with one.
+ *
+ * @example
+ * ```ts
+ * leadingField('version must be 1-64 of A-Z a-z 0-9 . _ -'); // → 'version'
+ * ```
+ */
+export function leadingField(problem: string | undefined): string | undefined {
+  // Only "<field> must|may|is|are|needs ...": "give either deployment or infrastructure" names none.
+  const pattern = /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)(?= (?:must|may|is|are|needs)\b|:)/;
+  return pattern.exec(problem ?? '')?.[1];
 }

@@ -12,11 +12,10 @@ import {
 } from '../../control/api-tokens.js';
 import type { ControlContext } from '../../control/context.js';
 import { ModelgateError } from '../../errors/registry.js';
+import { errors, noContent } from '../openapi.js';
+import { pageLimit, pageQueryProperties } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
-import { apiTokenSchema, endpointAccessSchema, predecessorSchema, rollBody } from '../schemas.js';
-
-export const TOKEN_PAGE_DEFAULT = 100;
-export const TOKEN_PAGE_MAX = 1000;
+import { ref } from '../schemas.js';
 
 const tags = ['api tokens'];
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
@@ -47,19 +46,8 @@ export async function apiTokenRoutes(
           'Needs a signed-in user (a session, or an API token with ops access). At least one of `ops_access` ' +
           'and `endpoint_access`; `expires_at` defaults to `api_token_default_ttl_s` from now and may be at ' +
           'most `api_token_max_ttl_s` away.',
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['name'],
-          properties: {
-            name: { type: 'string', maxLength: 128 },
-            description: { type: 'string', maxLength: 1024 },
-            ops_access: { type: 'boolean', description: 'Act on the management API with your permissions' },
-            endpoint_access: { anyOf: [endpointAccessSchema, { type: 'null' }] },
-            expires_at: { type: 'string', maxLength: 64, description: 'ISO-8601 date-time with a zone' },
-          },
-        },
-        response: { 201: apiTokenSchema },
+        body: ref('CreateApiTokenRequest'),
+        response: { 201: ref('ApiToken'), ...errors(409) },
       },
     },
     async (req, reply) => {
@@ -78,42 +66,26 @@ export async function apiTokenRoutes(
         summary: 'List API tokens (never the tokens themselves)',
         description:
           'Your own tokens, oldest first. Global admins pass `user=NAME` for one user’s or `all=true` for ' +
-          'everyone’s (node and admin keys see everyone’s by default). Pass `next` back as `cursor` for the ' +
-          'following page.',
+          'everyone’s (node and admin keys see everyone’s by default). Pass `next_cursor` back as `cursor` for ' +
+          'the following page.',
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             user: { type: 'string', minLength: 1, maxLength: 63, description: 'A username (admins, or yourself)' },
             all: { type: 'string', enum: ['true', 'false'], description: 'Every user’s tokens (admins)' },
-            limit: {
-              type: 'string',
-              pattern: '^[0-9]{1,4}$',
-              description: `1-${TOKEN_PAGE_MAX}, default ${TOKEN_PAGE_DEFAULT}`,
-            },
-            cursor: { type: 'string', minLength: 1, maxLength: 256, description: '`next` of the previous page' },
+            ...pageQueryProperties,
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              tokens: { type: 'array', items: apiTokenSchema },
-              next: { type: ['string', 'null'], description: 'Cursor of the following page, null when none' },
-            },
-          },
-        },
+        response: { 200: ref('ApiTokenList') },
       },
     },
     async (req) => {
-      const limit = req.query.limit === undefined ? TOKEN_PAGE_DEFAULT : Number(req.query.limit);
-      if (!(limit >= 1 && limit <= TOKEN_PAGE_MAX)) {
-        throw new ModelgateError('VALIDATION_FAILED', `limit must be between 1 and ${TOKEN_PAGE_MAX}`);
-      }
+      const limit = pageLimit(req.query.limit);
       const after = req.query.cursor === undefined ? undefined : decodeTokenCursor(req.query.cursor);
       const scope = await tokenListScope(ctx, req.principal, req.query);
       const page = await listApiTokens(ctx, scope, { limit, ...(after ? { after } : {}) });
-      return { tokens: page.tokens, next: page.last ? encodeTokenCursor(page.last) : null };
+      return { tokens: page.tokens, next_cursor: page.last ? encodeTokenCursor(page.last) : null };
     },
   );
 
@@ -130,10 +102,8 @@ export async function apiTokenRoutes(
           'its own expiry), then is refused; both are listed meanwhile (`state`: `active`, `retiring`). A ' +
           'token rolled already answers 409 `CREDENTIAL_ALREADY_ROLLED`.',
         params: idParams,
-        body: rollBody,
-        response: {
-          201: { ...apiTokenSchema, properties: { ...apiTokenSchema.properties, predecessor: predecessorSchema } },
-        },
+        body: ref('RollRequest'),
+        response: { 201: ref('RolledApiToken'), ...errors(409) },
       },
     },
     async (req, reply) => {
@@ -153,7 +123,7 @@ export async function apiTokenRoutes(
         summary: 'Delete an API token: refused from the next request on',
         description: 'Your own tokens; global admins delete anyone’s. Someone else’s token answers 404.',
         params: idParams,
-        response: { 204: { type: 'null', description: 'Deleted' } },
+        response: noContent,
       },
     },
     async (req, reply) => {
@@ -179,5 +149,6 @@ export function decodeTokenCursor(cursor: string): TokenPosition {
   } catch {
     // Falls through to the one error below.
   }
-  throw new ModelgateError('VALIDATION_FAILED', 'cursor is not a cursor this API returned');
+  const problem = 'cursor is not a cursor this API returned';
+  throw new ModelgateError('VALIDATION_FAILED', problem, { details: [problem], field: 'cursor' });
 }

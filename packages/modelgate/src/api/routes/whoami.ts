@@ -3,8 +3,10 @@ import { actorOf } from '../../access/authorize.js';
 import type { ControlContext } from '../../control/context.js';
 import { groupsOf } from '../../control/groups.js';
 import { API_PREFIX } from '../prefix.js';
+import { ref } from '../schemas.js';
 
 const principalSchema = {
+  $id: 'Principal',
   type: 'object',
   required: ['kind', 'id'],
   properties: {
@@ -34,17 +36,21 @@ const principalSchema = {
   },
 } as const;
 
+/** The caller's description (a component of the OpenAPI document). */
+export const WHOAMI_SCHEMAS = [principalSchema];
+
 /** `GET /api/v1/whoami`: names the caller (kind of credential and its id). */
 export async function whoamiRoutes(app: FastifyInstance, opts: { control: ControlContext }): Promise<void> {
   app.get(
     `${API_PREFIX}/whoami`,
     {
       schema: {
+        operationId: 'whoami',
         summary: 'Who is calling',
         description:
           'The kind and id of the credential this request was authenticated with; for a user, its name, groups and global privileges.',
         tags: ['identity'],
-        response: { 200: principalSchema },
+        response: { 200: ref('Principal') },
       },
     },
     async (req) => {

@@ -12,6 +12,7 @@ import {
   withClient,
 } from '../client.js';
 import { parseDuration } from '../duration.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
@@ -74,9 +75,10 @@ export function registerApiKeys(program: Command): void {
   ).action((opts: ApiOptions & OwnerOptions) =>
     withClient(opts, async (client, json) => {
       const owner = parseOwner(opts, false);
-      const res = await client.request<{ api_keys: ApiKeyInfo[] }>(
-        'GET',
+      const res = await listAll<{ api_keys: ApiKeyInfo[] }>(
+        client,
         `${apiPath('api-keys')}${queryString(owner ?? {})}`,
+        'api_keys',
       );
       if (json) return printJson(res);
       if (res.api_keys.length === 0) return printText('No API keys.');

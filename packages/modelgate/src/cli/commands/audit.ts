@@ -21,7 +21,7 @@ interface AuditOptions extends ApiOptions {
 /** `GET /api/v1/audit` → 200. */
 export interface AuditPage {
   readonly records: readonly StoredAuditRecord[];
-  readonly next: string | null;
+  readonly next_cursor: string | null;
 }
 
 const FILTERS = [
@@ -88,7 +88,7 @@ async function follow(client: ManagementClient, opts: AuditOptions, json: boolea
       printText((header ? lines : lines.slice(1)).join('\n'));
       header = false;
     }
-    cursor = page.next ?? cursor;
+    cursor = page.next_cursor ?? cursor;
     // A full page means more are waiting: ask again at once.
     if (page.records.length < Number(opts.limit ?? 50)) {
       await new Promise((resolve) => setTimeout(resolve, opts.interval * 1000));

@@ -13,6 +13,7 @@ import {
   type SecretInfo,
   withClient,
 } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 import { renderDeployment } from './deployments.js';
@@ -98,7 +99,7 @@ export function registerDeploy(program: Command): void {
  * secret (and a password nobody knows). `--generate-secret` asks for that explicitly.
  */
 async function requireSecret(client: ManagementClient, secret: string): Promise<void> {
-  const { secrets } = await client.request<{ secrets: SecretInfo[] }>('GET', apiPath('secrets'));
+  const { secrets } = await listAll<{ secrets: SecretInfo[] }>(client, apiPath('secrets'), 'secrets');
   if (secrets.some((s) => s.name === secret)) return;
   throw new ModelgateError(
     'CLI_USAGE',

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type ApiOptions, apiCommand, apiPath, type DeploymentInfo, renderFields, withClient } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 import { registerDeploymentUpdate } from './deployments-update.js';
@@ -15,7 +16,7 @@ export function registerDeployments(program: Command): void {
 
   apiCommand(deployments.command('list').description('List deployments')).action((opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      const res = await client.request<{ deployments: DeploymentInfo[] }>('GET', apiPath('deployments'));
+      const res = await listAll<{ deployments: DeploymentInfo[] }>(client, apiPath('deployments'), 'deployments');
       if (json) return printJson(res);
       if (res.deployments.length === 0) {
         return printText('No deployments yet. Create one with: modelgate deploy NAME --upstream URL');

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../errors/registry.js';
 import { type ApiOptions, apiCommand, apiPath, withClient } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
@@ -37,9 +38,10 @@ Examples:
     grants.command('list').description('Who holds rights on a resource').argument('<type>').argument('<name>'),
   ).action((type: string, name: string, opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      const res = await client.request<{ owner: string | null; grants: { group: string; rights: string[] }[] }>(
-        'GET',
+      const res = await listAll<{ owner: string | null; grants: { group: string; rights: string[] }[] }>(
+        client,
         apiPath(pathOf(type), name, 'grants'),
+        'grants',
       );
       if (json) return printJson(res);
       const rows = res.grants.map((g) => [g.group, g.rights.join(',')]);

@@ -10,6 +10,7 @@ import {
   type SecretResponse,
   withClient,
 } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { readAllStdin } from '../password-input.js';
 import { renderTable } from '../table.js';
@@ -83,7 +84,7 @@ export function registerSecrets(program: Command): void {
   apiCommand(secrets.command('list').description('List secrets by name (never their values)')).action(
     (opts: ApiOptions) =>
       withClient(opts, async (client, json) => {
-        const res = await client.request<{ secrets: SecretInfo[] }>('GET', apiPath('secrets'));
+        const res = await listAll<{ secrets: SecretInfo[] }>(client, apiPath('secrets'), 'secrets');
         if (json) return printJson(res);
         if (res.secrets.length === 0)
           return printText('No secrets yet. Create one with: modelgate secrets create NAME --generate');
@@ -112,7 +113,7 @@ export function registerSecrets(program: Command): void {
  */
 async function deploymentsUsing(client: ManagementClient, secret: string): Promise<string[] | undefined> {
   try {
-    const res = await client.request<{ deployments: DeploymentInfo[] }>('GET', apiPath('deployments'));
+    const res = await listAll<{ deployments: DeploymentInfo[] }>(client, apiPath('deployments'), 'deployments');
     return res.deployments.filter((d) => d.auth.basic_secret === secret).map((d) => d.name);
   } catch {
     return undefined;

@@ -11,6 +11,7 @@ import {
   withClient,
 } from '../client.js';
 import { parseDuration } from '../duration.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
@@ -78,7 +79,7 @@ export function registerTokens(program: Command): void {
       .option('--all', "every user's tokens (admins)"),
   ).action((opts: ListOptions) =>
     withClient(opts, async (client, json) => {
-      const all = await listAll(client, { user: opts.user, all: opts.all ? 'true' : undefined });
+      const all = await listTokens(client, { user: opts.user, all: opts.all ? 'true' : undefined });
       if (json) return printJson({ tokens: all });
       if (all.length === 0) return printText('No API tokens.');
       const rows = all.map((t) => [
@@ -106,7 +107,7 @@ export function registerTokens(program: Command): void {
       .option('--grace <duration>', 'how long the old token keeps working: 0, 90s, 30m, 24h, 7d', parseDuration, 0),
   ).action((name: string, opts: ApiOptions & { grace: number }) =>
     withClient(opts, async (client, json) => {
-      const mine = await listAll(client, {});
+      const mine = await listTokens(client, {});
       const current = mine.find((t) => t.id === name) ?? mine.find((t) => t.name === name && t.state === 'active');
       if (!current) throw new ModelgateError('CLI_REQUEST_FAILED', `You have no current API token named "${name}"`);
       const res = await client.request<
@@ -139,18 +140,9 @@ export function registerTokens(program: Command): void {
 }
 
 /** Every page of `GET /api/v1/tokens` with these filters. */
-async function listAll(client: ManagementClient, filter: { user?: string; all?: string }): Promise<ApiTokenInfo[]> {
-  const all: ApiTokenInfo[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await client.request<{ tokens: ApiTokenInfo[]; next: string | null }>(
-      'GET',
-      `${apiPath('tokens')}${queryString({ ...filter, cursor })}`,
-    );
-    all.push(...page.tokens);
-    cursor = page.next ?? undefined;
-  } while (cursor !== undefined);
-  return all;
+async function listTokens(client: ManagementClient, filter: { user?: string; all?: string }): Promise<ApiTokenInfo[]> {
+  const path = `${apiPath('tokens')}${queryString(filter)}`;
+  return (await listAll<{ tokens: ApiTokenInfo[] }>(client, path, 'tokens')).tokens;
 }
 
 /** `ops`, `endpoints:all`, `endpoints:a,b`, joined with `+`. */

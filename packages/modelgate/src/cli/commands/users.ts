@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../errors/registry.js';
 import { type ApiOptions, apiCommand, apiPath, renderFields, withClient } from '../client.js';
+import { listAll } from '../list-all.js';
 import { printJson, printText } from '../output.js';
 import { readPassword } from '../password-input.js';
 import { renderTable } from '../table.js';
@@ -46,7 +47,7 @@ export function registerUsers(program: Command): void {
 
   apiCommand(users.command('list').description('List users')).action((opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      const res = await client.request<{ users: UserInfo[] }>('GET', apiPath('users'));
+      const res = await listAll<{ users: UserInfo[] }>(client, apiPath('users'), 'users');
       if (json) return printJson(res);
       const rows = res.users.map((u) => [
         u.username,
