@@ -8,6 +8,7 @@ import {
   apiPath,
   type DeploymentInfo,
   type DeployResponse,
+  listAll,
   type ManagementClient,
   positiveInteger,
   type SecretInfo,
@@ -98,7 +99,7 @@ export function registerDeploy(program: Command): void {
  * secret (and a password nobody knows). `--generate-secret` asks for that explicitly.
  */
 async function requireSecret(client: ManagementClient, secret: string): Promise<void> {
-  const { secrets } = await client.request<{ secrets: SecretInfo[] }>('GET', apiPath('secrets'));
+  const secrets = await listAll<SecretInfo>(client, apiPath('secrets'), 'secrets');
   if (secrets.some((s) => s.name === secret)) return;
   throw new ModelgateError(
     'CLI_USAGE',

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../errors/registry.js';
 import { type ApiOptions, apiCommand, apiPath, withClient } from '../client.js';
-import { printJson, printText } from '../output.js';
+import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 const TYPES: Record<string, string> = {
@@ -41,7 +41,7 @@ Examples:
         'GET',
         apiPath(pathOf(type), name, 'grants'),
       );
-      if (json) return printJson(res);
+      if (json) return printList(res.grants, { owner: res.owner });
       const rows = res.grants.map((g) => [g.group, g.rights.join(',')]);
       printText(`${res.owner ? `owner: ${res.owner}\n` : ''}${renderTable(['GROUP', 'RIGHTS'], rows)}`);
     }),
