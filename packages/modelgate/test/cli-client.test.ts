@@ -143,10 +143,10 @@ describe('credential precedence: --api-token > MODELGATE_API_TOKEN > ./key_file.
     const r = await cli(['deployments', 'list', '--endpoint', endpoint]);
     expect(r.code).toBe(1);
     expect(seen[0]?.authorization).toBeUndefined();
-    expect(r.stderr).toContain('401 CREDENTIAL_MISSING');
+    expect(r.stderr).toContain('error [CLI_NO_CREDENTIAL]: A credential is required (HTTP 401)');
+    expect(r.stderr).toContain('modelgate login');
     expect(r.stderr).toContain('MODELGATE_API_TOKEN');
     expect(r.stderr).toContain('key_file.json');
-    expect(r.stderr).toContain('[CLI_NO_CREDENTIAL]');
     expect(r.stdout).toBe('');
   });
 
@@ -161,8 +161,10 @@ describe('credential precedence: --api-token > MODELGATE_API_TOKEN > ./key_file.
     ] as const) {
       const r = await cli(['deployments', 'list', '--endpoint', endpoint, '-o', 'json'], options);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain('401 CREDENTIAL_UNKNOWN');
-      expect(r.stderr).toContain(
+      // -o json: the failure is one JSON object on stderr.
+      const { error } = JSON.parse(r.stderr) as { error: { code: string; status: number; message: string } };
+      expect(error).toMatchObject({ code: 'CREDENTIAL_UNKNOWN', status: 401 });
+      expect(error.message).toContain(
         `credential from ${source === 'key_file.json' ? 'the management key in ./' : ''}${source}`,
       );
       expect(r.all).not.toContain(ENV_TOKEN);
@@ -238,7 +240,7 @@ describe('endpoint precedence: --endpoint > MODELGATE_ENDPOINT > http://127.0.0.
   });
 });
 
-describe('failures: exit 1 with the API error code', () => {
+describe('failures: exit 1 with the API error code, the one code of the line', () => {
   it.each([
     [401, 'CREDENTIAL_UNKNOWN', 'The credential is not valid'],
     [403, 'FORBIDDEN', 'The credential does not grant access to this resource'],
@@ -248,8 +250,8 @@ describe('failures: exit 1 with the API error code', () => {
     answer = () => ({ status, body: errorBody(code, message) });
     const r = await cli(['deployments', 'show', 'nope', '--endpoint', endpoint, '--api-token', FLAG_TOKEN]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${status} ${code}: ${message}`);
-    expect(r.stderr).toContain('[CLI_REQUEST_FAILED]');
+    expect(r.stderr).toContain(`error [${code}]: ${message} (HTTP ${status})`);
+    expect(r.stderr).not.toContain('CLI_REQUEST_FAILED');
     expect(r.stdout).toBe('');
   });
 
@@ -261,7 +263,7 @@ describe('failures: exit 1 with the API error code', () => {
     const r = await cli(['deploy', 'demo', '--upstream', 'x', '--endpoint', endpoint, '--api-token', FLAG_TOKEN]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      '400 VALIDATION_FAILED: The request failed validation (upstream must be an http(s) URL)',
+      'error [VALIDATION_FAILED]: The request failed validation (upstream must be an http(s) URL) (HTTP 400)',
     );
   });
 
@@ -269,14 +271,14 @@ describe('failures: exit 1 with the API error code', () => {
     answer = () => ({ status: 404, body: errorBody('ROUTE_NOT_FOUND', 'No such route') });
     const r = await cli(['deployments', 'list', '--endpoint', endpoint]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('404 ROUTE_NOT_FOUND');
+    expect(r.stderr).toContain('error [ROUTE_NOT_FOUND]');
   });
 
   it('a non-JSON error page still gives the status', async () => {
     answer = () => ({ status: 502, raw: '<html>Bad Gateway</html>' });
     const r = await cli(['deployments', 'list', '--endpoint', endpoint]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/502 Bad Gateway/);
+    expect(r.stderr).toMatch(/^error \[CLI_REQUEST_FAILED\]: Bad Gateway: no modelgate error body \(HTTP 502\)$/m);
   });
 
   it('connection refused: exit 1 and a hint to run `modelgate start` at the endpoint', async () => {
@@ -293,10 +295,10 @@ describe('failures: exit 1 with the API error code', () => {
 });
 
 describe('output', () => {
-  it('--output json prints the API JSON; the default is a table', async () => {
+  it('--output json prints a list as {"items":[...]}; the default is a table', async () => {
     const json = await cli(['deployments', 'list', '--endpoint', endpoint, '--output', 'json']);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual({ deployments: [DEPLOYMENT] });
+    expect(JSON.parse(json.stdout)).toEqual({ items: [DEPLOYMENT] });
 
     const table = await cli(['deployments', 'list', '--endpoint', endpoint]);
     expect(table.code).toBe(0);

@@ -111,8 +111,9 @@ async function requireSecret(client: ManagementClient, secret: string): Promise<
 /** A 409 on deploy means the name is taken: say how to change it instead. */
 function explainExisting(err: unknown, name: string): unknown {
   if (!(err instanceof ApiRequestError) || err.httpStatus !== 409 || err.apiCode !== 'RESOURCE_CONFLICT') return err;
-  return new ModelgateError(
-    'CLI_REQUEST_FAILED',
+  return new ApiRequestError(
+    err.httpStatus,
+    err.apiCode,
     `${err.message}. To change it: ${UPDATE_USAGE.replace('NAME', name)}; ` +
       `to take its secret's current value: modelgate redeploy ${name}`,
   );
