@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -198,6 +198,41 @@ describe('credential precedence: --api-token > MODELGATE_API_TOKEN > ./key_file.
     const r = await cli(['deployments', 'list', '--endpoint', 'http://127.0.0.1:1', '--api-token', FLAG_TOKEN]);
     expect(r.code).toBe(1);
     expect(r.all).not.toContain(FLAG_TOKEN);
+  });
+});
+
+const CONTEXT_TOKEN = 'mgt_contextTokenContextTokenCont0000';
+
+/** An XDG_CONFIG_HOME whose contexts.json has a current context for `contextEndpoint`. */
+function loggedIn(contextEndpoint: string): Record<string, string> {
+  const xdg = tempDir('modelgate-xdg-');
+  mkdirSync(join(xdg, 'modelgate'), { mode: 0o700 });
+  const file = {
+    current_context: 'here',
+    contexts: [{ name: 'here', endpoint: contextEndpoint, api_token: CONTEXT_TOKEN }],
+  };
+  writeFileSync(join(xdg, 'modelgate', 'contexts.json'), JSON.stringify(file), { mode: 0o600 });
+  return { XDG_CONFIG_HOME: xdg };
+}
+
+describe('the current login context: third credential, and an endpoint', () => {
+  it('without flags it gives the endpoint and the token, winning over ./key_file.json', async () => {
+    const r = await cli(['deployments', 'list'], { cwd: dirWithKeyFile(), env: loggedIn(endpoint) });
+    expect(r.code, r.all).toBe(0);
+    expect(seen[0]?.authorization).toBe(`Bearer ${CONTEXT_TOKEN}`);
+  });
+
+  it('--api-token and MODELGATE_API_TOKEN win over it', async () => {
+    await cli(['deployments', 'list', '--api-token', FLAG_TOKEN], { env: loggedIn(endpoint) });
+    await cli(['deployments', 'list'], { env: { ...loggedIn(endpoint), MODELGATE_API_TOKEN: ENV_TOKEN } });
+    expect(seen.map((s) => s.authorization)).toEqual([`Bearer ${FLAG_TOKEN}`, `Bearer ${ENV_TOKEN}`]);
+  });
+
+  it('its token never goes to another endpoint: --endpoint or MODELGATE_ENDPOINT elsewhere falls back to the key file', async () => {
+    const elsewhere = loggedIn('http://127.0.0.1:9');
+    await cli(['deployments', 'list', '--endpoint', endpoint], { cwd: dirWithKeyFile(), env: elsewhere });
+    await cli(['deployments', 'list'], { env: { ...elsewhere, MODELGATE_ENDPOINT: endpoint } });
+    expect(seen.map((s) => s.authorization)).toEqual([`Bearer ${FILE_TOKEN}`, undefined]);
   });
 });
 
