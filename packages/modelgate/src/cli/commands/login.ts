@@ -15,7 +15,7 @@ import {
 } from '../contexts.js';
 import { DEFAULT_ENDPOINT, resolveEndpoint } from '../credentials.js';
 import { outputOption, printJson, printList, printText, reportFailure } from '../output.js';
-import { readAllStdin, readPassword } from '../password-input.js';
+import { readFirstLine, readPassword } from '../password-input.js';
 import { renderTable } from '../table.js';
 
 interface LoginOptions extends ApiOptions {
@@ -187,7 +187,7 @@ async function tokenFromUser(flag: string | undefined, endpoint: string): Promis
   let token: string;
   if (flag !== undefined) token = flag;
   else if (process.stdin.isTTY) token = await readPassword(`API token for ${endpoint}: `);
-  else token = (await readAllStdin()).split(/\r?\n/)[0] ?? '';
+  else token = await readFirstLine();
   token = token.trim();
   if (token === '') throw new ModelgateError('CLI_USAGE', 'no token given: pass --api-token, type it, or pipe it in');
   return token;
