@@ -38,7 +38,7 @@ describe('tokens commands', () => {
   it('api-keys roll prints a successor; the old key is listed as retiring', async () => {
     const made = await cli(['deploy', 'keyed', '--upstream', 'http://127.0.0.1:9/', '--api-keys', '1', '-o', 'json']);
     expect(made.code, made.all).toBe(0);
-    const keys = JSON.parse((await cli(['api-keys', 'list', '--deployment', 'keyed', '-o', 'json'])).stdout).api_keys;
+    const keys = JSON.parse((await cli(['api-keys', 'list', '--deployment', 'keyed', '-o', 'json'])).stdout).items;
     const rolled = await cli(['api-keys', 'roll', keys[0].id, '--grace', '1h', '-o', 'json']);
     expect(rolled.code, rolled.all).toBe(0);
     expect(JSON.parse(rolled.stdout)).toMatchObject({
@@ -67,7 +67,7 @@ describe('tokens commands', () => {
     expect(listed.stdout).toContain(`${token.slice(0, 8)}...`);
     expect(listed.stdout).not.toContain(token);
     const json = JSON.parse((await cli(['tokens', 'list', '-o', 'json'], { env })).stdout);
-    expect(json.tokens.map((t: { name: string }) => t.name).sort()).toEqual(['ci', 'reader']);
+    expect(json.items.map((t: { name: string }) => t.name).sort()).toEqual(['ci', 'reader']);
 
     const who = await cli(['sessions', 'whoami', '-o', 'json', '--api-token', token]);
     expect(JSON.parse(who.stdout)).toMatchObject({ kind: 'user', user: 'erin', token: id });

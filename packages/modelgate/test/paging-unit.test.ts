@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RouteMethods } from '../src/api/method-not-allowed.js';
 import { pageOf } from '../src/api/paging.js';
 import { validationProblems } from '../src/api/validation-problems.js';
-import { listAll } from '../src/cli/list-all.js';
+import { readAllPages } from '../src/cli/list-all.js';
 import { leadingField } from '../src/errors/registry.js';
 
 describe('pageOf', () => {
@@ -51,7 +51,7 @@ describe('listAll', () => {
         return body as T;
       },
     };
-    const all = await listAll<{ owner: string; grants: number[] }>(client, '/api/v1/x/grants?a=b', 'grants');
+    const all = await readAllPages<{ owner: string; grants: number[] }>(client, '/api/v1/x/grants?a=b', 'grants');
     expect(all).toEqual({ owner: 'carol', grants: [0, 1, 2, 3, 4, 5] });
     expect(asked).toEqual(['/api/v1/x/grants?a=b', '/api/v1/x/grants?a=b&cursor=1', '/api/v1/x/grants?a=b&cursor=2']);
   });

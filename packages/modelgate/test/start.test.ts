@@ -175,7 +175,7 @@ describe('start failures and shutdown', () => {
     const stderr = stderrOf(proc);
     expect(await proc.exited).toBe(1);
     expect(stderr()).toMatch(
-      new RegExp(`^modelgate: metrics_address http://127\\.0\\.0\\.1:${blockedPort} .*ADDRESS_IN_USE`),
+      new RegExp(`^error \\[ADDRESS_IN_USE\\]: metrics_address http://127\\.0\\.0\\.1:${blockedPort} `),
     );
   });
 

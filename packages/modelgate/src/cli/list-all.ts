@@ -9,15 +9,22 @@ export interface ListClient {
  *
  * @example
  * ```ts
- * const { deployments } = await listAll<{ deployments: DeploymentInfo[] }>(client, '/api/v1/deployments', 'deployments');
+ * const { deployments } = await readAllPages<{ deployments: DeploymentInfo[] }>(client, '/api/v1/deployments', 'deployments');
  * ```
  */
-export async function listAll<R extends object>(client: ListClient, path: string, key: keyof R & string): Promise<R> {
+export async function readAllPages<R extends object>(
+  client: ListClient,
+  path: string,
+  key: keyof R & string,
+): Promise<R> {
   type Page = Record<string, unknown> & { next_cursor?: string | null };
   const first = await client.request<Page>('GET', path);
   const items = [...((first[key] as unknown[] | undefined) ?? [])];
   let cursor = first.next_cursor;
-  while (cursor) {
+  const seen = new Set<string>();
+  // A cursor seen before would loop for ever: a server bug, not a reason to hang the CLI.
+  while (typeof cursor === 'string' && cursor !== '' && !seen.has(cursor)) {
+    seen.add(cursor);
     const page = await client.request<Page>(
       'GET',
       `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}`,

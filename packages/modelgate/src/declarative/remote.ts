@@ -1,4 +1,4 @@
-import { listAll } from '../cli/list-all.js';
+import { readAllPages } from '../cli/list-all.js';
 import type { AuthSettings } from '../control/auth-settings.js';
 import type { DeploymentInfo } from '../control/deployments.js';
 import { ModelgateError } from '../errors/registry.js';
@@ -21,11 +21,11 @@ interface Named {
  */
 export async function fetchCurrentState(client: ApiClient): Promise<CurrentState> {
   const [infra, svc, sec, dep, keys] = await Promise.all([
-    listAll<{ infrastructures: Named[] }>(client, '/api/v1/infrastructures', 'infrastructures'),
-    listAll<{ services: Named[] }>(client, '/api/v1/services', 'services'),
-    listAll<{ secrets: { name: string }[] }>(client, '/api/v1/secrets', 'secrets'),
-    listAll<{ deployments: DeploymentInfo[] }>(client, '/api/v1/deployments', 'deployments'),
-    listAll<{ api_keys: { deployment?: string; service?: string; version?: string; state?: string }[] }>(
+    readAllPages<{ infrastructures: Named[] }>(client, '/api/v1/infrastructures', 'infrastructures'),
+    readAllPages<{ services: Named[] }>(client, '/api/v1/services', 'services'),
+    readAllPages<{ secrets: { name: string }[] }>(client, '/api/v1/secrets', 'secrets'),
+    readAllPages<{ deployments: DeploymentInfo[] }>(client, '/api/v1/deployments', 'deployments'),
+    readAllPages<{ api_keys: { deployment?: string; service?: string; version?: string; state?: string }[] }>(
       client,
       '/api/v1/api-keys',
       'api_keys',
@@ -33,7 +33,7 @@ export async function fetchCurrentState(client: ApiClient): Promise<CurrentState
   ]);
   const versions = await Promise.all(
     svc.services.map((s) =>
-      listAll<{ versions: { service: string; version: string; auth: AuthSettings }[] }>(
+      readAllPages<{ versions: { service: string; version: string; auth: AuthSettings }[] }>(
         client,
         `/api/v1/services/${encodeURIComponent(s.name)}/versions`,
         'versions',

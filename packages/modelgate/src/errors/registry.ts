@@ -104,6 +104,9 @@ export const ERROR_CODES = {
   CLI_USAGE: { status: 0, exitCode: 2, message: 'The command was used wrongly' },
   CLI_REQUEST_FAILED: { status: 0, exitCode: 1, message: 'The management API refused the request' },
   CLI_NO_CREDENTIAL: { status: 0, exitCode: 1, message: 'No credential found for the CLI' },
+  CLI_TLS_UNTRUSTED: { status: 0, exitCode: 1, message: "The management API's TLS certificate is not trusted" },
+  CLI_CONTEXT_NOT_FOUND: { status: 0, exitCode: 1, message: 'No such login context' },
+  CLI_CONTEXTS_FILE_INVALID: { status: 0, exitCode: 1, message: 'The login contexts file cannot be read' },
   APPLY_FILE_INVALID: { status: 0, exitCode: 2, message: 'The declarative file cannot be applied' },
 } as const satisfies Record<string, { status: number; message: string; exitCode?: number }>;
 

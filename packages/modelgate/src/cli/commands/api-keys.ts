@@ -6,14 +6,14 @@ import {
   type ApiOptions,
   apiCommand,
   apiPath,
+  listAll,
   positiveInteger,
   queryString,
   renderFields,
   withClient,
 } from '../client.js';
 import { parseDuration } from '../duration.js';
-import { listAll } from '../list-all.js';
-import { printJson, printText } from '../output.js';
+import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface OwnerOptions {
@@ -75,14 +75,10 @@ export function registerApiKeys(program: Command): void {
   ).action((opts: ApiOptions & OwnerOptions) =>
     withClient(opts, async (client, json) => {
       const owner = parseOwner(opts, false);
-      const res = await listAll<{ api_keys: ApiKeyInfo[] }>(
-        client,
-        `${apiPath('api-keys')}${queryString(owner ?? {})}`,
-        'api_keys',
-      );
-      if (json) return printJson(res);
-      if (res.api_keys.length === 0) return printText('No API keys.');
-      const rows = res.api_keys.map((k) => [
+      const keys = await listAll<ApiKeyInfo>(client, `${apiPath('api-keys')}${queryString(owner ?? {})}`, 'api_keys');
+      if (json) return printList(keys);
+      if (keys.length === 0) return printText('No API keys.');
+      const rows = keys.map((k) => [
         k.id,
         `${k.prefix}...`,
         k.deployment !== undefined ? `deployment:${k.deployment}` : `service:${k.service ?? '?'}@${k.version ?? '?'}`,

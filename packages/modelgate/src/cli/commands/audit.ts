@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { StoredAuditRecord } from '../../store/audit.js';
 import { type ApiOptions, apiCommand, apiPath, type ManagementClient, withClient } from '../client.js';
-import { printJson, printText } from '../output.js';
+import { printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface AuditOptions extends ApiOptions {
@@ -16,6 +16,7 @@ interface AuditOptions extends ApiOptions {
   readonly listener?: string;
   readonly since?: string;
   readonly until?: string;
+  readonly cursor?: string;
 }
 
 /** `GET /api/v1/audit` → 200. */
@@ -62,14 +63,15 @@ export function registerAudit(program: Command): void {
         new Option('--outcome <outcome>', 'allowed, denied or failed').choices(['allowed', 'denied', 'failed']),
       )
       .addOption(new Option('--listener <listener>', 'where it happened').choices(['management', 'inference', 'cli']))
+      .option('--cursor <cursor>', 'the page after a previous one: its next_cursor (-o json), with the same filters')
       .option('--since <time>', 'ISO-8601 time, inclusive')
       .option('--until <time>', 'ISO-8601 time, exclusive')
       .addHelpText('after', EXAMPLES),
   ).action((opts: AuditOptions) =>
     withClient(opts, async (client, json) => {
       if (opts.follow) return follow(client, opts, json);
-      const page = await client.request<AuditPage>('GET', auditUrl(opts, { order: 'desc' }));
-      if (json) return printJson(page);
+      const page = await client.request<AuditPage>('GET', auditUrl(opts, { order: 'desc', cursor: opts.cursor }));
+      if (json) return printList(page.records, { next_cursor: page.next_cursor });
       printText(page.records.length === 0 ? 'No audit records match.' : table(page.records));
     }),
   );

@@ -5,14 +5,14 @@ import {
   type ApiOptions,
   apiCommand,
   apiPath,
+  listAll,
   type ManagementClient,
   queryString,
   renderFields,
   withClient,
 } from '../client.js';
 import { parseDuration } from '../duration.js';
-import { listAll } from '../list-all.js';
-import { printJson, printText } from '../output.js';
+import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -80,7 +80,7 @@ export function registerTokens(program: Command): void {
   ).action((opts: ListOptions) =>
     withClient(opts, async (client, json) => {
       const all = await listTokens(client, { user: opts.user, all: opts.all ? 'true' : undefined });
-      if (json) return printJson({ tokens: all });
+      if (json) return printList(all);
       if (all.length === 0) return printText('No API tokens.');
       const rows = all.map((t) => [
         t.id,
@@ -142,7 +142,7 @@ export function registerTokens(program: Command): void {
 /** Every page of `GET /api/v1/tokens` with these filters. */
 async function listTokens(client: ManagementClient, filter: { user?: string; all?: string }): Promise<ApiTokenInfo[]> {
   const path = `${apiPath('tokens')}${queryString(filter)}`;
-  return (await listAll<{ tokens: ApiTokenInfo[] }>(client, path, 'tokens')).tokens;
+  return listAll<ApiTokenInfo>(client, path, 'tokens');
 }
 
 /** `ops`, `endpoints:all`, `endpoints:a,b`, joined with `+`. */
