@@ -136,7 +136,7 @@ async function runCombo(
   await as('PUT', `/secrets/secok${n}/grants/${g}`, { rights: ['use'] });
 
   const actions: [string, string, string, unknown?][] = [
-    ['list services', 'GET', '/services'],
+    ['list services', 'GET', '/services?limit=1000'],
     ['read service', 'GET', `/services/${svc}`],
     ['create service', 'POST', '/services', { name: `new${n}` }],
     ['update service', 'PATCH', `/services/${svc}`, { description: 'changed' }],
@@ -149,7 +149,7 @@ async function runCombo(
       '/deployments',
       { name: `newdep${n}`, service: svc, infrastructure: inf, version: '1', upstream },
     ],
-    ['list deployments', 'GET', '/deployments'],
+    ['list deployments', 'GET', '/deployments?limit=1000'],
     ['read deployment', 'GET', `/deployments/dep${n}`],
     ['update deployment', 'PATCH', `/deployments/dep${n}`, { upstream: 'http://127.0.0.1:10/' }],
     ['disable deployment', 'POST', `/deployments/dep${n}/disable`],

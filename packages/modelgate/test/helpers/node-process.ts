@@ -119,7 +119,7 @@ export async function startNodeProcess(
   options: { cwd?: string; env?: Record<string, string | undefined> } = {},
 ): Promise<NodeProcess> {
   const proc = runCli(['start', ...EPHEMERAL_PORTS, ...args], options);
-  const line = await proc.waitFor(/modelgate started/);
+  const line = await proc.waitFor(/modelgate started/, 60_000); // generous: a loaded CI machine starts workers slowly
   const parsed = JSON.parse(line) as { inference: string; management: string; metrics: string };
   return { ...proc, urls: { inference: parsed.inference, management: parsed.management, metrics: parsed.metrics } };
 }
