@@ -17,6 +17,7 @@ import { createGateway } from '../gateway/server.js';
 import type { Throttle } from '../gateway/throttle.js';
 import type { Logger } from '../log/logger.js';
 import type { ClientAddress } from './client-address.js';
+import { clientErrorHandler } from './client-error.js';
 import type { Readiness } from './health.js';
 import { createListenerServer, type TlsFiles } from './listen.js';
 
@@ -99,6 +100,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
   });
   const server = createListenerServer(deps.address, gateway.request, deps.tls);
   server.on('upgrade', gateway.upgrade);
+  server.on('clientError', clientErrorHandler(log, 'inference'));
   server.on('checkContinue', continueAfterAdmission(gateway.request));
   return {
     server,
