@@ -137,6 +137,39 @@ describe('modelgate apply / diff / export against a real node', () => {
     expect(again.stdout).toContain('No changes');
   });
 
+  it('external OIDC settings in auth are applied, exported, and a change to them is a difference', async () => {
+    const file = (audience: string) =>
+      write(
+        `oidc-${audience}.yaml`,
+        [
+          'services:',
+          '  - name: oidc-svc',
+          '    versions: [{version: "1", auth: {oidc: {issuer: "https://idp.example", audiences: ["svc"]}}}]',
+          'deployments:',
+          '  - name: closed',
+          `    upstream: ${upstreamUrl}`,
+          `    auth: {oidc: {issuer: "https://idp.example", audiences: ["${audience}"]}}`,
+        ].join('\n'),
+      );
+    const first = await cli(['apply', '-f', file('api-a')]);
+    expect(first.code, first.all).toBe(0);
+    expect(first.stdout).toContain('~ update deployment closed');
+    expect((await cli(['diff', '-f', file('api-a')])).code).toBe(0);
+    const exported = JSON.parse((await cli(['export', '-o', 'json'])).stdout);
+    const closed = exported.deployments.find((d: { name: string }) => d.name === 'closed');
+    expect(closed.auth.oidc).toMatchObject({ issuer: 'https://idp.example', audiences: ['api-a'] });
+    const service = exported.services.find((x: { name: string }) => x.name === 'oidc-svc');
+    expect(service.versions[0].auth.oidc).toMatchObject({ issuer: 'https://idp.example', audiences: ['svc'] });
+
+    const diff = await cli(['diff', '-f', file('api-b')]);
+    expect(diff.code, diff.all).toBe(1);
+    expect(diff.stdout).toContain('api-b');
+    expect((await cli(['apply', '-f', file('api-b')])).code).toBe(0);
+    const shown = JSON.parse((await cli(['deployments', 'show', 'closed', '-o', 'json'])).stdout);
+    expect(shown.auth.oidc.audiences).toEqual(['api-b']);
+    expect((await cli(['diff', '-f', file('api-b')])).code).toBe(0);
+  });
+
   it('inline values only with --allow-inline-secrets', async () => {
     const file = write('inline.yaml', `secrets:\n  - {name: inline-pw, value: ${INLINE_SECRET}}\n`);
     const writes = await apiWrites();

@@ -21,6 +21,31 @@ export const authSettingsSchema = {
   },
 } as const;
 
+/**
+ * Auth settings as responses carry them. `oidc` spells out its fields: fastify serializes an
+ * object schema without properties as `{}`, which would hide the issuer from `deployments show`
+ * and make `modelgate export` write settings that cannot be applied back.
+ */
+const authSettingsResponseSchema = {
+  ...authSettingsSchema,
+  properties: {
+    ...authSettingsSchema.properties,
+    oidc: {
+      type: ['object', 'null'],
+      description: 'External OAuth2/OIDC issuer whose access tokens are accepted; null for none',
+      properties: {
+        issuer: { type: 'string' },
+        audiences: { type: 'array', items: { type: 'string' } },
+        jwks_url: { type: ['string', 'null'], description: 'null: OpenID discovery from the issuer' },
+        algorithms: { type: 'array', items: { type: 'string' } },
+        required_claims: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+        required_scopes: { type: 'array', items: { type: 'string' } },
+        clock_skew_s: { type: 'integer' },
+      },
+    },
+  },
+} as const;
+
 export const deploymentSchema = {
   type: 'object',
   properties: {
@@ -32,7 +57,7 @@ export const deploymentSchema = {
     access: { type: 'string', enum: ['public', 'protected'] },
     enabled: { type: 'boolean' },
     revision: { type: 'integer' },
-    auth: authSettingsSchema,
+    auth: authSettingsResponseSchema,
     auth_source: { type: 'string', enum: ['version', 'override'] },
     created_at: { type: 'string' },
     updated_at: { type: 'string' },
@@ -73,7 +98,7 @@ export const versionSchema = {
   properties: {
     service: { type: 'string' },
     version: { type: 'string' },
-    auth: authSettingsSchema,
+    auth: authSettingsResponseSchema,
     created_at: { type: 'string' },
   },
 } as const;

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { type AuthSettings, DEFAULT_AUTH_SETTINGS } from '../control/auth-settings.js';
 import type { DeploymentInfo } from '../control/deployments.js';
 import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
@@ -176,14 +177,21 @@ function keysAction(owner: string, missing: number, body: Record<string, string>
   });
 }
 
+/** Whether two validated auth settings are the same, the external issuer's settings included. */
 export function sameAuth(a: AuthSettings, b: AuthSettings): boolean {
   return (
-    a.basic_secret === b.basic_secret && a.api_keys === b.api_keys && a.forward_credential === b.forward_credential
+    a.basic_secret === b.basic_secret &&
+    a.api_keys === b.api_keys &&
+    a.forward_credential === b.forward_credential &&
+    // Both sides went through parseOidcSettings (defaults filled in); key order does not matter.
+    isDeepStrictEqual(a.oidc ?? null, b.oidc ?? null)
   );
 }
 
+/** Auth settings for a plan line; OIDC settings hold no secret, so they are shown whole. */
 export function describeAuth(a: AuthSettings): string {
-  return `{basic_secret: ${a.basic_secret ?? 'null'}, api_keys: ${a.api_keys}, forward_credential: ${a.forward_credential}}`;
+  const oidc = a.oidc ? `, oidc: ${JSON.stringify(a.oidc)}` : '';
+  return `{basic_secret: ${a.basic_secret ?? 'null'}, api_keys: ${a.api_keys}, forward_credential: ${a.forward_credential}${oidc}}`;
 }
 
 /**
