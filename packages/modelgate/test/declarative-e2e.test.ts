@@ -137,6 +137,17 @@ describe('modelgate apply / diff / export against a real node', () => {
     expect(again.stdout).toContain('No changes');
   });
 
+  it('a changed description is updated, and diff shows it first', async () => {
+    const file = write('described.yaml', 'infrastructures: [{name: prod, description: "production, eu-west"}]\n');
+    const diff = await cli(['diff', '-f', file]);
+    expect(diff.code, diff.all).toBe(1);
+    expect(diff.stdout).toContain('~ update infrastructure prod');
+    expect((await cli(['apply', '-f', file])).code).toBe(0);
+    const state = JSON.parse((await cli(['export', '-o', 'json'])).stdout);
+    expect(state.infrastructures).toContainEqual({ name: 'prod', description: 'production, eu-west' });
+    expect((await cli(['diff', '-f', file])).code).toBe(0);
+  });
+
   it('external OIDC settings in auth are applied, exported, and a change to them is a difference', async () => {
     const file = (audience: string) =>
       write(

@@ -186,6 +186,33 @@ describe('planChanges', () => {
     ]);
   });
 
+  it('a description that differs is updated; one left out is not managed', () => {
+    const current: CurrentState = {
+      ...ONE,
+      infrastructures: [{ name: 'default', description: 'old words' }],
+      services: [{ name: 'demo', description: 'the demo' }],
+    };
+    const plan = planChanges(
+      desired({
+        infrastructures: [{ name: 'default', description: 'new words' }],
+        services: [{ name: 'demo' }],
+      }),
+      current,
+      { prune: false },
+    );
+    expect(plan.problems).toEqual([]);
+    expect(plan.actions.map((a) => [a.op, a.kind, a.name, a.requests])).toEqual([
+      [
+        'update',
+        'infrastructure',
+        'default',
+        [{ method: 'PATCH', path: '/api/v1/infrastructures/default', body: { description: 'new words' } }],
+      ],
+    ]);
+    expect(plan.actions[0]?.changes).toEqual(['description: "old words" → "new words"']);
+    expect(summary(desired({ infrastructures: [{ name: 'default', description: 'old words' }] }), current)).toEqual([]);
+  });
+
   it('external OIDC settings are part of auth: a changed audience updates the override, a version’s is immutable', () => {
     const oidc = (audience: string) => ({ issuer: 'https://idp.example', audiences: [audience] });
     const stored = desired({

@@ -68,22 +68,37 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
   const secretKnown = (name: string) => secretNames.has(name) || desiredSecrets.has(name);
   const count = (key: string) => current.apiKeyCounts[key] ?? 0;
 
-  for (const [kind, items, have] of [
-    ['infrastructure', desired.infrastructures, infraNames],
-    ['service', desired.services, serviceNames],
+  for (const [kind, items, have, existing] of [
+    ['infrastructure', desired.infrastructures, infraNames, current.infrastructures],
+    ['service', desired.services, serviceNames, current.services],
   ] as const) {
+    const collection = kind === 'service' ? 'services' : 'infrastructures';
+    const descriptions = new Map(existing.map((x) => [x.name, x.description]));
     for (const item of items) {
-      if (have.has(item.name)) continue;
+      if (have.has(item.name)) {
+        // A description left out is not managed; one that differs is updated.
+        const now = descriptions.get(item.name);
+        if (item.description !== undefined && now !== undefined && item.description !== now) {
+          updates.push(
+            action(
+              'update',
+              kind,
+              item.name,
+              [`description: ${JSON.stringify(now)} → ${JSON.stringify(item.description)}`],
+              {
+                method: 'PATCH',
+                path: api(collection, item.name),
+                body: { description: item.description },
+              },
+            ),
+          );
+        }
+        continue;
+      }
       have.add(item.name);
       const body =
         item.description === undefined ? { name: item.name } : { name: item.name, description: item.description };
-      creates.push(
-        action('create', kind, item.name, [], {
-          method: 'POST',
-          path: api(`${kind === 'service' ? 'services' : 'infrastructures'}`),
-          body,
-        }),
-      );
+      creates.push(action('create', kind, item.name, [], { method: 'POST', path: api(collection), body }));
     }
   }
 
