@@ -198,6 +198,9 @@ describe('modelgate apply / diff / export against a real node', () => {
     expect(exported.code, exported.all).toBe(0);
     expect(exported.stdout).toContain('name: senti');
     expect(exported.stdout).toContain('api_keys: 2');
+    expect(exported.stdout).not.toMatch(/mg[a-z]_[A-Za-z0-9]{8}/); // counts, never a key
+    const pruneDiff = await cli(['diff', '--prune', '-f', '-'], { stdin: exported.stdout });
+    expect(pruneDiff.code, pruneDiff.all).toBe(0);
     const writes = await apiWrites();
     const applied = await cli(['apply', '-f', '-'], { stdin: exported.stdout });
     expect(applied.code, applied.all).toBe(0);
