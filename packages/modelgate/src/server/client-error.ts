@@ -76,9 +76,16 @@ export function clientErrorCode(err: ParserError): ErrorCode {
  * ```
  */
 export function clientErrorHandler(log: Logger, listener: string): (err: ParserError, socket: Socket) => void {
+  const answered = new WeakSet<Socket>();
   return (err, socket) => {
-    // A reset connection, or the second error of one already answered: nothing to say.
-    if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+    // The parser may report again while an answered connection lingers: it is closing already.
+    if (answered.has(socket) || socket.destroyed) return;
+    // A reset, or a peer that stopped reading: nobody to answer; free the socket at once.
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    answered.add(socket);
     const code = clientErrorCode(err);
     const requestId = newRequestId();
     const status = ERROR_CODES[code].status;

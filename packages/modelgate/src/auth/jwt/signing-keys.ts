@@ -49,6 +49,8 @@ export class SigningKeyRing {
   private jwks: JWK[] = [];
   private current: SignerKey | undefined;
   private lastMiss = 0;
+  /** The last reload asked for; each runs after the one before (see {@link reload}). */
+  private reloads: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -134,7 +136,17 @@ export class SigningKeyRing {
       .execute();
   }
 
-  private async reload(): Promise<void> {
+  /**
+   * Reads the keys again. Reloads run one after another: concurrent rotations each ask for one,
+   * and a reload that read the store earlier must not finish later and install an older key.
+   */
+  private reload(): Promise<void> {
+    const run = this.reloads.then(() => this.load());
+    this.reloads = run.catch(() => {});
+    return run;
+  }
+
+  private async load(): Promise<void> {
     const rows = await this.store.db
       .selectFrom('signing_keys')
       .selectAll()
