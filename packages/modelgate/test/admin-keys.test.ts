@@ -47,7 +47,7 @@ describe.each(backends)('D1 admin keys on $name', ({ setup }) => {
 
     const listed = await cli(['admin-keys-list', '--output', 'json', ...flags], cwd);
     expect(listed.code).toBe(0);
-    const rows = JSON.parse(listed.out) as Record<string, unknown>[];
+    const rows = (JSON.parse(listed.out) as { items: Record<string, unknown>[] }).items;
     const row = rows.find((r) => r.description === 'nightly deploys');
     expect(row).toMatchObject({ prefix: key!.slice(0, 8), last_used_at: null });
     expect(Object.keys(row!).sort()).toEqual(['created_at', 'description', 'id', 'last_used_at', 'prefix']);
@@ -86,7 +86,7 @@ describe.each(backends)('D1 admin keys on $name', ({ setup }) => {
 
     const again = await cli(['admin-key-delete', id, ...flags], cwd);
     expect(again.code).toBe(1);
-    expect(again.out).toMatch(/No such admin key \[RESOURCE_NOT_FOUND\]/);
+    expect(again.out).toMatch(/error \[RESOURCE_NOT_FOUND\]: No such admin key/);
   });
 
   it('records last use', async () => {
@@ -94,10 +94,11 @@ describe.each(backends)('D1 admin keys on $name', ({ setup }) => {
     const { key, id } = JSON.parse(created.out) as { key: string; id: string };
     await getJson(`${node.urls.management}/api/v1/whoami`, key);
     await new Promise((r) => setTimeout(r, 300));
-    const rows = JSON.parse((await cli(['admin-keys-list', '--output', 'json', ...flags], cwd)).out) as {
-      id: string;
-      last_used_at: string | null;
-    }[];
+    const rows = (
+      JSON.parse((await cli(['admin-keys-list', '--output', 'json', ...flags], cwd)).out) as {
+        items: { id: string; last_used_at: string | null }[];
+      }
+    ).items;
     expect(rows.find((r) => r.id === id)?.last_used_at).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 });
@@ -109,7 +110,7 @@ describe('admin key commands without a server', () => {
     expect(created.code).toBe(0);
     const { id } = JSON.parse(created.out) as { id: string };
     const listed = await cli(['admin-keys-list', '--output', 'json'], cwd);
-    expect((JSON.parse(listed.out) as { id: string }[]).map((r) => r.id)).toEqual([id]);
+    expect((JSON.parse(listed.out) as { items: { id: string }[] }).items.map((r) => r.id)).toEqual([id]);
   });
 });
 

@@ -344,8 +344,8 @@ describe.each(STORE_BACKENDS)('X4 audit log on $name', ({ name, setup }) => {
       { env },
     );
     expect(printed.code, printed.stderr).toBe(0);
-    const body = JSON.parse(printed.stdout) as { records: AuditRow[]; next: string | null };
-    expect(body.records.map((r) => r.action)).toEqual([
+    const body = JSON.parse(printed.stdout) as { items: AuditRow[]; next_cursor: string | null };
+    expect(body.items.map((r) => r.action)).toEqual([
       'admin_key.delete',
       'admin_key.delete',
       'admin_key.list',

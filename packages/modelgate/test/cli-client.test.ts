@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -143,10 +143,10 @@ describe('credential precedence: --api-token > MODELGATE_API_TOKEN > ./key_file.
     const r = await cli(['deployments', 'list', '--endpoint', endpoint]);
     expect(r.code).toBe(1);
     expect(seen[0]?.authorization).toBeUndefined();
-    expect(r.stderr).toContain('401 CREDENTIAL_MISSING');
+    expect(r.stderr).toContain('error [CLI_NO_CREDENTIAL]: A credential is required (HTTP 401)');
+    expect(r.stderr).toContain('modelgate login');
     expect(r.stderr).toContain('MODELGATE_API_TOKEN');
     expect(r.stderr).toContain('key_file.json');
-    expect(r.stderr).toContain('[CLI_NO_CREDENTIAL]');
     expect(r.stdout).toBe('');
   });
 
@@ -161,8 +161,10 @@ describe('credential precedence: --api-token > MODELGATE_API_TOKEN > ./key_file.
     ] as const) {
       const r = await cli(['deployments', 'list', '--endpoint', endpoint, '-o', 'json'], options);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain('401 CREDENTIAL_UNKNOWN');
-      expect(r.stderr).toContain(
+      // -o json: the failure is one JSON object on stderr.
+      const { error } = JSON.parse(r.stderr) as { error: { code: string; status: number; message: string } };
+      expect(error).toMatchObject({ code: 'CREDENTIAL_UNKNOWN', status: 401 });
+      expect(error.message).toContain(
         `credential from ${source === 'key_file.json' ? 'the management key in ./' : ''}${source}`,
       );
       expect(r.all).not.toContain(ENV_TOKEN);
@@ -196,6 +198,41 @@ describe('credential precedence: --api-token > MODELGATE_API_TOKEN > ./key_file.
     const r = await cli(['deployments', 'list', '--endpoint', 'http://127.0.0.1:1', '--api-token', FLAG_TOKEN]);
     expect(r.code).toBe(1);
     expect(r.all).not.toContain(FLAG_TOKEN);
+  });
+});
+
+const CONTEXT_TOKEN = 'mgt_contextTokenContextTokenCont0000';
+
+/** An XDG_CONFIG_HOME whose contexts.json has a current context for `contextEndpoint`. */
+function loggedIn(contextEndpoint: string): Record<string, string> {
+  const xdg = tempDir('modelgate-xdg-');
+  mkdirSync(join(xdg, 'modelgate'), { mode: 0o700 });
+  const file = {
+    current_context: 'here',
+    contexts: [{ name: 'here', endpoint: contextEndpoint, api_token: CONTEXT_TOKEN }],
+  };
+  writeFileSync(join(xdg, 'modelgate', 'contexts.json'), JSON.stringify(file), { mode: 0o600 });
+  return { XDG_CONFIG_HOME: xdg };
+}
+
+describe('the current login context: third credential, and an endpoint', () => {
+  it('without flags it gives the endpoint and the token, winning over ./key_file.json', async () => {
+    const r = await cli(['deployments', 'list'], { cwd: dirWithKeyFile(), env: loggedIn(endpoint) });
+    expect(r.code, r.all).toBe(0);
+    expect(seen[0]?.authorization).toBe(`Bearer ${CONTEXT_TOKEN}`);
+  });
+
+  it('--api-token and MODELGATE_API_TOKEN win over it', async () => {
+    await cli(['deployments', 'list', '--api-token', FLAG_TOKEN], { env: loggedIn(endpoint) });
+    await cli(['deployments', 'list'], { env: { ...loggedIn(endpoint), MODELGATE_API_TOKEN: ENV_TOKEN } });
+    expect(seen.map((s) => s.authorization)).toEqual([`Bearer ${FLAG_TOKEN}`, `Bearer ${ENV_TOKEN}`]);
+  });
+
+  it('its token never goes to another endpoint: --endpoint or MODELGATE_ENDPOINT elsewhere falls back to the key file', async () => {
+    const elsewhere = loggedIn('http://127.0.0.1:9');
+    await cli(['deployments', 'list', '--endpoint', endpoint], { cwd: dirWithKeyFile(), env: elsewhere });
+    await cli(['deployments', 'list'], { env: { ...elsewhere, MODELGATE_ENDPOINT: endpoint } });
+    expect(seen.map((s) => s.authorization)).toEqual([`Bearer ${FILE_TOKEN}`, undefined]);
   });
 });
 
@@ -238,7 +275,7 @@ describe('endpoint precedence: --endpoint > MODELGATE_ENDPOINT > http://127.0.0.
   });
 });
 
-describe('failures: exit 1 with the API error code', () => {
+describe('failures: exit 1 with the API error code, the one code of the line', () => {
   it.each([
     [401, 'CREDENTIAL_UNKNOWN', 'The credential is not valid'],
     [403, 'FORBIDDEN', 'The credential does not grant access to this resource'],
@@ -248,8 +285,8 @@ describe('failures: exit 1 with the API error code', () => {
     answer = () => ({ status, body: errorBody(code, message) });
     const r = await cli(['deployments', 'show', 'nope', '--endpoint', endpoint, '--api-token', FLAG_TOKEN]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${status} ${code}: ${message}`);
-    expect(r.stderr).toContain('[CLI_REQUEST_FAILED]');
+    expect(r.stderr).toContain(`error [${code}]: ${message} (HTTP ${status})`);
+    expect(r.stderr).not.toContain('CLI_REQUEST_FAILED');
     expect(r.stdout).toBe('');
   });
 
@@ -261,7 +298,7 @@ describe('failures: exit 1 with the API error code', () => {
     const r = await cli(['deploy', 'demo', '--upstream', 'x', '--endpoint', endpoint, '--api-token', FLAG_TOKEN]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      '400 VALIDATION_FAILED: The request failed validation (upstream must be an http(s) URL)',
+      'error [VALIDATION_FAILED]: The request failed validation (upstream must be an http(s) URL) (HTTP 400)',
     );
   });
 
@@ -269,14 +306,14 @@ describe('failures: exit 1 with the API error code', () => {
     answer = () => ({ status: 404, body: errorBody('ROUTE_NOT_FOUND', 'No such route') });
     const r = await cli(['deployments', 'list', '--endpoint', endpoint]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('404 ROUTE_NOT_FOUND');
+    expect(r.stderr).toContain('error [ROUTE_NOT_FOUND]');
   });
 
   it('a non-JSON error page still gives the status', async () => {
     answer = () => ({ status: 502, raw: '<html>Bad Gateway</html>' });
     const r = await cli(['deployments', 'list', '--endpoint', endpoint]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/502 Bad Gateway/);
+    expect(r.stderr).toMatch(/^error \[CLI_REQUEST_FAILED\]: Bad Gateway: no modelgate error body \(HTTP 502\)$/m);
   });
 
   it('connection refused: exit 1 and a hint to run `modelgate start` at the endpoint', async () => {
@@ -293,10 +330,10 @@ describe('failures: exit 1 with the API error code', () => {
 });
 
 describe('output', () => {
-  it('--output json prints the API JSON; the default is a table', async () => {
+  it('--output json prints a list as {"items":[...]}; the default is a table', async () => {
     const json = await cli(['deployments', 'list', '--endpoint', endpoint, '--output', 'json']);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual({ deployments: [DEPLOYMENT] });
+    expect(JSON.parse(json.stdout)).toEqual({ items: [DEPLOYMENT] });
 
     const table = await cli(['deployments', 'list', '--endpoint', endpoint]);
     expect(table.code).toBe(0);

@@ -52,6 +52,7 @@ interface ApiKey {
   service?: string;
   version?: string;
   created_at: string;
+  requests: number;
   last_used_at: string | null;
 }
 
@@ -116,6 +117,7 @@ function newKeys(
       description,
       ...owner,
       created_at: now(),
+      requests: 0,
       last_used_at: null,
     };
     apiKeys.set(k.id, k);
@@ -422,7 +424,7 @@ describe('deploy and redeploy', () => {
   it('deploying a name twice is a 409: exit 1 with the code', async () => {
     const r = await cli(['deploy', 'plain', '--upstream', 'http://127.0.0.1:9001']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('409 RESOURCE_CONFLICT: A deployment named "plain" already exists');
+    expect(r.stderr).toContain('error [RESOURCE_CONFLICT]: A deployment named "plain" already exists');
   });
 
   it('redeploy makes a new revision', async () => {
@@ -444,7 +446,7 @@ describe('deployments', () => {
     expect(table.stdout).toMatch(/^plain\s+protected\s+yes\s+3\s+/m);
 
     const json = await cli(['deployments', 'list', '-o', 'json']);
-    expect(JSON.parse(json.stdout)).toEqual({ deployments: [...deployments.values()] });
+    expect(JSON.parse(json.stdout)).toEqual({ items: [...deployments.values()] });
 
     const show = await cli(['deployments', 'show', 'sentiment']);
     expect(show.code, show.all).toBe(0);
@@ -470,7 +472,7 @@ describe('deployments', () => {
 
     const gone = await cli(['deployments', 'show', 'plain']);
     expect(gone.code).toBe(1);
-    expect(gone.stderr).toContain('404 RESOURCE_NOT_FOUND: No deployment named "plain"');
+    expect(gone.stderr).toContain('error [RESOURCE_NOT_FOUND]: No deployment named "plain"');
   });
 });
 
@@ -523,7 +525,7 @@ describe('secrets', () => {
 
     const missing = await cli(['secrets', 'update', 'nope', '--value', 'x']);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('404 RESOURCE_NOT_FOUND');
+    expect(missing.stderr).toContain('error [RESOURCE_NOT_FOUND]');
   });
 
   it('list shows names and dates, never values; delete', async () => {
@@ -534,8 +536,8 @@ describe('secrets', () => {
     for (const s of secrets.values()) expect(table.stdout).not.toContain(s.value);
 
     const json = await cli(['secrets', 'list', '-o', 'json']);
-    const listed = JSON.parse(json.stdout) as { secrets: Json[] };
-    expect(listed.secrets.map((s) => s.name)).toContain('made');
+    const listed = JSON.parse(json.stdout) as { items: Json[] };
+    expect(listed.items.map((s) => s.name)).toContain('made');
 
     const deleted = await cli(['secrets', 'delete', 'made']);
     expect(deleted.code, deleted.all).toBe(0);
@@ -576,7 +578,9 @@ describe('api-keys', () => {
     const byDeployment = await cli(['api-keys', 'list', '--deployment', 'sentiment']);
     expect(byDeployment.code, byDeployment.all).toBe(0);
     expect(last()).toMatchObject({ method: 'GET', path: '/api/v1/api-keys', query: { deployment: 'sentiment' } });
-    expect(byDeployment.stdout).toMatch(/^ID\s+PREFIX\s+OWNER\s+DESCRIPTION\s+CREATED\s+LAST USED$/m);
+    expect(byDeployment.stdout).toMatch(
+      /^ID\s+PREFIX\s+OWNER\s+DESCRIPTION\s+CREATED\s+STATE\s+REQUESTS\s+LAST USED$/m,
+    );
     const mine = [...apiKeys.values()].filter((k) => k.deployment === 'sentiment');
     for (const k of mine) {
       expect(byDeployment.stdout).toMatch(
@@ -587,13 +591,13 @@ describe('api-keys', () => {
 
     const byVersion = await cli(['api-keys', 'list', '--service', 'nlp', '--version', '7', '-o', 'json']);
     expect(last().query).toEqual({ service: 'nlp', version: '7' });
-    const listed = JSON.parse(byVersion.stdout) as { api_keys: Json[] };
-    expect(listed.api_keys).toHaveLength(3);
-    expect(listed.api_keys.every((k) => !('key' in k))).toBe(true);
+    const listed = JSON.parse(byVersion.stdout) as { items: Json[] };
+    expect(listed.items).toHaveLength(3);
+    expect(listed.items.every((k) => !('key' in k))).toBe(true);
 
     const all = await cli(['api-keys', 'list', '-o', 'json']);
     expect(last().query).toEqual({});
-    expect((JSON.parse(all.stdout) as { api_keys: Json[] }).api_keys).toHaveLength(apiKeys.size);
+    expect((JSON.parse(all.stdout) as { items: Json[] }).items).toHaveLength(apiKeys.size);
   });
 
   it('reveal prints the key alone (json: the object); delete; then reveal is a 404', async () => {
@@ -612,6 +616,6 @@ describe('api-keys', () => {
 
     const gone = await cli(['api-keys', 'reveal', k.id]);
     expect(gone.code).toBe(1);
-    expect(gone.stderr).toContain('404 RESOURCE_NOT_FOUND');
+    expect(gone.stderr).toContain('error [RESOURCE_NOT_FOUND]');
   });
 });

@@ -110,10 +110,10 @@ describe('modelgate deployments update', () => {
     expect(toggle.code).toBe(2);
     const upstream = await cli(['deployments', 'update', 'model', '--upstream', 'ftp://nowhere']);
     expect(upstream.code).toBe(1);
-    expect(upstream.stderr).toMatch(/400 VALIDATION_FAILED|upstream/);
+    expect(upstream.stderr).toMatch(/error \[VALIDATION_FAILED\]|upstream/);
     const unknownSecret = await cli(['deployments', 'update', 'model', '--basic-secret', 'no-such-secret']);
     expect(unknownSecret.code).toBe(1);
-    expect(unknownSecret.stderr).toMatch(/404 RESOURCE_NOT_FOUND: .*no-such-secret/);
+    expect(unknownSecret.stderr).toMatch(/error \[RESOURCE_NOT_FOUND\]: .*no-such-secret/);
     const missing = await cli(['deployments', 'update', 'no-such-model', '--access', 'public']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('404');
@@ -127,7 +127,7 @@ describe('deploy of an existing name', () => {
   it('fails (exit 1) and says how to update or redeploy instead', async () => {
     const r = await cli(['deploy', 'model', '--upstream', first.url]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('409 RESOURCE_CONFLICT: A deployment named "model" already exists');
+    expect(r.stderr).toContain('error [RESOURCE_CONFLICT]: A deployment named "model" already exists');
     expect(r.stderr).toContain('modelgate deployments update model [--upstream URL]');
     expect(r.stderr).toContain('modelgate redeploy model');
     // Nothing changed.

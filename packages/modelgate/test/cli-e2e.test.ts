@@ -121,7 +121,7 @@ describe('CLI end to end against a real node (credential from ./key_file.json)',
       new RegExp(`^demo\\s+protected\\s+yes\\s+1\\s+${upstreamUrl}\\s+demo@1\\s+default$`, 'm'),
     );
     const json = await cli(['deployments', 'list', '-o', 'json']);
-    const names = (JSON.parse(json.stdout) as { deployments: { name: string }[] }).deployments.map((d) => d.name);
+    const names = (JSON.parse(json.stdout) as { items: { name: string }[] }).items.map((d) => d.name);
     expect(names.sort()).toEqual(['demo', 'gen', 'open']);
 
     const show = await cli(['deployments', 'show', 'demo']);
@@ -130,7 +130,7 @@ describe('CLI end to end against a real node (credential from ./key_file.json)',
 
     const again = await cli(['deploy', 'demo', '--upstream', upstreamUrl]);
     expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/409 RESOURCE_CONFLICT/);
+    expect(again.stderr).toMatch(/error \[RESOURCE_CONFLICT\]/);
   });
 
   it('disable → 503 on the data plane; enable → served again', async () => {
@@ -173,7 +173,7 @@ describe('CLI end to end against a real node (credential from ./key_file.json)',
     const deleted = await cli(['secrets', 'delete', 'unused']);
     expect(deleted.code, deleted.all).toBe(0);
     const after = await cli(['secrets', 'list', '-o', 'json']);
-    expect((JSON.parse(after.stdout) as { secrets: { name: string }[] }).secrets.map((s) => s.name)).not.toContain(
+    expect((JSON.parse(after.stdout) as { items: { name: string }[] }).items.map((s) => s.name)).not.toContain(
       'unused',
     );
   });
@@ -206,12 +206,12 @@ describe('CLI end to end against a real node (credential from ./key_file.json)',
   it('failures: unknown deployment → 404, bad --api-token → 401, both exit 1 and never print the token', async () => {
     const missing = await cli(['deployments', 'show', 'nope']);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/404 RESOURCE_NOT_FOUND/);
+    expect(missing.stderr).toMatch(/error \[RESOURCE_NOT_FOUND\]/);
 
     const bad = 'mgt_notARealTokenNotARealToken000000';
     const refused = await cli(['deployments', 'list', '--api-token', bad]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/401 CREDENTIAL_/);
+    expect(refused.stderr).toMatch(/error \[CREDENTIAL_/);
     expect(refused.stderr).toContain('credential from --api-token');
     expect(refused.all).not.toContain(bad);
   });

@@ -36,7 +36,7 @@ describe('people commands', () => {
     expect(weak.stderr).toContain('PASSWORD_REJECTED');
 
     const users = JSON.parse((await cli(['users', 'list', '-o', 'json'])).stdout);
-    expect(users.users.map((u: { username: string }) => u.username)).toEqual(['carol']);
+    expect(users.items.map((u: { username: string }) => u.username)).toEqual(['carol']);
 
     const session = await cli(['sessions', 'create', '--username', 'carol'], {
       stdin: 'carol keeps a long passphrase\n',
@@ -51,7 +51,7 @@ describe('people commands', () => {
     const svc = await cli(['services', 'create', 'carols', '-o', 'json'], { env: { MODELGATE_API_TOKEN: token } });
     expect(svc.code, svc.all).toBe(0);
     const grants = await cli(['grants', 'list', 'service', 'carols', '-o', 'json', '--api-token', token]);
-    expect(JSON.parse(grants.stdout)).toEqual({ owner: 'carol', grants: [] });
+    expect(JSON.parse(grants.stdout)).toEqual({ owner: 'carol', items: [] });
     const set = await cli([
       'grants',
       'set',

@@ -56,7 +56,7 @@ const basic = (password: string) => `Basic ${Buffer.from(`modelgate:${password}`
 
 async function deploymentNames(): Promise<string[]> {
   const res = await cli(['deployments', 'list', '-o', 'json']);
-  return (JSON.parse(res.stdout) as { deployments: { name: string }[] }).deployments.map((d) => d.name);
+  return (JSON.parse(res.stdout) as { items: { name: string }[] }).items.map((d) => d.name);
 }
 
 beforeAll(async () => {
@@ -132,7 +132,7 @@ describe('modelgate apply / diff / export against a real node', () => {
     expect(await infer('filed', basic(ENV_SECRET))).toBe(401);
 
     const keys = JSON.parse((await cli(['api-keys', 'list', '--deployment', 'senti', '-o', 'json'])).stdout);
-    expect(keys.api_keys).toHaveLength(2);
+    expect(keys.items).toHaveLength(2);
     const again = await cli(['apply', '-f', file], { env: { DECL_TEST_PW: ENV_SECRET } });
     expect(again.stdout).toContain('No changes');
   });
@@ -297,7 +297,7 @@ describe('modelgate apply / diff / export against a real node', () => {
     const writes = await apiWrites();
     const res = await cli(['apply', '-f', file, '--api-token', 'mgm_notavalidkeyatall0000000000000000']);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/401 CREDENTIAL_(MALFORMED|UNKNOWN)/);
+    expect(res.stderr).toMatch(/error \[CREDENTIAL_(MALFORMED|UNKNOWN)\]: .*\(HTTP 401/);
     expect(await deploymentNames()).toEqual(['open']);
     // Only the refused read reached the API; no write.
     expect(await apiWrites()).toBe(writes);

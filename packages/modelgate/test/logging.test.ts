@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateCredential } from '../src/auth/credential.js';
 import { type NodeProcess, startNodeProcess } from './helpers/node-process.js';
 
 type Listener = keyof NodeProcess['urls'];
@@ -101,6 +102,15 @@ describe.each(['debug', 'trace'])('no secret reaches the log (log level %s)', (l
         if (listener === 'management' || (listener === 'inference' && path === '/some-deployment/predict'))
           loggedIds.push(basicId);
       }
+    }
+    // A real-shaped API token pasted into a URL (path and an innocent-looking query name).
+    for (const listener of ['inference', 'management'] as const) {
+      const inPath = generateCredential('api_token');
+      const inQuery = generateCredential('api_token');
+      secrets.push(inPath, inQuery);
+      const path = listener === 'management' ? `/api/v1/tokens/${inPath}` : `/some-deployment/${inPath}`;
+      const res = await fetch(`${node.urls[listener]}${path}?note=${inQuery}`, { method: 'DELETE' });
+      await res.arrayBuffer();
     }
     // Malformed requests carrying credentials: the server's client-error path must not dump them.
     for (const listener of LISTENERS) {

@@ -144,7 +144,11 @@ describe('deleting what is referenced (docs/decisions.md)', () => {
 
     expect((await api(t, m, 'DELETE', '/groups/temp-team')).status).toBe(204);
     expect((await api(t, token, 'GET', '/services/temp-svc')).status).toBe(404);
-    expect((await api(t, m, 'GET', '/services/temp-svc/grants')).body).toEqual({ owner: null, grants: [] });
+    expect((await api(t, m, 'GET', '/services/temp-svc/grants')).body).toEqual({
+      owner: null,
+      grants: [],
+      next_cursor: null,
+    });
     expect((await api(t, m, 'GET', '/users/temp-user')).body.groups).toEqual(['makers2']);
 
     expect((await api(t, m, 'GET', '/services/left-behind/grants')).body.owner).toBe('temp-user');

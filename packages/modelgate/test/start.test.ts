@@ -56,9 +56,12 @@ describe('modelgate start (SQLite, default config but free ports)', () => {
     const res = await get(`${node.urls.metrics}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-    expect(res.text).toContain('# TYPE modelgate_process_cpu');
-    expect(res.text).toMatch(/^modelgate_process_cpu_user_seconds_total \d/m);
-    expect(res.text).toMatch(/^modelgate_process_resident_memory_bytes \d+/m);
+    // The standard unprefixed names, so stock Node.js dashboards work.
+    expect(res.text).toContain('# TYPE process_cpu_user_seconds_total counter');
+    expect(res.text).toMatch(/^process_cpu_user_seconds_total \d/m);
+    expect(res.text).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(res.text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+    expect(res.text).not.toMatch(/^modelgate_process_/m);
   });
 
   it('serves the OpenAPI 3.1 document of the management API', async () => {
@@ -172,7 +175,7 @@ describe('start failures and shutdown', () => {
     const stderr = stderrOf(proc);
     expect(await proc.exited).toBe(1);
     expect(stderr()).toMatch(
-      new RegExp(`^modelgate: metrics_address http://127\\.0\\.0\\.1:${blockedPort} .*ADDRESS_IN_USE`),
+      new RegExp(`^error \\[ADDRESS_IN_USE\\]: metrics_address http://127\\.0\\.0\\.1:${blockedPort} `),
     );
   });
 

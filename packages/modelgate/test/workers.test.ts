@@ -114,6 +114,28 @@ describe.each([2, 3])('workers = %i', (workers) => {
     expect(after.pids.size).toBe(workers);
   });
 
+  it('a deleted API token is refused by every worker on the very next request after the DELETE returns', async () => {
+    const password = 'correct horse battery staple workers';
+    const username = `worker-user-${workers}`;
+    expect((await manage('POST', '/api/v1/users', { username, password })).status).toBe(201);
+    const session = (await manage('POST', '/api/v1/sessions', { username, password })).json.token as string;
+    // The user's token opens `w` only if the user may read it: make the user an admin.
+    const group = `worker-admins-${workers}`;
+    expect((await manage('POST', '/api/v1/groups', { name: group, privileges: ['admin'] })).status).toBe(201);
+    expect((await manage('PUT', `/api/v1/groups/${group}/members/${username}`)).status).toBeLessThan(300);
+    const made = await manage('POST', '/api/v1/tokens', { name: 'spread', endpoint_access: { all: true } }, session);
+    expect(made.status, made.text).toBe(201);
+    const { id, token } = made.json;
+    const warm = await spread(`Bearer ${token}`);
+    expect(warm.statuses).toEqual(Array(batch).fill(200));
+    expect(warm.pids.size).toBe(workers);
+
+    expect((await manage('DELETE', `/api/v1/tokens/${id}`, undefined, session)).status).toBe(204);
+    const after = await spread(`Bearer ${token}`, `127.0.${workers}3.`);
+    expect(after.statuses).toEqual(Array(batch).fill(401));
+    expect(after.pids.size).toBe(workers);
+  });
+
   it('a revoked platform JWT is refused by every worker on the very next request after the revocation returns', async () => {
     // Every worker publishes the primary's signing keys.
     const jwks = await call(`${node.urls.management}/.well-known/jwks.json`);

@@ -1,9 +1,16 @@
 import type { RequestListener, Server } from 'node:http';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { AuditWriter } from '../audit/writer.js';
 import type { NodeKeyService } from '../auth/node-keys/service.js';
 import type { SessionService } from '../auth/sessions/service.js';
+import type { ApiTokenSettings } from '../control/api-tokens.js';
 import type { ControlContext } from '../control/context.js';
 import { errorBody } from '../errors/registry.js';
 import { type Logger, redactUrl } from '../log/logger.js';
@@ -13,21 +20,26 @@ import type { Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { installAuditLog } from './audit-log.js';
 import { installAuthentication, type ManagementAuth } from './authentication.js';
-import { installErrorHandling } from './errors.js';
+import { acceptEmptyJsonBodies, installErrorHandling } from './errors.js';
+import { RouteMethods } from './method-not-allowed.js';
+import { documentErrors, SWAGGER_OPTIONS } from './openapi.js';
 import { type BrowserGuardPolicy, installBrowserGuard } from './origin-guard.js';
 import { API_PREFIX } from './prefix.js';
+import { installRequestLog } from './request-log.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
-import { auditRoutes } from './routes/audit.js';
+import { AUDIT_SCHEMAS, auditRoutes } from './routes/audit.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { deploymentRoutes } from './routes/deployments.js';
-import { grantRoutes } from './routes/grants.js';
+import { GRANT_SCHEMAS, grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
-import { type JwtRouteOptions, jwtRoutes } from './routes/jwt.js';
+import { JWT_SCHEMAS, type JwtRouteOptions, jwtRoutes } from './routes/jwt.js';
 import { peopleRoutes } from './routes/people.js';
 import { secretRoutes } from './routes/secrets.js';
-import { sessionRoutes } from './routes/sessions.js';
-import { tokenRoutes } from './routes/token.js';
-import { whoamiRoutes } from './routes/whoami.js';
+import { SESSION_SCHEMAS, sessionRoutes } from './routes/sessions.js';
+import { TOKEN_SCHEMAS, tokenRoutes } from './routes/token.js';
+import { apiTokenRoutes } from './routes/tokens.js';
+import { WHOAMI_SCHEMAS, whoamiRoutes } from './routes/whoami.js';
+import { API_TOKEN_SCHEMAS, SHARED_SCHEMAS } from './schemas.js';
 
 /** Everything the control plane's routes need, built once at start. */
 export interface ManagementContext {
@@ -47,6 +59,8 @@ export interface ManagementContext {
   readonly clientAddress: ClientAddress;
   /** Platform JWT signing keys and settings (issuing, revocation, JWKS). */
   readonly jwt: Omit<JwtRouteOptions, 'control'>;
+  /** API token lifetimes (`api_token_default_ttl_s`, `api_token_max_ttl_s`). */
+  readonly apiTokens: ApiTokenSettings;
 }
 
 /**
@@ -81,6 +95,12 @@ export async function buildManagementApp(
     ),
     serverFactory: (handler) => serverFactory(handler as RequestListener),
     genReqId: (req) => requestIdOf(req),
+    logController: new LogController({
+      // One spelling of the request id on every line of every listener.
+      requestIdLogLabel: 'request_id',
+      // Our own line per request (request-log.ts) names the caller; fastify's two lines cannot.
+      disableRequestLogging: true,
+    }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     // Heads node refuses (a 1 MB token, say) get the registry body too; see client-error.ts.
@@ -97,31 +117,31 @@ export async function buildManagementApp(
     reply.header(REQUEST_ID_HEADER, req.id);
     reply.header('cache-control', 'no-store');
   });
-  installErrorHandling(app);
+  installRequestLog(app, clientOf);
+  // Every route: its methods for 405 + Allow, and the error responses its shape can return.
+  const routes = new RouteMethods();
+  app.addHook('onRoute', (route) => {
+    routes.add(route.method, route.url);
+    route.schema = documentErrors(route);
+  });
+  const schemas = [
+    SHARED_SCHEMAS,
+    API_TOKEN_SCHEMAS,
+    GRANT_SCHEMAS,
+    AUDIT_SCHEMAS,
+    JWT_SCHEMAS,
+    SESSION_SCHEMAS,
+    TOKEN_SCHEMAS,
+    WHOAMI_SCHEMAS,
+  ];
+  for (const schema of schemas.flat()) app.addSchema(schema);
+  installErrorHandling(app, routes);
+  acceptEmptyJsonBodies(app);
   installBrowserGuard(app, ctx.guard);
   installAuthentication(app, ctx.auth);
   installAuditLog(app, ctx.audit, clientOf);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'modelgate management API',
-        version: '1',
-        description: 'Control plane of modelgate: deployments, credentials and permissions.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'Management key, admin key, API token or session (mgu_)',
-          },
-        },
-      },
-      security: [{ bearer: [] }],
-    },
-  });
+  await app.register(swagger, SWAGGER_OPTIONS);
   await app.register(healthRoutes, { readiness: ctx.readiness });
   await app.register(tokenRoutes, { nodeKeys: ctx.nodeKeys });
   await app.register(whoamiRoutes, { control: ctx.control });
@@ -134,6 +154,7 @@ export async function buildManagementApp(
   await app.register(grantRoutes, { control: ctx.control });
   if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions, clientAddress: clientOf });
   await app.register(jwtRoutes, { control: ctx.control, ...ctx.jwt });
+  await app.register(apiTokenRoutes, { control: ctx.control, settings: ctx.apiTokens });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

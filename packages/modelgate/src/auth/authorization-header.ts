@@ -11,6 +11,14 @@ const MAX_HEADER = 8192;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
+ * Whether `value` can be a bearer token (RFC 6750 `b64token`, at most 8 KB): what a token must
+ * look like wherever it arrives (a header, the browser-access cookie, its sign-in form).
+ */
+export function isBearerToken(value: string): boolean {
+  return value.length <= MAX_HEADER && TOKEN68.test(value);
+}
+
+/**
  * Reads the single `Authorization` header of a request. Two headers are refused: node keeps only
  * the first in `req.headers`, and a proxy in front might have kept the other.
  *

@@ -1,4 +1,4 @@
-import type { EventBus } from '../events/bus.js';
+import type { ChangeEvent, EventBus } from '../events/bus.js';
 
 /**
  * A bounded map that forgets its oldest entries first. Verifiers keep positive results here,
@@ -41,6 +41,12 @@ export class BoundedCache<V> {
 }
 
 /**
+ * Which cached values an event evicts: a topic (or topics) whose subject is the value's `id`, or
+ * a function that answers a predicate for the events it cares about (undefined for the others).
+ */
+export type Evictor<V> = string | readonly string[] | ((event: ChangeEvent) => ((value: V) => boolean) | undefined);
+
+/**
  * A verifier's cache of known credentials, keyed by hash, whose entries a revoking event evicts
  * by id. A lookup that raced an eviction is returned but not cached, so a credential deleted
  * while it was being read cannot come back from the cache.
@@ -56,12 +62,14 @@ export class RevocableCache<V extends { readonly id: string }> {
   /** Bumped on every eviction; a load that started before one is not cached. */
   private generation = 0;
 
-  constructor(capacity: number, bus: EventBus, topic: string) {
+  constructor(capacity: number, bus: EventBus, evicts: Evictor<V>) {
     this.cache = new BoundedCache<V>(capacity);
+    const select = evictorOf(evicts);
     bus.subscribe((event) => {
-      if (event.topic !== topic) return;
+      const matches = select(event);
+      if (!matches) return;
       this.generation++;
-      this.cache.deleteWhere((v) => v.id === event.subject);
+      this.cache.deleteWhere(matches);
     });
   }
 
@@ -79,4 +87,12 @@ export class RevocableCache<V extends { readonly id: string }> {
     if (loaded && generation === this.generation) this.cache.set(key, loaded);
     return loaded;
   }
+}
+
+function evictorOf<V extends { readonly id: string }>(
+  evicts: Evictor<V>,
+): (event: ChangeEvent) => ((value: V) => boolean) | undefined {
+  if (typeof evicts === 'function') return evicts;
+  const topics: ReadonlySet<string> = new Set(typeof evicts === 'string' ? [evicts] : evicts);
+  return (event) => (topics.has(event.topic) ? (value) => value.id === event.subject : undefined);
 }

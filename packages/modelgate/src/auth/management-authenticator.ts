@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
+import type { Store } from '../store/database.js';
 import type { AdminKeyVerifier } from './admin-keys/admin-keys.js';
+import { verifyOpsToken } from './api-token/management.js';
 import { readAuthorization } from './authorization-header.js';
 import { parseCredential } from './credential.js';
 import { type Denial, deny, isDenial } from './denial.js';
@@ -20,6 +22,8 @@ export function createManagementAuthenticator(verifiers: {
   nodeKeys: NodeKeyService;
   adminKeys: AdminKeyVerifier;
   sessions?: SessionService;
+  /** The store holding API tokens (`mgt_`); without it they are unknown. */
+  apiTokens?: Store;
 }): ManagementAuthenticator {
   return async (req) => {
     const header = readAuthorization(req);
@@ -44,6 +48,8 @@ export function createManagementAuthenticator(verifiers: {
         return verifiers.adminKeys.verify(credential);
       case 'user_session':
         return verifiers.sessions ? verifiers.sessions.verify(credential, false) : deny('unknown');
+      case 'api_token':
+        return verifiers.apiTokens ? verifyOpsToken(verifiers.apiTokens, credential) : deny('unknown');
       default:
         return deny('unknown');
     }

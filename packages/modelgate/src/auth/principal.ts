@@ -20,6 +20,8 @@ export interface Principal {
   readonly name?: string;
   /** For `user`: the session row id, so sign-out ends exactly this session. */
   readonly session?: string;
+  /** For `user` acting through an API token with ops access: the token's id. */
+  readonly token?: string;
   /** For `user`: the credential came from the session cookie, so writes need a CSRF check. */
   readonly viaCookie?: boolean;
 }

@@ -2,15 +2,21 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { ApiKeyInfo } from '../control/api-keys.js';
 import type { DeploymentInfo } from '../control/deployments.js';
 import { ModelgateError } from '../errors/registry.js';
+import { ApiRequestError } from './api-error.js';
 import {
+  type ConnectionEnvironment,
   CREDENTIAL_SOURCE_LABELS,
   type Credential,
   DEFAULT_ENDPOINT,
   KEY_FILE_NAME,
-  resolveCredential,
-  resolveEndpoint,
+  readLoginContext,
+  resolveConnection,
 } from './credentials.js';
-import { outputOption, reportFailure } from './output.js';
+import { readAllPages } from './list-all.js';
+import { outputOption, reportFailure, warn } from './output.js';
+import { isUntrustedCertificate, readCaFile, type TlsSettings, tlsFetch, untrustedCertificate } from './tls.js';
+
+export { ApiRequestError } from './api-error.js';
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes of the management API (`/api/v1`), as the CLI reads them.
@@ -56,6 +62,8 @@ export interface ManagementClientOptions {
   readonly credential?: Credential | undefined;
   readonly timeoutMs?: number;
   readonly fetch?: typeof fetch;
+  /** For an `https://` endpoint: `--cacert` or `--insecure` (ignored when `fetch` is given). */
+  readonly tls?: TlsSettings;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -75,13 +83,21 @@ export class ManagementClient {
   readonly endpoint: string;
   readonly #credential: Credential | undefined;
   readonly #timeoutMs: number;
-  readonly #fetch: typeof fetch;
+  readonly #tls: TlsSettings;
+  #fetch: Promise<typeof fetch> | undefined;
 
   constructor(options: ManagementClientOptions) {
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.#credential = options.credential;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#fetch = options.fetch ?? fetch;
+    this.#tls = options.tls ?? {};
+    this.#fetch = options.fetch ? Promise.resolve(options.fetch) : undefined;
+  }
+
+  /** The fetch to use: a TLS-aware one when `--cacert`/`--insecure` say so, made on first use. */
+  #fetcher(): Promise<typeof fetch> {
+    this.#fetch ??= tlsFetch(this.#tls).then((f) => f ?? fetch);
+    return this.#fetch;
   }
 
   /**
@@ -92,9 +108,10 @@ export class ManagementClient {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'modelgate-cli' };
     if (this.#credential) headers.authorization = `Bearer ${this.#credential.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    const send = await this.#fetcher();
     let res: Response;
     try {
-      res = await this.#fetch(`${this.endpoint}${path}`, {
+      res = await send(`${this.endpoint}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -123,14 +140,15 @@ export class ManagementClient {
 
   #failure(res: Response, text: string): ModelgateError {
     const error = parseErrorBody(text);
-    const code = error?.code ?? (res.statusText || 'HTTP_ERROR');
+    const code = error?.code;
     const details = error?.details?.length ? ` (${error.details.join('; ')})` : '';
-    const message = this.#redact(`${res.status} ${code}: ${error?.message ?? 'no modelgate error body'}${details}`);
+    const said = error?.message ?? `${res.statusText || 'error'}: no modelgate error body`;
+    const message = this.#redact(`${said}${details} (HTTP ${res.status})`);
     if (res.status === 401 && !this.#credential) {
       return new ModelgateError(
         'CLI_NO_CREDENTIAL',
-        `${message}. No credential found: pass --api-token TOKEN or set MODELGATE_API_TOKEN, or run the ` +
-          `command in the directory where \`modelgate start\` wrote ${KEY_FILE_NAME} (its management key is used)`,
+        `${message}. No credential found: run \`modelgate login\`, pass --api-token TOKEN or set MODELGATE_API_TOKEN, ` +
+          `or run the command in the directory where \`modelgate start\` wrote ${KEY_FILE_NAME} (its management key is used)`,
       );
     }
     if (res.status === 401 && this.#credential) {
@@ -140,15 +158,16 @@ export class ManagementClient {
           ? `; it lasts token_expiration_min minutes: renew it with \`modelgate token renew --type management\` ` +
             `(POST ${this.endpoint}/token?type=management with the "API" key of the same file)`
           : '';
-      return new ApiRequestError(res.status, code, `${message} (credential from ${from}${renew})`);
+      return new ApiRequestError(res.status, code, `${message}, credential from ${from}${renew}`, error?.details);
     }
     if (res.status === 404 && code === 'ROUTE_NOT_FOUND') {
-      return new ModelgateError(
-        'CLI_REQUEST_FAILED',
-        `${message} (is ${this.endpoint} the management API of a modelgate node as recent as this CLI?)`,
+      return new ApiRequestError(
+        res.status,
+        code,
+        `${message}: is ${this.endpoint} the management API of a modelgate node as recent as this CLI?`,
       );
     }
-    return new ApiRequestError(res.status, error?.code, message);
+    return new ApiRequestError(res.status, code, message, error?.details);
   }
 
   #unreachable(err: unknown): ModelgateError {
@@ -161,6 +180,13 @@ export class ManagementClient {
     const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
     const code = typeof cause?.code === 'string' ? cause.code : undefined;
     const reason = code ?? (typeof cause?.message === 'string' ? cause.message : String(err));
+    if (isUntrustedCertificate(code)) return untrustedCertificate(this.endpoint, reason, this.#tls);
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO') {
+      return new ModelgateError(
+        'CLI_REQUEST_FAILED',
+        `cannot speak TLS with ${this.endpoint} (${reason}): does it listen on http:// rather than https://?`,
+      );
+    }
     const hint = ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'UND_ERR_SOCKET'].includes(
       code ?? '',
     )
@@ -176,20 +202,6 @@ export class ManagementClient {
   #redact(text: string): string {
     const token = this.#credential?.token;
     return token ? text.replaceAll(token, '[redacted]') : text;
-  }
-}
-
-/**
- * A request the management API refused, with its HTTP status and error code, so a command can
- * explain a case it knows (an existing deployment, say) instead of echoing the API.
- */
-export class ApiRequestError extends ModelgateError {
-  constructor(
-    readonly httpStatus: number,
-    readonly apiCode: string | undefined,
-    message: string,
-  ) {
-    super('CLI_REQUEST_FAILED', message);
   }
 }
 
@@ -230,28 +242,57 @@ export function queryString(params: Record<string, string | undefined>): string 
 export interface ApiOptions {
   readonly endpoint?: string;
   readonly apiToken?: string;
+  readonly cacert?: string;
+  readonly insecure?: boolean;
   readonly output: 'table' | 'json';
 }
 
-/** Adds `--endpoint`, `--api-token` and `-o, --output` to a command that calls the management API. */
-export function apiCommand(command: Command): Command {
+/** Adds `--cacert FILE` and `--insecure`, for a management API served over `https://`. */
+export function tlsOptions(command: Command): Command {
   return command
-    .option('--endpoint <url>', `management API URL (env MODELGATE_ENDPOINT; default ${DEFAULT_ENDPOINT})`)
     .option(
-      '--api-token <token>',
-      `credential for the management API (else env MODELGATE_API_TOKEN, which stays out of the process list, else the management key in ./${KEY_FILE_NAME})`,
+      '--cacert <file>',
+      'PEM file of the CA(s) to trust for an https:// endpoint instead of the system ones (a self-signed node: its certificate_file)',
     )
-    .addOption(outputOption());
+    .option('--insecure', 'do not verify the https:// certificate at all (warned; for tests only)');
 }
 
-/** Builds the client from flags, environment and the working directory. */
+/**
+ * Adds `--endpoint`, `--api-token`, `--cacert`, `--insecure` and `-o, --output` to a command that
+ * calls the management API.
+ */
+export function apiCommand(command: Command): Command {
+  command
+    .option(
+      '--endpoint <url>',
+      `management API URL (else env MODELGATE_ENDPOINT, else the login context's, else ${DEFAULT_ENDPOINT})`,
+    )
+    .option(
+      '--api-token <token>',
+      `credential for the management API (else env MODELGATE_API_TOKEN, which stays out of the process list, else the current login context, else the management key in ./${KEY_FILE_NAME})`,
+    );
+  return tlsOptions(command).addOption(outputOption());
+}
+
+/** The TLS settings of the flags (checking a `--cacert` file now), warning about `--insecure`. */
+export function tlsFromOptions(opts: Pick<ApiOptions, 'insecure'>, caFile: string | undefined): TlsSettings {
+  if (opts.insecure) {
+    warn("--insecure: the management API's certificate is not verified; anyone on the path can read the credential");
+  }
+  return { caFile: caFile === undefined ? undefined : readCaFile(caFile).caFile, insecure: opts.insecure === true };
+}
+
+/** Builds the client from flags, environment, the current login context and the working directory. */
 export function clientFromOptions(
-  opts: Pick<ApiOptions, 'endpoint' | 'apiToken'>,
-  environment: { env: NodeJS.ProcessEnv; cwd: string } = { env: process.env, cwd: process.cwd() },
+  opts: Pick<ApiOptions, 'endpoint' | 'apiToken' | 'cacert' | 'insecure'>,
+  environment: ConnectionEnvironment = {
+    env: process.env,
+    cwd: process.cwd(),
+    context: readLoginContext(process.env),
+  },
 ): ManagementClient {
-  const endpoint = resolveEndpoint(opts, environment);
-  const credential = resolveCredential(opts, environment);
-  return new ManagementClient({ endpoint, credential });
+  const { endpoint, credential, caFile } = resolveConnection(opts, environment);
+  return new ManagementClient({ endpoint, credential, tls: tlsFromOptions(opts, caFile) });
 }
 
 /**
@@ -267,6 +308,16 @@ export async function withClient(
   } catch (err) {
     process.exitCode = reportFailure(err);
   }
+}
+
+/**
+ * Every item of a list endpoint, following `next_cursor` when the API pages. The array is the
+ * response's `key` (`deployments`), or `items` for an API that names it so.
+ */
+export async function listAll<T>(client: ManagementClient, path: string, key: string): Promise<T[]> {
+  const body = await readAllPages<Record<string, unknown>>(client, path, key);
+  const list = body[key] ?? body.items;
+  return Array.isArray(list) ? (list as T[]) : [];
 }
 
 /** `key: value` lines with the values aligned. */

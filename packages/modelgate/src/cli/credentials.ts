@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelgateError } from '../errors/registry.js';
+import { contextsPath, currentContext, type LoginContext, readContextsFile } from './contexts.js';
 
 /** Where the management API listens when nothing says otherwise (DESIGN: `management_address`). */
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8081';
@@ -9,7 +10,7 @@ export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8081';
 export const KEY_FILE_NAME = 'key_file.json';
 
 /** Where a credential came from; shown in hints instead of the credential itself. */
-export type CredentialSource = 'flag' | 'env' | 'login' | 'key_file' | 'key_file_api';
+export type CredentialSource = 'flag' | 'env' | 'login' | 'key_file' | 'key_file_api' | 'prompt';
 
 /** The bearer credential the CLI sends. Never print `token`, not even in an error. */
 export interface Credential {
@@ -24,23 +25,59 @@ export const CREDENTIAL_SOURCE_LABELS: Readonly<Record<CredentialSource, string>
   login: 'the current login context',
   key_file: `the management key in ./${KEY_FILE_NAME}`,
   key_file_api: `the "API" key of the key file (\`token renew\`)`,
+  prompt: 'the token given to `modelgate login`',
 };
 
-/** What the CLI's flags contribute; both optional. */
+/** What the CLI's flags contribute; all optional. */
 export interface ConnectionFlags {
   readonly endpoint?: unknown;
   readonly apiToken?: unknown;
+  readonly cacert?: unknown;
 }
 
 /** What finding the endpoint and credential reads besides flags; tests pass their own. */
 export interface ConnectionEnvironment {
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** The current login context, read at the edge by `readLoginContext`. */
+  readonly context?: LoginContext | undefined;
+}
+
+/** Where the CLI connects, with what, and which CA file it trusts for `https://`. */
+export interface Connection {
+  readonly endpoint: string;
+  readonly credential: Credential | undefined;
+  readonly caFile: string | undefined;
 }
 
 /**
- * Finds the CLI's credential: `--api-token`, then `MODELGATE_API_TOKEN`, then the current login
- * context, then the `management` key in `./key_file.json`. Undefined when there is none: the
+ * Decides the whole connection: the endpoint (`--endpoint`, `MODELGATE_ENDPOINT`, the current
+ * context, the default), the credential (`--api-token`, `MODELGATE_API_TOKEN`, the current
+ * context, `./key_file.json`) and the CA file (`--cacert`, the context's). The context's token and
+ * CA go only to the context's own endpoint: `--endpoint` elsewhere never receives them.
+ *
+ * @example
+ * ```ts
+ * const { endpoint, credential } = resolveConnection(opts, { env: process.env, cwd: process.cwd(), context });
+ * ```
+ */
+export function resolveConnection(flags: ConnectionFlags, environment: ConnectionEnvironment): Connection {
+  const endpoint = resolveEndpoint(flags, environment);
+  const context =
+    environment.context && sameEndpoint(environment.context.endpoint, endpoint) ? environment.context : undefined;
+  const credential = resolveCredential(flags, { ...environment, context });
+  const caFile = typeof flags.cacert === 'string' ? flags.cacert : context?.cacert;
+  return { endpoint, credential, caFile };
+}
+
+function sameEndpoint(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}
+
+/**
+ * Finds the CLI's credential: `--api-token`, then `MODELGATE_API_TOKEN`, then the given login
+ * context (`resolveConnection` passes it only for its own endpoint), then the `management` key in
+ * `./key_file.json`. Undefined when there is none: the
  * request then goes out without one (a node with token authorization disabled takes it).
  *
  * @example
@@ -57,21 +94,19 @@ export function resolveCredential(flags: ConnectionFlags, environment: Connectio
   }
   const fromEnv = environment.env.MODELGATE_API_TOKEN?.trim();
   if (fromEnv) return { token: fromEnv, source: 'env' };
-  const fromLogin = readLoginContext();
-  if (fromLogin) return { token: fromLogin, source: 'login' };
+  if (environment.context) return { token: environment.context.api_token, source: 'login' };
   const fromKeyFile = readKeyFileManagementKey(environment.cwd);
   if (fromKeyFile) return { token: fromKeyFile, source: 'key_file' };
   return undefined;
 }
 
 /**
- * The token saved by `modelgate login` for the current context.
- *
- * TODO(login): FEATURES B4, the future `modelgate login` issue (`login --api-token`, browser login,
- * `current-context`) stores contexts; read the current one here. Until then there is none.
+ * The current context saved by `modelgate login` (FEATURES B4), from
+ * `$XDG_CONFIG_HOME/modelgate/contexts.json`; undefined when none is current. A damaged file is an
+ * error rather than a silent fall-through to another credential.
  */
-export function readLoginContext(): string | undefined {
-  return undefined;
+export function readLoginContext(env: NodeJS.ProcessEnv): LoginContext | undefined {
+  return currentContext(readContextsFile(contextsPath(env)));
 }
 
 /**
@@ -101,11 +136,14 @@ export function readKeyFileKey(path: string, section: 'management' | 'inference'
 }
 
 /**
- * Finds the management API's base URL: `--endpoint`, then `MODELGATE_ENDPOINT`, else
- * `http://127.0.0.1:8081`. Returned without a trailing slash; a URL with a user or password is
+ * Finds the management API's base URL: `--endpoint`, then `MODELGATE_ENDPOINT`, then the given
+ * login context's, else `http://127.0.0.1:8081`. Returned without a trailing slash; a URL with a user or password is
  * refused (credentials go in `--api-token`, and the URL is shown in messages).
  */
-export function resolveEndpoint(flags: ConnectionFlags, environment: Pick<ConnectionEnvironment, 'env'>): string {
+export function resolveEndpoint(
+  flags: ConnectionFlags,
+  environment: Pick<ConnectionEnvironment, 'env' | 'context'>,
+): string {
   let raw: string;
   let from: string;
   if (flags.endpoint !== undefined) {
@@ -114,6 +152,9 @@ export function resolveEndpoint(flags: ConnectionFlags, environment: Pick<Connec
   } else if (environment.env.MODELGATE_ENDPOINT?.trim()) {
     raw = environment.env.MODELGATE_ENDPOINT.trim();
     from = 'MODELGATE_ENDPOINT';
+  } else if (environment.context) {
+    raw = environment.context.endpoint;
+    from = `the endpoint of login context "${environment.context.name}"`;
   } else {
     return DEFAULT_ENDPOINT;
   }

@@ -1,30 +1,33 @@
 import { Command } from 'commander';
+import { ModelgateError } from '../errors/registry.js';
 import { registerAdminKeys } from './commands/admin-keys.js';
 import { registerApiKeys } from './commands/api-keys.js';
 import { registerApply } from './commands/apply.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCatalog } from './commands/catalog.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerGrants } from './commands/grants.js';
 import { registerGroups } from './commands/groups.js';
 import { registerJwt } from './commands/jwt.js';
+import { registerLogin } from './commands/login.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerSessions } from './commands/sessions.js';
 import { registerStart } from './commands/start.js';
 import { registerToken } from './commands/token.js';
+import { registerTokens } from './commands/tokens.js';
 import { registerUsers } from './commands/users.js';
-import { reportFailure } from './output.js';
+import { reportFailure, setFailureFormat } from './output.js';
+import { forEachCommand, helpHint, jsonRequested, usageLine } from './usage.js';
 
 /** Builds the `modelgate` command line; one file per command under `commands/`. */
 export function buildProgram(): Command {
   const program = new Command('modelgate')
     .description('Endpoint security for model deployments: a gateway in front of any model server')
     .version('0.1.0')
-    .showHelpAfterError()
     // Root flags count only before the command, so `deploy --version V` is the command's own.
     .enablePositionalOptions()
-    .configureOutput({ outputError: (text, write) => write(text) })
     .exitOverride();
   registerStart(program);
   registerAdminKeys(program);
@@ -39,8 +42,11 @@ export function buildProgram(): Command {
   registerGrants(program);
   registerSessions(program);
   registerToken(program);
+  registerTokens(program);
   registerApply(program);
   registerJwt(program);
+  registerLogin(program);
+  registerCompletion(program);
   return program;
 }
 
@@ -54,13 +60,36 @@ export async function main(argv: readonly string[]): Promise<void> {
     });
   }
   const program = buildProgram();
+  // A usage error is reported by us, with the one-line usage of the command that failed (not the
+  // whole help): commander only says which command that was through its output hook.
+  let failed: Command = program;
+  forEachCommand(program, (command) =>
+    command.configureOutput({
+      outputError: () => {
+        failed = command;
+      },
+    }),
+  );
+  program.hook('preAction', (_root, command) => {
+    setFailureFormat({ json: command.opts().output === 'json', usage: usageLine(command), hint: helpHint(command) });
+  });
+  setFailureFormat({ json: jsonRequested(argv.slice(2)) });
   try {
     await program.parseAsync([...argv]);
   } catch (err) {
     const code = (err as { code?: string; exitCode?: number }).code;
     if (typeof code === 'string' && code.startsWith('commander.')) {
-      const exit = (err as { exitCode?: number }).exitCode ?? 2;
-      process.exitCode = code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : exit === 1 ? 2 : exit;
+      if (code === 'commander.helpDisplayed' || code === 'commander.version') process.exitCode = 0;
+      else if (code === 'commander.help')
+        process.exitCode = 2; // a command group without its subcommand
+      else {
+        const message = (err as Error).message.replace(/^error: /, '');
+        const usage = { usage: usageLine(failed), hint: helpHint(failed) };
+        process.exitCode = reportFailure(new ModelgateError('CLI_USAGE', message), {
+          json: jsonRequested(argv.slice(2)),
+          ...usage,
+        });
+      }
       return;
     }
     process.exitCode = reportFailure(err);

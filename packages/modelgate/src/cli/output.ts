@@ -1,20 +1,86 @@
 import { Option } from 'commander';
 import { ModelgateError } from '../errors/registry.js';
+import { ApiRequestError } from './api-error.js';
+
+/** A failure as the CLI shows it: `-o json` prints exactly this under `error`. */
+export interface FailureReport {
+  readonly code: string;
+  readonly message: string;
+  /** The HTTP status, when the management API refused the request. */
+  readonly status?: number;
+  readonly details?: readonly string[];
+  /** For usage errors: the command's one-line usage, and where to read more. */
+  readonly usage?: string;
+  readonly hint?: string;
+}
+
+/** How the running command wants failures printed, and the usage to show with a usage error. */
+export interface FailureFormat {
+  readonly json: boolean;
+  readonly usage?: string | undefined;
+  readonly hint?: string | undefined;
+}
+
+let current: FailureFormat = { json: false };
 
 /**
- * Prints a failure as one readable block on stderr and returns the exit status. Unexpected
- * errors print their message only; a stack trace is for `--verbose`, not for users.
+ * Records how failures of this invocation are printed: main sets `json` from the arguments
+ * before parsing, then the command's own `--output` and usage once commander knows the command.
  */
-export function reportFailure(err: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
-  if (err instanceof ModelgateError) {
-    // The code goes on the first line, so a multi-line message (config problems) reads cleanly.
-    const [first, ...rest] = err.message.split('\n');
-    stderr.write(`modelgate: ${first} [${err.code}]\n${rest.map((line) => `${line}\n`).join('')}`);
-    return err.exitCode;
+export function setFailureFormat(format: Partial<FailureFormat>): void {
+  current = { ...current, ...format };
+}
+
+/** The report of any thrown value; the message of an unexpected error only (no stack trace). */
+export function describeFailure(err: unknown, format: FailureFormat = current): FailureReport {
+  if (!(err instanceof ModelgateError)) {
+    return { code: 'INTERNAL', message: `unexpected error: ${err instanceof Error ? err.message : String(err)}` };
   }
-  const message = err instanceof Error ? err.message : String(err);
-  stderr.write(`modelgate: unexpected error: ${message} [INTERNAL]\n`);
-  return 1;
+  const usage = err.code === 'CLI_USAGE' && format.usage ? { usage: format.usage, hint: format.hint } : {};
+  return {
+    code: err instanceof ApiRequestError ? err.shownCode : err.code,
+    message: err.message,
+    ...(err instanceof ApiRequestError ? { status: err.httpStatus } : {}),
+    ...(err.details && err.details.length > 0 ? { details: err.details } : {}),
+    ...usage,
+  };
+}
+
+/**
+ * The text form: `error [CODE]: message`, one code per error; further lines of the message
+ * (every problem of a config file) follow indented, then a usage error's usage line and hint.
+ */
+export function renderFailureText(report: FailureReport): string {
+  const [first, ...rest] = report.message.split('\n');
+  const lines = [`error [${report.code}]: ${first}`, ...rest.map((line) => (/^\s/.test(line) ? line : `  ${line}`))];
+  if (report.usage) lines.push(`usage: ${report.usage}`);
+  if (report.hint) lines.push(report.hint);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Prints a failure on stderr, as text or (with `-o json`) as `{"error":{"code","message",...}}`,
+ * and returns the exit status: the code's (2 for usage, 1 otherwise).
+ *
+ * @example
+ * ```ts
+ * process.exitCode = reportFailure(new ModelgateError('CLI_USAGE', '--value is empty'));
+ * // stderr: error [CLI_USAGE]: --value is empty
+ * ```
+ */
+export function reportFailure(
+  err: unknown,
+  format: FailureFormat = current,
+  stderr: NodeJS.WritableStream = process.stderr,
+): number {
+  const report = describeFailure(err, format);
+  stderr.write(format.json ? `${JSON.stringify({ error: report })}\n` : renderFailureText(report));
+  return err instanceof ModelgateError ? err.exitCode : 1;
+}
+
+/** A warning on stderr, in the same two formats as failures. */
+export function warn(message: string, format: FailureFormat = current): void {
+  process.stderr.write(format.json ? `${JSON.stringify({ warning: { message } })}\n` : `warning: ${message}\n`);
 }
 
 /** `-o, --output table|json`, the same on every command that prints results. */
@@ -25,6 +91,14 @@ export function outputOption(): Option {
 /** Prints a value as indented JSON on stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Prints a list the one way every list command does with `-o json`: `{"items":[...]}`, with any
+ * facts about the whole list (`current`, `owner`, `next_cursor`) beside `items`.
+ */
+export function printList(items: readonly unknown[], extra: Record<string, unknown> = {}): void {
+  printJson({ items, ...extra });
 }
 
 /** Prints human output on stdout, with a final newline. */

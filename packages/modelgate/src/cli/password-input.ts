@@ -8,6 +8,19 @@ export async function readAllStdin(stdin: NodeJS.ReadStream = process.stdin): Pr
 }
 
 /**
+ * The first line of stdin (without its line ending), returning as soon as it has arrived: a
+ * caller that pipes one line and keeps the pipe open is not waited for until EOF.
+ */
+export async function readFirstLine(stdin: NodeJS.ReadStream = process.stdin): Promise<string> {
+  let text = '';
+  for await (const chunk of stdin) {
+    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+    if (text.includes('\n')) break; // leaving the loop releases stdin
+  }
+  return text.split(/\r?\n/)[0] ?? '';
+}
+
+/**
  * Reads a password for the CLI: from stdin when it is not a terminal (a pipe or a file, so it
  * stays out of the process list and shell history), else asked on the terminal without echo.
  */

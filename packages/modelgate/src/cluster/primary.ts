@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { FailureThrottle } from '../gateway/failure-throttle.js';
 import type { Logger } from '../log/logger.js';
 import { formatHost } from '../server/listen.js';
+import type { MetricsJson } from '../server/metrics.js';
 import { type RunningNode, startNode } from '../server/node.js';
 import { Channel, type Handlers } from './channel.js';
 import type { Reloaded, Welcome } from './worker.js';
@@ -42,6 +43,15 @@ export async function startCluster(
   };
   node.bus.subscribe((event) => broadcast('event', event));
   node.nodeKeys?.onRotate((state) => broadcast('nodeKeys', state));
+  // One scrape reports the whole node: the primary's registry plus every serving worker's.
+  node.metrics.addSource(async () => {
+    const lists = await Promise.all(
+      [...members].map((member) =>
+        withTimeout(member.call<MetricsJson>('metrics'), METRICS_TIMEOUT_MS).catch(() => null),
+      ),
+    );
+    return lists.filter((list): list is MetricsJson => list !== null);
+  });
 
   const shared = nodeWideState({ throttle, slots: node.passwordChecks, audit: node.audit, broadcast });
 
@@ -125,6 +135,17 @@ export async function startCluster(
       return stopping;
     },
   };
+}
+
+/** How long a scrape waits for a worker's metrics; a worker that does not answer is left out. */
+const METRICS_TIMEOUT_MS = 5_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -13,6 +13,7 @@ import { createClientAddress } from '../server/client-address.js';
 import { createDataPlane, type DataPlane } from '../server/data-plane.js';
 import { createReadiness } from '../server/health.js';
 import { listen } from '../server/listen.js';
+import { createMetricsRegistry } from '../server/metrics.js';
 import { drain } from '../server/node.js';
 import { reloadTls } from '../server/reload.js';
 import { openStore } from '../store/database.js';
@@ -48,6 +49,8 @@ export async function runWorker(
   let replica: NodeKeyReplica | undefined;
   let plane: DataPlane | undefined;
   let shuttingDown = false;
+  // This worker's process and data-plane metrics; the primary adds every worker's up per scrape.
+  const registry = createMetricsRegistry();
   const primary: Channel = new Channel(process as unknown as Endpoint, {
     // Acknowledged once every listener (route reloads included) has settled.
     event: (event) => bus.publish(event as ChangeEvent),
@@ -68,6 +71,7 @@ export async function runWorker(
         log.error({ err: (err as Error).message }, 'reload: TLS certificate and key kept as they were');
       }
     },
+    metrics: () => registry.getMetricsAsJSON(),
     shutdown: async () => {
       shuttingDown = true;
       if (plane) await drain([plane.server], config.shutdown_timeout_ms);
@@ -113,6 +117,7 @@ export async function runWorker(
     audit: dataPlaneRecorder({ refusal: (record) => primary.notify('audit', record) }, clientAddress),
     address,
     tls: { certificateFile: config.certificate_file, privateKeyFile: config.private_key_file },
+    registry,
   });
   await listen(plane.server, address, 'inference_address');
 }

@@ -178,6 +178,13 @@ export const CONFIG_SCHEMA = {
     exclusiveMin: true,
     description: 'Data-plane refusals (401/403/429) audited per second, bursts of 4x; the rest are dropped.',
   },
+  usage_flush_interval_ms: {
+    type: 'number',
+    default: 5000,
+    min: 100,
+    description:
+      'How often each data-plane process writes per-credential usage (requests, last used) to the store, in one transaction; also on shutdown.',
+  },
   session_idle_timeout_min: {
     type: 'number',
     default: 60,
@@ -191,6 +198,20 @@ export const CONFIG_SCHEMA = {
     min: 0,
     exclusiveMin: true,
     description: 'Minutes after sign-in at which a session ends, however active.',
+  },
+  api_token_default_ttl_s: {
+    type: 'number',
+    default: 2592000,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Lifetime, in seconds, of an API token created without `expires_at` (30 days).',
+  },
+  api_token_max_ttl_s: {
+    type: 'number',
+    default: 31536000,
+    min: 0,
+    exclusiveMin: true,
+    description: 'Longest lifetime, in seconds, an API token may be created for (365 days).',
   },
   jwt_signing_algorithm: {
     type: 'enum',

@@ -1,11 +1,15 @@
 import { displayPrefix, generateCredential, hashCredential } from '../auth/credential.js';
+import { graceProblem, type RotationState, rotationState } from '../auth/rotation.js';
 import { ModelgateError } from '../errors/registry.js';
 import { TOPICS } from '../events/topics.js';
 import { open, seal } from '../secrets/seal.js';
+import { type CredentialUsage, credentialUsageOf, deleteCredentialUsage } from '../store/credential-usage.js';
 import type { ApiKeysTable } from '../store/schema.js';
+import { lockForUpdate } from '../store/transaction.js';
 import { versions } from './catalog.js';
 import { announce, type ControlContext, nowIso } from './context.js';
 import { getRow } from './deployments.js';
+import { alreadyRolled } from './rotation.js';
 import { transact } from './transaction.js';
 import { newId, Problems } from './validation.js';
 
@@ -20,8 +24,17 @@ export interface ApiKeyInfo {
   readonly service?: string;
   readonly version?: string;
   readonly created_at: string;
+  /** Requests made with the key, as of the data plane's last usage flush (a few seconds behind). */
+  readonly requests: number;
+  /** When the key was last used (same delay); null when never. */
   readonly last_used_at: string | null;
+  /** `retiring` after a roll until its grace ends, then `retired` (refused). */
+  readonly state: RotationState;
+  readonly retires_at: string | null;
 }
+
+/** The usage kind of API keys in `credential_usage`. */
+const USAGE_KIND = 'api_key';
 
 async function resolveOwner(ctx: ControlContext, owner: ApiKeyOwner) {
   if ('deployment' in owner) {
@@ -74,6 +87,8 @@ export async function createApiKeys(
         description,
         created_at: nowIso(),
         last_used_at: null,
+        retires_at: null,
+        predecessor_id: null,
       };
       await tx.store.db.insertInto('api_keys').values(row).execute();
       out.push({ ...(await describe(tx, row)), key });
@@ -89,13 +104,22 @@ export async function listApiKeys(ctx: ControlContext, owner?: ApiKeyOwner): Pro
     query = query.where('owner_type', '=', resolved.owner_type).where('owner_id', '=', resolved.owner_id);
   }
   const rows = await query.execute();
-  return Promise.all(rows.map((r) => describe(ctx, r)));
+  const usage = await credentialUsageOf(
+    ctx.store,
+    USAGE_KIND,
+    rows.map((r) => r.id),
+  );
+  return Promise.all(rows.map((r) => describe(ctx, r, usage.get(r.id))));
 }
 
 /** Dataiku: readers of a service can see its API keys again. */
 export async function revealApiKey(ctx: ControlContext, id: string): Promise<ApiKeyInfo & { key: string }> {
   const row = await getKeyRow(ctx, id);
-  return { ...(await describe(ctx, row)), key: open(ctx.masterKey, row.ciphertext, `api_key:${row.id}`) };
+  const usage = await credentialUsageOf(ctx.store, USAGE_KIND, [row.id]);
+  return {
+    ...(await describe(ctx, row, usage.get(row.id))),
+    key: open(ctx.masterKey, row.ciphertext, `api_key:${row.id}`),
+  };
 }
 
 /** Deletes a key; every gateway refuses it from the next request on (X1). */
@@ -103,23 +127,67 @@ export async function deleteApiKey(ctx: ControlContext, id: string): Promise<voi
   await transact(ctx, async (tx) => {
     const row = await getKeyRow(tx, id);
     await tx.store.db.deleteFrom('api_keys').where('id', '=', row.id).execute();
+    await deleteCredentialUsage(tx.store, USAGE_KIND, row.id);
     await announce(tx, TOPICS.apiKeyDeleted, row.id);
   });
 }
 
-async function getKeyRow(ctx: ControlContext, id: string): Promise<ApiKeysTable> {
-  const row = await ctx.store.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+/**
+ * Rolls a key (X2): a successor with the same owner and description, and the old key retiring
+ * `graceSeconds` from now (0: refused at once). The old row is locked and must not be rolled
+ * already, so two parallel rolls make one successor and the other gets 409
+ * `CREDENTIAL_ALREADY_ROLLED`. @returns the new key in plain (shown here) and the old one's fate.
+ */
+export async function rollApiKey(
+  ctx: ControlContext,
+  id: string,
+  graceSeconds: unknown,
+): Promise<ApiKeyInfo & { key: string; predecessor: { id: string; retires_at: string } }> {
+  const problem = graceProblem(graceSeconds);
+  if (problem) throw new ModelgateError('VALIDATION_FAILED', problem, { details: [problem] });
+  return transact(ctx, async (tx) => {
+    const old = await getKeyRow(tx, id, true);
+    if (old.retires_at !== null) throw alreadyRolled('API key', old.id);
+    const retiresAt = new Date(Date.now() + (graceSeconds as number) * 1000).toISOString();
+    await tx.store.db.updateTable('api_keys').set({ retires_at: retiresAt }).where('id', '=', old.id).execute();
+    const key = generateCredential('api_key');
+    const newId_ = newId('key');
+    const row: ApiKeysTable = {
+      id: newId_,
+      owner_type: old.owner_type,
+      owner_id: old.owner_id,
+      prefix: displayPrefix(key),
+      hash: hashCredential(key),
+      ciphertext: seal(ctx.masterKey, key, `api_key:${newId_}`),
+      description: old.description,
+      created_at: nowIso(),
+      last_used_at: null,
+      retires_at: null,
+      predecessor_id: old.id,
+    };
+    await tx.store.db.insertInto('api_keys').values(row).execute();
+    await announce(tx, TOPICS.apiKeyRolled, old.id);
+    return { ...(await describe(tx, row)), key, predecessor: { id: old.id, retires_at: retiresAt } };
+  });
+}
+
+async function getKeyRow(ctx: ControlContext, id: string, lock = false): Promise<ApiKeysTable> {
+  const query = ctx.store.db.selectFrom('api_keys').selectAll().where('id', '=', id);
+  const row = await (lock ? lockForUpdate(ctx.store, query) : query).executeTakeFirst();
   if (!row) throw new ModelgateError('RESOURCE_NOT_FOUND', `No API key with id "${id}"`);
   return row;
 }
 
-async function describe(ctx: ControlContext, row: ApiKeysTable): Promise<ApiKeyInfo> {
+async function describe(ctx: ControlContext, row: ApiKeysTable, usage?: CredentialUsage): Promise<ApiKeyInfo> {
   const base = {
     id: row.id,
     prefix: row.prefix,
     description: row.description,
     created_at: row.created_at,
-    last_used_at: row.last_used_at,
+    requests: usage?.requests ?? 0,
+    last_used_at: usage?.last_used_at ?? row.last_used_at,
+    state: rotationState(row.retires_at, Date.now()),
+    retires_at: row.retires_at,
   };
   if (row.owner_type === 'deployment') {
     const d = await ctx.store.db

@@ -1,5 +1,6 @@
 import { type ResourceType, RIGHTS_BY_TYPE } from '../access/permissions.js';
-import type { ControlContext } from './context.js';
+import { TOPICS } from '../events/topics.js';
+import { announce, type ControlContext } from './context.js';
 import { getGroupRow } from './groups.js';
 import { transact } from './transaction.js';
 import { notFound, Problems } from './validation.js';
@@ -62,6 +63,7 @@ export async function setGrant(
           .doUpdateSet({ rights: (eb) => eb.ref('excluded.rights') }),
       )
       .execute();
+    await announce(tx, TOPICS.accessChanged, '*');
   });
   return { group, rights: checked };
 }
@@ -77,6 +79,7 @@ export async function removeGrant(ctx: ControlContext, type: ResourceType, name:
       .where('group_id', '=', g.id)
       .executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw notFound(`grant on ${type} "${name}" to group`, group);
+    await announce(tx, TOPICS.accessChanged, '*');
   });
 }
 
@@ -97,6 +100,7 @@ export async function listGrants(ctx: ControlContext, type: ResourceType, name: 
 export async function setOwner(ctx: ControlContext, type: 'service' | 'secret', name: string, userId: string) {
   const id = await resourceId(ctx, type, name);
   await ctx.store.db.insertInto('owners').values({ resource_type: type, resource_id: id, user_id: userId }).execute();
+  await announce(ctx, TOPICS.accessChanged, userId);
 }
 
 /**
@@ -154,5 +158,6 @@ export async function deleteWithGrants(
       .where('resource_id', '=', row.id)
       .execute();
     await tx.store.db.deleteFrom('owners').where('resource_id', '=', row.id).execute();
+    await announce(tx, TOPICS.accessChanged, '*');
   });
 }

@@ -1,8 +1,9 @@
 import { GLOBAL_PRIVILEGES, type GlobalPrivilege } from '../access/permissions.js';
+import { TOPICS } from '../events/topics.js';
 import type { GroupsTable } from '../store/schema.js';
 import { lockForUpdate } from '../store/transaction.js';
 import type { ControlContext } from './context.js';
-import { nowIso } from './context.js';
+import { announce, nowIso } from './context.js';
 import { transact } from './transaction.js';
 import { checkName, conflict, newId, notFound, Problems } from './validation.js';
 
@@ -57,6 +58,7 @@ export async function setGroupPrivileges(
     const row = await getGroupRow(tx, name);
     const next = { ...row, privileges: JSON.stringify([...new Set(privileges)]) };
     await tx.store.db.updateTable('groups').set({ privileges: next.privileges }).where('id', '=', row.id).execute();
+    await announce(tx, TOPICS.accessChanged, '*');
     return describe(tx, next);
   });
 }
@@ -92,6 +94,7 @@ export async function deleteGroup(ctx: ControlContext, name: string): Promise<vo
     await tx.store.db.deleteFrom('grants').where('group_id', '=', row.id).execute();
     await tx.store.db.deleteFrom('group_members').where('group_id', '=', row.id).execute();
     await tx.store.db.deleteFrom('groups').where('id', '=', row.id).execute();
+    await announce(tx, TOPICS.accessChanged, '*');
   });
 }
 
@@ -104,6 +107,7 @@ export async function addMember(ctx: ControlContext, group: string, username: st
       .values({ group_id: g.id, user_id: u.id })
       .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
       .execute();
+    await announce(tx, TOPICS.accessChanged, u.id);
     return describe(tx, g);
   });
 }
@@ -118,6 +122,7 @@ export async function removeMember(ctx: ControlContext, group: string, username:
       .where('user_id', '=', u.id)
       .executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw notFound(`member of "${group}"`, username);
+    await announce(tx, TOPICS.accessChanged, u.id);
     return describe(tx, g);
   });
 }

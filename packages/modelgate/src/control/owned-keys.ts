@@ -1,4 +1,5 @@
 import { TOPICS } from '../events/topics.js';
+import { deleteCredentialUsage } from '../store/credential-usage.js';
 import type { ApiKeysTable } from '../store/schema.js';
 import { announce, type ControlContext } from './context.js';
 
@@ -17,5 +18,8 @@ export async function deleteOwnedKeys(
     .where('owner_id', '=', ownerId)
     .returning('id')
     .execute();
-  for (const key of keys) await announce(tx, TOPICS.apiKeyDeleted, key.id);
+  for (const key of keys) {
+    await deleteCredentialUsage(tx.store, 'api_key', key.id);
+    await announce(tx, TOPICS.apiKeyDeleted, key.id);
+  }
 }

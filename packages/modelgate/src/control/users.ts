@@ -1,10 +1,11 @@
 import { passwordProblem } from '../auth/password-policy.js';
 import { ModelgateError } from '../errors/registry.js';
+import { TOPICS } from '../events/topics.js';
 import { hashPassword } from '../secrets/password-hash.js';
 import type { UsersTable } from '../store/schema.js';
 import { lockForUpdate } from '../store/transaction.js';
 import type { ControlContext } from './context.js';
-import { nowIso } from './context.js';
+import { announce, nowIso } from './context.js';
 import { addMember, groupsOf } from './groups.js';
 import { transact } from './transaction.js';
 import { checkName, conflict, newId, notFound, Problems } from './validation.js';
@@ -89,6 +90,8 @@ export async function setUserDisabled(ctx: ControlContext, username: string, dis
       .where('id', '=', row.id)
       .execute();
     if (disabled) await tx.store.db.deleteFrom('sessions').where('user_id', '=', row.id).execute();
+    // Cached API tokens of the user are dropped everywhere; the next request sees the state.
+    await announce(tx, TOPICS.accessChanged, row.id);
     return describe(tx, { ...row, disabled: disabled ? 1 : 0 });
   });
 }
@@ -119,7 +122,14 @@ export async function deleteUser(ctx: ControlContext, username: string): Promise
     await tx.store.db.deleteFrom('sessions').where('user_id', '=', row.id).execute();
     await tx.store.db.deleteFrom('group_members').where('user_id', '=', row.id).execute();
     await tx.store.db.deleteFrom('owners').where('user_id', '=', row.id).execute();
+    await tx.store.db
+      .deleteFrom('credential_usage')
+      .where('kind', '=', 'api_token')
+      .where('credential_id', 'in', tx.store.db.selectFrom('api_tokens').select('id').where('user_id', '=', row.id))
+      .execute();
+    await tx.store.db.deleteFrom('api_tokens').where('user_id', '=', row.id).execute();
     await tx.store.db.deleteFrom('users').where('id', '=', row.id).execute();
+    await announce(tx, TOPICS.accessChanged, row.id);
   });
 }
 

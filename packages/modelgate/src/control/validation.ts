@@ -1,5 +1,5 @@
 import { randomBase62 } from '../auth/credential.js';
-import { ModelgateError } from '../errors/registry.js';
+import { leadingField, ModelgateError } from '../errors/registry.js';
 
 /** Deployment, service and infrastructure names: one DNS label, so they fit a path and a Host. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -21,7 +21,10 @@ export class Problems {
 
   throwIfAny(): void {
     if (this.list.length > 0) {
-      throw new ModelgateError('VALIDATION_FAILED', this.list.join('; '), { details: this.list });
+      throw new ModelgateError('VALIDATION_FAILED', this.list.join('; '), {
+        details: this.list,
+        field: leadingField(this.list[0]),
+      });
     }
   }
 }

@@ -1,3 +1,4 @@
+import { readAllPages } from '../cli/list-all.js';
 import type { AuthSettings } from '../control/auth-settings.js';
 import type { DeploymentInfo } from '../control/deployments.js';
 import { ModelgateError } from '../errors/registry.js';
@@ -20,25 +21,29 @@ interface Named {
  */
 export async function fetchCurrentState(client: ApiClient): Promise<CurrentState> {
   const [infra, svc, sec, dep, keys] = await Promise.all([
-    client.request<{ infrastructures: Named[] }>('GET', '/api/v1/infrastructures'),
-    client.request<{ services: Named[] }>('GET', '/api/v1/services'),
-    client.request<{ secrets: { name: string }[] }>('GET', '/api/v1/secrets'),
-    client.request<{ deployments: DeploymentInfo[] }>('GET', '/api/v1/deployments'),
-    client.request<{ api_keys: { deployment?: string; service?: string; version?: string }[] }>(
-      'GET',
+    readAllPages<{ infrastructures: Named[] }>(client, '/api/v1/infrastructures', 'infrastructures'),
+    readAllPages<{ services: Named[] }>(client, '/api/v1/services', 'services'),
+    readAllPages<{ secrets: { name: string }[] }>(client, '/api/v1/secrets', 'secrets'),
+    readAllPages<{ deployments: DeploymentInfo[] }>(client, '/api/v1/deployments', 'deployments'),
+    readAllPages<{ api_keys: { deployment?: string; service?: string; version?: string; state?: string }[] }>(
+      client,
       '/api/v1/api-keys',
+      'api_keys',
     ),
   ]);
   const versions = await Promise.all(
     svc.services.map((s) =>
-      client.request<{ versions: { service: string; version: string; auth: AuthSettings }[] }>(
-        'GET',
+      readAllPages<{ versions: { service: string; version: string; auth: AuthSettings }[] }>(
+        client,
         `/api/v1/services/${encodeURIComponent(s.name)}/versions`,
+        'versions',
       ),
     ),
   );
   const apiKeyCounts: Record<string, number> = {};
   for (const k of keys.api_keys) {
+    // A rolled key is on its way out: its successor is the one that counts (X2).
+    if (k.state !== undefined && k.state !== 'active') continue;
     const owner = k.deployment
       ? deploymentKeys(k.deployment)
       : k.service && k.version

@@ -42,12 +42,24 @@ export const ERROR_CODES = {
     status: 403,
     message: 'Another site may not change the management API while token authorization is disabled',
   },
+  FORM_CROSS_SITE: {
+    status: 403,
+    message: "A sign-in or sign-out form must be sent from the gateway's own page (same-origin Origin)",
+  },
   HOST_NOT_ALLOWED: { status: 421, message: 'The Host header does not name this listener' },
   THROTTLED: { status: 429, message: 'Too many requests; retry later' },
   SIGN_IN_FAILED: { status: 401, message: 'Unknown username or wrong password' },
   CSRF_REJECTED: {
     status: 403,
     message: 'A write authenticated by the session cookie needs a same-origin Origin or an X-Modelgate-CSRF header',
+  },
+  USER_REQUIRED: {
+    status: 403,
+    message: 'Only a signed-in user (a session or an API token with ops access) can do this',
+  },
+  TOKEN_ACCESS_REQUIRED: {
+    status: 400,
+    message: 'An API token needs at least one access type: ops_access or endpoint_access',
   },
   PASSWORD_REJECTED: { status: 400, message: 'The password does not meet the password rules' },
 
@@ -68,6 +80,10 @@ export const ERROR_CODES = {
   RESOURCE_NOT_FOUND: { status: 404, message: 'The resource does not exist' },
   RESOURCE_CONFLICT: { status: 409, message: 'The resource already exists' },
   RESOURCE_IN_USE: { status: 409, message: 'The resource is still in use' },
+  CREDENTIAL_ALREADY_ROLLED: {
+    status: 409,
+    message: 'The credential was rolled already; roll its successor instead',
+  },
   WRITE_CONFLICT: { status: 409, message: 'A concurrent change conflicted with this one; retry' },
 
   // Data plane
@@ -91,6 +107,9 @@ export const ERROR_CODES = {
   CLI_USAGE: { status: 0, exitCode: 2, message: 'The command was used wrongly' },
   CLI_REQUEST_FAILED: { status: 0, exitCode: 1, message: 'The management API refused the request' },
   CLI_NO_CREDENTIAL: { status: 0, exitCode: 1, message: 'No credential found for the CLI' },
+  CLI_TLS_UNTRUSTED: { status: 0, exitCode: 1, message: "The management API's TLS certificate is not trusted" },
+  CLI_CONTEXT_NOT_FOUND: { status: 0, exitCode: 1, message: 'No such login context' },
+  CLI_CONTEXTS_FILE_INVALID: { status: 0, exitCode: 1, message: 'The login contexts file cannot be read' },
   APPLY_FILE_INVALID: { status: 0, exitCode: 2, message: 'The declarative file cannot be applied' },
 } as const satisfies Record<string, { status: number; message: string; exitCode?: number }>;
 
@@ -110,11 +129,13 @@ export class ModelgateError extends Error {
   readonly status: number;
   readonly details: readonly string[] | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;
+  /** The offending request field of a validation error (`upstream`, `auth.api_keys`, `limit`). */
+  readonly field: string | undefined;
 
   constructor(
     code: ErrorCode,
     message?: string,
-    options: { details?: readonly string[]; headers?: Record<string, string> } = {},
+    options: { details?: readonly string[]; headers?: Record<string, string>; field?: string | undefined } = {},
   ) {
     super(message ?? ERROR_CODES[code].message);
     this.name = 'ModelgateError';
@@ -122,6 +143,7 @@ export class ModelgateError extends Error {
     this.status = ERROR_CODES[code].status;
     this.details = options.details;
     this.headers = options.headers;
+    this.field = options.field;
   }
 
   /** Exit status for a process-level failure (config, bind, store). */
@@ -133,7 +155,7 @@ export class ModelgateError extends Error {
 
 /** The JSON body every HTTP error uses, on both planes. */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; request_id: string; details?: readonly string[] };
+  error: { code: ErrorCode; message: string; request_id: string; details?: readonly string[]; field?: string };
 }
 
 /** Builds the public error body; the only way error JSON is produced. */
@@ -142,10 +164,28 @@ export function errorBody(
   requestId: string,
   message?: string,
   details?: readonly string[],
+  field?: string,
 ): ErrorBody {
   // Messages may quote what a caller typed; a credential in it is never echoed back.
   const text = message === undefined ? ERROR_CODES[code].message : scrubCredentials(message);
   const body: ErrorBody = { error: { code, message: text, request_id: requestId } };
-  if (details && details.length > 0) body.error.details = details;
+  if (details && details.length > 0) body.error.details = details.map(scrubCredentials);
+  if (field !== undefined) body.error.field = field;
   return body;
+}
+
+/**
+ * The field a validation problem names first (`upstream` in "upstream must be an http:// or
+ * https:// URL", `auth.oidc.issuer` in "auth.oidc.issuer must be ..."), or undefined when it
+ * does not start with one.
+ *
+ * @example
+ * ```ts
+ * leadingField('version must be 1-64 of A-Z a-z 0-9 . _ -'); // → 'version'
+ * ```
+ */
+export function leadingField(problem: string | undefined): string | undefined {
+  // Only "<field> must|may|is|are|needs ...": "give either deployment or infrastructure" names none.
+  const pattern = /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)(?= (?:must|may|is|are|needs)\b|:)/;
+  return pattern.exec(problem ?? '')?.[1];
 }

@@ -7,6 +7,18 @@ export const TOPICS = {
   deploymentChanged: 'deployment.changed',
   /** Subject: the API key id. */
   apiKeyDeleted: 'api_key.deleted',
+  /** Subject: the API token id. Its cache lines are evicted; its open WebSockets are closed. */
+  apiTokenDeleted: 'api_token.deleted',
+  /** Subject: the API token id. It was rolled (X2): cached copies are reloaded with its retirement time. */
+  apiTokenRolled: 'api_token.rolled',
+  /** Subject: the API key id. It was rolled (X2): cached copies are reloaded with its retirement time. */
+  apiKeyRolled: 'api_key.rolled',
+  /**
+   * Subject: a user id, or `*` for everyone. What a user may do changed (a grant, a membership, a
+   * group's privileges, an ownership, the user disabled or deleted): caches of what a user's
+   * credentials may open are dropped.
+   */
+  accessChanged: 'access.changed',
   /** Subject: the admin key id. */
   adminKeyDeleted: 'admin_key.deleted',
   /** Subject: the new current key's kid. Every process reloads its signing keys. */

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { ApiKeyVerifier } from '../auth/api-key/verifier.js';
+import type { ApiTokenVerifier } from '../auth/api-token/verifier.js';
 import { readAuthorization } from '../auth/authorization-header.js';
 import type { BasicScope, BasicVerifier } from '../auth/basic/verifier.js';
 import { parseCredential } from '../auth/credential.js';
@@ -15,6 +16,7 @@ export interface DataPlaneVerifiers {
   /** Undefined when token authorization is disabled: every deployment is then open. */
   readonly nodeKeys: NodeKeyVerifier | undefined;
   readonly apiKeys: ApiKeyVerifier;
+  readonly apiTokens: ApiTokenVerifier;
   readonly basic: BasicVerifier;
   readonly platformJwt: PlatformJwtVerifier;
   readonly oidc: OidcVerifier;
@@ -31,7 +33,7 @@ export function requiresCredential(
 /**
  * Decides who is calling a deployment. Public deployments need nothing. Protected ones take the
  * node inference key (T4), API keys when the snapshot allows them (D8), Basic when it has a
- * password (G2), platform JWTs whose claim covers it (S1-S4), and external OIDC access tokens when
+ * password (G2), API tokens with endpoint access covering it (B5), platform JWTs whose claim covers it (S1-S4), and external OIDC access tokens when
  * the snapshot names an issuer (D8). The scheme picks the verifier; nothing is tried twice.
  * Synchronous: a known credential (a cached key, password or JWT) is decided from memory, an
  * unknown one comes back as a `PendingCheck` to run once the caller has reserved a throttle
@@ -50,14 +52,32 @@ export function authenticateDeploymentRequest(
     if (!snapshot.basic) return deny('unknown', 'This deployment does not accept Basic credentials');
     return verifiers.basic.check(header.username, header.password, basicScopeOf(snapshot, snapshot.basic));
   }
+  return authenticateBearer(header.token, snapshot, verifiers);
+}
+
+/**
+ * Verifies one bearer token for a protected deployment, wherever it came from: the
+ * `Authorization` header, or the browser-access cookie (B7), which therefore opens exactly what
+ * the same token opens as a header, and stops working the moment the token would.
+ *
+ * @example
+ * ```ts
+ * const verdict = authenticateBearer('mgk_...', snapshot, verifiers); // Principal, Denial or PendingCheck
+ * ```
+ */
+export function authenticateBearer(
+  token: string,
+  snapshot: DeploymentSnapshot,
+  verifiers: DataPlaneVerifiers & { readonly nodeKeys: NodeKeyVerifier },
+): Verification {
   // modelgate credentials never hold a dot; a JWT always does.
-  if (header.token.includes('.')) {
-    if (snapshot.oidc && OidcVerifier.isFrom(header.token, snapshot.oidc)) {
-      return verifiers.oidc.check(header.token, snapshot.oidc, snapshot);
+  if (token.includes('.')) {
+    if (snapshot.oidc && OidcVerifier.isFrom(token, snapshot.oidc)) {
+      return verifiers.oidc.check(token, snapshot.oidc, snapshot);
     }
-    return verifiers.platformJwt.check(header.token, snapshot);
+    return verifiers.platformJwt.check(token, snapshot);
   }
-  const credential = parseCredential(header.token);
+  const credential = parseCredential(token);
   if (!credential) return deny('malformed', 'Not a modelgate credential (bad prefix, characters or checksum)');
   switch (credential.kind) {
     case 'inference_key': {
@@ -66,6 +86,9 @@ export function authenticateDeploymentRequest(
     case 'api_key':
       if (!snapshot.api_keys) return deny('unknown', 'This deployment does not accept API keys');
       return verifiers.apiKeys.check(credential, snapshot.api_keys);
+    case 'api_token':
+      // A person's token (B5): its endpoint access and its owner's read right decide.
+      return verifiers.apiTokens.check(credential, snapshot);
     case 'management_key':
     case 'token_api_key': {
       // A valid node key of the wrong kind is a 403, an invalid one a 401.

@@ -1,10 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { setsGatewayCookie, withoutGatewayCookies } from './browser-cookie.js';
 
 /**
  * Header rewriting between the caller, the gateway and the model server, pure.
  *
  * Request side: hop-by-hop headers go (RFC 9110 §7.6.1, including every header the caller names
- * in `Connection`), the caller's credential goes unless the deployment forwards it, every
+ * in `Connection`), the caller's credential goes unless the deployment forwards it (the gateway's
+ * credential cookies always go), every
  * client-sent `X-Modelgate-*` goes, `X-Forwarded-*` are set, and the gateway's own identity
  * headers are added last, so nothing a caller sends can remove or spoof them.
  */
@@ -50,6 +52,12 @@ export interface UpstreamHeaderContext {
   readonly upstreamHost: string;
   /** A WebSocket handshake: keep `Connection: Upgrade` and `Upgrade: websocket`. */
   readonly websocket?: boolean | undefined;
+  /**
+   * The token that authenticated the request from the browser-access cookie (there was no
+   * `Authorization`): with `forwardCredential` it goes on as `Authorization: Bearer`, as it would
+   * have had the caller sent it as a header.
+   */
+  readonly cookieToken?: string | undefined;
 }
 
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -84,6 +92,11 @@ export function upstreamRequestHeaders(
     if (HOP_BY_HOP_HEADERS.has(name) || named.has(name)) continue;
     if (name.startsWith(GATEWAY_HEADER_PREFIX) || name.startsWith(':')) continue;
     if (name === 'authorization' && !ctx.forwardCredential) continue;
+    if (name === 'cookie') {
+      const kept = withoutGatewayCookies(value);
+      if (kept !== undefined) append(out, name, kept);
+      continue;
+    }
     if (
       name === 'host' ||
       name === 'expect' ||
@@ -108,6 +121,7 @@ export function upstreamRequestHeaders(
     const list = Array.isArray(priorForwarded) ? priorForwarded : [priorForwarded];
     out.forwarded = [...list, forwardedElement(ctx)].join(', ');
   }
+  if (ctx.forwardCredential && ctx.cookieToken !== undefined) out.authorization = `Bearer ${ctx.cookieToken}`;
   out.host = ctx.upstreamHost;
   if (ctx.websocket === true) {
     out.connection = 'Upgrade';
@@ -123,7 +137,8 @@ export function upstreamRequestHeaders(
 
 /**
  * The upstream response's headers as the caller receives them: hop-by-hop headers (and every
- * header the upstream names in `Connection`) removed, lowercase names.
+ * header the upstream names in `Connection`) removed, and any `Set-Cookie` of a gateway
+ * credential cookie (an upstream may not sign browsers in), lowercase names.
  *
  * @example
  * ```ts
@@ -158,6 +173,7 @@ export function downstreamResponseHeadersRaw(raw: readonly (Buffer | string)[]):
       addTokens(named, value);
     }
     if (HOP_BY_HOP_HEADERS.has(name) || name.startsWith(':')) continue;
+    if (name === 'set-cookie' && setsGatewayCookie(value)) continue;
     const prior = out[name];
     out[name] = prior === undefined ? value : typeof prior === 'string' ? [prior, value] : [...prior, value];
   }

@@ -15,6 +15,20 @@ export interface ProxyTarget {
   /** From `upstreamRequestHeaders`. */
   readonly headers: OutgoingHeaders;
   readonly requestId: string;
+  /** Filled in as the exchange runs (for the access line and metrics); the caller's object, no allocation. */
+  readonly stats?: ExchangeStats;
+}
+
+/** What the proxy reports about one exchange, written into an object the caller owns. */
+export interface ExchangeStats {
+  /** The upstream's status; stays 0 when no response head came. */
+  upstreamStatus: number;
+  /** Milliseconds from dispatch to the upstream's response head; stays negative when none came. */
+  upstreamMs: number;
+  /** Request body bytes read from the caller for the upstream. */
+  bytesIn: number;
+  /** Response body bytes written to the caller (the upstream's, or the gateway's error body). */
+  bytesOut: number;
 }
 
 export type UpstreamErrorCode = 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT';
@@ -49,6 +63,8 @@ export interface UpstreamProxy {
    * caller's connection is destroyed. A caller that leaves aborts the upstream request.
    */
   forward(req: IncomingMessage, res: ServerResponse, target: ProxyTarget): Promise<void>;
+  /** Exchanges in flight (read at scrape time: `modelgate_open_streams`). */
+  inFlight(): number;
   /**
    * Closes the upstream connections (idempotent): in-flight exchanges get `closeGraceMs` to
    * finish (an SSE stream may never end on its own), then the rest are cut: a caller still
@@ -101,7 +117,7 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
     if (res.destroyed || req.socket.destroyed) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const fixedLength = target.headers['content-length'] !== undefined;
-      const exchange = new Exchange(req, res, target.requestId, fixedLength, hooks, resolve);
+      const exchange = new Exchange(req, res, target.requestId, fixedLength, hooks, resolve, target.stats);
       active.add(exchange);
       const { origin, basePath } = upstreams.get(target.upstream);
       agent.dispatch(
@@ -119,6 +135,7 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
 
   return {
     forward,
+    inFlight: () => active.size,
     close() {
       closing ??= shutDown();
       return closing;
@@ -157,6 +174,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private abortedBy: 'caller' | 'shutdown' | undefined;
   private resumeUpstream: (() => void) | undefined;
   private finished = false;
+  private readonly dispatchedAt: number;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -166,7 +184,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly fixedLength: boolean,
     private readonly hooks: ExchangeHooks,
     private readonly resolve: () => void,
+    private readonly stats: ExchangeStats | undefined,
   ) {
+    this.dispatchedAt = stats === undefined ? 0 : performance.now();
     res.once('close', this.onCallerClose);
     if (requestHasBody(req)) {
       // A separate stream, so undici destroying the body on failure cannot reset the caller's
@@ -179,6 +199,11 @@ class Exchange implements Dispatcher.DispatchHandler {
       });
       req.once('error', (err) => pass.destroy(err));
       req.pipe(pass);
+      if (stats !== undefined) {
+        req.on('data', (chunk: Buffer) => {
+          stats.bytesIn += chunk.length;
+        });
+      }
       // `Expect: 100-continue`: asked for only once admitted and the upstream pulls the body.
       continueWhenPulled(res, pass);
     }
@@ -199,7 +224,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     // 1xx from the upstream: not relayed (the caller's `100 Continue` is ours); the final answer follows.
     if (statusCode < 200) return true;
-    const { res } = this;
+    const { res, stats } = this;
     // The head came before the whole upload was read: this upstream connection must not be reused.
     if (this.body !== null) closeAfterEarlyAnswer(this.req, this.body, this.fixedLength);
     const headers = downstreamResponseHeadersRaw(rawHeaders);
@@ -212,12 +237,17 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.fail(err, 'response');
       return false;
     }
+    if (stats !== undefined) {
+      stats.upstreamStatus = statusCode;
+      stats.upstreamMs = performance.now() - this.dispatchedAt;
+    }
     // Streams (SSE, chunked) get their headers now; fixed-length answers go out in one write.
     if (headers['content-length'] === undefined) res.flushHeaders();
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.stats !== undefined) this.stats.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.onDrain);
     return false;
@@ -246,7 +276,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       const code = shutdown ? 'SHUTTING_DOWN' : phase === 'response' ? 'UPSTREAM_UNAVAILABLE' : upstreamErrorCode(err);
       if (code !== 'SHUTTING_DOWN') this.hooks.onError?.(err, { requestId: this.requestId, code, phase });
       // An unread upload must not keep the connection busy after the error.
-      sendError(res, code, this.requestId, { headers: req.complete ? {} : { connection: 'close' } });
+      const written = sendError(res, code, this.requestId, { headers: req.complete ? {} : { connection: 'close' } });
+      if (this.stats !== undefined) this.stats.bytesOut += written;
     }
     this.settle();
   }

@@ -34,6 +34,8 @@ export class RouteTable {
   constructor(
     private readonly load: RouteLoader,
     private readonly onError: (err: unknown) => void = () => {},
+    /** Told when a deployment leaves the table (deleted, or no longer served). */
+    private readonly onRemoved: (name: string) => void = () => {},
   ) {}
 
   /** Loads every deployment named; call once before serving. Throws if the store fails. */
@@ -79,7 +81,7 @@ export class RouteTable {
       try {
         const route = await this.load(name);
         if (route) this.routes.set(name, route);
-        else this.routes.delete(name);
+        else if (this.routes.delete(name)) this.onRemoved(name);
         this.clearRetry(name);
       } catch (err) {
         this.onError(err);

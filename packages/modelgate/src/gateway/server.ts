@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RefusalRecorder } from '../audit/data-plane.js';
-import { authorizationHeaderCount } from '../auth/authorization-header.js';
-import { type Denial, denialCode, isDenial } from '../auth/denial.js';
+import { authorizationHeaderCount, isBearerToken } from '../auth/authorization-header.js';
+import { type Denial, type DenialReason, denialCode, deny, isDenial } from '../auth/denial.js';
+import type { NodeKeyVerifier } from '../auth/node-keys/node-keys.js';
 import { PendingCheck } from '../auth/pending-check.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
@@ -13,23 +14,31 @@ import { TOPICS } from '../events/topics.js';
 import { createAccessLog } from '../log/access-log.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
+import type { GatewayMetrics } from '../metrics/gateway.js';
 import type { ClientAddress } from '../server/client-address.js';
 import { answerHealth, HEALTH_PREFIX, LIVE_PATH, READY_PATH, type Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { sendError } from '../server/respond.js';
+import type { UsageRecorder } from '../usage/recorder.js';
 import {
+  authenticateBearer,
   authenticateDeploymentRequest,
   type DataPlaneVerifiers,
   deploymentChallenges,
   requiresCredential,
 } from './authenticate.js';
+import { type BrowserTarget, cookieScope, pageError, wantsSignInPage } from './browser-access.js';
+import { clearCredentialCookie, readCredentialCookie } from './browser-cookie.js';
+import { createBrowserRoutes, sendPage } from './browser-routes.js';
 import { attemptOutcome, clientKey, throttledFor } from './failure-throttle.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { answerJwks, JWKS_PATH } from './jwks.js';
+import { finishRequest, type RequestObservers, RequestRecord } from './observe.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
 import { requestShapeRefusal } from './request-shape.js';
 import type { Route, RouteTable } from './route-table.js';
+import { BROWSER_PREFIX, type SignInPageOptions, signInPage } from './sign-in-page.js';
 import type { Throttle } from './throttle.js';
 import { proxyUpgrade, type UpgradeOptions } from './websocket.js';
 
@@ -51,6 +60,10 @@ export interface GatewayContext {
   readonly bus: EventBus;
   /** Audit of refusals (401/403/429): queues only, off the hot path. */
   readonly audit?: RefusalRecorder;
+  /** Prometheus series per deployment (numbers kept per request, named at scrape time). */
+  readonly metrics?: GatewayMetrics;
+  /** Per-credential usage, counted in memory and written in batches. */
+  readonly usage?: UsageRecorder;
 }
 
 /** Where a request goes, once routing, the route table and authentication agreed. */
@@ -58,6 +71,8 @@ interface Admitted {
   readonly route: Route;
   readonly rest: string;
   readonly principal: Principal;
+  /** The token, when it came from the browser-access cookie rather than `Authorization`. */
+  readonly cookieToken?: string;
 }
 
 /** A refusal, decided once and rendered either on a response or on a raw upgrade socket. */
@@ -65,9 +80,15 @@ interface Refusal {
   readonly code: ErrorCode;
   readonly message?: string;
   readonly headers?: Record<string, string | string[]>;
-  /** The deployment refused, once routing found it (for the audit log). */
+  /** The deployment refused, once routing found it (for the audit log, the access line, metrics). */
   readonly deployment?: string;
+  /** Why authentication or authorization refused it. */
+  readonly reason?: DenialReason;
+  /** A browser's page load: answer with the sign-in page rather than JSON (B7). */
+  readonly page?: SignInPageOptions;
 }
+
+type Verifying = DataPlaneVerifiers & { readonly nodeKeys: NodeKeyVerifier };
 
 /**
  * The data plane: routing → route table → throttle → authenticate → proxy. Bad input always gets
@@ -89,7 +110,10 @@ export function createGateway(ctx: GatewayContext) {
     for (const open of sockets) {
       const hit =
         (event.topic === TOPICS.deploymentChanged && open.deployment === event.subject) ||
-        (event.topic === TOPICS.apiKeyDeleted && open.principalId === event.subject);
+        (event.topic === TOPICS.apiKeyDeleted && open.principalId === event.subject) ||
+        (event.topic === TOPICS.apiTokenDeleted &&
+          open.principalKind === 'api_token' &&
+          open.principalId === event.subject);
       if (hit) open.socket.destroy();
     }
   });
@@ -106,25 +130,96 @@ export function createGateway(ctx: GatewayContext) {
     if (!routed.ok) return { code: routed.code };
     const entry = ctx.routes.get(routed.deployment);
     if (!entry) return { code: 'DEPLOYMENT_NOT_FOUND' };
-    if (entry.stale) return { code: 'NOT_READY', message: 'The deployment’s settings cannot be read right now' };
-    if (!entry.enabled) return { code: 'DEPLOYMENT_DISABLED' };
+    if (entry.stale) {
+      return {
+        code: 'NOT_READY',
+        message: 'The deployment’s settings cannot be read right now',
+        deployment: entry.snapshot.name,
+      };
+    }
+    if (!entry.enabled) return { code: 'DEPLOYMENT_DISABLED', deployment: entry.snapshot.name };
     // Node keeps only the first of two Authorization headers; a proxy behind us might keep the other.
-    if (authorizationHeaderCount(req.rawHeaders) > 1) {
+    const authorizations = authorizationHeaderCount(req.rawHeaders);
+    if (authorizations > 1) {
       return refusalFor({ denied: 'ambiguous', detail: 'More than one Authorization header was sent' }, entry);
     }
     if (!requiresCredential(entry.snapshot, ctx.verifiers)) {
       return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
+    // Cookies are looked at only here: no Authorization header, on a protected deployment.
+    if (authorizations === 0) return admitBrowser(req, entry, routed, ctx.verifiers);
     const verification = authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);
+    return checked(verification, req, entry, routed.rest);
+  }
+
+  /** The failure throttle around one verification, keyed on the client address and the deployment. */
+  function checked(
+    verification: ReturnType<typeof authenticateBearer>,
+    req: IncomingMessage,
+    entry: Route,
+    rest: string,
+  ): Admitted | Refusal | Promise<Admitted | Refusal> {
     // Computed once per request (and without allocation when no proxy is trusted).
     const client = clientKey(ctx.clientAddress(req));
     const key = `${client}|${entry.snapshot.id}`;
-    if (verification instanceof PendingCheck) return admitPending(verification, client, key, entry, routed.rest);
+    if (verification instanceof PendingCheck) return admitPending(verification, client, key, entry, rest);
     if (isDenial(verification)) return refuseCounted(verification, key, entry);
     // A cached credential or a node key: no attempt to reserve, but a locked-out address stays out.
     const locked = ctx.throttle.lockedFor(key);
     if (locked > 0) return lockedOut(locked, entry);
-    return { route: entry, rest: routed.rest, principal: verification };
+    return { route: entry, rest, principal: verification };
+  }
+
+  /**
+   * A protected deployment called without `Authorization` (B7): the browser-access cookie's token
+   * is verified like a Bearer header. A refused cookie is cleared, and a page load gets the
+   * sign-in page instead of JSON.
+   */
+  function admitBrowser(
+    req: IncomingMessage,
+    entry: Route,
+    routed: Routed,
+    verifiers: Verifying,
+  ): Admitted | Refusal | Promise<Admitted | Refusal> {
+    const cookie = readCredentialCookie(req.headers.cookie);
+    const verification =
+      cookie === undefined
+        ? deny('missing')
+        : isDenial(cookie)
+          ? cookie
+          : authenticateBearer(cookie, entry.snapshot, verifiers);
+    const outcome = checked(verification, req, entry, routed.rest);
+    const target: BrowserTarget = { deployment: routed.deployment, hostRouted: routed.hostRouted };
+    const decide = (result: Admitted | Refusal): Admitted | Refusal => {
+      if (!('code' in result)) return typeof cookie === 'string' ? { ...result, cookieToken: cookie } : result;
+      return browserRefusal(req, result, entry, target, cookie !== undefined);
+    };
+    return outcome instanceof Promise ? outcome.then(decide) : decide(outcome);
+  }
+
+  /** A refusal of a cookie-less or cookie-carrying request, as a browser should get it. */
+  function browserRefusal(
+    req: IncomingMessage,
+    refusal: Refusal,
+    entry: Route,
+    target: BrowserTarget,
+    sentCookie: boolean,
+  ): Refusal {
+    const status = ERROR_CODES[refusal.code].status;
+    let answer = refusal;
+    // A refused cookie is forgotten, so the browser stops presenting it; a throttled one may be fine.
+    if (sentCookie && (status === 401 || status === 403)) {
+      const cookie = clearCredentialCookie(cookieScope(target, ctx.proto === 'https'));
+      answer = { ...answer, headers: { ...answer.headers, 'set-cookie': cookie } };
+    }
+    if (
+      (status === 401 || status === 403 || status === 429) &&
+      wantsSignInPage(req.method, req.headers.accept, entry.snapshot)
+    ) {
+      const error = pageError(refusal, sentCookie);
+      answer = { ...answer, page: { ...target, returnTo: req.url ?? '/', error } };
+    }
+    return answer;
   }
 
   /**
@@ -147,7 +242,11 @@ export function createGateway(ctx: GatewayContext) {
       ctx.throttle.release(key);
       // Only an unknown credential reaches the store; when it cannot answer, say so (503), not 500.
       log.warn({ err: String(err), deployment: entry.snapshot.name }, 'credential lookup failed');
-      return { code: 'NOT_READY', message: 'The credential cannot be checked right now; retry later' };
+      return {
+        code: 'NOT_READY',
+        message: 'The credential cannot be checked right now; retry later',
+        deployment: entry.snapshot.name,
+      };
     }
     if (isDenial(principal)) {
       await settle(key, principal);
@@ -175,17 +274,34 @@ export function createGateway(ctx: GatewayContext) {
     else ctx.throttle.release(key);
   }
 
-  function route(req: IncomingMessage) {
+  function route(req: IncomingMessage): Routed | { ok: false; code: ErrorCode } {
     const url = req.url ?? '/';
     if (ctx.baseDomain) {
       const name = hostDeployment(req.headers.host, ctx.baseDomain);
       if (name !== undefined) {
         const split = splitHostRoutedPath(url);
-        return split.ok ? { ok: true as const, deployment: name, rest: split.rest } : split;
+        return split.ok ? { ok: true, deployment: name, rest: split.rest, hostRouted: true } : split;
       }
     }
-    return splitInferencePath(url);
+    const split = splitInferencePath(url);
+    return split.ok ? { ...split, hostRouted: false } : split;
   }
+
+  const browserRoutes = createBrowserRoutes({
+    routes: ctx.routes,
+    verifiers: ctx.verifiers,
+    baseDomain: ctx.baseDomain,
+    proto: ctx.proto,
+    async checkToken(req, entry, token) {
+      if (!requiresCredential(entry.snapshot, ctx.verifiers)) return undefined;
+      const verification = isBearerToken(token)
+        ? authenticateBearer(token, entry.snapshot, ctx.verifiers)
+        : deny('malformed', 'The token has characters a token cannot have');
+      const result = await checked(verification, req, entry, '/');
+      return 'code' in result ? result : undefined;
+    },
+    refused: (req, refusal, id) => ctx.audit?.(req, refusal, id),
+  });
 
   function headersFor(
     req: IncomingMessage,
@@ -209,59 +325,83 @@ export function createGateway(ctx: GatewayContext) {
       forwardCredential: snapshot.forward_credential && FORWARDABLE.has(admitted.principal.kind),
       upstreamHost: upstreamHostOf(snapshot),
       websocket,
+      cookieToken: admitted.cookieToken,
     });
   }
 
-  const access = createAccessLog(ctx.log, { listener: 'inference' });
+  const observers: RequestObservers = {
+    access: createAccessLog(ctx.log, { listener: 'inference' }),
+    clientAddress: ctx.clientAddress,
+    metrics: ctx.metrics,
+    usage: ctx.usage,
+  };
+  const unknownSeries = ctx.metrics?.unknown;
 
-  /** Answers an admitted request (proxied) or a refusal; the access line is written on finish. */
-  function respond(req: IncomingMessage, res: ServerResponse, id: string, admitted: Admitted | Refusal): void {
+  /** Starts the record of a request; its access line, metrics and usage are written on close. */
+  function observe(req: IncomingMessage, res: ServerResponse, id: string): RequestRecord {
+    const record = new RequestRecord(id, req, unknownSeries);
+    res.on('close', () => finishRequest(observers, req, res, record));
+    return record;
+  }
+
+  /** Names the deployment a request reached (known to the route table: a bounded label). */
+  function routed(record: RequestRecord, deployment: string | undefined): void {
+    if (deployment === undefined) return;
+    record.deployment = deployment;
+    if (ctx.metrics) record.series = ctx.metrics.series(deployment);
+  }
+
+  /** Answers an admitted request (proxied) or a refusal; the record is completed on close. */
+  function respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RequestRecord,
+    admitted: Admitted | Refusal,
+  ): void {
+    const id = record.requestId;
     if ('code' in admitted) {
       ctx.audit?.(req, admitted, id);
-      res.once('finish', () => logAccess(req, res, id, undefined, undefined));
-      sendError(res, admitted.code, id, refusalOptions(admitted));
+      routed(record, admitted.deployment);
+      record.code = admitted.code;
+      record.reason = admitted.reason;
+      if (admitted.page) {
+        const status = ERROR_CODES[admitted.code].status;
+        record.bytesOut = sendPage(res, status, id, signInPage(admitted.page), admitted.headers);
+      } else {
+        record.bytesOut = sendError(res, admitted.code, id, refusalOptions(admitted));
+      }
       return;
     }
     const principal = principalLabel(admitted.principal);
-    const deployment = admitted.route.snapshot.name;
-    res.once('finish', () => logAccess(req, res, id, deployment, principal));
+    routed(record, admitted.route.snapshot.name);
+    record.admittedAs = admitted.principal;
+    record.principal = principal;
     void ctx.proxy.forward(req, res, {
       upstream: admitted.route.snapshot.upstream,
       path: admitted.rest,
       headers: headersFor(req, admitted, principal, id, false),
       requestId: id,
+      stats: record,
     });
   }
 
-  function logAccess(
-    req: IncomingMessage,
-    res: ServerResponse,
-    requestId: string,
-    deployment: string | undefined,
-    principal: string | undefined,
-  ): void {
-    access({
-      requestId,
-      method: req.method,
-      status: res.statusCode,
-      deployment,
-      principal,
-      remote: ctx.clientAddress(req),
-    });
-  }
-
-  function fail(req: IncomingMessage, res: ServerResponse, id: string, err: unknown): void {
+  function fail(req: IncomingMessage, res: ServerResponse, id: string, err: unknown, record?: RequestRecord): void {
     log.error({ err, request_id: id, req: describeRequest(req) }, 'gateway error');
-    sendError(res, 'INTERNAL', id);
+    if (record !== undefined) record.code = 'INTERNAL';
+    const written = sendError(res, 'INTERNAL', id);
+    if (record !== undefined) record.bytesOut += written;
   }
 
   return {
+    /** Open WebSocket relays (read at scrape time: `modelgate_open_streams`). */
+    openWebSockets: (): number => sockets.size,
     /**
      * The `request` listener of the inference server. Synchronous for a known credential: no
      * promise, no early `setHeader` (the response goes out through `writeHead`'s fast path).
      */
     request(req: IncomingMessage, res: ServerResponse): void {
       const id = requestIdOf(req);
+      let record: RequestRecord | undefined;
       try {
         const url = req.url ?? '/';
         if (url.startsWith(HEALTH_PREFIX)) {
@@ -272,14 +412,22 @@ export function createGateway(ctx: GatewayContext) {
           }
         }
         if (url.startsWith(JWKS_PATH) && answerJwks(url.split('?')[0] ?? url, res, ctx.verifiers.platformJwt)) return;
+        const current = observe(req, res, id);
+        record = current;
+        if (url.startsWith(BROWSER_PREFIX)) {
+          // Read now: a refused oversized form closes the connection before the response finishes.
+          current.remote = ctx.clientAddress(req);
+          browserRoutes(req, res, id).catch((err: unknown) => fail(req, res, id, err, current));
+          return;
+        }
         const admitted = admit(req);
         if (admitted instanceof Promise) {
-          admitted.then((a) => respond(req, res, id, a)).catch((err: unknown) => fail(req, res, id, err));
+          admitted.then((a) => respond(req, res, current, a)).catch((err: unknown) => fail(req, res, id, err, current));
         } else {
-          respond(req, res, id, admitted);
+          respond(req, res, current, admitted);
         }
       } catch (err) {
-        fail(req, res, id, err);
+        fail(req, res, id, err, record);
       }
     },
     /** The `upgrade` listener: WebSocket handshakes are authenticated like any request first. */
@@ -287,7 +435,7 @@ export function createGateway(ctx: GatewayContext) {
       const id = requestIdOf(req);
       socket.on('error', () => socket.destroy());
       Promise.resolve()
-        .then(() => admit(req))
+        .then(() => ((req.url ?? '/').startsWith(BROWSER_PREFIX) ? { code: 'ROUTE_NOT_FOUND' as const } : admit(req)))
         .then((admitted) => {
           if ('code' in admitted) {
             ctx.audit?.(req, admitted, id);
@@ -317,6 +465,18 @@ export function createGateway(ctx: GatewayContext) {
   };
 }
 
+/** The inference listener's handlers, as `createGateway` returns them. */
+export type Gateway = ReturnType<typeof createGateway>;
+
+/** A request target the gateway routed to a deployment. */
+interface Routed {
+  readonly ok: true;
+  readonly deployment: string;
+  readonly rest: string;
+  /** Routed by `<deployment>.<base_domain>` rather than by the first path segment. */
+  readonly hostRouted: boolean;
+}
+
 /** `kind:id` of a principal, for the upstream header and the access line; none for anonymous callers. */
 function principalLabel(principal: Principal): string | undefined {
   return principal.kind === 'anonymous' ? undefined : `${principal.kind}:${principal.id}`;
@@ -335,6 +495,7 @@ function refusalFor(denial: Denial, route: Route): Refusal {
   const refusal: Refusal = {
     code,
     deployment: route.snapshot.name,
+    reason: denial.denied,
     ...(denial.detail ? { message: denial.detail } : {}),
   };
   if (denial.retryAfter !== undefined) return { ...refusal, headers: { 'retry-after': String(denial.retryAfter) } };

@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ERROR_CODES, errorBody } from '../errors/registry.js';
+import { setsGatewayCookie } from './browser-cookie.js';
 import { HOP_BY_HOP_HEADERS } from './headers.js';
 import { joinUpstreamPath, type ProxyErrorInfo, type ProxyTarget, parseUpstream, upstreamErrorCode } from './proxy.js';
 
@@ -169,6 +170,7 @@ function relayHeaders(rawHeaders: readonly string[], switching: boolean): string
     const lower = name.toLowerCase();
     const keep = switching && (lower === 'connection' || lower === 'upgrade');
     if (!keep && (HOP_BY_HOP_HEADERS.has(lower) || named.has(lower))) continue;
+    if (lower === 'set-cookie' && setsGatewayCookie(rawHeaders[i + 1] as string)) continue;
     block += `${name}: ${rawHeaders[i + 1]}\r\n`;
   }
   if (!switching) block += 'Connection: close\r\n';

@@ -1,15 +1,32 @@
 import { type Logger, symbols } from 'pino';
+import { loggablePath } from './loggable-path.js';
 
 /** What one access line says about a finished data-plane request. */
 export interface AccessFields {
   readonly requestId: string;
   readonly method: string | undefined;
+  /** The raw request target; the line carries it through `loggablePath` (no query value, no credential). */
+  readonly url: string;
   readonly status: number;
+  /** The registry code when the gateway answered with an error itself (a refusal, a 502, ...). */
+  readonly code: string | undefined;
   /** The deployment name; absent when the request was refused before routing found one. */
   readonly deployment: string | undefined;
-  /** `kind:id` of the principal; absent for refused requests. */
+  /** `kind:id` of the principal; absent for refused requests and public deployments. */
   readonly principal: string | undefined;
   readonly remote: string | undefined;
+  /** Request body bytes forwarded to the upstream. */
+  readonly bytesIn: number;
+  /** Response body bytes sent to the caller. */
+  readonly bytesOut: number;
+  /** The upstream's status; 0 when no upstream answered. */
+  readonly upstreamStatus: number;
+  /** Milliseconds from forwarding to the upstream's response head; negative when none came. */
+  readonly upstreamMs: number;
+  /** Milliseconds from the request to the end of the answer. */
+  readonly durationMs: number;
+  /** The caller went away before the answer was complete. */
+  readonly aborted: boolean;
 }
 
 /** Writes one access line; a no-op below the `info` level. */
@@ -22,15 +39,18 @@ const PLAIN = /^[\w.:@/+=%-]*$/;
 /**
  * The data plane's access log: one preformatted JSON line per request, written straight to the
  * logger's destination. Built only from fields that are safe by construction (request id,
- * method, status, deployment name, principal id, client address): never the URL, a header or a
- * body, so nothing needs redacting, and no generic serializer or redaction pass runs per request.
- * The line has pino's shape (`level`, `time`, `pid`, bindings, `msg`), so log tooling reads it
- * like any other.
+ * method, the path with every query value and credential-shaped text replaced, status, error
+ * code, deployment name, principal id, client address, byte counts, durations): never a header or
+ * a body, so nothing needs redacting, and no generic serializer or redaction pass runs per
+ * request. The line has pino's shape (`level`, `time`, `pid`, bindings, `msg`), so log tooling
+ * reads it like any other, and it stays well under 4 KiB (the path is bounded).
  *
  * @example
  * ```ts
  * const access = createAccessLog(log, { listener: 'inference' });
- * access({ requestId, method: 'GET', status: 200, deployment: 'demo', principal: 'api_key:k1', remote: '10.0.0.1' });
+ * access({ requestId, method: 'GET', url: '/demo/predict?x=1', status: 200, code: undefined, deployment: 'demo',
+ *   principal: 'api_key:k1', remote: '10.0.0.1', bytesIn: 0, bytesOut: 12, upstreamStatus: 200,
+ *   upstreamMs: 3.2, durationMs: 3.9, aborted: false });
  * ```
  */
 export function createAccessLog(log: Logger, bindings: Readonly<Record<string, string>>): AccessLog {
@@ -41,12 +61,24 @@ export function createAccessLog(log: Logger, bindings: Readonly<Record<string, s
     if (log.levelVal > INFO || stream === undefined) return;
     let line = `{"level":30,"time":"${isoNow()}"${prefix},"request_id":${json(fields.requestId)}`;
     if (fields.method !== undefined) line += `,"method":${json(fields.method)}`;
+    line += `,"path":${json(loggablePath(fields.url))}`;
     if (fields.deployment !== undefined) line += `,"deployment":${json(fields.deployment)}`;
     line += `,"status":${fields.status | 0}`;
+    if (fields.code !== undefined) line += `,"code":${json(fields.code)}`;
     if (fields.principal !== undefined) line += `,"principal":${json(fields.principal)}`;
     if (fields.remote !== undefined) line += `,"remote":${json(fields.remote)}`;
+    line += `,"bytes_in":${fields.bytesIn},"bytes_out":${fields.bytesOut}`;
+    if (fields.upstreamStatus > 0) line += `,"upstream_status":${fields.upstreamStatus | 0}`;
+    if (fields.upstreamMs >= 0) line += `,"upstream_ms":${millis(fields.upstreamMs)}`;
+    line += `,"duration_ms":${millis(fields.durationMs)}`;
+    if (fields.aborted) line += ',"aborted":true';
     stream.write(`${line},"msg":"request"}\n`);
   };
+}
+
+/** Milliseconds with microsecond precision (always a valid JSON number). */
+function millis(ms: number): number {
+  return Number.isFinite(ms) ? Math.round(ms * 1000) / 1000 : 0;
 }
 
 /** A JSON string literal; the common plain case skips `JSON.stringify`. */

@@ -1,4 +1,6 @@
-import { closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 /**
  * Creates a new owner-only (0600) file with the given text and flushes it to disk. It never
@@ -17,5 +19,26 @@ export function createPrivateFile(path: string, text: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Replaces `path` atomically with an owner-only (0600) file holding `text`: a fresh temp file
+ * beside it, created exclusively (never following a planted symlink) and fsynced, then renamed
+ * over the old one. A reader sees the old content or the new, never half of it.
+ *
+ * @example
+ * ```ts
+ * replacePrivateFile('key_file.json', `${JSON.stringify(keys, null, 2)}\n`);
+ * ```
+ */
+export function replacePrivateFile(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  createPrivateFile(tmp, text);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
 }

@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { RefusalRecorder } from '../audit/data-plane.js';
 import { ApiKeyVerifier } from '../auth/api-key/verifier.js';
+import { ApiTokenVerifier } from '../auth/api-token/verifier.js';
 import { BasicVerifier } from '../auth/basic/verifier.js';
 import type { CheckSlots } from '../auth/expensive-check-limiter.js';
 import type { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
@@ -11,11 +13,14 @@ import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../control/context.js';
 import { listServedDeploymentNames, loadServedDeployment } from '../control/deployments.js';
 import { continueAfterAdmission } from '../gateway/continue.js';
-import { createProxy } from '../gateway/proxy.js';
+import { createProxy, type UpstreamProxy } from '../gateway/proxy.js';
 import { RouteTable } from '../gateway/route-table.js';
-import { createGateway } from '../gateway/server.js';
+import { createGateway, type Gateway } from '../gateway/server.js';
 import type { Throttle } from '../gateway/throttle.js';
 import type { Logger } from '../log/logger.js';
+import { GatewayMetrics } from '../metrics/gateway.js';
+import { addCredentialUsage } from '../store/credential-usage.js';
+import { UsageRecorder } from '../usage/recorder.js';
 import type { ClientAddress } from './client-address.js';
 import { clientErrorHandler } from './client-error.js';
 import type { Readiness } from './health.js';
@@ -44,7 +49,12 @@ export interface DataPlaneDeps {
   readonly audit?: RefusalRecorder;
   readonly address: ListenAddress;
   readonly tls: TlsFiles;
+  /** Where the data plane's metrics are registered (the node's registry, or a worker's own). */
+  readonly registry: Registry;
 }
+
+/** Credential kinds whose usage is counted per credential (`GET /api/v1/api-keys`, `GET /api/v1/tokens`). */
+export const USAGE_KINDS = ['api_key', 'api_token'] as const;
 
 /** The data plane, built and not yet listening. */
 export interface DataPlane {
@@ -61,9 +71,23 @@ export interface DataPlane {
  */
 export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
   const { config, log, control } = deps;
+  // Gauges read at scrape time, from the parts built below.
+  let server: Server | undefined;
+  let proxy: UpstreamProxy | undefined;
+  let gateway: Gateway | undefined;
+  const metrics = new GatewayMetrics(deps.registry, {
+    connections: () =>
+      new Promise((resolve) => {
+        if (server === undefined) resolve(0);
+        else server.getConnections((err, count) => resolve(err ? 0 : count));
+      }),
+    httpStreams: () => proxy?.inFlight() ?? 0,
+    webSockets: () => gateway?.openWebSockets() ?? 0,
+  });
   const routes = new RouteTable(
     (name) => loadServedDeployment(control, name),
     (err) => log.warn({ err: String(err) }, 'route reload failed; the deployment answers 503 until it succeeds'),
+    (name) => metrics.forget(name),
   );
   routes.follow(control.bus);
   try {
@@ -73,18 +97,29 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     throw err;
   }
   routes.reconcileEvery(ROUTE_RECONCILE_MS, () => listServedDeploymentNames(control));
-  const proxy = createProxy({
+  proxy = createProxy({
     connectTimeoutMs: config.upstream_connect_timeout_ms,
     headersTimeoutMs: config.upstream_timeout_ms,
-    onError: (err, info) => log.warn({ err: String(err), ...info }, 'upstream failure'),
+    onError: (err, info) =>
+      log.warn(
+        { err: String(err), request_id: info.requestId, code: info.code, phase: info.phase },
+        'upstream failure',
+      ),
   });
-  const gateway = createGateway({
+  const usage = new UsageRecorder({
+    kinds: USAGE_KINDS,
+    intervalMs: config.usage_flush_interval_ms,
+    write: (batch) => addCredentialUsage(control.store, batch),
+    onError: (err, pending) => log.warn({ err: String(err), pending }, 'credential usage not written; will retry'),
+  });
+  gateway = createGateway({
     log,
     readiness: deps.readiness,
     routes,
     verifiers: {
       nodeKeys: deps.nodeKeys,
       apiKeys: new ApiKeyVerifier(control.store, control.bus),
+      apiTokens: new ApiTokenVerifier(control.store, control.bus),
       basic: new BasicVerifier(deps.checkSlots),
       platformJwt: deps.platformJwt,
       oidc: new OidcVerifier({ cooldownMs: config.oidc_jwks_cooldown_s * 1000, maxAgeMs: OIDC_JWKS_MAX_AGE_MS }),
@@ -97,16 +132,22 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     proto: deps.address.protocol,
     bus: control.bus,
     audit: deps.audit,
+    metrics,
+    usage,
   });
-  const server = createListenerServer(deps.address, gateway.request, deps.tls);
-  server.on('upgrade', gateway.upgrade);
-  server.on('clientError', clientErrorHandler(log, 'inference'));
-  server.on('checkContinue', continueAfterAdmission(gateway.request));
+  const listener = createListenerServer(deps.address, gateway.request, deps.tls);
+  server = listener;
+  listener.on('upgrade', gateway.upgrade);
+  listener.on('clientError', clientErrorHandler(log, 'inference'));
+  listener.on('checkContinue', continueAfterAdmission(gateway.request));
+  const upstream = proxy;
   return {
-    server,
+    server: listener,
     async close() {
-      await proxy.close();
+      await upstream.close();
       routes.close();
+      // After the last request finished: its use is in this final batch.
+      await usage.close();
     },
   };
 }

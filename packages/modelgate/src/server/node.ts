@@ -29,7 +29,7 @@ import { clientErrorHandler } from './client-error.js';
 import { createDataPlane } from './data-plane.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
-import { createMetricsRegistry, metricsHandler, registerAuditDropped } from './metrics.js';
+import { createMetricsRegistry, metricsHandler, NodeMetrics, registerAuditDropped } from './metrics.js';
 import { acquireStartLock } from './start-lock.js';
 import { setUpTokenAuthorization } from './token-authorization.js';
 
@@ -53,6 +53,8 @@ export interface RunningNode {
   readonly passwordChecks: ExpensiveCheckLimiter;
   /** The bound listener servers (for SIGHUP's TLS reload). */
   readonly servers: readonly Server[];
+  /** What the metrics listener serves (a multi-process node adds its workers' metrics). */
+  readonly metrics: NodeMetrics;
   /**
    * Told the configuration a SIGHUP reload put in force (`reloadNode`'s result); a multi-process
    * node passes the log level and TLS files on to its workers.
@@ -138,7 +140,7 @@ export async function startNode(
       enabled: nodeKeys !== undefined,
       authenticate: nodeKeys
         ? throttledAuthenticator(
-            createManagementAuthenticator({ nodeKeys, adminKeys, sessions }),
+            createManagementAuthenticator({ nodeKeys, adminKeys, sessions, apiTokens: store }),
             failureThrottle(config),
             clientAddress,
           )
@@ -152,6 +154,8 @@ export async function startNode(
       config,
     };
     const { signingKeys, platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus);
+    const metrics = new NodeMetrics(createMetricsRegistry());
+    registerAuditDropped(metrics.registry, () => audit.dropped);
     // With `workers` > 1 the primary serves no model traffic: its workers do (src/cluster).
     const dataPlane = options.dataPlane
       ? await createDataPlane({
@@ -167,12 +171,11 @@ export async function startNode(
           audit: dataPlaneRecorder(audit, clientAddress),
           address: addresses.inference,
           tls,
+          registry: metrics.registry,
         })
       : undefined;
     if (dataPlane) cleanups.push(() => dataPlane.close());
-    const registry = createMetricsRegistry();
-    registerAuditDropped(registry, () => audit.dropped);
-    const metricsServer = createListenerServer(addresses.metrics, metricsHandler(registry, readiness), tls);
+    const metricsServer = createListenerServer(addresses.metrics, metricsHandler(metrics, readiness, log), tls);
     metricsServer.on('clientError', clientErrorHandler(log, 'metrics'));
     let managementServer: Server | undefined;
     const guard = browserGuardPolicy(config, !auth.enabled);
@@ -188,6 +191,7 @@ export async function startNode(
         sessions,
         clientAddress,
         jwt: { keys: signingKeys, settings: config },
+        apiTokens: config,
       },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);
@@ -221,6 +225,7 @@ export async function startNode(
       audit,
       passwordChecks,
       servers,
+      metrics,
       close() {
         closing ??= (async () => {
           shuttingDown = true;

@@ -23,6 +23,8 @@ export interface Database {
   sessions: SessionsTable;
   signing_keys: SigningKeysTable;
   jwt_revocations: JwtRevocationsTable;
+  api_tokens: ApiTokensTable;
+  credential_usage: CredentialUsageTable;
 }
 
 export interface InfrastructuresTable {
@@ -95,6 +97,10 @@ export interface ApiKeysTable {
   description: string;
   created_at: string;
   last_used_at: string | null;
+  /** Set when the key was rolled: it is refused from then on (X2). */
+  retires_at: string | null;
+  /** The key this one succeeded, when it was made by a roll. */
+  predecessor_id: string | null;
 }
 
 export interface AdminKeysTable {
@@ -215,4 +221,39 @@ export interface JwtRevocationsTable {
   /** After this no token it could match is still valid, so the row can go. */
   expires_at: string;
   created_at: string;
+}
+
+/** A person's API token (BentoCloud B1): only the SHA-256 of the `mgt_` credential is kept. */
+export interface ApiTokensTable {
+  id: string;
+  /** The owner: the token acts with this user's permissions. */
+  user_id: string;
+  name: string;
+  description: string;
+  /** The first characters of the token, safe to show (`mgt_AbC1`). */
+  prefix: string;
+  hash: string;
+  /** 1: Developer Operations access (the management API, as the owner). */
+  ops_access: number;
+  /** JSON `{"all":true}` or `{"deployments":[names]}`; null: no Protected Endpoint access. */
+  endpoint_access: string | null;
+  created_at: string;
+  expires_at: string;
+  /** Written by the usage recorder; null until first use. */
+  last_used_at: string | null;
+  /** Set when the token was rolled: it is refused from then on (X2). */
+  retires_at: string | null;
+  /** The token this one succeeded, when it was made by a roll. */
+  predecessor_id: string | null;
+}
+
+/** Requests made with one credential and when it was last used (batched, additive writes). */
+export interface CredentialUsageTable {
+  /** The principal kind: `api_key`, `api_token`, ... */
+  kind: string;
+  credential_id: string;
+  /** A 64-bit integer: PostgreSQL returns it as a string, so read it through `Number()`. */
+  requests: number | string;
+  /** ISO-8601 UTC. */
+  last_used_at: string;
 }

@@ -25,7 +25,7 @@ export async function allAuditRecords(t: TestNode, query = ''): Promise<AuditRow
     if (page.status !== 200) throw new Error(`audit query failed: ${page.text}`);
     rows.push(...page.body.records);
     if (page.body.records.length < 1000) return rows;
-    page = await auditPage(t, `${query}${query ? '&' : ''}cursor=${page.body.next}`);
+    page = await auditPage(t, `${query}${query ? '&' : ''}cursor=${page.body.next_cursor}`);
   }
 }
 

@@ -124,10 +124,14 @@ export async function startNodeProcess(
   return { ...proc, urls: { inference: parsed.inference, management: parsed.management, metrics: parsed.metrics } };
 }
 
-/** The test runner's environment without MODELGATE_* variables, so they never leak in. */
+/**
+ * The test runner's environment without MODELGATE_* variables, so they never leak in, and with
+ * an empty XDG_CONFIG_HOME of its own, so no login context of the machine's user is used.
+ */
 function cleanEnv(): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MODELGATE_')) env[k] = v;
+  env.XDG_CONFIG_HOME = tempDir('modelgate-xdg-');
   return env;
 }
 

@@ -2,14 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { loadActor } from '../../access/actor.js';
 import { denialOf } from '../../access/authorize.js';
 import { decide } from '../../access/permissions.js';
-import { decodeCursor, encodeCursor } from '../../audit/cursor.js';
-import { ModelgateError } from '../../errors/registry.js';
+import { leadingField, ModelgateError } from '../../errors/registry.js';
 import { type AuditFilter, type AuditPosition, queryAuditRecords } from '../../store/audit.js';
 import type { Store } from '../../store/database.js';
+import { decodeCursor, encodeCursor, invalidCursor } from '../cursor.js';
+import { pageLimit, pageQueryProperties } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
-
-export const AUDIT_PAGE_DEFAULT = 100;
-export const AUDIT_PAGE_MAX = 1000;
+import { ref } from '../schemas.js';
 
 interface AuditQuery {
   actor?: string;
@@ -28,7 +27,9 @@ interface AuditQuery {
 const text = (description: string) => ({ type: 'string', minLength: 1, maxLength: 256, description }) as const;
 
 const recordSchema = {
+  $id: 'AuditRecord',
   type: 'object',
+  required: ['id', 'time', 'actor', 'action', 'outcome', 'status'],
   properties: {
     id: { type: 'integer' },
     time: { type: 'string' },
@@ -46,6 +47,24 @@ const recordSchema = {
   },
 } as const;
 
+const auditPageSchema = {
+  $id: 'AuditPage',
+  type: 'object',
+  required: ['records', 'next_cursor'],
+  properties: {
+    records: { type: 'array', items: ref('AuditRecord') },
+    next_cursor: {
+      type: ['string', 'null'],
+      description:
+        'Pass as `cursor` (same filters) for the following page; null after the last one, except in ascending order',
+    },
+    next: { type: ['string', 'null'], deprecated: true, description: 'The same as `next_cursor` (older clients)' },
+  },
+} as const;
+
+/** The audit log's shared schemas (components of the OpenAPI document). */
+export const AUDIT_SCHEMAS = [recordSchema, auditPageSchema];
+
 /** `GET /api/v1/audit`: the audit log, filtered, in pages (admins only). */
 export async function auditRoutes(app: FastifyInstance, opts: { store: Store }): Promise<void> {
   app.get<{ Querystring: AuditQuery }>(
@@ -53,11 +72,12 @@ export async function auditRoutes(app: FastifyInstance, opts: { store: Store }):
     {
       schema: {
         tags: ['audit'],
+        operationId: 'listAuditRecords',
         summary: 'Read the audit log (admins only)',
         description:
           'Records of every management change, every refused management attempt, every admin-key CLI ' +
-          'command and (rate-bounded) data-plane refusals. Newest first unless `order=asc`; pass `next` ' +
-          'back as `cursor` with the same filters for the following page. In ascending order `next` is ' +
+          'command and (rate-bounded) data-plane refusals. Newest first unless `order=asc`; pass `next_cursor` ' +
+          'back as `cursor` with the same filters for the following page. In ascending order `next_cursor` is ' +
           'always returned, so polling with it follows the log.',
         querystring: {
           type: 'object',
@@ -71,24 +91,11 @@ export async function auditRoutes(app: FastifyInstance, opts: { store: Store }):
             listener: { type: 'string', enum: ['management', 'inference', 'cli'] },
             since: text('ISO-8601 time, inclusive'),
             until: text('ISO-8601 time, exclusive'),
-            limit: {
-              type: 'string',
-              pattern: '^[0-9]{1,4}$',
-              description: `1-${AUDIT_PAGE_MAX}, default ${AUDIT_PAGE_DEFAULT}`,
-            },
             order: { type: 'string', enum: ['asc', 'desc'], description: 'Default `desc` (newest first)' },
-            cursor: { type: 'string', minLength: 1, maxLength: 256, description: '`next` of the previous page' },
+            ...pageQueryProperties,
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              records: { type: 'array', items: recordSchema },
-              next: { type: ['string', 'null'], description: 'Cursor of the following page, null when none' },
-            },
-          },
-        },
+        response: { 200: ref('AuditPage') },
       },
     },
     async (req) => {
@@ -99,12 +106,13 @@ export async function auditRoutes(app: FastifyInstance, opts: { store: Store }):
       const records = await queryAuditRecords(opts.store, filter, position, limit);
       const last = records.at(-1);
       let next: string | null = null;
-      if (last && records.length === limit) next = encodeCursor({ order: position.order, after: last.id });
+      if (last && records.length === limit)
+        next = encodeCursor({ list: 'audit', order: position.order, after: last.id });
       else if (position.order === 'asc') {
         // Ascending pages always carry a cursor, so a follower resumes after what it has seen.
-        next = encodeCursor({ order: 'asc', after: last?.id ?? position.after ?? 0 });
+        next = encodeCursor({ list: 'audit', order: 'asc', after: last?.id ?? position.after ?? 0 });
       }
-      return { records, next };
+      return { records, next_cursor: next, next };
     },
   );
 }
@@ -124,11 +132,15 @@ export function parseAuditQuery(query: AuditQuery): { filter: AuditFilter; posit
   };
   const since = time('since');
   const until = time('until');
-  const limit = query.limit === undefined ? AUDIT_PAGE_DEFAULT : Number(query.limit);
-  if (!(limit >= 1 && limit <= AUDIT_PAGE_MAX)) problems.push(`limit must be between 1 and ${AUDIT_PAGE_MAX}`);
-  if (problems.length > 0) throw new ModelgateError('VALIDATION_FAILED', problems.join('; '), { details: problems });
+  if (problems.length > 0) {
+    throw new ModelgateError('VALIDATION_FAILED', problems.join('; '), {
+      details: problems,
+      field: leadingField(problems[0]),
+    });
+  }
+  const limit = pageLimit(query.limit);
   const position: AuditPosition =
-    query.cursor !== undefined ? decodeCursor(query.cursor) : { order: query.order ?? 'desc' };
+    query.cursor !== undefined ? auditPosition(query.cursor) : { order: query.order ?? 'desc' };
   const filter: AuditFilter = {
     ...(query.actor !== undefined ? { actor: query.actor } : {}),
     ...(query.action !== undefined ? { action: query.action } : {}),
@@ -140,4 +152,11 @@ export function parseAuditQuery(query: AuditQuery): { filter: AuditFilter; posit
     ...(until !== undefined ? { until } : {}),
   };
   return { filter, position, limit };
+}
+
+/** An audit cursor's position: the id it follows, in its order. */
+function auditPosition(cursor: string): AuditPosition {
+  const { after, order } = decodeCursor('audit', cursor);
+  if (typeof after !== 'number') throw invalidCursor();
+  return { order, after };
 }

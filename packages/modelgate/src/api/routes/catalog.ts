@@ -5,44 +5,53 @@ import { userIdOf } from '../../auth/principal.js';
 import { infrastructures, services, versions } from '../../control/catalog.js';
 import type { ControlContext } from '../../control/context.js';
 import { createOwned, deleteWithGrants } from '../../control/grants.js';
+import { errors, noContent } from '../openapi.js';
+import { type PageQuery, pageOf, pageQuery } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
-import { authSettingsSchema, namedSchema, namesParams, versionSchema } from '../schemas.js';
+import { namesParams, ref } from '../schemas.js';
 
 const nameParams = namesParams('name');
-
-const createNamed = {
-  type: 'object',
-  required: ['name'],
-  additionalProperties: false,
-  properties: { name: { type: 'string', maxLength: 63 }, description: { type: 'string', maxLength: 1024 } },
-} as const;
 
 /** Infrastructures, services and their immutable versions. */
 export async function catalogRoutes(app: FastifyInstance, opts: { control: ControlContext }): Promise<void> {
   const ctx = opts.control;
-  for (const [path, repo, tag, type] of [
-    ['infrastructures', infrastructures, 'infrastructures', 'infrastructure'],
-    ['services', services, 'services', 'service'],
+  for (const [path, repo, tag, type, Type] of [
+    ['infrastructures', infrastructures, 'infrastructures', 'infrastructure', 'Infrastructure'],
+    ['services', services, 'services', 'service', 'Service'],
   ] as const) {
     // Infrastructures: created by global admins, read with `view`, administered with `admin`.
     // Services: created with `create_service` (the creator owns it), read with `read`.
     const read = (name: string) => resourceNeed(type, name, 'any');
     const admin = (name: string) => resourceNeed(type, name, 'admin');
     const base = `${API_PREFIX}/${path}`;
-    const list = { type: 'object', properties: { [path]: { type: 'array', items: namedSchema } } };
-    app.get(base, { schema: { tags: [tag], summary: `List ${path}`, response: { 200: list } } }, async (req) => {
-      // Filtered: a caller never sees a name it may not read.
-      const actor = await actorOf(ctx, req.principal);
-      return { [path]: (await repo.list(ctx)).filter((r) => canSee(actor, type, r.name)) };
-    });
+    app.get<{ Querystring: PageQuery }>(
+      base,
+      {
+        schema: {
+          tags: [tag],
+          operationId: `list${Type}s`,
+          summary: `List ${path}`,
+          querystring: pageQuery,
+          response: { 200: ref(`${Type}List`) },
+        },
+      },
+      async (req) => {
+        // Filtered: a caller never sees a name it may not read.
+        const actor = await actorOf(ctx, req.principal);
+        const visible = (await repo.list(ctx)).filter((r) => canSee(actor, type, r.name));
+        const page = pageOf(path, visible, (r) => r.name, req.query);
+        return { [path]: page.items, next_cursor: page.next_cursor };
+      },
+    );
     app.post<{ Body: { name: string; description?: string } }>(
       base,
       {
         schema: {
           tags: [tag],
-          summary: `Create a ${tag.slice(0, -1)}`,
-          body: createNamed,
-          response: { 201: namedSchema },
+          operationId: `create${Type}`,
+          summary: `Create a ${type}`,
+          body: ref('CreateCatalogEntryRequest'),
+          response: { 201: ref(Type), ...errors(409) },
         },
       },
       async (req, reply) => {
@@ -58,7 +67,15 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
     );
     app.get<{ Params: { name: string } }>(
       `${base}/:name`,
-      { schema: { tags: [tag], params: nameParams, response: { 200: namedSchema } } },
+      {
+        schema: {
+          tags: [tag],
+          operationId: `get${Type}`,
+          summary: `Show a ${type}`,
+          params: nameParams,
+          response: { 200: ref(Type) },
+        },
+      },
       async (req) => {
         await authorize(ctx, req.principal, read(req.params.name));
         return repo.get(ctx, req.params.name);
@@ -69,15 +86,11 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
       {
         schema: {
           tags: [tag],
+          operationId: `update${Type}`,
           summary: `Change a ${type}'s description (admin right)`,
           params: nameParams,
-          body: {
-            type: 'object',
-            required: ['description'],
-            additionalProperties: false,
-            properties: { description: { type: 'string', maxLength: 1024 } },
-          },
-          response: { 200: namedSchema },
+          body: ref('DescriptionRequest'),
+          response: { 200: ref(Type), ...errors(409) },
         },
       },
       async (req) => {
@@ -87,7 +100,15 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
     );
     app.delete<{ Params: { name: string } }>(
       `${base}/:name`,
-      { schema: { tags: [tag], summary: 'Delete (refused while a deployment uses it)', params: nameParams } },
+      {
+        schema: {
+          tags: [tag],
+          operationId: `delete${Type}`,
+          summary: `Delete a ${type} (refused while a deployment uses it)`,
+          params: nameParams,
+          response: { ...noContent, ...errors(409) },
+        },
+      },
       async (req, reply) => {
         await authorize(ctx, req.principal, admin(req.params.name));
         await deleteWithGrants(ctx, type, req.params.name, (tx) => repo.delete(tx, req.params.name));
@@ -102,19 +123,23 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
     required: ['name', 'version'],
     properties: { name: namesParams('name').properties.name, version: { type: 'string', maxLength: 64 } },
   } as const;
-  app.get<{ Params: { name: string } }>(
+  app.get<{ Params: { name: string }; Querystring: PageQuery }>(
     versionsBase,
     {
       schema: {
         tags: ['services'],
+        operationId: 'listServiceVersions',
         summary: 'List a service’s versions',
         params: nameParams,
-        response: { 200: { type: 'object', properties: { versions: { type: 'array', items: versionSchema } } } },
+        querystring: pageQuery,
+        response: { 200: ref('VersionList') },
       },
     },
     async (req) => {
       await authorize(ctx, req.principal, { service: req.params.name, right: 'read' });
-      return { versions: await versions.list(ctx, req.params.name) };
+      const all = await versions.list(ctx, req.params.name);
+      const page = pageOf('versions', all, (v) => `${v.created_at} ${v.id}`, req.query);
+      return { versions: page.items, next_cursor: page.next_cursor };
     },
   );
   app.post<{ Params: { name: string }; Body: { version: string; auth?: unknown } }>(
@@ -122,15 +147,11 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
     {
       schema: {
         tags: ['services'],
+        operationId: 'createServiceVersion',
         summary: 'Create a version with its design-time auth settings (immutable)',
         params: nameParams,
-        body: {
-          type: 'object',
-          required: ['version'],
-          additionalProperties: false,
-          properties: { version: { type: 'string', maxLength: 64 }, auth: authSettingsSchema },
-        },
-        response: { 201: versionSchema },
+        body: ref('CreateVersionRequest'),
+        response: { 201: ref('Version'), ...errors(409) },
       },
     },
     async (req, reply) => {
@@ -141,7 +162,15 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
   );
   app.get<{ Params: { name: string; version: string } }>(
     `${versionsBase}/:version`,
-    { schema: { tags: ['services'], params: versionParams, response: { 200: versionSchema } } },
+    {
+      schema: {
+        tags: ['services'],
+        operationId: 'getServiceVersion',
+        summary: 'Show a version of a service',
+        params: versionParams,
+        response: { 200: ref('Version') },
+      },
+    },
     async (req) => {
       await authorize(ctx, req.principal, { service: req.params.name, right: 'read' });
       return versions.get(ctx, req.params.name, req.params.version);
@@ -149,7 +178,15 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
   );
   app.delete<{ Params: { name: string; version: string } }>(
     `${versionsBase}/:version`,
-    { schema: { tags: ['services'], summary: 'Delete a version (refused while deployed)', params: versionParams } },
+    {
+      schema: {
+        tags: ['services'],
+        operationId: 'deleteServiceVersion',
+        summary: 'Delete a version (refused while deployed)',
+        params: versionParams,
+        response: { ...noContent, ...errors(409) },
+      },
+    },
     async (req, reply) => {
       await authorize(ctx, req.principal, { service: req.params.name, right: 'write' });
       await versions.delete(ctx, req.params.name, req.params.version);

@@ -16,10 +16,13 @@ import {
   updateDeployment,
 } from '../../control/deployments.js';
 import { transact } from '../../control/transaction.js';
+import { errors, noContent } from '../openapi.js';
+import { type PageQuery, pageOf, pageQuery } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
-import { apiKeySchema, authSettingsSchema, deploymentSchema, namesParams } from '../schemas.js';
+import { namesParams, ref } from '../schemas.js';
 
 const nameParams = namesParams('name');
+const deployment = ref('Deployment');
 
 const tags = ['deployments'];
 
@@ -28,18 +31,23 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
   const ctx = opts.control;
   const base = `${API_PREFIX}/deployments`;
 
-  app.get(
+  app.get<{ Querystring: PageQuery }>(
     base,
     {
       schema: {
         tags,
+        operationId: 'listDeployments',
         summary: 'List deployments',
-        response: { 200: { type: 'object', properties: { deployments: { type: 'array', items: deploymentSchema } } } },
+        description: 'The deployments the caller may see, by name, a page at a time.',
+        querystring: pageQuery,
+        response: { 200: ref('DeploymentList') },
       },
     },
     async (req) => {
       const actor = await actorOf(ctx, req.principal);
-      return { deployments: (await listDeployments(ctx)).filter((d) => canSeeDeployment(actor, d)) };
+      const visible = (await listDeployments(ctx)).filter((d) => canSeeDeployment(actor, d));
+      const page = pageOf('deployments', visible, (d) => d.name, req.query);
+      return { deployments: page.items, next_cursor: page.next_cursor };
     },
   );
 
@@ -48,36 +56,12 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
     {
       schema: {
         tags,
+        operationId: 'createDeployment',
         summary: 'Create a deployment',
         description:
           'Creates the infrastructure (default `default`), service (default: the name), version (default `1`) and Basic secret when missing. `api_keys: N` also creates N API keys for the deployment, returned once.',
-        body: {
-          type: 'object',
-          required: ['name', 'upstream'],
-          additionalProperties: false,
-          properties: {
-            name: { type: 'string', maxLength: 63 },
-            upstream: { type: 'string', maxLength: 2048 },
-            access: { type: 'string', enum: ['public', 'protected'] },
-            infrastructure: { type: 'string', maxLength: 63 },
-            service: { type: 'string', maxLength: 63 },
-            version: { type: 'string', maxLength: 64 },
-            auth: authSettingsSchema,
-            enabled: { type: 'boolean' },
-            api_keys: { type: 'integer', minimum: 0, maximum: 100 },
-          },
-        },
-        response: {
-          201: {
-            type: 'object',
-            properties: {
-              deployment: deploymentSchema,
-              created: { type: 'array', items: { type: 'string' } },
-              generated_secret: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } } },
-              api_keys: { type: 'array', items: apiKeySchema },
-            },
-          },
-        },
+        body: ref('CreateDeploymentRequest'),
+        response: { 201: ref('CreateDeploymentResponse'), ...errors(404, 409) },
       },
     },
     async (req, reply) => {
@@ -100,7 +84,15 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
 
   app.get<{ Params: { name: string } }>(
     `${base}/:name`,
-    { schema: { tags, summary: 'Show a deployment', params: nameParams, response: { 200: deploymentSchema } } },
+    {
+      schema: {
+        tags,
+        operationId: 'getDeployment',
+        summary: 'Show a deployment',
+        params: nameParams,
+        response: { 200: deployment },
+      },
+    },
     async (req) => {
       await authorizeDeployment(ctx, req.principal, req.params.name, 'read');
       return getDeployment(ctx, req.params.name);
@@ -112,20 +104,12 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
     {
       schema: {
         tags,
+        operationId: 'updateDeployment',
         summary: 'Change a deployment (a new revision)',
         description: '`auth: null` returns to the version’s design-time settings.',
         params: nameParams,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            upstream: { type: 'string', maxLength: 2048 },
-            access: { type: 'string', enum: ['public', 'protected'] },
-            auth: { anyOf: [authSettingsSchema, { type: 'null' }] },
-            version: { type: 'string', maxLength: 64 },
-          },
-        },
-        response: { 200: deploymentSchema },
+        body: ref('UpdateDeploymentRequest'),
+        response: { 200: deployment, ...errors(409) },
       },
     },
     async (req) => {
@@ -136,7 +120,15 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
 
   app.delete<{ Params: { name: string } }>(
     `${base}/:name`,
-    { schema: { tags, summary: 'Delete a deployment and its API keys', params: nameParams } },
+    {
+      schema: {
+        tags,
+        operationId: 'deleteDeployment',
+        summary: 'Delete a deployment and its API keys',
+        params: nameParams,
+        response: { ...noContent, ...errors(409) },
+      },
+    },
     async (req, reply) => {
       await authorizeDeployment(ctx, req.principal, req.params.name, 'deploy');
       await deleteDeployment(ctx, req.params.name);
@@ -149,9 +141,10 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
     {
       schema: {
         tags,
+        operationId: 'redeployDeployment',
         summary: 'Redeploy: a new revision that picks up the Basic secret’s current value',
         params: nameParams,
-        response: { 200: deploymentSchema },
+        response: { 200: deployment, ...errors(409) },
       },
     },
     async (req) => {
@@ -166,9 +159,10 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
       {
         schema: {
           tags,
+          operationId: action === 'enable' ? 'enableDeployment' : 'disableDeployment',
           summary: action === 'enable' ? 'Enable a deployment' : 'Disable a deployment (503 on the data plane)',
           params: nameParams,
-          response: { 200: deploymentSchema },
+          response: { 200: deployment, ...errors(409) },
         },
       },
       async (req) => {

@@ -3,7 +3,9 @@ import type { SigningKeyRing } from '../../auth/jwt/signing-keys.js';
 import type { ControlContext } from '../../control/context.js';
 import { issueJwt, type JwtSettings, revokeJwt } from '../../control/jwt.js';
 import { JWKS_CACHE_CONTROL, JWKS_PATH } from '../../gateway/jwks.js';
+import { errors } from '../openapi.js';
 import { API_PREFIX } from '../prefix.js';
+import { ref } from '../schemas.js';
 
 /** What the platform JWT routes need: the signing keys and the node's JWT settings. */
 export interface JwtRouteOptions {
@@ -15,6 +17,7 @@ export interface JwtRouteOptions {
 const issueInput = {
   type: 'object',
   additionalProperties: false,
+  description: 'The target: `deployment` or `infrastructure`, exactly one.',
   properties: {
     deployment: { type: 'string', maxLength: 64, description: 'A deployment name: the token opens it alone' },
     infrastructure: { type: 'string', maxLength: 64, description: 'An infrastructure name: every deployment in it' },
@@ -22,11 +25,74 @@ const issueInput = {
   },
 } as const;
 
-const issued = {
+const signingKey = {
+  $id: 'SigningKey',
   type: 'object',
-  required: ['token', 'jti', 'expires_at'],
-  properties: { token: { type: 'string' }, jti: { type: 'string' }, expires_at: { type: 'string' } },
+  required: ['kid', 'alg', 'created_at', 'retired_at'],
+  properties: {
+    kid: { type: 'string' },
+    alg: { type: 'string' },
+    created_at: { type: 'string', format: 'date-time' },
+    retired_at: { type: ['string', 'null'], format: 'date-time', description: 'Set once a newer key replaced it' },
+  },
 } as const;
+
+/** The platform JWT routes' shared schemas (components of the OpenAPI document). */
+export const JWT_SCHEMAS = [
+  { ...issueInput, $id: 'IssueJwtRequest' },
+  {
+    $id: 'IssuedJwt',
+    type: 'object',
+    required: ['token', 'jti', 'expires_at'],
+    properties: {
+      token: { type: 'string', description: 'Shown once; not stored' },
+      jti: { type: 'string' },
+      expires_at: { type: 'string', format: 'date-time' },
+    },
+  },
+  {
+    $id: 'JwtRevocationRequest',
+    type: 'object',
+    additionalProperties: false,
+    description: '`jti`, or a target (`deployment` or `infrastructure`) with an optional `issued_before`.',
+    properties: {
+      jti: { type: 'string', maxLength: 128 },
+      deployment: { type: 'string', maxLength: 64 },
+      infrastructure: { type: 'string', maxLength: 64 },
+      issued_before: { type: 'string', maxLength: 64, description: 'ISO-8601; default now' },
+    },
+  },
+  {
+    $id: 'JwtRevocation',
+    type: 'object',
+    required: ['id', 'jti', 'issued_before', 'created_at'],
+    properties: {
+      id: { type: 'string' },
+      jti: { type: ['string', 'null'] },
+      deployment: { type: 'string' },
+      infrastructure: { type: 'string' },
+      issued_before: { type: ['string', 'null'], format: 'date-time' },
+      created_at: { type: 'string', format: 'date-time' },
+    },
+  },
+  signingKey,
+  {
+    $id: 'SigningKeyList',
+    type: 'object',
+    required: ['signing_keys'],
+    description: 'Not paged: a handful of keys (the current one and those retired recently).',
+    properties: { signing_keys: { type: 'array', items: ref('SigningKey') } },
+  },
+  {
+    $id: 'SigningKeyRotation',
+    type: 'object',
+    required: ['kid', 'signing_keys'],
+    properties: {
+      kid: { type: 'string', description: 'The new current key' },
+      signing_keys: { type: 'array', items: ref('SigningKey') },
+    },
+  },
+];
 
 type IssueInput = { deployment?: string; infrastructure?: string; expires_at?: string };
 
@@ -41,16 +107,26 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
   });
 
   const summary = 'Issue a platform JWT for a deployment or an infrastructure (shown once, not stored)';
+  const issued = { 200: ref('IssuedJwt'), ...errors(404) };
   app.get<{ Querystring: IssueInput }>(
     `${API_PREFIX}/issue-jwt`,
-    { schema: { tags, summary, querystring: issueInput, response: { 200: issued } } },
+    { schema: { tags, operationId: 'issueJwtWithQuery', summary, querystring: issueInput, response: issued } },
     async (req) => issueJwt(control, keys, settings, req.principal, req.query),
   );
   // Scaleway's clients send the target as query parameters, on GET and POST alike.
   app.post<{ Body: IssueInput | undefined; Querystring: IssueInput }>(
     `${API_PREFIX}/issue-jwt`,
     {
-      schema: { tags, summary, querystring: issueInput, body: issueInput, response: { 200: issued } },
+      schema: {
+        tags,
+        operationId: 'issueJwt',
+        summary,
+        description:
+          'The target goes in the body or, as Scaleway’s clients send it, in the query; an empty body is fine.',
+        querystring: issueInput,
+        body: ref('IssueJwtRequest'),
+        response: issued,
+      },
       // No body at all is fine (the target is in the query); the schema then checks an empty one.
       preValidation: async (req) => {
         req.body ??= {};
@@ -64,17 +140,10 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
     {
       schema: {
         tags,
+        operationId: 'revokeJwts',
         summary: 'Revoke a platform JWT by jti, or every token of a target issued before a time',
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            jti: { type: 'string', maxLength: 128 },
-            deployment: { type: 'string', maxLength: 64 },
-            infrastructure: { type: 'string', maxLength: 64 },
-            issued_before: { type: 'string', maxLength: 64, description: 'ISO-8601; default now' },
-          },
-        },
+        body: ref('JwtRevocationRequest'),
+        response: { 201: ref('JwtRevocation'), ...errors(404, 409) },
       },
     },
     async (req, reply) => {
@@ -85,7 +154,14 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
 
   app.get(
     `${API_PREFIX}/signing-keys`,
-    { schema: { tags, summary: 'List signing keys (public facts only)' } },
+    {
+      schema: {
+        tags,
+        operationId: 'listSigningKeys',
+        summary: 'List signing keys (public facts only)',
+        response: { 200: ref('SigningKeyList') },
+      },
+    },
     async () => ({
       signing_keys: await keys.list(),
     }),
@@ -95,7 +171,9 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
     {
       schema: {
         tags,
+        operationId: 'rotateSigningKey',
         summary: 'Make a new current signing key; retired keys stay published until their tokens expire',
+        response: { 201: ref('SigningKeyRotation'), ...errors(409) },
       },
     },
     async (_req, reply) => {

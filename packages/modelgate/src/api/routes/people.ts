@@ -12,11 +12,11 @@ import {
   setGroupPrivileges,
 } from '../../control/groups.js';
 import { createUser, deleteUser, getUser, listUsers, setPassword, setUserDisabled } from '../../control/users.js';
+import { errors, noContent } from '../openapi.js';
+import { type PageQuery, pageOf, pageQuery } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
-import { groupSchema, namesParams, resourceName, userSchema } from '../schemas.js';
+import { namesParams, ref } from '../schemas.js';
 
-const privilegesSchema = { type: 'array', items: { type: 'string', enum: ['admin', 'create_service'] } } as const;
-const passwordSchema = { type: 'string', maxLength: 1024, description: '12-256 characters, not a common password' };
 const ADMIN = { global: 'admin' } as const;
 
 /**
@@ -35,18 +35,10 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags: ['users'],
+        operationId: 'createUser',
         summary: 'Create a user (global admins)',
-        body: {
-          type: 'object',
-          required: ['username', 'password'],
-          additionalProperties: false,
-          properties: {
-            username: resourceName,
-            password: passwordSchema,
-            groups: { type: 'array', items: resourceName },
-          },
-        },
-        response: { 201: userSchema },
+        body: ref('CreateUserRequest'),
+        response: { 201: ref('User'), ...errors(404, 409) },
       },
     },
     async (req, reply) => {
@@ -56,18 +48,21 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     },
   );
 
-  app.get(
+  app.get<{ Querystring: PageQuery }>(
     users,
     {
       schema: {
         tags: ['users'],
+        operationId: 'listUsers',
         summary: 'List users (global admins)',
-        response: { 200: { type: 'object', properties: { users: { type: 'array', items: userSchema } } } },
+        querystring: pageQuery,
+        response: { 200: ref('UserList') },
       },
     },
     async (req) => {
       await authorize(ctx, req.principal, ADMIN);
-      return { users: await listUsers(ctx) };
+      const page = pageOf('users', await listUsers(ctx), (u) => u.username, req.query);
+      return { users: page.items, next_cursor: page.next_cursor };
     },
   );
 
@@ -76,9 +71,10 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags: ['users'],
+        operationId: 'getUser',
         summary: 'Show a user',
         params: namesParams('username'),
-        response: { 200: userSchema },
+        response: { 200: ref('User') },
       },
     },
     async (req) => {
@@ -92,8 +88,10 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags: ['users'],
+        operationId: 'deleteUser',
         summary: 'Delete a user, its sessions, memberships and ownerships',
         params: namesParams('username'),
+        response: { ...noContent, ...errors(409) },
       },
     },
     async (req, reply) => {
@@ -112,9 +110,10 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
       {
         schema: {
           tags: ['users'],
+          operationId: disabled ? 'disableUser' : 'enableUser',
           summary: disabled ? 'Disable a user: its sessions end at once' : 'Enable a user again',
           params: namesParams('username'),
-          response: { 200: userSchema },
+          response: { 200: ref('User'), ...errors(409) },
         },
       },
       async (req) => {
@@ -129,14 +128,11 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags: ['users'],
+        operationId: 'setUserPassword',
         summary: 'Set a password (the user itself, or a global admin); other sessions end',
         params: namesParams('username'),
-        body: {
-          type: 'object',
-          required: ['password'],
-          additionalProperties: false,
-          properties: { password: passwordSchema },
-        },
+        body: ref('PasswordRequest'),
+        response: { ...noContent, ...errors(409) },
       },
     },
     async (req, reply) => {
@@ -151,14 +147,10 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags: ['groups'],
+        operationId: 'createGroup',
         summary: 'Create a group with global privileges (global admins)',
-        body: {
-          type: 'object',
-          required: ['name'],
-          additionalProperties: false,
-          properties: { name: resourceName, privileges: privilegesSchema },
-        },
-        response: { 201: groupSchema },
+        body: ref('CreateGroupRequest'),
+        response: { 201: ref('Group'), ...errors(409) },
       },
     },
     async (req, reply) => {
@@ -168,18 +160,21 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     },
   );
 
-  app.get(
+  app.get<{ Querystring: PageQuery }>(
     groups,
     {
       schema: {
         tags: ['groups'],
+        operationId: 'listGroups',
         summary: 'List groups (global admins)',
-        response: { 200: { type: 'object', properties: { groups: { type: 'array', items: groupSchema } } } },
+        querystring: pageQuery,
+        response: { 200: ref('GroupList') },
       },
     },
     async (req) => {
       await authorize(ctx, req.principal, ADMIN);
-      return { groups: await listGroups(ctx) };
+      const page = pageOf('groups', await listGroups(ctx), (g) => g.name, req.query);
+      return { groups: page.items, next_cursor: page.next_cursor };
     },
   );
 
@@ -188,9 +183,10 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags: ['groups'],
+        operationId: 'getGroup',
         summary: 'Show a group',
         params: namesParams('name'),
-        response: { 200: groupSchema },
+        response: { 200: ref('Group') },
       },
     },
     async (req) => {
@@ -204,15 +200,11 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags: ['groups'],
+        operationId: 'updateGroupPrivileges',
         summary: 'Replace a group’s global privileges',
         params: namesParams('name'),
-        body: {
-          type: 'object',
-          required: ['privileges'],
-          additionalProperties: false,
-          properties: { privileges: privilegesSchema },
-        },
-        response: { 200: groupSchema },
+        body: ref('PrivilegesRequest'),
+        response: { 200: ref('Group'), ...errors(409) },
       },
     },
     async (req) => {
@@ -226,8 +218,10 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags: ['groups'],
+        operationId: 'deleteGroup',
         summary: 'Delete a group with its memberships and grants',
         params: namesParams('name'),
+        response: { ...noContent, ...errors(409) },
       },
     },
     async (req, reply) => {
@@ -242,9 +236,10 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags: ['groups'],
+        operationId: 'addGroupMember',
         summary: 'Add a user to a group (idempotent)',
         params: namesParams('name', 'username'),
-        response: { 200: groupSchema },
+        response: { 200: ref('Group'), ...errors(409) },
       },
     },
     async (req) => {
@@ -258,8 +253,10 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags: ['groups'],
+        operationId: 'removeGroupMember',
         summary: 'Remove a user from a group: its rights end on the next request',
         params: namesParams('name', 'username'),
+        response: { ...noContent, ...errors(409) },
       },
     },
     async (req, reply) => {

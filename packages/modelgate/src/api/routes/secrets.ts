@@ -5,42 +5,36 @@ import { userIdOf } from '../../auth/principal.js';
 import type { ControlContext } from '../../control/context.js';
 import { createOwned, deleteWithGrants } from '../../control/grants.js';
 import { createSecret, deleteSecret, listSecrets, updateSecret, validateSecretInput } from '../../control/secrets.js';
+import { errors, noContent } from '../openapi.js';
+import { type PageQuery, pageOf, pageQuery } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
-import { secretName, secretSchema } from '../schemas.js';
+import { ref, secretName } from '../schemas.js';
 
 const nameParams = { type: 'object', required: ['name'], properties: { name: secretName } } as const;
 
 const tags = ['secrets'];
-const valueBody = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    value: { type: 'string', minLength: 1, maxLength: 4096 },
-    generate: { type: 'boolean', description: 'Generate a value (returned once)' },
-  },
-} as const;
-const secretResult = {
-  type: 'object',
-  properties: { secret: secretSchema, value: { type: 'string', description: 'Only when generated' } },
-} as const;
 
 /** Secrets (G3): values are stored sealed and never listed; a generated value is returned once. */
 export async function secretRoutes(app: FastifyInstance, opts: { control: ControlContext }): Promise<void> {
   const ctx = opts.control;
   const base = `${API_PREFIX}/secrets`;
 
-  app.get(
+  app.get<{ Querystring: PageQuery }>(
     base,
     {
       schema: {
         tags,
+        operationId: 'listSecrets',
         summary: 'List secrets (names only)',
-        response: { 200: { type: 'object', properties: { secrets: { type: 'array', items: secretSchema } } } },
+        querystring: pageQuery,
+        response: { 200: ref('SecretList') },
       },
     },
     async (req) => {
       const actor = await actorOf(ctx, req.principal);
-      return { secrets: (await listSecrets(ctx)).filter((x) => canSee(actor, 'secret', x.name)) };
+      const visible = (await listSecrets(ctx)).filter((x) => canSee(actor, 'secret', x.name));
+      const page = pageOf('secrets', visible, (x) => x.name, req.query);
+      return { secrets: page.items, next_cursor: page.next_cursor };
     },
   );
 
@@ -49,9 +43,10 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags,
+        operationId: 'createSecret',
         summary: 'Create a secret',
-        body: { ...valueBody, required: ['name'], properties: { ...valueBody.properties, name: { type: 'string' } } },
-        response: { 201: secretResult },
+        body: ref('CreateSecretRequest'),
+        response: { 201: ref('SecretResult'), ...errors(409) },
       },
     },
     async (req, reply) => {
@@ -71,11 +66,12 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
     {
       schema: {
         tags,
+        operationId: 'replaceSecret',
         summary: 'Replace a secret’s value',
         description: 'Deployments keep the value they snapshotted until they are redeployed.',
         params: nameParams,
-        body: valueBody,
-        response: { 200: secretResult },
+        body: ref('SecretValueRequest'),
+        response: { 200: ref('SecretResult'), ...errors(409) },
       },
     },
     async (req) => {
@@ -87,7 +83,16 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
 
   app.delete<{ Params: { name: string } }>(
     `${base}/:name`,
-    { schema: { tags, summary: 'Delete a secret', params: nameParams } },
+    {
+      schema: {
+        tags,
+        operationId: 'deleteSecret',
+        summary: 'Delete a secret',
+        description: 'Refused (409 RESOURCE_IN_USE) while a service version or deployment refers to it.',
+        params: nameParams,
+        response: { ...noContent, ...errors(409) },
+      },
+    },
     async (req, reply) => {
       await authorize(ctx, req.principal, { secret: req.params.name, right: 'admin' });
       await deleteWithGrants(ctx, 'secret', req.params.name, (tx) => deleteSecret(tx, req.params.name));

@@ -2,7 +2,30 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sessionCookie } from '../../auth/sessions/cookie.js';
 import type { SessionService } from '../../auth/sessions/service.js';
 import { ModelgateError } from '../../errors/registry.js';
+import { errors, noContent } from '../openapi.js';
 import { API_PREFIX } from '../prefix.js';
+import { ref } from '../schemas.js';
+
+/** Sign-in's shared schemas (components of the OpenAPI document). */
+export const SESSION_SCHEMAS = [
+  {
+    $id: 'SignInRequest',
+    type: 'object',
+    required: ['username', 'password'],
+    additionalProperties: false,
+    properties: { username: { type: 'string', maxLength: 256 }, password: { type: 'string', maxLength: 1024 } },
+  },
+  {
+    $id: 'Session',
+    type: 'object',
+    required: ['token', 'expires_at', 'username'],
+    properties: {
+      token: { type: 'string', description: 'The session credential (`mgu_...`), also set as the cookie' },
+      expires_at: { type: 'string', format: 'date-time' },
+      username: { type: 'string' },
+    },
+  },
+];
 
 /**
  * Sign-in and sign-out (issue 8). `POST /api/v1/sessions` is the one management route that takes
@@ -21,21 +44,18 @@ export async function sessionRoutes(
       config: { auth: 'public' },
       schema: {
         tags: ['sessions'],
+        operationId: 'signIn',
         summary: 'Sign in with a username and password',
         description:
           'Returns a session credential (`mgu_...`) usable as a Bearer token, and sets it as an HttpOnly, SameSite=Strict cookie. Failed attempts are throttled per username and per address (429 + Retry-After).',
         security: [],
-        body: {
-          type: 'object',
-          required: ['username', 'password'],
-          additionalProperties: false,
-          properties: { username: { type: 'string', maxLength: 256 }, password: { type: 'string', maxLength: 1024 } },
-        },
+        body: ref('SignInRequest'),
         response: {
           201: {
-            type: 'object',
-            properties: { token: { type: 'string' }, expires_at: { type: 'string' }, username: { type: 'string' } },
+            description: 'Signed in; the cookie is set too',
+            content: { 'application/json': { schema: ref('Session') } },
           },
+          ...errors(401, 429),
         },
       },
     },
@@ -50,7 +70,15 @@ export async function sessionRoutes(
 
   app.delete(
     `${base}/current`,
-    { schema: { tags: ['sessions'], summary: 'Sign out: the session credential stops working at once' } },
+    {
+      schema: {
+        tags: ['sessions'],
+        operationId: 'signOut',
+        summary: 'Sign out: the session credential stops working at once',
+        description: 'Only a session credential signs out (400 BAD_REQUEST for a key).',
+        response: { ...noContent, ...errors(400) },
+      },
+    },
     async (req, reply) => {
       const session = req.principal.session;
       if (req.principal.kind !== 'user' || !session) {

@@ -1,6 +1,22 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NodeKeyService } from '../../auth/node-keys/service.js';
 import { ModelgateError } from '../../errors/registry.js';
+import { errors } from '../openapi.js';
+import { ref } from '../schemas.js';
+
+/** The token API's shared schema (a component of the OpenAPI document). */
+export const TOKEN_SCHEMAS = [
+  {
+    $id: 'NodeKey',
+    type: 'object',
+    required: ['type', 'key', 'expiration time'],
+    properties: {
+      type: { type: 'string', enum: ['management', 'inference'] },
+      key: { type: 'string', description: 'The new key; the old one stops working' },
+      'expiration time': { type: 'string', description: 'As TorchServe writes it in key_file.json' },
+    },
+  },
+];
 
 /**
  * TorchServe's token API: `GET|POST /token?type=management|inference` with the node's API key
@@ -11,16 +27,16 @@ export async function tokenRoutes(app: FastifyInstance, opts: { nodeKeys: NodeKe
     summary: 'Replace the management or inference key',
     description: "TorchServe's token API. Authenticate with the `API` key from key_file.json.",
     tags: ['node keys'],
+    security: [{ bearer: [] }],
     // No enum here: a bad `type` gets its own stable code from the handler, not a schema error.
     querystring: {
       type: 'object',
       properties: { type: { description: '`management` or `inference`' } },
     },
     response: {
-      200: {
-        type: 'object',
-        properties: { type: { type: 'string' }, key: { type: 'string' }, 'expiration time': { type: 'string' } },
-      },
+      200: ref('NodeKey'),
+      // 400 TOKEN_TYPE_INVALID; 404 when token authorization is disabled (no node keys).
+      ...errors(400, 404),
     },
   };
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -35,6 +51,6 @@ export async function tokenRoutes(app: FastifyInstance, opts: { nodeKeys: NodeKe
   };
   // No automatic HEAD route: a HEAD must never rotate a key.
   const options = { schema, config: { auth: 'token_api' as const }, exposeHeadRoute: false };
-  app.get('/token', options, handler);
-  app.post('/token', options, handler);
+  app.get('/token', { ...options, schema: { ...schema, operationId: 'renewNodeKeyWithGet' } }, handler);
+  app.post('/token', { ...options, schema: { ...schema, operationId: 'renewNodeKey' } }, handler);
 }

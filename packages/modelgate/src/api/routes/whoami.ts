@@ -3,8 +3,10 @@ import { actorOf } from '../../access/authorize.js';
 import type { ControlContext } from '../../control/context.js';
 import { groupsOf } from '../../control/groups.js';
 import { API_PREFIX } from '../prefix.js';
+import { ref } from '../schemas.js';
 
 const principalSchema = {
+  $id: 'Principal',
   type: 'object',
   required: ['kind', 'id'],
   properties: {
@@ -24,6 +26,7 @@ const principalSchema = {
     },
     id: { type: 'string' },
     user: { type: 'string', description: 'The username, for a signed-in user' },
+    token: { type: 'string', description: 'The API token id, when a user acts through an ops API token' },
     groups: { type: 'array', items: { type: 'string' } },
     privileges: {
       type: 'array',
@@ -33,26 +36,30 @@ const principalSchema = {
   },
 } as const;
 
+/** The caller's description (a component of the OpenAPI document). */
+export const WHOAMI_SCHEMAS = [principalSchema];
+
 /** `GET /api/v1/whoami`: names the caller (kind of credential and its id). */
 export async function whoamiRoutes(app: FastifyInstance, opts: { control: ControlContext }): Promise<void> {
   app.get(
     `${API_PREFIX}/whoami`,
     {
       schema: {
+        operationId: 'whoami',
         summary: 'Who is calling',
         description:
           'The kind and id of the credential this request was authenticated with; for a user, its name, groups and global privileges.',
         tags: ['identity'],
-        response: { 200: principalSchema },
+        response: { 200: ref('Principal') },
       },
     },
     async (req) => {
-      const { kind, id, name } = req.principal;
+      const { kind, id, name, token } = req.principal;
       const actor = await actorOf(opts.control, req.principal);
       const privileges = [...actor.privileges].sort();
       if (kind !== 'user') return { kind, id, privileges };
       const groups = (await groupsOf(opts.control, id)).map((g) => g.name);
-      return { kind, id, user: name, groups, privileges };
+      return { kind, id, user: name, groups, privileges, ...(token ? { token } : {}) };
     },
   );
 }

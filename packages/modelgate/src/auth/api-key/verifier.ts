@@ -6,11 +6,14 @@ import type { ParsedCredential } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
 import { PendingCheck, type Verification } from '../pending-check.js';
 import type { Principal } from '../principal.js';
+import { retirementDenial } from '../rotation.js';
 
 interface KnownKey {
   readonly id: string;
   readonly owner_type: 'deployment' | 'version';
   readonly owner_id: string;
+  /** Epoch ms after which a rolled key is refused; null while it is current (X2). */
+  readonly retiresAt: number | null;
   /** Built once per cached key, so a hit allocates nothing. */
   readonly principal: Principal;
 }
@@ -23,7 +26,8 @@ export interface ApiKeyScope {
 
 /**
  * Verifies API keys (D8). Known keys are answered synchronously from a bounded cache keyed by
- * hash, so the hot path does no store I/O; `api_key.deleted` evicts at once (X1). Unknown keys
+ * hash, so the hot path does no store I/O; `api_key.deleted` and `api_key.rolled` evict at once
+ * (X1). A rolled key is refused once its grace period has ended (X2). Unknown keys
  * become a `PendingCheck` that reaches the store, behind the gateway's failure throttling.
  */
 export class ApiKeyVerifier {
@@ -32,30 +36,41 @@ export class ApiKeyVerifier {
   constructor(
     private readonly store: Store,
     bus: EventBus,
+    private readonly now: () => number = Date.now,
   ) {
-    this.known = new RevocableCache<KnownKey>(50_000, bus, TOPICS.apiKeyDeleted);
+    this.known = new RevocableCache<KnownKey>(50_000, bus, [TOPICS.apiKeyDeleted, TOPICS.apiKeyRolled]);
   }
 
   check(credential: ParsedCredential, scope: ApiKeyScope): Verification {
     const hit = this.known.peek(credential.hash);
-    if (hit) return decide(hit, scope);
+    if (hit) return decide(hit, scope, this.now());
     return new PendingCheck(async () =>
-      decide(await this.known.get(credential.hash, () => this.find(credential)), scope),
+      decide(await this.known.get(credential.hash, () => this.find(credential)), scope, this.now()),
     );
   }
 
   private async find(credential: ParsedCredential): Promise<KnownKey | undefined> {
     const row = await this.store.db
       .selectFrom('api_keys')
-      .select(['id', 'owner_type', 'owner_id'])
+      .select(['id', 'owner_type', 'owner_id', 'retires_at'])
       .where('hash', '=', credential.hash)
       .executeTakeFirst();
-    return row && { ...row, principal: { kind: 'api_key', id: row.id } };
+    if (!row) return undefined;
+    const retiresAt = row.retires_at === null ? null : Date.parse(row.retires_at);
+    return {
+      id: row.id,
+      owner_type: row.owner_type,
+      owner_id: row.owner_id,
+      retiresAt,
+      principal: { kind: 'api_key', id: row.id },
+    };
   }
 }
 
-function decide(known: KnownKey | undefined, scope: ApiKeyScope): Principal | Denial {
+function decide(known: KnownKey | undefined, scope: ApiKeyScope, now: number): Principal | Denial {
   if (!known) return deny('unknown');
+  const retired = retirementDenial(known.retiresAt, now);
+  if (retired) return retired;
   const inScope =
     (known.owner_type === 'deployment' && known.owner_id === scope.deployment_id) ||
     (known.owner_type === 'version' && known.owner_id === scope.version_id);

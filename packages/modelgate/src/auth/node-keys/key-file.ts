@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { createPrivateFile } from '../../secrets/private-file.js';
+import { rmSync } from 'node:fs';
+import { replacePrivateFile } from '../../secrets/private-file.js';
 
 /** TorchServe's `key_file.json` shape. */
 export interface KeyFileContent {
@@ -15,14 +13,7 @@ export interface KeyFileContent {
  * following a planted symlink), fsynced, then renamed over the old one.
  */
 export function writeKeyFile(path: string, content: KeyFileContent): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  createPrivateFile(tmp, `${JSON.stringify(content, null, 2)}\n`);
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  replacePrivateFile(path, `${JSON.stringify(content, null, 2)}\n`);
 }
 
 /** Removes the key file; a missing file is fine. */

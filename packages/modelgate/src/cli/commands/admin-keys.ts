@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { printJson, printText } from '../output.js';
+import { printJson, printList, printText } from '../output.js';
 import { storeCommand, wantsJson, withStore } from '../store-command.js';
 import { renderTable } from '../table.js';
 
@@ -48,7 +48,7 @@ export function registerAdminKeys(program: Command): void {
           }),
         );
         if (wantsJson(opts)) {
-          printJson(keys);
+          printList(keys);
           return;
         }
         const rows = keys.map((k) => [k.id, `${k.prefix}...`, k.description, k.created_at, k.last_used_at ?? 'never']);

@@ -6,11 +6,14 @@ import {
   type ApiOptions,
   apiCommand,
   apiPath,
+  listAll,
   positiveInteger,
   queryString,
+  renderFields,
   withClient,
 } from '../client.js';
-import { printJson, printText } from '../output.js';
+import { parseDuration } from '../duration.js';
+import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface OwnerOptions {
@@ -28,7 +31,7 @@ interface CreateOptions extends ApiOptions, OwnerOptions {
 export type ApiKeyOwner = { deployment: string } | { service: string; version: string };
 
 /**
- * `modelgate api-keys create|list|reveal|delete` (Dataiku API keys): several per deployment or
+ * `modelgate api-keys create|list|reveal|roll|delete` (Dataiku API keys): several per deployment or
  * service version, all valid at once, sent as `Authorization: Bearer`.
  */
 export function registerApiKeys(program: Command): void {
@@ -72,21 +75,22 @@ export function registerApiKeys(program: Command): void {
   ).action((opts: ApiOptions & OwnerOptions) =>
     withClient(opts, async (client, json) => {
       const owner = parseOwner(opts, false);
-      const res = await client.request<{ api_keys: ApiKeyInfo[] }>(
-        'GET',
-        `${apiPath('api-keys')}${queryString(owner ?? {})}`,
-      );
-      if (json) return printJson(res);
-      if (res.api_keys.length === 0) return printText('No API keys.');
-      const rows = res.api_keys.map((k) => [
+      const keys = await listAll<ApiKeyInfo>(client, `${apiPath('api-keys')}${queryString(owner ?? {})}`, 'api_keys');
+      if (json) return printList(keys);
+      if (keys.length === 0) return printText('No API keys.');
+      const rows = keys.map((k) => [
         k.id,
         `${k.prefix}...`,
         k.deployment !== undefined ? `deployment:${k.deployment}` : `service:${k.service ?? '?'}@${k.version ?? '?'}`,
         k.description,
         k.created_at,
+        k.state === 'retiring' || k.state === 'retired' ? `${k.state} ${k.retires_at}` : 'active',
+        String(k.requests ?? 0),
         k.last_used_at ?? 'never',
       ]);
-      printText(renderTable(['ID', 'PREFIX', 'OWNER', 'DESCRIPTION', 'CREATED', 'LAST USED'], rows));
+      printText(
+        renderTable(['ID', 'PREFIX', 'OWNER', 'DESCRIPTION', 'CREATED', 'STATE', 'REQUESTS', 'LAST USED'], rows),
+      );
     }),
   );
 
@@ -100,6 +104,29 @@ export function registerApiKeys(program: Command): void {
       const res = await client.request<ApiKeyWithKey>('GET', apiPath('api-keys', id, 'reveal'));
       if (json) return printJson(res);
       printText(res.key);
+    }),
+  );
+
+  apiCommand(
+    apiKeys
+      .command('roll')
+      .description('Roll an API key: print a successor; the old key works until the grace ends')
+      .argument('<id>', 'key id from `api-keys list`')
+      .option('--grace <duration>', 'how long the old key keeps working: 0, 90s, 30m, 1h, 7d', parseDuration, 0),
+  ).action((id: string, opts: ApiOptions & { grace: number }) =>
+    withClient(opts, async (client, json) => {
+      const res = await client.request<ApiKeyWithKey & { predecessor: { id: string; retires_at: string } }>(
+        'POST',
+        apiPath('api-keys', id, 'roll'),
+        { grace_seconds: opts.grace },
+      );
+      if (json) return printJson(res);
+      printText(
+        `${res.key}\n${renderFields([
+          ['id', res.id],
+          ['old key', `${res.predecessor.id} refused from ${res.predecessor.retires_at}`],
+        ])}`,
+      );
     }),
   );
 

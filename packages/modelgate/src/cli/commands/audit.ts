@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { StoredAuditRecord } from '../../store/audit.js';
 import { type ApiOptions, apiCommand, apiPath, type ManagementClient, withClient } from '../client.js';
-import { printJson, printText } from '../output.js';
+import { printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface AuditOptions extends ApiOptions {
@@ -16,12 +16,13 @@ interface AuditOptions extends ApiOptions {
   readonly listener?: string;
   readonly since?: string;
   readonly until?: string;
+  readonly cursor?: string;
 }
 
 /** `GET /api/v1/audit` → 200. */
 export interface AuditPage {
   readonly records: readonly StoredAuditRecord[];
-  readonly next: string | null;
+  readonly next_cursor: string | null;
 }
 
 const FILTERS = [
@@ -62,14 +63,15 @@ export function registerAudit(program: Command): void {
         new Option('--outcome <outcome>', 'allowed, denied or failed').choices(['allowed', 'denied', 'failed']),
       )
       .addOption(new Option('--listener <listener>', 'where it happened').choices(['management', 'inference', 'cli']))
+      .option('--cursor <cursor>', 'the page after a previous one: its next_cursor (-o json), with the same filters')
       .option('--since <time>', 'ISO-8601 time, inclusive')
       .option('--until <time>', 'ISO-8601 time, exclusive')
       .addHelpText('after', EXAMPLES),
   ).action((opts: AuditOptions) =>
     withClient(opts, async (client, json) => {
       if (opts.follow) return follow(client, opts, json);
-      const page = await client.request<AuditPage>('GET', auditUrl(opts, { order: 'desc' }));
-      if (json) return printJson(page);
+      const page = await client.request<AuditPage>('GET', auditUrl(opts, { order: 'desc', cursor: opts.cursor }));
+      if (json) return printList(page.records, { next_cursor: page.next_cursor });
       printText(page.records.length === 0 ? 'No audit records match.' : table(page.records));
     }),
   );
@@ -88,7 +90,7 @@ async function follow(client: ManagementClient, opts: AuditOptions, json: boolea
       printText((header ? lines : lines.slice(1)).join('\n'));
       header = false;
     }
-    cursor = page.next ?? cursor;
+    cursor = page.next_cursor ?? cursor;
     // A full page means more are waiting: ask again at once.
     if (page.records.length < Number(opts.limit ?? 50)) {
       await new Promise((resolve) => setTimeout(resolve, opts.interval * 1000));

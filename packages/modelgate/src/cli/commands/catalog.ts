@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { type ApiOptions, apiCommand, apiPath, renderFields, withClient } from '../client.js';
-import { printJson, printText } from '../output.js';
+import { type ApiOptions, apiCommand, apiPath, listAll, renderFields, withClient } from '../client.js';
+import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface NamedInfo {
@@ -39,9 +39,9 @@ export function registerCatalog(program: Command): void {
 
     apiCommand(group.command('list').description(`List the ${plural} you may see`)).action((opts: ApiOptions) =>
       withClient(opts, async (client, json) => {
-        const res = await client.request<Record<string, NamedInfo[]>>('GET', apiPath(plural));
-        if (json) return printJson(res);
-        const rows = (res[plural] ?? []).map((r) => [r.name, r.description || '-', r.created_at]);
+        const items = await listAll<NamedInfo>(client, apiPath(plural), plural);
+        if (json) return printList(items);
+        const rows = items.map((r) => [r.name, r.description || '-', r.created_at]);
         printText(renderTable(['NAME', 'DESCRIPTION', 'CREATED'], rows));
       }),
     );

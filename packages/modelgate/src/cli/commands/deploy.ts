@@ -8,6 +8,7 @@ import {
   apiPath,
   type DeploymentInfo,
   type DeployResponse,
+  listAll,
   type ManagementClient,
   positiveInteger,
   type SecretInfo,
@@ -98,7 +99,7 @@ export function registerDeploy(program: Command): void {
  * secret (and a password nobody knows). `--generate-secret` asks for that explicitly.
  */
 async function requireSecret(client: ManagementClient, secret: string): Promise<void> {
-  const { secrets } = await client.request<{ secrets: SecretInfo[] }>('GET', apiPath('secrets'));
+  const secrets = await listAll<SecretInfo>(client, apiPath('secrets'), 'secrets');
   if (secrets.some((s) => s.name === secret)) return;
   throw new ModelgateError(
     'CLI_USAGE',
@@ -110,8 +111,9 @@ async function requireSecret(client: ManagementClient, secret: string): Promise<
 /** A 409 on deploy means the name is taken: say how to change it instead. */
 function explainExisting(err: unknown, name: string): unknown {
   if (!(err instanceof ApiRequestError) || err.httpStatus !== 409 || err.apiCode !== 'RESOURCE_CONFLICT') return err;
-  return new ModelgateError(
-    'CLI_REQUEST_FAILED',
+  return new ApiRequestError(
+    err.httpStatus,
+    err.apiCode,
     `${err.message}. To change it: ${UPDATE_USAGE.replace('NAME', name)}; ` +
       `to take its secret's current value: modelgate redeploy ${name}`,
   );

@@ -1,6 +1,14 @@
 import type { Command } from 'commander';
-import { type ApiOptions, apiCommand, apiPath, type DeploymentInfo, renderFields, withClient } from '../client.js';
-import { printJson, printText } from '../output.js';
+import {
+  type ApiOptions,
+  apiCommand,
+  apiPath,
+  type DeploymentInfo,
+  listAll,
+  renderFields,
+  withClient,
+} from '../client.js';
+import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 import { registerDeploymentUpdate } from './deployments-update.js';
 
@@ -15,12 +23,12 @@ export function registerDeployments(program: Command): void {
 
   apiCommand(deployments.command('list').description('List deployments')).action((opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      const res = await client.request<{ deployments: DeploymentInfo[] }>('GET', apiPath('deployments'));
-      if (json) return printJson(res);
-      if (res.deployments.length === 0) {
+      const deployments = await listAll<DeploymentInfo>(client, apiPath('deployments'), 'deployments');
+      if (json) return printList(deployments);
+      if (deployments.length === 0) {
         return printText('No deployments yet. Create one with: modelgate deploy NAME --upstream URL');
       }
-      const rows = res.deployments.map((d) => [
+      const rows = deployments.map((d) => [
         d.name,
         d.access,
         d.enabled ? 'yes' : 'no',

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../errors/registry.js';
 import { type ApiOptions, apiCommand, apiPath, withClient } from '../client.js';
-import { printJson, printText } from '../output.js';
+import { readAllPages } from '../list-all.js';
+import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 const TYPES: Record<string, string> = {
@@ -37,11 +38,12 @@ Examples:
     grants.command('list').description('Who holds rights on a resource').argument('<type>').argument('<name>'),
   ).action((type: string, name: string, opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      const res = await client.request<{ owner: string | null; grants: { group: string; rights: string[] }[] }>(
-        'GET',
+      const res = await readAllPages<{ owner: string | null; grants: { group: string; rights: string[] }[] }>(
+        client,
         apiPath(pathOf(type), name, 'grants'),
+        'grants',
       );
-      if (json) return printJson(res);
+      if (json) return printList(res.grants, { owner: res.owner });
       const rows = res.grants.map((g) => [g.group, g.rights.join(',')]);
       printText(`${res.owner ? `owner: ${res.owner}\n` : ''}${renderTable(['GROUP', 'RIGHTS'], rows)}`);
     }),

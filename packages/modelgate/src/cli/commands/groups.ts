@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { type ApiOptions, apiCommand, apiPath, renderFields, withClient } from '../client.js';
-import { printJson, printText } from '../output.js';
+import { type ApiOptions, apiCommand, apiPath, listAll, renderFields, withClient } from '../client.js';
+import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface GroupInfo {
@@ -36,9 +36,9 @@ export function registerGroups(program: Command): void {
 
   apiCommand(groups.command('list').description('List groups')).action((opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      const res = await client.request<{ groups: GroupInfo[] }>('GET', apiPath('groups'));
-      if (json) return printJson(res);
-      const rows = res.groups.map((g) => [g.name, g.privileges.join(',') || '-', g.members.join(',') || '-']);
+      const groups = await listAll<GroupInfo>(client, apiPath('groups'), 'groups');
+      if (json) return printList(groups);
+      const rows = groups.map((g) => [g.name, g.privileges.join(',') || '-', g.members.join(',') || '-']);
       printText(renderTable(['NAME', 'PRIVILEGES', 'MEMBERS'], rows));
     }),
   );

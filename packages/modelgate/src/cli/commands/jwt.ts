@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../errors/registry.js';
-import { type ApiOptions, apiCommand, apiPath, queryString, renderFields, withClient } from '../client.js';
-import { printJson, printText } from '../output.js';
+import { type ApiOptions, apiCommand, apiPath, listAll, queryString, renderFields, withClient } from '../client.js';
+import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface TargetOptions extends ApiOptions {
@@ -73,9 +73,9 @@ export function registerJwt(program: Command): void {
   type KeyRow = { kid: string; alg: string; created_at: string; retired_at: string | null };
   apiCommand(keys.command('list').description('List signing keys (public facts only)')).action((opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      const res = await client.request<{ signing_keys: KeyRow[] }>('GET', apiPath('signing-keys'));
-      if (json) return printJson(res);
-      printText(table(res.signing_keys));
+      const keys = await listAll<KeyRow>(client, apiPath('signing-keys'), 'signing_keys');
+      if (json) return printList(keys);
+      printText(table(keys));
     }),
   );
   apiCommand(

@@ -5,12 +5,13 @@ import {
   apiCommand,
   apiPath,
   type DeploymentInfo,
+  listAll,
   type ManagementClient,
   type SecretInfo,
   type SecretResponse,
   withClient,
 } from '../client.js';
-import { printJson, printText } from '../output.js';
+import { printJson, printList, printText } from '../output.js';
 import { readAllStdin } from '../password-input.js';
 import { renderTable } from '../table.js';
 
@@ -83,14 +84,14 @@ export function registerSecrets(program: Command): void {
   apiCommand(secrets.command('list').description('List secrets by name (never their values)')).action(
     (opts: ApiOptions) =>
       withClient(opts, async (client, json) => {
-        const res = await client.request<{ secrets: SecretInfo[] }>('GET', apiPath('secrets'));
-        if (json) return printJson(res);
-        if (res.secrets.length === 0)
+        const secrets = await listAll<SecretInfo>(client, apiPath('secrets'), 'secrets');
+        if (json) return printList(secrets);
+        if (secrets.length === 0)
           return printText('No secrets yet. Create one with: modelgate secrets create NAME --generate');
         printText(
           renderTable(
             ['NAME', 'CREATED', 'UPDATED'],
-            res.secrets.map((s) => [s.name, s.created_at, s.updated_at]),
+            secrets.map((s) => [s.name, s.created_at, s.updated_at]),
           ),
         );
       }),
@@ -112,8 +113,8 @@ export function registerSecrets(program: Command): void {
  */
 async function deploymentsUsing(client: ManagementClient, secret: string): Promise<string[] | undefined> {
   try {
-    const res = await client.request<{ deployments: DeploymentInfo[] }>('GET', apiPath('deployments'));
-    return res.deployments.filter((d) => d.auth.basic_secret === secret).map((d) => d.name);
+    const deployments = await listAll<DeploymentInfo>(client, apiPath('deployments'), 'deployments');
+    return deployments.filter((d) => d.auth.basic_secret === secret).map((d) => d.name);
   } catch {
     return undefined;
   }

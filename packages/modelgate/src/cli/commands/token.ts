@@ -46,8 +46,9 @@ export function registerToken(program: Command): void {
       });
       const renewed = await client.request<RenewedKey>('POST', `/token?type=${opts.type}`).catch((err: unknown) => {
         if (err instanceof ApiRequestError && err.httpStatus === 401) {
-          throw new ModelgateError(
-            'CLI_REQUEST_FAILED',
+          throw new ApiRequestError(
+            err.httpStatus,
+            err.apiCode,
             `${err.message}; the "API" key in ${path} is not this node's (is the node at ${client.endpoint} the one that wrote it?)`,
           );
         }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../errors/registry.js';
-import { type ApiOptions, apiCommand, apiPath, renderFields, withClient } from '../client.js';
-import { printJson, printText } from '../output.js';
+import { type ApiOptions, apiCommand, apiPath, listAll, renderFields, withClient } from '../client.js';
+import { printJson, printList, printText } from '../output.js';
 import { readPassword } from '../password-input.js';
 import { renderTable } from '../table.js';
 
@@ -46,14 +46,9 @@ export function registerUsers(program: Command): void {
 
   apiCommand(users.command('list').description('List users')).action((opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      const res = await client.request<{ users: UserInfo[] }>('GET', apiPath('users'));
-      if (json) return printJson(res);
-      const rows = res.users.map((u) => [
-        u.username,
-        u.disabled ? 'yes' : 'no',
-        u.groups.join(',') || '-',
-        u.created_at,
-      ]);
+      const users = await listAll<UserInfo>(client, apiPath('users'), 'users');
+      if (json) return printList(users);
+      const rows = users.map((u) => [u.username, u.disabled ? 'yes' : 'no', u.groups.join(',') || '-', u.created_at]);
       printText(renderTable(['USERNAME', 'DISABLED', 'GROUPS', 'CREATED'], rows));
     }),
   );

@@ -6,7 +6,10 @@ import { changeOrigin } from './0003_change_origin.js';
 import { people } from './0004_people.js';
 import { audit } from './0005_audit.js';
 import { signingKeys } from './0006_signing_keys.js';
-import { oneCurrentSigningKey } from './0007_one_current_signing_key.js';
+import { apiTokens } from './0007_api_tokens.js';
+import { rotation } from './0008_rotation.js';
+import { credentialUsage } from './0009_credential_usage.js';
+import { oneCurrentSigningKey } from './0010_one_current_signing_key.js';
 
 /** Every migration, in order. Names sort; never rename or edit a released one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -17,6 +20,9 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '0004_people': people,
     '0005_audit': audit(dialect),
     '0006_signing_keys': signingKeys,
-    '0007_one_current_signing_key': oneCurrentSigningKey,
+    '0007_api_tokens': apiTokens,
+    '0008_rotation': rotation,
+    '0009_credential_usage': credentialUsage,
+    '0010_one_current_signing_key': oneCurrentSigningKey,
   };
 }
