@@ -137,6 +137,50 @@ describe('modelgate apply / diff / export against a real node', () => {
     expect(again.stdout).toContain('No changes');
   });
 
+  it('a changed description is updated, and diff shows it first', async () => {
+    const file = write('described.yaml', 'infrastructures: [{name: prod, description: "production, eu-west"}]\n');
+    const diff = await cli(['diff', '-f', file]);
+    expect(diff.code, diff.all).toBe(1);
+    expect(diff.stdout).toContain('~ update infrastructure prod');
+    expect((await cli(['apply', '-f', file])).code).toBe(0);
+    const state = JSON.parse((await cli(['export', '-o', 'json'])).stdout);
+    expect(state.infrastructures).toContainEqual({ name: 'prod', description: 'production, eu-west' });
+    expect((await cli(['diff', '-f', file])).code).toBe(0);
+  });
+
+  it('external OIDC settings in auth are applied, exported, and a change to them is a difference', async () => {
+    const file = (audience: string) =>
+      write(
+        `oidc-${audience}.yaml`,
+        [
+          'services:',
+          '  - name: oidc-svc',
+          '    versions: [{version: "1", auth: {oidc: {issuer: "https://idp.example", audiences: ["svc"]}}}]',
+          'deployments:',
+          '  - name: closed',
+          `    upstream: ${upstreamUrl}`,
+          `    auth: {oidc: {issuer: "https://idp.example", audiences: ["${audience}"]}}`,
+        ].join('\n'),
+      );
+    const first = await cli(['apply', '-f', file('api-a')]);
+    expect(first.code, first.all).toBe(0);
+    expect(first.stdout).toContain('~ update deployment closed');
+    expect((await cli(['diff', '-f', file('api-a')])).code).toBe(0);
+    const exported = JSON.parse((await cli(['export', '-o', 'json'])).stdout);
+    const closed = exported.deployments.find((d: { name: string }) => d.name === 'closed');
+    expect(closed.auth.oidc).toMatchObject({ issuer: 'https://idp.example', audiences: ['api-a'] });
+    const service = exported.services.find((x: { name: string }) => x.name === 'oidc-svc');
+    expect(service.versions[0].auth.oidc).toMatchObject({ issuer: 'https://idp.example', audiences: ['svc'] });
+
+    const diff = await cli(['diff', '-f', file('api-b')]);
+    expect(diff.code, diff.all).toBe(1);
+    expect(diff.stdout).toContain('api-b');
+    expect((await cli(['apply', '-f', file('api-b')])).code).toBe(0);
+    const shown = JSON.parse((await cli(['deployments', 'show', 'closed', '-o', 'json'])).stdout);
+    expect(shown.auth.oidc.audiences).toEqual(['api-b']);
+    expect((await cli(['diff', '-f', file('api-b')])).code).toBe(0);
+  });
+
   it('inline values only with --allow-inline-secrets', async () => {
     const file = write('inline.yaml', `secrets:\n  - {name: inline-pw, value: ${INLINE_SECRET}}\n`);
     const writes = await apiWrites();
@@ -154,6 +198,9 @@ describe('modelgate apply / diff / export against a real node', () => {
     expect(exported.code, exported.all).toBe(0);
     expect(exported.stdout).toContain('name: senti');
     expect(exported.stdout).toContain('api_keys: 2');
+    expect(exported.stdout).not.toMatch(/mg[a-z]_[A-Za-z0-9]{8}/); // counts, never a key
+    const pruneDiff = await cli(['diff', '--prune', '-f', '-'], { stdin: exported.stdout });
+    expect(pruneDiff.code, pruneDiff.all).toBe(0);
     const writes = await apiWrites();
     const applied = await cli(['apply', '-f', '-'], { stdin: exported.stdout });
     expect(applied.code, applied.all).toBe(0);

@@ -186,6 +186,74 @@ describe('planChanges', () => {
     ]);
   });
 
+  it('a description that differs is updated; one left out is not managed', () => {
+    const current: CurrentState = {
+      ...ONE,
+      infrastructures: [{ name: 'default', description: 'old words' }],
+      services: [{ name: 'demo', description: 'the demo' }],
+    };
+    const plan = planChanges(
+      desired({
+        infrastructures: [{ name: 'default', description: 'new words' }],
+        services: [{ name: 'demo' }],
+      }),
+      current,
+      { prune: false },
+    );
+    expect(plan.problems).toEqual([]);
+    expect(plan.actions.map((a) => [a.op, a.kind, a.name, a.requests])).toEqual([
+      [
+        'update',
+        'infrastructure',
+        'default',
+        [{ method: 'PATCH', path: '/api/v1/infrastructures/default', body: { description: 'new words' } }],
+      ],
+    ]);
+    expect(plan.actions[0]?.changes).toEqual(['description: "old words" → "new words"']);
+    expect(summary(desired({ infrastructures: [{ name: 'default', description: 'old words' }] }), current)).toEqual([]);
+  });
+
+  it('external OIDC settings are part of auth: a changed audience updates the override, a version’s is immutable', () => {
+    const oidc = (audience: string) => ({ issuer: 'https://idp.example', audiences: [audience] });
+    const stored = desired({
+      deployments: [{ name: 'demo', upstream: 'http://127.0.0.1:9000', auth: { oidc: oidc('api://a') } }],
+    }).deployments[0]!.auth!;
+    const current: CurrentState = {
+      ...ONE,
+      versions: [{ service: 'demo', version: '1', auth: stored }],
+      deployments: [deployed({ name: 'demo', auth: stored, auth_source: 'override' })],
+    };
+    // The same settings, written with the defaults spelled out and keys in another order: no change.
+    const same = desired({
+      deployments: [
+        {
+          name: 'demo',
+          upstream: 'http://127.0.0.1:9000',
+          auth: { oidc: { audiences: ['api://a'], issuer: 'https://idp.example', jwks_url: null } },
+        },
+      ],
+    });
+    expect(summary(same, current)).toEqual([]);
+    const moved = desired({
+      deployments: [{ name: 'demo', upstream: 'http://127.0.0.1:9000', auth: { oidc: oidc('api://b') } }],
+    });
+    const plan = planChanges(moved, current, { prune: false });
+    expect(plan.problems).toEqual([]);
+    expect(plan.actions).toHaveLength(1);
+    expect(plan.actions[0]?.requests[0]?.body).toMatchObject({ auth: { oidc: { audiences: ['api://b'] } } });
+    expect(plan.actions[0]?.changes[0]).toContain('api://b');
+    // Dropping the external issuer is a change too.
+    expect(
+      summary(desired({ deployments: [{ name: 'demo', upstream: 'http://127.0.0.1:9000', auth: {} }] }), current),
+    ).toEqual(['update deployment demo']);
+    const version = planChanges(
+      desired({ services: [{ name: 'demo', versions: [{ version: '1', auth: { oidc: oidc('api://b') } }] }] }),
+      current,
+      { prune: false },
+    );
+    expect(version.problems).toEqual([expect.stringContaining('versions are immutable')]);
+  });
+
   it('a secret to create carries no value in the plan: the runner adds it from its source', () => {
     const plan = planChanges(desired({ secrets: [{ name: 'pw', value: 'v3ry-s3cret' }] }, true), EMPTY, {
       prune: false,

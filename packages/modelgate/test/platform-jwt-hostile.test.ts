@@ -235,16 +235,32 @@ describe.each(['Ed25519', 'ES256'] as const)('hostile platform JWTs (%s keys)', 
     await refused(signText(JSON.stringify(header(), null, 1), text));
   });
 
-  it('a token over the size cap is refused; a 1 MB header never reaches the gateway', async () => {
+  it('a token over the size cap is refused, and so is a 12 KB one under node’s header limit', async () => {
     await refused(signed(header(), claims({ pad: 'x'.repeat(5000) })));
+    await refused(`${'a'.repeat(7000)}.b.c`);
+    await refused(`${'a'.repeat(12 * 1024)}.b.c`);
+    await refused(signed(header(), claims({ pad: 'x'.repeat(12 * 1024) })));
+  });
+
+  it('a 1 MB token over a real socket is a 401 with a challenge on the inference and management listeners', async () => {
     const big = `${'a'.repeat(1024 * 1024)}.b.c`;
-    const res = await call(`${t.node.urls.inference}/a/x`, { headers: { authorization: `Bearer ${big}` } }).catch(
-      () => ({ status: 0 }),
-    );
-    // node:http refuses headers over 16 KB with 431 (or cuts the connection) before any handler.
-    expect([0, 431]).toContain(res.status);
-    const moderate = `${'a'.repeat(7000)}.b.c`;
-    await refused(moderate);
+    const hitsBefore = up.hits.length;
+    for (const url of [`${t.node.urls.inference}/a/x`, `${t.node.urls.management}/api/v1/whoami`]) {
+      const res = await call(url, { headers: { authorization: `Bearer ${big}` } });
+      expect(res.status, url).toBe(401);
+      expect(res.json.error.code).toBe('CREDENTIAL_TOO_LARGE');
+      expect(res.json.error.request_id).toBe(res.headers['x-request-id']);
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="modelgate"/);
+      expect(res.text).not.toContain('aaaa');
+    }
+    // Too large for another reason (a huge cookie): 431 with the same envelope.
+    const cookie = await call(`${t.node.urls.inference}/a/x`, {
+      headers: { authorization: `Bearer ${valid}`, cookie: `c=${'c'.repeat(20_000)}` },
+    });
+    expect(cookie.status).toBe(431);
+    expect(cookie.json.error.code).toBe('HEADERS_TOO_LARGE');
+    expect(cookie.headers['www-authenticate']).toBeUndefined();
+    expect(up.hits.length).toBe(hitsBefore);
   });
 
   it('the node still serves the valid token after all of the above', async () => {

@@ -160,6 +160,22 @@ describe.each([2, 3])('workers = %i', (workers) => {
     expect(after.pids.size).toBe(workers);
   });
 
+  it('a signing-key rotation is published by every worker before it answers, and its tokens open every worker', async () => {
+    const rotated = await manage('POST', '/api/v1/signing-keys/rotate');
+    expect(rotated.status, rotated.text).toBe(201);
+    const { kid } = rotated.json as { kid: string };
+    const jwks = await call(`${node.urls.management}/.well-known/jwks.json`);
+    expect((jwks.json.keys as { kid: string }[]).map((k) => k.kid)).toContain(kid);
+    for (let i = 0; i < batch; i++) {
+      const served = await call(`${node.urls.inference}/.well-known/jwks.json`);
+      expect(served.json).toEqual(jwks.json);
+    }
+    const issued = await manage('GET', '/api/v1/issue-jwt?deployment=w');
+    const used = await spread(`Bearer ${(issued.json as { token: string }).token}`);
+    expect(used.statuses).toEqual(Array(batch).fill(200));
+    expect(used.pids.size).toBe(workers);
+  });
+
   it('the throttle locks an address out after the configured failures, whichever workers served them', async () => {
     const attacker = '127.0.0.7';
     const made = await manage('POST', '/api/v1/api-keys', { deployment: 'w', description: 'victim' });

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, startNodeProcess, tempDir } from './helpers/node-process.js';
 import { api, userWithSession } from './helpers/people.js';
@@ -87,6 +89,16 @@ function race(nodes: TestNode[], request: (i: number) => [method: string, path: 
       return manage(nodes[i % nodes.length]!, method, path, body);
     }),
   );
+}
+
+/** The first defined result of `check`, polled for up to 5 s (replicas follow the change log). */
+async function eventually<T>(check: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const found = await check();
+    if (found !== undefined) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('never happened');
 }
 
 function statuses(results: { status: number }[]): number[] {
@@ -307,6 +319,51 @@ describe.each([onPostgres(1), onPostgres(2), onSqlite, onSqliteProcesses])('writ
       expect(statuses(results)).toEqual(Array(PARALLEL).fill(200));
       revision += PARALLEL / 3;
       expect((await manage(any(), 'GET', '/deployments/toggled')).body.revision).toBe(revision);
+    }
+  });
+
+  it('parallel signing-key rotations: all succeed, one key is current, and every node signs and publishes it', async () => {
+    const made = await manage(any(), 'POST', '/deployments', {
+      name: 'jwt-target',
+      upstream: upstream.url,
+      access: 'protected',
+      api_keys: 0,
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    for (let round = 0; round < ROUNDS; round++) {
+      const results = await race(nodes, () => ['POST', '/signing-keys/rotate']);
+      expect(statuses(results)).toEqual(Array(PARALLEL).fill(201));
+      const keys = (await manage(any(), 'GET', '/signing-keys')).body.signing_keys as {
+        kid: string;
+        retired_at: string | null;
+      }[];
+      const current = keys.filter((k) => k.retired_at === null);
+      expect(current).toHaveLength(1);
+      expect(results.map((r) => r.body.kid)).toContain(current[0]!.kid);
+    }
+    const kid = ((await manage(any(), 'GET', '/signing-keys')).body.signing_keys as { kid: string; retired_at: null }[])
+      .filter((k) => k.retired_at === null)
+      .map((k) => k.kid)[0];
+    for (const issuer of nodes) {
+      // Another replica learns of the last rotation within a change-log poll.
+      const token = await eventually(async () => {
+        const issued = await manage(issuer, 'GET', '/issue-jwt?deployment=jwt-target');
+        return decodeProtectedHeader(issued.body.token).kid === kid ? (issued.body.token as string) : undefined;
+      });
+      for (const node of nodes) {
+        for (const base of [node.node.urls.inference, node.node.urls.management]) {
+          const jwks = await eventually(async () => {
+            const res = await call(`${base}/.well-known/jwks.json`);
+            const kids = (res.json.keys as { kid: string }[]).map((k) => k.kid);
+            return kids.includes(kid!) ? kids : undefined;
+          });
+          expect(jwks).toContain(kid);
+        }
+        const res = await call(`${node.node.urls.inference}/jwt-target/x`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(res.status).toBe(200);
+      }
     }
   });
 

@@ -15,6 +15,7 @@ import type { ControlContext } from '../control/context.js';
 import { errorBody } from '../errors/registry.js';
 import { type Logger, redactUrl } from '../log/logger.js';
 import type { ClientAddress } from '../server/client-address.js';
+import { clientErrorHandler } from '../server/client-error.js';
 import type { Readiness } from '../server/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
 import { installAuditLog } from './audit-log.js';
@@ -102,6 +103,8 @@ export async function buildManagementApp(
     }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    // Heads node refuses (a 1 MB token, say) get the registry body too; see client-error.ts.
+    clientErrorHandler: clientErrorHandler(ctx.log, 'management'),
     forceCloseConnections: 'idle',
     // Router-level failures (a malformed URL, say) get the registry body, never the URL echoed.
     frameworkErrors: (error, req, reply) => {

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { type AuthSettings, DEFAULT_AUTH_SETTINGS } from '../control/auth-settings.js';
 import type { DeploymentInfo } from '../control/deployments.js';
 import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
@@ -67,22 +68,37 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
   const secretKnown = (name: string) => secretNames.has(name) || desiredSecrets.has(name);
   const count = (key: string) => current.apiKeyCounts[key] ?? 0;
 
-  for (const [kind, items, have] of [
-    ['infrastructure', desired.infrastructures, infraNames],
-    ['service', desired.services, serviceNames],
+  for (const [kind, items, have, existing] of [
+    ['infrastructure', desired.infrastructures, infraNames, current.infrastructures],
+    ['service', desired.services, serviceNames, current.services],
   ] as const) {
+    const collection = kind === 'service' ? 'services' : 'infrastructures';
+    const descriptions = new Map(existing.map((x) => [x.name, x.description]));
     for (const item of items) {
-      if (have.has(item.name)) continue;
+      if (have.has(item.name)) {
+        // A description left out is not managed; one that differs is updated.
+        const now = descriptions.get(item.name);
+        if (item.description !== undefined && now !== undefined && item.description !== now) {
+          updates.push(
+            action(
+              'update',
+              kind,
+              item.name,
+              [`description: ${JSON.stringify(now)} → ${JSON.stringify(item.description)}`],
+              {
+                method: 'PATCH',
+                path: api(collection, item.name),
+                body: { description: item.description },
+              },
+            ),
+          );
+        }
+        continue;
+      }
       have.add(item.name);
       const body =
         item.description === undefined ? { name: item.name } : { name: item.name, description: item.description };
-      creates.push(
-        action('create', kind, item.name, [], {
-          method: 'POST',
-          path: api(`${kind === 'service' ? 'services' : 'infrastructures'}`),
-          body,
-        }),
-      );
+      creates.push(action('create', kind, item.name, [], { method: 'POST', path: api(collection), body }));
     }
   }
 
@@ -176,14 +192,21 @@ function keysAction(owner: string, missing: number, body: Record<string, string>
   });
 }
 
+/** Whether two validated auth settings are the same, the external issuer's settings included. */
 export function sameAuth(a: AuthSettings, b: AuthSettings): boolean {
   return (
-    a.basic_secret === b.basic_secret && a.api_keys === b.api_keys && a.forward_credential === b.forward_credential
+    a.basic_secret === b.basic_secret &&
+    a.api_keys === b.api_keys &&
+    a.forward_credential === b.forward_credential &&
+    // Both sides went through parseOidcSettings (defaults filled in); key order does not matter.
+    isDeepStrictEqual(a.oidc ?? null, b.oidc ?? null)
   );
 }
 
+/** Auth settings for a plan line; OIDC settings hold no secret, so they are shown whole. */
 export function describeAuth(a: AuthSettings): string {
-  return `{basic_secret: ${a.basic_secret ?? 'null'}, api_keys: ${a.api_keys}, forward_credential: ${a.forward_credential}}`;
+  const oidc = a.oidc ? `, oidc: ${JSON.stringify(a.oidc)}` : '';
+  return `{basic_secret: ${a.basic_secret ?? 'null'}, api_keys: ${a.api_keys}, forward_credential: ${a.forward_credential}${oidc}}`;
 }
 
 /**

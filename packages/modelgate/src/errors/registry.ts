@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },
 
   // Authentication (401) and authorization (403)
@@ -34,6 +36,7 @@ export const ERROR_CODES = {
   CREDENTIAL_UNKNOWN: { status: 401, message: 'The credential is not valid' },
   CREDENTIAL_EXPIRED: { status: 401, message: 'The credential has expired' },
   CREDENTIAL_REVOKED: { status: 401, message: 'The credential has been revoked' },
+  CREDENTIAL_TOO_LARGE: { status: 401, message: 'The Authorization header is larger than any credential' },
   FORBIDDEN: { status: 403, message: 'The credential does not grant access to this resource' },
   CROSS_ORIGIN_REFUSED: {
     status: 403,

@@ -22,6 +22,7 @@ import { GatewayMetrics } from '../metrics/gateway.js';
 import { addCredentialUsage } from '../store/credential-usage.js';
 import { UsageRecorder } from '../usage/recorder.js';
 import type { ClientAddress } from './client-address.js';
+import { clientErrorHandler } from './client-error.js';
 import type { Readiness } from './health.js';
 import { createListenerServer, type TlsFiles } from './listen.js';
 
@@ -137,6 +138,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
   const listener = createListenerServer(deps.address, gateway.request, deps.tls);
   server = listener;
   listener.on('upgrade', gateway.upgrade);
+  listener.on('clientError', clientErrorHandler(log, 'inference'));
   listener.on('checkContinue', continueAfterAdmission(gateway.request));
   const upstream = proxy;
   return {

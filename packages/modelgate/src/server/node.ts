@@ -25,6 +25,7 @@ import { insertAuditRecords } from '../store/audit.js';
 import { followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
 import { createClientAddress } from './client-address.js';
+import { clientErrorHandler } from './client-error.js';
 import { createDataPlane } from './data-plane.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
@@ -175,6 +176,7 @@ export async function startNode(
       : undefined;
     if (dataPlane) cleanups.push(() => dataPlane.close());
     const metricsServer = createListenerServer(addresses.metrics, metricsHandler(metrics, readiness, log), tls);
+    metricsServer.on('clientError', clientErrorHandler(log, 'metrics'));
     let managementServer: Server | undefined;
     const guard = browserGuardPolicy(config, !auth.enabled);
     const management = await buildManagementApp(

@@ -83,6 +83,26 @@ export function lockForUpdate<Q extends { forUpdate(): Q }>(store: Store, query:
   return store.dialect === 'postgres' && open.has(store) ? query.forUpdate() : query;
 }
 
+/**
+ * Inside {@link inTransaction} on PostgreSQL, makes the transaction's writes of `table` wait for
+ * every other transaction writing it (a `SHARE ROW EXCLUSIVE` lock, held until commit; readers
+ * are not blocked). For a read-modify-write over a set of rows that a concurrent writer may add
+ * to, which {@link lockForUpdate} cannot cover: at READ COMMITTED each later statement then sees
+ * what the previous writer committed. SQLite transactions already hold its single write lock.
+ *
+ * @example
+ * ```ts
+ * await inTransaction(store, async (tx) => {
+ *   await serializeWriters(tx, 'signing_keys');
+ *   await tx.db.updateTable('signing_keys').set({ retired_at: now }).where('retired_at', 'is', null).execute();
+ * });
+ * ```
+ */
+export async function serializeWriters(store: Store, table: keyof Database & string): Promise<void> {
+  if (store.dialect !== 'postgres' || !open.has(store)) return;
+  await sql`lock table ${sql.table(table)} in share row exclusive mode`.execute(store.db);
+}
+
 /** What a driver error means for a transaction, on either dialect; undefined for anything else. */
 export type StoreErrorKind = 'unique' | 'foreign_key' | 'retry' | 'busy';
 

@@ -8,7 +8,7 @@ import { open, seal } from '../../secrets/seal.js';
 import { recordChange } from '../../store/change-log.js';
 import type { Store } from '../../store/database.js';
 import type { SigningKeysTable } from '../../store/schema.js';
-import { inTransaction } from '../../store/transaction.js';
+import { inTransaction, serializeWriters } from '../../store/transaction.js';
 
 /** The algorithms a node signs with (config `jwt_signing_algorithm`). */
 export type SigningAlgorithm = 'Ed25519' | 'ES256';
@@ -49,17 +49,22 @@ export class SigningKeyRing {
   private jwks: JWK[] = [];
   private current: SignerKey | undefined;
   private lastMiss = 0;
+  /** The last reload asked for; each runs after the one before (see {@link reload}). */
+  private reloads: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
     private readonly masterKey: Buffer,
     private readonly options: { readonly algorithm: SigningAlgorithm; readonly maxTtlS: number },
-    bus: EventBus,
+    private readonly bus: EventBus,
   ) {
     bus.subscribe((event) => (event.topic === TOPICS.signingKeyRotated ? this.reload() : undefined));
   }
 
-  /** Loads the keys, creating the first one when there is none. */
+  /**
+   * Loads the keys, creating the first one when there is none. Replicas starting at once on one
+   * store each try; the database's one-current-key index lets the first insert win.
+   */
   async start(): Promise<void> {
     const active = await this.store.db
       .selectFrom('signing_keys')
@@ -70,22 +75,31 @@ export class SigningKeyRing {
     await this.reload();
   }
 
-  /** Makes a new current key and retires the others. @returns the new key's kid. */
+  /**
+   * Makes a new current key and retires the others. Concurrent rotations (on any replica)
+   * queue behind each other, so each succeeds and exactly one key is current after them.
+   * Every process following this node's bus (its data-plane workers) publishes the new key
+   * before this resolves; other replicas within a change-log poll.
+   *
+   * @returns the new key's kid.
+   */
   async rotate(): Promise<string> {
-    const now = new Date().toISOString();
-    // One transaction: the new key, the retirements and the change-log row commit together.
+    // One transaction: the retirements, the new key and the change-log row commit together.
     const kid = await inTransaction(this.store, async (tx) => {
-      const made = await this.insertNew(tx);
+      await serializeWriters(tx, 'signing_keys');
       await tx.db
         .updateTable('signing_keys')
-        .set({ retired_at: now })
+        .set({ retired_at: new Date().toISOString() })
         .where('retired_at', 'is', null)
-        .where('kid', '!=', made)
         .execute();
+      const made = await this.insertNew(tx);
+      // Unreachable while the lock holds; never report a rotation that did not happen.
+      if (made === undefined) throw new ModelgateError('WRITE_CONFLICT');
       await recordChange(tx, TOPICS.signingKeyRotated, made);
       return made;
     });
-    await this.reload();
+    // This ring reloads through its own subscription.
+    await this.bus.publish({ topic: TOPICS.signingKeyRotated, subject: kid });
     return kid;
   }
 
@@ -122,7 +136,17 @@ export class SigningKeyRing {
       .execute();
   }
 
-  private async reload(): Promise<void> {
+  /**
+   * Reads the keys again. Reloads run one after another: concurrent rotations each ask for one,
+   * and a reload that read the store earlier must not finish later and install an older key.
+   */
+  private reload(): Promise<void> {
+    const run = this.reloads.then(() => this.load());
+    this.reloads = run.catch(() => {});
+    return run;
+  }
+
+  private async load(): Promise<void> {
     const rows = await this.store.db
       .selectFrom('signing_keys')
       .selectAll()
@@ -134,7 +158,7 @@ export class SigningKeyRing {
     for (const row of live) {
       published.push({ kid: row.kid, alg: row.alg, key: await importJWK(JSON.parse(row.public_jwk), row.alg) });
     }
-    // Two replicas starting at once may both create a key: the newest active one signs.
+    // The store holds one current key (0007's index); the newest is picked should it ever not.
     const newest = live.filter((r) => r.retired_at === null).at(-1);
     if (newest) {
       const privateJwk = JSON.parse(this.unseal(newest)) as JWK;
@@ -160,7 +184,8 @@ export class SigningKeyRing {
     }
   }
 
-  private async insertNew(store: Store = this.store): Promise<string> {
+  /** Inserts a new current key; `undefined` when another is current (a concurrent start won). */
+  private async insertNew(store: Store = this.store): Promise<string | undefined> {
     const alg = JOSE_ALG[this.options.algorithm];
     const pair = await generateKeyPair(alg, {
       crv: this.options.algorithm === 'Ed25519' ? 'Ed25519' : 'P-256',
@@ -169,7 +194,7 @@ export class SigningKeyRing {
     const kid = `sk_${new Date().toISOString().slice(0, 10).replaceAll('-', '')}_${randomBytes(6).toString('hex')}`;
     const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg, use: 'sig' };
     const privateJwk = await exportJWK(pair.privateKey);
-    await store.db
+    const inserted = await store.db
       .insertInto('signing_keys')
       .values({
         kid,
@@ -179,8 +204,9 @@ export class SigningKeyRing {
         created_at: new Date().toISOString(),
         retired_at: null,
       })
-      .execute();
-    return kid;
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0 ? kid : undefined;
   }
 }
 

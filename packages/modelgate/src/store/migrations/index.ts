@@ -9,6 +9,7 @@ import { signingKeys } from './0006_signing_keys.js';
 import { apiTokens } from './0007_api_tokens.js';
 import { rotation } from './0008_rotation.js';
 import { credentialUsage } from './0009_credential_usage.js';
+import { oneCurrentSigningKey } from './0010_one_current_signing_key.js';
 
 /** Every migration, in order. Names sort; never rename or edit a released one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -22,5 +23,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '0007_api_tokens': apiTokens,
     '0008_rotation': rotation,
     '0009_credential_usage': credentialUsage,
+    '0010_one_current_signing_key': oneCurrentSigningKey,
   };
 }
