@@ -204,12 +204,7 @@ const apiKeySchema = {
     service: text,
     version: text,
     created_at: time,
-    requests: {
-      type: 'integer',
-      description: 'Requests made with the key (written by the data plane every few seconds)',
-    },
-    last_used_at: { ...nullableTime, description: 'When the key was last used; null when never' },
-    ...rotationProperties(),
+    ...credentialStateProperties('key'),
   },
 } as const;
 
@@ -220,13 +215,30 @@ const rolledApiKeySchema = {
   required: apiKeySchema.required,
   properties: {
     ...apiKeySchema.properties,
-    predecessor: {
-      type: 'object',
-      description: 'The rolled key: refused from `retires_at` on',
-      properties: { id: text, retires_at: time },
-    },
+    predecessor: predecessorProperty('key'),
   },
 } as const;
+
+/** Usage (X6) and rotation state (X2) of a credential: `requests`, `last_used_at`, `state`, `retires_at`. */
+function credentialStateProperties(what: 'key' | 'token') {
+  return {
+    requests: {
+      type: 'integer',
+      description: `Requests made with the ${what} (written by the data plane every few seconds)`,
+    },
+    last_used_at: { ...nullableTime, description: `When the ${what} was last used; null when never` },
+    ...rotationProperties(),
+  } as const;
+}
+
+/** The predecessor named by a roll's answer. */
+function predecessorProperty(what: 'key' | 'token') {
+  return {
+    type: 'object',
+    description: `The rolled ${what}: refused from \`retires_at\` on`,
+    properties: { id: text, retires_at: time },
+  } as const;
+}
 
 /** `state` and `retires_at` of a credential that can be rolled (X2). */
 function rotationProperties() {
@@ -476,12 +488,7 @@ const apiTokenProperties = {
   endpoint_access: { anyOf: [ref('EndpointAccess'), { type: 'null' }] },
   created_at: time,
   expires_at: time,
-  requests: {
-    type: 'integer',
-    description: 'Requests made with the token (written by the data plane every few seconds)',
-  },
-  last_used_at: { ...nullableTime, description: 'When the token was last used; null when never' },
-  ...rotationProperties(),
+  ...credentialStateProperties('token'),
 } as const;
 
 const apiTokenSchema = {
@@ -499,11 +506,7 @@ const rolledApiTokenSchema = {
   required: apiTokenSchema.required,
   properties: {
     ...apiTokenProperties,
-    predecessor: {
-      type: 'object',
-      description: 'The rolled token: refused from `retires_at` on',
-      properties: { id: text, retires_at: time },
-    },
+    predecessor: predecessorProperty('token'),
   },
 } as const;
 
