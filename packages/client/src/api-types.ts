@@ -1,9 +1,9 @@
-import type { paths } from './generated/openapi.js';
+import type { components, paths } from './generated/openapi.js';
 
 /**
  * Types of the management API, derived from the generated OpenAPI types (`generated/openapi.ts`)
  * by path and method, so a change of the server's schemas changes them on the next
- * `npm run generate`. Nothing here is written by hand except the token fallbacks below.
+ * `npm run generate`. Nothing here is written by hand.
  */
 
 /** Every path of the management API, e.g. `'/api/v1/deployments/{name}'`. */
@@ -86,55 +86,19 @@ export type UpdateDeploymentInput = RequestBody<'/api/v1/deployments/{name}', 'p
 /** The answer of `GET /api/v1/whoami`. */
 export type WhoAmI = ResponseBody<'/api/v1/whoami', 'get'>;
 
-/**
- * The spec's type when the generated document has the path and method, else the fallback.
- * The tokens API (issue 11) is written against its fixed names before the server documents it:
- * once `npm run generate` sees `/api/v1/tokens`, these types come from the spec by themselves.
- */
-type FromSpec<P extends string, M extends ApiMethod, Kind extends 'request' | 'response', Fallback> = P extends ApiPath
-  ? M extends MethodsOf<P>
-    ? Kind extends 'request'
-      ? RequestBody<P, M>
-      : ResponseBody<P, M>
-    : Fallback
-  : Fallback;
-
 /** Which deployments a token opens: all the owner may read, or a list of names. */
-export type EndpointAccess = { readonly all: true } | { readonly deployments: readonly string[] };
-
-/** The body of `POST /api/v1/tokens` (names fixed by issue 11). */
-export type CreateTokenInput = FromSpec<
-  '/api/v1/tokens',
-  'post',
-  'request',
-  {
-    /** The token's name. */
-    name: string;
-    description?: string;
-    /** Developer Operations access: the management API with the owner's permissions. */
-    ops_access: boolean;
-    /** Protected Endpoint access. */
-    endpoint_access?: EndpointAccess;
-    /** RFC 3339 expiry; the node may cap it. */
-    expires_at?: string;
-  }
->;
-
-/** A token as listed (never the secret). */
-export interface TokenInfo {
-  id: string;
-  name: string;
-  description?: string;
-  prefix: string;
-  ops_access: boolean;
-  endpoint_access?: EndpointAccess | null;
-  created_at: string;
-  expires_at?: string | null;
-  last_used_at?: string | null;
-}
-
+export type EndpointAccess = components['schemas']['EndpointAccess'];
+/** The body of `POST /api/v1/tokens`. */
+export type CreateTokenInput = RequestBody<'/api/v1/tokens', 'post'>;
+/** A token as listed (never the secret), with its rotation state. */
+export type TokenInfo = components['schemas']['ApiToken'];
 /** The answer of `POST /api/v1/tokens`: `token` is shown this once. */
-export type CreatedToken = FromSpec<'/api/v1/tokens', 'post', 'response', TokenInfo & { token: string }>;
-
-/** The answer of `GET /api/v1/tokens`. */
-export type TokenList = FromSpec<'/api/v1/tokens', 'get', 'response', { tokens: TokenInfo[] }>;
+export type CreatedToken = ResponseBody<'/api/v1/tokens', 'post'>;
+/** The answer of `GET /api/v1/tokens`: one page. */
+export type TokenList = ResponseBody<'/api/v1/tokens', 'get'>;
+/** Query parameters of `GET /api/v1/tokens` (`all`, `user` for admins; paging). */
+export type TokenListQuery = QueryOf<'/api/v1/tokens', 'get'>;
+/** The body of `POST /api/v1/tokens/{id}/roll`. */
+export type RollTokenInput = RequestBody<'/api/v1/tokens/{id}/roll', 'post'>;
+/** The answer of `POST /api/v1/tokens/{id}/roll`: the successor, its secret shown this once. */
+export type RolledToken = ResponseBody<'/api/v1/tokens/{id}/roll', 'post'>;

@@ -11,11 +11,16 @@ import type {
   MethodsOf,
   RequestOptions,
   ResponseBody,
+  RolledToken,
+  RollTokenInput,
+  TokenInfo,
   TokenList,
+  TokenListQuery,
   UpdateDeploymentInput,
   WhoAmI,
 } from './api-types.js';
 import { DeploymentClient } from './deployment.js';
+import { type PagedList, paginate } from './paging.js';
 import { callOptions, checkEndpoint, checkToken, type FetchLike, Transport } from './transport.js';
 
 /** Options of {@link Client}. */
@@ -116,18 +121,25 @@ export class Client {
    * @example
    * ```ts
    * await client.deployments.create({ name: 'demo', upstream: 'http://127.0.0.1:9000', access: 'protected' });
-   * const { deployments } = await client.deployments.list();
+   * const { deployments, next_cursor } = await client.deployments.list({ limit: '50' }); // one page
+   * for await (const d of client.deployments.listAll()) console.log(d.name); // every page
    * await client.deployments.update('demo', { access: 'public' });
    * await client.deployments.delete('demo');
    * ```
    */
   readonly deployments = {
-    /** Lists the deployments the caller may see (the whole answer, so paging fields are kept). */
+    /** One page of the deployments the caller may see (`next_cursor` names the following one). */
     list: (query?: DeploymentListQuery, options: CallOptions = {}): Promise<DeploymentList> =>
-      this.request('get', '/api/v1/deployments', { ...callOptions(options), query } as RequestOptions<
-        '/api/v1/deployments',
-        'get'
-      >),
+      this.request('get', '/api/v1/deployments', { ...callOptions(options), query }),
+    /** Every deployment the caller may see, following `next_cursor` page by page. */
+    listAll: (
+      query?: Omit<NonNullable<DeploymentListQuery>, 'cursor'>,
+      options: CallOptions = {},
+    ): PagedList<Deployment> =>
+      paginate(
+        (cursor) => this.deployments.list({ ...query, cursor }, options),
+        (page) => page.deployments,
+      ),
     /** One deployment; `RESOURCE_NOT_FOUND` (404) when it does not exist or is hidden from the caller. */
     get: (name: string, options: CallOptions = {}): Promise<Deployment> =>
       this.request('get', '/api/v1/deployments/{name}', { ...callOptions(options), params: { name } }),
@@ -153,27 +165,40 @@ export class Client {
   };
 
   /**
-   * The caller's API tokens (`/api/v1/tokens`). The secret is in the answer of `create` only.
+   * API tokens (`/api/v1/tokens`): the caller's own, or (admins) anyone's with `{ all: 'true' }`
+   * or `{ user }`. The secret is in the answers of `create` and `roll` only.
    *
    * @example
    * ```ts
    * const { id, token } = await client.tokens.create({ name: 'ci', ops_access: false, endpoint_access: { all: true } });
-   * const { tokens } = await client.tokens.list();
+   * const { tokens, next_cursor } = await client.tokens.list(); // one page
+   * for await (const t of client.tokens.listAll()) console.log(t.name, t.state); // every page
+   * const successor = await client.tokens.roll(id, { grace_seconds: 3600 });
    * await client.tokens.delete(id);
    * ```
    */
   readonly tokens = {
-    // Untyped calls on purpose: the tokens API is not in every server's document yet; the types
-    // (api-types.ts) switch to the generated ones once it is.
     /** Creates a token; the answer's `token` is shown this once. */
     create: (input: CreateTokenInput, options: CallOptions = {}): Promise<CreatedToken> =>
-      this.call('post', '/api/v1/tokens', undefined, undefined, input, options),
-    /** Lists tokens (name, description, prefix, access, dates; never the secret). */
-    list: (options: CallOptions = {}): Promise<TokenList> =>
-      this.call('get', '/api/v1/tokens', undefined, undefined, undefined, options),
+      this.request('post', '/api/v1/tokens', { ...callOptions(options), body: input }),
+    /** One page of tokens (name, description, prefix, access, dates, state; never the secret). */
+    list: (query?: TokenListQuery, options: CallOptions = {}): Promise<TokenList> =>
+      this.request('get', '/api/v1/tokens', { ...callOptions(options), query }),
+    /** Every token of every page, following `next_cursor` (same query on every page). */
+    listAll: (query?: Omit<NonNullable<TokenListQuery>, 'cursor'>, options: CallOptions = {}): PagedList<TokenInfo> =>
+      paginate(
+        (cursor) => this.tokens.list({ ...query, cursor }, options),
+        (page) => page.tokens,
+      ),
+    /**
+     * Issues a successor with the same name, access and expiry; the old token keeps working for
+     * `grace_seconds` (0, the default: refused at once).
+     */
+    roll: (id: string, input: RollTokenInput = {}, options: CallOptions = {}): Promise<RolledToken> =>
+      this.request('post', '/api/v1/tokens/{id}/roll', { ...callOptions(options), params: { id }, body: input }),
     /** Revokes a token at once: its next request is refused. */
     delete: async (id: string, options: CallOptions = {}): Promise<void> => {
-      await this.call('delete', '/api/v1/tokens/{id}', { id }, undefined, undefined, options);
+      await this.request('delete', '/api/v1/tokens/{id}', { ...callOptions(options), params: { id } });
     },
   };
 

@@ -15,8 +15,11 @@ export type {
   RequestBody,
   RequestOptions,
   ResponseBody,
+  RolledToken,
+  RollTokenInput,
   TokenInfo,
   TokenList,
+  TokenListQuery,
   UpdateDeploymentInput,
   WhoAmI,
 } from './api-types.js';
@@ -25,5 +28,6 @@ export { DeploymentClient, type StreamOptions } from './deployment.js';
 export { type ClientErrorCode, type ErrorCode, isErrorCode, ModelgateApiError } from './errors.js';
 export { ERROR_STATUS } from './generated/error-codes.js';
 export type { components, paths } from './generated/openapi.js';
+export { type Page, PagedList, paginate } from './paging.js';
 export { DEFAULT_MAX_EVENT_SIZE, readEventStream, type SseEvent, SseLimitError, SseParser } from './sse.js';
 export type { FetchLike } from './transport.js';

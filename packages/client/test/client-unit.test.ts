@@ -175,3 +175,42 @@ describe('requests', () => {
     ]);
   });
 });
+
+describe('listAll (paging)', () => {
+  /** A server answering `pages[cursor]` ('' = the first page), recording the URLs asked for. */
+  function server(pages: Record<string, { tokens: { name: string }[]; next_cursor: string | null }>) {
+    const urls: string[] = [];
+    const fetch: FetchLike = async (url) => {
+      urls.push(url);
+      const cursor = new URL(url).searchParams.get('cursor') ?? '';
+      return Response.json(pages[cursor] ?? { tokens: [], next_cursor: null });
+    };
+    return { urls, client: new Client('http://127.0.0.1:8081', { token: TOKEN, fetch }) };
+  }
+
+  it('follows next_cursor with the same query until it is null, and fetches nothing before the loop', async () => {
+    const { urls, client } = server({
+      '': { tokens: [{ name: 'a' }, { name: 'b' }], next_cursor: 'c1' },
+      c1: { tokens: [{ name: 'c' }], next_cursor: 'c/2+' },
+      'c/2+': { tokens: [{ name: 'd' }], next_cursor: null },
+    });
+    const list = client.tokens.listAll({ all: 'true', limit: '2' });
+    expect(urls).toEqual([]);
+    expect((await list.toArray()).map((t) => t.name)).toEqual(['a', 'b', 'c', 'd']);
+    expect(urls).toEqual([
+      'http://127.0.0.1:8081/api/v1/tokens?all=true&limit=2',
+      'http://127.0.0.1:8081/api/v1/tokens?all=true&limit=2&cursor=c1',
+      'http://127.0.0.1:8081/api/v1/tokens?all=true&limit=2&cursor=c%2F2%2B',
+    ]);
+  });
+
+  it('fails with INVALID_RESPONSE instead of looping when the server repeats a cursor', async () => {
+    const { urls, client } = server({
+      '': { tokens: [{ name: 'a' }], next_cursor: 'same' },
+      same: { tokens: [{ name: 'b' }], next_cursor: 'same' },
+    });
+    const err = (await rejectionOf(client.tokens.listAll().toArray())) as ModelgateApiError;
+    expect(err.code).toBe('INVALID_RESPONSE');
+    expect(urls).toHaveLength(2);
+  });
+});

@@ -244,48 +244,135 @@ describe('inference', () => {
 });
 
 describe('tokens', () => {
-  /** The tokens API (issue 11) is built separately: these tests run once the server documents it. */
-  async function serverHasTokensApi(): Promise<boolean> {
-    const doc = (await (await fetch(`${server.urls.management}/api/v1/openapi.json`)).json()) as {
-      paths: Record<string, unknown>;
-    };
-    return '/api/v1/tokens' in doc.paths;
-  }
+  let alice: Client;
 
-  it('creates a token, uses it, lists it without the secret, deletes it, and it is refused next', async (ctx) => {
-    await admin.request('post', '/api/v1/groups', { body: { name: 'sdk-admins', privileges: ['admin'] } });
+  beforeAll(async () => {
+    await admin.request('post', '/api/v1/groups', { body: { name: 'sdk-readers', privileges: [] } });
+    // sdk-alice may read the demo deployment (view on its infrastructure, read on its service).
+    const demo = await admin.deployments.get('demo');
+    await admin.request('put', '/api/v1/infrastructures/{name}/grants/{group}', {
+      params: { name: demo.infrastructure, group: 'sdk-readers' },
+      body: { rights: ['view'] },
+    });
+    await admin.request('put', '/api/v1/services/{name}/grants/{group}', {
+      params: { name: demo.service, group: 'sdk-readers' },
+      body: { rights: ['read'] },
+    });
     const password = 'correct horse battery staple sdk';
-    await admin.request('post', '/api/v1/users', { body: { username: 'sdk-alice', password, groups: ['sdk-admins'] } });
+    await admin.request('post', '/api/v1/users', {
+      body: { username: 'sdk-alice', password, groups: ['sdk-readers'] },
+    });
     const session = await new Client(server.urls.management).request('post', '/api/v1/sessions', {
       body: { username: 'sdk-alice', password },
     });
-    const alice = new Client(server.urls.management, {
-      token: session.token,
-      inferenceEndpoint: server.urls.inference,
-    });
-    expect(await alice.whoami()).toMatchObject({ kind: 'user', user: 'sdk-alice', groups: ['sdk-admins'] });
-    if (!(await serverHasTokensApi())) ctx.skip();
+    alice = new Client(server.urls.management, { token: session.token, inferenceEndpoint: server.urls.inference });
+  });
 
+  it('creates a token, uses it on a deployment, lists it without the secret, deletes it, and it is refused next', async () => {
+    expect(await alice.whoami()).toMatchObject({ kind: 'user', user: 'sdk-alice' });
     const created = await alice.tokens.create({
       name: 'sdk-test',
       description: 'made by the SDK test',
       ops_access: true,
-      endpoint_access: { all: true },
+      endpoint_access: { deployments: ['demo'] },
     });
     const secret = String(created.token);
     expect(secret).toMatch(/^mgt_/);
     const withToken = new Client(server.urls.management, { token: secret, inferenceEndpoint: server.urls.inference });
-    expect((await withToken.whoami()).kind).toBe('api_token');
+    // An ops token acts as its owner on the management API.
+    expect(await withToken.whoami()).toMatchObject({ kind: 'user', user: 'sdk-alice', token: created.id });
     expect(await withToken.deployment('demo').post('/predictions/sentiment', { text: 'great' })).toMatchObject({
       label: 'positive',
     });
+    // Outside its list: refused with a typed 403, not a 401.
+    expect(await rejectionOf(withToken.deployment('slow').get('/ping'))).toMatchObject({ status: 403 });
 
     const listed = await alice.tokens.list();
-    expect(JSON.stringify(listed)).toContain('sdk-test');
+    expect(Object.keys(listed).sort()).toEqual(['next_cursor', 'tokens']);
+    expect(listed.next_cursor).toBeNull();
+    const mine = listed.tokens.find((t) => t.id === created.id);
+    expect(mine).toMatchObject({
+      name: 'sdk-test',
+      description: 'made by the SDK test',
+      ops_access: true,
+      endpoint_access: { deployments: ['demo'] },
+      prefix: secret.slice(0, mine?.prefix.length),
+      state: 'active',
+    });
+    expect(mine?.prefix.length).toBeLessThan(secret.length / 2);
+    expect(mine?.token).toBeUndefined();
     expect(JSON.stringify(listed)).not.toContain(secret);
 
-    await alice.tokens.delete(String(created.id));
-    expect(await rejectionOf(withToken.whoami())).toMatchObject({ status: 401 });
+    await alice.tokens.delete(created.id);
+    expect(await rejectionOf(withToken.whoami())).toMatchObject({ status: 401, code: 'CREDENTIAL_UNKNOWN' });
     expect(await rejectionOf(withToken.deployment('demo').get('/ping'))).toMatchObject({ status: 401 });
+    expect((await alice.tokens.list()).tokens.map((t) => t.id)).not.toContain(created.id);
+  });
+
+  it('follows next_cursor: listAll yields every token across pages, in order', async () => {
+    const names = ['page-a', 'page-b', 'page-c', 'page-d', 'page-e'];
+    const ids: string[] = [];
+    for (const name of names) ids.push((await alice.tokens.create({ name, ops_access: true })).id);
+
+    const first = await alice.tokens.list({ limit: '2' });
+    expect(first.tokens).toHaveLength(2);
+    expect(first.next_cursor).toEqual(expect.any(String));
+
+    let pages = 0;
+    const counting = new Client(server.urls.management, {
+      token: (await alice.tokens.create({ name: 'page-reader', ops_access: true })).token,
+      fetch: (input, init) => {
+        if (input.includes('/api/v1/tokens')) pages++;
+        return fetch(input, init);
+      },
+    });
+    const all = await counting.tokens.listAll({ limit: '2' }).toArray();
+    expect(all.map((t) => t.name)).toEqual([...names, 'page-reader']);
+    expect(pages).toBe(3);
+    // for await stops early without reading further pages.
+    pages = 0;
+    for await (const token of counting.tokens.listAll({ limit: '2' })) {
+      expect(token.name).toBe('page-a');
+      break;
+    }
+    expect(pages).toBe(1);
+    for (const id of ids) await alice.tokens.delete(id);
+  });
+
+  it("lets an admin list and revoke another user's token; a user sees only their own", async () => {
+    const token = await alice.tokens.create({ name: 'alice-own', ops_access: false, endpoint_access: { all: true } });
+    const everyone = await admin.tokens.listAll({ all: 'true' }).toArray();
+    expect(everyone.find((t) => t.id === token.id)).toMatchObject({ user: 'sdk-alice', name: 'alice-own' });
+    expect((await admin.tokens.list({ user: 'sdk-alice' })).tokens.map((t) => t.id)).toContain(token.id);
+
+    const bob = await admin.request('post', '/api/v1/users', {
+      body: { username: 'sdk-bob', password: 'another long sdk password' },
+    });
+    expect(bob).toBeDefined();
+    const bobSession = await new Client(server.urls.management).request('post', '/api/v1/sessions', {
+      body: { username: 'sdk-bob', password: 'another long sdk password' },
+    });
+    const asBob = new Client(server.urls.management, { token: bobSession.token });
+    expect((await asBob.tokens.list()).tokens).toEqual([]);
+    expect(await rejectionOf(asBob.tokens.list({ all: 'true' }))).toMatchObject({
+      status: 403,
+      code: 'MISSING_GLOBAL_ADMIN',
+    });
+    expect(await rejectionOf(asBob.tokens.delete(token.id))).toMatchObject({ status: 404 });
+
+    await admin.tokens.delete(token.id);
+    const user = admin.deployment('demo', { token: String(token.token) });
+    expect(await rejectionOf(user.get('/ping'))).toMatchObject({ status: 401 });
+  });
+
+  it('rolls a token: the successor works, the old one is refused at once with no grace', async () => {
+    const old = await alice.tokens.create({ name: 'to-roll', ops_access: true });
+    const successor = await alice.tokens.roll(old.id);
+    expect(successor.token).toMatch(/^mgt_/);
+    expect(successor.name).toBe('to-roll');
+    const next = new Client(server.urls.management, { token: String(successor.token) });
+    expect(await next.whoami()).toMatchObject({ kind: 'user', user: 'sdk-alice', token: successor.id });
+    const before = new Client(server.urls.management, { token: String(old.token) });
+    expect(await rejectionOf(before.whoami())).toMatchObject({ status: 401 });
   });
 });

@@ -12,6 +12,8 @@ import type {
   MethodsOf,
   RequestBody,
   ResponseBody,
+  TokenInfo,
+  TokenList,
   WhoAmI,
 } from '../src/api-types.js';
 import { ERROR_STATUS, type ErrorCode } from '../src/index.js';
@@ -53,7 +55,7 @@ describe('generated types', () => {
   it('type the SDK from the document', () => {
     // Compile-time checks (tsc -p tsconfig.test.json runs before vitest): a drift breaks the build.
     expectTypeOf<Deployment>().toHaveProperty('upstream');
-    expectTypeOf<Deployment['access']>().toEqualTypeOf<'public' | 'protected' | undefined>();
+    expectTypeOf<Deployment['access']>().toEqualTypeOf<'public' | 'protected'>();
     expectTypeOf<DeploymentList>().toHaveProperty('deployments');
     expectTypeOf<CreateDeploymentInput>().toHaveProperty('name').toEqualTypeOf<string>();
     expectTypeOf<WhoAmI['kind']>().toExtend<string>();
@@ -62,6 +64,9 @@ describe('generated types', () => {
     expectTypeOf<ResponseBody<'/api/v1/whoami', 'get'>>().toEqualTypeOf<WhoAmI>();
     expectTypeOf<CreateTokenInput>().toHaveProperty('ops_access');
     expectTypeOf<CreatedToken>().toHaveProperty('token');
+    expectTypeOf<TokenList['next_cursor']>().toEqualTypeOf<string | null>();
+    expectTypeOf<TokenList['tokens'][number]>().toEqualTypeOf<TokenInfo>();
+    expectTypeOf<TokenInfo>().not.toHaveProperty('hash');
     expectTypeOf<'DEPLOYMENT_NOT_FOUND'>().toExtend<ErrorCode>();
     expectTypeOf<'HTTP_ERROR'>().not.toExtend<ErrorCode>();
   });

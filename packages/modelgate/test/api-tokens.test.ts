@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCredential } from '../src/auth/credential.js';
 import { waitForAudit } from './helpers/audit.js';
@@ -97,6 +98,21 @@ describe.each(STORE_BACKENDS)('API tokens on $name', (backend) => {
     expect(after.code).toBe('CREDENTIAL_UNKNOWN');
     expect((await api(t, made.token, 'GET', '/whoami')).status).toBe(401);
     expect((await api(t, alice, 'GET', '/tokens')).body.tokens.map((r: { id: string }) => r.id)).not.toContain(made.id);
+  });
+
+  it('the token is shown once and stored only as its SHA-256 hash', async () => {
+    const made = await create(alice, { name: 'hashed', ops_access: true });
+    const row = await t.node.store.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('id', '=', made.id)
+      .executeTakeFirstOrThrow();
+    expect(row.hash).toBe(createHash('sha256').update(made.token, 'utf8').digest('hex'));
+    const stored = JSON.stringify(row);
+    expect(stored).not.toContain(made.token);
+    expect(stored).not.toContain(made.token.slice(4)); // not even without its prefix
+    // The list never shows it again.
+    expect((await api(t, alice, 'GET', '/tokens')).text).not.toContain(made.token);
   });
 
   it('every combination of access types: in the list, outside it, not readable by the owner, management API', async () => {
@@ -248,6 +264,8 @@ describe.each(STORE_BACKENDS)('API tokens on $name', (backend) => {
       const res = await api(t, bob, 'GET', `/tokens?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
       expect(res.status, res.text).toBe(200);
       expect(res.body.tokens.length).toBeLessThanOrEqual(2);
+      // The last page has no cursor: a walk never ends on an empty page.
+      expect(res.body.tokens.length).toBeGreaterThan(0);
       seen.push(...res.body.tokens.map((r: { name: string }) => r.name));
       cursor = res.body.next_cursor;
     } while (cursor);
@@ -323,5 +341,40 @@ describe.each(STORE_BACKENDS)('API tokens on $name', (backend) => {
     });
     const deleted = await waitForAudit(t, 'action=token.delete', (rows) => rows.some((r) => r.target_name === made.id));
     expect(deleted.find((r) => r.target_name === made.id)).toMatchObject({ outcome: 'allowed', status: 204 });
+  });
+});
+
+describe('the node-wide maximum lifetime of API tokens (api_token_max_ttl_s)', () => {
+  let t: TestNode;
+  let dana: string;
+  beforeAll(async () => {
+    // A node whose operator allows tokens of at most one hour (and a default longer than that).
+    t = await startTestNode({ api_token_max_ttl_s: '3600', api_token_default_ttl_s: '86400' });
+    dana = await userWithSession(t, 'dana');
+  });
+  afterAll(() => t?.close());
+
+  it('caps the default expiry at the maximum, accepts an expiry within it, refuses one beyond it', async () => {
+    const before = Date.now();
+    const capped = await api(t, dana, 'POST', '/tokens', { name: 'default', ops_access: true });
+    expect(capped.status, capped.text).toBe(201);
+    const expires = Date.parse(capped.body.expires_at);
+    expect(expires).toBeGreaterThanOrEqual(before + 3600_000 - 1000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 3600_000);
+
+    const within = new Date(Date.now() + 30 * 60_000).toISOString();
+    const ok = await api(t, dana, 'POST', '/tokens', { name: 'half-hour', ops_access: true, expires_at: within });
+    expect(ok.status, ok.text).toBe(201);
+    expect(Date.parse(ok.body.expires_at)).toBe(Date.parse(within));
+
+    const beyond = new Date(Date.now() + 2 * 3600_000).toISOString();
+    const far = await api(t, dana, 'POST', '/tokens', { name: 'two-hours', ops_access: true, expires_at: beyond });
+    expect(far.status).toBe(400);
+    expect(far.body.error.code).toBe('VALIDATION_FAILED');
+    expect(far.body.error.message).toMatch(/at most 3600 seconds.*api_token_max_ttl_s/);
+    expect((await api(t, dana, 'GET', '/tokens')).body.tokens.map((r: { name: string }) => r.name)).toEqual([
+      'default',
+      'half-hour',
+    ]);
   });
 });

@@ -193,7 +193,12 @@ describe('the sign-in page', () => {
   it('explains a refusal without the token; no error for a first visit', () => {
     expect(pageError({ code: 'CREDENTIAL_MISSING' }, false)).toBeUndefined();
     expect(pageError({ code: 'CREDENTIAL_REVOKED' }, true)).toContain('saved token');
-    expect(pageError({ code: 'FORBIDDEN' }, false)).toContain('does not open this deployment');
+    expect(pageError({ code: 'FORBIDDEN' }, false)).toBe(
+      'That token is valid but does not open this deployment (FORBIDDEN).',
+    );
+    expect(pageError({ code: 'FORBIDDEN', message: 'This API token has no Protected Endpoint access' }, false)).toBe(
+      'That token is valid but does not open this deployment: This API token has no Protected Endpoint access (FORBIDDEN).',
+    );
     expect(pageError({ code: 'THROTTLED', headers: { 'retry-after': '42' } }, false)).toContain('in 42 seconds');
   });
 });

@@ -9,6 +9,7 @@ import { generateCredential } from '../src/auth/credential.js';
 import { call, rawRequest } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, startNodeProcess } from './helpers/node-process.js';
+import { api, userWithSession } from './helpers/people.js';
 import { type TestUpstream, websocketUpstream } from './helpers/upstreams.js';
 
 /**
@@ -519,6 +520,106 @@ describe('the cookie on later requests', () => {
     });
     expect(res.status).toBe(200);
     expect(up.hits.at(-1)?.headers.cookie).toBe('a=1');
+  });
+});
+
+describe('API tokens (mgt_) through the page and the cookie', () => {
+  /** alice reads `model` and `other`, not `fwd`; her tokens are made with her session. */
+  let alice: string;
+  const token = async (body: Record<string, unknown>) => {
+    const res = await api(t, alice, 'POST', '/tokens', { name: `browser-${randomBytes(4).toString('hex')}`, ...body });
+    expect(res.status, res.text).toBe(201);
+    return res.body as { id: string; token: string };
+  };
+
+  beforeAll(async () => {
+    expect((await manage(t, 'POST', '/groups', { name: 'browser-readers' })).status).toBe(201);
+    for (const name of ['model', 'other']) {
+      const d = (await manage(t, 'GET', `/deployments/${name}`)).body;
+      await manage(t, 'PUT', `/infrastructures/${d.infrastructure}/grants/browser-readers`, { rights: ['view'] });
+      await manage(t, 'PUT', `/services/${d.service}/grants/browser-readers`, { rights: ['read'] });
+    }
+    alice = await userWithSession(t, 'browser-alice', ['browser-readers']);
+  });
+
+  it('an endpoint token sets the cookie, which reaches the upstream as the token’s principal, never the token', async () => {
+    const made = await token({ ops_access: false, endpoint_access: { deployments: ['model'] } });
+    const signed = await signIn({ token: made.token, return_to: '/model/app' }, '127.0.27.1');
+    expect(signed.status).toBe(303);
+    expect(setCookie(signed)).toEqual([`modelgate_token=${made.token}; Path=/model; HttpOnly; SameSite=Strict`]);
+    const res = await load('/model/app', '127.0.27.1', { cookie: cookieFrom(signed) });
+    expect(res.status).toBe(200);
+    const hit = up.hits.at(-1) as Hit;
+    expect(hit.url).toBe('/app');
+    expect(hit.headers['x-modelgate-principal']).toBe(`api_token:${made.id}`);
+    expect(JSON.stringify(hit.headers)).not.toContain(made.token);
+  });
+
+  it.each([
+    ['an ops-only token', { ops_access: true }, 'model', 'has no Protected Endpoint access', '127.0.27.2'],
+    [
+      'a token listing another deployment',
+      { ops_access: false, endpoint_access: { deployments: ['model'] } },
+      'other',
+      'does not list this deployment',
+      '127.0.27.3',
+    ],
+    [
+      'a token for all, on a deployment its owner may not read',
+      { ops_access: false, endpoint_access: { all: true } },
+      'fwd',
+      'owner may not read this deployment',
+      '127.0.27.4',
+    ],
+  ])(
+    '%s is refused on the page with the reason (403), and no cookie',
+    async (_name, body, deployment, reason, from) => {
+      const made = await token(body);
+      const res = await signIn({ token: made.token, deployment, return_to: `/${deployment}/` }, from);
+      expect(res.status).toBe(403);
+      expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(res.text).toContain(reason);
+      expect(res.text).toContain('FORBIDDEN');
+      expect(res.text).not.toContain(made.token);
+      expect(setCookie(res)).toEqual([]);
+      // Exactly what the same token gets as a Bearer header.
+      const bearer = await call(`${inference}/${deployment}/x`, {
+        headers: { authorization: `Bearer ${made.token}` },
+        localAddress: from,
+      });
+      expect(bearer.status).toBe(403);
+      expect(bearer.json.error.message).toContain(reason);
+    },
+  );
+
+  it('deleting the token refuses its cookie on the next request, which clears it and shows the page', async () => {
+    const made = await token({ ops_access: false, endpoint_access: { all: true } });
+    const cookie = cookieFrom(await signIn({ token: made.token }, '127.0.27.5'));
+    expect((await load('/model/', '127.0.27.5', { cookie })).status).toBe(200);
+    expect((await api(t, alice, 'DELETE', `/tokens/${made.id}`)).status).toBe(204);
+    const page = await load('/model/', '127.0.27.5', { cookie });
+    expect(page.status).toBe(401);
+    expect(page.text).toContain('The saved token was refused');
+    expect(page.text).not.toContain(made.token);
+    expect(setCookie(page)).toEqual(['modelgate_token=; Max-Age=0; Path=/model; HttpOnly; SameSite=Strict']);
+  });
+
+  it('taking the owner’s read right away refuses the cookie on the next request (403)', async () => {
+    expect((await manage(t, 'POST', '/groups', { name: 'browser-other-readers' })).status).toBe(201);
+    const d = (await manage(t, 'GET', '/deployments/other')).body;
+    await manage(t, 'PUT', `/infrastructures/${d.infrastructure}/grants/browser-other-readers`, { rights: ['view'] });
+    await manage(t, 'PUT', `/services/${d.service}/grants/browser-other-readers`, { rights: ['read'] });
+    const bob = await userWithSession(t, 'browser-bob', ['browser-other-readers']);
+    const made = await api(t, bob, 'POST', '/tokens', { name: 'bob-browser', endpoint_access: { all: true } });
+    expect(made.status, made.text).toBe(201);
+    const cookie = cookieFrom(
+      await submit('/_modelgate/sign-in', { deployment: 'other', token: made.body.token }, '127.0.27.6'),
+    );
+    expect((await load('/other/', '127.0.27.6', { cookie })).status).toBe(200);
+    expect((await manage(t, 'DELETE', `/services/${d.service}/grants/browser-other-readers`)).status).toBe(204);
+    const res = await load('/other/', '127.0.27.6', { cookie });
+    expect(res.status).toBe(403);
+    expect(res.text).toContain('does not open this deployment');
   });
 });
 

@@ -9,11 +9,14 @@ import { generateCredential } from '../src/auth/credential.js';
 import { createLogger } from '../src/log/logger.js';
 import { startDemo } from '../src/server/demo.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
+import { api, userWithSession } from './helpers/people.js';
 
 /**
  * Acceptance test of browser access (issue 11, acceptance 5): a real headless Chromium opens the
- * protected demo deployment, gets the sign-in page, signs in with an API key and reaches the demo
- * model; a wrong token shows an error and sets no cookie; another origin's form cannot sign it in.
+ * protected demo deployment, gets the sign-in page, signs in with a person's API token (`mgt_`,
+ * Protected Endpoint access to the demo) and reaches the demo model; a wrong token, or an ops-only
+ * token, shows an error and sets no cookie; another origin's form cannot sign it in; deleting the
+ * token ends the browser's access on its next load.
  * Needs Debian's `chromium` (`.ci/run` installs it); skipped, saying so, only when it is absent.
  */
 
@@ -37,7 +40,9 @@ const ARGS = [
 
 let t: TestNode;
 let demo: { close(): Promise<void> };
-let apiKey: string;
+/** The owner's session and an endpoint token of hers for the demo deployment. */
+let session: string;
+let apiToken: { id: string; token: string };
 let attacker: Server;
 let attackerUrl: string;
 let profile: string;
@@ -47,15 +52,27 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
   beforeAll(async () => {
     t = await startTestNode();
     demo = await startDemo(t.node, createLogger({ level: 'silent', pretty: false }));
-    const made = await manage(t, 'POST', '/api-keys', { deployment: 'demo' });
-    expect(made.status, JSON.stringify(made.body)).toBe(201);
-    apiKey = made.body.api_keys[0].key;
+    // A person who may read the demo deployment makes a token for it, as in the console.
+    const demoDeployment = (await manage(t, 'GET', '/deployments/demo')).body;
+    expect((await manage(t, 'POST', '/groups', { name: 'demo-readers' })).status).toBe(201);
+    const infraGrant = `/infrastructures/${demoDeployment.infrastructure}/grants/demo-readers`;
+    expect((await manage(t, 'PUT', infraGrant, { rights: ['view'] })).status).toBeLessThan(300);
+    const serviceGrant = `/services/${demoDeployment.service}/grants/demo-readers`;
+    expect((await manage(t, 'PUT', serviceGrant, { rights: ['read'] })).status).toBeLessThan(300);
+    session = await userWithSession(t, 'browser-user', ['demo-readers']);
+    const made = await api(t, session, 'POST', '/tokens', {
+      name: 'browser',
+      ops_access: false,
+      endpoint_access: { deployments: ['demo'] },
+    });
+    expect(made.status, made.text).toBe(201);
+    apiToken = made.body;
     // Another origin (same host, other port) whose page submits the sign-in form on load: login CSRF.
     attacker = createServer((_req, res) => {
       res.setHeader('content-type', 'text/html');
       res.end(`<!doctype html><form id="f" method="post" action="${t.node.urls.inference}/_modelgate/sign-in">
 <input name="deployment" value="demo"><input name="return_to" value="/demo/models">
-<input name="token" value="${apiKey}"></form><script>document.getElementById('f').submit()</script>`);
+<input name="token" value="${apiToken.token}"></form><script>document.getElementById('f').submit()</script>`);
     });
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
     attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
@@ -79,11 +96,26 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     const first = await page.goto(`${t.node.urls.inference}/demo/models`);
     expect(first?.status()).toBe(401);
     expect(await page.locator('h1').textContent()).toBe('Sign in to demo');
-    const wrong = generateCredential('api_key');
+    const wrong = generateCredential('api_token'); // well formed, never issued
     await page.fill('#token', wrong);
     await Promise.all([page.waitForURL('**/_modelgate/sign-in'), page.click('button[type=submit]')]);
     expect(await page.locator('.error').textContent()).toContain('CREDENTIAL_UNKNOWN');
     expect(await page.content()).not.toContain(wrong);
+    expect(await tokenCookies()).toEqual([]);
+    await page.close();
+  });
+
+  it('an ops-only API token shows why it cannot open the model, and sets no cookie', async () => {
+    const opsOnly = await api(t, session, 'POST', '/tokens', { name: 'ops-only', ops_access: true });
+    expect(opsOnly.status, opsOnly.text).toBe(201);
+    const page = await browser.newPage();
+    await page.goto(`${t.node.urls.inference}/demo/models`);
+    await page.fill('#token', opsOnly.body.token);
+    await Promise.all([page.waitForURL('**/_modelgate/sign-in'), page.click('button[type=submit]')]);
+    const error = await page.locator('.error').textContent();
+    expect(error).toContain('no Protected Endpoint access');
+    expect(error).toContain('FORBIDDEN');
+    expect(await page.content()).not.toContain(opsOnly.body.token);
     expect(await tokenCookies()).toEqual([]);
     await page.close();
   });
@@ -100,7 +132,8 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
   it('signs in through the page and reaches the demo model at the page first asked for', async () => {
     const page = await browser.newPage();
     await page.goto(`${t.node.urls.inference}/demo/models`);
-    await page.fill('#token', apiKey);
+    expect(await page.locator('p').first().textContent()).toContain('API token');
+    await page.fill('#token', apiToken.token);
     await Promise.all([page.waitForURL('**/demo/models'), page.click('button[type=submit]')]);
     expect(JSON.parse((await page.locator('body').textContent()) ?? '')).toEqual({
       models: [{ modelName: 'sentiment', modelUrl: 'sentiment.mar' }],
@@ -125,10 +158,8 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     await page.close();
   });
 
-  it('revoking the API key refuses the cookie on the next load: the sign-in page again, cookie gone', async () => {
-    const listed = await manage(t, 'GET', '/api-keys?deployment=demo');
-    const id = listed.body.api_keys[0].id;
-    expect((await manage(t, 'DELETE', `/api-keys/${id}`)).status).toBe(204);
+  it('deleting the API token refuses the cookie on the next load: the sign-in page again, cookie gone', async () => {
+    expect((await api(t, session, 'DELETE', `/tokens/${apiToken.id}`)).status).toBe(204);
     const page = await browser.newPage();
     const res = await page.goto(`${t.node.urls.inference}/demo/models`);
     expect(res?.status()).toBe(401);

@@ -4,13 +4,15 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { BIN, runCliToEnd, tempDir } from './helpers/node-process.js';
+import { api, userWithSession } from './helpers/people.js';
 
 /**
  * Issue 11 B4, acceptance 2: `modelgate login` with piped input and in a pseudo-terminal, the
  * contexts file (0600, atomic, under XDG_CONFIG_HOME), `current-context` as JSON for jq,
  * `contexts list|use|delete` and `logout`, and the login context as the CLI's third credential.
- * The real binary against a real node; the token is the node's management key (any management
- * credential works: API tokens come with the tokens issue).
+ * The real binary against a real node, with the node's management key and with a person's API
+ * token (`mgt_`): an ops token logs in; an endpoint-only token is refused (it cannot call the
+ * management API the context is for).
  */
 
 let t: TestNode;
@@ -171,28 +173,148 @@ describe('contexts use and delete: what happens to the current pointer', () => {
   });
 });
 
+/**
+ * Types `token` at the no-echo prompt of `modelgate login` in a pseudo-terminal (util-linux
+ * `script`); resolves with the exit status and everything the terminal showed, or `undefined`
+ * when `script` is not installed.
+ */
+async function loginInTerminal(
+  token: string,
+  context: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string } | undefined> {
+  if (spawnSync('script', ['--version']).error) return undefined;
+  const command = `"${process.execPath}" "${BIN}" login --endpoint ${t.node.urls.management} --context ${context}`;
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: tempDir(),
+    env: { ...process.env, ...env, MODELGATE_API_TOKEN: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const prompted = new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (output.includes('API token for')) resolve();
+    });
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  // Typed only once the prompt is up (raw mode, no echo): typed earlier, the terminal would echo it.
+  await prompted;
+  child.stdin.write(`${token}\r`);
+  const code = await exited;
+  return { code, output };
+}
+
+describe('login with a person’s API token (mgt_)', () => {
+  let session: string;
+  let ops: string;
+  let endpointOnly: string;
+
+  beforeAll(async () => {
+    session = await userWithSession(t, 'cli-alice');
+    // The user makes her tokens with the CLI, authenticated by her session.
+    const make = async (args: string[]) => {
+      const r = await cli(['tokens', 'create', ...args, '-o', 'json'], {
+        MODELGATE_ENDPOINT: t.node.urls.management,
+        MODELGATE_API_TOKEN: session,
+      });
+      expect(r.code, r.all).toBe(0);
+      return JSON.parse(r.stdout).token as string;
+    };
+    ops = await make(['laptop', '--ops']);
+    endpointOnly = await make(['inference-only', '--all-deployments']);
+    expect(ops).toMatch(/^mgt_/);
+  });
+
+  it('--api-token: checks it, saves it, current-context prints it, and `tokens list` then works with no flags', async () => {
+    const home = configHome();
+    const r = await cli(['login', '--endpoint', t.node.urls.management, '--api-token', ops], home.env);
+    expect(r.code, r.all).toBe(0);
+    expect(r.stdout).toContain(`Logged in to ${t.node.urls.management} as user "cli-alice" (API token`);
+    expect(r.all).not.toContain(ops);
+    expect(mode(home.file)).toBe(0o600);
+    const c = JSON.parse((await cli(['current-context'], home.env)).stdout);
+    expect(c).toEqual({ name: 'default', endpoint: t.node.urls.management, api_token: ops });
+
+    const list = await cli(['tokens', 'list', '-o', 'json'], home.env);
+    expect(list.code, list.all).toBe(0);
+    const items = JSON.parse(list.stdout).items as { name: string; user: string; prefix: string }[];
+    expect(items.map((i) => i.name).sort()).toEqual(['inference-only', 'laptop']);
+    expect(items.every((i) => i.user === 'cli-alice')).toBe(true);
+    expect(list.all).not.toContain(ops);
+    expect(list.all).not.toContain(endpointOnly);
+    const table = await cli(['tokens', 'list'], home.env);
+    expect(table.stdout).toMatch(/laptop/);
+  });
+
+  it('piped on stdin: the same login, and the context then acts as the token’s owner', async () => {
+    const home = configHome();
+    const r = await cli(['login', '--endpoint', t.node.urls.management, '--context', 'piped'], home.env, `${ops}\n`);
+    expect(r.code, r.all).toBe(0);
+    expect(r.all).not.toContain(ops);
+    expect(JSON.parse((await cli(['current-context'], home.env)).stdout)).toMatchObject({
+      name: 'piped',
+      api_token: ops,
+    });
+    const who = await cli(['sessions', 'whoami', '-o', 'json'], home.env);
+    expect(JSON.parse(who.stdout)).toMatchObject({ kind: 'user', user: 'cli-alice' });
+  });
+
+  it('in a pseudo-terminal: asked without echo, saved', async () => {
+    const home = configHome();
+    const typed = await loginInTerminal(ops, 'tty-token', home.env);
+    if (typed === undefined) return; // util-linux script not installed
+    expect(typed.code).toBe(0);
+    expect(typed.output).toContain('Logged in to');
+    expect(typed.output).not.toContain(ops);
+    expect(mode(home.file)).toBe(0o600);
+    const c = JSON.parse((await cli(['current-context'], home.env)).stdout);
+    expect(c).toMatchObject({ name: 'tty-token', api_token: ops });
+  });
+
+  it('an endpoint-only token is refused at login with the reason, and nothing is saved', async () => {
+    const home = configHome();
+    const r = await cli(['login', '--endpoint', t.node.urls.management, '--api-token', endpointOnly], home.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error \[FORBIDDEN\]: .*no Developer Operations access/);
+    expect(r.stderr).toContain('--ops');
+    expect(r.stderr).toContain('nothing was saved');
+    expect(r.all).not.toContain(endpointOnly);
+    expect(existsSync(home.file)).toBe(false);
+  });
+
+  it('a deleted token is refused at login; a saved context whose token is deleted fails on its next command', async () => {
+    const home = configHome();
+    const made = await api(t, session, 'POST', '/tokens', { name: 'short-lived', ops_access: true });
+    expect(made.status, made.text).toBe(201);
+    expect(
+      (
+        await cli(['login', '--api-token', made.body.token], {
+          ...home.env,
+          MODELGATE_ENDPOINT: t.node.urls.management,
+        })
+      ).code,
+    ).toBe(0);
+    expect((await api(t, session, 'DELETE', `/tokens/${made.body.id}`)).status).toBe(204);
+    const next = await cli(['tokens', 'list'], home.env);
+    expect(next.code).toBe(1);
+    expect(next.stderr).toMatch(/^error \[CREDENTIAL_UNKNOWN\]/);
+    const again = await cli(
+      ['login', '--endpoint', t.node.urls.management, '--api-token', made.body.token],
+      configHome().env,
+    );
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('nothing was saved');
+  });
+});
+
 describe('login in a pseudo-terminal (script)', () => {
   it('asks for the token without echo and saves it', async () => {
-    if (spawnSync('script', ['--version']).error) return; // util-linux script not installed
     const home = configHome();
-    const command = `"${process.execPath}" "${BIN}" login --endpoint ${t.node.urls.management} --context tty`;
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
-      cwd: tempDir(),
-      env: { ...process.env, ...home.env, MODELGATE_API_TOKEN: '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const prompted = new Promise<void>((resolve) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString('utf8');
-        if (output.includes('API token for')) resolve();
-      });
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    // Typed only once the prompt is up (raw mode, no echo): typed earlier, the terminal would echo it.
-    await prompted;
-    child.stdin.write(`${t.keys.management}\r`);
-    expect(await exited).toBe(0);
+    const typed = await loginInTerminal(t.keys.management, 'tty', home.env);
+    if (typed === undefined) return; // util-linux script not installed
+    const { code, output } = typed;
+    expect(code).toBe(0);
     expect(output).toContain(`API token for ${t.node.urls.management}: `);
     expect(output).toContain('Logged in to');
     expect(output).not.toContain(t.keys.management);

@@ -153,6 +153,28 @@ describe.each(STORE_BACKENDS)('rotation on $name', (backend) => {
     expect((await call(zeroRoll.body.key)).status).toBe(200);
   });
 
+  it('deleting either side of a roll ends that one at once, on both planes, while the other keeps working', async () => {
+    // A token: the successor deleted during the grace; the retiring one keeps its grace.
+    const token = await newToken('either');
+    const rolledToken = await rollToken(token.id, 3600);
+    expect(rolledToken.status, rolledToken.text).toBe(201);
+    expect((await call(rolledToken.body.token)).status).toBe(200); // cached from here on
+    expect((await api(t, rita, 'DELETE', `/tokens/${rolledToken.body.id}`)).status).toBe(204);
+    expect(await call(rolledToken.body.token)).toEqual({ status: 401, code: 'CREDENTIAL_UNKNOWN' });
+    expect((await api(t, rolledToken.body.token, 'GET', '/whoami')).status).toBe(401);
+    expect((await call(token.token)).status).toBe(200);
+    expect((await api(t, token.token, 'GET', '/whoami')).status).toBe(200);
+
+    // A key: the retiring one deleted during the grace; the successor is untouched.
+    const key = await newKey();
+    const rolledKey = await rollKey(key.id, 3600);
+    expect(rolledKey.status, rolledKey.text).toBe(201);
+    expect((await call(key.key)).status).toBe(200);
+    expect((await api(t, t.keys.management, 'DELETE', `/api-keys/${key.id}`)).status).toBe(204);
+    expect(await call(key.key)).toEqual({ status: 401, code: 'CREDENTIAL_UNKNOWN' });
+    expect((await call(rolledKey.body.key)).status).toBe(200);
+  });
+
   it('parallel rolls of one credential make exactly one successor; the others get 409', async () => {
     const token = await newToken('parallel');
     const key = await newKey();

@@ -9,89 +9,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List API keys (prefixes, never the keys) */
-        get: {
-            parameters: {
-                query?: {
-                    deployment?: string;
-                    service?: string;
-                    version?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            api_keys?: {
-                                created_at?: string;
-                                deployment?: string;
-                                description?: string;
-                                id?: string;
-                                /** @description Only on creation and reveal */
-                                key?: string;
-                                last_used_at?: string | null;
-                                prefix?: string;
-                                service?: string;
-                                version?: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * List API keys (prefixes, never the keys)
+         * @description Every key the caller may see, or those of one owner; oldest first, a page at a time.
+         */
+        get: operations["listApiKeys"];
         put?: never;
         /** Create API keys (returned once here; revealable later) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        count?: number;
-                        deployment?: string;
-                        description?: string;
-                        service?: string;
-                        version?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            api_keys?: {
-                                created_at?: string;
-                                deployment?: string;
-                                description?: string;
-                                id?: string;
-                                /** @description Only on creation and reveal */
-                                key?: string;
-                                last_used_at?: string | null;
-                                prefix?: string;
-                                service?: string;
-                                version?: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createApiKeys"];
         delete?: never;
         options?: never;
         head?: never;
@@ -109,26 +34,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete an API key: refused from the next request on */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteApiKey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -142,41 +48,29 @@ export interface paths {
             cookie?: never;
         };
         /** Show an API key again */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            deployment?: string;
-                            description?: string;
-                            id?: string;
-                            /** @description Only on creation and reveal */
-                            key?: string;
-                            last_used_at?: string | null;
-                            prefix?: string;
-                            service?: string;
-                            version?: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["revealApiKey"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/api-keys/{id}/roll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll an API key: a successor now, the old one refused after a grace period
+         * @description Needs the right to create keys for the owner (deploy). The successor has the same owner and description; the old key keeps working for `grace_seconds`, then is refused. Both are listed meanwhile (`state`: `active`, `retiring`). A key rolled already answers 409 `CREDENTIAL_ALREADY_ROLLED`.
+         */
+        post: operations["rollApiKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -192,69 +86,9 @@ export interface paths {
         };
         /**
          * Read the audit log (admins only)
-         * @description Records of every management change, every refused management attempt, every admin-key CLI command and (rate-bounded) data-plane refusals. Newest first unless `order=asc`; pass `next` back as `cursor` with the same filters for the following page. In ascending order `next` is always returned, so polling with it follows the log.
+         * @description Records of every management change, every refused management attempt, every admin-key CLI command and (rate-bounded) data-plane refusals. Newest first unless `order=asc`; pass `next_cursor` back as `cursor` with the same filters for the following page. In ascending order `next_cursor` is always returned, so polling with it follows the log.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description Action, exact, or a prefix ending in `*` (`deployment.*`) */
-                    action?: string;
-                    /** @description Principal id (`node:management`, an admin key id, ...) */
-                    actor?: string;
-                    /** @description `next` of the previous page */
-                    cursor?: string;
-                    /** @description 1-1000, default 100 */
-                    limit?: string;
-                    listener?: "management" | "inference" | "cli";
-                    /** @description Default `desc` (newest first) */
-                    order?: "asc" | "desc";
-                    outcome?: "allowed" | "denied" | "failed";
-                    /** @description ISO-8601 time, inclusive */
-                    since?: string;
-                    /** @description Target name (`sentiment`, `sentiment/1.0`) */
-                    target?: string;
-                    /** @description Target kind (`deployment`, `service.version`, ...) */
-                    target_kind?: string;
-                    /** @description ISO-8601 time, exclusive */
-                    until?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Cursor of the following page, null when none */
-                            next?: string | null;
-                            records?: {
-                                action?: string;
-                                actor?: string;
-                                actor_kind?: string;
-                                client_address?: string | null;
-                                code?: string | null;
-                                id?: number;
-                                /** @enum {string} */
-                                listener?: "management" | "inference" | "cli";
-                                /** @enum {string} */
-                                outcome?: "allowed" | "denied" | "failed";
-                                request_id?: string | null;
-                                status?: number;
-                                target_kind?: string;
-                                target_name?: string | null;
-                                time?: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listAuditRecords"];
         put?: never;
         post?: never;
         delete?: never;
@@ -270,148 +104,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List deployments */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            deployments?: {
-                                /** @enum {string} */
-                                access?: "public" | "protected";
-                                /** @description How a protected deployment checks callers (the node inference key always works). */
-                                auth?: {
-                                    /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                                    api_keys?: boolean;
-                                    /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                                    basic_secret?: string | null;
-                                    /** @description Pass the caller's Authorization header upstream */
-                                    forward_credential?: boolean;
-                                    /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                                    oidc?: Record<string, unknown> | null;
-                                };
-                                /** @enum {string} */
-                                auth_source?: "version" | "override";
-                                created_at?: string;
-                                enabled?: boolean;
-                                infrastructure?: string;
-                                name?: string;
-                                revision?: number;
-                                service?: string;
-                                updated_at?: string;
-                                upstream?: string;
-                                version?: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * List deployments
+         * @description The deployments the caller may see, by name, a page at a time.
+         */
+        get: operations["listDeployments"];
         put?: never;
         /**
          * Create a deployment
          * @description Creates the infrastructure (default `default`), service (default: the name), version (default `1`) and Basic secret when missing. `api_keys: N` also creates N API keys for the deployment, returned once.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        access?: "public" | "protected";
-                        api_keys?: number;
-                        /** @description How a protected deployment checks callers (the node inference key always works). */
-                        auth?: {
-                            /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                            api_keys?: boolean;
-                            /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                            basic_secret?: string | null;
-                            /** @description Pass the caller's Authorization header upstream */
-                            forward_credential?: boolean;
-                            /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                            oidc?: Record<string, unknown> | null;
-                        };
-                        enabled?: boolean;
-                        infrastructure?: string;
-                        name: string;
-                        service?: string;
-                        upstream: string;
-                        version?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            api_keys?: {
-                                created_at?: string;
-                                deployment?: string;
-                                description?: string;
-                                id?: string;
-                                /** @description Only on creation and reveal */
-                                key?: string;
-                                last_used_at?: string | null;
-                                prefix?: string;
-                                service?: string;
-                                version?: string;
-                            }[];
-                            created?: string[];
-                            deployment?: {
-                                /** @enum {string} */
-                                access?: "public" | "protected";
-                                /** @description How a protected deployment checks callers (the node inference key always works). */
-                                auth?: {
-                                    /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                                    api_keys?: boolean;
-                                    /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                                    basic_secret?: string | null;
-                                    /** @description Pass the caller's Authorization header upstream */
-                                    forward_credential?: boolean;
-                                    /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                                    oidc?: Record<string, unknown> | null;
-                                };
-                                /** @enum {string} */
-                                auth_source?: "version" | "override";
-                                created_at?: string;
-                                enabled?: boolean;
-                                infrastructure?: string;
-                                name?: string;
-                                revision?: number;
-                                service?: string;
-                                updated_at?: string;
-                                upstream?: string;
-                                version?: string;
-                            };
-                            generated_secret?: {
-                                name?: string;
-                                value?: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createDeployment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -426,148 +129,18 @@ export interface paths {
             cookie?: never;
         };
         /** Show a deployment */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            access?: "public" | "protected";
-                            /** @description How a protected deployment checks callers (the node inference key always works). */
-                            auth?: {
-                                /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                                api_keys?: boolean;
-                                /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                                basic_secret?: string | null;
-                                /** @description Pass the caller's Authorization header upstream */
-                                forward_credential?: boolean;
-                                /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                                oidc?: Record<string, unknown> | null;
-                            };
-                            /** @enum {string} */
-                            auth_source?: "version" | "override";
-                            created_at?: string;
-                            enabled?: boolean;
-                            infrastructure?: string;
-                            name?: string;
-                            revision?: number;
-                            service?: string;
-                            updated_at?: string;
-                            upstream?: string;
-                            version?: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getDeployment"];
         put?: never;
         post?: never;
         /** Delete a deployment and its API keys */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteDeployment"];
         options?: never;
         head?: never;
         /**
          * Change a deployment (a new revision)
          * @description `auth: null` returns to the version’s design-time settings.
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        access?: "public" | "protected";
-                        auth?: {
-                            /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                            api_keys?: boolean;
-                            /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                            basic_secret?: string | null;
-                            /** @description Pass the caller's Authorization header upstream */
-                            forward_credential?: boolean;
-                            /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                            oidc?: Record<string, unknown> | null;
-                        } | null;
-                        upstream?: string;
-                        version?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            access?: "public" | "protected";
-                            /** @description How a protected deployment checks callers (the node inference key always works). */
-                            auth?: {
-                                /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                                api_keys?: boolean;
-                                /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                                basic_secret?: string | null;
-                                /** @description Pass the caller's Authorization header upstream */
-                                forward_credential?: boolean;
-                                /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                                oidc?: Record<string, unknown> | null;
-                            };
-                            /** @enum {string} */
-                            auth_source?: "version" | "override";
-                            created_at?: string;
-                            enabled?: boolean;
-                            infrastructure?: string;
-                            name?: string;
-                            revision?: number;
-                            service?: string;
-                            updated_at?: string;
-                            upstream?: string;
-                            version?: string;
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateDeployment"];
         trace?: never;
     };
     "/api/v1/deployments/{name}/disable": {
@@ -580,53 +153,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Disable a deployment (503 on the data plane) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            access?: "public" | "protected";
-                            /** @description How a protected deployment checks callers (the node inference key always works). */
-                            auth?: {
-                                /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                                api_keys?: boolean;
-                                /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                                basic_secret?: string | null;
-                                /** @description Pass the caller's Authorization header upstream */
-                                forward_credential?: boolean;
-                                /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                                oidc?: Record<string, unknown> | null;
-                            };
-                            /** @enum {string} */
-                            auth_source?: "version" | "override";
-                            created_at?: string;
-                            enabled?: boolean;
-                            infrastructure?: string;
-                            name?: string;
-                            revision?: number;
-                            service?: string;
-                            updated_at?: string;
-                            upstream?: string;
-                            version?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["disableDeployment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -643,53 +170,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Enable a deployment */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            access?: "public" | "protected";
-                            /** @description How a protected deployment checks callers (the node inference key always works). */
-                            auth?: {
-                                /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                                api_keys?: boolean;
-                                /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                                basic_secret?: string | null;
-                                /** @description Pass the caller's Authorization header upstream */
-                                forward_credential?: boolean;
-                                /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                                oidc?: Record<string, unknown> | null;
-                            };
-                            /** @enum {string} */
-                            auth_source?: "version" | "override";
-                            created_at?: string;
-                            enabled?: boolean;
-                            infrastructure?: string;
-                            name?: string;
-                            revision?: number;
-                            service?: string;
-                            updated_at?: string;
-                            upstream?: string;
-                            version?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["enableDeployment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -706,53 +187,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Redeploy: a new revision that picks up the Basic secret’s current value */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            access?: "public" | "protected";
-                            /** @description How a protected deployment checks callers (the node inference key always works). */
-                            auth?: {
-                                /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                                api_keys?: boolean;
-                                /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                                basic_secret?: string | null;
-                                /** @description Pass the caller's Authorization header upstream */
-                                forward_credential?: boolean;
-                                /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                                oidc?: Record<string, unknown> | null;
-                            };
-                            /** @enum {string} */
-                            auth_source?: "version" | "override";
-                            created_at?: string;
-                            enabled?: boolean;
-                            infrastructure?: string;
-                            name?: string;
-                            revision?: number;
-                            service?: string;
-                            updated_at?: string;
-                            upstream?: string;
-                            version?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["redeployDeployment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -767,67 +202,10 @@ export interface paths {
             cookie?: never;
         };
         /** List groups (global admins) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            groups?: {
-                                created_at?: string;
-                                members?: string[];
-                                name?: string;
-                                privileges?: ("admin" | "create_service")[];
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listGroups"];
         put?: never;
         /** Create a group with global privileges (global admins) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name: string;
-                        privileges?: ("admin" | "create_service")[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            members?: string[];
-                            name?: string;
-                            privileges?: ("admin" | "create_service")[];
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createGroup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -842,92 +220,15 @@ export interface paths {
             cookie?: never;
         };
         /** Show a group */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            members?: string[];
-                            name?: string;
-                            privileges?: ("admin" | "create_service")[];
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getGroup"];
         put?: never;
         post?: never;
         /** Delete a group with its memberships and grants */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteGroup"];
         options?: never;
         head?: never;
         /** Replace a group’s global privileges */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        privileges: ("admin" | "create_service")[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            members?: string[];
-                            name?: string;
-                            privileges?: ("admin" | "create_service")[];
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateGroupPrivileges"];
         trace?: never;
     };
     "/api/v1/groups/{name}/members/{username}": {
@@ -939,57 +240,10 @@ export interface paths {
         };
         get?: never;
         /** Add a user to a group (idempotent) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                    username: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            members?: string[];
-                            name?: string;
-                            privileges?: ("admin" | "create_service")[];
-                        };
-                    };
-                };
-            };
-        };
+        put: operations["addGroupMember"];
         post?: never;
         /** Remove a user from a group: its rights end on the next request */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                    username: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["removeGroupMember"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1003,65 +257,10 @@ export interface paths {
             cookie?: never;
         };
         /** List infrastructures */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            infrastructures?: {
-                                created_at?: string;
-                                description?: string;
-                                name?: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listInfrastructures"];
         put?: never;
         /** Create a infrastructure */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        description?: string;
-                        name: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            description?: string;
-                            name?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createInfrastructure"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1075,90 +274,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            description?: string;
-                            name?: string;
-                        };
-                    };
-                };
-            };
-        };
+        /** Show a infrastructure */
+        get: operations["getInfrastructure"];
         put?: never;
         post?: never;
-        /** Delete (refused while a deployment uses it) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        /** Delete a infrastructure (refused while a deployment uses it) */
+        delete: operations["deleteInfrastructure"];
         options?: never;
         head?: never;
         /** Change a infrastructure's description (admin right) */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        description: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            description?: string;
-                            name?: string;
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateInfrastructure"];
         trace?: never;
     };
     "/api/v1/infrastructures/{name}/grants": {
@@ -1168,35 +293,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who holds rights on the infrastructure */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            grants?: {
-                                group?: string;
-                                rights?: string[];
-                            }[];
-                            owner?: string | null;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Who holds rights on the infrastructure
+         * @description The owner, and the groups holding rights, by group name, a page at a time.
+         */
+        get: operations["listInfrastructureGrants"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1214,61 +315,10 @@ export interface paths {
         };
         get?: never;
         /** Grant a group rights on the infrastructure (replaces its rights) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    group: string;
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        rights: ("view" | "deploy" | "admin")[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            group?: string;
-                            rights?: string[];
-                        };
-                    };
-                };
-            };
-        };
+        put: operations["setInfrastructureGrant"];
         post?: never;
         /** Take a group's rights on the infrastructure away (in force on the next request) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    group: string;
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteInfrastructureGrant"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1282,81 +332,13 @@ export interface paths {
             cookie?: never;
         };
         /** Issue a platform JWT for a deployment or an infrastructure (shown once, not stored) */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description A deployment name: the token opens it alone */
-                    deployment?: string;
-                    /** @description ISO-8601; default and maximum are node settings */
-                    expires_at?: string;
-                    /** @description An infrastructure name: every deployment in it */
-                    infrastructure?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            expires_at: string;
-                            jti: string;
-                            token: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["issueJwtWithQuery"];
         put?: never;
-        /** Issue a platform JWT for a deployment or an infrastructure (shown once, not stored) */
-        post: {
-            parameters: {
-                query?: {
-                    /** @description A deployment name: the token opens it alone */
-                    deployment?: string;
-                    /** @description ISO-8601; default and maximum are node settings */
-                    expires_at?: string;
-                    /** @description An infrastructure name: every deployment in it */
-                    infrastructure?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description A deployment name: the token opens it alone */
-                        deployment?: string;
-                        /** @description ISO-8601; default and maximum are node settings */
-                        expires_at?: string;
-                        /** @description An infrastructure name: every deployment in it */
-                        infrastructure?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            expires_at: string;
-                            jti: string;
-                            token: string;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Issue a platform JWT for a deployment or an infrastructure (shown once, not stored)
+         * @description The target goes in the body or, as Scaleway’s clients send it, in the query; an empty body is fine.
+         */
+        post: operations["issueJwt"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1373,34 +355,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Revoke a platform JWT by jti, or every token of a target issued before a time */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        deployment?: string;
-                        infrastructure?: string;
-                        /** @description ISO-8601; default now */
-                        issued_before?: string;
-                        jti?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["revokeJwts"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1415,71 +370,10 @@ export interface paths {
             cookie?: never;
         };
         /** List secrets (names only) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            secrets?: {
-                                created_at?: string;
-                                name?: string;
-                                updated_at?: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listSecrets"];
         put?: never;
         /** Create a secret */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description Generate a value (returned once) */
-                        generate?: boolean;
-                        name: string;
-                        value?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            secret?: {
-                                created_at?: string;
-                                name?: string;
-                                updated_at?: string;
-                            };
-                            /** @description Only when generated */
-                            value?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createSecret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1498,66 +392,13 @@ export interface paths {
          * Replace a secret’s value
          * @description Deployments keep the value they snapshotted until they are redeployed.
          */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description Generate a value (returned once) */
-                        generate?: boolean;
-                        value?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            secret?: {
-                                created_at?: string;
-                                name?: string;
-                                updated_at?: string;
-                            };
-                            /** @description Only when generated */
-                            value?: string;
-                        };
-                    };
-                };
-            };
-        };
+        put: operations["replaceSecret"];
         post?: never;
-        /** Delete a secret */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        /**
+         * Delete a secret
+         * @description Refused (409 RESOURCE_IN_USE) while a service version or deployment refers to it.
+         */
+        delete: operations["deleteSecret"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1570,35 +411,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who holds rights on the secret */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            grants?: {
-                                group?: string;
-                                rights?: string[];
-                            }[];
-                            owner?: string | null;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Who holds rights on the secret
+         * @description The owner, and the groups holding rights, by group name, a page at a time.
+         */
+        get: operations["listSecretGrants"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1616,61 +433,10 @@ export interface paths {
         };
         get?: never;
         /** Grant a group rights on the secret (replaces its rights) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    group: string;
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        rights: ("use" | "admin")[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            group?: string;
-                            rights?: string[];
-                        };
-                    };
-                };
-            };
-        };
+        put: operations["setSecretGrant"];
         post?: never;
         /** Take a group's rights on the secret away (in force on the next request) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    group: string;
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteSecretGrant"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1684,65 +450,10 @@ export interface paths {
             cookie?: never;
         };
         /** List services */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            services?: {
-                                created_at?: string;
-                                description?: string;
-                                name?: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listServices"];
         put?: never;
         /** Create a service */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        description?: string;
-                        name: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            description?: string;
-                            name?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createService"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1756,90 +467,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            description?: string;
-                            name?: string;
-                        };
-                    };
-                };
-            };
-        };
+        /** Show a service */
+        get: operations["getService"];
         put?: never;
         post?: never;
-        /** Delete (refused while a deployment uses it) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        /** Delete a service (refused while a deployment uses it) */
+        delete: operations["deleteService"];
         options?: never;
         head?: never;
         /** Change a service's description (admin right) */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        description: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            description?: string;
-                            name?: string;
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateService"];
         trace?: never;
     };
     "/api/v1/services/{name}/grants": {
@@ -1849,35 +486,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who holds rights on the service */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            grants?: {
-                                group?: string;
-                                rights?: string[];
-                            }[];
-                            owner?: string | null;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Who holds rights on the service
+         * @description The owner, and the groups holding rights, by group name, a page at a time.
+         */
+        get: operations["listServiceGrants"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1895,61 +508,10 @@ export interface paths {
         };
         get?: never;
         /** Grant a group rights on the service (replaces its rights) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    group: string;
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        rights: ("read" | "write" | "deploy" | "admin")[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            group?: string;
-                            rights?: string[];
-                        };
-                    };
-                };
-            };
-        };
+        put: operations["setServiceGrant"];
         post?: never;
         /** Take a group's rights on the service away (in force on the next request) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    group: string;
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteServiceGrant"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1963,101 +525,10 @@ export interface paths {
             cookie?: never;
         };
         /** List a service’s versions */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            versions?: {
-                                /** @description How a protected deployment checks callers (the node inference key always works). */
-                                auth?: {
-                                    /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                                    api_keys?: boolean;
-                                    /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                                    basic_secret?: string | null;
-                                    /** @description Pass the caller's Authorization header upstream */
-                                    forward_credential?: boolean;
-                                    /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                                    oidc?: Record<string, unknown> | null;
-                                };
-                                created_at?: string;
-                                service?: string;
-                                version?: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listServiceVersions"];
         put?: never;
         /** Create a version with its design-time auth settings (immutable) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description How a protected deployment checks callers (the node inference key always works). */
-                        auth?: {
-                            /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                            api_keys?: boolean;
-                            /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                            basic_secret?: string | null;
-                            /** @description Pass the caller's Authorization header upstream */
-                            forward_credential?: boolean;
-                            /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                            oidc?: Record<string, unknown> | null;
-                        };
-                        version: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description How a protected deployment checks callers (the node inference key always works). */
-                            auth?: {
-                                /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                                api_keys?: boolean;
-                                /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                                basic_secret?: string | null;
-                                /** @description Pass the caller's Authorization header upstream */
-                                forward_credential?: boolean;
-                                /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                                oidc?: Record<string, unknown> | null;
-                            };
-                            created_at?: string;
-                            service?: string;
-                            version?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createServiceVersion"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2071,68 +542,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                    version: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description How a protected deployment checks callers (the node inference key always works). */
-                            auth?: {
-                                /** @description Accept API keys (Authorization: Bearer mgk_...) */
-                                api_keys?: boolean;
-                                /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
-                                basic_secret?: string | null;
-                                /** @description Pass the caller's Authorization header upstream */
-                                forward_credential?: boolean;
-                                /** @description External OAuth2/OIDC issuer: issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s */
-                                oidc?: Record<string, unknown> | null;
-                            };
-                            created_at?: string;
-                            service?: string;
-                            version?: string;
-                        };
-                    };
-                };
-            };
-        };
+        /** Show a version of a service */
+        get: operations["getServiceVersion"];
         put?: never;
         post?: never;
         /** Delete a version (refused while deployed) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                    version: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteServiceVersion"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2151,37 +566,7 @@ export interface paths {
          * Sign in with a username and password
          * @description Returns a session credential (`mgu_...`) usable as a Bearer token, and sets it as an HttpOnly, SameSite=Strict cookie. Failed attempts are throttled per username and per address (429 + Retry-After).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        password: string;
-                        username: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            expires_at?: string;
-                            token?: string;
-                            username?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["signIn"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2198,25 +583,11 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Sign out: the session credential stops working at once */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        /**
+         * Sign out: the session credential stops working at once
+         * @description Only a session credential signs out (400 BAD_REQUEST for a key).
+         */
+        delete: operations["signOut"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2230,24 +601,7 @@ export interface paths {
             cookie?: never;
         };
         /** List signing keys (public facts only) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        get: operations["listSigningKeys"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2266,24 +620,71 @@ export interface paths {
         get?: never;
         put?: never;
         /** Make a new current signing key; retired keys stay published until their tokens expire */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
+        post: operations["rotateSigningKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /**
+         * List API tokens (never the tokens themselves)
+         * @description Your own tokens, oldest first. Global admins pass `user=NAME` for one user’s or `all=true` for everyone’s (node and admin keys see everyone’s by default). Pass `next_cursor` back as `cursor` for the following page.
+         */
+        get: operations["listApiTokens"];
+        put?: never;
+        /**
+         * Create an API token for yourself (shown once, in this answer)
+         * @description Needs a signed-in user (a session, or an API token with ops access). At least one of `ops_access` and `endpoint_access`; `expires_at` defaults to `api_token_default_ttl_s` from now and may be at most `api_token_max_ttl_s` away.
+         */
+        post: operations["createApiToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an API token: refused from the next request on
+         * @description Your own tokens; global admins delete anyone’s. Someone else’s token answers 404.
+         */
+        delete: operations["deleteApiToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{id}/roll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll an API token: a successor now, the old one refused after a grace period
+         * @description Your own tokens only. The successor has the same name, description and access, and a lifetime as long as the original’s, from now. The old token keeps working for `grace_seconds` (at most until its own expiry), then is refused; both are listed meanwhile (`state`: `active`, `retiring`). A token rolled already answers 409 `CREDENTIAL_ALREADY_ROLLED`.
+         */
+        post: operations["rollApiToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2298,71 +699,10 @@ export interface paths {
             cookie?: never;
         };
         /** List users (global admins) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            users?: {
-                                created_at?: string;
-                                disabled?: boolean;
-                                groups?: string[];
-                                id?: string;
-                                username?: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listUsers"];
         put?: never;
         /** Create a user (global admins) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        groups?: string[];
-                        /** @description 12-256 characters, not a common password */
-                        password: string;
-                        username: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            disabled?: boolean;
-                            groups?: string[];
-                            id?: string;
-                            username?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createUser"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2377,57 +717,11 @@ export interface paths {
             cookie?: never;
         };
         /** Show a user */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    username: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            disabled?: boolean;
-                            groups?: string[];
-                            id?: string;
-                            username?: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getUser"];
         put?: never;
         post?: never;
         /** Delete a user, its sessions, memberships and ownerships */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    username: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteUser"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2443,34 +737,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Disable a user: its sessions end at once */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    username: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            disabled?: boolean;
-                            groups?: string[];
-                            id?: string;
-                            username?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["disableUser"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2487,34 +754,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Enable a user again */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    username: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            created_at?: string;
-                            disabled?: boolean;
-                            groups?: string[];
-                            id?: string;
-                            username?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["enableUser"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2530,33 +770,7 @@ export interface paths {
         };
         get?: never;
         /** Set a password (the user itself, or a global admin); other sessions end */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    username: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description 12-256 characters, not a common password */
-                        password: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        put: operations["setUserPassword"];
         post?: never;
         delete?: never;
         options?: never;
@@ -2575,35 +789,7 @@ export interface paths {
          * Who is calling
          * @description The kind and id of the credential this request was authenticated with; for a user, its name, groups and global privileges.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            groups?: string[];
-                            id: string;
-                            /** @enum {string} */
-                            kind: "anonymous" | "management_key" | "inference_key" | "token_api_key" | "admin_key" | "api_key" | "api_token" | "basic" | "user";
-                            /** @description Global privileges: keys hold them all */
-                            privileges?: ("admin" | "create_service")[];
-                            /** @description The username, for a signed-in user */
-                            user?: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["whoami"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2623,65 +809,13 @@ export interface paths {
          * Replace the management or inference key
          * @description TorchServe's token API. Authenticate with the `API` key from key_file.json.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description `management` or `inference` */
-                    type?: unknown;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            "expiration time"?: string;
-                            key?: string;
-                            type?: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["renewNodeKeyWithGet"];
         put?: never;
         /**
          * Replace the management or inference key
          * @description TorchServe's token API. Authenticate with the `API` key from key_file.json.
          */
-        post: {
-            parameters: {
-                query?: {
-                    /** @description `management` or `inference` */
-                    type?: unknown;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            "expiration time"?: string;
-                            key?: string;
-                            type?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["renewNodeKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2691,7 +825,567 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        ApiKey: {
+            /** Format: date-time */
+            created_at: string;
+            deployment?: string;
+            description?: string;
+            id: string;
+            /** @description Only on creation and reveal */
+            key?: string;
+            /**
+             * Format: date-time
+             * @description When the key was last used; null when never
+             */
+            last_used_at?: string | null;
+            prefix: string;
+            /** @description Requests made with the key (written by the data plane every few seconds) */
+            requests?: number;
+            /**
+             * Format: date-time
+             * @description When a rolled credential stops working
+             */
+            retires_at?: string | null;
+            service?: string;
+            /**
+             * @description `retiring`: rolled, still accepted until `retires_at`; `retired`: refused
+             * @enum {string}
+             */
+            state?: "active" | "retiring" | "retired";
+            version?: string;
+        };
+        /** @description API keys (prefixes, never the keys), oldest first */
+        ApiKeyList: {
+            api_keys: components["schemas"]["ApiKey"][];
+            /** @description Pass as `cursor` for the following page; null after the last page */
+            next_cursor: string | null;
+        };
+        /** @description A person’s API token (`mgt_`); the token itself only in the answer that created it. */
+        ApiToken: {
+            /** Format: date-time */
+            created_at: string;
+            description?: string;
+            endpoint_access?: components["schemas"]["EndpointAccess"] | null;
+            /** Format: date-time */
+            expires_at: string;
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the token was last used; null when never
+             */
+            last_used_at?: string | null;
+            name: string;
+            /** @description Developer Operations access: the management API, as the owner */
+            ops_access: boolean;
+            /** @description The first characters of the token, safe to show */
+            prefix: string;
+            /** @description Requests made with the token (written by the data plane every few seconds) */
+            requests?: number;
+            /**
+             * Format: date-time
+             * @description When a rolled credential stops working
+             */
+            retires_at?: string | null;
+            /**
+             * @description `retiring`: rolled, still accepted until `retires_at`; `retired`: refused
+             * @enum {string}
+             */
+            state?: "active" | "retiring" | "retired";
+            /** @description The token itself: only in the answer that created it */
+            token?: string;
+            /** @description The owner's username */
+            user?: string;
+        };
+        /** @description API tokens (prefixes, never the tokens), oldest first */
+        ApiTokenList: {
+            /** @description Pass as `cursor` for the following page; null after the last page */
+            next_cursor: string | null;
+            tokens: components["schemas"]["ApiToken"][];
+        };
+        AuditPage: {
+            /**
+             * @deprecated
+             * @description The same as `next_cursor` (older clients)
+             */
+            next?: string | null;
+            /** @description Pass as `cursor` (same filters) for the following page; null after the last one, except in ascending order */
+            next_cursor: string | null;
+            records: components["schemas"]["AuditRecord"][];
+        };
+        AuditRecord: {
+            action: string;
+            actor: string;
+            actor_kind?: string;
+            client_address?: string | null;
+            code?: string | null;
+            id: number;
+            /** @enum {string} */
+            listener?: "management" | "inference" | "cli";
+            /** @enum {string} */
+            outcome: "allowed" | "denied" | "failed";
+            request_id?: string | null;
+            status: number;
+            target_kind?: string;
+            target_name?: string | null;
+            time: string;
+        };
+        /** @description How a protected deployment checks callers (the node inference key always works). */
+        AuthSettings: {
+            /** @description Accept API keys (Authorization: Bearer mgk_...) */
+            api_keys?: boolean;
+            /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
+            basic_secret?: string | null;
+            /** @description Pass the caller's Authorization header upstream */
+            forward_credential?: boolean;
+            oidc?: components["schemas"]["OidcSettings"];
+        };
+        /** @description Auth settings to set; what is left out takes its default. */
+        AuthSettingsInput: {
+            /** @description Accept API keys (Authorization: Bearer mgk_...) */
+            api_keys?: boolean;
+            /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
+            basic_secret?: string | null;
+            /** @description Pass the caller's Authorization header upstream */
+            forward_credential?: boolean;
+            /** @description External OAuth2/OIDC issuer (see OidcSettings): issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s; null for none */
+            oidc?: Record<string, unknown> | null;
+        };
+        /** @description The owner: `deployment`, or `service` with `version`. */
+        CreateApiKeysRequest: {
+            count?: number;
+            deployment?: string;
+            description?: string;
+            service?: string;
+            version?: string;
+        };
+        /** @description At least one of `ops_access` and `endpoint_access`. */
+        CreateApiTokenRequest: {
+            description?: string;
+            endpoint_access?: components["schemas"]["EndpointAccess"] | null;
+            /** @description ISO-8601 date-time with a zone */
+            expires_at?: string;
+            name: string;
+            /** @description Act on the management API with your permissions */
+            ops_access?: boolean;
+        };
+        CreateCatalogEntryRequest: {
+            description?: string;
+            name: string;
+        };
+        CreatedApiKeys: {
+            api_keys: components["schemas"]["ApiKey"][];
+        };
+        CreateDeploymentRequest: {
+            /** @enum {string} */
+            access?: "public" | "protected";
+            /** @description Also create this many API keys */
+            api_keys?: number;
+            auth?: components["schemas"]["AuthSettingsInput"];
+            enabled?: boolean;
+            infrastructure?: string;
+            name: string;
+            service?: string;
+            /** @description Base URL of the model server (http or https) */
+            upstream: string;
+            version?: string;
+        };
+        CreateDeploymentResponse: {
+            /** @description The keys asked for, shown once */
+            api_keys?: components["schemas"]["ApiKey"][];
+            /** @description What was created because it was missing */
+            created: string[];
+            deployment: components["schemas"]["Deployment"];
+            /** @description A Basic secret generated because it was missing: its value, shown once */
+            generated_secret?: {
+                name?: string;
+                value?: string;
+            };
+        };
+        CreateGroupRequest: {
+            name: string;
+            privileges?: ("admin" | "create_service")[];
+        };
+        /** @description A `value`, or `generate: true`. */
+        CreateSecretRequest: {
+            /** @description Generate a value (returned once) */
+            generate?: boolean;
+            name: string;
+            value?: string;
+        };
+        CreateUserRequest: {
+            groups?: string[];
+            /** @description 12-256 characters, not a common password */
+            password: string;
+            username: string;
+        };
+        CreateVersionRequest: {
+            auth?: components["schemas"]["AuthSettingsInput"];
+            version: string;
+        };
+        Deployment: {
+            /** @enum {string} */
+            access: "public" | "protected";
+            auth: components["schemas"]["AuthSettings"];
+            /** @enum {string} */
+            auth_source?: "version" | "override";
+            /** Format: date-time */
+            created_at?: string;
+            enabled: boolean;
+            infrastructure: string;
+            name: string;
+            /** @description Grows by one on every (re)deploy */
+            revision: number;
+            service: string;
+            /** Format: date-time */
+            updated_at?: string;
+            upstream: string;
+            version: string;
+        };
+        /** @description Deployments the caller may see, by name */
+        DeploymentList: {
+            deployments: components["schemas"]["Deployment"][];
+            /** @description Pass as `cursor` for the following page; null after the last page */
+            next_cursor: string | null;
+        };
+        DescriptionRequest: {
+            description: string;
+        };
+        /** @description Protected Endpoint access: every deployment, or the ones listed (within what the owner may read) */
+        EndpointAccess: {
+            /** @enum {boolean} */
+            all: true;
+        } | {
+            deployments: string[];
+        };
+        /** @description Every error response: a stable code (docs/errors.md), a public message and the request id. */
+        Error: {
+            error: {
+                /**
+                 * @description Stable error code, e.g. `RESOURCE_NOT_FOUND`
+                 * @example FORBIDDEN
+                 */
+                code: string;
+                /** @description Every problem, when there are several */
+                details?: string[];
+                /** @description For VALIDATION_FAILED: the first offending request field (`upstream`, `auth.api_keys`, `limit`) */
+                field?: string;
+                /** @description What went wrong, safe to show; never a credential */
+                message: string;
+                /** @description Also in the `X-Request-Id` header and the node’s log */
+                request_id: string;
+            };
+        };
+        Grant: {
+            group: string;
+            rights: string[];
+        };
+        GrantList: {
+            grants: components["schemas"]["Grant"][];
+            /** @description Pass as `cursor` for the following page; null after the last page */
+            next_cursor: string | null;
+            /** @description The user who created the resource, if any */
+            owner: string | null;
+        };
+        Group: {
+            /** Format: date-time */
+            created_at?: string;
+            members: string[];
+            name: string;
+            privileges: ("admin" | "create_service")[];
+        };
+        /** @description Groups, by name */
+        GroupList: {
+            groups: components["schemas"]["Group"][];
+            /** @description Pass as `cursor` for the following page; null after the last page */
+            next_cursor: string | null;
+        };
+        /** @description Where deployments live (dev, prod, ...) */
+        Infrastructure: {
+            /** Format: date-time */
+            created_at?: string;
+            description?: string;
+            name: string;
+        };
+        InfrastructureGrantRequest: {
+            rights: ("view" | "deploy" | "admin")[];
+        };
+        /** @description Infrastructures the caller may see, by name */
+        InfrastructureList: {
+            infrastructures: components["schemas"]["Infrastructure"][];
+            /** @description Pass as `cursor` for the following page; null after the last page */
+            next_cursor: string | null;
+        };
+        IssuedJwt: {
+            /** Format: date-time */
+            expires_at: string;
+            jti: string;
+            /** @description Shown once; not stored */
+            token: string;
+        };
+        /** @description The target: `deployment` or `infrastructure`, exactly one. */
+        IssueJwtRequest: {
+            /** @description A deployment name: the token opens it alone */
+            deployment?: string;
+            /** @description ISO-8601; default and maximum are node settings */
+            expires_at?: string;
+            /** @description An infrastructure name: every deployment in it */
+            infrastructure?: string;
+        };
+        JwtRevocation: {
+            /** Format: date-time */
+            created_at: string;
+            deployment?: string;
+            id: string;
+            infrastructure?: string;
+            /** Format: date-time */
+            issued_before: string | null;
+            jti: string | null;
+        };
+        /** @description `jti`, or a target (`deployment` or `infrastructure`) with an optional `issued_before`. */
+        JwtRevocationRequest: {
+            deployment?: string;
+            infrastructure?: string;
+            /** @description ISO-8601; default now */
+            issued_before?: string;
+            jti?: string;
+        };
+        NodeKey: {
+            /** @description As TorchServe writes it in key_file.json */
+            "expiration time": string;
+            /** @description The new key; the old one stops working */
+            key: string;
+            /** @enum {string} */
+            type: "management" | "inference";
+        };
+        /** @description An external OAuth2/OIDC issuer whose access tokens the deployment accepts. */
+        OidcSettings: {
+            algorithms?: ("RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "EdDSA")[];
+            /** @description Accepted `aud` values: a token must name one */
+            audiences?: string[];
+            /** @description Seconds of clock skew tolerated */
+            clock_skew_s?: number;
+            /** @description The `iss` tokens must carry; also the base of OpenID discovery */
+            issuer?: string;
+            /** @description The issuer’s JWKS; null means OpenID discovery */
+            jwks_url?: string | null;
+            /** @description Claims that must be present with exactly this value */
+            required_claims?: {
+                [key: string]: string | number | boolean;
+            };
+            required_scopes?: string[];
+        };
+        PasswordRequest: {
+            /** @description 12-256 characters, not a common password */
+            password: string;
+        };
+        Principal: {
+            groups?: string[];
+            id: string;
+            /** @enum {string} */
+            kind: "anonymous" | "management_key" | "inference_key" | "token_api_key" | "admin_key" | "api_key" | "api_token" | "basic" | "user";
+            /** @description Global privileges: keys hold them all */
+            privileges?: ("admin" | "create_service")[];
+            /** @description The API token id, when a user acts through an ops API token */
+            token?: string;
+            /** @description The username, for a signed-in user */
+            user?: string;
+        };
+        PrivilegesRequest: {
+            privileges: ("admin" | "create_service")[];
+        };
+        RolledApiKey: {
+            /** Format: date-time */
+            created_at: string;
+            deployment?: string;
+            description?: string;
+            id: string;
+            /** @description Only on creation and reveal */
+            key?: string;
+            /**
+             * Format: date-time
+             * @description When the key was last used; null when never
+             */
+            last_used_at?: string | null;
+            /** @description The rolled key: refused from `retires_at` on */
+            predecessor?: {
+                id?: string;
+                /** Format: date-time */
+                retires_at?: string;
+            };
+            prefix: string;
+            /** @description Requests made with the key (written by the data plane every few seconds) */
+            requests?: number;
+            /**
+             * Format: date-time
+             * @description When a rolled credential stops working
+             */
+            retires_at?: string | null;
+            service?: string;
+            /**
+             * @description `retiring`: rolled, still accepted until `retires_at`; `retired`: refused
+             * @enum {string}
+             */
+            state?: "active" | "retiring" | "retired";
+            version?: string;
+        };
+        /** @description A rolled token’s successor (shown once), naming its predecessor. */
+        RolledApiToken: {
+            /** Format: date-time */
+            created_at: string;
+            description?: string;
+            endpoint_access?: components["schemas"]["EndpointAccess"] | null;
+            /** Format: date-time */
+            expires_at: string;
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the token was last used; null when never
+             */
+            last_used_at?: string | null;
+            name: string;
+            /** @description Developer Operations access: the management API, as the owner */
+            ops_access: boolean;
+            /** @description The rolled token: refused from `retires_at` on */
+            predecessor?: {
+                id?: string;
+                /** Format: date-time */
+                retires_at?: string;
+            };
+            /** @description The first characters of the token, safe to show */
+            prefix: string;
+            /** @description Requests made with the token (written by the data plane every few seconds) */
+            requests?: number;
+            /**
+             * Format: date-time
+             * @description When a rolled credential stops working
+             */
+            retires_at?: string | null;
+            /**
+             * @description `retiring`: rolled, still accepted until `retires_at`; `retired`: refused
+             * @enum {string}
+             */
+            state?: "active" | "retiring" | "retired";
+            /** @description The token itself: only in the answer that created it */
+            token?: string;
+            /** @description The owner's username */
+            user?: string;
+        };
+        RollRequest: {
+            /** @description How long the old credential keeps working; 0 (the default) ends it at once */
+            grace_seconds?: number;
+        };
+        Secret: {
+            /** Format: date-time */
+            created_at?: string;
+            name: string;
+            /** Format: date-time */
+            updated_at?: string;
+        };
+        SecretGrantRequest: {
+            rights: ("use" | "admin")[];
+        };
+        /** @description Secrets the caller may see (names only), by name */
+        SecretList: {
+            /** @description Pass as `cursor` for the following page; null after the last page */
+            next_cursor: string | null;
+            secrets: components["schemas"]["Secret"][];
+        };
+        SecretResult: {
+            secret: components["schemas"]["Secret"];
+            /** @description Only when generated */
+            value?: string;
+        };
+        /** @description A `value`, or `generate: true`. */
+        SecretValueRequest: {
+            /** @description Generate a value (returned once) */
+            generate?: boolean;
+            value?: string;
+        };
+        /** @description A model API; its versions are immutable */
+        Service: {
+            /** Format: date-time */
+            created_at?: string;
+            description?: string;
+            name: string;
+        };
+        ServiceGrantRequest: {
+            rights: ("read" | "write" | "deploy" | "admin")[];
+        };
+        /** @description Services the caller may see, by name */
+        ServiceList: {
+            /** @description Pass as `cursor` for the following page; null after the last page */
+            next_cursor: string | null;
+            services: components["schemas"]["Service"][];
+        };
+        Session: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The session credential (`mgu_...`), also set as the cookie */
+            token: string;
+            username: string;
+        };
+        SigningKey: {
+            alg: string;
+            /** Format: date-time */
+            created_at: string;
+            kid: string;
+            /**
+             * Format: date-time
+             * @description Set once a newer key replaced it
+             */
+            retired_at: string | null;
+        };
+        /** @description Not paged: a handful of keys (the current one and those retired recently). */
+        SigningKeyList: {
+            signing_keys: components["schemas"]["SigningKey"][];
+        };
+        SigningKeyRotation: {
+            /** @description The new current key */
+            kid: string;
+            signing_keys: components["schemas"]["SigningKey"][];
+        };
+        SignInRequest: {
+            password: string;
+            username: string;
+        };
+        UpdateDeploymentRequest: {
+            /** @enum {string} */
+            access?: "public" | "protected";
+            /** @description null: back to the version’s settings */
+            auth?: components["schemas"]["AuthSettingsInput"] | null;
+            /** @description Base URL of the model server (http or https) */
+            upstream?: string;
+            version?: string;
+        };
+        User: {
+            /** Format: date-time */
+            created_at?: string;
+            disabled: boolean;
+            groups: string[];
+            id: string;
+            username: string;
+        };
+        /** @description Users, by username */
+        UserList: {
+            /** @description Pass as `cursor` for the following page; null after the last page */
+            next_cursor: string | null;
+            users: components["schemas"]["User"][];
+        };
+        Version: {
+            auth: components["schemas"]["AuthSettings"];
+            /** Format: date-time */
+            created_at?: string;
+            service: string;
+            version: string;
+        };
+        /** @description A service’s versions, oldest first */
+        VersionList: {
+            /** @description Pass as `cursor` for the following page; null after the last page */
+            next_cursor: string | null;
+            versions: components["schemas"]["Version"][];
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -2699,4 +1393,5638 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    listApiKeys: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /** @description Only the keys of this deployment */
+                deployment?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+                /** @description Only the keys of this service version (with `version`) */
+                service?: string;
+                version?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description API keys (prefixes, never the keys), oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeysRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiKeys"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revealApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rollApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolledApiKey"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAuditRecords: {
+        parameters: {
+            query?: {
+                /** @description Action, exact, or a prefix ending in `*` (`deployment.*`) */
+                action?: string;
+                /** @description Principal id (`node:management`, an admin key id, ...) */
+                actor?: string;
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+                listener?: "management" | "inference" | "cli";
+                /** @description Default `desc` (newest first) */
+                order?: "asc" | "desc";
+                outcome?: "allowed" | "denied" | "failed";
+                /** @description ISO-8601 time, inclusive */
+                since?: string;
+                /** @description Target name (`sentiment`, `sentiment/1.0`) */
+                target?: string;
+                /** @description Target kind (`deployment`, `service.version`, ...) */
+                target_kind?: string;
+                /** @description ISO-8601 time, exclusive */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDeployments: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deployments the caller may see, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createDeployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDeploymentRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateDeploymentResponse"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getDeployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deployment"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteDeployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateDeployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateDeploymentRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deployment"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    disableDeployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deployment"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    enableDeployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deployment"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    redeployDeployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deployment"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listGroups: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Groups, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateGroupRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateGroupPrivileges: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PrivilegesRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    addGroupMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeGroupMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listInfrastructures: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Infrastructures the caller may see, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfrastructureList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createInfrastructure: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCatalogEntryRequest"];
+            };
+        };
+        responses: {
+            /** @description Where deployments live (dev, prod, ...) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Infrastructure"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getInfrastructure: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Where deployments live (dev, prod, ...) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Infrastructure"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteInfrastructure: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateInfrastructure: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DescriptionRequest"];
+            };
+        };
+        responses: {
+            /** @description Where deployments live (dev, prod, ...) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Infrastructure"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listInfrastructureGrants: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setInfrastructureGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InfrastructureGrantRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteInfrastructureGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    issueJwtWithQuery: {
+        parameters: {
+            query?: {
+                /** @description A deployment name: the token opens it alone */
+                deployment?: string;
+                /** @description ISO-8601; default and maximum are node settings */
+                expires_at?: string;
+                /** @description An infrastructure name: every deployment in it */
+                infrastructure?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedJwt"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    issueJwt: {
+        parameters: {
+            query?: {
+                /** @description A deployment name: the token opens it alone */
+                deployment?: string;
+                /** @description ISO-8601; default and maximum are node settings */
+                expires_at?: string;
+                /** @description An infrastructure name: every deployment in it */
+                infrastructure?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IssueJwtRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedJwt"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeJwts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JwtRevocationRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JwtRevocation"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSecrets: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Secrets the caller may see (names only), by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSecretRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretResult"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    replaceSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretValueRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretResult"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSecretGrants: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setSecretGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretGrantRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSecretGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listServices: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Services the caller may see, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createService: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCatalogEntryRequest"];
+            };
+        };
+        responses: {
+            /** @description A model API; its versions are immutable */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Service"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getService: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A model API; its versions are immutable */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Service"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteService: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateService: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DescriptionRequest"];
+            };
+        };
+        responses: {
+            /** @description A model API; its versions are immutable */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Service"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listServiceGrants: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setServiceGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ServiceGrantRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteServiceGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listServiceVersions: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A service’s versions, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createServiceVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateVersionRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Version"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getServiceVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Version"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteServiceVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    signIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in; the cookie is set too */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    signOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSigningKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Not paged: a handful of keys (the current one and those retired recently). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SigningKeyList"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rotateSigningKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SigningKeyRotation"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listApiTokens: {
+        parameters: {
+            query?: {
+                /** @description Every user’s tokens (admins) */
+                all?: "true" | "false";
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+                /** @description A username (admins, or yourself) */
+                user?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description API tokens (prefixes, never the tokens), oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiTokenList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description A person’s API token (`mgt_`); the token itself only in the answer that created it. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiToken"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rollApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollRequest"];
+            };
+        };
+        responses: {
+            /** @description A rolled token’s successor (shown once), naming its predecessor. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolledApiToken"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page, unchanged (opaque); same filters as that page */
+                cursor?: string;
+                /**
+                 * @description How many items a page holds: 1-1000, default 100
+                 * @example 50
+                 */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Users, by username */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateUserRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    disableUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    enableUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setUserPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    whoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Principal"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    renewNodeKeyWithGet: {
+        parameters: {
+            query?: {
+                /** @description `management` or `inference` */
+                type?: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeKey"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    renewNodeKey: {
+        parameters: {
+            query?: {
+                /** @description `management` or `inference` */
+                type?: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeKey"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+}

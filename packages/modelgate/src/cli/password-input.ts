@@ -26,8 +26,9 @@ export async function readFirstLine(stdin: NodeJS.ReadStream = process.stdin): P
  */
 export async function readPassword(prompt: string, stdin: NodeJS.ReadStream = process.stdin): Promise<string> {
   if (!stdin.isTTY) return readAllStdin(stdin);
-  process.stderr.write(prompt);
+  // No echo before the prompt shows: a token pasted the moment the prompt appears is never echoed.
   stdin.setRawMode(true);
+  process.stderr.write(prompt);
   stdin.setEncoding('utf8');
   stdin.resume();
   try {

@@ -174,7 +174,8 @@ export interface TokenPosition {
 
 /**
  * Lists tokens, oldest first, `limit` at a time after `after`: one user's (`userId`) or
- * everyone's. @returns the page and the position of its last row when more may follow.
+ * everyone's. @returns the page and the position of its last row when more follow (one row more
+ * than the page is read to know, so the last page has no cursor, as the API documents).
  */
 export async function listApiTokens(
   ctx: ControlContext,
@@ -188,7 +189,7 @@ export async function listApiTokens(
     .select('users.username as username')
     .orderBy('api_tokens.created_at')
     .orderBy('api_tokens.id')
-    .limit(page.limit);
+    .limit(page.limit + 1);
   if (filter.userId !== undefined) query = query.where('api_tokens.user_id', '=', filter.userId);
   const after = page.after;
   if (after) {
@@ -199,7 +200,8 @@ export async function listApiTokens(
       ]),
     );
   }
-  const rows = await query.execute();
+  const read = await query.execute();
+  const rows = read.slice(0, page.limit);
   const tail = rows.at(-1);
   const usage = await credentialUsageOf(
     ctx.store,
@@ -208,7 +210,7 @@ export async function listApiTokens(
   );
   return {
     tokens: rows.map((r) => describe(r, r.username, usage.get(r.id))),
-    last: tail && rows.length === page.limit ? { created_at: tail.created_at, id: tail.id } : undefined,
+    last: tail && read.length > page.limit ? { created_at: tail.created_at, id: tail.id } : undefined,
   };
 }
 

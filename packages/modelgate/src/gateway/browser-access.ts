@@ -126,7 +126,16 @@ export function pageError(refusal: ExplainedRefusal, savedToken: boolean): strin
     return `Too many failed attempts from this address; try again ${wait}.`;
   }
   const which = savedToken ? 'The saved token' : 'That token';
-  if (code === 'FORBIDDEN') return `${which} is valid but does not open this deployment (FORBIDDEN).`;
+  if (code === 'FORBIDDEN') {
+    // The gateway's reason (an API token without endpoint access, or not listing this deployment)
+    // tells the person which token to make instead.
+    const why = refusal.message ? `: ${withoutFinalStop(refusal.message)}` : '';
+    return `${which} is valid but does not open this deployment${why} (FORBIDDEN).`;
+  }
   const message = refusal.message ?? ERROR_CODES[code].message;
   return `${which} was refused: ${message} (${code}).${savedToken ? ' Enter a token to continue.' : ''}`;
+}
+
+function withoutFinalStop(text: string): string {
+  return text.endsWith('.') ? text.slice(0, -1) : text;
 }

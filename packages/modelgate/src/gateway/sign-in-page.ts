@@ -58,7 +58,7 @@ export function signInPage(options: SignInPageOptions): string {
   const name = escapeHtml(options.deployment);
   return page(
     `Sign in to ${name}`,
-    `<p>The deployment <b>${name}</b> is protected. Enter a token that opens it (an API key or the node's inference key).</p>
+    `<p>The deployment <b>${name}</b> is protected. Enter a token that opens it: an API token (<code>mgt_</code>) with Protected Endpoint access to this deployment, an API key of the deployment, or the node's inference key.</p>
 ${errorBlock(options.error)}<form method="post" action="${SIGN_IN_PATH}">
 ${hiddenFields(options)}<label for="token">Token</label>
 <input id="token" name="token" type="password" autocomplete="off" spellcheck="false" required autofocus>

@@ -27,6 +27,8 @@ interface Whoami {
   readonly kind: string;
   readonly id: string;
   readonly user?: string;
+  /** The API token's id when the credential is a person's API token acting as its owner. */
+  readonly token?: string;
 }
 
 const LOGIN_EXAMPLES = `
@@ -168,7 +170,8 @@ async function login(opts: LoginOptions): Promise<void> {
     tls,
   });
   const me = await client.request<Whoami>('GET', apiPath('whoami')).catch((err: unknown) => {
-    throw err instanceof ApiRequestError || err instanceof ModelgateError ? nothingSaved(err) : err;
+    if (!(err instanceof ModelgateError)) throw err;
+    throw nothingSaved(isApiToken(token) && forbidden(err) ? withOpsHint(err) : err);
   });
   const context: LoginContext = { name, endpoint, api_token: token, ...(tls.caFile ? { cacert: tls.caFile } : {}) };
   writeContextsFile(path, saveContext(file, context));
@@ -193,6 +196,29 @@ async function tokenFromUser(flag: string | undefined, endpoint: string): Promis
   return token;
 }
 
+/**
+ * Whether a token is a person's API token (`mgt_`). Login refuses one without Developer
+ * Operations access (the API answers 403): a context is a management API credential, and an
+ * endpoint-only token could not run a single command with it. Saving it anyway would only defer
+ * the same 403 to the first command.
+ */
+function isApiToken(token: string): boolean {
+  return token.startsWith('mgt_');
+}
+
+function forbidden(err: ModelgateError): boolean {
+  return err instanceof ApiRequestError && err.httpStatus === 403;
+}
+
+/** The 403 of an endpoint-only API token, saying what to do instead. */
+function withOpsHint(err: ModelgateError): ModelgateError {
+  err.message =
+    `${err.message}. A login context calls the management API, which needs an API token with Developer ` +
+    'Operations access (`modelgate tokens create NAME --ops`); a token with only Protected Endpoint access is ' +
+    'for the deployments: send it as `Authorization: Bearer` or sign in to a deployment in the browser';
+  return err;
+}
+
 /** The same failure, saying that the contexts file was not touched. */
 function nothingSaved(err: ModelgateError): ModelgateError {
   err.message = `${err.message}; nothing was saved`;
@@ -201,7 +227,7 @@ function nothingSaved(err: ModelgateError): ModelgateError {
 
 function describeWhoami(me: Whoami): string {
   if (me.kind === 'anonymous') return 'anonymous (the node does not check credentials: token authorization is off)';
-  if (me.kind === 'user') return `user "${me.user ?? me.id}"`;
+  if (me.kind === 'user') return `user "${me.user ?? me.id}"${me.token ? ` (API token ${me.token})` : ''}`;
   return `${me.kind.replaceAll('_', ' ')} ${me.id}`;
 }
 
