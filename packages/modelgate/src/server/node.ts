@@ -29,8 +29,8 @@ import { clientErrorHandler } from './client-error.js';
 import { createDataPlane } from './data-plane.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
-import { useProxyProtocol } from './proxy-protocol.js';
 import { createMetricsRegistry, metricsHandler, NodeMetrics, registerAuditDropped } from './metrics.js';
+import { useProxyProtocol } from './proxy-protocol.js';
 import { acquireStartLock } from './start-lock.js';
 import { setUpTokenAuthorization } from './token-authorization.js';
 

@@ -111,7 +111,8 @@ function parseV1(data: Buffer): ProxyHeaderResult {
   const protocol = fields[0];
   // UNKNOWN: the balancer could not tell the source; the rest of the line is to be ignored.
   if (protocol === 'UNKNOWN') return { kind: 'done', consumed, source: undefined };
-  if (protocol !== 'TCP4' && protocol !== 'TCP6') return { kind: 'invalid', reason: 'v1 protocol not TCP4, TCP6 or UNKNOWN' };
+  if (protocol !== 'TCP4' && protocol !== 'TCP6')
+    return { kind: 'invalid', reason: 'v1 protocol not TCP4, TCP6 or UNKNOWN' };
   if (fields.length !== 5) return { kind: 'invalid', reason: 'v1 line does not have 5 fields' };
   const [, src = '', dst = '', srcPort = '', dstPort = ''] = fields;
   const version = protocol === 'TCP4' ? 4 : 6;

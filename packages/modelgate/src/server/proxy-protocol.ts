@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { Server as TlsServer, type TLSSocket } from 'node:tls';
+import { type TLSSocket, Server as TlsServer } from 'node:tls';
 import type { Config } from '../config/schema.js';
 import { parseTrustedProxies, type TrustedProxies } from '../config/trusted-proxies.js';
 import type { Logger } from '../log/logger.js';
@@ -108,12 +108,12 @@ export function readProxyHeader(
   options: ProxyProtocolOptions,
   accept: (source: ProxySource | undefined) => void,
 ): void {
-  const peer = socket.remoteAddress;
-  if (peer === undefined) {
+  if (socket.remoteAddress === undefined) {
     // Closed before it was accepted: there is no one to serve.
     socket.destroy();
     return;
   }
+  const peer: string = socket.remoteAddress;
   const trusted = options.trusted.has(peer);
   let received: Buffer | undefined;
   const timer = setTimeout(() => refuse('header_incomplete', 'timed out'), options.timeoutMs);
