@@ -157,7 +157,7 @@ export const CONFIG_SCHEMA = {
     type: 'string',
     default: '',
     description:
-      'Comma-separated CIDR blocks (IPv4, IPv6) of load balancers whose `X-Forwarded-For` gives the client address; empty: the header is ignored.',
+      'Comma-separated CIDR blocks (IPv4, IPv6) of load balancers whose `X-Forwarded-For` (or PROXY header, see `proxy_protocol`) gives the client address; empty: the header is ignored.',
   },
   proxy_protocol: {
     type: 'enum',
