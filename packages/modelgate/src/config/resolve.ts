@@ -209,6 +209,10 @@ function crossChecks(values: Map<ConfigKey, Value>): string[] {
   if (typeof hosts === 'string') problems.push(`public_hosts ${hosts}`);
   const proxies = parseTrustedProxies(String(values.get('trusted_proxies')));
   if ('problems' in proxies) problems.push(...proxies.problems);
+  else if (values.get('proxy_protocol') !== 'off' && String(values.get('trusted_proxies')).trim() === '') {
+    // Nobody could send the header, and taking it from anyone would let every client pick its address.
+    problems.push('proxy_protocol needs trusted_proxies: the addresses of the load balancers that send the header');
+  }
   return problems;
 }
 

@@ -157,7 +157,22 @@ export const CONFIG_SCHEMA = {
     type: 'string',
     default: '',
     description:
-      'Comma-separated CIDR blocks (IPv4, IPv6) of load balancers whose `X-Forwarded-For` gives the client address; empty: the header is ignored.',
+      'Comma-separated CIDR blocks (IPv4, IPv6) of load balancers whose `X-Forwarded-For` (or PROXY header, see `proxy_protocol`) gives the client address; empty: the header is ignored.',
+  },
+  proxy_protocol: {
+    type: 'enum',
+    values: ['off', 'inference', 'all'],
+    default: 'off',
+    description:
+      'PROXY protocol (v1 and v2) from `trusted_proxies`: `inference` on the inference listener, `all` on the management listener too (never metrics). Peers in `trusted_proxies` must send the header; others must not.',
+  },
+  proxy_protocol_timeout_ms: {
+    type: 'number',
+    default: 10000,
+    min: 0,
+    exclusiveMin: true,
+    description:
+      'With `proxy_protocol`, how long a new connection may take to send its PROXY header (or, from other peers, its first bytes) before it is closed.',
   },
   password_check_concurrency: {
     type: 'number',

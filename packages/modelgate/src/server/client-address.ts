@@ -9,7 +9,9 @@ export type ClientAddress = (req: IncomingMessage) => string;
  * Builds the one `clientAddress(req)` of a node. With no trusted proxies it is the TCP peer, with
  * no work and no allocation per request (the data plane's hot path). With trusted proxies, a
  * request whose peer is trusted takes its address from `X-Forwarded-For` ({@link forwardedClient}),
- * computed once per request.
+ * computed once per request. With `proxy_protocol`, the peer is already the client the PROXY
+ * header named (`proxy-protocol.ts` sets the socket's `remoteAddress`), so `X-Forwarded-For` is
+ * read only when that address is itself a trusted proxy.
  *
  * @example
  * ```ts

@@ -25,6 +25,7 @@ import type { ClientAddress } from './client-address.js';
 import { clientErrorHandler } from './client-error.js';
 import type { Readiness } from './health.js';
 import { createListenerServer, type TlsFiles } from './listen.js';
+import { useProxyProtocol } from './proxy-protocol.js';
 
 /** How often the route table re-reads every deployment, as a backstop for a lost event. */
 export const ROUTE_RECONCILE_MS = 30_000;
@@ -136,6 +137,8 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     usage,
   });
   const listener = createListenerServer(deps.address, gateway.request, deps.tls);
+  // In each worker too: node:cluster hands every worker accepted sockets, header unread.
+  useProxyProtocol(listener, config, 'inference', log);
   server = listener;
   listener.on('upgrade', gateway.upgrade);
   listener.on('clientError', clientErrorHandler(log, 'inference'));

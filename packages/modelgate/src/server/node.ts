@@ -30,6 +30,7 @@ import { createDataPlane } from './data-plane.js';
 import { createReadiness } from './health.js';
 import { createListenerServer, formatHost, listen } from './listen.js';
 import { createMetricsRegistry, metricsHandler, NodeMetrics, registerAuditDropped } from './metrics.js';
+import { useProxyProtocol } from './proxy-protocol.js';
 import { acquireStartLock } from './start-lock.js';
 import { setUpTokenAuthorization } from './token-authorization.js';
 
@@ -195,6 +196,7 @@ export async function startNode(
       },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);
+        useProxyProtocol(managementServer, config, 'management', log);
         return managementServer;
       },
     );
