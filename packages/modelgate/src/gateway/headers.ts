@@ -139,16 +139,26 @@ export function downstreamResponseHeaders(
     if (value === undefined) continue;
     for (const one of Array.isArray(value) ? value : [value]) raw.push(key, one);
   }
-  return downstreamResponseHeadersRaw(raw);
+  const list = downstreamResponseHeaderList(raw);
+  const out: OutgoingHeaders = Object.create(null);
+  for (let i = 0; i < list.length; i += 2) out[list[i] as string] = list[i + 1]!;
+  return out;
 }
 
 /**
- * `downstreamResponseHeaders` from undici's raw `[name, value, ...]` list, in one pass: names
- * and values are read as latin1, so the caller gets the upstream's bytes unchanged, and
- * repeated fields (`Set-Cookie`) stay separate.
+ * `downstreamResponseHeaders` from undici's raw `[name, value, ...]` list, as a flat
+ * `[name, value, ...]` list that `res.writeHead` takes as is (no header object is built per
+ * response). Names and values are read as latin1, so the caller gets the upstream's bytes
+ * unchanged; names are lowercased; repeated fields (`Set-Cookie`) stay separate.
+ *
+ * @example
+ * ```ts
+ * downstreamResponseHeaderList(['Content-Type', 'text/plain', 'Connection', 'keep-alive']);
+ * // → ['content-type', 'text/plain']
+ * ```
  */
-export function downstreamResponseHeadersRaw(raw: readonly (Buffer | string)[]): OutgoingHeaders {
-  const out: OutgoingHeaders = Object.create(null);
+export function downstreamResponseHeaderList(raw: readonly (Buffer | string)[]): HeaderList {
+  const out: HeaderList = [];
   let named: Set<string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = latin1(raw[i]!).toLowerCase();
@@ -158,12 +168,50 @@ export function downstreamResponseHeadersRaw(raw: readonly (Buffer | string)[]):
       addTokens(named, value);
     }
     if (HOP_BY_HOP_HEADERS.has(name) || name.startsWith(':')) continue;
-    const prior = out[name];
-    out[name] = prior === undefined ? value : typeof prior === 'string' ? [prior, value] : [...prior, value];
+    appendToList(out, name, value);
   }
+  if (named === undefined) return out;
   // Rare: `Connection` usually names only hop-by-hop headers (keep-alive), already dropped.
-  if (named !== undefined) for (const token of named) if (token in out) delete out[token];
-  return out;
+  const listed = named;
+  let extra = false;
+  for (const token of listed) if (!HOP_BY_HOP_HEADERS.has(token)) extra = true;
+  if (!extra) return out;
+  const kept: HeaderList = [];
+  for (let i = 0; i < out.length; i += 2) if (!listed.has(out[i] as string)) kept.push(out[i]!, out[i + 1]!);
+  return kept;
+}
+
+/**
+ * A flat `[name, value, ...]` header list for `res.writeHead`. A repeated field is one name with
+ * an array of values: node turns an array into one line per value, and writeHead's slower path
+ * (when a header was set before) keeps only the last of two equal names.
+ */
+export type HeaderList = (string | string[])[];
+
+/**
+ * Sets a field on a header list, replacing whatever value(s) it had (the gateway's own
+ * `X-Request-Id` wins over the upstream's).
+ */
+export function setListHeader(list: HeaderList, name: string, value: string): void {
+  for (let i = 0; i < list.length; i += 2) {
+    if (list[i] === name) {
+      list[i + 1] = value;
+      return;
+    }
+  }
+  list.push(name, value);
+}
+
+/** Appends a field, folding a repeat into the first occurrence's value list (few fields: a scan). */
+function appendToList(out: HeaderList, name: string, value: string): void {
+  for (let i = 0; i < out.length; i += 2) {
+    if (out[i] !== name) continue;
+    const prior = out[i + 1]!;
+    if (typeof prior === 'string') out[i + 1] = [prior, value];
+    else prior.push(value);
+    return;
+  }
+  out.push(name, value);
 }
 
 function latin1(value: Buffer | string): string {

@@ -214,39 +214,41 @@ export function createGateway(ctx: GatewayContext) {
 
   const access = createAccessLog(ctx.log, { listener: 'inference' });
 
+  /**
+   * `finish` of a data-plane response: its access line. One shared listener (`this` is the
+   * response) reading what `respond` left on the response, rather than a closure per request.
+   */
+  function logAccess(this: AccessResponse): void {
+    const line = this[ACCESS];
+    if (line === undefined) return;
+    access({
+      requestId: line.requestId,
+      method: line.req.method,
+      status: this.statusCode,
+      deployment: line.deployment,
+      principal: line.principal,
+      remote: ctx.clientAddress(line.req),
+    });
+  }
+
   /** Answers an admitted request (proxied) or a refusal; the access line is written on finish. */
   function respond(req: IncomingMessage, res: ServerResponse, id: string, admitted: Admitted | Refusal): void {
     if ('code' in admitted) {
       ctx.audit?.(req, admitted, id);
-      res.once('finish', () => logAccess(req, res, id, undefined, undefined));
+      (res as AccessResponse)[ACCESS] = { req, requestId: id, deployment: undefined, principal: undefined };
+      res.on('finish', logAccess);
       sendError(res, admitted.code, id, refusalOptions(admitted));
       return;
     }
     const principal = principalLabel(admitted.principal);
     const deployment = admitted.route.snapshot.name;
-    res.once('finish', () => logAccess(req, res, id, deployment, principal));
-    void ctx.proxy.forward(req, res, {
+    (res as AccessResponse)[ACCESS] = { req, requestId: id, deployment, principal };
+    res.on('finish', logAccess);
+    ctx.proxy.send(req, res, {
       upstream: admitted.route.snapshot.upstream,
       path: admitted.rest,
       headers: headersFor(req, admitted, principal, id, false),
       requestId: id,
-    });
-  }
-
-  function logAccess(
-    req: IncomingMessage,
-    res: ServerResponse,
-    requestId: string,
-    deployment: string | undefined,
-    principal: string | undefined,
-  ): void {
-    access({
-      requestId,
-      method: req.method,
-      status: res.statusCode,
-      deployment,
-      principal,
-      remote: ctx.clientAddress(req),
     });
   }
 
@@ -316,6 +318,17 @@ export function createGateway(ctx: GatewayContext) {
     },
   };
 }
+
+/** What the access line of a response says, left on the response for the shared `finish` listener. */
+const ACCESS = Symbol('modelgate.access');
+type AccessResponse = ServerResponse & {
+  [ACCESS]?: {
+    readonly req: IncomingMessage;
+    readonly requestId: string;
+    readonly deployment: string | undefined;
+    readonly principal: string | undefined;
+  };
+};
 
 /** `kind:id` of a principal, for the upstream header and the access line; none for anonymous callers. */
 function principalLabel(principal: Principal): string | undefined {
