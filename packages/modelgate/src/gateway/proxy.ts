@@ -13,8 +13,8 @@ export interface ProxyTarget {
   readonly upstream: string;
   /** The raw remainder from routing (`/x?q=1`), appended to the upstream's base path. */
   readonly path: string;
-  /** From `upstreamRequestHeaders`. */
-  readonly headers: OutgoingHeaders;
+  /** From `upstreamRequestHeaders`, or its flat list form `upstreamRequestHeaderList`. */
+  readonly headers: OutgoingHeaders | HeaderList;
   readonly requestId: string;
 }
 
@@ -108,7 +108,7 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
       done?.();
       return;
     }
-    const fixedLength = target.headers['content-length'] !== undefined;
+    const fixedLength = hasHeader(target.headers, 'content-length');
     const exchange = new Exchange(req, res, target.requestId, fixedLength, hooks, done);
     active.add(exchange);
     const { origin, basePath } = upstreams.get(target.upstream);
@@ -117,7 +117,8 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
         origin,
         path: joinUpstreamPath(basePath, target.path),
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers: target.headers,
+        // undici takes a flat list whose repeated fields carry a list of values, as node does.
+        headers: target.headers as Dispatcher.DispatchOptions['headers'],
         body: exchange.body,
       },
       exchange,
@@ -245,7 +246,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       return false;
     }
     // Streams (SSE, chunked) get their headers now; fixed-length answers go out in one write.
-    if (!hasContentLength(headers)) res.flushHeaders();
+    if (!hasHeader(headers, 'content-length')) res.flushHeaders();
     return true;
   }
 
@@ -291,9 +292,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-/** Whether a flat header list names `content-length` (names are lowercase). */
-function hasContentLength(headers: HeaderList): boolean {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') return true;
+/** Whether headers (an object or a flat list, lowercase names) carry `name`. */
+function hasHeader(headers: OutgoingHeaders | HeaderList, name: string): boolean {
+  if (!Array.isArray(headers)) return (headers as OutgoingHeaders)[name] !== undefined;
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return true;
   return false;
 }
 

@@ -24,7 +24,7 @@ import {
   requiresCredential,
 } from './authenticate.js';
 import { attemptOutcome, clientKey, throttledFor } from './failure-throttle.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { type UpstreamHeaderContext, upstreamRequestHeaderList, upstreamRequestHeaders } from './headers.js';
 import { answerJwks, JWKS_PATH } from './jwks.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
@@ -187,15 +187,16 @@ export function createGateway(ctx: GatewayContext) {
     return splitInferencePath(url);
   }
 
+  /** What the upstream is told about this request (see `upstreamRequestHeaders`). */
   function headersFor(
     req: IncomingMessage,
     admitted: Admitted,
     principal: string | undefined,
     requestId: string,
     websocket: boolean,
-  ) {
+  ): UpstreamHeaderContext {
     const { snapshot } = admitted.route;
-    return upstreamRequestHeaders(req.headers, {
+    return {
       clientIp: req.socket.remoteAddress ?? '',
       proto: ctx.proto,
       host: req.headers.host ?? '',
@@ -209,7 +210,7 @@ export function createGateway(ctx: GatewayContext) {
       forwardCredential: snapshot.forward_credential && FORWARDABLE.has(admitted.principal.kind),
       upstreamHost: upstreamHostOf(snapshot),
       websocket,
-    });
+    };
   }
 
   const access = createAccessLog(ctx.log, { listener: 'inference' });
@@ -247,7 +248,7 @@ export function createGateway(ctx: GatewayContext) {
     ctx.proxy.send(req, res, {
       upstream: admitted.route.snapshot.upstream,
       path: admitted.rest,
-      headers: headersFor(req, admitted, principal, id, false),
+      headers: upstreamRequestHeaderList(req.headers, headersFor(req, admitted, principal, id, false)),
       requestId: id,
     });
   }
@@ -306,7 +307,10 @@ export function createGateway(ctx: GatewayContext) {
           proxyUpgrade(req, socket, head, {
             upstream: admitted.route.snapshot.upstream,
             path: admitted.rest,
-            headers: headersFor(req, admitted, principalLabel(admitted.principal), id, true),
+            headers: upstreamRequestHeaders(
+              req.headers,
+              headersFor(req, admitted, principalLabel(admitted.principal), id, true),
+            ),
             requestId: id,
             options: ctx.upgrade,
           });

@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ERROR_CODES, errorBody } from '../errors/registry.js';
-import { HOP_BY_HOP_HEADERS } from './headers.js';
+import { HOP_BY_HOP_HEADERS, type OutgoingHeaders } from './headers.js';
 import { joinUpstreamPath, type ProxyErrorInfo, type ProxyTarget, parseUpstream, upstreamErrorCode } from './proxy.js';
 
 export interface UpgradeOptions {
@@ -16,7 +16,10 @@ export interface UpgradeOptions {
 }
 
 /** A WebSocket target; `headers` come from `upstreamRequestHeaders(..., { websocket: true })`. */
-export type UpgradeTarget = ProxyTarget & { readonly options: UpgradeOptions };
+export type UpgradeTarget = Omit<ProxyTarget, 'headers'> & {
+  readonly headers: OutgoingHeaders;
+  readonly options: UpgradeOptions;
+};
 
 /**
  * Relays an already-authenticated `Upgrade: websocket` request: opens a fresh connection to the
