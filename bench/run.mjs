@@ -209,6 +209,8 @@ async function main() {
     { cwd, logFile: join(cwd, 'modelgate.log') },
     /modelgate started/,
   );
+  // The floor: what the gateway holds before any request (code, V8 heap, the node binary's pages).
+  const fresh = rssOf(gateway.pid);
   const keys = JSON.parse(readFileSync(join(cwd, 'key_file.json'), 'utf8'));
   const token = keys.management.key;
   await api(urls.management, token, 'POST', '/secrets', { name: 'bench-password', value: 'bench-password-value' });
@@ -323,7 +325,7 @@ async function main() {
         `| ${r.name} | ${fmt(r.rps)} | ${cell(r.p50, 2)} | ${cell(r.p99, 2)} | ${fmt(r.rps / reference.rps, 2)} | ${cell(r.cpuUs, 0)} | ${cell(r.cpuUs / reference.cpuUs, 2)} | ${r.name.startsWith('modelgate') ? fmt(r.rps / pub.rps, 2) : '–'} |`,
     ),
   ].join('\n');
-  const large = `Large transfer: ${fmt(largeBytes / 1024 ** 3, 2)} GiB up and ${fmt(largeBytes / 1024 ** 3, 2)} GiB down through a protected deployment in ${fmt(seconds, 1)} s; gateway RSS ${fmt(before.rss)} MB before, ${fmt(peak)} MB peak during the transfer.`;
+  const large = `Large transfer: ${fmt(largeBytes / 1024 ** 3, 2)} GiB up and ${fmt(largeBytes / 1024 ** 3, 2)} GiB down through a protected deployment in ${fmt(seconds, 1)} s; gateway RSS ${fmt(fresh.rss)} MB just after start, ${fmt(before.rss)} MB before the transfer, ${fmt(peak)} MB peak during it.`;
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}`;
   const loader = hasWrk ? `wrk -t1 -c${connections}` : `autocannon, ${connections} connections`;
   const report = `# Benchmarks
