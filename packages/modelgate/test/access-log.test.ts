@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -189,22 +190,37 @@ describe('createAccessLog', () => {
     expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => `id-${i}`));
   });
 
-  it('a process that exits in the middle of a turn still writes its pending lines', () => {
-    // The built module (as `modelgate start` runs it), on the process's own asynchronous stdout.
-    const script = `
+  it.each(['a pipe', 'a file'])(
+    'a process that exits mid-turn still writes its pending lines (stdout is %s)',
+    (kind) => {
+      // The built module (as `modelgate start` runs it), on the process's own stdout: asynchronous
+      // writes on a pipe, synchronous ones on a file.
+      const script = `
       const { createLogger } = await import(${JSON.stringify(resolve(BIN, '../../dist/log/logger.js'))});
       const { createAccessLog } = await import(${JSON.stringify(resolve(BIN, '../../dist/log/access-log.js'))});
       const access = createAccessLog(createLogger({ level: 'info', pretty: false }), { listener: 'inference' });
       for (let i = 0; i < 50; i++) access({ requestId: 'exit-' + i, method: 'GET', status: 200, deployment: 'd', principal: undefined, remote: '::1' });
       process.exit(0);
     `;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-    const ids = out
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l).request_id);
-    expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => `exit-${i}`));
-  });
+      const args = ['--input-type=module', '-e', script];
+      let out: string;
+      if (kind === 'a pipe') {
+        out = execFileSync(process.execPath, args, { encoding: 'utf8' });
+      } else {
+        const file = join(mkdtempSync(join(tmpdir(), 'modelgate-access-')), 'stdout.log');
+        const fd = openSync(file, 'w');
+        const run = spawnSync(process.execPath, args, { stdio: ['ignore', fd, 'inherit'] });
+        closeSync(fd);
+        expect(run.status).toBe(0);
+        out = readFileSync(file, 'utf8');
+      }
+      const ids = out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).request_id);
+      expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => `exit-${i}`));
+    },
+  );
 
   it('writes nothing above the info level', async () => {
     const { log, lines } = capture('warn');
