@@ -4,7 +4,7 @@
 // the CPU microseconds per request of the proxying process (from /proc/<pid>/stat), checks the
 // gateway's memory while 1 GiB goes up and 1 GiB comes down, and writes bench/README.md.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,7 +23,30 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const largeBytes = Number(process.env.BENCH_LARGE_BYTES ?? 1024 ** 3);
 const children = [];
 
-function spawnJsonLine(args, options, pattern) {
+/**
+ * Starts a node process and resolves with the first stdout line matching `pattern`. With
+ * `logFile`, stdout goes to that file (the gateway's log: a pipe to this process would fill up
+ * while `wrk` blocks it, and the gateway would stall on a log nobody reads).
+ */
+function spawnJsonLine(args, { logFile, ...options }, pattern) {
+  if (logFile) {
+    const child = spawn(process.execPath, args, { ...options, stdio: ['ignore', openSync(logFile, 'w'), 'inherit'] });
+    children.push(child);
+    return new Promise((resolve, reject) => {
+      const poll = setInterval(() => {
+        const line = readFileSync(logFile, 'utf8')
+          .split('\n')
+          .find((l) => pattern.test(l));
+        if (line === undefined) return;
+        clearInterval(poll);
+        resolve({ child, line: JSON.parse(line) });
+      }, 50);
+      child.on('exit', (code) => {
+        clearInterval(poll);
+        reject(new Error(`child exited with ${code}`));
+      });
+    });
+  }
   const child = spawn(process.execPath, args, { ...options, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve, reject) => {
@@ -181,7 +204,13 @@ async function main() {
   const { child: bareChild, line: bare } = await spawnJsonLine([join(here, 'bare-proxy.mjs'), up.url], {}, /"url"/);
   const cwd = mkdtempSync(join(tmpdir(), 'modelgate-bench-'));
   const ports = ['inference', 'management', 'metrics'].flatMap((l) => [`--${l}-address`, 'http://127.0.0.1:0']);
-  const { child: gateway, line: urls } = await spawnJsonLine([bin, 'start', ...ports], { cwd }, /modelgate started/);
+  const { child: gateway, line: urls } = await spawnJsonLine(
+    [bin, 'start', ...ports],
+    { cwd, logFile: join(cwd, 'modelgate.log') },
+    /modelgate started/,
+  );
+  // The floor: what the gateway holds before any request (code, V8 heap, the node binary's pages).
+  const fresh = rssOf(gateway.pid);
   const keys = JSON.parse(readFileSync(join(cwd, 'key_file.json'), 'utf8'));
   const token = keys.management.key;
   await api(urls.management, token, 'POST', '/secrets', { name: 'bench-password', value: 'bench-password-value' });
@@ -198,7 +227,7 @@ async function main() {
   const cwd2 = mkdtempSync(join(tmpdir(), 'modelgate-bench-workers-'));
   const { child: cluster, line: urls2 } = await spawnJsonLine(
     [bin, 'start', '--workers', '2', ...ports],
-    { cwd: cwd2 },
+    { cwd: cwd2, logFile: join(cwd2, 'modelgate.log') },
     /modelgate started/,
   );
   const token2 = JSON.parse(readFileSync(join(cwd2, 'key_file.json'), 'utf8')).management.key;
@@ -296,7 +325,7 @@ async function main() {
         `| ${r.name} | ${fmt(r.rps)} | ${cell(r.p50, 2)} | ${cell(r.p99, 2)} | ${fmt(r.rps / reference.rps, 2)} | ${cell(r.cpuUs, 0)} | ${cell(r.cpuUs / reference.cpuUs, 2)} | ${r.name.startsWith('modelgate') ? fmt(r.rps / pub.rps, 2) : '–'} |`,
     ),
   ].join('\n');
-  const large = `Large transfer: ${fmt(largeBytes / 1024 ** 3, 2)} GiB up and ${fmt(largeBytes / 1024 ** 3, 2)} GiB down through a protected deployment in ${fmt(seconds, 1)} s; gateway RSS ${fmt(before.rss)} MB before, ${fmt(peak)} MB peak during the transfer.`;
+  const large = `Large transfer: ${fmt(largeBytes / 1024 ** 3, 2)} GiB up and ${fmt(largeBytes / 1024 ** 3, 2)} GiB down through a protected deployment in ${fmt(seconds, 1)} s; gateway RSS ${fmt(fresh.rss)} MB just after start, ${fmt(before.rss)} MB before the transfer, ${fmt(peak)} MB peak during it.`;
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}`;
   const loader = hasWrk ? `wrk -t1 -c${connections}` : `autocannon, ${connections} connections`;
   const report = `# Benchmarks
@@ -304,7 +333,7 @@ async function main() {
 Produced by \`npm run bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)}: ${machine}.
 Every figure comes from one run: the upstream (bench/upstream.mjs, a fixed small JSON answer), the
 reference proxies and the gateway (\`modelgate start\`, default settings, SQLite, info-level access
-log on) are separate processes; the load comes from ${loader}; each route is measured ${rounds} times for
+log on, written to a file) are separate processes; the load comes from ${loader}; each route is measured ${rounds} times for
 ${duration} s, rounds interleaved, and the median is reported.
 
 The reference is the least a Node proxy can do (bench/bare-proxy.mjs: node:http, one undici Pool,

@@ -1,13 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccessLog } from '../src/log/access-log.js';
 import { loggablePath, MAX_LOGGED_PATH } from '../src/log/loggable-path.js';
 import { rawRequest } from './helpers/http.js';
-import { type NodeProcess, startNodeProcess } from './helpers/node-process.js';
+import { BIN, type NodeProcess, startNodeProcess } from './helpers/node-process.js';
 import { closedPortUrl } from './helpers/upstreams.js';
 
 /** The fields an access line may carry: anything else would be a field nobody vetted. */
@@ -389,6 +392,91 @@ describe('createAccessLog', () => {
       msg: 'request',
     });
   });
+
+  it('writes the lines of one event-loop turn together, whole, at most 4 KiB (PIPE_BUF) per write', async () => {
+    const writes: string[] = [];
+    const dest = new Writable({
+      write(chunk, _enc, done) {
+        writes.push(String(chunk));
+        done();
+      },
+    });
+    const access = createAccessLog(pino({ level: 'info' }, dest), { listener: 'inference' });
+    const line = (i: number) => ({
+      requestId: `id-${i}`,
+      method: 'POST',
+      status: 200,
+      deployment: `deployment-${'x'.repeat(100)}`,
+      principal: `api_key:${i}`,
+      remote: '127.0.0.1',
+      url: '/x',
+      code: undefined,
+      bytesIn: 0,
+      bytesOut: 2,
+      upstreamStatus: 200,
+      upstreamMs: 1,
+      durationMs: 2,
+      aborted: false,
+    });
+    for (let i = 0; i < 3; i++) access(line(i));
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(1);
+    expect(
+      writes[0]!
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).request_id),
+    ).toEqual(['id-0', 'id-1', 'id-2']);
+
+    writes.length = 0;
+    for (let i = 0; i < 100; i++) access(line(i));
+    await new Promise((r) => setImmediate(r));
+    expect(writes.length).toBeGreaterThan(1);
+    expect(writes.length).toBeLessThan(100);
+    for (const write of writes) {
+      expect(Buffer.byteLength(write)).toBeLessThanOrEqual(4096);
+      expect(write.endsWith('\n')).toBe(true);
+    }
+    const ids = writes.flatMap((w) =>
+      w
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).request_id),
+    );
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => `id-${i}`));
+  });
+
+  it.each(['a pipe', 'a file'])(
+    'a process that exits mid-turn still writes its pending lines (stdout is %s)',
+    (kind) => {
+      // The built module (as `modelgate start` runs it), on the process's own stdout: asynchronous
+      // writes on a pipe, synchronous ones on a file.
+      const script = `
+      const { createLogger } = await import(${JSON.stringify(resolve(BIN, '../../dist/log/logger.js'))});
+      const { createAccessLog } = await import(${JSON.stringify(resolve(BIN, '../../dist/log/access-log.js'))});
+      const access = createAccessLog(createLogger({ level: 'info', pretty: false }), { listener: 'inference' });
+      for (let i = 0; i < 50; i++) access({ requestId: 'exit-' + i, method: 'GET', url: '/d/x', status: 200, code: undefined, deployment: 'd', principal: undefined, remote: '::1', bytesIn: 0, bytesOut: 2, upstreamStatus: 200, upstreamMs: 1, durationMs: 2, aborted: false });
+      process.exit(0);
+    `;
+      const args = ['--input-type=module', '-e', script];
+      let out: string;
+      if (kind === 'a pipe') {
+        out = execFileSync(process.execPath, args, { encoding: 'utf8' });
+      } else {
+        const file = join(mkdtempSync(join(tmpdir(), 'modelgate-access-')), 'stdout.log');
+        const fd = openSync(file, 'w');
+        const run = spawnSync(process.execPath, args, { stdio: ['ignore', fd, 'inherit'] });
+        closeSync(fd);
+        expect(run.status).toBe(0);
+        out = readFileSync(file, 'utf8');
+      }
+      const ids = out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).request_id);
+      expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => `exit-${i}`));
+    },
+  );
 
   it('writes nothing above the info level', async () => {
     const { log, lines } = capture('warn');

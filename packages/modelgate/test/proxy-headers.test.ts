@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  downstreamResponseHeaderList,
   downstreamResponseHeaders,
+  setListHeader,
   type UpstreamHeaderContext,
+  upstreamRequestHeaderList,
   upstreamRequestHeaders,
 } from '../src/gateway/headers.js';
 import { joinUpstreamPath, parseUpstream, upstreamErrorCode } from '../src/gateway/proxy.js';
@@ -244,6 +247,53 @@ describe('downstreamResponseHeaders', () => {
     const out = downstreamResponseHeaders(upstream);
     for (const [name, value] of Object.entries(present)) expect(out[name], name).toEqual(value);
     for (const name of absent) expect(out[name], name).toBeUndefined();
+  });
+});
+
+describe('header lists (the hot path’s form)', () => {
+  it('the upstream request list holds what the object holds, each name once', () => {
+    const incoming: Headers = {
+      host: 'gw.example.com',
+      accept: 'application/json',
+      'x-forwarded-for': ['1.1.1.1', ' 2.2.2.2 '],
+      forwarded: 'for=1.1.1.1',
+      connection: 'x-private',
+      'x-private': 'dropped',
+      authorization: 'Bearer secret',
+    };
+    const list = upstreamRequestHeaderList(incoming, ctx);
+    const names = list.filter((_, i) => i % 2 === 0);
+    expect(new Set(names).size).toBe(names.length);
+    expect(Object.fromEntries(names.map((n, i) => [n, list[2 * i + 1]]))).toEqual({
+      ...upstreamRequestHeaders(incoming, ctx),
+    });
+    expect(names).not.toContain('authorization');
+    expect(names).not.toContain('x-private');
+    expect(list[list.indexOf('x-forwarded-for') + 1]).toBe('1.1.1.1, 2.2.2.2, 10.0.0.7');
+  });
+
+  it('a repeated response field is one name with every value, in order (Set-Cookie)', () => {
+    const raw = ['Set-Cookie', 'a=1', 'Content-Type', 'text/plain', 'set-cookie', 'b=2'].map((v) => Buffer.from(v));
+    expect(downstreamResponseHeaderList(raw)).toEqual(['set-cookie', ['a=1', 'b=2'], 'content-type', 'text/plain']);
+  });
+
+  it('a field the upstream names in Connection is dropped; bytes pass as latin1', () => {
+    const raw = [
+      Buffer.from('Connection'),
+      Buffer.from('keep-alive, X-Hop'),
+      Buffer.from('x-hop'),
+      Buffer.from('1'),
+      Buffer.from('x-name'),
+      Buffer.from([0x7a, 0xe9]),
+    ];
+    expect(downstreamResponseHeaderList(raw)).toEqual(['x-name', 'z\u00e9']);
+  });
+
+  it('setListHeader replaces every value of a field, or appends it', () => {
+    const list = downstreamResponseHeaderList(['x-request-id', 'upstream', 'a', '1']);
+    setListHeader(list, 'x-request-id', 'ours');
+    setListHeader(list, 'b', '2');
+    expect(list).toEqual(['x-request-id', 'ours', 'a', '1', 'b', '2']);
   });
 });
 

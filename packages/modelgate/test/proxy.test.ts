@@ -187,6 +187,8 @@ describe('proxy: passthrough', () => {
         'content-length': Buffer.byteLength(answer),
         'x-up': 'yes',
         'set-cookie': ['a=1', 'b=2'],
+        // The gateway's request id wins over one the upstream sends.
+        'x-request-id': 'from-upstream',
         connection: 'keep-alive, x-up-hop',
         'x-up-hop': 'dropped',
         'keep-alive': 'timeout=77',

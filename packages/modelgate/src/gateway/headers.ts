@@ -83,56 +83,89 @@ export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders | Readonly<Record<string, string | string[] | undefined>>,
   ctx: UpstreamHeaderContext,
 ): OutgoingHeaders {
+  const list = upstreamRequestHeaderList(incoming, ctx);
   const out: OutgoingHeaders = Object.create(null);
+  for (let i = 0; i < list.length; i += 2) out[list[i] as string] = list[i + 1]!;
+  return out;
+}
+
+/**
+ * `upstreamRequestHeaders` as a flat `[name, value, ...]` list (a repeated field is one name with
+ * a list of values), the form undici takes on the hot path: one pass over the caller's headers,
+ * no header object built per request, and nothing allocated for what the request does not carry
+ * (no `Connection` tokens, no prior `X-Forwarded-For`).
+ *
+ * @example
+ * ```ts
+ * agent.dispatch({ origin, path, method, headers: upstreamRequestHeaderList(req.headers, ctx) }, handler);
+ * ```
+ */
+export function upstreamRequestHeaderList(
+  incoming: IncomingHttpHeaders | Readonly<Record<string, string | string[] | undefined>>,
+  ctx: UpstreamHeaderContext,
+): HeaderList {
+  const out: HeaderList = [];
   const named = connectionTokens(incoming);
+  let priorFor: string[] | undefined;
+  let priorForwarded: string[] | undefined;
   for (const key of Object.keys(incoming)) {
     const value = incoming[key];
     if (value === undefined) continue;
     const name = key.toLowerCase();
-    if (HOP_BY_HOP_HEADERS.has(name) || named.has(name)) continue;
+    if (HOP_BY_HOP_HEADERS.has(name) || named?.has(name) === true) continue;
     if (name.startsWith(GATEWAY_HEADER_PREFIX) || name.startsWith(':')) continue;
-    if (name === 'authorization' && !ctx.forwardCredential) continue;
-    if (name === 'cookie') {
-      const kept = withoutGatewayCookies(value);
-      if (kept !== undefined) append(out, name, kept);
-      continue;
+    switch (name) {
+      case 'authorization':
+        if (!ctx.forwardCredential) continue;
+        break;
+      case 'cookie': {
+        const kept = withoutGatewayCookies(value);
+        if (kept !== undefined) appendToList(out, name, kept);
+        continue;
+      }
+      case 'host':
+      case 'expect':
+      case 'x-forwarded-proto':
+      case 'x-forwarded-host':
+      case 'x-request-id':
+        continue;
+      case 'x-forwarded-for':
+        priorFor = concat(priorFor, value);
+        continue;
+      case 'forwarded':
+        priorForwarded = concat(priorForwarded, value);
+        continue;
     }
-    if (
-      name === 'host' ||
-      name === 'expect' ||
-      name === 'x-forwarded-proto' ||
-      name === 'x-forwarded-host' ||
-      name === 'x-request-id'
-    ) {
-      continue;
-    }
-    append(out, name, value);
+    appendToList(out, name, value);
   }
 
-  const priorFor = out['x-forwarded-for'];
-  const chain = priorFor === undefined ? [] : Array.isArray(priorFor) ? priorFor : [priorFor];
-  const hops = chain.map((v) => v.trim()).filter((v) => v.length > 0);
-  if (ctx.clientIp.length > 0) hops.push(ctx.clientIp);
-  if (hops.length > 0) out['x-forwarded-for'] = hops.join(', ');
-  out['x-forwarded-proto'] = ctx.proto;
-  if (ctx.host.length > 0) out['x-forwarded-host'] = ctx.host;
-  const priorForwarded = out.forwarded;
-  if (priorForwarded !== undefined) {
-    const list = Array.isArray(priorForwarded) ? priorForwarded : [priorForwarded];
-    out.forwarded = [...list, forwardedElement(ctx)].join(', ');
+  let hops = ctx.clientIp;
+  if (priorFor !== undefined) {
+    hops = '';
+    for (const hop of priorFor) {
+      const trimmed = hop.trim();
+      if (trimmed.length > 0) hops = hops.length > 0 ? `${hops}, ${trimmed}` : trimmed;
+    }
+    if (ctx.clientIp.length > 0) hops = hops.length > 0 ? `${hops}, ${ctx.clientIp}` : ctx.clientIp;
   }
-  if (ctx.forwardCredential && ctx.cookieToken !== undefined) out.authorization = `Bearer ${ctx.cookieToken}`;
-  out.host = ctx.upstreamHost;
-  if (ctx.websocket === true) {
-    out.connection = 'Upgrade';
-    out.upgrade = 'websocket';
-  }
-  out[DEPLOYMENT_HEADER] = ctx.deployment;
-  if (ctx.deploymentId) out[DEPLOYMENT_ID_HEADER] = headerSafe(ctx.deploymentId);
-  if (ctx.infrastructureId) out[INFRASTRUCTURE_ID_HEADER] = headerSafe(ctx.infrastructureId);
-  if (ctx.principal !== undefined && ctx.principal.length > 0) out[PRINCIPAL_HEADER] = headerSafe(ctx.principal);
-  out['x-request-id'] = ctx.requestId;
+  if (hops.length > 0) out.push('x-forwarded-for', hops);
+  out.push('x-forwarded-proto', ctx.proto);
+  if (ctx.host.length > 0) out.push('x-forwarded-host', ctx.host);
+  if (priorForwarded !== undefined) out.push('forwarded', [...priorForwarded, forwardedElement(ctx)].join(', '));
+  if (ctx.forwardCredential && ctx.cookieToken !== undefined) out.push('authorization', `Bearer ${ctx.cookieToken}`);
+  out.push('host', ctx.upstreamHost);
+  if (ctx.websocket === true) out.push('connection', 'Upgrade', 'upgrade', 'websocket');
+  out.push(DEPLOYMENT_HEADER, ctx.deployment);
+  if (ctx.deploymentId) out.push(DEPLOYMENT_ID_HEADER, headerSafe(ctx.deploymentId));
+  if (ctx.infrastructureId) out.push(INFRASTRUCTURE_ID_HEADER, headerSafe(ctx.infrastructureId));
+  if (ctx.principal !== undefined && ctx.principal.length > 0) out.push(PRINCIPAL_HEADER, headerSafe(ctx.principal));
+  out.push('x-request-id', ctx.requestId);
   return out;
+}
+
+function concat(prior: string[] | undefined, value: string | string[]): string[] {
+  const values = Array.isArray(value) ? value : [value];
+  return prior === undefined ? values : [...prior, ...values];
 }
 
 /**
@@ -154,16 +187,26 @@ export function downstreamResponseHeaders(
     if (value === undefined) continue;
     for (const one of Array.isArray(value) ? value : [value]) raw.push(key, one);
   }
-  return downstreamResponseHeadersRaw(raw);
+  const list = downstreamResponseHeaderList(raw);
+  const out: OutgoingHeaders = Object.create(null);
+  for (let i = 0; i < list.length; i += 2) out[list[i] as string] = list[i + 1]!;
+  return out;
 }
 
 /**
- * `downstreamResponseHeaders` from undici's raw `[name, value, ...]` list, in one pass: names
- * and values are read as latin1, so the caller gets the upstream's bytes unchanged, and
- * repeated fields (`Set-Cookie`) stay separate.
+ * `downstreamResponseHeaders` from undici's raw `[name, value, ...]` list, as a flat
+ * `[name, value, ...]` list that `res.writeHead` takes as is (no header object is built per
+ * response). Names and values are read as latin1, so the caller gets the upstream's bytes
+ * unchanged; names are lowercased; repeated fields (`Set-Cookie`) stay separate.
+ *
+ * @example
+ * ```ts
+ * downstreamResponseHeaderList(['Content-Type', 'text/plain', 'Connection', 'keep-alive']);
+ * // → ['content-type', 'text/plain']
+ * ```
  */
-export function downstreamResponseHeadersRaw(raw: readonly (Buffer | string)[]): OutgoingHeaders {
-  const out: OutgoingHeaders = Object.create(null);
+export function downstreamResponseHeaderList(raw: readonly (Buffer | string)[]): HeaderList {
+  const out: HeaderList = [];
   let named: Set<string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = latin1(raw[i]!).toLowerCase();
@@ -174,12 +217,52 @@ export function downstreamResponseHeadersRaw(raw: readonly (Buffer | string)[]):
     }
     if (HOP_BY_HOP_HEADERS.has(name) || name.startsWith(':')) continue;
     if (name === 'set-cookie' && setsGatewayCookie(value)) continue;
-    const prior = out[name];
-    out[name] = prior === undefined ? value : typeof prior === 'string' ? [prior, value] : [...prior, value];
+    appendToList(out, name, value);
   }
+  if (named === undefined) return out;
   // Rare: `Connection` usually names only hop-by-hop headers (keep-alive), already dropped.
-  if (named !== undefined) for (const token of named) if (token in out) delete out[token];
-  return out;
+  const listed = named;
+  let extra = false;
+  for (const token of listed) if (!HOP_BY_HOP_HEADERS.has(token)) extra = true;
+  if (!extra) return out;
+  const kept: HeaderList = [];
+  for (let i = 0; i < out.length; i += 2) if (!listed.has(out[i] as string)) kept.push(out[i]!, out[i + 1]!);
+  return kept;
+}
+
+/**
+ * A flat `[name, value, ...]` header list for `res.writeHead`. A repeated field is one name with
+ * an array of values: node turns an array into one line per value, and writeHead's slower path
+ * (when a header was set before) keeps only the last of two equal names.
+ */
+export type HeaderList = (string | string[])[];
+
+/**
+ * Sets a field on a header list, replacing whatever value(s) it had (the gateway's own
+ * `X-Request-Id` wins over the upstream's).
+ */
+export function setListHeader(list: HeaderList, name: string, value: string): void {
+  for (let i = 0; i < list.length; i += 2) {
+    if (list[i] === name) {
+      list[i + 1] = value;
+      return;
+    }
+  }
+  list.push(name, value);
+}
+
+/** Appends a field, folding a repeat into the first occurrence's value list (few fields: a scan). */
+function appendToList(out: HeaderList, name: string, value: string | string[]): void {
+  for (let i = 0; i < out.length; i += 2) {
+    if (out[i] !== name) continue;
+    out[i + 1] = [...asList(out[i + 1]!), ...asList(value)];
+    return;
+  }
+  out.push(name, Array.isArray(value) ? [...value] : value);
+}
+
+function asList(value: string | string[]): string[] {
+  return Array.isArray(value) ? value : [value];
 }
 
 function latin1(value: Buffer | string): string {
@@ -187,12 +270,13 @@ function latin1(value: Buffer | string): string {
 }
 
 /** Lowercased header names listed in every `Connection` header (any case of the field name). */
-function connectionTokens(headers: Readonly<Record<string, string | string[] | undefined>>): Set<string> {
-  const tokens = new Set<string>();
+function connectionTokens(headers: Readonly<Record<string, string | string[] | undefined>>): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
   for (const key of Object.keys(headers)) {
-    if (key.toLowerCase() !== 'connection') continue;
+    if (key.length !== 10 || key.toLowerCase() !== 'connection') continue;
     const value = headers[key];
     const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
+    tokens ??= new Set<string>();
     for (const v of values) addTokens(tokens, v);
   }
   return tokens;
@@ -203,15 +287,6 @@ function addTokens(tokens: Set<string>, value: string): void {
     const t = token.trim().toLowerCase();
     if (t.length > 0) tokens.add(t);
   }
-}
-
-function append(out: OutgoingHeaders, name: string, value: string | string[]): void {
-  const prior = out[name];
-  if (prior === undefined) {
-    out[name] = Array.isArray(value) ? [...value] : value;
-    return;
-  }
-  out[name] = [...(Array.isArray(prior) ? prior : [prior]), ...(Array.isArray(value) ? value : [value])];
 }
 
 /** An RFC 7239 `Forwarded` element for this hop, appended only when the caller sent one. */

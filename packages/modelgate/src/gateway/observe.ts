@@ -42,7 +42,7 @@ export class RequestRecord implements ExchangeStats, AccessFields {
 
   constructor(
     readonly requestId: string,
-    req: IncomingMessage,
+    readonly req: IncomingMessage,
     series: DeploymentSeries | undefined,
   ) {
     this.method = req.method;

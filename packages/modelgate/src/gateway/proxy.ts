@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
+import { REQUEST_ID_HEADER } from '../server/request-id.js';
 import { sendError } from '../server/respond.js';
 import { continueWhenPulled } from './continue.js';
 import { closeAfterEarlyAnswer } from './early-answer.js';
-import { downstreamResponseHeadersRaw, type OutgoingHeaders } from './headers.js';
+import { downstreamResponseHeaderList, type HeaderList, type OutgoingHeaders, setListHeader } from './headers.js';
 
 /** Where one request goes. */
 export interface ProxyTarget {
@@ -12,8 +13,8 @@ export interface ProxyTarget {
   readonly upstream: string;
   /** The raw remainder from routing (`/x?q=1`), appended to the upstream's base path. */
   readonly path: string;
-  /** From `upstreamRequestHeaders`. */
-  readonly headers: OutgoingHeaders;
+  /** From `upstreamRequestHeaders`, or its flat list form `upstreamRequestHeaderList`. */
+  readonly headers: OutgoingHeaders | HeaderList;
   readonly requestId: string;
   /** Filled in as the exchange runs (for the access line and metrics); the caller's object, no allocation. */
   readonly stats?: ExchangeStats;
@@ -66,6 +67,11 @@ export interface UpstreamProxy {
   /** Exchanges in flight (read at scrape time: `modelgate_open_streams`). */
   inFlight(): number;
   /**
+   * `forward` for a caller that does not wait for the end: the same exchange without the
+   * promise (the gateway's hot path, where nobody awaits it).
+   */
+  send(req: IncomingMessage, res: ServerResponse, target: ProxyTarget): void;
+  /**
    * Closes the upstream connections (idempotent): in-flight exchanges get `closeGraceMs` to
    * finish (an SSE stream may never end on its own), then the rest are cut: a caller still
    * waiting for headers gets 503 `SHUTTING_DOWN`, a caller mid-response loses its connection.
@@ -113,28 +119,35 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
     },
   };
 
-  function forward(req: IncomingMessage, res: ServerResponse, target: ProxyTarget): Promise<void> {
-    if (res.destroyed || req.socket.destroyed) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const fixedLength = target.headers['content-length'] !== undefined;
-      const exchange = new Exchange(req, res, target.requestId, fixedLength, hooks, resolve, target.stats);
-      active.add(exchange);
-      const { origin, basePath } = upstreams.get(target.upstream);
-      agent.dispatch(
-        {
-          origin,
-          path: joinUpstreamPath(basePath, target.path),
-          method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-          headers: target.headers,
-          body: exchange.body,
-        },
-        exchange,
-      );
-    });
+  function send(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, done?: () => void): void {
+    if (res.destroyed || req.socket.destroyed) {
+      done?.();
+      return;
+    }
+    const fixedLength = hasHeader(target.headers, 'content-length');
+    const exchange = new Exchange(req, res, target.requestId, fixedLength, hooks, done, target.stats);
+    active.add(exchange);
+    const { origin, basePath } = upstreams.get(target.upstream);
+    agent.dispatch(
+      {
+        origin,
+        path: joinUpstreamPath(basePath, target.path),
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        // undici takes a flat list whose repeated fields carry a list of values, as node does.
+        headers: target.headers as Dispatcher.DispatchOptions['headers'],
+        body: exchange.body,
+      },
+      exchange,
+    );
   }
 
   return {
-    forward,
+    forward(req, res, target) {
+      return new Promise<void>((resolve) => send(req, res, target, resolve));
+    },
+    send(req, res, target) {
+      send(req, res, target);
+    },
     inFlight: () => active.size,
     close() {
       closing ??= shutDown();
@@ -162,17 +175,34 @@ interface ExchangeHooks {
   done(exchange: Exchange): void;
 }
 
+/** The exchange a response belongs to, so its listeners are shared functions, not per-request closures. */
+const EXCHANGE = Symbol('modelgate.exchange');
+type ExchangeResponse = ServerResponse & { [EXCHANGE]?: Exchange };
+
+/** `close` on the caller's response: a caller that left before the answer ended aborts the exchange. */
+function onResponseClose(this: ExchangeResponse): void {
+  const exchange = this[EXCHANGE];
+  if (exchange !== undefined && !this.writableFinished) exchange.abort('caller');
+}
+
+/** `drain` on the caller's response: the upstream socket paused for backpressure may resume. */
+function onResponseDrain(this: ExchangeResponse): void {
+  this[EXCHANGE]?.resumeUpstream?.();
+}
+
 /**
  * One request through the proxy, as an undici dispatch handler (the callback API undici runs
  * natively). Never throws out of a callback: failures become a 502/504 before the answer began,
- * a destroyed caller connection after.
+ * a destroyed caller connection after. Allocates no closure per request: the response's
+ * listeners are shared functions that find the exchange on the response.
  */
 class Exchange implements Dispatcher.DispatchHandler {
   /** The upload, when the request has one. */
   readonly body: PassThrough | null = null;
   private abortUpstream: ((err: Error) => void) | undefined;
   private abortedBy: 'caller' | 'shutdown' | undefined;
-  private resumeUpstream: (() => void) | undefined;
+  /** undici's `resume` for a paused upstream response (see `onData`). */
+  resumeUpstream: (() => void) | undefined;
   private finished = false;
   private readonly dispatchedAt: number;
 
@@ -183,11 +213,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     /** The upload has a `Content-Length` (see `closeAfterEarlyAnswer`). */
     private readonly fixedLength: boolean,
     private readonly hooks: ExchangeHooks,
-    private readonly resolve: () => void,
+    private readonly resolve: (() => void) | undefined,
     private readonly stats: ExchangeStats | undefined,
   ) {
     this.dispatchedAt = stats === undefined ? 0 : performance.now();
-    res.once('close', this.onCallerClose);
+    (res as ExchangeResponse)[EXCHANGE] = this;
+    // Never removed: the response lives as long as this exchange, and `abort` is a no-op once settled.
+    res.on('close', onResponseClose);
     if (requestHasBody(req)) {
       // A separate stream, so undici destroying the body on failure cannot reset the caller's
       // socket before the 502 is written.
@@ -227,8 +259,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     const { res, stats } = this;
     // The head came before the whole upload was read: this upstream connection must not be reused.
     if (this.body !== null) closeAfterEarlyAnswer(this.req, this.body, this.fixedLength);
-    const headers = downstreamResponseHeadersRaw(rawHeaders);
-    headers['x-request-id'] = this.requestId;
+    // A flat [name, value, ...] list: node writes it as is, with no header object to build.
+    const headers = downstreamResponseHeaderList(rawHeaders);
+    setListHeader(headers, REQUEST_ID_HEADER, this.requestId);
     this.resumeUpstream = resume;
     try {
       res.writeHead(statusCode, headers);
@@ -242,14 +275,14 @@ class Exchange implements Dispatcher.DispatchHandler {
       stats.upstreamMs = performance.now() - this.dispatchedAt;
     }
     // Streams (SSE, chunked) get their headers now; fixed-length answers go out in one write.
-    if (headers['content-length'] === undefined) res.flushHeaders();
+    if (!hasHeader(headers, 'content-length')) res.flushHeaders();
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.stats !== undefined) this.stats.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.onDrain);
+    this.res.once('drain', onResponseDrain);
     return false;
   }
 
@@ -285,16 +318,16 @@ class Exchange implements Dispatcher.DispatchHandler {
   private settle(): void {
     if (this.finished) return;
     this.finished = true;
-    this.res.off('close', this.onCallerClose);
     this.hooks.done(this);
-    this.resolve();
+    this.resolve?.();
   }
+}
 
-  private readonly onDrain = (): void => this.resumeUpstream?.();
-
-  private readonly onCallerClose = (): void => {
-    if (!this.res.writableFinished) this.abort('caller');
-  };
+/** Whether headers (an object or a flat list, lowercase names) carry `name`. */
+function hasHeader(headers: OutgoingHeaders | HeaderList, name: string): boolean {
+  if (!Array.isArray(headers)) return (headers as OutgoingHeaders)[name] !== undefined;
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return true;
+  return false;
 }
 
 /**

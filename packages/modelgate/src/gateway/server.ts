@@ -31,7 +31,7 @@ import { type BrowserTarget, cookieScope, pageError, wantsSignInPage } from './b
 import { clearCredentialCookie, readCredentialCookie } from './browser-cookie.js';
 import { createBrowserRoutes, sendPage } from './browser-routes.js';
 import { attemptOutcome, clientKey, throttledFor } from './failure-throttle.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { type UpstreamHeaderContext, upstreamRequestHeaderList, upstreamRequestHeaders } from './headers.js';
 import { answerJwks, JWKS_PATH } from './jwks.js';
 import { finishRequest, type RequestObservers, RequestRecord } from './observe.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
@@ -303,15 +303,16 @@ export function createGateway(ctx: GatewayContext) {
     refused: (req, refusal, id) => ctx.audit?.(req, refusal, id),
   });
 
+  /** What the upstream is told about this request (see `upstreamRequestHeaders`). */
   function headersFor(
     req: IncomingMessage,
     admitted: Admitted,
     principal: string | undefined,
     requestId: string,
     websocket: boolean,
-  ) {
+  ): UpstreamHeaderContext {
     const { snapshot } = admitted.route;
-    return upstreamRequestHeaders(req.headers, {
+    return {
       clientIp: req.socket.remoteAddress ?? '',
       proto: ctx.proto,
       host: req.headers.host ?? '',
@@ -326,7 +327,7 @@ export function createGateway(ctx: GatewayContext) {
       upstreamHost: upstreamHostOf(snapshot),
       websocket,
       cookieToken: admitted.cookieToken,
-    });
+    };
   }
 
   const observers: RequestObservers = {
@@ -337,10 +338,20 @@ export function createGateway(ctx: GatewayContext) {
   };
   const unknownSeries = ctx.metrics?.unknown;
 
+  /**
+   * `close` of a data-plane response: its access line, metrics and usage. One shared listener
+   * (`this` is the response) reading the record left on the response, not a closure per request.
+   */
+  function onRecordedClose(this: RecordedResponse): void {
+    const record = this[RECORD];
+    if (record !== undefined) finishRequest(observers, record.req, this, record);
+  }
+
   /** Starts the record of a request; its access line, metrics and usage are written on close. */
   function observe(req: IncomingMessage, res: ServerResponse, id: string): RequestRecord {
     const record = new RequestRecord(id, req, unknownSeries);
-    res.on('close', () => finishRequest(observers, req, res, record));
+    (res as RecordedResponse)[RECORD] = record;
+    res.on('close', onRecordedClose);
     return record;
   }
 
@@ -376,10 +387,10 @@ export function createGateway(ctx: GatewayContext) {
     routed(record, admitted.route.snapshot.name);
     record.admittedAs = admitted.principal;
     record.principal = principal;
-    void ctx.proxy.forward(req, res, {
+    ctx.proxy.send(req, res, {
       upstream: admitted.route.snapshot.upstream,
       path: admitted.rest,
-      headers: headersFor(req, admitted, principal, id, false),
+      headers: upstreamRequestHeaderList(req.headers, headersFor(req, admitted, principal, id, false)),
       requestId: id,
       stats: record,
     });
@@ -452,7 +463,10 @@ export function createGateway(ctx: GatewayContext) {
           proxyUpgrade(req, socket, head, {
             upstream: admitted.route.snapshot.upstream,
             path: admitted.rest,
-            headers: headersFor(req, admitted, principalLabel(admitted.principal), id, true),
+            headers: upstreamRequestHeaders(
+              req.headers,
+              headersFor(req, admitted, principalLabel(admitted.principal), id, true),
+            ),
             requestId: id,
             options: ctx.upgrade,
           });
@@ -476,6 +490,10 @@ interface Routed {
   /** Routed by `<deployment>.<base_domain>` rather than by the first path segment. */
   readonly hostRouted: boolean;
 }
+
+/** The record of a data-plane request, left on its response for the shared `close` listener. */
+const RECORD = Symbol('modelgate.record');
+type RecordedResponse = ServerResponse & { [RECORD]?: RequestRecord };
 
 /** `kind:id` of a principal, for the upstream header and the access line; none for anonymous callers. */
 function principalLabel(principal: Principal): string | undefined {

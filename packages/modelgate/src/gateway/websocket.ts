@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ERROR_CODES, errorBody } from '../errors/registry.js';
 import { setsGatewayCookie } from './browser-cookie.js';
-import { HOP_BY_HOP_HEADERS } from './headers.js';
+import { HOP_BY_HOP_HEADERS, type OutgoingHeaders } from './headers.js';
 import { joinUpstreamPath, type ProxyErrorInfo, type ProxyTarget, parseUpstream, upstreamErrorCode } from './proxy.js';
 
 export interface UpgradeOptions {
@@ -17,7 +17,10 @@ export interface UpgradeOptions {
 }
 
 /** A WebSocket target; `headers` come from `upstreamRequestHeaders(..., { websocket: true })`. */
-export type UpgradeTarget = ProxyTarget & { readonly options: UpgradeOptions };
+export type UpgradeTarget = Omit<ProxyTarget, 'headers'> & {
+  readonly headers: OutgoingHeaders;
+  readonly options: UpgradeOptions;
+};
 
 /**
  * Relays an already-authenticated `Upgrade: websocket` request: opens a fresh connection to the

@@ -54,7 +54,8 @@ const PLAIN = /^[\w.:@/+=%-]*$/;
  * ```
  */
 export function createAccessLog(log: Logger, bindings: Readonly<Record<string, string>>): AccessLog {
-  const stream = (log as unknown as Record<symbol, { write(line: string): unknown }>)[symbols.streamSym];
+  const destination = (log as unknown as Record<symbol, LineStream | undefined>)[symbols.streamSym];
+  const stream = destination && batchedLines(destination);
   let prefix = `,"pid":${process.pid}`;
   for (const [key, value] of Object.entries(bindings)) prefix += `,${JSON.stringify(key)}:${JSON.stringify(value)}`;
   return (fields) => {
@@ -79,6 +80,68 @@ export function createAccessLog(log: Logger, bindings: Readonly<Record<string, s
 /** Milliseconds with microsecond precision (always a valid JSON number). */
 function millis(ms: number): number {
   return Number.isFinite(ms) ? Math.round(ms * 1000) / 1000 : 0;
+}
+
+/** What pino writes to: a sonic-boom (the process's stdout) or any stream of lines. */
+interface LineStream {
+  write(data: string): unknown;
+}
+
+/** A batch stays at most PIPE_BUF: a write that size to a pipe is atomic (workers share stdout). */
+const MAX_BATCH_BYTES = 4096;
+const batches = new WeakMap<LineStream, LineStream>();
+/** Batches not written yet; a process that exits mid-turn writes them out first. */
+const unwritten = new Set<() => void>();
+let exitHook = false;
+
+/**
+ * Access lines for `destination`, written in batches of whole lines: everything one event-loop
+ * turn finished goes out in one write (at most {@link MAX_BATCH_BYTES}) at the end of the turn.
+ * One write per request (a syscall handed to the thread pool, and its completion callback) cost
+ * more than building the line. Nothing waits longer than the turn, so the log is not delayed.
+ * One batcher per destination, so every listener's lines keep their order.
+ */
+function batchedLines(destination: LineStream): LineStream {
+  const known = batches.get(destination);
+  if (known) return known;
+  if (!exitHook) {
+    exitHook = true;
+    // Before pino's own exit hook, which flushes its destination synchronously.
+    process.prependOnceListener('exit', () => {
+      for (const flush of unwritten) flush();
+    });
+  }
+  let pending = '';
+  let pendingBytes = 0;
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    unwritten.delete(flush);
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = '';
+    pendingBytes = 0;
+    try {
+      destination.write(batch);
+    } catch {
+      // The destination is closed (shutdown): nothing left to write to.
+    }
+  };
+  const batcher: LineStream = {
+    write(line: string) {
+      const bytes = Buffer.byteLength(line);
+      if (pendingBytes + bytes > MAX_BATCH_BYTES) flush();
+      pending += line;
+      pendingBytes += bytes;
+      if (!scheduled) {
+        scheduled = true;
+        unwritten.add(flush);
+        setImmediate(flush);
+      }
+    },
+  };
+  batches.set(destination, batcher);
+  return batcher;
 }
 
 /** A JSON string literal; the common plain case skips `JSON.stringify`. */

@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { type DestinationStream, destination, type Logger, pino } from 'pino';
 import { scrubCredentials } from '../auth/credential.js';
@@ -63,11 +64,24 @@ export function createLogger(options: {
   if (pretty) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } });
   }
-  // Buffered, asynchronous writes: one access line per request must not cost a syscall each.
-  // `flushLogger` (called on shutdown) writes out what is pending. Whole lines, at most PIPE_BUF
-  // (4 KiB) per write: such writes to a pipe are atomic, so the workers of a multi-process node
-  // sharing stdout never interleave inside a line.
-  return pino(base, destination({ dest: 1, sync: false, maxWrite: 4096 }));
+  // Whole lines, at most PIPE_BUF (4 KiB) per write: such writes to a pipe are atomic, so the
+  // workers of a multi-process node sharing stdout never interleave inside a line. The access log
+  // hands over the lines of one event-loop turn at once (see access-log.ts).
+  // A pipe (a container runtime, journald) gets buffered, asynchronous writes: a reader that
+  // stalls must not stall the data plane; `flushLogger` (on shutdown) writes out what is pending.
+  // A file (or /dev/null) is written synchronously, as pino does by default: a file never pushes
+  // back, and a direct write costs less than a thread-pool round trip per batch.
+  return pino(base, destination({ dest: 1, sync: isFileOrDevice(1), maxWrite: 4096 }));
+}
+
+/** Whether `fd` is a regular file or a character device (not a pipe or a socket). */
+function isFileOrDevice(fd: number): boolean {
+  try {
+    const stat = fstatSync(fd);
+    return stat.isFile() || stat.isCharacterDevice();
+  } catch {
+    return false;
+  }
 }
 
 /** Writes out buffered log lines; call before the process exits. */

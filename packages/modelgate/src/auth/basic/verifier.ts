@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { verifyPassword } from '../../secrets/password-hash.js';
 import { BoundedCache } from '../cache.js';
-import { constantTimeEqual } from '../credential.js';
+import { constantTimeEqual, hashCredential } from '../credential.js';
 import { type Denial, deny, denyForNow } from '../denial.js';
 import { type CheckSlots, ExpensiveCheckLimiter, runLimited } from '../expensive-check-limiter.js';
 import { PendingCheck, type Verification } from '../pending-check.js';
@@ -32,9 +31,7 @@ export class BasicVerifier {
 
   check(username: string, password: string, scope: BasicScope): Verification {
     // JSON keeps the parts apart whatever bytes they hold (a NUL separator would not).
-    const cacheKey = createHash('sha256')
-      .update(JSON.stringify([scope.deployment_id, scope.revision, username, password]))
-      .digest('hex');
+    const cacheKey = hashCredential(JSON.stringify([scope.deployment_id, scope.revision, username, password]));
     // Only a pair that passed the full check below is ever cached: a hit is that same pair.
     const hit = this.cache.get(cacheKey);
     if (hit) return hit;
