@@ -263,6 +263,11 @@ describe.each(STORE_BACKENDS)('list paging on $name', (backend) => {
   });
 
   it('the audit log walks with next_cursor too', async () => {
+    // The audit writer batches in the background: wait until the earlier changes are recorded.
+    const deadline = Date.now() + 15_000;
+    while ((await auditPage(t, 'order=asc&limit=8')).body.records.length < 8 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const all: number[] = [];
     let page = await auditPage(t, 'order=asc&limit=7');
     while (page.body.records.length > 0) {
