@@ -40,6 +40,7 @@ import { TOKEN_SCHEMAS, tokenRoutes } from './routes/token.js';
 import { apiTokenRoutes } from './routes/tokens.js';
 import { WHOAMI_SCHEMAS, whoamiRoutes } from './routes/whoami.js';
 import { API_TOKEN_SCHEMAS, SHARED_SCHEMAS } from './schemas.js';
+import { sharedSerializers } from './shared-serializers.js';
 
 /** Everything the control plane's routes need, built once at start. */
 export interface ManagementContext {
@@ -112,6 +113,7 @@ export async function buildManagementApp(
       (reply as FastifyReply).code(400).send(errorBody(code, req.id));
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    schemaController: { compilersFactory: { buildSerializer: sharedSerializers() } },
   });
   app.addHook('onRequest', async (req: FastifyRequest, reply) => {
     reply.header(REQUEST_ID_HEADER, req.id);
