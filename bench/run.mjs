@@ -22,6 +22,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const largeBytes = Number(process.env.BENCH_LARGE_BYTES ?? 1024 ** 3);
 const children = [];
+const SETTLE_MIN_MS = 1000;
+const SETTLE_MAX_MS = 5000;
 
 /**
  * Starts a node process and resolves with the first stdout line matching `pattern`. With
@@ -94,6 +96,31 @@ async function run(url, headers, pid, seconds = duration) {
   const result = hasWrk ? wrk(url, headers, seconds) : await cannon(url, headers, seconds);
   const ticks = pid ? cpuTicks(pid) - before : Number.NaN;
   return { ...result, cpuUs: (ticks * (1e6 / CLOCK_TICKS_PER_S)) / result.requests };
+}
+
+/** Aggregate CPU time of the machine so far, idle and total, in clock ticks (first line of /proc/stat). */
+function machineTicks() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const ticks = fields.map(Number);
+  return { idle: ticks[3] + ticks[4], total: ticks.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * The pause before every measured window, the same for every row: at least `SETTLE_MIN_MS`, then
+ * until the machine was at least 90 % idle over 250 ms (at most `SETTLE_MAX_MS`). A proxy can keep
+ * burning CPU after its load ends (Caddy's Go runtime finishing goroutines, GC and scavenging; a
+ * gateway flushing access lines) and, on a machine with 2 cores, that work lands in the next row's
+ * window: it slows the next process and inflates its CPU per request.
+ */
+async function settle() {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  await sleep(SETTLE_MIN_MS);
+  for (let waited = 0; waited < SETTLE_MAX_MS; waited += 250) {
+    const a = machineTicks();
+    await sleep(250);
+    const b = machineTicks();
+    if (b.total > a.total && (b.idle - a.idle) / (b.total - a.total) >= 0.9) return;
+  }
 }
 
 function wrk(url, headers, seconds) {
@@ -302,6 +329,7 @@ async function main() {
   const samples = targets.map(() => []);
   for (let round = 1; round <= rounds; round++) {
     for (const [i, [name, url, headers, pid]] of targets.entries()) {
+      await settle();
       process.stderr.write(`bench: round ${round}/${rounds}, ${name}, ${duration}s at ${connections} connections\n`);
       samples[i].push(await run(url, headers, pid));
     }
@@ -334,7 +362,10 @@ Produced by \`npm run bench\` (bench/run.mjs) on ${new Date().toISOString().slic
 Every figure comes from one run: the upstream (bench/upstream.mjs, a fixed small JSON answer), the
 reference proxies and the gateway (\`modelgate start\`, default settings, SQLite, info-level access
 log on, written to a file) are separate processes; the load comes from ${loader}; each route is measured ${rounds} times for
-${duration} s, rounds interleaved, and the median is reported.
+${duration} s, rounds interleaved, and the median is reported. Before every measured window the
+bench waits until the machine is quiet again (at least 1 s, then until the CPUs are ≥ 90 % idle, at
+most 5 s): a proxy's leftover work after its load (Caddy's Go runtime, say) would otherwise be
+charged to the next row.
 
 The reference is the least a Node proxy can do (bench/bare-proxy.mjs: node:http, one undici Pool,
 \`pipe()\`; no routing, authentication, header rewriting or logging). \`× reference\` compares each
