@@ -272,6 +272,11 @@ describe.each(STORE_BACKENDS)('API tokens on $name', (backend) => {
     expect(seen).toEqual(expect.arrayContaining(['page-1', 'page-2', 'page-3']));
     expect(new Set(seen).size).toBe(seen.length);
     expect((await api(t, bob, 'GET', '/tokens?cursor=garbage')).body.error.code).toBe('VALIDATION_FAILED');
+    // A cursor of another list is refused too, naming the field.
+    const deploymentsCursor = (await api(t, t.keys.management, 'GET', '/deployments?limit=1')).body.next_cursor;
+    const foreign = await api(t, bob, 'GET', `/tokens?cursor=${encodeURIComponent(deploymentsCursor)}`);
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'cursor' });
   });
 
   it('refuses bad input with stable codes', async () => {

@@ -1,21 +1,24 @@
 import type { ErrorCode } from '../errors/registry.js';
 
 /**
- * Why a request was not let through. Verifiers return these as values; the HTTP status and the
- * headers are decided once, at the edge.
+ * Why a request was not let through, every reason in a fixed order (metrics label by it).
+ * Verifiers return these as values; the HTTP status and the headers are decided once, at the edge.
  */
-export type DenialReason =
-  | 'missing'
-  | 'malformed'
-  | 'ambiguous'
-  | 'unknown'
-  | 'expired'
-  | 'revoked'
-  | 'forbidden'
+export const DENIAL_REASONS = [
+  'missing',
+  'malformed',
+  'ambiguous',
+  'unknown',
+  'expired',
+  'revoked',
+  'forbidden',
   /** Refused for this caller's own excess (failures, its share of a cap): counts against it. */
-  | 'throttled'
+  'throttled',
   /** The node is at a cap that this caller did not fill: refused, but not held against it. */
-  | 'busy';
+  'busy',
+] as const;
+
+export type DenialReason = (typeof DENIAL_REASONS)[number];
 
 export interface Denial {
   readonly denied: DenialReason;

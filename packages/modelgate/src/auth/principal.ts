@@ -1,16 +1,19 @@
-/** Who is calling, once a credential has been verified. */
-export type PrincipalKind =
-  | 'anonymous'
-  | 'management_key'
-  | 'inference_key'
-  | 'token_api_key'
-  | 'admin_key'
-  | 'api_key'
-  | 'api_token'
-  | 'basic'
-  | 'user'
-  | 'platform_jwt'
-  | 'external_jwt';
+/** Who is calling, once a credential has been verified: every kind, in a fixed order (metrics label by it). */
+export const PRINCIPAL_KINDS = [
+  'anonymous',
+  'management_key',
+  'inference_key',
+  'token_api_key',
+  'admin_key',
+  'api_key',
+  'api_token',
+  'basic',
+  'user',
+  'platform_jwt',
+  'external_jwt',
+] as const;
+
+export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
 
 export interface Principal {
   readonly kind: PrincipalKind;

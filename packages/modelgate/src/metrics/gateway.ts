@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
-import type { DenialReason } from '../auth/denial.js';
-import type { PrincipalKind } from '../auth/principal.js';
+import { DENIAL_REASONS, type DenialReason } from '../auth/denial.js';
+import { PRINCIPAL_KINDS, type PrincipalKind } from '../auth/principal.js';
 import { OUTCOMES, type Outcome } from '../gateway/outcome.js';
 import { HistogramData, registerFamily, type Sample } from './family.js';
 
@@ -13,41 +13,6 @@ export const DURATION_BUCKETS = [
 ] as const;
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
-
-/** Every denial reason, in a fixed order (the compile-time check below keeps it complete). */
-const DENIAL_REASONS = [
-  'missing',
-  'malformed',
-  'ambiguous',
-  'unknown',
-  'expired',
-  'revoked',
-  'forbidden',
-  'throttled',
-  'busy',
-] as const satisfies readonly DenialReason[];
-
-/** Every principal kind; `anonymous` (a public deployment) is labelled `none`. */
-const PRINCIPAL_KINDS = [
-  'anonymous',
-  'management_key',
-  'inference_key',
-  'token_api_key',
-  'admin_key',
-  'api_key',
-  'api_token',
-  'basic',
-  'user',
-  'platform_jwt',
-  'external_jwt',
-] as const satisfies readonly PrincipalKind[];
-
-// A new denial reason or principal kind must be added above, or this does not compile.
-type Missing =
-  | Exclude<DenialReason, (typeof DENIAL_REASONS)[number]>
-  | Exclude<PrincipalKind, (typeof PRINCIPAL_KINDS)[number]>;
-const complete: [Missing] extends [never] ? true : Missing = true;
-void complete;
 
 const OUTCOME_INDEX = indexOf(OUTCOMES);
 const REASON_INDEX = indexOf(DENIAL_REASONS);

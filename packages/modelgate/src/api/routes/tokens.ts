@@ -11,7 +11,7 @@ import {
   type TokenPosition,
 } from '../../control/api-tokens.js';
 import type { ControlContext } from '../../control/context.js';
-import { ModelgateError } from '../../errors/registry.js';
+import { decodeCursor, encodeCursor, invalidCursor } from '../cursor.js';
 import { errors, noContent } from '../openapi.js';
 import { pageLimit, pageQueryProperties } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
@@ -134,21 +134,19 @@ export async function apiTokenRoutes(
   );
 }
 
-/** An opaque page cursor: where the previous page ended. */
-export function encodeTokenCursor(position: TokenPosition): string {
-  return Buffer.from(JSON.stringify({ c: position.created_at, i: position.id })).toString('base64url');
+/** The list name in the shared cursor (`api/cursor.ts`): a cursor of another list is refused. */
+const TOKEN_LIST = 'tokens';
+
+/** An opaque page cursor: where the previous page ended (creation time, then id). */
+function encodeTokenCursor(position: TokenPosition): string {
+  return encodeCursor({ list: TOKEN_LIST, after: `${position.created_at} ${position.id}`, order: 'asc' });
 }
 
-/** Decodes a cursor from {@link encodeTokenCursor}, or throws VALIDATION_FAILED. */
-export function decodeTokenCursor(cursor: string): TokenPosition {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { c?: unknown; i?: unknown };
-    if (typeof value.c === 'string' && typeof value.i === 'string' && value.c.length <= 64 && value.i.length <= 64) {
-      return { created_at: value.c, id: value.i };
-    }
-  } catch {
-    // Falls through to the one error below.
-  }
-  const problem = 'cursor is not a cursor this API returned';
-  throw new ModelgateError('VALIDATION_FAILED', problem, { details: [problem], field: 'cursor' });
+/** Decodes a cursor from {@link encodeTokenCursor}, or throws VALIDATION_FAILED naming `cursor`. */
+function decodeTokenCursor(cursor: string): TokenPosition {
+  const after = String(decodeCursor(TOKEN_LIST, cursor).after);
+  const space = after.indexOf(' ');
+  // Neither an ISO time nor an id holds a space.
+  if (space <= 0 || space === after.length - 1) throw invalidCursor();
+  return { created_at: after.slice(0, space), id: after.slice(space + 1) };
 }
