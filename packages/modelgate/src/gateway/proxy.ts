@@ -6,6 +6,7 @@ import { sendError } from '../server/respond.js';
 import { continueWhenPulled } from './continue.js';
 import { closeAfterEarlyAnswer } from './early-answer.js';
 import { downstreamResponseHeaderList, type HeaderList, type OutgoingHeaders, setListHeader } from './headers.js';
+import { type InFlightLinks, InFlightList } from './in-flight.js';
 
 /** Where one request goes. */
 export interface ProxyTarget {
@@ -108,7 +109,7 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
   const closeGrace = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
   if (!Number.isFinite(closeGrace) || closeGrace < 0) throw new RangeError('closeGraceMs must be a finite number >= 0');
   const upstreams = new UpstreamCache();
-  const active = new Set<Exchange>();
+  const active = new InFlightList<Exchange>();
   let closing: Promise<void> | undefined;
   let onIdle: (() => void) | undefined;
   const hooks: ExchangeHooks = {
@@ -165,7 +166,7 @@ export function createProxy(options: ProxyOptions): UpstreamProxy {
       clearTimeout(timer);
       onIdle = undefined;
     }
-    for (const exchange of active) exchange.abort('shutdown');
+    for (const exchange of active.snapshot()) exchange.abort('shutdown');
     await agent.close();
   }
 }
@@ -196,7 +197,9 @@ function onResponseDrain(this: ExchangeResponse): void {
  * a destroyed caller connection after. Allocates no closure per request: the response's
  * listeners are shared functions that find the exchange on the response.
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, InFlightLinks<Exchange> {
+  previousInFlight: Exchange | undefined = undefined;
+  nextInFlight: Exchange | undefined = undefined;
   /** The upload, when the request has one. */
   readonly body: PassThrough | null = null;
   private abortUpstream: ((err: Error) => void) | undefined;
