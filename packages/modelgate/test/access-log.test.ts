@@ -7,11 +7,12 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createAccessLog } from '../src/log/access-log.js';
 import { loggablePath, MAX_LOGGED_PATH } from '../src/log/loggable-path.js';
 import { rawRequest } from './helpers/http.js';
 import { BIN, type NodeProcess, startNodeProcess } from './helpers/node-process.js';
-import { closedPortUrl } from './helpers/upstreams.js';
+import { closedPortUrl, type TestUpstream, websocketUpstream } from './helpers/upstreams.js';
 
 /** The fields an access line may carry: anything else would be a field nobody vetted. */
 const ACCESS_FIELDS = [
@@ -77,6 +78,9 @@ describe('the access line of a real node: every field, for each way a request en
   let apiKeyId: string;
   let otherKey: string;
   let inferenceKey: string;
+  let socketUpstream: TestUpstream;
+  let socketKey: string;
+  let socketKeyId: string;
 
   /** Sends a request, then returns its access line, parsed. */
   async function served(
@@ -124,12 +128,41 @@ describe('the access line of a real node: every field, for each way a request en
     });
     otherKey = other.api_keys[0].key;
     await manage('/deployments', { name: 'down', upstream: await closedPortUrl(), access: 'public' });
+    socketUpstream = await websocketUpstream();
+    const socket = await manage('/deployments', {
+      name: 'socket',
+      upstream: socketUpstream.url,
+      access: 'protected',
+      api_keys: 1,
+    });
+    socketKey = socket.api_keys[0].key;
+    socketKeyId = socket.api_keys[0].id;
   });
 
   afterAll(async () => {
     await node?.stop();
     await upstream?.close();
+    await socketUpstream?.close();
   });
+
+  /** A WebSocket handshake the gateway refuses: its status and body length. */
+  function refusedHandshake(
+    path: string,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; length: number }> {
+    const socket = new WebSocket(`${node.urls.inference.replace('http', 'ws')}${path}`, { headers });
+    return new Promise((resolve, reject) => {
+      socket.on('unexpected-response', (_req, res) => {
+        let length = 0;
+        res.on('data', (chunk: Buffer) => {
+          length += chunk.length;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, length }));
+      });
+      socket.on('open', () => reject(new Error('the handshake was accepted')));
+      socket.on('error', reject);
+    });
+  }
 
   const common = { level: 30, listener: 'inference', msg: 'request', remote: '127.0.0.1', pid: expect.any(Number) };
 
@@ -318,6 +351,83 @@ describe('the access line of a real node: every field, for each way a request en
     expect(misspelled).toEqual([]);
     // The warning the 502 left carries the id too.
     expect(parsed.find((l) => l.msg === 'upstream failure')).toMatchObject({ request_id: 'acc-502' });
+  });
+
+  it('a refused WebSocket handshake gets the line of any refused request (401, 403, 404)', async () => {
+    const cases = [
+      {
+        id: 'acc-ws-401',
+        path: '/socket/chat',
+        headers: {},
+        deployment: 'socket',
+        status: 401,
+        code: 'CREDENTIAL_MISSING',
+      },
+      {
+        id: 'acc-ws-403',
+        path: '/socket/chat',
+        headers: { authorization: `Bearer ${otherKey}` },
+        deployment: 'socket',
+        status: 403,
+        code: 'FORBIDDEN',
+      },
+      { id: 'acc-ws-404', path: '/nowhere/chat', headers: {}, status: 404, code: 'DEPLOYMENT_NOT_FOUND' },
+    ];
+    for (const c of cases) {
+      const answer = await refusedHandshake(c.path, { ...c.headers, 'x-request-id': c.id });
+      expect(answer.status).toBe(c.status);
+      const line = JSON.parse(await node.waitFor(accessLine(c.id)));
+      checkShape(line);
+      expect(line).toEqual({
+        ...common,
+        time: expect.any(String),
+        request_id: c.id,
+        method: 'GET',
+        path: c.path,
+        ...(c.deployment ? { deployment: c.deployment } : {}),
+        status: c.status,
+        code: c.code,
+        bytes_in: 0,
+        bytes_out: answer.length,
+        duration_ms: expect.any(Number),
+      });
+    }
+  });
+
+  it('an accepted WebSocket handshake: status 101, written when the relay ends, with the bytes relayed', async () => {
+    const socket = new WebSocket(`${node.urls.inference.replace('http', 'ws')}/socket/chat?room=${socketKey}`, {
+      headers: { authorization: `Bearer ${socketKey}`, 'x-request-id': 'acc-ws-101' },
+    });
+    const reply = await new Promise<string>((resolve, reject) => {
+      socket.on('open', () => socket.send('hello'));
+      socket.on('message', (data) => resolve(data.toString()));
+      socket.on('error', reject);
+    });
+    expect(reply).toBe('echo:hello');
+    // The relay is still open: its line comes when it ends (docs/decisions.md).
+    expect(node.lines.some((l) => accessLine('acc-ws-101').test(l))).toBe(false);
+    socket.close();
+    const line = JSON.parse(await node.waitFor(accessLine('acc-ws-101')));
+    checkShape(line);
+    expect(line).toEqual({
+      ...common,
+      time: expect.any(String),
+      request_id: 'acc-ws-101',
+      method: 'GET',
+      path: '/socket/chat?room=[redacted]',
+      deployment: 'socket',
+      status: 101,
+      principal: `api_key:${socketKeyId}`,
+      bytes_in: expect.any(Number),
+      bytes_out: expect.any(Number),
+      upstream_status: 101,
+      upstream_ms: expect.any(Number),
+      duration_ms: expect.any(Number),
+    });
+    // At least the one message each way, framed.
+    expect(line.bytes_in).toBeGreaterThan('hello'.length);
+    expect(line.bytes_out).toBeGreaterThan('echo:hello'.length);
+    expect(node.output()).not.toContain(socketKey);
   });
 
   it('a very long path is cut, so a line stays one short write', async () => {

@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createReadiness } from '../src/server/health.js';
 import { createMetricsRegistry, metricsHandler, NodeMetrics } from '../src/server/metrics.js';
 import { call, rawRequest } from './helpers/http.js';
 import { deploy, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, startNodeProcess } from './helpers/node-process.js';
 import { type PromSample, sampleValue, scrape } from './helpers/prometheus.js';
-import { closedPortUrl, recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
+import { closedPortUrl, recordingUpstream, type TestUpstream, websocketUpstream } from './helpers/upstreams.js';
 
 const OUTCOMES = ['allowed', 'denied', 'not_found', 'invalid', 'unavailable', 'upstream_error', 'aborted', 'error'];
 
@@ -44,6 +45,8 @@ describe('/metrics after traffic (X6)', () => {
   let t: TestNode;
   let upstream: TestUpstream;
   let holding: Awaited<ReturnType<typeof holdingUpstream>>;
+  let sockets: TestUpstream;
+  let socketKey: string;
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   let apiKey: string;
   let otherKey: string;
@@ -77,13 +80,18 @@ describe('/metrics after traffic (X6)', () => {
     await deploy(t, { name: 'open', upstream: upstream.url, access: 'public' });
     await deploy(t, { name: 'down', upstream: await closedPortUrl(), access: 'public' });
     await deploy(t, { name: 'stream', upstream: holding.url, access: 'public' });
-    for (const s of [apiKey, otherKey, password, t.keys.inference, t.keys.management, t.keys.api]) sent.add(s);
+    sockets = await websocketUpstream();
+    socketKey = (await deploy(t, { name: 'sockets', upstream: sockets.url, access: 'protected', api_keys: 1 }))
+      .api_keys[0].key;
+    for (const s of [apiKey, otherKey, socketKey, password, t.keys.inference, t.keys.management, t.keys.api])
+      sent.add(s);
   });
 
   afterAll(async () => {
     await t?.close();
     await upstream?.close();
     await holding?.close();
+    await sockets?.close();
   });
 
   it('counts requests per deployment, status class and outcome; denials by reason; credentials by kind', async () => {
@@ -257,6 +265,46 @@ describe('/metrics after traffic (X6)', () => {
     const deploymentsSeen = new Set(samples.flatMap((s) => (s.labels.deployment ? [s.labels.deployment] : [])));
     expect([...deploymentsSeen].every((d) => known.has(d))).toBe(true);
     expect(deploymentsSeen.has('_unknown')).toBe(true);
+  });
+
+  it('a WebSocket handshake is counted like any request: 101 once its relay ended, a refusal by its outcome', async () => {
+    const url = `${t.node.urls.inference.replace('http', 'ws')}/sockets/chat`;
+    const relay = new WebSocket(url, { headers: { authorization: `Bearer ${socketKey}` } });
+    const reply = await new Promise<string>((resolve, reject) => {
+      relay.on('open', () => relay.send('hi'));
+      relay.on('message', (data) => resolve(data.toString()));
+      relay.on('error', reject);
+    });
+    expect(reply).toBe('echo:hi');
+    relay.close();
+    const refused = new WebSocket(url);
+    const status = await new Promise<number>((resolve, reject) => {
+      refused.on('unexpected-response', (_req, res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      refused.on('error', reject);
+    });
+    expect(status).toBe(401);
+    const requests = (samples: PromSample[], status_class: string, outcome: string) =>
+      sampleValue(samples, 'modelgate_requests_total', { deployment: 'sockets', status_class, outcome });
+    // Each is counted once the gateway's side of its connection has closed: scrape until both are.
+    let samples = (await scrape(t.node.urls.metrics)).samples;
+    while (requests(samples, '1xx', 'allowed') + requests(samples, '4xx', 'denied') < 2) {
+      await new Promise((r) => setTimeout(r, 20));
+      samples = (await scrape(t.node.urls.metrics)).samples;
+    }
+    expect(requests(samples, '1xx', 'allowed')).toBe(1);
+    expect(requests(samples, '4xx', 'denied')).toBe(1);
+    expect(
+      sampleValue(samples, 'modelgate_credential_requests_total', {
+        deployment: 'sockets',
+        credential_kind: 'api_key',
+      }),
+    ).toBe(1);
+    expect(sampleValue(samples, 'modelgate_auth_denials_total', { deployment: 'sockets', reason: 'missing' })).toBe(1);
+    expect(sampleValue(samples, 'modelgate_upstream_duration_seconds_count', { deployment: 'sockets' })).toBe(1);
+    expect(sampleValue(samples, 'modelgate_open_streams', { kind: 'websocket' })).toBe(0);
   });
 
   it('a deleted deployment’s series disappear (labels stay bounded by live deployments)', async () => {

@@ -27,6 +27,13 @@ export interface Principal {
   readonly token?: string;
   /** For `user`: the credential came from the session cookie, so writes need a CSRF check. */
   readonly viaCookie?: boolean;
+  /**
+   * For a rolled credential still in its grace (X2): epoch ms from which it is refused. An open
+   * WebSocket relay it opened is closed then, since the handshake was the relay's only check.
+   */
+  readonly retiresAt?: number;
+  /** For `api_token` on the data plane: the owner's user id (a change to their access re-checks it). */
+  readonly owner?: string;
 }
 
 /** The principal of every request when token authorization is disabled. */

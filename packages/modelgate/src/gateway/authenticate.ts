@@ -9,7 +9,7 @@ import type { PlatformJwtVerifier } from '../auth/jwt/platform-verifier.js';
 import type { NodeKeyVerifier } from '../auth/node-keys/node-keys.js';
 import { OidcVerifier } from '../auth/oidc/verifier.js';
 import type { Verification } from '../auth/pending-check.js';
-import { ANONYMOUS } from '../auth/principal.js';
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
 
 export interface DataPlaneVerifiers {
@@ -84,8 +84,7 @@ export function authenticateBearer(
       return verifiers.nodeKeys.verify(credential);
     }
     case 'api_key':
-      if (!snapshot.api_keys) return deny('unknown', 'This deployment does not accept API keys');
-      return verifiers.apiKeys.check(credential, snapshot.api_keys);
+      return snapshot.api_keys ? verifiers.apiKeys.check(credential, snapshot.api_keys) : NO_API_KEYS;
     case 'api_token':
       // A person's token (B5): its endpoint access and its owner's read right decide.
       return verifiers.apiTokens.check(credential, snapshot);
@@ -99,6 +98,38 @@ export function authenticateBearer(
       return deny('unknown');
   }
 }
+
+/**
+ * Decides again whether an admitted principal still opens a deployment, as `authenticateBearer`
+ * would decide its credential now, without the credential: an open WebSocket relay keeps only the
+ * principal. Asked of the credentials the store finds by id whose standing can change while a
+ * relay is open: an API key (rolled) and an API token (rolled, its owner's rights changed, the
+ * owner disabled or deleted). Any other principal is returned as it is: what revokes it has an
+ * event of its own (a deleted key, a revoked JWT, a changed deployment).
+ *
+ * @example
+ * ```ts
+ * const verdict = await reauthenticate({ kind: 'api_token', id: 'tok_1' }, snapshot, verifiers); // Principal or Denial
+ * ```
+ */
+export function reauthenticate(
+  principal: Principal,
+  snapshot: DeploymentSnapshot,
+  verifiers: DataPlaneVerifiers,
+): Principal | Denial | Promise<Principal | Denial> {
+  if (!requiresCredential(snapshot, verifiers)) return principal;
+  switch (principal.kind) {
+    case 'api_key':
+      return snapshot.api_keys ? verifiers.apiKeys.recheck(principal.id, snapshot.api_keys) : NO_API_KEYS;
+    case 'api_token':
+      return verifiers.apiTokens.recheck(principal.id, snapshot);
+    default:
+      return principal;
+  }
+}
+
+/** The refusal of an API key where the deployment takes none. */
+const NO_API_KEYS = deny('unknown', 'This deployment does not accept API keys');
 
 /**
  * The `WWW-Authenticate` values for a protected deployment: every scheme it accepts, so browsers

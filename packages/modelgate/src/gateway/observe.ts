@@ -62,8 +62,7 @@ export interface RequestObservers {
 
 /**
  * Called once the response closed (finished, or cut because the caller left): completes the
- * record, then writes the access line, the metrics and the credential's usage. Only numbers
- * and fixed strings are touched here; the line is built only when the log level wants it.
+ * record, then writes the access line, the metrics and the credential's usage (`finishRecord`).
  */
 export function finishRequest(
   observers: RequestObservers,
@@ -72,8 +71,24 @@ export function finishRequest(
   record: RequestRecord,
 ): void {
   const aborted = !res.writableFinished;
+  finishRecord(observers, req, record, aborted && !res.headersSent ? CLIENT_CLOSED_REQUEST : res.statusCode, aborted);
+}
+
+/**
+ * Completes a record with the status its caller got and whether the caller left before the
+ * answer was complete, then writes the access line, the metrics and the credential's usage: for
+ * a response (`finishRequest`) and for a WebSocket handshake alike. Only numbers and fixed
+ * strings are touched here; the line is built only when the log level wants it.
+ */
+export function finishRecord(
+  observers: RequestObservers,
+  req: IncomingMessage,
+  record: RequestRecord,
+  status: number,
+  aborted: boolean,
+): void {
   record.aborted = aborted;
-  record.status = aborted && !res.headersSent ? CLIENT_CLOSED_REQUEST : res.statusCode;
+  record.status = status;
   record.durationMs = performance.now() - record.started;
   const admitted = record.admittedAs;
   if (admitted !== undefined && record.upstreamStatus === 0 && record.code === undefined && !aborted) {

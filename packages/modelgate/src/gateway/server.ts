@@ -10,7 +10,6 @@ import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
 import { ERROR_CODES, type ErrorCode, errorBody } from '../errors/registry.js';
 import type { EventBus } from '../events/bus.js';
-import { TOPICS } from '../events/topics.js';
 import { createAccessLog } from '../log/access-log.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
@@ -25,6 +24,7 @@ import {
   authenticateDeploymentRequest,
   type DataPlaneVerifiers,
   deploymentChallenges,
+  reauthenticate,
   requiresCredential,
 } from './authenticate.js';
 import { type BrowserTarget, cookieScope, pageError, wantsSignInPage } from './browser-access.js';
@@ -33,14 +33,15 @@ import { createBrowserRoutes, sendPage } from './browser-routes.js';
 import { attemptOutcome, clientKey, throttledFor } from './failure-throttle.js';
 import { type UpstreamHeaderContext, upstreamRequestHeaderList, upstreamRequestHeaders } from './headers.js';
 import { answerJwks, JWKS_PATH } from './jwks.js';
-import { finishRequest, type RequestObservers, RequestRecord } from './observe.js';
+import { CLIENT_CLOSED_REQUEST, finishRecord, finishRequest, type RequestObservers, RequestRecord } from './observe.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from './path.js';
 import type { UpstreamProxy } from './proxy.js';
+import { OpenRelays } from './relays.js';
 import { requestShapeRefusal } from './request-shape.js';
 import type { Route, RouteTable } from './route-table.js';
 import { BROWSER_PREFIX, type SignInPageOptions, signInPage } from './sign-in-page.js';
 import type { Throttle } from './throttle.js';
-import { proxyUpgrade, type UpgradeOptions } from './websocket.js';
+import { closeSoon, proxyUpgrade, type UpgradeOptions } from './websocket.js';
 
 export interface GatewayContext {
   readonly log: Logger;
@@ -56,7 +57,7 @@ export interface GatewayContext {
   readonly baseDomain: string;
   /** The scheme callers use to reach this listener. */
   readonly proto: 'http' | 'https';
-  /** Revoking changes: open WebSockets of a changed deployment or a deleted key are closed. */
+  /** Revoking changes: open WebSocket relays they revoke are closed (see `OpenRelays`). */
   readonly bus: EventBus;
   /** Audit of refusals (401/403/429): queues only, off the hot path. */
   readonly audit?: RefusalRecorder;
@@ -98,25 +99,19 @@ type Verifying = DataPlaneVerifiers & { readonly nodeKeys: NodeKeyVerifier };
 export function createGateway(ctx: GatewayContext) {
   const log = ctx.log.child({ listener: 'inference' });
   // Open WebSocket relays, so a revocation can cut them: the handshake was their only check.
-  const sockets = new Set<{ socket: Duplex; deployment: string; principalId: string; principalKind: string }>();
-  ctx.bus.subscribe(async (event) => {
-    if (event.topic === TOPICS.jwtRevoked) {
-      for (const open of sockets) {
-        if (open.principalKind === 'platform_jwt' && (await ctx.verifiers.platformJwt.isRevoked(open.principalId))) {
-          open.socket.destroy();
-        }
-      }
-    }
-    for (const open of sockets) {
-      const hit =
-        (event.topic === TOPICS.deploymentChanged && open.deployment === event.subject) ||
-        (event.topic === TOPICS.apiKeyDeleted && open.principalId === event.subject) ||
-        (event.topic === TOPICS.apiTokenDeleted &&
-          open.principalKind === 'api_token' &&
-          open.principalId === event.subject);
-      if (hit) open.socket.destroy();
-    }
-  });
+  const relays = new OpenRelays(
+    {
+      jwtRevoked: (jti) => ctx.verifiers.platformJwt.isRevoked(jti),
+      recheck(relay) {
+        // The route as a new request would find it, then the credential as it would be decided.
+        const entry = ctx.routes.get(relay.deployment);
+        if (entry === undefined || unavailable(entry) !== undefined) return deny('revoked', 'Not served as it was');
+        return reauthenticate(relay.principal, entry.snapshot, ctx.verifiers);
+      },
+    },
+    log,
+  );
+  ctx.bus.subscribe((event) => relays.changed(event));
 
   /**
    * Request shape, routing, the route table and authentication, decided synchronously whenever memory can
@@ -130,14 +125,8 @@ export function createGateway(ctx: GatewayContext) {
     if (!routed.ok) return { code: routed.code };
     const entry = ctx.routes.get(routed.deployment);
     if (!entry) return { code: 'DEPLOYMENT_NOT_FOUND' };
-    if (entry.stale) {
-      return {
-        code: 'NOT_READY',
-        message: 'The deployment’s settings cannot be read right now',
-        deployment: entry.snapshot.name,
-      };
-    }
-    if (!entry.enabled) return { code: 'DEPLOYMENT_DISABLED', deployment: entry.snapshot.name };
+    const closed = unavailable(entry);
+    if (closed) return closed;
     // Node keeps only the first of two Authorization headers; a proxy behind us might keep the other.
     const authorizations = authorizationHeaderCount(req.rawHeaders);
     if (authorizations > 1) {
@@ -362,6 +351,22 @@ export function createGateway(ctx: GatewayContext) {
     if (ctx.metrics) record.series = ctx.metrics.series(deployment);
   }
 
+  /** Notes a refusal on the record: the deployment (once routing found it), the code and the reason. */
+  function refused(record: RequestRecord, refusal: Refusal): void {
+    routed(record, refusal.deployment);
+    record.code = refusal.code;
+    record.reason = refusal.reason;
+  }
+
+  /** Notes an admission on the record. @returns the principal's label (`kind:id`), none when anonymous. */
+  function admittedTo(record: RequestRecord, admitted: Admitted): string | undefined {
+    const principal = principalLabel(admitted.principal);
+    routed(record, admitted.route.snapshot.name);
+    record.admittedAs = admitted.principal;
+    record.principal = principal;
+    return principal;
+  }
+
   /** Answers an admitted request (proxied) or a refusal; the record is completed on close. */
   function respond(
     req: IncomingMessage,
@@ -372,9 +377,7 @@ export function createGateway(ctx: GatewayContext) {
     const id = record.requestId;
     if ('code' in admitted) {
       ctx.audit?.(req, admitted, id);
-      routed(record, admitted.deployment);
-      record.code = admitted.code;
-      record.reason = admitted.reason;
+      refused(record, admitted);
       if (admitted.page) {
         const status = ERROR_CODES[admitted.code].status;
         record.bytesOut = sendPage(res, status, id, signInPage(admitted.page), admitted.headers);
@@ -383,10 +386,7 @@ export function createGateway(ctx: GatewayContext) {
       }
       return;
     }
-    const principal = principalLabel(admitted.principal);
-    routed(record, admitted.route.snapshot.name);
-    record.admittedAs = admitted.principal;
-    record.principal = principal;
+    const principal = admittedTo(record, admitted);
     ctx.proxy.send(req, res, {
       upstream: admitted.route.snapshot.upstream,
       path: admitted.rest,
@@ -394,6 +394,15 @@ export function createGateway(ctx: GatewayContext) {
       requestId: id,
       stats: record,
     });
+  }
+
+  /**
+   * Completes a handshake's record once the caller's connection closed: a relay (101) ended
+   * normally whoever closed it; any other answer was aborted unless it went out whole.
+   */
+  function finishUpgrade(record: RequestRecord, socket: Duplex, status: number): void {
+    const aborted = status === 0 || (status !== SWITCHING_PROTOCOLS && !socket.writableFinished);
+    finishRecord(observers, record.req, record, status === 0 ? CLIENT_CLOSED_REQUEST : status, aborted);
   }
 
   function fail(req: IncomingMessage, res: ServerResponse, id: string, err: unknown, record?: RequestRecord): void {
@@ -405,7 +414,7 @@ export function createGateway(ctx: GatewayContext) {
 
   return {
     /** Open WebSocket relays (read at scrape time: `modelgate_open_streams`). */
-    openWebSockets: (): number => sockets.size,
+    openWebSockets: (): number => relays.size,
     /**
      * The `request` listener of the inference server. Synchronous for a known credential: no
      * promise, no early `setHeader` (the response goes out through `writeHead`'s fast path).
@@ -441,39 +450,55 @@ export function createGateway(ctx: GatewayContext) {
         fail(req, res, id, err, record);
       }
     },
-    /** The `upgrade` listener: WebSocket handshakes are authenticated like any request first. */
+    /**
+     * The `upgrade` listener: WebSocket handshakes are authenticated like any request first. Its
+     * access line, metrics and usage are written when the caller's connection closes: right after
+     * a refusal, or when the relay ends (status 101, with the bytes relayed each way).
+     */
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
       const id = requestIdOf(req);
+      const record = new RequestRecord(id, req, unknownSeries);
+      // Read now: the address may be gone once the socket has closed.
+      record.remote = ctx.clientAddress(req);
+      let status = 0;
+      // Changes that arrive during admission are applied to the relay once it is one.
+      const missed = relays.watch();
+      socket.once('close', () => {
+        relays.unwatch(missed);
+        finishUpgrade(record, socket, status);
+      });
       socket.on('error', () => socket.destroy());
+      const refuse = (refusal: Refusal): void => {
+        status = ERROR_CODES[refusal.code].status;
+        record.bytesOut = rejectUpgrade(socket, refusal, id);
+      };
       Promise.resolve()
         .then(() => ((req.url ?? '/').startsWith(BROWSER_PREFIX) ? { code: 'ROUTE_NOT_FOUND' as const } : admit(req)))
         .then((admitted) => {
           if ('code' in admitted) {
             ctx.audit?.(req, admitted, id);
-            return rejectUpgrade(socket, admitted, id);
+            refused(record, admitted);
+            return refuse(admitted);
           }
-          const open = {
-            socket,
-            deployment: admitted.route.snapshot.name,
-            principalId: admitted.principal.id,
-            principalKind: admitted.principal.kind,
-          };
-          sockets.add(open);
-          socket.once('close', () => sockets.delete(open));
+          const principal = admittedTo(record, admitted);
+          const relay = { deployment: admitted.route.snapshot.name, principal: admitted.principal, requestId: id };
+          relays.add(socket, relay, missed);
           proxyUpgrade(req, socket, head, {
             upstream: admitted.route.snapshot.upstream,
             path: admitted.rest,
-            headers: upstreamRequestHeaders(
-              req.headers,
-              headersFor(req, admitted, principalLabel(admitted.principal), id, true),
-            ),
+            headers: upstreamRequestHeaders(req.headers, headersFor(req, admitted, principal, id, true)),
             requestId: id,
             options: ctx.upgrade,
+            stats: record,
+            answered: (answer) => {
+              status = answer;
+            },
           });
         })
         .catch((err: unknown) => {
           log.error({ err, request_id: id }, 'gateway upgrade error');
-          rejectUpgrade(socket, { code: 'INTERNAL' }, id);
+          record.code = 'INTERNAL';
+          refuse({ code: 'INTERNAL' });
         });
     },
   };
@@ -537,8 +562,23 @@ function upstreamHostOf(snapshot: DeploymentSnapshot): string {
   return host;
 }
 
-/** Answers a refused WebSocket handshake on the raw socket and closes it. */
-function rejectUpgrade(socket: Duplex, refusal: Refusal, id: string): void {
+/** The status of an accepted WebSocket handshake. */
+const SWITCHING_PROTOCOLS = 101;
+
+/** What refuses a routed deployment before any credential is looked at: settings unreadable, or disabled. */
+function unavailable(entry: Route): Refusal | undefined {
+  if (entry.stale) {
+    return {
+      code: 'NOT_READY',
+      message: 'The deployment’s settings cannot be read right now',
+      deployment: entry.snapshot.name,
+    };
+  }
+  return entry.enabled ? undefined : { code: 'DEPLOYMENT_DISABLED', deployment: entry.snapshot.name };
+}
+
+/** Answers a refused WebSocket handshake on the raw socket and closes it. @returns the body's bytes. */
+function rejectUpgrade(socket: Duplex, refusal: Refusal, id: string): number {
   const status = ERROR_CODES[refusal.code].status;
   const body = JSON.stringify(errorBody(refusal.code, id, refusal.message));
   const lines = [
@@ -551,5 +591,6 @@ function rejectUpgrade(socket: Duplex, refusal: Refusal, id: string): void {
   for (const [k, v] of Object.entries(refusal.headers ?? {})) {
     for (const value of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${value}`);
   }
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  closeSoon(socket, `${lines.join('\r\n')}\r\n\r\n${body}`, 'utf8');
+  return Buffer.byteLength(body);
 }

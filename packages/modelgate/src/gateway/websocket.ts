@@ -16,10 +16,15 @@ export interface UpgradeOptions {
   readonly onError?: (error: unknown, info: ProxyErrorInfo) => void;
 }
 
-/** A WebSocket target; `headers` come from `upstreamRequestHeaders(..., { websocket: true })`. */
+/**
+ * A WebSocket target; `headers` come from `upstreamRequestHeaders(..., { websocket: true })`.
+ * `stats` counts the relayed bytes each way (after the handshake) besides the upstream's status
+ * and time; `answered` is told the status the caller gets, once it is written (101 for a relay).
+ */
 export type UpgradeTarget = Omit<ProxyTarget, 'headers'> & {
   readonly headers: OutgoingHeaders;
   readonly options: UpgradeOptions;
+  readonly answered?: (status: number) => void;
 };
 
 /**
@@ -36,7 +41,8 @@ export type UpgradeTarget = Omit<ProxyTarget, 'headers'> & {
  * ```
  */
 export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: UpgradeTarget): void {
-  const { options, requestId } = target;
+  const { options, requestId, stats } = target;
+  const dispatchedAt = performance.now();
   let settled = false;
   let upstreamReq: ClientRequest | undefined;
   let upstreamSocket: Socket | undefined;
@@ -62,7 +68,10 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     clearTimeout(timer);
     upstreamReq?.destroy();
     options.onError?.(err, { requestId, code, phase: 'request' });
-    writeError(socket, code, requestId);
+    const written = writeError(socket, code, requestId);
+    if (written < 0) return;
+    if (stats) stats.bytesOut += written;
+    target.answered?.(ERROR_CODES[code].status);
   };
 
   let url: URL;
@@ -117,6 +126,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     settled = true;
     clearTimeout(timer);
     upstreamSocket = upSocket;
+    upstreamAnswered(upRes);
     upSocket.on('error', (err) => {
       options.onError?.(err, { requestId, code: undefined, phase: 'response' });
       socket.destroy();
@@ -126,6 +136,17 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     (socket as Partial<Socket>).setNoDelay?.(true);
 
     socket.write(statusLine(upRes) + relayHeaders(upRes.rawHeaders, true), 'latin1');
+    target.answered?.(upRes.statusCode ?? 101);
+    if (stats) {
+      stats.bytesOut += upHead.length;
+      stats.bytesIn += head.length;
+      upSocket.on('data', (chunk: Buffer) => {
+        stats.bytesOut += chunk.length;
+      });
+      socket.on('data', (chunk: Buffer) => {
+        stats.bytesIn += chunk.length;
+      });
+    }
     if (upHead.length > 0) socket.write(upHead);
     if (head.length > 0) upSocket.write(head);
     upSocket.pipe(socket);
@@ -142,13 +163,26 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     }
     settled = true;
     clearTimeout(timer);
+    upstreamAnswered(upRes);
     upRes.on('error', () => socket.destroy());
     socket.write(statusLine(upRes) + relayHeaders(upRes.rawHeaders, false), 'latin1');
+    target.answered?.(upRes.statusCode ?? 502);
+    if (stats) {
+      upRes.on('data', (chunk: Buffer) => {
+        stats.bytesOut += chunk.length;
+      });
+    }
     upRes.pipe(socket, { end: false });
     upRes.once('end', () => closeSoon(socket));
   });
 
   pending.end();
+
+  function upstreamAnswered(upRes: IncomingMessage): void {
+    if (!stats) return;
+    stats.upstreamStatus = upRes.statusCode ?? 0;
+    stats.upstreamMs = performance.now() - dispatchedAt;
+  }
 }
 
 function statusLine(res: IncomingMessage): string {
@@ -180,10 +214,11 @@ function relayHeaders(rawHeaders: readonly string[], switching: boolean): string
   return `${block}\r\n`;
 }
 
-function writeError(socket: Duplex, code: 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT', requestId: string): void {
+/** Answers the caller with a gateway error; @returns the body's bytes, or -1 when the caller is gone. */
+function writeError(socket: Duplex, code: 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT', requestId: string): number {
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
-    return;
+    return -1;
   }
   const status = ERROR_CODES[code].status;
   const body = JSON.stringify(errorBody(code, requestId));
@@ -197,6 +232,7 @@ function writeError(socket: Duplex, code: 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIM
       `X-Request-Id: ${requestId}\r\n` +
       `\r\n${body}`,
   );
+  return Buffer.byteLength(body);
 }
 
 /** How long a closed relay waits for the peer's FIN before destroying a half-open socket. */
@@ -206,11 +242,11 @@ const CLOSE_GRACE_MS = 2_000;
  * Ends the socket (after `last`), then destroys it if the peer has not closed its side within a
  * grace period: server sockets allow half-open connections, which would otherwise linger.
  */
-function closeSoon(socket: Duplex, last?: string): void {
+export function closeSoon(socket: Duplex, last?: string, encoding: BufferEncoding = 'latin1'): void {
   if (socket.destroyed) return;
   const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
   if (last === undefined) socket.end();
-  else socket.end(last, 'latin1');
+  else socket.end(last, encoding);
 }

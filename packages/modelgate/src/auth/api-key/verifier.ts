@@ -45,15 +45,23 @@ export class ApiKeyVerifier {
     const hit = this.known.peek(credential.hash);
     if (hit) return decide(hit, scope, this.now());
     return new PendingCheck(async () =>
-      decide(await this.known.get(credential.hash, () => this.find(credential)), scope, this.now()),
+      decide(await this.known.get(credential.hash, () => this.find('hash', credential.hash)), scope, this.now()),
     );
   }
 
-  private async find(credential: ParsedCredential): Promise<KnownKey | undefined> {
+  /**
+   * Decides a key by id as a request with it would be decided now, for an open WebSocket relay
+   * (which keeps no secret): read from the store, not the cache, since it runs after a change.
+   */
+  async recheck(id: string, scope: ApiKeyScope): Promise<Principal | Denial> {
+    return decide(await this.find('id', id), scope, this.now());
+  }
+
+  private async find(column: 'hash' | 'id', value: string): Promise<KnownKey | undefined> {
     const row = await this.store.db
       .selectFrom('api_keys')
       .select(['id', 'owner_type', 'owner_id', 'retires_at'])
-      .where('hash', '=', credential.hash)
+      .where(column, '=', value)
       .executeTakeFirst();
     if (!row) return undefined;
     const retiresAt = row.retires_at === null ? null : Date.parse(row.retires_at);
@@ -62,7 +70,7 @@ export class ApiKeyVerifier {
       owner_type: row.owner_type,
       owner_id: row.owner_id,
       retiresAt,
-      principal: { kind: 'api_key', id: row.id },
+      principal: retiresAt === null ? { kind: 'api_key', id: row.id } : { kind: 'api_key', id: row.id, retiresAt },
     };
   }
 }

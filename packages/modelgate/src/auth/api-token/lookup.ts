@@ -11,7 +11,19 @@ export interface StoredToken extends TokenLife {
 }
 
 /** The token with this credential hash, joined with its owner; undefined when there is none. */
-export async function findTokenByHash(store: Store, hash: string): Promise<StoredToken | undefined> {
+export function findTokenByHash(store: Store, hash: string): Promise<StoredToken | undefined> {
+  return findToken(store, 'hash', hash);
+}
+
+/**
+ * The token with this id, joined with its owner; undefined when there is none. For what keeps no
+ * secret, such as an open WebSocket relay re-checked after its owner's access changed.
+ */
+export function findTokenById(store: Store, id: string): Promise<StoredToken | undefined> {
+  return findToken(store, 'id', id);
+}
+
+async function findToken(store: Store, column: 'hash' | 'id', value: string): Promise<StoredToken | undefined> {
   const row = await store.db
     .selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
@@ -25,7 +37,7 @@ export async function findTokenByHash(store: Store, hash: string): Promise<Store
       'users.username as username',
       'users.disabled as disabled',
     ])
-    .where('api_tokens.hash', '=', hash)
+    .where(`api_tokens.${column}`, '=', value)
     .executeTakeFirst();
   if (!row) return undefined;
   return {

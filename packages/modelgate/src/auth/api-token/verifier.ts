@@ -9,7 +9,7 @@ import type { ParsedCredential } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
 import { PendingCheck, type Verification } from '../pending-check.js';
 import type { Principal } from '../principal.js';
-import { findTokenByHash, type StoredToken } from './lookup.js';
+import { findTokenByHash, findTokenById, type StoredToken } from './lookup.js';
 import { endpointDenial, lifeDenial } from './scope.js';
 
 interface KnownToken extends StoredToken {
@@ -56,14 +56,26 @@ export class ApiTokenVerifier {
       const place = this.places.get(placeKey(snapshot));
       if (place) return decide(hit, place);
     }
-    return new PendingCheck(async () => {
-      const token = await this.known.get(credential.hash, () => this.load(credential));
-      if (!token) return deny('unknown');
-      const early = this.refusal(token, snapshot);
-      if (early) return early;
-      const place = await this.placeOf(snapshot);
-      return place ? decide(token, place) : deny('forbidden', 'This deployment is being changed; retry');
-    });
+    return new PendingCheck(async () =>
+      this.verdict(await this.known.get(credential.hash, () => this.load(findTokenByHash, credential.hash)), snapshot),
+    );
+  }
+
+  /**
+   * Decides a token by id as a request with it would be decided now, for an open WebSocket relay
+   * (which keeps no secret): read from the store, not the cache, since it runs after a change.
+   */
+  async recheck(id: string, snapshot: DeploymentSnapshot): Promise<Principal | Denial> {
+    return this.verdict(await this.load(findTokenById, id), snapshot);
+  }
+
+  /** The decision once the token (or its absence) is known: its life, its scope, its owner's rights. */
+  private async verdict(token: KnownToken | undefined, snapshot: DeploymentSnapshot): Promise<Principal | Denial> {
+    if (!token) return deny('unknown');
+    const early = this.refusal(token, snapshot);
+    if (early) return early;
+    const place = await this.placeOf(snapshot);
+    return place ? decide(token, place) : deny('forbidden', 'This deployment is being changed; retry');
   }
 
   /** What refuses the token before the owner's rights are asked: its life, then its scope. */
@@ -71,11 +83,20 @@ export class ApiTokenVerifier {
     return lifeDenial(token, this.now()) ?? endpointDenial(token.endpoint, snapshot.name);
   }
 
-  private async load(credential: ParsedCredential): Promise<KnownToken | undefined> {
-    const token = await findTokenByHash(this.store, credential.hash);
+  private async load(
+    find: (store: Store, key: string) => Promise<StoredToken | undefined>,
+    key: string,
+  ): Promise<KnownToken | undefined> {
+    const token = await find(this.store, key);
     if (!token) return undefined;
     const actor = await loadActor(this.store, { kind: 'user', id: token.user_id });
-    return { ...token, actor, principal: { kind: 'api_token', id: token.id } };
+    const principal: Principal = {
+      kind: 'api_token',
+      id: token.id,
+      owner: token.user_id,
+      ...(token.retiresAt === null ? {} : { retiresAt: token.retiresAt }),
+    };
+    return { ...token, actor, principal };
   }
 
   private async placeOf(snapshot: DeploymentSnapshot): Promise<Place | undefined> {
