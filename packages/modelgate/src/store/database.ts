@@ -3,7 +3,6 @@ import { chmodSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
 import { ModelgateError } from '../errors/registry.js';
 import { assertOwnedRegularFile, ensurePrivateDir } from '../secrets/trusted-file.js';
 import { allMigrations } from './migrations/index.js';
@@ -40,7 +39,7 @@ export const SQLITE_FILE = 'modelgate.sqlite';
  * ```
  */
 export async function openStore(options: { dataDir: string; databaseUrl: string }): Promise<Store> {
-  const store = options.databaseUrl ? openPostgres(options.databaseUrl) : openSqlite(options.dataDir);
+  const store = options.databaseUrl ? await openPostgres(options.databaseUrl) : openSqlite(options.dataDir);
   try {
     await migrate(store);
   } catch (err) {
@@ -83,7 +82,9 @@ function openSqlite(dataDir: string): Store {
   };
 }
 
-function openPostgres(url: string): Store {
+async function openPostgres(url: string): Promise<Store> {
+  // Loaded only for PostgreSQL: the embedded default never pays for the driver's memory.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 3000 });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => {});
