@@ -354,7 +354,14 @@ describe('the access line of a real node: every field, for each way a request en
   });
 
   it('a refused WebSocket handshake gets the line of any refused request (401, 403, 404)', async () => {
-    const cases = [
+    const cases: {
+      id: string;
+      path: string;
+      headers: Record<string, string>;
+      deployment?: string;
+      status: number;
+      code: string;
+    }[] = [
       {
         id: 'acc-ws-401',
         path: '/socket/chat',
