@@ -286,6 +286,16 @@ async function main() {
   const seconds = (Date.now() - t0) / 1000;
   clearInterval(sampler);
   if (uploaded !== largeBytes || downloaded !== largeBytes) throw new Error('large transfer lost bytes');
+  // The same download through the reference proxy (it forwards no request body, so no upload):
+  // how much of the growth any Node proxy shows (read buffers, V8 growing its young generation).
+  const bareBefore = rssOf(bareChild.pid).rss;
+  let barePeak = bareBefore;
+  const bareSampler = setInterval(() => {
+    barePeak = Math.max(barePeak, rssOf(bareChild.pid).rss);
+  }, 100);
+  const bareDownloaded = await transfer(`${bare.url}/bytes?n=${largeBytes}`, {}, 'GET', largeBytes);
+  clearInterval(bareSampler);
+  if (bareDownloaded !== largeBytes) throw new Error('large transfer through the reference lost bytes');
 
   const basicHeader = { authorization: basic };
   const caddy = hasCaddy ? await startCaddy(up.url, 'modelgate', 'bench-password-value') : undefined;
@@ -353,7 +363,7 @@ async function main() {
         `| ${r.name} | ${fmt(r.rps)} | ${cell(r.p50, 2)} | ${cell(r.p99, 2)} | ${fmt(r.rps / reference.rps, 2)} | ${cell(r.cpuUs, 0)} | ${cell(r.cpuUs / reference.cpuUs, 2)} | ${r.name.startsWith('modelgate') ? fmt(r.rps / pub.rps, 2) : '–'} |`,
     ),
   ].join('\n');
-  const large = `Large transfer: ${fmt(largeBytes / 1024 ** 3, 2)} GiB up and ${fmt(largeBytes / 1024 ** 3, 2)} GiB down through a protected deployment in ${fmt(seconds, 1)} s; gateway RSS ${fmt(fresh.rss)} MB just after start, ${fmt(before.rss)} MB before the transfer, ${fmt(peak)} MB peak during it.`;
+  const large = `Large transfer: ${fmt(largeBytes / 1024 ** 3, 2)} GiB up and ${fmt(largeBytes / 1024 ** 3, 2)} GiB down through a protected deployment in ${fmt(seconds, 1)} s; gateway RSS ${fmt(fresh.rss)} MB just after start, ${fmt(before.rss)} MB before the transfer, ${fmt(peak)} MB peak during it. The reference proxy, for the same download (it forwards no upload): ${fmt(bareBefore)} MB before, ${fmt(barePeak)} MB peak.`;
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}`;
   const loader = hasWrk ? `wrk -t1 -c${connections}` : `autocannon, ${connections} connections`;
   const report = `# Benchmarks
