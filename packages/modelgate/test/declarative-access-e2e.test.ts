@@ -1,6 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForAudit } from './helpers/audit.js';
+import type { TestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, runCliToEnd, startNodeProcess } from './helpers/node-process.js';
 import { createScratchDatabase } from './helpers/postgres.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
@@ -131,6 +133,11 @@ describe.each(BACKENDS)('apply / diff / export of groups and grants ($name)', (b
     expect(denied.status).toBe(403);
     expect(denied.body.error.code).toBe('MISSING_INFRASTRUCTURE_DEPLOY');
     expect((await call(alice, 'GET', '/deployments/senti')).status).toBe(200); // viewers' grants stay
+    // Made through the grant route, so audited as a revocation by hand would be.
+    // waitForAudit reads the node's URL and management key only.
+    const asTestNode = { node: { urls: node.urls }, keys: { management: nodeKey } } as unknown as TestNode;
+    const revoked = await waitForAudit(asTestNode, 'action=infrastructure.grant.delete', (rows) => rows.length > 0);
+    expect(revoked).toEqual([expect.objectContaining({ target_name: 'prod/ml', outcome: 'allowed', status: 204 })]);
 
     const restored = await cli(['apply', '-f', write('restore.yaml', fileLines(true))]);
     expect(restored.code).toBe(0);
