@@ -423,6 +423,15 @@ describe('groups and grants (format version 2)', () => {
   it('with --prune a group not in the file is deleted with its grants (no separate grant deletion)', () => {
     const state = desired({ version: 2, deployments: [demo] });
     expect(summary(state, WITH_ACCESS, true)).toEqual(['delete group ml']);
+    // A grant on what --prune deletes is refused, not planned.
+    const onPruned = desired({
+      version: 2,
+      groups: [{ name: 'ml' }],
+      grants: [{ group: 'ml', service: 'demo', rights: ['read'] }],
+    });
+    expect(planChanges(onPruned, WITH_ACCESS, { prune: true }).unknown).toEqual([
+      'grants[0].service: service "demo" is not in the file, so --prune deletes it (declare it)',
+    ]);
     // A version 1 file leaves permissions alone, even with --prune.
     expect(summary(desired({ deployments: [demo] }), WITH_ACCESS, true)).toEqual([]);
   });

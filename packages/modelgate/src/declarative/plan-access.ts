@@ -105,6 +105,12 @@ export function planAccess(
     if (!resources.known(x.type, x.resource)) {
       plan.unknown.push(`grants[${i}].${x.type}: ${x.type} "${x.resource}" is neither in the file nor on the node`);
       missing = true;
+    } else if (resources.deleted(x.type, x.resource)) {
+      // Granting on what the same run deletes would leave nothing behind: say so instead.
+      plan.unknown.push(
+        `grants[${i}].${x.type}: ${x.type} "${x.resource}" is not in the file, so --prune deletes it (declare it)`,
+      );
+      missing = true;
     }
     const c = currentGrants.get(id);
     if (missing || (c && sameSet(c.rights, x.rights))) return;
