@@ -82,7 +82,7 @@ describe('planChanges', () => {
     const plan = planChanges(desired({ deployments: [{ name: 'demo', upstream: 'http://127.0.0.1:9000' }] }), ONE, {
       prune: true,
     });
-    expect(plan).toEqual({ actions: [], problems: [] });
+    expect(plan).toEqual({ actions: [], problems: [], unknown: [] });
     expect(renderActions(plan.actions)).toMatch(/^No changes/);
   });
 
@@ -297,7 +297,7 @@ describe('planChanges', () => {
 describe('parseDesiredState', () => {
   it('reports every problem at once, each with the path of its field', () => {
     const result = parseDesiredState({
-      version: 2,
+      version: 3,
       grants: [],
       extra: 1,
       secrets: [{ name: 'a', from_env: 'A', from_file: 'f' }, { name: 'a' }, { name: 'b', value: 'v4lue-xyz' }],
@@ -391,6 +391,89 @@ describe('readSecretValues', () => {
       'secrets "f": /dev/zero is not a regular file',
       'secrets "g": file huge.txt is larger than a secret can be',
       'secrets "h": . is not a regular file',
+    ]);
+  });
+});
+
+describe('groups and grants (format version 2)', () => {
+  /** ONE with user alice and bob, group ml (alice, bob) granted deploy on the service demo. */
+  const WITH_ACCESS: CurrentState = {
+    ...ONE,
+    access: {
+      usernames: ['alice', 'bob'],
+      groups: [{ name: 'ml', privileges: [], members: ['alice', 'bob'] }],
+      grants: [{ group: 'ml', type: 'service', resource: 'demo', rights: ['deploy'] }],
+    },
+  };
+  const demo = { name: 'demo', upstream: 'http://127.0.0.1:9000' };
+
+  it('members are pruned only with --prune and only when the file gives members; rights compare as sets', () => {
+    const state = desired({
+      version: 2,
+      deployments: [demo],
+      groups: [{ name: 'ml', members: ['alice'] }],
+      grants: [{ group: 'ml', service: 'demo', rights: ['deploy'] }],
+    });
+    expect(summary(state, WITH_ACCESS)).toEqual([]);
+    expect(summary(state, WITH_ACCESS, true)).toEqual(['update group ml']);
+    const unmanaged = desired({ version: 2, deployments: [demo], groups: [{ name: 'ml' }], grants: [] });
+    expect(summary(unmanaged, WITH_ACCESS, true)).toEqual(['delete grant ml on service demo']);
+  });
+
+  it('with --prune a group not in the file is deleted with its grants (no separate grant deletion)', () => {
+    const state = desired({ version: 2, deployments: [demo] });
+    expect(summary(state, WITH_ACCESS, true)).toEqual(['delete group ml']);
+    // A grant on what --prune deletes is refused, not planned.
+    const onPruned = desired({
+      version: 2,
+      groups: [{ name: 'ml' }],
+      grants: [{ group: 'ml', service: 'demo', rights: ['read'] }],
+    });
+    expect(planChanges(onPruned, WITH_ACCESS, { prune: true }).unknown).toEqual([
+      'grants[0].service: service "demo" is not in the file, so --prune deletes it (declare it)',
+    ]);
+    // A version 1 file leaves permissions alone, even with --prune.
+    expect(summary(desired({ deployments: [demo] }), WITH_ACCESS, true)).toEqual([]);
+  });
+
+  it('grant targets created by the same file are known; unknown names are listed, not planned', () => {
+    const state = desired({
+      version: 2,
+      infrastructures: [{ name: 'prod' }],
+      groups: [{ name: 'new', members: ['carol'] }],
+      grants: [
+        { group: 'new', infrastructure: 'prod', rights: ['view'] },
+        { group: 'new', secret: 'nope', rights: ['use'] },
+      ],
+    });
+    const plan = planChanges(state, WITH_ACCESS, { prune: false });
+    expect(plan.unknown).toEqual([
+      'groups[0].members: user "carol" is not on the node (create it first)',
+      'grants[1].secret: secret "nope" is neither in the file nor on the node',
+    ]);
+    expect(plan.actions.map((a) => `${a.op} ${a.kind} ${a.name}`)).toEqual([
+      'create infrastructure prod',
+      'create group new',
+      'create grant new on infrastructure prod',
+    ]);
+  });
+
+  it('the file schema: one target per grant, known rights and privileges, no duplicates', () => {
+    const result = parseDesiredState({
+      version: 2,
+      groups: [{ name: 'ml', privileges: ['root'] }, { name: 'ml' }],
+      grants: [
+        { group: 'ml', service: 'a', infrastructure: 'b', rights: ['read'] },
+        { group: 'ml', service: 'a', rights: ['use'] },
+        { group: 'ml', service: 'a', rights: ['read'] },
+      ],
+    });
+    expect(result.ok ? [] : result.problems).toEqual([
+      'groups[0].privileges: must be a list of admin, create_service',
+      'groups[1].name: "ml" is already declared at groups[0]',
+      'grants[0]: name exactly one of infrastructure, service, secret, not infrastructure and service',
+      'grants[1].rights: must be a list of read, write, deploy, admin',
+      'grants[2]: "ml on service a" is already declared at grants[1]',
     ]);
   });
 });

@@ -1,3 +1,4 @@
+import type { GlobalPrivilege, ResourceType } from '../access/permissions.js';
 import type { AuthSettings } from '../control/auth-settings.js';
 import type { DeploymentInfo } from '../control/deployments.js';
 
@@ -13,6 +14,27 @@ export interface CurrentState {
   readonly deployments: readonly DeploymentInfo[];
   /** API key counts: `deployment:NAME` or `version:SERVICE@VERSION` → how many. */
   readonly apiKeyCounts: Readonly<Record<string, number>>;
+  /**
+   * Users, groups and grants; read only when the file is version 2, or for `export` when the
+   * caller may list groups (global admins). Undefined: not read, and not managed.
+   */
+  readonly access?: CurrentAccess;
+}
+
+/** The permissions on the node, as `GET /api/v1/users`, `/groups` and `.../grants` show them. */
+export interface CurrentAccess {
+  readonly usernames: readonly string[];
+  readonly groups: readonly {
+    readonly name: string;
+    readonly privileges: readonly GlobalPrivilege[];
+    readonly members: readonly string[];
+  }[];
+  readonly grants: readonly {
+    readonly group: string;
+    readonly type: ResourceType;
+    readonly resource: string;
+    readonly rights: readonly string[];
+  }[];
 }
 
 /** The key of {@link CurrentState.apiKeyCounts} for a deployment's keys. */

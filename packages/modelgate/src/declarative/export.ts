@@ -1,5 +1,4 @@
 import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
-import { FORMAT_VERSION } from './schema.js';
 
 /**
  * The environment variable an exported secret names as its source: `MODELGATE_SECRET_` and the
@@ -13,14 +12,19 @@ export function secretVariable(name: string): string {
  * The node's state as a declarative file (the full form), for `modelgate export`. Pure.
  * Secrets appear by name with a `from_env` source and no value: applying the export to the
  * same node changes nothing (existing secrets are not rewritten), and on a new node the named
- * variables supply the values. API keys appear as counts.
+ * variables supply the values. API keys appear as counts. Groups (with their privileges and
+ * members) and grants appear when the node has any and the caller could read them (version 2).
  */
 export function exportState(current: CurrentState): Record<string, unknown> {
   const count = (key: string) => current.apiKeyCounts[key] ?? 0;
   const described = <T extends { name: string; description: string }>(x: T) =>
     x.description === '' ? { name: x.name } : { name: x.name, description: x.description };
+  const access = current.access;
+  // Version 2 only when there are permissions to write: a node without groups exports a file
+  // that a CLI reading only version 1 still applies.
+  const withAccess = access !== undefined && (access.groups.length > 0 || access.grants.length > 0);
   return {
-    version: FORMAT_VERSION,
+    version: withAccess ? 2 : 1,
     infrastructures: current.infrastructures.map(described),
     services: current.services.map((s) => ({
       ...described(s),
@@ -47,5 +51,11 @@ export function exportState(current: CurrentState): Record<string, unknown> {
         ...(keys > 0 ? { api_keys: keys } : {}),
       };
     }),
+    ...(withAccess
+      ? {
+          groups: access.groups.map((g) => ({ name: g.name, privileges: [...g.privileges], members: [...g.members] })),
+          grants: access.grants.map((x) => ({ group: x.group, [x.type]: x.resource, rights: [...x.rights] })),
+        }
+      : {}),
   };
 }

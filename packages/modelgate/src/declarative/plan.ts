@@ -1,35 +1,21 @@
 import { isDeepStrictEqual } from 'node:util';
+import type { ResourceType } from '../access/permissions.js';
 import { type AuthSettings, DEFAULT_AUTH_SETTINGS } from '../control/auth-settings.js';
 import type { DeploymentInfo } from '../control/deployments.js';
+import { type Action, type ApiRequest, action, api } from './action.js';
 import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
+import { planAccess } from './plan-access.js';
 import type { DesiredDeployment, DesiredSecret, DesiredState } from './schema.js';
 
-export type ActionKind = 'infrastructure' | 'service' | 'version' | 'secret' | 'deployment' | 'api-keys';
-
-/** One call to the management API (`path` under the endpoint, starting with `/api/v1/`). */
-export interface ApiRequest {
-  readonly method: 'POST' | 'PATCH' | 'DELETE';
-  readonly path: string;
-  readonly body?: Record<string, unknown>;
-}
-
-/** One change, and the API requests that make it. Nothing in it is a secret value. */
-export interface Action {
-  readonly op: 'create' | 'update' | 'delete';
-  readonly kind: ActionKind;
-  readonly name: string;
-  /** What changes, for people: `upstream: http://a → http://b`. */
-  readonly changes: readonly string[];
-  readonly requests: readonly ApiRequest[];
-  /** A secret to create: the runner adds `value` from this secret's source to the request body. */
-  readonly secretValueOf?: string;
-}
+export type { Action, ActionKind, ApiRequest } from './action.js';
 
 export interface Plan {
   /** In the order they must run: creations and updates first, then deletions, dependants first. */
   readonly actions: readonly Action[];
   /** Why the file cannot be applied to this node; when any, nothing may run. */
   readonly problems: readonly string[];
+  /** Users, groups or resources the file names and nobody has (`APPLY_REFERENCE_UNKNOWN`); nothing may run. */
+  readonly unknown: readonly string[];
 }
 
 export interface PlanOptions {
@@ -153,24 +139,28 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
   }
 
   if (options.prune) deletes.push(...pruneActions(desired, current));
-  return { actions: [...creates, ...updates, ...keys, ...deletes], problems };
+  if (!desired.access) return { actions: [...creates, ...updates, ...keys, ...deletes], problems, unknown: [] };
+
+  const names: Record<ResourceType, (name: string) => boolean> = {
+    infrastructure: (n) => infraNames.has(n),
+    service: (n) => serviceNames.has(n),
+    secret: secretKnown,
+  };
+  const deleted = new Set(deletes.map((a) => `${a.kind} ${a.name}`));
+  const access = planAccess(
+    desired.access,
+    current.access ?? { usernames: [], groups: [], grants: [] },
+    { known: (type, name) => names[type](name), deleted: (type, name) => deleted.has(`${type} ${name}`) },
+    options.prune,
+  );
+  return {
+    actions: [...creates, ...access.creates, ...updates, ...access.updates, ...keys, ...access.deletes, ...deletes],
+    problems,
+    unknown: access.unknown,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
-
-function api(...segments: string[]): string {
-  return `/api/v1/${segments.map(encodeURIComponent).join('/')}`;
-}
-
-function action(
-  op: Action['op'],
-  kind: ActionKind,
-  name: string,
-  changes: string[],
-  ...requests: ApiRequest[]
-): Action {
-  return { op, kind, name, changes, requests };
-}
 
 /** The creation of a missing secret; undefined when the file gives no source to create it from. */
 function createSecret(s: DesiredSecret): Action | undefined {

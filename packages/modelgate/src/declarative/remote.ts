@@ -1,13 +1,14 @@
+import type { ResourceType } from '../access/permissions.js';
 import { readAllPages } from '../cli/list-all.js';
 import type { AuthSettings } from '../control/auth-settings.js';
 import type { DeploymentInfo } from '../control/deployments.js';
 import { ModelgateError } from '../errors/registry.js';
-import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
+import { type CurrentAccess, type CurrentState, deploymentKeys, versionKeys } from './current.js';
 import type { Action } from './plan.js';
 
 /** The part of the CLI's management client that the declarative commands use. */
 export interface ApiClient {
-  request<T = unknown>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>;
+  request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>;
 }
 
 interface Named {
@@ -19,7 +20,10 @@ interface Named {
  * Reads the node's current state over the management API (so the caller's permissions apply):
  * names, settings and API key counts; never a secret value or a key.
  */
-export async function fetchCurrentState(client: ApiClient): Promise<CurrentState> {
+export async function fetchCurrentState(
+  client: ApiClient,
+  options: { access: AccessRead } = { access: 'skip' },
+): Promise<CurrentState> {
   const [infra, svc, sec, dep, keys] = await Promise.all([
     readAllPages<{ infrastructures: Named[] }>(client, '/api/v1/infrastructures', 'infrastructures'),
     readAllPages<{ services: Named[] }>(client, '/api/v1/services', 'services'),
@@ -40,6 +44,19 @@ export async function fetchCurrentState(client: ApiClient): Promise<CurrentState
       ),
     ),
   );
+  const access =
+    options.access === 'skip'
+      ? undefined
+      : await fetchAccess(client, {
+          infrastructure: infra.infrastructures.map((i) => i.name),
+          service: svc.services.map((x) => x.name),
+          secret: sec.secrets.map((x) => x.name),
+        }).catch((err: unknown) => {
+          // `export` by a caller who is not a global admin: the permissions are not its to write.
+          if (options.access === 'if-allowed' && err instanceof ModelgateError && err.code === 'MISSING_GLOBAL_ADMIN')
+            return undefined;
+          throw err;
+        });
   const apiKeyCounts: Record<string, number> = {};
   for (const k of keys.api_keys) {
     // A rolled key is on its way out: its successor is the one that counts (X2).
@@ -60,6 +77,40 @@ export async function fetchCurrentState(client: ApiClient): Promise<CurrentState
     secrets: sec.secrets.map((s) => ({ name: s.name })),
     deployments: dep.deployments,
     apiKeyCounts,
+    ...(access ? { access } : {}),
+  };
+}
+
+/**
+ * Whether {@link fetchCurrentState} reads users, groups and grants: `skip` (a version 1 file),
+ * `required` (a version 2 file), `if-allowed` (`export`: only when the caller may list groups).
+ */
+export type AccessRead = 'skip' | 'required' | 'if-allowed';
+
+const GRANT_COLLECTIONS = { infrastructure: 'infrastructures', service: 'services', secret: 'secrets' } as const;
+
+/** Users (names only), groups and every grant on the named resources. */
+async function fetchAccess(client: ApiClient, resources: Record<ResourceType, string[]>): Promise<CurrentAccess> {
+  const { groups } = await readAllPages<{ groups: CurrentAccess['groups'][number][] }>(
+    client,
+    '/api/v1/groups',
+    'groups',
+  );
+  const { users } = await readAllPages<{ users: { username: string }[] }>(client, '/api/v1/users', 'users');
+  const targets = (Object.keys(resources) as ResourceType[]).flatMap((type) =>
+    resources[type].map((name) => ({ type, name })),
+  );
+  const grants = await Promise.all(
+    targets.map(async ({ type, name }) => {
+      const path = `/api/v1/${GRANT_COLLECTIONS[type]}/${encodeURIComponent(name)}/grants`;
+      const page = await readAllPages<{ grants: { group: string; rights: string[] }[] }>(client, path, 'grants');
+      return page.grants.map((g) => ({ group: g.group, type, resource: name, rights: g.rights }));
+    }),
+  );
+  return {
+    usernames: users.map((u) => u.username),
+    groups: groups.map((g) => ({ name: g.name, privileges: g.privileges, members: g.members })),
+    grants: grants.flat(),
   };
 }
 

@@ -1,22 +1,48 @@
+import { GLOBAL_PRIVILEGES, type GlobalPrivilege, type ResourceType, RIGHTS_BY_TYPE } from '../access/permissions.js';
 import { type AuthSettings, parseAuthSettings } from '../control/auth-settings.js';
 import type { Access, CreateDeploymentInput } from '../control/deployments.js';
 import { checkUpstream, NAME_PATTERN, Problems, SECRET_NAME_PATTERN, VERSION_PATTERN } from '../control/validation.js';
 import { ModelgateError } from '../errors/registry.js';
 
 /**
- * The one schema of the declarative file (`modelgate apply -f FILE`), format version 1.
+ * The one schema of the declarative file (`modelgate apply -f FILE`), format versions 1 and 2.
  *
  * A field left out is not managed: on creation it takes the same default as `modelgate deploy`,
- * on an existing resource it is left as it is. Extension point: a later format version (say
- * `version: 2`) adds top-level `users`, `groups` and `grants` (issue 8); version 1 refuses them
- * by name, so an old CLI never silently ignores permissions it does not understand.
+ * on an existing resource it is left as it is. Version 2 adds `groups` and `grants` (issue 8);
+ * version 1 refuses them by name, so an old file never half-manages permissions, and both refuse
+ * `users` (a later version): a file never carries a password.
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 /** Top-level keys of format version 1. */
-const TOP_LEVEL = ['version', 'infrastructures', 'services', 'secrets', 'deployments'] as const;
-/** Keys a later format version will carry (issue 8); named so the error says why. */
-const RESERVED = ['users', 'groups', 'grants'] as const;
+const TOP_LEVEL_V1 = ['version', 'infrastructures', 'services', 'secrets', 'deployments'] as const;
+/** Keys version 2 adds: the permissions of issue 8. */
+const ACCESS_KEYS = ['groups', 'grants'] as const;
+/** Keys a later format version will carry; named so the error says why. */
+const RESERVED = ['users'] as const;
+
+/** A group as the file declares it; a field left out is not managed. */
+export interface DesiredGroup {
+  readonly name: string;
+  /** The group's global privileges (`admin`, `create_service`); left out: [] on creation, else not managed. */
+  readonly privileges?: readonly GlobalPrivilege[];
+  /** Usernames: each must be a user on the node. Left out: not managed. */
+  readonly members?: readonly string[];
+}
+
+/** A group's rights on one infrastructure, service or secret, as `PUT .../grants/GROUP` sets them. */
+export interface DesiredGrant {
+  readonly group: string;
+  readonly type: ResourceType;
+  readonly resource: string;
+  readonly rights: readonly string[];
+}
+
+/** The permission sections of a version 2 file. */
+export interface DesiredAccess {
+  readonly groups: readonly DesiredGroup[];
+  readonly grants: readonly DesiredGrant[];
+}
 
 /** Where a secret's value comes from; never the file itself unless inline values are allowed. */
 export type SecretSource =
@@ -62,6 +88,8 @@ export interface DesiredState {
   readonly versions: readonly DesiredVersion[];
   readonly secrets: readonly DesiredSecret[];
   readonly deployments: readonly DesiredDeployment[];
+  /** Version 2 only: groups and grants are managed. Undefined for version 1 (left as they are). */
+  readonly access?: DesiredAccess;
 }
 
 export interface ParseOptions {
@@ -88,15 +116,22 @@ export function parseDesiredState(doc: unknown, options: ParseOptions = {}): Par
   const p = new PathProblems();
   if (doc === null || doc === undefined) doc = {};
   if (!isObject(doc)) return { ok: false, problems: ['(top): the file must be a mapping of keys'] };
+  const v2 = doc.version === 2;
+  const topLevel: readonly string[] = v2 ? [...TOP_LEVEL_V1, ...ACCESS_KEYS] : TOP_LEVEL_V1;
   for (const key of Object.keys(doc)) {
-    if ((RESERVED as readonly string[]).includes(key)) {
-      p.add(key, `not in format version ${FORMAT_VERSION} (users, groups and grants come with a later version)`);
-    } else if (!(TOP_LEVEL as readonly string[]).includes(key)) {
-      p.add(key, `unknown key (expected one of ${TOP_LEVEL.join(', ')})`);
+    if ((ACCESS_KEYS as readonly string[]).includes(key) && !v2) {
+      p.add(key, 'not in format version 1 (groups and grants need `version: 2`)');
+    } else if ((RESERVED as readonly string[]).includes(key)) {
+      p.add(
+        key,
+        `not in format version ${v2 ? 2 : 1} (users come with a later version; group members name existing users)`,
+      );
+    } else if (!topLevel.includes(key)) {
+      p.add(key, `unknown key (expected one of ${topLevel.join(', ')})`);
     }
   }
-  if (doc.version !== undefined && doc.version !== FORMAT_VERSION) {
-    p.add('version', `must be ${FORMAT_VERSION} (the format this modelgate reads)`);
+  if (doc.version !== undefined && doc.version !== 1 && doc.version !== 2) {
+    p.add('version', `must be 1 or 2 (the formats this modelgate reads)`);
   }
   const infrastructures = list(p, doc, 'infrastructures', (item, at) => named(p, item, at));
   const versions: DesiredVersion[] = [];
@@ -110,8 +145,10 @@ export function parseDesiredState(doc: unknown, options: ParseOptions = {}): Par
   });
   const secrets = list(p, doc, 'secrets', (item, at) => secret(p, item, at, options));
   const deployments = list(p, doc, 'deployments', (item, at) => deployment(p, item, at));
+  const access = v2 ? accessSections(p, doc) : undefined;
   if (p.list.length > 0) return { ok: false, problems: p.list };
-  return { ok: true, state: { infrastructures, services, versions, secrets, deployments } };
+  const state = { infrastructures, services, versions, secrets, deployments };
+  return { ok: true, state: access ? { ...state, access } : state };
 }
 
 /** Like {@link parseDesiredState}, but throws `APPLY_FILE_INVALID` with every problem. */
@@ -127,6 +164,19 @@ export function fileInvalid(source: string, problems: readonly string[]): Modelg
   return new ModelgateError(
     'APPLY_FILE_INVALID',
     `${source} cannot be applied (${n} problem${n === 1 ? '' : 's'}); nothing was changed:\n${problems.map((x) => `  - ${x}`).join('\n')}`,
+    { details: problems },
+  );
+}
+
+/**
+ * The error for a file that names a user, group or grant target that is neither in the file nor
+ * on the node: every such name, and anything else wrong with the file, at once.
+ */
+export function referencesUnknown(source: string, problems: readonly string[]): ModelgateError {
+  const n = problems.length;
+  return new ModelgateError(
+    'APPLY_REFERENCE_UNKNOWN',
+    `${source} names what does not exist (${n} problem${n === 1 ? '' : 's'}); nothing was changed:\n${problems.map((x) => `  - ${x}`).join('\n')}`,
     { details: problems },
   );
 }
@@ -150,7 +200,8 @@ function list<T>(
   doc: Record<string, unknown>,
   path: string,
   each: (item: unknown, at: string) => T | undefined,
-  idKey = 'name',
+  /** The field that names an entry, or how to name it (a grant: group and target). */
+  idKey: string | ((item: Record<string, unknown>) => unknown) = 'name',
 ): T[] {
   const key = path.slice(path.lastIndexOf('.') + 1);
   const raw = doc[key];
@@ -161,13 +212,16 @@ function list<T>(
   }
   const out: T[] = [];
   const seen = new Map<string, number>();
+  const identify = typeof idKey === 'string' ? (item: Record<string, unknown>) => item[idKey] : idKey;
   raw.forEach((item, i) => {
     const at = `${path}[${i}]`;
-    const id = isObject(item) ? item[idKey] : undefined;
+    const id = isObject(item) ? identify(item) : undefined;
     if (typeof id === 'string') {
       const first = seen.get(id);
-      if (first !== undefined) p.add(`${at}.${idKey}`, `"${id}" is already declared at ${path}[${first}]`);
-      else seen.set(id, i);
+      if (first !== undefined) {
+        const where = typeof idKey === 'string' ? `${at}.${idKey}` : at;
+        p.add(where, `"${id}" is already declared at ${path}[${first}]`);
+      } else seen.set(id, i);
     }
     const parsed = each(item, at);
     if (parsed !== undefined) out.push(parsed);
@@ -336,4 +390,70 @@ function deployment(p: PathProblems, raw: unknown, at: string): DesiredDeploymen
     ...(settings === undefined ? {} : { auth: settings }),
     ...(keys === undefined ? {} : { api_keys: keys }),
   };
+}
+
+/** The target keys of a grant entry: exactly one names the resource, as the API's grant routes do. */
+const GRANT_TARGETS: readonly ResourceType[] = ['infrastructure', 'service', 'secret'];
+
+function accessSections(p: PathProblems, doc: Record<string, unknown>): DesiredAccess {
+  const groups = list(p, doc, 'groups', (item, at) => group(p, item, at));
+  const grantId = (item: Record<string, unknown>) => {
+    const target = GRANT_TARGETS.find((t) => item[t] !== undefined);
+    return target ? `${String(item.group)} on ${target} ${String(item[target])}` : undefined;
+  };
+  const grants = list(p, doc, 'grants', (item, at) => grant(p, item, at), grantId);
+  return { groups, grants };
+}
+
+function nameList(p: PathProblems, v: unknown, at: string, allowed?: readonly string[]): string[] | undefined {
+  const ok =
+    Array.isArray(v) && v.every((x) => typeof x === 'string' && (allowed ? allowed.includes(x) : NAME_PATTERN.test(x)));
+  if (ok) return [...new Set(v as string[])];
+  p.add(at, allowed ? `must be a list of ${allowed.join(', ')}` : 'must be a list of names');
+  return undefined;
+}
+
+function group(p: PathProblems, raw: unknown, at: string): DesiredGroup | undefined {
+  const item = entry(p, raw, at);
+  if (!item) return undefined;
+  unknownKeys(p, item, at, ['name', 'privileges', 'members']);
+  const okName = checkName(p, item.name, `${at}.name`);
+  const privileges =
+    item.privileges === undefined
+      ? undefined
+      : (nameList(p, item.privileges, `${at}.privileges`, GLOBAL_PRIVILEGES) as GlobalPrivilege[] | undefined);
+  const members = item.members === undefined ? undefined : nameList(p, item.members, `${at}.members`);
+  if (!okName) return undefined;
+  return {
+    name: item.name as string,
+    ...(privileges === undefined ? {} : { privileges }),
+    ...(members === undefined ? {} : { members }),
+  };
+}
+
+function grant(p: PathProblems, raw: unknown, at: string): DesiredGrant | undefined {
+  const item = entry(p, raw, at);
+  if (!item) return undefined;
+  unknownKeys(p, item, at, ['group', ...GRANT_TARGETS, 'rights']);
+  const okGroup = checkName(p, item.group, `${at}.group`);
+  const targets = GRANT_TARGETS.filter((t) => item[t] !== undefined);
+  if (targets.length !== 1) {
+    p.add(
+      at,
+      `name exactly one of ${GRANT_TARGETS.join(', ')}${targets.length > 1 ? `, not ${targets.join(' and ')}` : ''}`,
+    );
+    return undefined;
+  }
+  const type = targets[0] as ResourceType;
+  const resource = item[type];
+  const okResource =
+    type === 'secret'
+      ? typeof resource === 'string' && SECRET_NAME_PATTERN.test(resource)
+      : checkName(p, resource, `${at}.${type}`);
+  if (type === 'secret' && !okResource) p.add(`${at}.secret`, 'must be a secret name');
+  const rights = nameList(p, item.rights, `${at}.rights`, RIGHTS_BY_TYPE[type]);
+  if (rights && rights.length === 0)
+    p.add(`${at}.rights`, 'must name at least one right (leave the grant out to give none)');
+  if (!okGroup || !okResource || !rights || rights.length === 0) return undefined;
+  return { group: item.group as string, type, resource: resource as string, rights };
 }

@@ -111,6 +111,11 @@ export const ERROR_CODES = {
   CLI_CONTEXT_NOT_FOUND: { status: 0, exitCode: 1, message: 'No such login context' },
   CLI_CONTEXTS_FILE_INVALID: { status: 0, exitCode: 1, message: 'The login contexts file cannot be read' },
   APPLY_FILE_INVALID: { status: 0, exitCode: 2, message: 'The declarative file cannot be applied' },
+  APPLY_REFERENCE_UNKNOWN: {
+    status: 0,
+    exitCode: 2,
+    message: 'The declarative file names a user, group or resource that is neither in the file nor on the node',
+  },
 } as const satisfies Record<string, { status: number; message: string; exitCode?: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -6,7 +6,7 @@ import { exportState } from '../../declarative/export.js';
 import { type Action, planChanges } from '../../declarative/plan.js';
 import { fetchCurrentState, runActions } from '../../declarative/remote.js';
 import { actionsJson, countChanges, renderActions } from '../../declarative/render.js';
-import { desiredStateOrThrow, fileInvalid } from '../../declarative/schema.js';
+import { desiredStateOrThrow, fileInvalid, referencesUnknown } from '../../declarative/schema.js';
 import { readSecretValues } from '../../declarative/secret-values.js';
 import { type ApiOptions, apiCommand, type ManagementClient, withClient } from '../client.js';
 import { printJson, printText } from '../output.js';
@@ -73,7 +73,7 @@ export function registerApply(program: Command): void {
       ),
   ).action((opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      const state = exportState(await fetchCurrentState(client));
+      const state = exportState(await fetchCurrentState(client, { access: 'if-allowed' }));
       if (json) return printJson(state);
       printText(
         `# modelgate export: apply it with \`modelgate apply -f FILE\`. Secrets carry no value: set the\n# named variables where a secret must be created.\n${toYaml(state)}`,
@@ -112,13 +112,15 @@ async function prepare(
     ]);
   }
   const desired = desiredStateOrThrow(doc, source, { allowInlineSecrets: opts.allowInlineSecrets === true });
-  const plan = planChanges(desired, await fetchCurrentState(client), { prune: opts.prune === true });
+  const current = await fetchCurrentState(client, { access: desired.access ? 'required' : 'skip' });
+  const plan = planChanges(desired, current, { prune: opts.prune === true });
   const toCreate = new Set(plan.actions.flatMap((a) => (a.secretValueOf === undefined ? [] : [a.secretValueOf])));
   const read = readSecretValues(readSecrets ? desired.secrets.filter((s) => toCreate.has(s.name)) : [], {
     env: process.env,
     baseDir,
   });
-  const problems = [...plan.problems, ...read.problems];
+  const problems = [...plan.unknown, ...plan.problems, ...read.problems];
+  if (plan.unknown.length > 0) throw referencesUnknown(source, problems);
   if (problems.length > 0) throw fileInvalid(source, problems);
   return { actions: plan.actions, secretValues: read.values };
 }
