@@ -68,6 +68,7 @@ export const ERROR_STATUS = {
   CLI_CONTEXT_NOT_FOUND: 0,
   CLI_CONTEXTS_FILE_INVALID: 0,
   APPLY_FILE_INVALID: 0,
+  APPLY_REFERENCE_UNKNOWN: 0,
 } as const;
 
 /** A stable error code of the server (docs/errors.md documents each). */
