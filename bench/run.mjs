@@ -354,7 +354,9 @@ async function main() {
     const caddySamples = [];
     for (let round = 1; round <= rounds; round++) {
       await settle();
-      process.stderr.write(`bench: round ${round}/${rounds}, ${caddyName}, ${duration}s at ${connections} connections\n`);
+      process.stderr.write(
+        `bench: round ${round}/${rounds}, ${caddyName}, ${duration}s at ${connections} connections\n`,
+      );
       caddySamples.push(await run(url, basicHeader, caddy.child.pid));
     }
     caddy.child.kill('SIGTERM');
