@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RefusalRecorder } from '../audit/data-plane.js';
 import { authorizationHeaderCount, isBearerToken } from '../auth/authorization-header.js';
@@ -8,7 +7,7 @@ import type { NodeKeyVerifier } from '../auth/node-keys/node-keys.js';
 import { PendingCheck } from '../auth/pending-check.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { DeploymentSnapshot } from '../control/snapshot.js';
-import { ERROR_CODES, type ErrorCode, errorBody } from '../errors/registry.js';
+import { ERROR_CODES, type ErrorCode } from '../errors/registry.js';
 import type { EventBus } from '../events/bus.js';
 import { createAccessLog } from '../log/access-log.js';
 import type { Logger } from '../log/logger.js';
@@ -16,7 +15,7 @@ import { describeRequest } from '../log/logger.js';
 import type { GatewayMetrics } from '../metrics/gateway.js';
 import type { ClientAddress } from '../server/client-address.js';
 import { answerHealth, HEALTH_PREFIX, LIVE_PATH, READY_PATH, type Readiness } from '../server/health.js';
-import { REQUEST_ID_HEADER, requestIdOf } from '../server/request-id.js';
+import { requestIdOf } from '../server/request-id.js';
 import { sendError } from '../server/respond.js';
 import type { UsageRecorder } from '../usage/recorder.js';
 import {
@@ -41,7 +40,7 @@ import { requestShapeRefusal } from './request-shape.js';
 import type { Route, RouteTable } from './route-table.js';
 import { BROWSER_PREFIX, type SignInPageOptions, signInPage } from './sign-in-page.js';
 import type { Throttle } from './throttle.js';
-import { closeSoon, proxyUpgrade, type UpgradeOptions } from './websocket.js';
+import { proxyUpgrade, type UpgradeOptions, writeUpgradeError } from './websocket.js';
 
 export interface GatewayContext {
   readonly log: Logger;
@@ -472,7 +471,7 @@ export function createGateway(ctx: GatewayContext) {
       socket.on('error', () => socket.destroy());
       const refuse = (refusal: Refusal): void => {
         status = ERROR_CODES[refusal.code].status;
-        record.bytesOut = rejectUpgrade(socket, refusal, id);
+        record.bytesOut = Math.max(0, writeUpgradeError(socket, refusal.code, id, refusal));
       };
       Promise.resolve()
         .then(() => ((req.url ?? '/').startsWith(BROWSER_PREFIX) ? { code: 'ROUTE_NOT_FOUND' as const } : admit(req)))
@@ -577,22 +576,4 @@ function unavailable(entry: Route): Refusal | undefined {
     };
   }
   return entry.enabled ? undefined : { code: 'DEPLOYMENT_DISABLED', deployment: entry.snapshot.name };
-}
-
-/** Answers a refused WebSocket handshake on the raw socket and closes it. @returns the body's bytes. */
-function rejectUpgrade(socket: Duplex, refusal: Refusal, id: string): number {
-  const status = ERROR_CODES[refusal.code].status;
-  const body = JSON.stringify(errorBody(refusal.code, id, refusal.message));
-  const lines = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
-    'content-type: application/json; charset=utf-8',
-    `content-length: ${Buffer.byteLength(body)}`,
-    `${REQUEST_ID_HEADER}: ${id}`,
-    'connection: close',
-  ];
-  for (const [k, v] of Object.entries(refusal.headers ?? {})) {
-    for (const value of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${value}`);
-  }
-  closeSoon(socket, `${lines.join('\r\n')}\r\n\r\n${body}`, 'utf8');
-  return Buffer.byteLength(body);
 }

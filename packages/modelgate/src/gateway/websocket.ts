@@ -2,7 +2,8 @@ import { type ClientRequest, request as httpRequest, type IncomingMessage, STATU
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ERROR_CODES, errorBody } from '../errors/registry.js';
+import { ERROR_CODES, type ErrorCode, errorBody } from '../errors/registry.js';
+import { REQUEST_ID_HEADER } from '../server/request-id.js';
 import { setsGatewayCookie } from './browser-cookie.js';
 import { HOP_BY_HOP_HEADERS, type OutgoingHeaders } from './headers.js';
 import { joinUpstreamPath, type ProxyErrorInfo, type ProxyTarget, parseUpstream, upstreamErrorCode } from './proxy.js';
@@ -68,7 +69,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     clearTimeout(timer);
     upstreamReq?.destroy();
     options.onError?.(err, { requestId, code, phase: 'request' });
-    const written = writeError(socket, code, requestId);
+    const written = writeUpgradeError(socket, code, requestId);
     if (written < 0) return;
     if (stats) stats.bytesOut += written;
     target.answered?.(ERROR_CODES[code].status);
@@ -214,24 +215,41 @@ function relayHeaders(rawHeaders: readonly string[], switching: boolean): string
   return `${block}\r\n`;
 }
 
-/** Answers the caller with a gateway error; @returns the body's bytes, or -1 when the caller is gone. */
-function writeError(socket: Duplex, code: 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT', requestId: string): number {
+/**
+ * Answers a WebSocket handshake on its raw socket with a registry error, with the headers
+ * `sendError` gives a response (and `headers`, such as a challenge), then closes it: for a
+ * refused handshake and for an upstream that could not be reached alike.
+ * @returns the body's bytes, or -1 when the caller is gone.
+ *
+ * @example
+ * ```ts
+ * writeUpgradeError(socket, 'CREDENTIAL_MISSING', requestId, { headers: { 'www-authenticate': 'Bearer' } });
+ * ```
+ */
+export function writeUpgradeError(
+  socket: Duplex,
+  code: ErrorCode,
+  requestId: string,
+  options: { readonly message?: string; readonly headers?: Readonly<Record<string, string | string[]>> } = {},
+): number {
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return -1;
   }
   const status = ERROR_CODES[code].status;
-  const body = JSON.stringify(errorBody(code, requestId));
-  closeSoon(
-    socket,
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-      'Content-Type: application/json; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Cache-Control: no-store\r\n' +
-      'Connection: close\r\n' +
-      `X-Request-Id: ${requestId}\r\n` +
-      `\r\n${body}`,
-  );
+  const body = JSON.stringify(errorBody(code, requestId, options.message));
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'cache-control: no-store',
+    `${REQUEST_ID_HEADER}: ${requestId}`,
+    'connection: close',
+  ];
+  for (const [k, v] of Object.entries(options.headers ?? {})) {
+    for (const value of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${value}`);
+  }
+  closeSoon(socket, `${lines.join('\r\n')}\r\n\r\n${body}`, 'utf8');
   return Buffer.byteLength(body);
 }
 
@@ -242,7 +260,7 @@ const CLOSE_GRACE_MS = 2_000;
  * Ends the socket (after `last`), then destroys it if the peer has not closed its side within a
  * grace period: server sockets allow half-open connections, which would otherwise linger.
  */
-export function closeSoon(socket: Duplex, last?: string, encoding: BufferEncoding = 'latin1'): void {
+function closeSoon(socket: Duplex, last?: string, encoding: BufferEncoding = 'latin1'): void {
   if (socket.destroyed) return;
   const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
   timer.unref();
