@@ -64,6 +64,12 @@ describe('people commands', () => {
       token,
     ]);
     expect(set.stdout).toContain('Granted read, deploy on service carols to team');
+    // Only the three resource types: an object's inherited key is no type.
+    for (const type of ['services', 'constructor', '__proto__']) {
+      const bad = await cli(['grants', 'list', type, 'carols', '--api-token', token]);
+      expect(bad.code, bad.all).toBe(2);
+      expect(bad.stderr).toContain('CLI_USAGE');
+    }
 
     const out = await cli(['sessions', 'delete', '--api-token', token]);
     expect(out.code, out.all).toBe(0);

@@ -5,15 +5,9 @@ import {
   GLOBAL_PRIVILEGES,
   type GlobalPrivilege,
   type Holding,
-  type ResourceType,
+  RESOURCE_COLLECTIONS,
   SUPERUSER,
 } from './permissions.js';
-
-const TABLE: Record<ResourceType, 'infrastructures' | 'services' | 'secrets'> = {
-  infrastructure: 'infrastructures',
-  service: 'services',
-  secret: 'secrets',
-};
 
 /**
  * Reads what the store says about a caller, fresh on every request: no permission cache, so a
@@ -40,7 +34,7 @@ export async function loadActor(store: Store, principal: Principal): Promise<Act
   };
   for (const type of ['infrastructure', 'service', 'secret'] as const) {
     // All three tables have `id` and `name`; one spelling keeps kysely's types simple.
-    const table = TABLE[type] as 'services';
+    const table = RESOURCE_COLLECTIONS[type] as 'services';
     const granted =
       groupIds.length === 0
         ? []

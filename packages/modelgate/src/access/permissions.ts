@@ -17,6 +17,16 @@ export type ServiceRight = (typeof SERVICE_RIGHTS)[number];
 export type SecretRight = (typeof SECRET_RIGHTS)[number];
 export type ResourceType = 'infrastructure' | 'service' | 'secret';
 
+/**
+ * The plural each resource type goes by: its store table and its management API collection
+ * (`/api/v1/<plural>/<name>/grants`) alike.
+ */
+export const RESOURCE_COLLECTIONS: Readonly<Record<ResourceType, 'infrastructures' | 'services' | 'secrets'>> = {
+  infrastructure: 'infrastructures',
+  service: 'services',
+  secret: 'secrets',
+};
+
 export const RIGHTS_BY_TYPE: Readonly<Record<ResourceType, readonly string[]>> = {
   infrastructure: INFRASTRUCTURE_RIGHTS,
   service: SERVICE_RIGHTS,

@@ -1,4 +1,4 @@
-import { type ResourceType, RIGHTS_BY_TYPE } from '../access/permissions.js';
+import { RESOURCE_COLLECTIONS, type ResourceType, RIGHTS_BY_TYPE } from '../access/permissions.js';
 import { TOPICS } from '../events/topics.js';
 import { announce, type ControlContext } from './context.js';
 import { getGroupRow } from './groups.js';
@@ -11,16 +11,10 @@ export interface GrantInfo {
   readonly rights: readonly string[];
 }
 
-const TABLE: Record<ResourceType, 'infrastructures' | 'services' | 'secrets'> = {
-  infrastructure: 'infrastructures',
-  service: 'services',
-  secret: 'secrets',
-};
-
 /** The id of a named resource, or the ordinary "does not exist" error. */
 export async function resourceId(ctx: ControlContext, type: ResourceType, name: string): Promise<string> {
   const row = await ctx.store.db
-    .selectFrom(TABLE[type] as 'services')
+    .selectFrom(RESOURCE_COLLECTIONS[type] as 'services')
     .select('id')
     .where('name', '=', name)
     .executeTakeFirst();
@@ -146,7 +140,7 @@ export async function deleteWithGrants(
 ): Promise<void> {
   await transact(ctx, async (tx) => {
     const row = await tx.store.db
-      .selectFrom(TABLE[type] as 'services')
+      .selectFrom(RESOURCE_COLLECTIONS[type] as 'services')
       .select('id')
       .where('name', '=', name)
       .executeTakeFirst();

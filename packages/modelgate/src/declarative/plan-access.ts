@@ -1,14 +1,7 @@
-import type { ResourceType } from '../access/permissions.js';
+import { RESOURCE_COLLECTIONS, type ResourceType } from '../access/permissions.js';
 import { type Action, action, api } from './action.js';
 import type { CurrentAccess } from './current.js';
 import type { DesiredAccess } from './schema.js';
-
-/** The API collection of each grant target type. */
-const COLLECTION: Readonly<Record<ResourceType, string>> = {
-  infrastructure: 'infrastructures',
-  service: 'services',
-  secret: 'secrets',
-};
 
 /** What the rest of the plan knows about resources, for the grants' targets. */
 export interface ResourceNames {
@@ -116,7 +109,7 @@ export function planAccess(
     if (missing || (c && sameSet(c.rights, x.rights))) return;
     const put = {
       method: 'PUT' as const,
-      path: api(COLLECTION[x.type], x.resource, 'grants', x.group),
+      path: api(RESOURCE_COLLECTIONS[x.type], x.resource, 'grants', x.group),
       body: { rights: x.rights },
     };
     const change = c ? `rights: ${list(c.rights)} → ${list(x.rights)}` : `rights ${list(x.rights)}`;
@@ -131,7 +124,7 @@ export function planAccess(
       plan.deletes.push(
         action('delete', 'grant', `${x.group} on ${x.type} ${x.resource}`, [`rights ${list(x.rights)}`], {
           method: 'DELETE',
-          path: api(COLLECTION[x.type], x.resource, 'grants', x.group),
+          path: api(RESOURCE_COLLECTIONS[x.type], x.resource, 'grants', x.group),
         }),
       );
     }

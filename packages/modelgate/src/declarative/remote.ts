@@ -1,4 +1,4 @@
-import type { ResourceType } from '../access/permissions.js';
+import { RESOURCE_COLLECTIONS, type ResourceType } from '../access/permissions.js';
 import { readAllPages } from '../cli/list-all.js';
 import type { AuthSettings } from '../control/auth-settings.js';
 import type { DeploymentInfo } from '../control/deployments.js';
@@ -87,8 +87,6 @@ export async function fetchCurrentState(
  */
 export type AccessRead = 'skip' | 'required' | 'if-allowed';
 
-const GRANT_COLLECTIONS = { infrastructure: 'infrastructures', service: 'services', secret: 'secrets' } as const;
-
 /** Users (names only), groups and every grant on the named resources. */
 async function fetchAccess(client: ApiClient, resources: Record<ResourceType, string[]>): Promise<CurrentAccess> {
   const { groups } = await readAllPages<{ groups: CurrentAccess['groups'][number][] }>(
@@ -102,7 +100,7 @@ async function fetchAccess(client: ApiClient, resources: Record<ResourceType, st
   );
   const grants = await Promise.all(
     targets.map(async ({ type, name }) => {
-      const path = `/api/v1/${GRANT_COLLECTIONS[type]}/${encodeURIComponent(name)}/grants`;
+      const path = `/api/v1/${RESOURCE_COLLECTIONS[type]}/${encodeURIComponent(name)}/grants`;
       const page = await readAllPages<{ grants: { group: string; rights: string[] }[] }>(client, path, 'grants');
       return page.grants.map((g) => ({ group: g.group, type, resource: name, rights: g.rights }));
     }),

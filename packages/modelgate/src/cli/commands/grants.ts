@@ -1,18 +1,14 @@
 import type { Command } from 'commander';
+import { RESOURCE_COLLECTIONS, type ResourceType } from '../../access/permissions.js';
 import { ModelgateError } from '../../errors/registry.js';
 import { type ApiOptions, apiCommand, apiPath, withClient } from '../client.js';
 import { readAllPages } from '../list-all.js';
 import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
-const TYPES: Record<string, string> = {
-  infrastructure: 'infrastructures',
-  service: 'services',
-  secret: 'secrets',
-};
-
 function pathOf(type: string): string {
-  const plural = TYPES[type];
+  // Own keys only: `constructor` or `__proto__` is no resource type.
+  const plural = Object.hasOwn(RESOURCE_COLLECTIONS, type) ? RESOURCE_COLLECTIONS[type as ResourceType] : undefined;
   if (!plural) throw new ModelgateError('CLI_USAGE', 'the resource type must be infrastructure, service or secret');
   return plural;
 }
