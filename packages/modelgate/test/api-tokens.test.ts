@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCredential } from '../src/auth/credential.js';
 import { waitForAudit } from './helpers/audit.js';
 import { STORE_BACKENDS } from './helpers/backends.js';
+import { withBrokenChecksum } from './helpers/credentials.js';
 import { deploy, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, userWithSession } from './helpers/people.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
@@ -314,7 +315,7 @@ describe.each(STORE_BACKENDS)('API tokens on $name', (backend) => {
 
   it('malformed or bad-checksum tokens are refused before any lookup; a token in a URL is not echoed', async () => {
     const real = generateCredential('api_token');
-    const flipped = `${real.slice(0, -1)}${real.endsWith('A') ? 'B' : 'A'}`;
+    const flipped = withBrokenChecksum(real);
     for (const bad of [flipped, 'mgt_short', `${real}x`]) {
       const data = await model('alpha', bad);
       expect(data.status).toBe(401);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { generateCredential } from '../src/auth/credential.js';
+import { withBrokenChecksum } from './helpers/credentials.js';
 import { call, rawRequest } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, startNodeProcess } from './helpers/node-process.js';
@@ -231,7 +232,7 @@ describe('signing in', () => {
   it.each([
     ['an unknown API key', () => generateCredential('api_key'), 401, 'CREDENTIAL_UNKNOWN', '127.0.22.11'],
     ['text that is no credential', () => 'not a token at all', 401, 'CREDENTIAL_MALFORMED', '127.0.22.12'],
-    ['a checksum-broken key', () => `${modelKey.slice(0, -1)}x`, 401, 'CREDENTIAL_MALFORMED', '127.0.22.13'],
+    ['a checksum-broken key', () => withBrokenChecksum(modelKey), 401, 'CREDENTIAL_MALFORMED', '127.0.22.13'],
     ['the key of another deployment', () => otherKey, 403, 'FORBIDDEN', '127.0.22.14'],
     ['the management key', () => t.keys.management, 403, 'FORBIDDEN', '127.0.22.15'],
   ])('%s shows the error on the page and sets no cookie', async (_name, token, status, code, from) => {

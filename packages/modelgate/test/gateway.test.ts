@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { generateCredential } from '../src/auth/credential.js';
 import { type DemoServer, startDemoServer } from '../src/demo/index.js';
+import { withBrokenChecksum } from './helpers/credentials.js';
 import { call, rawRequest } from './helpers/http.js';
 import { deploy as deployOrThrow, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import {
@@ -99,12 +100,7 @@ describe('data-plane outcomes on real sockets', () => {
     ['wrong Basic username', 22, () => basic('paperspace', basicPassword), 'CREDENTIAL_UNKNOWN'],
     ['malformed bearer', 23, () => 'Bearer not-a-key', 'CREDENTIAL_MALFORMED'],
     ['no scheme', 24, () => protKey, 'CREDENTIAL_MALFORMED'],
-    [
-      'bad checksum',
-      25,
-      () => `Bearer ${protKey.slice(0, -1)}${protKey.endsWith('A') ? 'B' : 'A'}`,
-      'CREDENTIAL_MALFORMED',
-    ],
+    ['bad checksum', 25, () => `Bearer ${withBrokenChecksum(protKey)}`, 'CREDENTIAL_MALFORMED'],
   ])('401 for %s, without echoing it', async (_name, client, header, code) => {
     // From an address of its own, so these failures do not throttle one another or other tests.
     const res = await predict('prot', { authorization: header() }, `127.0.1.${client}`);

@@ -42,6 +42,13 @@ import { WHOAMI_SCHEMAS, whoamiRoutes } from './routes/whoami.js';
 import { API_TOKEN_SCHEMAS, SHARED_SCHEMAS } from './schemas.js';
 import { sharedSerializers } from './shared-serializers.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every management route as `METHOD /pattern`, sorted (see `RouteMethods.list`). */
+    routeList(): string[];
+  }
+}
+
 /** Everything the control plane's routes need, built once at start. */
 export interface ManagementContext {
   readonly log: Logger;
@@ -137,6 +144,7 @@ export async function buildManagementApp(
     WHOAMI_SCHEMAS,
   ];
   for (const schema of schemas.flat()) app.addSchema(schema);
+  app.decorate('routeList', () => routes.list());
   installErrorHandling(app, routes);
   acceptEmptyJsonBodies(app);
   installBrowserGuard(app, ctx.guard);

@@ -31,6 +31,18 @@ export class RouteMethods {
     }
     return [...methods].sort();
   }
+
+  /**
+   * Every route as `METHOD /pattern` (HEAD, which fastify adds beside each GET, left out), sorted:
+   * what the permission matrix test checks has a decision.
+   */
+  list(): string[] {
+    const out: string[] = [];
+    for (const [url, { methods }] of this.#routes) {
+      for (const m of methods) if (m !== 'HEAD') out.push(`${m} ${url}`);
+    }
+    return out.sort();
+  }
 }
 
 /** `/a/:name/b` → `^/a/[^/]+/b$`; `*` matches the rest. Static parts are matched literally. */
