@@ -1,5 +1,5 @@
+import { startDemoServer } from '@modelgate/demo';
 import { createDeployment, getRow, updateDeployment } from '../control/deployments.js';
-import { startDemoServer } from '../demo/index.js';
 import type { Logger } from '../log/logger.js';
 import type { RunningNode } from './node.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, generateReply, tokenizeReply } from '../src/demo/index.js';
+import { classify, generateReply, tokenizeReply } from '../src/index.js';
 
 describe('classify', () => {
   it.each([

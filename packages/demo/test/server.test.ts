@@ -1,7 +1,6 @@
 import { request as httpRequest } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type DemoServer, startDemoServer, tokenizeReply } from '../src/demo/index.js';
+import { type DemoServer, startDemoServer, tokenizeReply } from '../src/index.js';
 
 const TOKEN_DELAY_MS = 30;
 
@@ -26,12 +25,12 @@ function postJson(path: string, body: unknown, init: RequestInit = {}): Promise<
 
 interface SseEvent {
   readonly data: string;
-  /** performance.now() when the bytes carrying this event were read. */
-  readonly at: number;
+  /** The order in which the bytes carrying this event were read (events of one read share it). */
+  readonly read: number;
 }
 
 /**
- * Reads an SSE body incrementally, stamping each event with the time its bytes arrived. Stops early,
+ * Reads an SSE body incrementally, numbering the reads that carried each event. Stops early,
  * leaving the body open, when `onEvent` returns false.
  */
 async function readSse(body: ReadableStream<Uint8Array>, onEvent?: (event: SseEvent) => boolean): Promise<SseEvent[]> {
@@ -39,17 +38,16 @@ async function readSse(body: ReadableStream<Uint8Array>, onEvent?: (event: SseEv
   const decoder = new TextDecoder();
   const events: SseEvent[] = [];
   let buffer = '';
-  for (;;) {
+  for (let read = 0; ; read++) {
     const { done, value } = await reader.read();
     if (done) break;
-    const at = performance.now();
     buffer += decoder.decode(value, { stream: true });
     for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       for (const line of block.split('\n')) {
         if (!line.startsWith('data: ')) continue;
-        const event = { data: line.slice('data: '.length), at };
+        const event = { data: line.slice('data: '.length), read };
         events.push(event);
         if (onEvent && !onEvent(event)) return events;
       }
@@ -224,10 +222,16 @@ describe('demo server: OpenAI-compatible chat', () => {
     const tokens = tokenizeReply(expected).length;
     expect(tokens).toBeGreaterThan(8);
 
+    const before = demo.streamStats();
     const res = await postJson('/v1/chat/completions', { ...CHAT, stream: true });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const events = await readSse(res.body!);
+    // What the server says about this stream when the client holds its first event.
+    let atFirstEvent: ReturnType<DemoServer['streamStats']> | undefined;
+    const events = await readSse(res.body!, () => {
+      atFirstEvent ??= demo.streamStats();
+      return true;
+    });
 
     expect(events.at(-1)!.data).toBe('[DONE]');
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data));
@@ -250,11 +254,10 @@ describe('demo server: OpenAI-compatible chat', () => {
     expect(chunks.at(-1).choices[0].finish_reason).toBe('stop');
     expect(chunks.filter((c) => c.choices[0].delta.content)).toHaveLength(tokens);
 
-    // The first event must reach the client while the rest is still being generated.
-    const spread = events.at(-1)!.at - events[0]!.at;
-    expect(spread).toBeGreaterThanOrEqual(((tokens - 2) * TOKEN_DELAY_MS) / 2);
-    const arrivals = events.map((e) => e.at);
-    expect(arrivals).toEqual([...arrivals].sort((a, b) => a - b));
+    // The first event reached the client while the rest was still being generated (the stream
+    // was still running then), and the events came in several reads, not one buffered body.
+    expect(atFirstEvent).toMatchObject({ active: before.active + 1, completed: before.completed });
+    expect(new Set(events.map((e) => e.read)).size).toBeGreaterThan(1);
   });
 
   it('adds a usage chunk when stream_options.include_usage is set', async () => {
@@ -287,13 +290,12 @@ describe('demo server: OpenAI-compatible chat', () => {
       }).catch(() => []);
       expect(slow.streamStats().active).toBe(1);
       controller.abort();
-      const abortedAt = performance.now();
+      // Counted as aborted, never as completed: the server stopped generating rather than
+      // writing the rest of the reply to a closed socket.
       await vi.waitFor(() => expect(slow.streamStats()).toEqual({ active: 0, completed: 0, aborted: 1 }), {
         timeout: 5_000,
         interval: 10,
       });
-      // A full stream of this reply takes several seconds; stopping must take about one token.
-      expect(performance.now() - abortedAt).toBeLessThan(4 * 200);
 
       expect((await fetch(`${slow.url}/ping`)).status).toBe(200);
       const again = await fetch(`${slow.url}/v1/chat/completions`, {
