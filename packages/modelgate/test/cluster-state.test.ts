@@ -24,9 +24,9 @@ function link(): [Endpoint, Endpoint] {
 }
 
 /** A primary holding the node-wide state and `count` workers' views of it. */
-function node(count: number, options: { limit: number; slots: number; share?: number }) {
+function node(count: number, options: { limit: number; slots: number; share?: number; reserve?: number }) {
   const throttle = new FailureThrottle({ limit: options.limit, windowMs: 60_000 });
-  const slots = new ExpensiveCheckLimiter(options.slots, options.share);
+  const slots = new ExpensiveCheckLimiter(options.slots, { share: options.share, reserve: options.reserve });
   const toWorkers: Channel[] = [];
   const broadcast = async (method: string, payload: unknown) => {
     await Promise.all(toWorkers.map((c) => c.call(method, payload)));
@@ -54,12 +54,25 @@ describe('node-wide state shared by the workers', () => {
     expect(await a!.channel.call('slot', 'x')).toBe('run');
     expect(await b!.channel.call('slot', 'y')).toBe('run');
     expect(await a!.channel.call('slot', 'z')).toBe('run');
-    // Three in flight across two workers: the cap is reached for both, and a client with none
-    // running did not fill it (not charged).
-    expect(await b!.channel.call('slot', 'w')).toBe('node_cap');
-    expect(await a!.channel.call('slot', 'v')).toBe('node_cap');
+    // Three in flight across two workers: the cap is reached for both; clean newcomers wait in
+    // one line, oldest first, whichever worker they came through.
+    const w = b!.channel.call('slot', 'w');
+    const v = a!.channel.call('slot', 'v');
     a!.channel.notify('unslot', 'z');
-    expect(await a!.channel.call('slot', 'v')).toBe('run');
+    expect(await w).toBe('run');
+    b!.channel.notify('unslot', { client: 'x', failed: false });
+    expect(await v).toBe('run');
+  });
+
+  it('a check that failed in one worker makes its client suspect in every worker', async () => {
+    const [a, b] = node(2, { limit: 10, slots: 2, share: 2, reserve: 1 });
+    expect(await a!.channel.call('slot', 'sprayer')).toBe('run');
+    a!.channel.notify('unslot', { client: 'sprayer', failed: true });
+    expect(await a!.channel.call('slot', 'someone')).toBe('run');
+    // The last slot is the clean reserve: the sprayer is refused it through the other worker
+    // too (not charged: it holds nothing), while a clean client takes it.
+    expect(await b!.channel.call('slot', 'sprayer')).toBe('node_cap');
+    expect(await b!.channel.call('slot', 'innocent')).toBe('run');
   });
 
   it("a client's share of the password-check cap is counted across workers", async () => {

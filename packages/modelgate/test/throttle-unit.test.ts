@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { type Denial, deny, denyForNow } from '../src/auth/denial.js';
-import { decideCheck, defaultShare, ExpensiveCheckLimiter } from '../src/auth/expensive-check-limiter.js';
+import {
+  decideCheck,
+  defaultReserve,
+  defaultShare,
+  ExpensiveCheckLimiter,
+  laneOf,
+} from '../src/auth/expensive-check-limiter.js';
 import type { Principal } from '../src/auth/principal.js';
 import { attemptOutcome, FailureThrottle } from '../src/gateway/failure-throttle.js';
 
@@ -150,47 +156,212 @@ describe('attemptOutcome', () => {
   });
 });
 
-describe('ExpensiveCheckLimiter: a fair share of the cap per client', () => {
+describe('ExpensiveCheckLimiter: a fair share of the cap per client, clean clients first', () => {
+  const limits = { capacity: 8, share: 2, reserve: 2, maxWaiting: 3 };
   it.each([
-    [{ total: 0, client: 0 }, 'run'],
-    [{ total: 3, client: 1 }, 'run'],
-    [{ total: 3, client: 2 }, 'own_share'],
-    [{ total: 8, client: 0 }, 'node_cap'],
-    [{ total: 8, client: 1 }, 'own_share'],
-  ] as const)('decideCheck(%o) with capacity 8, share 2 is %s', (running, decision) => {
-    expect(decideCheck(running, { capacity: 8, share: 2 })).toBe(decision);
+    [{ total: 0, client: 0, waiting: 0 }, 'clean', 'run'],
+    [{ total: 7, client: 0, waiting: 0 }, 'clean', 'run'],
+    [{ total: 8, client: 0, waiting: 0 }, 'clean', 'wait'],
+    [{ total: 8, client: 0, waiting: 2 }, 'clean', 'wait'],
+    // The line is full: a newcomer did not fill it, and is only told to come back.
+    [{ total: 8, client: 0, waiting: 3 }, 'clean', 'node_cap'],
+    [{ total: 3, client: 2, waiting: 0 }, 'clean', 'own_share'],
+    [{ total: 5, client: 1, waiting: 0 }, 'suspect', 'run'],
+    // The reserve is for clean clients: a suspect at 6 of 8 is refused, not charged.
+    [{ total: 6, client: 0, waiting: 0 }, 'suspect', 'node_cap'],
+    [{ total: 6, client: 1, waiting: 0 }, 'suspect', 'node_cap'],
+    // A clean client waits: a suspect never jumps the line, even with a slot free.
+    [{ total: 2, client: 0, waiting: 1 }, 'suspect', 'node_cap'],
+    // At a full node a client already holding a check is part of the crowd (charged).
+    [{ total: 8, client: 1, waiting: 0 }, 'suspect', 'own_share'],
+    [{ total: 3, client: 2, waiting: 0 }, 'suspect', 'own_share'],
+  ] as const)(
+    'decideCheck(%o, %s) with capacity 8, share 2, reserve 2, 3 waiting at most is %s',
+    (running, lane, decision) => {
+      expect(decideCheck(running, lane, limits)).toBe(decision);
+    },
+  );
+
+  it.each([
+    [{ held: 0, failedRecently: false }, 'clean'],
+    [{ held: 1, failedRecently: false }, 'suspect'],
+    [{ held: 0, failedRecently: true }, 'suspect'],
+  ] as const)('laneOf(%o) is %s', (client, lane) => {
+    expect(laneOf(client)).toBe(lane);
   });
 
   it.each([
-    [1, 1],
-    [3, 1],
-    [16, 4],
-    [64, 16],
-  ])('the default share of %i is %i', (capacity, share) => {
+    [1, 1, 0],
+    [3, 1, 0],
+    [4, 1, 1],
+    [16, 4, 4],
+    [64, 16, 16],
+  ])('the default share of %i is %i, its clean reserve %i', (capacity, share, reserve) => {
     expect(defaultShare(capacity)).toBe(share);
+    expect(defaultReserve(capacity)).toBe(reserve);
   });
 
-  it('a flooding client is refused past its share (charged); a newcomer at a full node is not charged', async () => {
-    const limiter = new ExpensiveCheckLimiter(4, 2);
-    const gates: (() => void)[] = [];
-    const slow = () => new Promise<boolean>((resolve) => gates.push(() => resolve(false)));
-    const running = [limiter.run('a', slow), limiter.run('a', slow)];
-    expect(await limiter.run('a', slow)).toEqual({ ran: false, charge: true });
+  /** Checks that finish when the test says, with the verdict it gives. */
+  function gated() {
+    const gates: ((ok: boolean) => void)[] = [];
+    const check = () => new Promise<boolean>((resolve) => gates.push(resolve));
+    return {
+      check,
+      finish: (ok = false) => gates.shift()?.(ok),
+      get open() {
+        return gates.length;
+      },
+    };
+  }
+
+  it('a flooding client is refused past its share (charged); a newcomer at a full node waits for a slot', async () => {
+    const limiter = new ExpensiveCheckLimiter(4, { share: 2, reserve: 0 });
+    const g = gated();
+    const running = [limiter.run('a', g.check), limiter.run('a', g.check)];
+    expect(await limiter.run('a', g.check)).toEqual({ ran: false, charge: true });
     // Another client still has room: the flooder holds only its share.
-    running.push(limiter.run('b', slow), limiter.run('b', slow));
-    expect(await limiter.run('c', slow)).toEqual({ ran: false, charge: false });
-    for (const open of gates) open();
+    running.push(limiter.run('b', g.check), limiter.run('b', g.check));
+    await Promise.resolve();
+    expect(limiter.running).toBe(4);
+    const newcomer = limiter.run('c', async () => true);
+    expect(limiter.waiting).toBe(1);
+    g.finish(false);
+    expect(await newcomer).toEqual({ ran: true, value: true });
+    for (let i = 0; i < 3; i++) g.finish(false);
     expect(await Promise.all(running)).toEqual(Array(4).fill({ ran: true, value: false }));
-    expect(await limiter.run('c', async () => true)).toEqual({ ran: true, value: true });
+    expect(limiter.running).toBe(0);
   });
 
-  it('a check that throws gives its slot back', async () => {
-    const limiter = new ExpensiveCheckLimiter(1);
+  it('a clean client waits ahead of suspects; waiters are served oldest first', async () => {
+    const limiter = new ExpensiveCheckLimiter(2, { share: 1, reserve: 0 });
+    // 'bad' fails once: it is suspect from now on.
+    expect(await limiter.run('bad', async () => false)).toEqual({ ran: true, value: false });
+    const g = gated();
+    const holders = [limiter.run('h1', g.check), limiter.run('h2', g.check)];
+    const order: string[] = [];
+    const ran = (name: string) => async () => {
+      order.push(name);
+      return true;
+    };
+    const first = limiter.run('clean-1', ran('clean-1'));
+    const second = limiter.run('clean-2', ran('clean-2'));
+    // The suspect does not wait: refused at once, not charged (it holds nothing).
+    expect(await limiter.run('bad', async () => true)).toEqual({ ran: false, charge: false });
+    g.finish(false);
+    g.finish(false);
+    await Promise.all([first, second, ...holders]);
+    expect(order).toEqual(['clean-1', 'clean-2']);
+    // The node is idle again: the suspect may run now.
+    expect(await limiter.run('bad', async () => true)).toEqual({ ran: true, value: true });
+  });
+
+  it('a suspect never takes the clean reserve; a clean newcomer starts at once beside busy suspects', async () => {
+    const limiter = new ExpensiveCheckLimiter(4, { share: 4, reserve: 1 });
+    for (const c of ['s1', 's2', 's3', 's4']) await limiter.run(c, async () => false);
+    const g = gated();
+    const suspects = ['s1', 's2', 's3'].map((c) => limiter.run(c, g.check));
+    await Promise.resolve();
+    expect(limiter.running).toBe(3);
+    expect(await limiter.run('s4', g.check)).toEqual({ ran: false, charge: false });
+    expect(await limiter.run('fresh', async () => true)).toEqual({ ran: true, value: true });
+    for (let i = 0; i < 3; i++) g.finish(false);
+    await Promise.all(suspects);
+  });
+
+  it('a client holding a check is suspect for its next one, so one address gets one clean check at a time', async () => {
+    const limiter = new ExpensiveCheckLimiter(2, { share: 2, reserve: 1 });
+    const g = gated();
+    const first = limiter.run('x', g.check);
+    // x's second check is suspect: the last slot is the clean reserve.
+    expect(await limiter.run('x', g.check)).toEqual({ ran: false, charge: false });
+    g.finish(true);
+    expect(await first).toEqual({ ran: true, value: true });
+  });
+
+  it('a failure makes the client suspect for the window only; a success in between does not clear it', async () => {
+    const clock = { now: 0 };
+    const limiter = new ExpensiveCheckLimiter(2, {
+      share: 2,
+      reserve: 1,
+      failureWindowMs: 1_000,
+      now: () => clock.now,
+    });
+    const g = gated();
+    await limiter.run('x', async () => false);
+    const held = limiter.run('other', g.check);
+    // Suspect: the last slot is reserved.
+    expect(await limiter.run('x', async () => true)).toEqual({ ran: false, charge: false });
+    g.finish(true);
+    await held;
+    expect(await limiter.run('x', async () => true)).toEqual({ ran: true, value: true });
+    const again = limiter.run('other', g.check);
+    expect(await limiter.run('x', async () => true)).toEqual({ ran: false, charge: false });
+    clock.now = 1_000;
+    // The window is over: clean again, and it may take the reserved slot.
+    expect(await limiter.run('x', async () => true)).toEqual({ ran: true, value: true });
+    g.finish(true);
+    await again;
+  });
+
+  it('a clean check that waits too long is refused, not charged, and leaves nothing behind', async () => {
+    const limiter = new ExpensiveCheckLimiter(1, { maxWaitMs: 30 });
+    const g = gated();
+    const held = limiter.run('h', g.check);
+    const started = Date.now();
+    expect(await limiter.run('late', async () => true)).toEqual({ ran: false, charge: false });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(limiter.waiting).toBe(0);
+    g.finish(true);
+    await held;
+    expect(limiter.running).toBe(0);
+    // It held nothing after giving up: clean, and runs at once.
+    expect(await limiter.run('late', async () => true)).toEqual({ ran: true, value: true });
+  });
+
+  it('the line is bounded: past maxWaiting a clean check is refused at once', async () => {
+    const limiter = new ExpensiveCheckLimiter(1, { maxWaiting: 2 });
+    const g = gated();
+    const held = limiter.run('h', g.check);
+    const waiting = [limiter.run('w1', async () => true), limiter.run('w2', async () => true)];
+    expect(limiter.waiting).toBe(2);
+    expect(await limiter.run('w3', async () => true)).toEqual({ ran: false, charge: false });
+    g.finish(true);
+    expect(await Promise.all([held, ...waiting])).toEqual(Array(3).fill({ ran: true, value: true }));
+  });
+
+  it('the memory of failures is bounded: the oldest is forgotten first', async () => {
+    const limiter = new ExpensiveCheckLimiter(2, { share: 2, reserve: 1, maxRemembered: 2 });
+    for (const c of ['old', 'mid', 'new']) await limiter.run(c, async () => false);
+    const g = gated();
+    const held = limiter.run('h', g.check);
+    // 'mid' and 'new' are still suspect (refused the reserved slot); 'old' was forgotten.
+    expect(await limiter.run('mid', async () => true)).toEqual({ ran: false, charge: false });
+    expect(await limiter.run('new', async () => true)).toEqual({ ran: false, charge: false });
+    expect(await limiter.run('old', async () => true)).toEqual({ ran: true, value: true });
+    g.finish(true);
+    await held;
+  });
+
+  it('a check that throws gives its slot back and is not a failure', async () => {
+    const limiter = new ExpensiveCheckLimiter(2, { share: 2, reserve: 1 });
     await expect(
       limiter.run('a', async () => {
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
-    expect(await limiter.run('a', async () => 1)).toEqual({ ran: true, value: 1 });
+    expect(limiter.running).toBe(0);
+    const g = gated();
+    const held = limiter.run('h', g.check);
+    // Still clean: it may take the reserved slot.
+    expect(await limiter.run('a', async () => true)).toEqual({ ran: true, value: true });
+    g.finish(true);
+    await held;
+  });
+
+  it('a release for a client holding nothing changes nothing', async () => {
+    const limiter = new ExpensiveCheckLimiter(1);
+    limiter.release('nobody');
+    expect(limiter.running).toBe(0);
+    expect(await limiter.run('a', async () => true)).toEqual({ ran: true, value: true });
   });
 });

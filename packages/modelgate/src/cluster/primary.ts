@@ -137,6 +137,15 @@ export async function startCluster(
   };
 }
 
+/** An `unslot` payload: `{ client, failed }`, or a bare client (a check that did not fail). */
+function unslotted(payload: unknown): [client: string, failed: boolean] {
+  if (typeof payload === 'object' && payload !== null && 'client' in payload) {
+    const { client, failed } = payload as { client: unknown; failed?: unknown };
+    return [String(client), failed === true];
+  }
+  return [String(payload), false];
+}
+
 /** How long a scrape waits for a worker's metrics; a worker that does not answer is left out. */
 const METRICS_TIMEOUT_MS = 5_000;
 
@@ -170,7 +179,7 @@ export function nodeWideState(deps: {
     },
     release: (key) => throttle.release(String(key)),
     slot: (client) => slots.acquire(String(client)),
-    unslot: (client) => slots.release(String(client)),
+    unslot: (payload) => slots.release(...unslotted(payload)),
     audit: (record) => audit?.refusal(record as AuditRecord),
   };
 }

@@ -83,7 +83,7 @@ export async function runWorker(
   // The node's one password-check limiter is the primary's: per-client shares hold node-wide.
   const slots: CheckSlots = {
     acquire: (client) => primary.call<CheckDecision>('slot', client),
-    release: (client) => primary.notify('unslot', client),
+    release: (client, failed) => primary.notify('unslot', { client, failed: failed === true }),
   };
   // The primary decides when workers stop (a terminal's Ctrl-C reaches the whole group).
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});

@@ -149,7 +149,7 @@ const basicScopes = new WeakMap<DeploymentSnapshot, BasicScope>();
 function basicScopeOf(snapshot: DeploymentSnapshot, basic: NonNullable<DeploymentSnapshot['basic']>): BasicScope {
   let scope = basicScopes.get(snapshot);
   if (scope === undefined) {
-    scope = { deployment_id: snapshot.id, revision: snapshot.revision, ...basic };
+    scope = { deployment_id: snapshot.id, deployment: snapshot.name, revision: snapshot.revision, ...basic };
     basicScopes.set(snapshot, scope);
   }
   return scope;

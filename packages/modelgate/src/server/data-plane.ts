@@ -121,7 +121,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
       nodeKeys: deps.nodeKeys,
       apiKeys: new ApiKeyVerifier(control.store, control.bus),
       apiTokens: new ApiTokenVerifier(control.store, control.bus),
-      basic: new BasicVerifier(deps.checkSlots),
+      basic: new BasicVerifier(deps.checkSlots, control.bus),
       platformJwt: deps.platformJwt,
       oidc: new OidcVerifier({ cooldownMs: config.oidc_jwks_cooldown_s * 1000, maxAgeMs: OIDC_JWKS_MAX_AGE_MS }),
     },

@@ -126,8 +126,11 @@ export async function startNode(
     const nodeKeys = setUpTokenAuthorization(config, log, addresses);
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
-    // One cap on scrypt work for the whole node, whichever listener asks for it.
-    const passwordChecks = new ExpensiveCheckLimiter(config.password_check_concurrency);
+    // One cap on scrypt work for the whole node, whichever listener asks for it; a failed check
+    // makes its client suspect for the same window failures are counted in.
+    const passwordChecks = new ExpensiveCheckLimiter(config.password_check_concurrency, {
+      failureWindowMs: config.failure_window_s * 1000,
+    });
     const sessions = nodeKeys
       ? new SessionService(store, {
           idleTimeoutMin: config.session_idle_timeout_min,

@@ -1,6 +1,9 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { EventBus } from '../../events/bus.js';
+import { TOPICS } from '../../events/topics.js';
 import { verifyPassword } from '../../secrets/password-hash.js';
 import { BoundedCache } from '../cache.js';
-import { constantTimeEqual, hashCredential } from '../credential.js';
+import { constantTimeEqual } from '../credential.js';
 import { type Denial, deny, denyForNow } from '../denial.js';
 import { type CheckSlots, ExpensiveCheckLimiter, runLimited } from '../expensive-check-limiter.js';
 import { PendingCheck, type Verification } from '../pending-check.js';
@@ -9,32 +12,70 @@ import type { Principal } from '../principal.js';
 /** A deployment revision's Basic settings, from its snapshot. */
 export interface BasicScope {
   readonly deployment_id: string;
+  /** The deployment's name: what `deployment.changed` names. */
+  readonly deployment: string;
   readonly revision: number;
   readonly username: string;
   readonly password_hash: string;
 }
 
+/** A pair proven right by a full check, and the deployment whose changes evict it. */
+interface Proven {
+  readonly principal: Principal;
+  readonly deployment: string;
+}
+
+/** Proven pairs kept at most; the oldest are forgotten first (only right passwords get in). */
+const PROVEN_CAPACITY = 50_000;
+
+/**
+ * The cache key of a presented pair under a revision: HMAC-SHA-256 with a key of this process
+ * over the revision (deployment id, number and its stored hash, whose salt is new on every
+ * deploy) and the pair. Never the password, nor a fast unkeyed hash of it that a memory dump
+ * could brute-force; JSON keeps the parts apart whatever bytes they hold.
+ */
+export function provenKey(key: Buffer, scope: BasicScope, username: string, password: string): string {
+  const parts = JSON.stringify([scope.deployment_id, scope.revision, scope.password_hash, username, password]);
+  return createHmac('sha256', key).update(parts).digest('base64');
+}
+
 /**
  * Verifies Gradient-style Basic credentials (G2): the node-wide username and the password
- * snapshotted at the last (re)deploy. scrypt is slow on purpose, so a success is remembered
- * per revision: the cache key is one SHA-256 of revision, username and password, so a hit
- * costs one hash and a redeploy makes old entries useless.
+ * snapshotted at the last (re)deploy. scrypt is slow on purpose, so a success is remembered:
+ * a pair proven right once for a revision is answered from memory ({@link provenKey}: one HMAC
+ * and a map lookup), never waiting for a password check again, which is what keeps known users
+ * in while a spray of wrong passwords fills the checks. A change of the deployment (redeploy,
+ * update, delete) evicts its entries; a failed check never adds one.
  */
 export class BasicVerifier {
-  private readonly cache = new BoundedCache<Principal>(50_000);
+  /** Per process, never stored or sent: keys in the cache mean nothing anywhere else. */
+  private readonly hmacKey = randomBytes(32);
+  private readonly proven = new BoundedCache<Proven>(PROVEN_CAPACITY);
+  /** Bumped on every eviction; a check that started before one is not cached. */
+  private generation = 0;
 
   /**
-   * @param slots bounds scrypt checks node-wide and per client (the node's one limiter, or the
-   * primary's in a worker); refusals answer 429.
+   * @param slots bounds scrypt checks node-wide and per client, clean clients first (the node's
+   * one limiter, or the primary's in a worker); refusals answer 429.
+   * @param bus `deployment.changed` evicts that deployment's proven pairs.
    */
-  constructor(private readonly slots: CheckSlots = new ExpensiveCheckLimiter(16)) {}
+  constructor(
+    private readonly slots: CheckSlots = new ExpensiveCheckLimiter(16),
+    bus?: EventBus,
+  ) {
+    bus?.subscribe((event) => {
+      if (event.topic !== TOPICS.deploymentChanged) return;
+      this.generation++;
+      if (event.subject === '*') this.proven.clear();
+      else this.proven.deleteWhere((entry) => entry.deployment === event.subject);
+    });
+  }
 
   check(username: string, password: string, scope: BasicScope): Verification {
-    // JSON keeps the parts apart whatever bytes they hold (a NUL separator would not).
-    const cacheKey = hashCredential(JSON.stringify([scope.deployment_id, scope.revision, username, password]));
-    // Only a pair that passed the full check below is ever cached: a hit is that same pair.
-    const hit = this.cache.get(cacheKey);
-    if (hit) return hit;
+    const cacheKey = provenKey(this.hmacKey, scope, username, password);
+    // A map lookup by a keyed digest the caller cannot compute: its timing tells them nothing.
+    const hit = this.proven.get(cacheKey);
+    if (hit) return hit.principal;
     return new PendingCheck((client) => this.verify(username, password, scope, cacheKey, client));
   }
 
@@ -45,14 +86,20 @@ export class BasicVerifier {
     cacheKey: string,
     client: string,
   ): Promise<Principal | Denial> {
+    const generation = this.generation;
     const userOk = constantTimeEqual(username, scope.username);
-    // Unknown guesses cost ~50 ms of the thread pool each: bound them, fairly per client.
-    // Verify even when the username is wrong, so timing does not tell which half was wrong.
-    const checked = await runLimited(this.slots, client, () => verifyPassword(password, scope.password_hash));
+    // Unknown guesses cost ~50 ms of the thread pool each: bound them, clean clients first.
+    // Verify even when the username is wrong, so timing does not tell which half was wrong;
+    // either half wrong is a failed check, which makes the client suspect.
+    const checked = await runLimited(
+      this.slots,
+      client,
+      async () => (await verifyPassword(password, scope.password_hash)) && userOk,
+    );
     if (!checked.ran) return denyForNow(checked.charge ? 'throttled' : 'busy', 1, 'Too many password checks at once');
-    if (!userOk || !checked.value) return deny('unknown');
+    if (!checked.value) return deny('unknown');
     const principal: Principal = { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
-    this.cache.set(cacheKey, principal);
+    if (generation === this.generation) this.proven.set(cacheKey, { principal, deployment: scope.deployment });
     return principal;
   }
 }
