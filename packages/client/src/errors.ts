@@ -116,5 +116,5 @@ export function errorFromResponse(
 
 /** Removes every occurrence of the credential from a text meant for messages. */
 export function redact(text: string, secret: string | undefined): string {
-  return secret ? text.split(secret).join('[REDACTED]') : text;
+  return secret ? text.split(secret).join('[redacted]') : text;
 }

@@ -30,4 +30,4 @@ export { ERROR_STATUS } from './generated/error-codes.js';
 export type { components, paths } from './generated/openapi.js';
 export { type Page, PagedList, paginate } from './paging.js';
 export { DEFAULT_MAX_EVENT_SIZE, readEventStream, type SseEvent, SseLimitError, SseParser } from './sse.js';
-export type { FetchLike } from './transport.js';
+export { type FetchLike, type SendInit, Transport } from './transport.js';

@@ -16,7 +16,15 @@ export interface SendInit extends CallOptions {
 /**
  * Sends requests with one credential to one origin and turns non-2xx answers into
  * {@link ModelgateApiError}s. The credential lives only in the `Authorization` header: never in
- * a URL, never in an error.
+ * a URL, never in an error. Redirects are not followed (a 3xx is an error), so the credential
+ * never goes where a server points. {@link Client} is built on it; it is exported for clients
+ * that build their own paths, such as the modelgate CLI.
+ *
+ * @example
+ * ```ts
+ * const transport = new Transport(fetch, process.env.MODELGATE_API_TOKEN);
+ * const me = await transport.sendForBody({ method: 'GET', url: 'http://127.0.0.1:8081/api/v1/whoami' });
+ * ```
  */
 export class Transport {
   constructor(

@@ -130,8 +130,8 @@ describe('requests', () => {
       new Client('http://127.0.0.1:8081', { token: TOKEN, fetch: rec.fetch }).whoami(),
     )) as ModelgateApiError;
     expect(err).toMatchObject({ status: 401, code: 'CREDENTIAL_UNKNOWN', requestId: 'r1' });
-    expect(err.message).toBe('bad token [REDACTED]');
-    expect(err.details).toEqual(['[REDACTED]']);
+    expect(err.message).toBe('bad token [redacted]');
+    expect(err.details).toEqual(['[redacted]']);
     expect(JSON.stringify(err.body)).not.toContain(TOKEN);
   });
 

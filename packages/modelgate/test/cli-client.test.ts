@@ -23,6 +23,7 @@ interface Scripted {
   status: number;
   body?: unknown;
   raw?: string;
+  headers?: Record<string, string>;
 }
 
 let server: Server;
@@ -84,7 +85,7 @@ beforeAll(async () => {
       if (out.raw !== undefined) {
         res.writeHead(out.status, { 'content-type': 'text/html' }).end(out.raw);
       } else if (out.body === undefined) {
-        res.writeHead(out.status).end();
+        res.writeHead(out.status, out.headers ?? {}).end();
       } else {
         res.writeHead(out.status, { 'content-type': 'application/json' }).end(JSON.stringify(out.body));
       }
@@ -313,7 +314,32 @@ describe('failures: exit 1 with the API error code, the one code of the line', (
     answer = () => ({ status: 502, raw: '<html>Bad Gateway</html>' });
     const r = await cli(['deployments', 'list', '--endpoint', endpoint]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error \[CLI_REQUEST_FAILED\]: Bad Gateway: no modelgate error body \(HTTP 502\)$/m);
+    expect(r.stderr).toMatch(
+      /^error \[CLI_REQUEST_FAILED\]: the server answered without a modelgate error body \(HTTP 502\)$/m,
+    );
+  });
+
+  it('a redirect is not followed: the credential never reaches where the server points', async () => {
+    // The redirect points at this same scripted server, under a path only a follower would ask.
+    answer = (req) =>
+      req.url.startsWith('/elsewhere')
+        ? { status: 200, body: { deployments: [] } }
+        : { status: 307, headers: { location: `${endpoint}/elsewhere/api/v1/deployments` } };
+    const r = await cli(['deployments', 'list', '--endpoint', endpoint, '--api-token', FLAG_TOKEN]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error \[CLI_REQUEST_FAILED\]: .*answered a redirect \(HTTP 307\)/m);
+    expect(seen.map((s) => s.url)).toEqual(['/api/v1/deployments']);
+    expect(r.stderr).not.toContain(FLAG_TOKEN);
+  });
+
+  it('a list whose server repeats a cursor fails loudly instead of printing a short list (as the SDK does)', async () => {
+    answer = () => ({ status: 200, body: { deployments: [DEPLOYMENT], next_cursor: 'again' } });
+    const r = await cli(['deployments', 'list', '--endpoint', endpoint, '--api-token', FLAG_TOKEN]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error \[CLI_REQUEST_FAILED\]: .*next_cursor it had already given/m);
+    expect(r.stdout).toBe('');
+    // The first page, then the page of the cursor; the repeat is caught before a third request.
+    expect(seen.map((s) => s.url)).toEqual(['/api/v1/deployments', '/api/v1/deployments?cursor=again']);
   });
 
   it('connection refused: exit 1 and a hint to run `modelgate start` at the endpoint', async () => {

@@ -1,3 +1,4 @@
+import { ModelgateApiError, Transport } from '@modelgate/client';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ApiKeyInfo } from '../control/api-keys.js';
 import type { DeploymentInfo } from '../control/deployments.js';
@@ -101,73 +102,69 @@ export class ManagementClient {
   }
 
   /**
-   * Sends one request; `path` starts with `/` and is appended to the endpoint.
+   * Sends one request through the SDK's transport (`@modelgate/client`: the one client of the
+   * management API; redirects are not followed); `path` starts with `/` and is appended to the
+   * endpoint.
    * @returns the parsed JSON body, or undefined for 204 (or an empty 2xx body).
    */
   async request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'modelgate-cli' };
-    if (this.#credential) headers.authorization = `Bearer ${this.#credential.token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const send = await this.#fetcher();
-    let res: Response;
+    const transport = new Transport(await this.#fetcher(), this.#credential?.token);
+    let result: unknown;
     try {
-      res = await send(`${this.endpoint}${path}`, {
+      result = await transport.sendForBody({
         method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        url: `${this.endpoint}${path}`,
+        json: body,
+        headers: { 'user-agent': 'modelgate-cli' },
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
+      if (err instanceof ModelgateApiError) throw this.#failure(err);
       throw this.#unreachable(err);
     }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw this.#unreachable(err);
-    }
-    if (!res.ok) throw this.#failure(res, text);
-    if (res.status === 204 || text.trim() === '') return undefined as T;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new ModelgateError(
-        'CLI_REQUEST_FAILED',
-        `${res.status}: the server at ${this.endpoint} answered with something that is not JSON; is it a modelgate management API?`,
-      );
-    }
+    if (typeof result === 'string') throw notJson(this.endpoint, 200);
+    return result as T;
   }
 
-  #failure(res: Response, text: string): ModelgateError {
-    const error = parseErrorBody(text);
-    const code = error?.code;
-    const details = error?.details?.length ? ` (${error.details.join('; ')})` : '';
-    const said = error?.message ?? `${res.statusText || 'error'}: no modelgate error body`;
-    const message = this.#redact(`${said}${details} (HTTP ${res.status})`);
-    if (res.status === 401 && !this.#credential) {
+  #failure(error: ModelgateApiError): ModelgateError {
+    const status = error.status;
+    if (error.code === 'INVALID_RESPONSE') return notJson(this.endpoint, status);
+    if (status >= 300 && status < 400) {
+      return new ApiRequestError(
+        status,
+        undefined,
+        `the management API at ${this.endpoint} answered a redirect (HTTP ${status}); the CLI does not follow ` +
+          'redirects with a credential: use the final address as --endpoint',
+      );
+    }
+    const code = error.code === 'HTTP_ERROR' ? undefined : error.code;
+    const details = error.details?.length ? ` (${error.details.join('; ')})` : '';
+    const said = code === undefined ? 'the server answered without a modelgate error body' : error.message;
+    const message = this.#redact(`${said}${details} (HTTP ${status})`);
+    if (status === 401 && !this.#credential) {
       return new ModelgateError(
         'CLI_NO_CREDENTIAL',
         `${message}. No credential found: run \`modelgate login\`, pass --api-token TOKEN or set MODELGATE_API_TOKEN, ` +
           `or run the command in the directory where \`modelgate start\` wrote ${KEY_FILE_NAME} (its management key is used)`,
       );
     }
-    if (res.status === 401 && this.#credential) {
+    if (status === 401 && this.#credential) {
       const from = CREDENTIAL_SOURCE_LABELS[this.#credential.source];
       const renew =
         this.#credential.source === 'key_file' && code === 'CREDENTIAL_EXPIRED'
           ? `; it lasts token_expiration_min minutes: renew it with \`modelgate token renew --type management\` ` +
             `(POST ${this.endpoint}/token?type=management with the "API" key of the same file)`
           : '';
-      return new ApiRequestError(res.status, code, `${message}, credential from ${from}${renew}`, error?.details);
+      return new ApiRequestError(status, code, `${message}, credential from ${from}${renew}`, error.details);
     }
-    if (res.status === 404 && code === 'ROUTE_NOT_FOUND') {
+    if (status === 404 && code === 'ROUTE_NOT_FOUND') {
       return new ApiRequestError(
-        res.status,
+        status,
         code,
         `${message}: is ${this.endpoint} the management API of a modelgate node as recent as this CLI?`,
       );
     }
-    return new ApiRequestError(res.status, code, message, error?.details);
+    return new ApiRequestError(status, code, message, error.details);
   }
 
   #unreachable(err: unknown): ModelgateError {
@@ -205,21 +202,12 @@ export class ManagementClient {
   }
 }
 
-function parseErrorBody(text: string): { code?: string; message?: string; details?: string[] } | undefined {
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown };
-    const error = parsed?.error as Record<string, unknown> | undefined;
-    if (typeof error !== 'object' || error === null) return undefined;
-    return {
-      code: typeof error.code === 'string' ? error.code : undefined,
-      message: typeof error.message === 'string' ? error.message : undefined,
-      details: Array.isArray(error.details)
-        ? error.details.filter((d): d is string => typeof d === 'string')
-        : undefined,
-    };
-  } catch {
-    return undefined;
-  }
+/** A 2xx answer that is not the JSON the management API always sends. */
+function notJson(endpoint: string, status: number): ModelgateError {
+  return new ModelgateError(
+    'CLI_REQUEST_FAILED',
+    `${status}: the server at ${endpoint} answered with something that is not JSON; is it a modelgate management API?`,
+  );
 }
 
 /** `/api/v1/<segments>` with each segment percent-encoded. */

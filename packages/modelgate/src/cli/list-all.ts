@@ -1,11 +1,16 @@
+import { ModelgateApiError, type Page, PagedList } from '@modelgate/client';
+import { ModelgateError } from '../errors/registry.js';
+
 /** What `listAll` needs of a management client: one GET. */
 export interface ListClient {
   request<T = unknown>(method: 'GET', path: string): Promise<T>;
 }
 
 /**
- * Every item of a paged list endpoint: follows `next_cursor` until the last page and returns
- * the first page's body with the items of all pages under `key` (and no cursor).
+ * Every item of a paged list endpoint: follows `next_cursor` until the last page (with the SDK's
+ * `PagedList`, so the CLI and the SDK page alike: a cursor the server already gave is an error,
+ * not a silently short list) and returns the first page's body with the items of all pages
+ * under `key` (and no cursor).
  *
  * @example
  * ```ts
@@ -17,21 +22,26 @@ export async function readAllPages<R extends object>(
   path: string,
   key: keyof R & string,
 ): Promise<R> {
-  type Page = Record<string, unknown> & { next_cursor?: string | null };
-  const first = await client.request<Page>('GET', path);
-  const items = [...((first[key] as unknown[] | undefined) ?? [])];
-  let cursor = first.next_cursor;
-  const seen = new Set<string>();
-  // A cursor seen before would loop for ever: a server bug, not a reason to hang the CLI.
-  while (typeof cursor === 'string' && cursor !== '' && !seen.has(cursor)) {
-    seen.add(cursor);
-    const page = await client.request<Page>(
-      'GET',
-      `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}`,
-    );
-    items.push(...((page[key] as unknown[] | undefined) ?? []));
-    cursor = page.next_cursor;
+  type ListPage = Page & Record<string, unknown>;
+  let first: ListPage | undefined;
+  const pages = new PagedList<unknown>(
+    async (cursor) => {
+      const page = await client.request<ListPage>(
+        'GET',
+        cursor === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}`,
+      );
+      first ??= page;
+      return page;
+    },
+    (page) => (page as ListPage)[key] as unknown[] | undefined,
+  );
+  let items: unknown[];
+  try {
+    items = await pages.toArray();
+  } catch (err) {
+    if (err instanceof ModelgateApiError) throw new ModelgateError('CLI_REQUEST_FAILED', err.message);
+    throw err;
   }
-  const { next_cursor: _, ...rest } = first;
+  const { next_cursor: _, ...rest } = first ?? {};
   return { ...rest, [key]: items } as R;
 }
