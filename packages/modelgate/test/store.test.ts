@@ -128,47 +128,48 @@ describe.each([
 
   it('inserts, selects and deletes change log rows with increasing ids', async () => {
     const store = await openTracked();
-    await recordChange(store, 'test.topic', 'a');
-    await recordChange(store, 'test.topic', 'b');
+    await recordChange(store, 'jwt.revoked', 'a');
+    await recordChange(store, 'jwt.revoked', 'b');
     const rows = await store.db
       .selectFrom('change_log')
       .select(['id', 'topic', 'subject', 'created_at'])
-      .where('topic', '=', 'test.topic')
+      .where('topic', '=', 'jwt.revoked')
       .orderBy('id')
       .execute();
     expect(rows.map((r) => r.subject)).toEqual(['a', 'b']);
     expect(Number(rows[1]?.id)).toBeGreaterThan(Number(rows[0]?.id));
     expect(Date.parse(rows[0]?.created_at ?? '')).not.toBeNaN();
-    await store.db.deleteFrom('change_log').where('topic', '=', 'test.topic').execute();
-    expect(await store.db.selectFrom('change_log').select('id').where('topic', '=', 'test.topic').execute()).toEqual(
+    await store.db.deleteFrom('change_log').where('topic', '=', 'jwt.revoked').execute();
+    expect(await store.db.selectFrom('change_log').select('id').where('topic', '=', 'jwt.revoked').execute()).toEqual(
       [],
     );
   });
 
-  it('delivers a change written by a second Store instance within ~1 s', async () => {
+  it('delivers a change written by a second Store instance, once each and in order; a topic it does not know is skipped', async () => {
     const server = await openTracked();
     const cli = await openTracked();
     // Rows written before following are history, not news.
     await recordChange(cli, 'admin_key.deleted', 'old');
     const bus = createLocalBus();
-    const seen: (ChangeEvent & { at: number })[] = [];
+    const seen: ChangeEvent[] = [];
     bus.subscribe((e) => {
-      seen.push({ ...e, at: Date.now() });
+      seen.push(e);
     });
     const feed = await followChangeLog(server, bus, { intervalMs: CHANGE_POLL_MS });
     try {
-      const t0 = Date.now();
       await recordChange(cli, 'admin_key.deleted', 'ak_42');
-      await expect.poll(() => seen.map((e) => e.subject), { timeout: 2000, interval: 20 }).toContain('ak_42');
+      await expect.poll(() => seen.map((e) => e.subject), { timeout: 5000, interval: 20 }).toContain('ak_42');
       expect(seen.map((e) => e.subject)).not.toContain('old');
       const event = seen.find((e) => e.subject === 'ak_42');
       expect(event?.topic).toBe('admin_key.deleted');
-      // ~1 s: one poll interval plus the query, with headroom for a loaded two-core machine.
-      expect((event?.at ?? Number.POSITIVE_INFINITY) - t0).toBeLessThan(1500);
-      // Later changes arrive in order, each once.
-      await recordChange(cli, 'deployment.updated', 'd1');
-      await recordChange(cli, 'deployment.updated', 'd2');
-      await expect.poll(() => seen.length, { timeout: 2000, interval: 20 }).toBe(3);
+      // Later changes arrive in order, each once; a newer replica's topic (unknown here) is skipped.
+      await recordChange(cli, 'deployment.changed', 'd1');
+      await cli.db
+        .insertInto('change_log')
+        .values({ topic: 'gadget.changed', subject: 'g1', created_at: new Date().toISOString(), origin: 'elsewhere' })
+        .execute();
+      await recordChange(cli, 'deployment.changed', 'd2');
+      await expect.poll(() => seen.length, { timeout: 5000, interval: 20 }).toBe(3);
       expect(seen.map((e) => e.subject)).toEqual(['ak_42', 'd1', 'd2']);
     } finally {
       feed.stop();

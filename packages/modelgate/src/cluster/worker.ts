@@ -5,7 +5,7 @@ import { NodeKeyReplica, type NodeKeyState } from '../auth/node-keys/node-keys.j
 import { type ListenAddress, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../control/context.js';
-import { type ChangeEvent, createLocalBus } from '../events/bus.js';
+import { createLocalBus, isChangeEvent } from '../events/bus.js';
 import type { LevelControl } from '../log/level-control.js';
 import type { Logger } from '../log/logger.js';
 import { loadMasterKey } from '../secrets/master-key.js';
@@ -53,7 +53,7 @@ export async function runWorker(
   const registry = createMetricsRegistry();
   const primary: Channel = new Channel(process as unknown as Endpoint, {
     // Acknowledged once every listener (route reloads included) has settled.
-    event: (event) => bus.publish(event as ChangeEvent),
+    event: (event) => (isChangeEvent(event) ? bus.publish(event) : undefined),
     nodeKeys: (state) => replica?.update(state as NodeKeyState),
     lock: (payload) => {
       const { key, until } = payload as { key: string; until: number };

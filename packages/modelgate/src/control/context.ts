@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
+import type { Topic } from '../events/topics.js';
 import { recordChange } from '../store/change-log.js';
 import type { Store } from '../store/database.js';
 
@@ -15,7 +16,7 @@ export interface ControlContext {
  * Announces a revoking change: to this process at once (the next request sees it) and, through
  * the store's change log, to every other process within one poll.
  */
-export async function announce(ctx: ControlContext, topic: string, subject: string): Promise<void> {
+export async function announce(ctx: ControlContext, topic: Topic, subject: string): Promise<void> {
   await recordChange(ctx.store, topic, subject);
   await ctx.bus.publish({ topic, subject });
 }

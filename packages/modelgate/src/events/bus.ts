@@ -1,12 +1,20 @@
+import { isTopic, type Topic } from './topics.js';
+
 /**
  * A change that can revoke access somewhere. Every cache that could keep a revoked credential
  * alive subscribes and evicts on the topics it cares about.
  */
 export interface ChangeEvent {
-  /** What changed, e.g. `admin_key.deleted`, `deployment.updated`. */
-  readonly topic: string;
+  /** What changed, e.g. `admin_key.deleted`, `deployment.changed` (see `TOPICS`). */
+  readonly topic: Topic;
   /** The id of the thing that changed (never a secret). `*` means "everything of this topic". */
   readonly subject: string;
+}
+
+/** Whether a value received from another process is a change event of a topic this build knows. */
+export function isChangeEvent(value: unknown): value is ChangeEvent {
+  const event = value as Partial<ChangeEvent> | null;
+  return typeof event === 'object' && event !== null && isTopic(event.topic) && typeof event.subject === 'string';
 }
 
 /** A listener may return a promise (a reload, say); `publish` resolves once all have settled. */

@@ -26,3 +26,22 @@ export const TOPICS = {
   /** Subject: the revocation id. Every process reloads its JWT revocations and drops cached JWTs. */
   jwtRevoked: 'jwt.revoked',
 } as const;
+
+/** One of the {@link TOPICS}: the only topics a change can be announced or heard under. */
+export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
+
+const KNOWN: ReadonlySet<string> = new Set(Object.values(TOPICS));
+
+/**
+ * Whether a topic read from outside this process (the store's change log, a worker message) is
+ * one this build knows. A newer replica's topic is not: no cache here listens for it.
+ *
+ * @example
+ * ```ts
+ * isTopic('api_key.deleted'); // true
+ * isTopic('gadget.changed');  // false
+ * ```
+ */
+export function isTopic(value: unknown): value is Topic {
+  return typeof value === 'string' && KNOWN.has(value);
+}

@@ -1,4 +1,5 @@
 import type { EventBus } from '../events/bus.js';
+import { isTopic, type Topic } from '../events/topics.js';
 import type { Store } from './database.js';
 
 /**
@@ -9,7 +10,7 @@ import type { Store } from './database.js';
  * that records a change publishes it on its own bus itself (before its API call answers), and
  * hearing it again a poll later would undo work done since, such as a WebSocket opened after.
  */
-export async function recordChange(store: Store, topic: string, subject: string): Promise<void> {
+export async function recordChange(store: Store, topic: Topic, subject: string): Promise<void> {
   await store.db
     .insertInto('change_log')
     .values({ topic, subject, created_at: new Date().toISOString(), origin: store.origin })
@@ -68,7 +69,9 @@ export async function followChangeLog(
         } else {
           missing.delete(id);
         }
-        if (!isOwnChange(row, store)) await bus.publish({ topic: row.topic, subject: row.subject });
+        // A topic this build does not know (a newer replica's) has no listener here.
+        if (!isOwnChange(row, store) && isTopic(row.topic))
+          await bus.publish({ topic: row.topic, subject: row.subject });
       }
       // Keep the feed short: an hour of history is plenty for any poller that is alive.
       if (++ticks % 1000 === 0) {
