@@ -22,6 +22,8 @@ import type { SigningKeyRing } from './signing-keys.js';
 /** A verified token, as cached until its `exp`. */
 interface VerifiedToken {
   readonly jti: string;
+  /** The key that signed it: a cached token is refused once that key is no longer trusted. */
+  readonly kid: string;
   readonly iat: number;
   readonly exp: number;
   readonly scope: ScopeClaim;
@@ -103,6 +105,11 @@ export class PlatformJwtVerifier {
       this.cache.delete(hash);
       return deny('expired');
     }
+    // Its key retired long enough ago (by time, on every process): refused as a forged token is.
+    if (!this.keys.trusts(verified.kid)) {
+      this.cache.delete(hash);
+      return deny('unknown');
+    }
     return covering(verified, deployment);
   }
 
@@ -126,7 +133,7 @@ export class PlatformJwtVerifier {
 
   private async verifyOnce(token: string): Promise<VerifiedToken | Denial> {
     try {
-      const { payload } = await jwtVerify(token, (header) => this.keyFor(header), {
+      const { payload, protectedHeader } = await jwtVerify(token, (header) => this.keyFor(header), {
         issuer: this.options.issuer,
         audience: PLATFORM_JWT_AUDIENCE,
         typ: PLATFORM_JWT_TYPE,
@@ -140,7 +147,7 @@ export class PlatformJwtVerifier {
       if (!plausibleTimes(payload.iat!, payload.exp!, this.options) || !isCanonicalToken(token)) {
         return deny('unknown');
       }
-      return { jti: payload.jti, iat: payload.iat!, exp: payload.exp!, scope };
+      return { jti: payload.jti, kid: protectedHeader.kid!, iat: payload.iat!, exp: payload.exp!, scope };
     } catch (err) {
       if (err instanceof errors.JWTExpired) return deny('expired');
       if (err instanceof errors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) {
