@@ -1,7 +1,7 @@
 import { createHmac, createPublicKey } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from './helpers/http.js';
@@ -26,9 +26,11 @@ async function startIssuer() {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let current: { kid: string; privateKey: CryptoKey } | undefined;
   const use = async () => {
     const pair = await generateKeyPair('ES256', { extractable: true });
     const jwk = { ...(await exportJWK(pair.privateKey)), kid: `k${Math.random().toString(36).slice(2)}`, alg: 'ES256' };
+    current = { kid: jwk.kid, privateKey: pair.privateKey };
     const provider = new Provider(issuer, {
       clients: [
         {
@@ -81,6 +83,16 @@ async function startIssuer() {
     if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${JSON.stringify(body)}`);
     return body.access_token;
   };
+  /**
+   * A token with exactly these claims, signed with the provider's current (published) key: for
+   * claims the provider itself would never write, such as an `iat` in the future.
+   */
+  const sign = (claims: Record<string, unknown>) => {
+    if (!current) throw new Error('no key in use');
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: current.kid, typ: 'at+jwt' })
+      .sign(current.privateKey);
+  };
   const fail = () => {
     handler = (_q, s) => {
       s.statusCode = 503;
@@ -91,7 +103,7 @@ async function startIssuer() {
     server.closeAllConnections();
     return new Promise<void>((r) => server.close(() => r()));
   };
-  return { issuer, counts, use, token, fail, close };
+  return { issuer, counts, use, token, sign, fail, close };
 }
 
 describe('external OAuth2/OIDC access tokens from a real provider (oidc-provider)', () => {
@@ -173,6 +185,58 @@ describe('external OAuth2/OIDC access tokens from a real provider (oidc-provider
     const res = await model('short', token);
     expect(res.status).toBe(401);
     expect(res.json.error.code).toBe('CREDENTIAL_EXPIRED');
+  });
+
+  describe('iat (issue 17, defect 9): not in the future beyond clock_skew_s (60 s here)', () => {
+    const now = () => Math.floor(Date.now() / 1000);
+    const claims = (extra: Record<string, unknown>) => ({
+      iss: idp.issuer,
+      aud: AUDIENCE,
+      scope: 'predict',
+      sub: 'svc',
+      exp: now() + 2 * 86_400,
+      ...extra,
+    });
+
+    it('the provider’s key signs an accepted token when iat is now (the control)', async () => {
+      const res = await model('m', await idp.sign(claims({ iat: now() })));
+      expect(res.status, res.text).toBe(200);
+    });
+
+    it.each([
+      ['an hour', 3600],
+      ['a day', 86_400],
+      ['just past the skew', 120],
+    ])('iat %s in the future is refused with 401 CREDENTIAL_UNKNOWN', async (_label, ahead) => {
+      const token = await idp.sign(claims({ iat: now() + ahead }));
+      for (const deployment of ['m', 'pinned']) {
+        const res = await model(deployment, token);
+        expect(res.status, `${deployment}: ${res.text}`).toBe(401);
+        expect(res.json.error.code).toBe('CREDENTIAL_UNKNOWN');
+        expect(res.headers['www-authenticate']).toContain('invalid_token');
+      }
+      // Refused again, not admitted from a cache on a second try.
+      expect((await model('m', token)).status).toBe(401);
+    });
+
+    it('iat within the skew is accepted (a provider whose clock runs a little ahead)', async () => {
+      const res = await model('m', await idp.sign(claims({ iat: now() + 20 })));
+      expect(res.status, res.text).toBe(200);
+    });
+
+    it('iat missing is accepted, as the README documents (only exp is required)', async () => {
+      const res = await model('m', await idp.sign(claims({})));
+      expect(res.status, res.text).toBe(200);
+    });
+
+    it.each([['"now"'], ['"1700000000"'], ['null'], ['true'], ['[1]'], ['{}']])(
+      'a non-numeric iat (%s) is refused with 401',
+      async (raw) => {
+        const res = await model('m', await idp.sign(claims({ iat: JSON.parse(raw) })));
+        expect(res.status, res.text).toBe(401);
+        expect(res.json.error.code).toBe('CREDENTIAL_UNKNOWN');
+      },
+    );
   });
 
   it('a token forged with a key the issuer does not publish, or pointing at its own keys, is refused', async () => {

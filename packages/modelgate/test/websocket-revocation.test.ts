@@ -2,12 +2,13 @@ import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { TOPICS } from '../src/events/topics.js';
 import { OpenRelays } from '../src/gateway/relays.js';
 import { STORE_BACKENDS } from './helpers/backends.js';
 import { deploy, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, userWithSession } from './helpers/people.js';
+import { closed, echo, openRelay } from './helpers/relays.js';
 import { type TestUpstream, websocketUpstream } from './helpers/upstreams.js';
 
 /**
@@ -48,29 +49,8 @@ describe.each(STORE_BACKENDS)('open WebSocket relays on $name', (backend) => {
   });
 
   /** Opens a relay to `chat` with a credential; rejects when the handshake is refused. */
-  const open = async (credential: string): Promise<WebSocket> => {
-    const socket = new WebSocket(`${t.node.urls.inference.replace('http', 'ws')}/chat/socket`, {
-      headers: { authorization: `Bearer ${credential}` },
-    });
-    opened.push(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
-    return socket;
-  };
-  /** The upstream's answer through the relay: proof that it is open end to end. */
-  const echo = (socket: WebSocket, text: string) =>
-    new Promise<string>((resolve, reject) => {
-      socket.once('message', (data) => resolve(data.toString()));
-      socket.once('close', () => reject(new Error('the relay closed')));
-      socket.send(text);
-    });
-  const closed = (socket: WebSocket) =>
-    new Promise<void>((resolve) => {
-      if (socket.readyState === WebSocket.CLOSED) resolve();
-      else socket.once('close', () => resolve());
-    });
+  const open = (credential: string) =>
+    openRelay(`${t.node.urls.inference.replace('http', 'ws')}/chat/socket`, credential, opened);
   const newKey = async () => {
     const res = await api(t, t.keys.management, 'POST', '/api-keys', { deployment: 'chat' });
     expect(res.status, res.text).toBe(201);

@@ -600,7 +600,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List signing keys (public facts only) */
+        /**
+         * List signing keys (public facts only)
+         * @description Public facts only (what the JWKS publishes, plus dates): open to any signed-in caller.
+         */
         get: operations["listSigningKeys"];
         put?: never;
         post?: never;
@@ -619,7 +622,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Make a new current signing key; retired keys stay published until their tokens expire */
+        /**
+         * Make a new current signing key; retired keys stay published until their tokens expire
+         * @description A node-wide action: global admins only (users with `admin`, admin keys, the management key).
+         */
         post: operations["rotateSigningKey"];
         delete?: never;
         options?: never;

@@ -32,7 +32,10 @@ export interface Principal {
    * WebSocket relay it opened is closed then, since the handshake was the relay's only check.
    */
   readonly retiresAt?: number;
-  /** For `api_token` on the data plane: the owner's user id (a change to their access re-checks it). */
+  /**
+   * On the data plane, for `api_token` and a `platform_jwt` a user issued: that user's id (a
+   * change to their access re-checks it).
+   */
   readonly owner?: string;
 }
 

@@ -102,10 +102,11 @@ export function authenticateBearer(
 /**
  * Decides again whether an admitted principal still opens a deployment, as `authenticateBearer`
  * would decide its credential now, without the credential: an open WebSocket relay keeps only the
- * principal. Asked of the credentials the store finds by id whose standing can change while a
- * relay is open: an API key (rolled) and an API token (rolled, its owner's rights changed, the
- * owner disabled or deleted). Any other principal is returned as it is: what revokes it has an
- * event of its own (a deleted key, a revoked JWT, a changed deployment).
+ * principal. Asked of the credentials whose standing can change while a relay is open: an API
+ * key (rolled), an API token (rolled, its owner's rights changed, the owner disabled or deleted)
+ * and a platform JWT a user issued (the issuer's rights changed, the issuer disabled or deleted).
+ * Any other principal is returned as it is: what revokes it has an event of its own (a deleted
+ * key, a revoked JWT, a changed deployment).
  *
  * @example
  * ```ts
@@ -123,6 +124,9 @@ export function reauthenticate(
       return snapshot.api_keys ? verifiers.apiKeys.recheck(principal.id, snapshot.api_keys) : NO_API_KEYS;
     case 'api_token':
       return verifiers.apiTokens.recheck(principal.id, snapshot);
+    case 'platform_jwt':
+      // Only a user-issued token answers to its issuer's access; a key-issued one to its scope.
+      return principal.owner === undefined ? principal : verifiers.platformJwt.recheck(principal.id, snapshot);
     default:
       return principal;
   }

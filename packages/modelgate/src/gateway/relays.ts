@@ -47,8 +47,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * The open WebSocket relays of one gateway. The handshake was a relay's only check, so every
  * change that could revoke it is applied here too: a changed deployment, a deleted key or token
- * and a revoked platform JWT close it; a rolled key or token, and a change to the access of a
- * token's owner (grants, groups, ownerships, the owner disabled or deleted), decide its principal
+ * and a revoked platform JWT close it; a rolled key or token, and a change to the access of the
+ * person behind a credential (an API token's owner, a platform JWT's issuing user: grants, groups,
+ * ownerships, the person disabled or deleted), decide its principal
  * again as a new request would be decided, closing it when refused; a credential in its rotation
  * grace closes its relays when it retires. A handshake admitted while a change arrived answers to
  * that change too, once it is a relay (`watch`).
@@ -194,7 +195,8 @@ function effectOf(event: ChangeEvent, relay: Relay): Effect {
     case TOPICS.apiTokenRolled:
       return kind === 'api_token' && id === event.subject ? 'recheck' : undefined;
     case TOPICS.accessChanged:
-      return kind === 'api_token' && (event.subject === '*' || owner === event.subject) ? 'recheck' : undefined;
+      // A person's credential (an API token, a JWT a user issued) answers to that person's access.
+      return owner !== undefined && (event.subject === '*' || owner === event.subject) ? 'recheck' : undefined;
     case TOPICS.jwtRevoked:
       return kind === 'platform_jwt' ? 'jwt' : undefined;
     default:

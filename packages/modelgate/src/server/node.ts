@@ -65,6 +65,14 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** How a node is started, beyond its configuration. */
+export interface NodeOptions {
+  /** Whether this process serves model traffic (default true; a multi-process primary does not). */
+  readonly dataPlane?: boolean;
+  /** The clock signing keys are retired by (epoch ms); tests move it instead of waiting. */
+  readonly clock?: () => number;
+}
+
 /** How often each process polls the store's change log (bounds cross-process staleness). */
 export const CHANGE_POLL_MS = 250;
 
@@ -83,7 +91,7 @@ export async function startNode(
   config: Config,
   log: Logger,
   env: Readonly<Record<string, string | undefined>> = process.env,
-  options: { readonly dataPlane: boolean } = { dataPlane: true },
+  options: NodeOptions = {},
 ): Promise<RunningNode> {
   const addresses = {
     inference: parseAddress(config.inference_address) as ListenAddress,
@@ -157,27 +165,28 @@ export async function startNode(
       masterKey: loadMasterKey(config.data_dir, env),
       config,
     };
-    const { signingKeys, platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus);
+    const { signingKeys, platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus, options.clock);
     const metrics = new NodeMetrics(createMetricsRegistry());
     registerAuditDropped(metrics.registry, () => audit.dropped);
     // With `workers` > 1 the primary serves no model traffic: its workers do (src/cluster).
-    const dataPlane = options.dataPlane
-      ? await createDataPlane({
-          config,
-          log,
-          control,
-          readiness,
-          nodeKeys,
-          throttle: failureThrottle(config),
-          clientAddress,
-          checkSlots: passwordChecks,
-          platformJwt,
-          audit: dataPlaneRecorder(audit, clientAddress),
-          address: addresses.inference,
-          tls,
-          registry: metrics.registry,
-        })
-      : undefined;
+    const dataPlane =
+      options.dataPlane !== false
+        ? await createDataPlane({
+            config,
+            log,
+            control,
+            readiness,
+            nodeKeys,
+            throttle: failureThrottle(config),
+            clientAddress,
+            checkSlots: passwordChecks,
+            platformJwt,
+            audit: dataPlaneRecorder(audit, clientAddress),
+            address: addresses.inference,
+            tls,
+            registry: metrics.registry,
+          })
+        : undefined;
     if (dataPlane) cleanups.push(() => dataPlane.close());
     const metricsServer = createListenerServer(addresses.metrics, metricsHandler(metrics, readiness, log), tls);
     metricsServer.on('clientError', clientErrorHandler(log, 'metrics'));

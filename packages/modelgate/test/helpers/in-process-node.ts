@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/resolve.js';
 import type { ConfigKey } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
-import { type RunningNode, startNode } from '../../src/server/node.js';
+import { type NodeOptions, type RunningNode, startNode } from '../../src/server/node.js';
 import { tempDir } from './node-process.js';
 
 export interface TestNode {
@@ -22,6 +22,8 @@ export async function startTestNode(
   overrides: Partial<Record<ConfigKey, string | boolean>> = {},
   /** The process environment the node sees (`MODELGATE_MASTER_KEY` for replicas sharing a store). */
   env: Readonly<Record<string, string | undefined>> = {},
+  /** Start options beyond the configuration (an injected clock). */
+  options: NodeOptions = {},
 ): Promise<TestNode> {
   const dir = tempDir();
   const result = resolveConfig({
@@ -37,7 +39,12 @@ export async function startTestNode(
     },
   });
   if (!result.ok) throw new Error(result.problems.join('\n'));
-  const node = await startNode(result.config, createLogger({ level: result.config.log_level, pretty: false }), env);
+  const node = await startNode(
+    result.config,
+    createLogger({ level: result.config.log_level, pretty: false }),
+    env,
+    options,
+  );
   let keys = { management: '', inference: '', api: '' };
   if (!result.config.disable_token_authorization) {
     const file = JSON.parse(readFileSync(join(dir, 'key_file.json'), 'utf8'));

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { authorize } from '../../access/authorize.js';
 import type { SigningKeyRing } from '../../auth/jwt/signing-keys.js';
 import type { ControlContext } from '../../control/context.js';
 import { issueJwt, type JwtSettings, revokeJwt } from '../../control/jwt.js';
@@ -159,6 +160,8 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
         tags,
         operationId: 'listSigningKeys',
         summary: 'List signing keys (public facts only)',
+        // Kids, algorithms and dates are published in the JWKS anyway: any signed-in caller may list them.
+        description: 'Public facts only (what the JWKS publishes, plus dates): open to any signed-in caller.',
         response: { 200: ref('SigningKeyList') },
       },
     },
@@ -173,10 +176,12 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
         tags,
         operationId: 'rotateSigningKey',
         summary: 'Make a new current signing key; retired keys stay published until their tokens expire',
+        description: 'A node-wide action: global admins only (users with `admin`, admin keys, the management key).',
         response: { 201: ref('SigningKeyRotation'), ...errors(409) },
       },
     },
-    async (_req, reply) => {
+    async (req, reply) => {
+      await authorize(control, req.principal, { global: 'admin' });
       const kid = await keys.rotate();
       reply.code(201);
       return { kid, signing_keys: await keys.list() };

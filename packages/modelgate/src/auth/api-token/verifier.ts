@@ -1,35 +1,26 @@
-import { loadActor } from '../../access/actor.js';
-import { type Actor, canSeeDeployment } from '../../access/permissions.js';
 import type { DeploymentSnapshot } from '../../control/snapshot.js';
 import type { ChangeEvent, EventBus } from '../../events/bus.js';
 import { TOPICS } from '../../events/topics.js';
 import type { Store } from '../../store/database.js';
-import { BoundedCache, RevocableCache } from '../cache.js';
+import { RevocableCache } from '../cache.js';
 import type { ParsedCredential } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
+import { IssuerRights, MAY_READ } from '../issuer-rights.js';
 import { PendingCheck, type Verification } from '../pending-check.js';
 import type { Principal } from '../principal.js';
 import { findTokenByHash, findTokenById, type StoredToken } from './lookup.js';
 import { endpointDenial, lifeDenial } from './scope.js';
 
 interface KnownToken extends StoredToken {
-  /** The owner's rights when the token was loaded; dropped with it on `access.changed`. */
-  readonly actor: Actor;
   /** Built once per cached token, so a hit allocates nothing. */
   readonly principal: Principal;
 }
 
-/** The names a deployment's service and infrastructure have (ids are never reused or renamed). */
-interface Place {
-  readonly service: string;
-  readonly infrastructure: string;
-}
-
 /**
  * Verifies API tokens on the data plane (B5). A known token is decided synchronously from a
- * bounded cache keyed by hash, holding the token and its owner's rights, so the hot path does no
- * store I/O. `api_token.deleted` and `api_token.rolled` evict it by id and `access.changed` evicts
- * every token of the user it names (or all), on every process (X1). An unknown token becomes a
+ * bounded cache keyed by hash, and its owner's rights from {@link IssuerRights}, so the hot path
+ * does no store I/O. `api_token.deleted` and `api_token.rolled` evict it by id and
+ * `access.changed` evicts every token of the user it names (or all), on every process (X1). An unknown token becomes a
  * `PendingCheck`, run behind the gateway's failure throttling.
  *
  * A token opens a deployment when it is usable (not expired, retired or owned by a disabled
@@ -38,7 +29,7 @@ interface Place {
  */
 export class ApiTokenVerifier {
   private readonly known: RevocableCache<KnownToken>;
-  private readonly places = new BoundedCache<Place>(10_000);
+  private readonly rights: IssuerRights;
 
   constructor(
     private readonly store: Store,
@@ -46,6 +37,7 @@ export class ApiTokenVerifier {
     private readonly now: () => number = Date.now,
   ) {
     this.known = new RevocableCache<KnownToken>(50_000, bus, evictions);
+    this.rights = new IssuerRights(store, bus);
   }
 
   check(credential: ParsedCredential, snapshot: DeploymentSnapshot): Verification {
@@ -53,8 +45,8 @@ export class ApiTokenVerifier {
     if (hit) {
       const early = this.refusal(hit, snapshot);
       if (early) return early;
-      const place = this.places.get(placeKey(snapshot));
-      if (place) return decide(hit, place);
+      const owner = this.rights.peek(hit.user_id, snapshot);
+      if (owner !== undefined) return owner === MAY_READ ? hit.principal : owner;
     }
     return new PendingCheck(async () =>
       this.verdict(await this.known.get(credential.hash, () => this.load(findTokenByHash, credential.hash)), snapshot),
@@ -66,16 +58,20 @@ export class ApiTokenVerifier {
    * (which keeps no secret): read from the store, not the cache, since it runs after a change.
    */
   async recheck(id: string, snapshot: DeploymentSnapshot): Promise<Principal | Denial> {
-    return this.verdict(await this.load(findTokenById, id), snapshot);
+    return this.verdict(await this.load(findTokenById, id), snapshot, true);
   }
 
   /** The decision once the token (or its absence) is known: its life, its scope, its owner's rights. */
-  private async verdict(token: KnownToken | undefined, snapshot: DeploymentSnapshot): Promise<Principal | Denial> {
+  private async verdict(
+    token: KnownToken | undefined,
+    snapshot: DeploymentSnapshot,
+    fresh = false,
+  ): Promise<Principal | Denial> {
     if (!token) return deny('unknown');
     const early = this.refusal(token, snapshot);
     if (early) return early;
-    const place = await this.placeOf(snapshot);
-    return place ? decide(token, place) : deny('forbidden', 'This deployment is being changed; retry');
+    const owner = await this.rights.decide(token.user_id, snapshot, fresh);
+    return owner === MAY_READ ? token.principal : owner;
   }
 
   /** What refuses the token before the owner's rights are asked: its life, then its scope. */
@@ -89,44 +85,14 @@ export class ApiTokenVerifier {
   ): Promise<KnownToken | undefined> {
     const token = await find(this.store, key);
     if (!token) return undefined;
-    const actor = await loadActor(this.store, { kind: 'user', id: token.user_id });
     const principal: Principal = {
       kind: 'api_token',
       id: token.id,
       owner: token.user_id,
       ...(token.retiresAt === null ? {} : { retiresAt: token.retiresAt }),
     };
-    return { ...token, actor, principal };
+    return { ...token, principal };
   }
-
-  private async placeOf(snapshot: DeploymentSnapshot): Promise<Place | undefined> {
-    const key = placeKey(snapshot);
-    const cached = this.places.get(key);
-    if (cached) return cached;
-    const [service, infrastructure] = await Promise.all([
-      this.store.db.selectFrom('services').select('name').where('id', '=', snapshot.service_id).executeTakeFirst(),
-      this.store.db
-        .selectFrom('infrastructures')
-        .select('name')
-        .where('id', '=', snapshot.infrastructure_id)
-        .executeTakeFirst(),
-    ]);
-    if (!service || !infrastructure) return undefined;
-    const place = { service: service.name, infrastructure: infrastructure.name };
-    this.places.set(key, place);
-    return place;
-  }
-}
-
-function decide(token: KnownToken, place: Place): Principal | Denial {
-  if (!canSeeDeployment(token.actor, place)) {
-    return deny('forbidden', "The token's owner may not read this deployment");
-  }
-  return token.principal;
-}
-
-function placeKey(snapshot: DeploymentSnapshot): string {
-  return `${snapshot.service_id}|${snapshot.infrastructure_id}`;
 }
 
 /** `api_token.deleted` and `api_token.rolled` evict one token by id; `access.changed` every token of a user, or all. */

@@ -1,10 +1,12 @@
 import { errors, type JWTHeaderParameters, jwtVerify } from 'jose';
+import type { DeploymentSnapshot } from '../../control/snapshot.js';
 import type { EventBus } from '../../events/bus.js';
 import { TOPICS } from '../../events/topics.js';
 import type { Store } from '../../store/database.js';
 import { BoundedCache } from '../cache.js';
 import { hashCredential } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
+import { IssuerRights, MAY_READ } from '../issuer-rights.js';
 import { PendingCheck, type Verification } from '../pending-check.js';
 import type { Principal } from '../principal.js';
 import {
@@ -22,10 +24,20 @@ import type { SigningKeyRing } from './signing-keys.js';
 /** A verified token, as cached until its `exp`. */
 interface VerifiedToken {
   readonly jti: string;
+  /** The key that signed it: a cached token is refused once that key is no longer trusted. */
+  readonly kid: string;
   readonly iat: number;
   readonly exp: number;
   readonly scope: ScopeClaim;
+  /** Built once per verified token, so a hit allocates nothing; `owner` is the issuing user's id. */
+  readonly principal: Principal;
 }
+
+/** What the gateway knows of the deployment a token is presented to. */
+type Target = Pick<DeploymentSnapshot, 'id' | 'infrastructure_id' | 'service_id'>;
+
+/** `sub` kinds of keys, which hold every right: their tokens open what their scope says. */
+const KEY_SUBJECTS = ['management_key', 'admin_key'] as const;
 
 /** Header parameters that point at or carry keys: never followed, and a token with one is refused. */
 const KEY_POINTERS = ['jku', 'x5u', 'jwk', 'x5c', 'x5t', 'x5t#S256'] as const;
@@ -42,6 +54,11 @@ export interface PlatformJwtOptions {
  * chosen by `kid`, and the key alone decides the algorithm), then cached by its hash until its
  * `exp`, so a known token costs a hash and a map lookup. A revocation clears the cache and
  * reloads the revocation list on every process.
+ *
+ * A token a user issued (`sub` `user:<id>`) never opens more than that user may read now: its
+ * scope must cover the deployment and the user may read it ({@link IssuerRights}, as the
+ * management API decides; cached, evicted on `access.changed`), and is not disabled or deleted.
+ * A token a key issued opens what its scope says.
  */
 export class PlatformJwtVerifier {
   private readonly cache = new BoundedCache<VerifiedToken>(50_000);
@@ -51,6 +68,7 @@ export class PlatformJwtVerifier {
   private reloading: Promise<void> = Promise.resolve();
   /** Bumped on every revocation; a verification that started before one is not cached. */
   private generation = 0;
+  private readonly rights: IssuerRights;
 
   constructor(
     private readonly store: Store,
@@ -58,6 +76,7 @@ export class PlatformJwtVerifier {
     private readonly options: PlatformJwtOptions,
     bus: EventBus,
   ) {
+    this.rights = new IssuerRights(store, bus);
     bus.subscribe((event) => {
       if (event.topic !== TOPICS.jwtRevoked) return;
       this.generation++;
@@ -88,29 +107,47 @@ export class PlatformJwtVerifier {
 
   /**
    * The gateway's entry: a token verified before (so not revoked since: a revocation empties the
-   * cache) is decided from memory like an API key; an unknown one is a `PendingCheck`.
+   * cache) is decided from memory like an API key, its issuer's rights too when cached; anything
+   * else is a `PendingCheck`.
    *
    * @returns the principal (`platform_jwt:<jti>`), or `malformed`, `unknown` (bad signature,
-   * key, algorithm, issuer, audience or type), `expired`, `revoked`, or `forbidden` (a token
-   * for another deployment or infrastructure); a `PendingCheck` resolving to one of those.
+   * key, algorithm, issuer, audience or type, or a key retired too long ago), `expired`, `revoked`
+   * (also: its issuing user is disabled or deleted), or `forbidden` (a token for another
+   * deployment or infrastructure, or one whose issuing user may not read this deployment now); a
+   * `PendingCheck` resolving to one of those.
    */
-  check(token: string, deployment: { readonly id: string; readonly infrastructure_id: string }): Verification {
+  check(token: string, deployment: Target): Verification {
     if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
     const hash = hashCredential(token);
     const verified = this.cache.get(hash);
     if (verified === undefined) return new PendingCheck(() => this.verifyUncached(token, hash, deployment));
-    if (verified.exp + this.options.clockSkewS <= Date.now() / 1000) {
-      this.cache.delete(hash);
-      return deny('expired');
+    const refused = this.standing(verified, deployment);
+    if (refused) {
+      if (refused.denied !== 'forbidden') this.cache.delete(hash);
+      return refused;
     }
-    return covering(verified, deployment);
+    const owner = verified.principal.owner;
+    if (owner === undefined) return verified.principal;
+    const decided = this.rights.peek(owner, deployment);
+    if (decided === undefined) return new PendingCheck(() => this.issuerVerdict(verified, deployment));
+    return decided === MAY_READ ? verified.principal : decided;
   }
 
-  private async verifyUncached(
-    token: string,
-    hash: string,
-    deployment: { readonly id: string; readonly infrastructure_id: string },
-  ): Promise<Principal | Denial> {
+  /**
+   * Decides an admitted token (by jti) as a new request with it would be decided now, for an
+   * open WebSocket relay (which keeps no token) after its issuer's access changed: revoked,
+   * expired, its key no longer trusted, outside its scope, or its issuer's rights read afresh.
+   * A token this process no longer remembers is refused (the caller reconnects).
+   */
+  async recheck(jti: string, deployment: Target): Promise<Principal | Denial> {
+    await this.reloading.catch(() => this.reloadRevocations());
+    const token = this.admitted.get(jti);
+    if (token === undefined) return deny('revoked', 'This token is no longer known here; reconnect');
+    if (this.revocations.some((r) => isRevokedBy(token, r))) return deny('revoked');
+    return this.standing(token, deployment) ?? this.issuerVerdict(token, deployment, true);
+  }
+
+  private async verifyUncached(token: string, hash: string, deployment: Target): Promise<Principal | Denial> {
     const generation = this.generation;
     const result = await this.verifyOnce(token);
     if ('denied' in result) return result;
@@ -121,12 +158,28 @@ export class PlatformJwtVerifier {
     if (this.revocations.some((r) => isRevokedBy(result, r))) return deny('revoked');
     if (generation === this.generation) this.cache.set(hash, result);
     this.admitted.set(result.jti, result);
-    return covering(result, deployment);
+    return scopeDenial(result, deployment) ?? this.issuerVerdict(result, deployment);
+  }
+
+  /** What refuses a verified token whoever issued it: its life, its key's trust, its scope. */
+  private standing(token: VerifiedToken, deployment: Target): Denial | undefined {
+    if (token.exp + this.options.clockSkewS <= Date.now() / 1000) return deny('expired');
+    // Its key retired long enough ago (by time, on every process): refused as a forged token is.
+    if (!this.keys.trusts(token.kid)) return deny('unknown');
+    return scopeDenial(token, deployment);
+  }
+
+  /** The token's principal if its issuing user (if any) may read the deployment now. */
+  private async issuerVerdict(token: VerifiedToken, deployment: Target, fresh = false): Promise<Principal | Denial> {
+    const owner = token.principal.owner;
+    if (owner === undefined) return token.principal;
+    const decided = await this.rights.decide(owner, deployment, fresh);
+    return decided === MAY_READ ? token.principal : decided;
   }
 
   private async verifyOnce(token: string): Promise<VerifiedToken | Denial> {
     try {
-      const { payload } = await jwtVerify(token, (header) => this.keyFor(header), {
+      const { payload, protectedHeader } = await jwtVerify(token, (header) => this.keyFor(header), {
         issuer: this.options.issuer,
         audience: PLATFORM_JWT_AUDIENCE,
         typ: PLATFORM_JWT_TYPE,
@@ -137,10 +190,15 @@ export class PlatformJwtVerifier {
       if (!scope || typeof payload.jti !== 'string' || payload.jti.length > 128) {
         return deny('unknown', 'The token does not carry a valid modelgate claim');
       }
-      if (!plausibleTimes(payload.iat!, payload.exp!, this.options) || !isCanonicalToken(token)) {
+      const issuer = issuerOf(payload.sub!);
+      if (!plausibleTimes(payload.iat!, payload.exp!, this.options) || !isCanonicalToken(token) || !issuer) {
         return deny('unknown');
       }
-      return { jti: payload.jti, iat: payload.iat!, exp: payload.exp!, scope };
+      const principal: Principal =
+        issuer.user === undefined
+          ? { kind: 'platform_jwt', id: payload.jti }
+          : { kind: 'platform_jwt', id: payload.jti, owner: issuer.user };
+      return { jti: payload.jti, kid: protectedHeader.kid!, iat: payload.iat!, exp: payload.exp!, scope, principal };
     } catch (err) {
       if (err instanceof errors.JWTExpired) return deny('expired');
       if (err instanceof errors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) {
@@ -166,15 +224,32 @@ export class PlatformJwtVerifier {
   }
 }
 
-/** The principal of a verified token, if its claim covers the deployment (else 403). */
-function covering(
-  token: VerifiedToken,
-  deployment: { readonly id: string; readonly infrastructure_id: string },
-): Principal | Denial {
-  if (!scopeCovers(token.scope, deployment)) {
-    return deny('forbidden', 'This token is for another deployment or infrastructure');
-  }
-  return { kind: 'platform_jwt', id: token.jti };
+/** The refusal of a token whose claim does not cover the deployment (403), else undefined. */
+function scopeDenial(token: VerifiedToken, deployment: Target): Denial | undefined {
+  return scopeCovers(token.scope, deployment)
+    ? undefined
+    : deny('forbidden', 'This token is for another deployment or infrastructure');
+}
+
+/**
+ * Who issued a token, from its `sub` (`<principal kind>:<id>`, as `issueJwt` writes it): a user
+ * (bounded by that user's rights now), or a key (every right). Anything else is not a token this
+ * node issues to be used with a credential check on: undefined, refused.
+ *
+ * @example
+ * ```ts
+ * issuerOf('user:usr_1'); // { user: 'usr_1' }
+ * issuerOf('admin_key:ak_1'); // { user: undefined }
+ * issuerOf('anonymous:anonymous'); // undefined
+ * ```
+ */
+export function issuerOf(sub: string): { readonly user: string | undefined } | undefined {
+  const colon = sub.indexOf(':');
+  const kind = sub.slice(0, colon);
+  const id = sub.slice(colon + 1);
+  if (colon <= 0 || id.length === 0) return undefined;
+  if (kind === 'user') return { user: id };
+  return (KEY_SUBJECTS as readonly string[]).includes(kind) ? { user: undefined } : undefined;
 }
 
 /** `iat` not in the future and a lifetime no longer than the node issues (both with the skew). */

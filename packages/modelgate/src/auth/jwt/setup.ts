@@ -14,11 +14,13 @@ export async function startPlatformJwt(
   masterKey: Buffer,
   config: Config,
   bus: EventBus,
+  /** The clock retired keys are trusted by (epoch ms); tests inject one. */
+  now: () => number = Date.now,
 ): Promise<{ readonly signingKeys: SigningKeyRing; readonly platformJwt: PlatformJwtVerifier }> {
   const signingKeys = new SigningKeyRing(
     store,
     masterKey,
-    { algorithm: config.jwt_signing_algorithm, maxTtlS: config.jwt_max_ttl_s },
+    { algorithm: config.jwt_signing_algorithm, maxTtlS: config.jwt_max_ttl_s, now },
     bus,
   );
   await signingKeys.start();

@@ -35,6 +35,14 @@ export interface SigningKeyInfo {
   readonly retired_at: string | null;
 }
 
+export interface SigningKeyRingOptions {
+  readonly algorithm: SigningAlgorithm;
+  /** `jwt_max_ttl_s`: how long a retired key stays trusted and published. */
+  readonly maxTtlS: number;
+  /** The clock retirement is decided by (epoch ms); default `Date.now`, tests inject one. */
+  readonly now?: () => number;
+}
+
 /** How long an unknown `kid` is not asked of the store again. */
 const UNKNOWN_KID_COOLDOWN_MS = 1000;
 
@@ -45,19 +53,23 @@ const UNKNOWN_KID_COOLDOWN_MS = 1000;
  * key. Rotations reach every process through the change log.
  */
 export class SigningKeyRing {
-  private published: VerificationKey[] = [];
-  private jwks: JWK[] = [];
+  /** Every key loaded, with the instant it stops being trusted; filtered by time on each use. */
+  private loaded: TrustedKey[] = [];
+  /** The JWKS as last computed, and the instant it must be computed again (a key's bound). */
+  private jwks: { readonly keys: JWK[]; readonly until: number } = { keys: [], until: 0 };
   private current: SignerKey | undefined;
   private lastMiss = 0;
+  private readonly now: () => number;
   /** The last reload asked for; each runs after the one before (see {@link reload}). */
   private reloads: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
     private readonly masterKey: Buffer,
-    private readonly options: { readonly algorithm: SigningAlgorithm; readonly maxTtlS: number },
+    private readonly options: SigningKeyRingOptions,
     private readonly bus: EventBus,
   ) {
+    this.now = options.now ?? Date.now;
     bus.subscribe((event) => (event.topic === TOPICS.signingKeyRotated ? this.reload() : undefined));
   }
 
@@ -89,7 +101,7 @@ export class SigningKeyRing {
       await serializeWriters(tx, 'signing_keys');
       await tx.db
         .updateTable('signing_keys')
-        .set({ retired_at: new Date().toISOString() })
+        .set({ retired_at: new Date(this.now()).toISOString() })
         .where('retired_at', 'is', null)
         .execute();
       const made = await this.insertNew(tx);
@@ -109,23 +121,38 @@ export class SigningKeyRing {
     return this.current;
   }
 
-  /** The public JWKS document: the current key and retired keys whose tokens may still live. */
+  /**
+   * The public JWKS document: the current key and retired keys whose tokens may still live, as of
+   * now by this ring's clock. Recomputed only when a retired key's bound has passed.
+   */
   publicJwks(): { keys: JWK[] } {
-    return { keys: this.jwks };
+    const now = this.now();
+    if (now >= this.jwks.until) this.jwks = publishedAt(this.loaded, now);
+    return { keys: this.jwks.keys };
   }
 
   /**
-   * The published key with this kid. An unknown kid asks the store again at most once per
-   * cooldown (a rotation on another replica may not have reached this one yet).
+   * Whether the key with this kid is trusted now: current, or retired less than `jwt_max_ttl_s`
+   * ago. Synchronous, for verifiers deciding a cached token (its key may have aged out since).
+   */
+  trusts(kid: string): boolean {
+    const key = this.loaded.find((k) => k.kid === kid);
+    return key !== undefined && this.now() < key.until;
+  }
+
+  /**
+   * The trusted key with this kid. A kid this ring knows but no longer trusts is refused at once;
+   * an unknown kid asks the store again at most once per cooldown (a rotation on another replica
+   * may not have reached this one yet).
    */
   async keyFor(kid: string): Promise<VerificationKey | undefined> {
-    const found = this.published.find((k) => k.kid === kid);
-    if (found) return found;
+    const known = this.loaded.find((k) => k.kid === kid);
+    if (known) return this.now() < known.until ? known : undefined;
     const now = Date.now();
     if (now - this.lastMiss < UNKNOWN_KID_COOLDOWN_MS) return undefined;
     this.lastMiss = now;
     await this.reload();
-    return this.published.find((k) => k.kid === kid);
+    return this.loaded.find((k) => k.kid === kid && this.now() < k.until);
   }
 
   async list(): Promise<SigningKeyInfo[]> {
@@ -153,10 +180,13 @@ export class SigningKeyRing {
       .orderBy('created_at')
       .orderBy('kid')
       .execute();
-    const live = rows.filter((r) => isPublished(r, this.options.maxTtlS, Date.now()));
-    const published: VerificationKey[] = [];
+    // Keys past their bound are not loaded; the others carry it, and are checked against it on use.
+    const live = rows.filter((r) => isPublished(r, this.options.maxTtlS, this.now()));
+    const loaded: TrustedKey[] = [];
     for (const row of live) {
-      published.push({ kid: row.kid, alg: row.alg, key: await importJWK(JSON.parse(row.public_jwk), row.alg) });
+      const jwk = JSON.parse(row.public_jwk) as JWK;
+      const until = trustedUntil(row, this.options.maxTtlS);
+      loaded.push({ kid: row.kid, alg: row.alg, key: await importJWK(jwk, row.alg), jwk, until });
     }
     // The store holds one current key (0007's index); the newest is picked should it ever not.
     const newest = live.filter((r) => r.retired_at === null).at(-1);
@@ -165,12 +195,12 @@ export class SigningKeyRing {
       this.current = {
         kid: newest.kid,
         alg: newest.alg,
-        key: published.find((k) => k.kid === newest.kid)!.key,
+        key: loaded.find((k) => k.kid === newest.kid)!.key,
         privateKey: await importJWK(privateJwk, newest.alg),
       };
     }
-    this.published = published;
-    this.jwks = live.map((r) => JSON.parse(r.public_jwk) as JWK);
+    this.loaded = loaded;
+    this.jwks = publishedAt(loaded, this.now());
   }
 
   private unseal(row: SigningKeysTable): string {
@@ -210,9 +240,35 @@ export class SigningKeyRing {
   }
 }
 
+/** A loaded key: what verifies, what is published, and until when (epoch ms) it is trusted. */
+interface TrustedKey extends VerificationKey {
+  readonly jwk: JWK;
+  /** `Infinity` while current; `retired_at + jwt_max_ttl_s` once retired. */
+  readonly until: number;
+}
+
+/**
+ * The instant (epoch ms) a key stops being trusted and published: never while it is current,
+ * `retired_at + jwt_max_ttl_s` once retired (the last token it can have signed has expired).
+ *
+ * @example
+ * ```ts
+ * trustedUntil({ retired_at: '2030-01-01T00:00:00.000Z' }, 3600); // Date.parse('2030-01-01T01:00:00Z')
+ * ```
+ */
+export function trustedUntil(row: Pick<SigningKeysTable, 'retired_at'>, maxTtlS: number): number {
+  return row.retired_at === null ? Number.POSITIVE_INFINITY : Date.parse(row.retired_at) + maxTtlS * 1000;
+}
+
 /** A key is published while active, and after retirement until its last token has expired. */
 export function isPublished(row: Pick<SigningKeysTable, 'retired_at'>, maxTtlS: number, nowMs: number): boolean {
-  return row.retired_at === null || Date.parse(row.retired_at) + maxTtlS * 1000 > nowMs;
+  return trustedUntil(row, maxTtlS) > nowMs;
+}
+
+/** The JWKS of the keys trusted at `now`, and the next instant one of them stops being trusted. */
+function publishedAt(keys: readonly TrustedKey[], now: number): { keys: JWK[]; until: number } {
+  const trusted = keys.filter((k) => now < k.until);
+  return { keys: trusted.map((k) => k.jwk), until: Math.min(...trusted.map((k) => k.until)) };
 }
 
 function sealContext(kid: string): string {

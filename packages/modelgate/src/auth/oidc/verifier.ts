@@ -26,7 +26,7 @@ interface Outcome {
 /**
  * Verifies external OAuth2/OIDC access tokens (D8) against the issuer a deployment names:
  * signature by a key from the issuer's JWKS, one of the allowed algorithms, `iss`, `aud`,
- * `exp`/`nbf`/`iat` with the configured skew, then required claims and scopes (403 when
+ * `exp`/`nbf` and (when present) `iat` with the configured skew, then required claims and scopes (403 when
  * missing). Verified once, then cached until `exp`.
  */
 export class OidcVerifier {
@@ -92,6 +92,9 @@ export class OidcVerifier {
       }
       throw err;
     }
+    if (issuedInTheFuture(payload, settings.clock_skew_s, Date.now() / 1000)) {
+      return deny('unknown', 'The token was issued in the future');
+    }
     const result = authorize(payload, settings);
     if (!isDenial(result) || result.denied === 'forbidden') this.cache.set(key, { exp: payload.exp!, result });
     return result;
@@ -113,6 +116,22 @@ export class OidcVerifier {
     }
     return keys;
   }
+}
+
+/**
+ * Whether verified claims carry an `iat` later than now plus the skew. `jose` has already refused
+ * a present `iat` that is not a NumericDate, but it checks a future `iat` only together with
+ * `maxTokenAge`, which would also make `iat` mandatory: the README requires only `exp`, so a
+ * token without `iat` is accepted and this check is done here.
+ *
+ * @example
+ * ```ts
+ * issuedInTheFuture({ iat: 1_700_003_600 }, 60, 1_700_000_000); // true: an hour ahead
+ * issuedInTheFuture({}, 60, 1_700_000_000); // false: no iat
+ * ```
+ */
+export function issuedInTheFuture(payload: JWTPayload, skewS: number, nowS: number): boolean {
+  return typeof payload.iat === 'number' && payload.iat > nowS + skewS;
 }
 
 /** Required claims and scopes of verified claims: a principal, or a 403. */
