@@ -1189,7 +1189,7 @@ export interface components {
             groups?: string[];
             id: string;
             /** @enum {string} */
-            kind: "anonymous" | "management_key" | "inference_key" | "token_api_key" | "admin_key" | "api_key" | "api_token" | "basic" | "user";
+            kind: "anonymous" | "management_key" | "admin_key" | "user";
             /** @description Global privileges: keys hold them all */
             privileges?: ("admin" | "create_service")[];
             /** @description The API token id, when a user acts through an ops API token */

@@ -6,8 +6,19 @@ import type { Principal, PrincipalKind } from '../auth/principal.js';
  */
 export type ManagementRouteClass = 'public' | 'management' | 'token_api';
 
+/**
+ * The kinds of caller the control API answers (`whoami` can name): node management key, admin
+ * keys, signed-in users (a session or an ops API token) and, with token authorization off, anyone.
+ */
+export const MANAGEMENT_PRINCIPAL_KINDS = [
+  'anonymous',
+  'management_key',
+  'admin_key',
+  'user',
+] as const satisfies readonly PrincipalKind[];
+
 const ALLOWED: Record<Exclude<ManagementRouteClass, 'public'>, ReadonlySet<PrincipalKind>> = {
-  management: new Set(['management_key', 'admin_key', 'anonymous', 'user']),
+  management: new Set(MANAGEMENT_PRINCIPAL_KINDS),
   token_api: new Set(['token_api_key', 'anonymous']),
 };
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { actorOf } from '../../access/authorize.js';
+import { MANAGEMENT_PRINCIPAL_KINDS } from '../../access/management.js';
 import type { ControlContext } from '../../control/context.js';
 import { groupsOf } from '../../control/groups.js';
 import { API_PREFIX } from '../prefix.js';
@@ -10,20 +11,7 @@ const principalSchema = {
   type: 'object',
   required: ['kind', 'id'],
   properties: {
-    kind: {
-      type: 'string',
-      enum: [
-        'anonymous',
-        'management_key',
-        'inference_key',
-        'token_api_key',
-        'admin_key',
-        'api_key',
-        'api_token',
-        'basic',
-        'user',
-      ],
-    },
+    kind: { type: 'string', enum: MANAGEMENT_PRINCIPAL_KINDS },
     id: { type: 'string' },
     user: { type: 'string', description: 'The username, for a signed-in user' },
     token: { type: 'string', description: 'The API token id, when a user acts through an ops API token' },
