@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { describeAction, safeName, UNSAFE_NAME } from '../src/audit/action.js';
+import { actionParams, describeAction, safeName, UNSAFE_NAME } from '../src/audit/action.js';
 import { outcomeOf } from '../src/audit/record.js';
 import { generateCredential } from '../src/auth/credential.js';
 
@@ -72,6 +72,19 @@ describe('describeAction names management requests from the route pattern', () =
     ['DELETE', '/api/v1/sessions/current', {}, undefined, 'session.delete', 'session', 'current'],
     ['GET', '/api/v1/audit', {}, undefined, 'audit.list', 'audit', undefined],
     ['POST', '/token', { type: 'management' }, undefined, 'node_key.rotate', 'node_key', 'management'],
+    ['GET', '/api/v1/issue-jwt', { deployment: 'sentiment' }, undefined, 'jwt.issue', 'deployment', 'sentiment'],
+    ['POST', '/api/v1/issue-jwt', { infrastructure: 'prod' }, undefined, 'jwt.issue', 'infrastructure', 'prod'],
+    [
+      'POST',
+      '/api/v1/issue-jwt',
+      { deployment: '', infrastructure: 'prod' },
+      undefined,
+      'jwt.issue',
+      'infrastructure',
+      'prod',
+    ],
+    ['GET', '/api/v1/issue-jwt', {}, undefined, 'jwt.issue', 'jwt', undefined],
+    ['GET', '/api/v1/issue-jwt', { deployment: 'a b' }, undefined, 'jwt.issue', 'deployment', UNSAFE_NAME],
   ];
   it.each(cases)('%s %s', (method, pattern, params, created, action, targetKind, targetName) => {
     expect(describeAction(method, pattern, params, created)).toEqual({ action, targetKind, targetName });
@@ -119,5 +132,20 @@ describe('outcomeOf', () => {
     [500, false, 'failed'],
   ] as const)('%i (hidden %s) → %s', (status, hidden, outcome) => {
     expect(outcomeOf(status, hidden)).toBe(outcome);
+  });
+});
+
+describe('actionParams reads only the fields that name a target', () => {
+  it('path parameters for ordinary routes; the named query or body fields (body first) for the rest', () => {
+    expect(actionParams('/api/v1/deployments/:name', { name: 'a' }, { q: 'x' }, { b: 'y' })).toEqual({ name: 'a' });
+    expect(actionParams('/token', {}, { type: 'inference', extra: 'mgk_secret' }, undefined)).toEqual({
+      type: 'inference',
+    });
+    expect(
+      actionParams('/api/v1/issue-jwt', {}, { deployment: 'q', expires_at: 'x' }, { deployment: 'b', token: 't' }),
+    ).toEqual({ deployment: 'b' });
+    expect(actionParams('/api/v1/issue-jwt', {}, { infrastructure: 'i' }, null)).toEqual({ infrastructure: 'i' });
+    // An inherited property is no field.
+    expect(actionParams('/api/v1/issue-jwt', {}, Object.create({ deployment: 'proto' }), undefined)).toEqual({});
   });
 });

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditIntent } from '../src/audit/intent.js';
+import type { AuditRecord } from '../src/audit/record.js';
 import { ModelgateError } from '../src/errors/registry.js';
 import { openStore, type Store } from '../src/store/database.js';
-import { classifyStoreError, inTransaction, rowNoun, toConflict } from '../src/store/transaction.js';
+import { classifyStoreError, inTransaction, rowNoun, toConflict, withCommitRider } from '../src/store/transaction.js';
 import { tempDir } from './helpers/node-process.js';
 import { createScratchDatabase } from './helpers/postgres.js';
 
@@ -107,6 +109,39 @@ describe.each(backends)('inTransaction on $label', ({ open }) => {
     }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'RESOURCE_CONFLICT', status: 409 });
     expect(await names()).not.toContain('collateral');
+  });
+
+  it('a commit rider is written by the first transaction that commits, after a rolled-back one, and once', async () => {
+    const writes: string[] = [];
+    // The audit intent, writing a row of its own in place of an audit record.
+    const rider = new AuditIntent(
+      () => ({}) as AuditRecord,
+      async (tx) => {
+        writes.push('rider');
+        await tx.db.insertInto('infrastructures').values(infra('rider-row')).execute();
+        // The first time, the rider's own row is refused: the work's rows must go with it.
+        if (writes.length === 1) throw new Error('rider refused');
+      },
+    );
+    await withCommitRider(rider, async () => {
+      // The work fails: the rider is not written. Then the rider fails: the work is rolled back.
+      // Both times the next transaction takes the rider.
+      await inTransaction(first, async (tx) => {
+        await tx.db.insertInto('infrastructures').values(infra('ride-0')).execute();
+        await tx.db.insertInto('infrastructures').values(infra('ride-0')).execute();
+      }).catch(() => {});
+      await expect(
+        inTransaction(first, (tx) => tx.db.insertInto('infrastructures').values(infra('ride-a')).execute()),
+      ).rejects.toThrow('rider refused');
+      await inTransaction(first, (tx) => tx.db.insertInto('infrastructures').values(infra('ride-b')).execute());
+      await inTransaction(first, (tx) => tx.db.insertInto('infrastructures').values(infra('ride-c')).execute());
+    });
+    // Outside the rider's scope nothing rides.
+    await inTransaction(first, (tx) => tx.db.insertInto('infrastructures').values(infra('ride-d')).execute());
+    expect(writes).toEqual(['rider', 'rider']);
+    expect(rider.written).toBe(true);
+    expect(rider.close()).toBe(false);
+    expect((await names()).filter((n) => n.startsWith('ride'))).toEqual(['ride-b', 'ride-c', 'ride-d', 'rider-row']);
   });
 });
 

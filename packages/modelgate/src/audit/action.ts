@@ -26,11 +26,57 @@ const VERBS: Readonly<Record<string, string>> = {
   HEAD: 'read',
 };
 
+/** A route whose action the path alone cannot say; its target is named by a query or body field. */
+interface SpecialAction {
+  readonly action: string;
+  /** The field naming the target, and the target's kind, first present wins; then `targetKind`. */
+  readonly targetFields: Readonly<Record<string, string>>;
+  readonly targetKind: string;
+}
+
 /** Routes whose action the path alone cannot say. */
-const SPECIAL: Readonly<Record<string, { action: string; targetKind: string; targetParam: string }>> = {
+const SPECIAL: Readonly<Record<string, SpecialAction>> = {
   // TorchServe's token API replaces a node key on GET as on POST; `type` names which one.
-  '/token': { action: 'node_key.rotate', targetKind: 'node_key', targetParam: 'type' },
+  '/token': { action: 'node_key.rotate', targetFields: { type: 'node_key' }, targetKind: 'node_key' },
+  // Minting a platform JWT, by GET or POST; the target is in the query (Scaleway) or the body.
+  [`${API_PREFIX}/issue-jwt`]: {
+    action: 'jwt.issue',
+    targetFields: { deployment: 'deployment', infrastructure: 'infrastructure' },
+    targetKind: 'jwt',
+  },
 };
+
+/**
+ * The values `describeAction` reads for a route: its path parameters, or, for the few routes that
+ * name their target in the query or the body, those named fields alone (a body field wins, as the
+ * handlers merge them). No other query or body value is ever read.
+ *
+ * @example
+ * ```ts
+ * actionParams('/token', {}, { type: 'inference', other: 'x' }, undefined); // { type: 'inference' }
+ * ```
+ */
+export function actionParams(
+  pattern: string,
+  params: unknown,
+  query: unknown,
+  body: unknown,
+): Readonly<Record<string, unknown>> {
+  const special = SPECIAL[pattern];
+  if (!special) return (params ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const field of Object.keys(special.targetFields)) {
+    const value = fieldOf(body, field) ?? fieldOf(query, field);
+    if (value !== undefined) out[field] = value;
+  }
+  return out;
+}
+
+function fieldOf(source: unknown, field: string): unknown {
+  return typeof source === 'object' && source !== null && Object.hasOwn(source, field)
+    ? (source as Record<string, unknown>)[field]
+    : undefined;
+}
 
 /**
  * A name for the audit log, or `[invalid]`: only plain names and ids are kept, and never a
@@ -72,11 +118,12 @@ export function describeAction(
 ): DescribedAction {
   const special = SPECIAL[pattern];
   if (special) {
-    const name = params[special.targetParam];
+    // An empty value names nothing (as the handlers read it).
+    const field = Object.keys(special.targetFields).find((f) => params[f] !== undefined && params[f] !== '');
     return {
       action: special.action,
-      targetKind: special.targetKind,
-      targetName: name === undefined ? name : safeName(name),
+      targetKind: field === undefined ? special.targetKind : (special.targetFields[field] ?? special.targetKind),
+      targetName: field === undefined ? undefined : safeName(params[field]),
     };
   }
   const path = pattern.startsWith(`${API_PREFIX}/`) ? pattern.slice(API_PREFIX.length) : pattern;

@@ -27,7 +27,8 @@ export const AUDIT_DEFAULTS = {
 
 /**
  * Writes audit records off the hot path: `record()` only queues, a timer writes the queue in
- * batches. The queue is bounded, and data-plane refusals (which a flood can make cheaply) are
+ * batches (refusals and failures: a crash loses what is queued; changes commit with their own
+ * transaction instead, see `installAuditLog`). The queue is bounded, and data-plane refusals (which a flood can make cheaply) are
  * also rate-bounded by a token bucket; whatever does not fit is counted in `dropped` and logged
  * rather than slowing requests or growing memory. `close()` writes what is left.
  *
@@ -75,13 +76,21 @@ export class AuditWriter {
     return this.#dropped;
   }
 
-  /** Queues a record of a management change or a denied management attempt. */
+  /** Queues a record of a refused or failed management attempt (an allowed change commits with its transaction). */
   record(record: AuditRecord): void {
     if (this.#closed || this.#queue.length >= this.#options.maxQueue) {
       this.#dropped++;
       return;
     }
     this.#queue.push(record);
+  }
+
+  /**
+   * Writes one record now, past the queue, and resolves once it is stored: for a change with no
+   * transaction of its own to commit with (see `installAuditLog`). Rejects when the store does.
+   */
+  commit(record: AuditRecord): Promise<void> {
+    return this.#write([record]);
   }
 
   /** Queues a data-plane refusal, within the refusal rate. */

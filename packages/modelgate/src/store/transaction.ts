@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Kysely, sql } from 'kysely';
 import { ModelgateError } from '../errors/registry.js';
 import type { Store } from './database.js';
@@ -50,7 +51,55 @@ export function isInTransaction(store: Store): boolean {
   return open.has(store);
 }
 
+/**
+ * Rows that must commit with the first transaction of a piece of work (a management request's
+ * audit record with the change it records), or not at all.
+ */
+export interface CommitRider {
+  /** True while it still has to ride: not yet committed and not being written by another transaction. */
+  claim(): boolean;
+  /** Writes its rows into the transaction, just before the commit. */
+  write(tx: Store): Promise<void>;
+  /** After the commit: it is stored. */
+  committed(): void;
+  /** After a rollback: the next transaction takes it. */
+  release(): void;
+}
+
+const riders = new AsyncLocalStorage<CommitRider>();
+
+/**
+ * Runs `fn` so that the first transaction it (or anything it awaits) commits also writes
+ * `rider`'s rows, before that commit. Transactions joined by a nested call are not separate.
+ *
+ * @example
+ * ```ts
+ * withCommitRider(auditIntent, () => handler(req, reply));
+ * ```
+ */
+export function withCommitRider<T>(rider: CommitRider, fn: () => T): T {
+  return riders.run(rider, fn);
+}
+
 async function runOnce<T>(store: Store, work: (tx: Store) => Promise<T>): Promise<T> {
+  const rider = riders.getStore();
+  const riding = rider?.claim() === true;
+  const withRider = async (tx: Store): Promise<T> => {
+    const result = await work(tx);
+    if (riding) await rider?.write(tx);
+    return result;
+  };
+  try {
+    const result = await runOnceBare(store, withRider);
+    if (riding) rider?.committed();
+    return result;
+  } catch (err) {
+    if (riding) rider?.release();
+    throw err;
+  }
+}
+
+async function runOnceBare<T>(store: Store, work: (tx: Store) => Promise<T>): Promise<T> {
   if (store.dialect === 'postgres') {
     return store.db.transaction().execute((trx) => work(bind(store, trx)));
   }

@@ -111,7 +111,13 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
   const issued = { 200: ref('IssuedJwt'), ...errors(404) };
   app.get<{ Querystring: IssueInput }>(
     `${API_PREFIX}/issue-jwt`,
-    { schema: { tags, operationId: 'issueJwtWithQuery', summary, querystring: issueInput, response: issued } },
+    {
+      schema: { tags, operationId: 'issueJwtWithQuery', summary, querystring: issueInput, response: issued },
+      // Minting a credential is a change whatever the method: audited like the POST. A HEAD
+      // must not mint a token it cannot even show.
+      config: { change: true },
+      exposeHeadRoute: false,
+    },
     async (req) => issueJwt(control, keys, settings, req.principal, req.query),
   );
   // Scaleway's clients send the target as query parameters, on GET and POST alike.

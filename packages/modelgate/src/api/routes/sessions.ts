@@ -41,7 +41,8 @@ export async function sessionRoutes(
   app.post<{ Body: { username: string; password: string } }>(
     base,
     {
-      config: { auth: 'public' },
+      // Public, yet audited: every sign-in, failed, throttled or not, leaves a record.
+      config: { auth: 'public', change: true },
       schema: {
         tags: ['sessions'],
         operationId: 'signIn',
@@ -60,7 +61,15 @@ export async function sessionRoutes(
       },
     },
     async (req, reply) => {
-      const signed = await sessions.signIn(req.body.username, req.body.password, opts.clientAddress(req));
+      const checked = await sessions.check(req.body.username, req.body.password, opts.clientAddress(req));
+      if (!checked.ok) {
+        // The audit names the account attacked, never a typed name that is none (it may be a password).
+        req.auditTarget = checked.account ?? null;
+        throw new ModelgateError('SIGN_IN_FAILED');
+      }
+      // The record commits with the session, under the user it signed in.
+      req.auditActor = { kind: 'user', id: checked.userId, name: checked.username };
+      const signed = await sessions.open(checked.userId, checked.username);
       const maxAge = Math.max(0, Math.floor((Date.parse(signed.expires_at) - Date.now()) / 1000));
       reply.header('set-cookie', sessionCookie(signed.token, maxAge, req.protocol === 'https'));
       reply.code(201);

@@ -49,8 +49,8 @@ export async function tokenRoutes(app: FastifyInstance, opts: { nodeKeys: NodeKe
     req.log.info({ type }, 'node key replaced');
     return reply.send({ type, key, 'expiration time': expiresAt });
   };
-  // No automatic HEAD route: a HEAD must never rotate a key.
-  const options = { schema, config: { auth: 'token_api' as const }, exposeHeadRoute: false };
+  // No automatic HEAD route: a HEAD must never rotate a key. A change on GET too (audited so).
+  const options = { schema, config: { auth: 'token_api' as const, change: true }, exposeHeadRoute: false };
   app.get('/token', { ...options, schema: { ...schema, operationId: 'renewNodeKeyWithGet' } }, handler);
   app.post('/token', { ...options, schema: { ...schema, operationId: 'renewNodeKey' } }, handler);
 }

@@ -3,6 +3,7 @@ import { ModelgateError } from '../../errors/registry.js';
 import { clientKey, FailureThrottle } from '../../gateway/failure-throttle.js';
 import { hashPassword, verifyPassword } from '../../secrets/password-hash.js';
 import type { Store } from '../../store/database.js';
+import { inTransaction } from '../../store/transaction.js';
 import { generateCredential, hashCredential, type ParsedCredential, randomBase62 } from '../credential.js';
 import { type Denial, deny } from '../denial.js';
 import { ExpensiveCheckLimiter } from '../expensive-check-limiter.js';
@@ -20,6 +21,14 @@ export interface SessionOptions {
   /** Injectable clock for tests. */
   readonly now?: () => number;
 }
+
+/**
+ * What {@link SessionService.check} found: the user, or a failure naming the account only when
+ * the username is one (what was typed into the field may otherwise be a password).
+ */
+export type SignInCheck =
+  | { readonly ok: true; readonly userId: string; readonly username: string }
+  | { readonly ok: false; readonly account: string | undefined };
 
 export interface SignedIn {
   readonly token: string;
@@ -62,6 +71,17 @@ export class SessionService {
    * client address (429 with Retry-After).
    */
   async signIn(username: unknown, password: unknown, address: string | undefined): Promise<SignedIn> {
+    const checked = await this.check(username, password, address);
+    if (!checked.ok) throw new ModelgateError('SIGN_IN_FAILED');
+    return this.open(checked.userId, checked.username);
+  }
+
+  /**
+   * The first half of {@link signIn}: checks a username and password, counting a failure against
+   * the throttles, without opening a session (so the caller can name the user before it does).
+   * @throws THROTTLED (429) when the username or the address is over its failure limit
+   */
+  async check(username: unknown, password: unknown, address: string | undefined): Promise<SignInCheck> {
     const name = typeof username === 'string' ? username.toLowerCase() : '';
     const keys = [`u:${name}`, `a:${clientKey(address)}`] as const;
     const waits = [this.byUsername.enter(keys[0]), this.byAddress.enter(keys[1])];
@@ -106,29 +126,35 @@ export class SessionService {
     if (!ok || !user) {
       this.byUsername.fail(keys[0]);
       this.byAddress.fail(keys[1]);
-      throw new ModelgateError('SIGN_IN_FAILED');
+      return { ok: false, account: user?.username };
     }
     this.byUsername.release(keys[0]);
     this.byAddress.release(keys[1]);
-    return this.open(user.id, user.username);
+    return { ok: true, userId: user.id, username: user.username };
   }
 
-  private async open(userId: string, username: string): Promise<SignedIn> {
+  /**
+   * Opens a session for a user whose password was just checked ({@link check}), in a transaction
+   * of its own, so whatever rides the request's first commit (its audit record) commits with it.
+   */
+  async open(userId: string, username: string): Promise<SignedIn> {
     const token = generateCredential('user_session');
     const now = this.now();
     const expires = new Date(now + this.options.absoluteTimeoutMin * 60_000).toISOString();
     const at = new Date(now).toISOString();
-    await this.store.db
-      .insertInto('sessions')
-      .values({
-        id: `ses_${randomBase62(14)}`,
-        hash: hashCredential(token),
-        user_id: userId,
-        created_at: at,
-        last_seen_at: at,
-        expires_at: expires,
-      })
-      .execute();
+    await inTransaction(this.store, (tx) =>
+      tx.db
+        .insertInto('sessions')
+        .values({
+          id: `ses_${randomBase62(14)}`,
+          hash: hashCredential(token),
+          user_id: userId,
+          created_at: at,
+          last_seen_at: at,
+          expires_at: expires,
+        })
+        .execute(),
+    );
     return { token, expires_at: expires, username };
   }
 
@@ -165,8 +191,8 @@ export class SessionService {
     return { kind: 'user', id: row.user_id, name: row.username, session: row.id, viaCookie };
   }
 
-  /** Ends one session (sign-out); idempotent. */
+  /** Ends one session (sign-out); idempotent. A transaction, so a sign-out's audit record commits with it. */
   async end(sessionId: string): Promise<void> {
-    await this.store.db.deleteFrom('sessions').where('id', '=', sessionId).execute();
+    await inTransaction(this.store, (tx) => tx.db.deleteFrom('sessions').where('id', '=', sessionId).execute());
   }
 }
