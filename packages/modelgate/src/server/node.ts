@@ -69,7 +69,12 @@ export interface RunningNode {
 export interface NodeOptions {
   /** Whether this process serves model traffic (default true; a multi-process primary does not). */
   readonly dataPlane?: boolean;
-  /** The clock signing keys are retired by (epoch ms); tests move it instead of waiting. */
+  /**
+   * The node's one clock (epoch ms, default `Date.now`): signing keys are retired, platform JWTs
+   * issued, revoked and verified, external OIDC tokens verified and their issuers' keys
+   * refetched by it. Tests move it instead of waiting. (Worker processes of a multi-process
+   * node keep real time: a function does not cross a process boundary.)
+   */
   readonly clock?: () => number;
 }
 
@@ -185,6 +190,7 @@ export async function startNode(
             address: addresses.inference,
             tls,
             registry: metrics.registry,
+            clock: options.clock,
           })
         : undefined;
     if (dataPlane) cleanups.push(() => dataPlane.close());
@@ -203,7 +209,7 @@ export async function startNode(
         audit,
         sessions,
         clientAddress,
-        jwt: { keys: signingKeys, settings: config },
+        jwt: { keys: signingKeys, settings: config, clock: options.clock },
         apiTokens: config,
       },
       (handler) => {
