@@ -32,7 +32,13 @@ describe.each(['sqlite', 'postgres'] as const)('a retired signing key on %s', (d
     const backend = await storeFor(dialect);
     drop = backend.drop;
     const env = { MODELGATE_MASTER_KEY: randomBytes(32).toString('hex') };
-    const overrides = { ...backend.overrides, jwt_max_ttl_s: String(MAX_TTL_S), failure_limit: '1000' };
+    // The clock moves past an hour: the node keys (by the same clock) must outlive that.
+    const overrides = {
+      ...backend.overrides,
+      jwt_max_ttl_s: String(MAX_TTL_S),
+      failure_limit: '1000',
+      token_expiration_min: String((4 * MAX_TTL_S) / 60),
+    };
     nodes.push(await startTestNode(overrides, env, { clock: clock.now }));
     // Two nodes on one PostgreSQL store must agree; SQLite is one node's own file.
     if (dialect === 'postgres') nodes.push(await startTestNode(overrides, env, { clock: clock.now }));

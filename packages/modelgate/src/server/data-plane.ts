@@ -52,7 +52,10 @@ export interface DataPlaneDeps {
   readonly tls: TlsFiles;
   /** Where the data plane's metrics are registered (the node's registry, or a worker's own). */
   readonly registry: Registry;
-  /** The node's clock (epoch ms) external tokens and issuer key fetches are timed by; default `Date.now`. */
+  /**
+   * The node's clock (epoch ms) the expiry and grace of API keys and tokens, external tokens and
+   * issuer key fetches are timed by; default `Date.now`.
+   */
   readonly clock?: () => number;
 }
 
@@ -121,8 +124,8 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     routes,
     verifiers: {
       nodeKeys: deps.nodeKeys,
-      apiKeys: new ApiKeyVerifier(control.store, control.bus),
-      apiTokens: new ApiTokenVerifier(control.store, control.bus),
+      apiKeys: new ApiKeyVerifier(control.store, control.bus, deps.clock),
+      apiTokens: new ApiTokenVerifier(control.store, control.bus, deps.clock),
       basic: new BasicVerifier(deps.checkSlots, control.bus),
       platformJwt: deps.platformJwt,
       oidc: new OidcVerifier({

@@ -8,13 +8,11 @@ import { errors } from '../openapi.js';
 import { API_PREFIX } from '../prefix.js';
 import { ref } from '../schemas.js';
 
-/** What the platform JWT routes need: the signing keys, the node's JWT settings and its clock. */
+/** What the platform JWT routes need: the signing keys and the node's JWT settings. */
 export interface JwtRouteOptions {
   readonly control: ControlContext;
   readonly keys: SigningKeyRing;
   readonly settings: JwtSettings;
-  /** The node's clock (epoch ms) tokens are issued and revoked by; default `Date.now`. */
-  readonly clock?: () => number;
 }
 
 const issueInput = {
@@ -101,7 +99,7 @@ type IssueInput = { deployment?: string; infrastructure?: string; expires_at?: s
 
 /** Platform JWTs: the JWKS, issuing (S2–S4), revocation (X1) and signing key rotation. */
 export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Promise<void> {
-  const { control, keys, settings, clock } = opts;
+  const { control, keys, settings } = opts;
   const tags = ['platform jwt'];
 
   app.get(JWKS_PATH, { schema: { hide: true }, config: { auth: 'public' } }, async (_req, reply) => {
@@ -114,7 +112,7 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
   app.get<{ Querystring: IssueInput }>(
     `${API_PREFIX}/issue-jwt`,
     { schema: { tags, operationId: 'issueJwtWithQuery', summary, querystring: issueInput, response: issued } },
-    async (req) => issueJwt(control, keys, settings, req.principal, req.query, clock),
+    async (req) => issueJwt(control, keys, settings, req.principal, req.query),
   );
   // Scaleway's clients send the target as query parameters, on GET and POST alike.
   app.post<{ Body: IssueInput | undefined; Querystring: IssueInput }>(
@@ -135,7 +133,7 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
         req.body ??= {};
       },
     },
-    async (req) => issueJwt(control, keys, settings, req.principal, { ...req.query, ...req.body }, clock),
+    async (req) => issueJwt(control, keys, settings, req.principal, { ...req.query, ...req.body }),
   );
 
   app.post<{ Body: { jti?: string; deployment?: string; infrastructure?: string; issued_before?: string } }>(
@@ -151,7 +149,7 @@ export async function jwtRoutes(app: FastifyInstance, opts: JwtRouteOptions): Pr
     },
     async (req, reply) => {
       reply.code(201);
-      return revokeJwt(control, settings, req.principal, req.body ?? {}, clock);
+      return revokeJwt(control, settings, req.principal, req.body ?? {});
     },
   );
 
