@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCredential } from '../src/auth/credential.js';
 import { waitForAudit } from './helpers/audit.js';
 import { STORE_BACKENDS } from './helpers/backends.js';
+import { testClock } from './helpers/clock.js';
 import { withBrokenChecksum } from './helpers/credentials.js';
 import { deploy, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, userWithSession } from './helpers/people.js';
@@ -14,6 +15,8 @@ import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
  * in the list, outside it, one the owner may not read, and the management API.
  */
 describe.each(STORE_BACKENDS)('API tokens on $name', (backend) => {
+  /** The node's clock: moved past an expiry instead of waiting for it. */
+  const clock = testClock();
   let t: TestNode;
   let up: TestUpstream;
   let drop: () => Promise<void>;
@@ -24,7 +27,7 @@ describe.each(STORE_BACKENDS)('API tokens on $name', (backend) => {
   beforeAll(async () => {
     const store = await backend.setup();
     drop = store.drop;
-    t = await startTestNode({ ...store.overrides, failure_limit: '1000' });
+    t = await startTestNode({ ...store.overrides, failure_limit: '1000' }, {}, { clock: clock.now });
     up = await recordingUpstream('model');
     const m = t.keys.management;
     for (const name of ['alpha', 'beta', 'hidden']) {
@@ -207,15 +210,17 @@ describe.each(STORE_BACKENDS)('API tokens on $name', (backend) => {
   });
 
   it('an expired token is refused with 401 CREDENTIAL_EXPIRED on both planes', async () => {
-    const expiresAt = new Date(Date.now() + 1500).toISOString();
+    const expiresAt = new Date(clock.now() + 60_000).toISOString();
     const made = await create(alice, {
       name: 'short',
       ops_access: true,
       endpoint_access: { all: true },
       expires_at: expiresAt,
     });
-    await model('alpha', made.token); // caches it (200, or already expired on a slow machine)
-    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(expiresAt) - Date.now()) + 50));
+    expect((await model('alpha', made.token)).status).toBe(200); // valid, and cached
+    expect((await api(t, made.token, 'GET', '/whoami')).status).toBe(200);
+    // The node's clock moves past expires_at instead of the test waiting for it.
+    clock.at(Date.parse(expiresAt) + 1000);
     const data = await model('alpha', made.token);
     expect(data.status).toBe(401);
     expect(data.code).toBe('CREDENTIAL_EXPIRED');

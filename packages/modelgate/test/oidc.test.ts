@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OIDC_JWKS_MAX_AGE_MS } from '../src/server/data-plane.js';
+import { testClock } from './helpers/clock.js';
 import { call } from './helpers/http.js';
 import { deploy, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
@@ -11,6 +13,10 @@ import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 const AUDIENCE = 'https://model.example';
 const SHORT = 'https://short.example';
 const OTHER = 'https://other.example';
+/** The provider's lifetime for tokens for SHORT. */
+const SHORT_TTL_S = 60;
+/** The node's `oidc_jwks_cooldown_s`. */
+const COOLDOWN_MS = 30_000;
 
 /**
  * A real OpenID provider (`oidc-provider`) in this process, issuing JWT access tokens by client
@@ -58,7 +64,7 @@ async function startIssuer() {
             scope: 'predict other',
             audience: resource,
             accessTokenFormat: 'jwt',
-            accessTokenTTL: resource === SHORT ? 1 : 300,
+            accessTokenTTL: resource === SHORT ? SHORT_TTL_S : 300,
             jwt: { sign: { alg: 'ES256' } },
           }),
         },
@@ -106,7 +112,14 @@ async function startIssuer() {
   return { issuer, counts, use, token, sign, fail, close };
 }
 
+/**
+ * The node runs on a test clock: expiry and the JWKS cooldown and max age are crossed by moving
+ * it, not by sleeping. The provider stamps tokens with real time; the node's clock only ever
+ * moves ahead of it.
+ */
 describe('external OAuth2/OIDC access tokens from a real provider (oidc-provider)', () => {
+  const clock = testClock();
+  const nowS = () => Math.floor(clock.now() / 1000);
   let t: TestNode;
   let up: TestUpstream;
   let idp: Awaited<ReturnType<typeof startIssuer>>;
@@ -117,7 +130,11 @@ describe('external OAuth2/OIDC access tokens from a real provider (oidc-provider
     otherIdp = await startIssuer();
     await idp.use();
     await otherIdp.use();
-    t = await startTestNode({ failure_limit: '100000', oidc_jwks_cooldown_s: '1' });
+    t = await startTestNode(
+      { failure_limit: '100000', oidc_jwks_cooldown_s: String(COOLDOWN_MS / 1000) },
+      {},
+      { clock: clock.now },
+    );
     up = await recordingUpstream('up');
     const oidc = { issuer: idp.issuer, audiences: [AUDIENCE], required_scopes: ['predict'], algorithms: ['ES256'] };
     await deploy(t, { name: 'm', upstream: up.url, access: 'protected', auth: { oidc } });
@@ -149,6 +166,20 @@ describe('external OAuth2/OIDC access tokens from a real provider (oidc-provider
 
   const model = (name: string, token: string) =>
     call(`${t.node.urls.inference}/${name}/predict`, { headers: { authorization: `Bearer ${token}` } });
+  /** Claims `m` accepts, valid for two days by the node's clock. */
+  const claims = (extra: Record<string, unknown>) => ({
+    iss: idp.issuer,
+    aud: AUDIENCE,
+    scope: 'predict',
+    sub: 'svc',
+    exp: nowS() + 2 * 86_400,
+    ...extra,
+  });
+  /** A token for `m` signed with a key the issuer never published, under `kid`. */
+  const forged = async (kid: string) => {
+    const pair = await generateKeyPair('ES256');
+    return new SignJWT(claims({ iat: nowS() })).setProtectedHeader({ alg: 'ES256', kid }).sign(pair.privateKey);
+  };
 
   it('a valid access token is accepted, by discovery and by a pinned JWKS URL', async () => {
     const token = await idp.token('predict');
@@ -179,27 +210,23 @@ describe('external OAuth2/OIDC access tokens from a real provider (oidc-provider
     expect((await model('claims', await idp.token('predict'))).status).toBe(403);
   });
 
-  it('an expired token is refused with 401 CREDENTIAL_EXPIRED', async () => {
-    const token = await idp.token('predict', SHORT);
-    await new Promise((r) => setTimeout(r, 2100));
-    const res = await model('short', token);
-    expect(res.status).toBe(401);
-    expect(res.json.error.code).toBe('CREDENTIAL_EXPIRED');
+  it('an expired token is refused with 401 CREDENTIAL_EXPIRED, whether the gateway had cached it or not', async () => {
+    const seen = await idp.token('predict', SHORT);
+    const unseen = await idp.token('predict', SHORT);
+    // Valid until its exp (the control), and so cached.
+    expect((await model('short', seen)).status).toBe(200);
+    // `short` allows no skew: one second past the provider's lifetime is past exp.
+    clock.advance((SHORT_TTL_S + 1) * 1000);
+    for (const token of [seen, unseen]) {
+      const res = await model('short', token);
+      expect(res.status).toBe(401);
+      expect(res.json.error.code).toBe('CREDENTIAL_EXPIRED');
+    }
   });
 
   describe('iat (issue 17, defect 9): not in the future beyond clock_skew_s (60 s here)', () => {
-    const now = () => Math.floor(Date.now() / 1000);
-    const claims = (extra: Record<string, unknown>) => ({
-      iss: idp.issuer,
-      aud: AUDIENCE,
-      scope: 'predict',
-      sub: 'svc',
-      exp: now() + 2 * 86_400,
-      ...extra,
-    });
-
     it('the provider’s key signs an accepted token when iat is now (the control)', async () => {
-      const res = await model('m', await idp.sign(claims({ iat: now() })));
+      const res = await model('m', await idp.sign(claims({ iat: nowS() })));
       expect(res.status, res.text).toBe(200);
     });
 
@@ -208,7 +235,7 @@ describe('external OAuth2/OIDC access tokens from a real provider (oidc-provider
       ['a day', 86_400],
       ['just past the skew', 120],
     ])('iat %s in the future is refused with 401 CREDENTIAL_UNKNOWN', async (_label, ahead) => {
-      const token = await idp.sign(claims({ iat: now() + ahead }));
+      const token = await idp.sign(claims({ iat: nowS() + ahead }));
       for (const deployment of ['m', 'pinned']) {
         const res = await model(deployment, token);
         expect(res.status, `${deployment}: ${res.text}`).toBe(401);
@@ -220,7 +247,7 @@ describe('external OAuth2/OIDC access tokens from a real provider (oidc-provider
     });
 
     it('iat within the skew is accepted (a provider whose clock runs a little ahead)', async () => {
-      const res = await model('m', await idp.sign(claims({ iat: now() + 20 })));
+      const res = await model('m', await idp.sign(claims({ iat: nowS() + 20 })));
       expect(res.status, res.text).toBe(200);
     });
 
@@ -288,36 +315,44 @@ describe('external OAuth2/OIDC access tokens from a real provider (oidc-provider
   });
 
   it('key rotation at the provider: new tokens are accepted after one refetch; unknown kids refetch at most once per cooldown', async () => {
-    await new Promise((r) => setTimeout(r, 1100));
-    await idp.use();
+    // The node holds the provider's current keys, and a cooldown ago it last asked for them.
+    expect((await model('m', await idp.token('predict'))).status).toBe(200);
+    clock.advance(COOLDOWN_MS);
     const fetchesBefore = idp.counts.jwks;
+    // An unknown kid past the cooldown: one fetch, which starts a new cooldown.
+    expect((await model('m', await forged('unknown-first'))).status).toBe(401);
+    expect(idp.counts.jwks).toBe(fetchesBefore + 1);
+    // The provider rotates within it: its new key is not asked for yet.
+    await idp.use();
     const token = await idp.token('predict');
+    expect((await model('m', token)).status).toBe(401);
+    expect(idp.counts.jwks).toBe(fetchesBefore + 1);
+    // Once the cooldown has passed, the same token is accepted after exactly one refetch.
+    clock.advance(COOLDOWN_MS);
     expect((await model('m', token)).status).toBe(200);
-    expect(idp.counts.jwks).toBe(fetchesBefore + 1);
-    // A burst of unknown kids within the cooldown causes no further fetch.
-    const pair = await generateKeyPair('ES256');
-    for (let i = 0; i < 5; i++) {
-      const forged = await new SignJWT({ iss: idp.issuer, aud: AUDIENCE, scope: 'predict' })
-        .setProtectedHeader({ alg: 'ES256', kid: `unknown-${i}` })
-        .setIssuedAt()
-        .setExpirationTime('5m')
-        .sign(pair.privateKey);
-      expect((await model('m', forged)).status).toBe(401);
-    }
-    expect(idp.counts.jwks).toBe(fetchesBefore + 1);
+    expect(idp.counts.jwks).toBe(fetchesBefore + 2);
+    // A burst of unknown kids within the new cooldown causes no further fetch.
+    for (let i = 0; i < 5; i++) expect((await model('m', await forged(`unknown-${i}`))).status).toBe(401);
+    expect(idp.counts.jwks).toBe(fetchesBefore + 2);
   });
 
   it('a failing issuer: cached keys keep verifying, unknown keys are refused', async () => {
+    const warm = await idp.token('predict');
     const fresh = await idp.token('predict');
-    await new Promise((r) => setTimeout(r, 1100));
+    // The node holds the key that signed both (the control).
+    expect((await model('m', warm)).status).toBe(200);
+    clock.advance(COOLDOWN_MS);
     idp.fail();
+    const fetchesBefore = idp.counts.jwks;
+    // A token the node never saw, verified by the cached keys without asking the issuer.
     expect((await model('m', fresh)).status).toBe(200);
-    const pair = await generateKeyPair('ES256');
-    const forged = await new SignJWT({ iss: idp.issuer, aud: AUDIENCE, scope: 'predict' })
-      .setProtectedHeader({ alg: 'ES256', kid: 'rotated-while-down' })
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(pair.privateKey);
-    expect((await model('m', forged)).status).toBe(401);
+    expect(idp.counts.jwks).toBe(fetchesBefore);
+    // An unknown kid past the cooldown: the node asks, the issuer fails, the token is refused.
+    expect((await model('m', await forged('rotated-while-down'))).status).toBe(401);
+    expect(idp.counts.jwks).toBe(fetchesBefore + 1);
+    // Past the keys' maximum age a refresh is due on use; it fails, and the cached keys still verify.
+    clock.advance(OIDC_JWKS_MAX_AGE_MS);
+    expect((await model('m', await idp.sign(claims({ iat: nowS() })))).status).toBe(200);
+    expect(idp.counts.jwks).toBe(fetchesBefore + 2);
   });
 });

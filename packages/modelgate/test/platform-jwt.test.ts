@@ -1,16 +1,18 @@
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { storeFor } from './helpers/backends.js';
+import { testClock } from './helpers/clock.js';
 import { getJson } from './helpers/http.js';
 import { deploy, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { recordingUpstream, type TestUpstream, websocketUpstream } from './helpers/upstreams.js';
 
 /**
  * Issuing → calling → revoking platform JWTs end to end on real sockets, once on the embedded
- * SQLite store and once on PostgreSQL.
+ * SQLite store and once on PostgreSQL. The node runs on a test clock, moved instead of slept on.
  */
 describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) => {
+  const clock = testClock();
   let t: TestNode;
   let up: TestUpstream;
   let ws: TestUpstream;
@@ -19,7 +21,7 @@ describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) 
   beforeAll(async () => {
     const store = await storeFor(dialect);
     drop = store.drop;
-    t = await startTestNode({ ...store.overrides, failure_limit: '1000' });
+    t = await startTestNode({ ...store.overrides, failure_limit: '1000' }, {}, { clock: clock.now });
     up = await recordingUpstream('up');
     ws = await websocketUpstream();
     await deploy(t, { name: 'chat', upstream: ws.url, access: 'protected' });
@@ -159,9 +161,11 @@ describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) 
     expect((await model('b', infra.token)).status).toBe(401);
     expect((await model('b', dep.token)).status).toBe(401);
     expect((await model('c', elsewhere.token)).status).toBe(200);
-    // A token issued after the revocation's time works (iat has one-second resolution).
-    await new Promise((r) => setTimeout(r, 1100));
+    // A token issued after the revocation's time works (iat has one-second resolution, so the
+    // node's clock moves a second on instead of the test sleeping one).
+    clock.advance(1000);
     const fresh = await issue('deployment=b');
+    expect(decodeJwt(fresh.token).iat! * 1000).toBeGreaterThan(Date.parse(revoked.body.issued_before));
     expect((await model('b', fresh.token)).status).toBe(200);
     const depRevoked = await manage(t, 'POST', '/jwt-revocations', { deployment: 'b' });
     expect(depRevoked.status).toBe(201);
@@ -191,11 +195,11 @@ describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) 
     expect((await ask('deployment=a&expires_at=2001-01-01T00:00:00Z')).status).toBe(400);
     expect((await ask('deployment=a&expires_at=2999-01-01T00:00:00Z')).status).toBe(400);
     expect((await ask('deployment=a&expires_at=tomorrow')).status).toBe(400);
-    const soon = new Date(Date.now() + 600_000).toISOString();
+    const soon = new Date(clock.now() + 600_000).toISOString();
     const ok = await ask(`deployment=a&expires_at=${encodeURIComponent(soon)}`);
     expect(ok.status).toBe(200);
     expect(Math.abs(Date.parse(ok.body.expires_at as string) - Date.parse(soon))).toBeLessThan(1000);
-    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const future = new Date(clock.now() + 3_600_000).toISOString();
     const bad = await manage(t, 'POST', '/jwt-revocations', { deployment: 'a', issued_before: future });
     expect(bad.status).toBe(400);
     expect((await manage(t, 'POST', '/jwt-revocations', { jti: 'x', deployment: 'a' })).status).toBe(400);
@@ -205,5 +209,26 @@ describe.each(['sqlite', 'postgres'] as const)('platform JWTs on %s', (dialect) 
     expect((await getJson(`${t.node.urls.management}/api/v1/issue-jwt?deployment=a`)).status).toBe(401);
     const inference = await getJson(`${t.node.urls.management}/api/v1/issue-jwt?deployment=a`, t.keys.inference);
     expect(inference.status).toBe(403);
+  });
+
+  // Last: it moves the node's clock a minute and a half on.
+  it('a token is refused with 401 CREDENTIAL_EXPIRED once the clock passes exp plus the skew, cached or not', async () => {
+    const until = encodeURIComponent(new Date(clock.now() + 60_000).toISOString());
+    const seen = await issue(`deployment=a&expires_at=${until}`);
+    const late = await issue(`deployment=a&expires_at=${until}`);
+    const exp = decodeJwt(seen.token).exp!;
+    const skewS = t.node.config.jwt_clock_skew_s;
+    expect(skewS).toBeGreaterThan(5);
+    expect((await model('a', seen.token)).status).toBe(200);
+    // Past exp but within jwt_clock_skew_s: still accepted (from the gateway's cache).
+    clock.at((exp + skewS - 5) * 1000);
+    expect((await model('a', seen.token)).status).toBe(200);
+    // Past both: refused, the cached token and the one never presented alike.
+    clock.at((exp + skewS + 1) * 1000);
+    for (const token of [seen.token, late.token]) {
+      const res = await model('a', token);
+      expect(res.status).toBe(401);
+      expect(res.body.error?.code).toBe('CREDENTIAL_EXPIRED');
+    }
   });
 });

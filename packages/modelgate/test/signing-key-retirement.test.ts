@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeFor } from './helpers/backends.js';
+import { testClock } from './helpers/clock.js';
 import { getJson } from './helpers/http.js';
 import { deploy, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
@@ -9,14 +10,13 @@ import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 /**
  * Issue 17, defect 4: a retired signing key is trusted, and published in the JWKS, only until
  * `retired_at + jwt_max_ttl_s`, decided by time on every verification and every JWKS answer,
- * not by a reload. The nodes' key rings get an injected clock (real time plus `offset`), so the
+ * not by a reload. The nodes get an injected clock (real time plus an offset), so the
  * bound is crossed without waiting and without any event between "before" and "after".
  */
 const MAX_TTL_S = 3600;
 
 describe.each(['sqlite', 'postgres'] as const)('a retired signing key on %s', (dialect) => {
-  let offset = 0;
-  const clock = () => Date.now() + offset;
+  const clock = testClock();
   const nodes: TestNode[] = [];
   let up: TestUpstream;
   let drop: () => Promise<void>;
@@ -32,10 +32,16 @@ describe.each(['sqlite', 'postgres'] as const)('a retired signing key on %s', (d
     const backend = await storeFor(dialect);
     drop = backend.drop;
     const env = { MODELGATE_MASTER_KEY: randomBytes(32).toString('hex') };
-    const overrides = { ...backend.overrides, jwt_max_ttl_s: String(MAX_TTL_S), failure_limit: '1000' };
-    nodes.push(await startTestNode(overrides, env, { clock }));
+    // The clock moves past an hour: the node keys (by the same clock) must outlive that.
+    const overrides = {
+      ...backend.overrides,
+      jwt_max_ttl_s: String(MAX_TTL_S),
+      failure_limit: '1000',
+      token_expiration_min: String((4 * MAX_TTL_S) / 60),
+    };
+    nodes.push(await startTestNode(overrides, env, { clock: clock.now }));
     // Two nodes on one PostgreSQL store must agree; SQLite is one node's own file.
-    if (dialect === 'postgres') nodes.push(await startTestNode(overrides, env, { clock }));
+    if (dialect === 'postgres') nodes.push(await startTestNode(overrides, env, { clock: clock.now }));
     up = await recordingUpstream('up');
     await deploy(nodes[0]!, { name: 'a', upstream: up.url, access: 'protected' });
     const issue = async () => (await manage(nodes[0]!, 'GET', '/issue-jwt?deployment=a')).body.token as string;
@@ -65,12 +71,9 @@ describe.each(['sqlite', 'postgres'] as const)('a retired signing key on %s', (d
     for (let i = 0; i < 100 && !(await check()); i++) await new Promise((r) => setTimeout(r, 50));
     return check();
   };
-  const at = (ms: number) => {
-    offset = ms - Date.now();
-  };
 
   it('right before retired_at + jwt_max_ttl_s the old key verifies and is published, on every node', async () => {
-    at(bound - 1000);
+    clock.at(bound - 1000);
     for (const node of nodes) {
       expect((await model(node, seen)).status).toBe(200);
       for (const url of [node.node.urls.inference, node.node.urls.management]) {
@@ -80,7 +83,7 @@ describe.each(['sqlite', 'postgres'] as const)('a retired signing key on %s', (d
   });
 
   it('right after it, with no event or reload between, the old key verifies nothing and is gone from the JWKS', async () => {
-    at(bound + 1000);
+    clock.at(bound + 1000);
     for (const node of nodes) {
       // A token the gateway had cached, and one it never saw: both refused like a forged one.
       for (const token of [seen, unseen]) {

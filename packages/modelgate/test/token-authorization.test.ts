@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateCredential } from '../src/auth/credential.js';
 import { resolveConfig } from '../src/config/resolve.js';
+import { testClock } from './helpers/clock.js';
 import { withBrokenChecksum } from './helpers/credentials.js';
 import { getJson, rawRequest } from './helpers/http.js';
+import { startTestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, startNodeProcess, tempDir } from './helpers/node-process.js';
 
 interface KeyFile {
@@ -171,20 +173,29 @@ describe('node keys end to end (real sockets)', () => {
     expect(existsSync(path)).toBe(false);
   });
 
-  it('a short token_expiration_min makes keys expire: 401 CREDENTIAL_EXPIRED, then renewal works', async () => {
-    const node = await start(['--token-expiration-min', '0.1']); // 6 s
-    const keys = readKeys(node.cwd);
-    const expiresAt = Date.parse(keys.management['expiration time']);
-    const before = await getJson(`${node.urls.management}/api/v1/whoami`, keys.management.key);
-    // Only meaningful while the key is still fresh (a loaded machine may have been slow to get here).
-    if (Date.now() < expiresAt - 100) expect(before.status).toBe(200);
-    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 200));
-    const expired = await getJson(`${node.urls.management}/api/v1/whoami`, keys.management.key);
-    expect(expired.status).toBe(401);
-    expect(expired.body.error?.code).toBe('CREDENTIAL_EXPIRED');
-    expect(expired.headers.get('www-authenticate')).toBe('Bearer realm="modelgate", error="invalid_token"');
-    const renewed = await getJson(`${node.urls.management}/token?type=management`, keys.API.key);
-    expect((await getJson(`${node.urls.management}/api/v1/whoami`, renewed.body.key as string)).status).toBe(200);
+  it('keys expire after token_expiration_min: 401 CREDENTIAL_EXPIRED, then renewal works', async () => {
+    // In process, on a test clock moved past the expiry instead of waiting for it.
+    const clock = testClock();
+    const startedAt = clock.now();
+    const t = await startTestNode({ token_expiration_min: '1' }, {}, { clock: clock.now });
+    try {
+      const keys = readKeys(t.dir);
+      const expiresAt = Date.parse(keys.management['expiration time']);
+      expect(expiresAt - startedAt).toBeGreaterThanOrEqual(60_000);
+      expect(expiresAt - clock.now()).toBeLessThanOrEqual(60_000);
+      const whoami = (key: string) => getJson(`${t.node.urls.management}/api/v1/whoami`, key);
+      expect((await whoami(keys.management.key)).status).toBe(200);
+      clock.at(expiresAt + 1000);
+      const expired = await whoami(keys.management.key);
+      expect(expired.status).toBe(401);
+      expect(expired.body.error?.code).toBe('CREDENTIAL_EXPIRED');
+      expect(expired.headers.get('www-authenticate')).toBe('Bearer realm="modelgate", error="invalid_token"');
+      const renewed = await getJson(`${t.node.urls.management}/token?type=management`, keys.API.key);
+      expect(renewed.status).toBe(200);
+      expect((await whoami(renewed.body.key as string)).status).toBe(200);
+    } finally {
+      await t.close();
+    }
   });
 
   it('replaces a key file left behind by a crash, never trusting it', async () => {

@@ -24,7 +24,10 @@ export function createManagementAuthenticator(verifiers: {
   sessions?: SessionService;
   /** The store holding API tokens (`mgt_`); without it they are unknown. */
   apiTokens?: Store;
+  /** The clock (epoch ms) API tokens' expiry and grace are judged by; default `Date.now`. */
+  now?: () => number;
 }): ManagementAuthenticator {
+  const now = verifiers.now ?? Date.now;
   return async (req) => {
     const header = readAuthorization(req);
     if (header === undefined) {
@@ -49,7 +52,7 @@ export function createManagementAuthenticator(verifiers: {
       case 'user_session':
         return verifiers.sessions ? verifiers.sessions.verify(credential, false) : deny('unknown');
       case 'api_token':
-        return verifiers.apiTokens ? verifyOpsToken(verifiers.apiTokens, credential) : deny('unknown');
+        return verifiers.apiTokens ? verifyOpsToken(verifiers.apiTokens, credential, now()) : deny('unknown');
       default:
         return deny('unknown');
     }

@@ -7,7 +7,7 @@ import { type CredentialUsage, credentialUsageOf, deleteCredentialUsage } from '
 import type { ApiKeysTable } from '../store/schema.js';
 import { lockForUpdate } from '../store/transaction.js';
 import { versions } from './catalog.js';
-import { announce, type ControlContext, nowIso } from './context.js';
+import { announce, type ControlContext, nowIso, nowMs } from './context.js';
 import { getRow } from './deployments.js';
 import { alreadyRolled } from './rotation.js';
 import { transact } from './transaction.js';
@@ -148,7 +148,7 @@ export async function rollApiKey(
   return transact(ctx, async (tx) => {
     const old = await getKeyRow(tx, id, true);
     if (old.retires_at !== null) throw alreadyRolled('API key', old.id);
-    const retiresAt = new Date(Date.now() + (graceSeconds as number) * 1000).toISOString();
+    const retiresAt = new Date(nowMs(tx) + (graceSeconds as number) * 1000).toISOString();
     await tx.store.db.updateTable('api_keys').set({ retires_at: retiresAt }).where('id', '=', old.id).execute();
     const key = generateCredential('api_key');
     const newId_ = newId('key');
@@ -186,7 +186,7 @@ async function describe(ctx: ControlContext, row: ApiKeysTable, usage?: Credenti
     created_at: row.created_at,
     requests: usage?.requests ?? 0,
     last_used_at: usage?.last_used_at ?? row.last_used_at,
-    state: rotationState(row.retires_at, Date.now()),
+    state: rotationState(row.retires_at, nowMs(ctx)),
     retires_at: row.retires_at,
   };
   if (row.owner_type === 'deployment') {

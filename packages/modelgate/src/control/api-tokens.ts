@@ -10,7 +10,7 @@ import { TOPICS } from '../events/topics.js';
 import { type CredentialUsage, credentialUsageOf, deleteCredentialUsage } from '../store/credential-usage.js';
 import type { ApiTokensTable } from '../store/schema.js';
 import { lockForUpdate } from '../store/transaction.js';
-import { announce, type ControlContext } from './context.js';
+import { announce, type ControlContext, nowMs } from './context.js';
 import { parseInstant } from './jwt.js';
 import { alreadyRolled } from './rotation.js';
 import { transact } from './transaction.js';
@@ -123,7 +123,7 @@ export async function createApiToken(
     'ops_access must be true or false',
   );
   const endpoint = parseEndpointAccess(problems, input.endpoint_access);
-  const now = Date.now();
+  const now = nowMs(ctx);
   const expires = tokenExpiry(problems, settings, now, input.expires_at);
   problems.throwIfAny();
   const ops = input.ops_access === true;
@@ -245,7 +245,7 @@ export async function rollApiToken(
   return transact(ctx, async (tx) => {
     const old = await getTokenRow(tx, id, true);
     if (old.retires_at !== null) throw alreadyRolled('API token', old.id);
-    const now = Date.now();
+    const now = nowMs(tx);
     if (now >= Date.parse(old.expires_at)) {
       throw new ModelgateError('VALIDATION_FAILED', 'An expired API token cannot be rolled; create a new one');
     }

@@ -10,6 +10,16 @@ export interface ControlContext {
   readonly masterKey: Buffer;
   readonly bus: EventBus;
   readonly config: Pick<Config, 'basic_auth_username' | 'default_deployment_access'>;
+  /**
+   * The node's clock (epoch ms), default `Date.now`: what credentials' lifetimes and graces are
+   * computed from (platform JWTs, API keys and tokens), so they agree with the verifiers'.
+   */
+  readonly clock?: () => number;
+}
+
+/** Now by the context's clock (epoch ms). */
+export function nowMs(ctx: Pick<ControlContext, 'clock'>): number {
+  return ctx.clock ? ctx.clock() : Date.now();
 }
 
 /**

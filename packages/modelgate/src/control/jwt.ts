@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import { TOPICS } from '../events/topics.js';
 import type { JwtRevocationsTable } from '../store/schema.js';
 import { infrastructures } from './catalog.js';
-import { announce, type ControlContext, nowIso } from './context.js';
+import { announce, type ControlContext, nowIso, nowMs } from './context.js';
 import { getRow } from './deployments.js';
 import { transact } from './transaction.js';
 import { newId, Problems } from './validation.js';
@@ -76,7 +76,7 @@ export async function resolveTarget(
 /**
  * Issues a platform JWT for a deployment or an infrastructure (S2–S4), signed with the node's
  * current key. `expires_at` defaults to `jwt_default_ttl_s` from now and may not exceed
- * `jwt_max_ttl_s`.
+ * `jwt_max_ttl_s`. `iat` and `exp` are stamped by the node's clock.
  */
 export async function issueJwt(
   ctx: ControlContext,
@@ -86,7 +86,7 @@ export async function issueJwt(
   input: TargetInput & { readonly expires_at?: unknown },
 ): Promise<IssuedJwt> {
   const problems = new Problems();
-  const now = Date.now();
+  const now = nowMs(ctx);
   const requested = parseInstant(problems, 'expires_at', input.expires_at);
   // A default above the maximum is capped rather than failing every request that omits expires_at.
   const defaultTtlS = Math.min(settings.jwt_default_ttl_s, settings.jwt_max_ttl_s);
@@ -141,6 +141,7 @@ export interface RevocationInfo {
 /**
  * Revokes one platform JWT by `jti`, or every token for a target issued at or before a time
  * (X1). In force on this process when it returns, and on every other within one change-log poll.
+ * The default `issued_before`, and how long the row is kept, are by the node's clock.
  */
 export async function revokeJwt(
   ctx: ControlContext,
@@ -149,7 +150,7 @@ export async function revokeJwt(
   input: RevocationInput,
 ): Promise<RevocationInfo> {
   const problems = new Problems();
-  const now = Date.now();
+  const now = nowMs(ctx);
   const keep = (settings.jwt_max_ttl_s + settings.jwt_clock_skew_s) * 1000;
   const created_at = nowIso();
   const id = newId('rev');

@@ -52,6 +52,11 @@ export interface DataPlaneDeps {
   readonly tls: TlsFiles;
   /** Where the data plane's metrics are registered (the node's registry, or a worker's own). */
   readonly registry: Registry;
+  /**
+   * The node's clock (epoch ms) the expiry and grace of API keys and tokens, external tokens and
+   * issuer key fetches are timed by; default `Date.now`.
+   */
+  readonly clock?: () => number;
 }
 
 /** Credential kinds whose usage is counted per credential (`GET /api/v1/api-keys`, `GET /api/v1/tokens`). */
@@ -119,11 +124,15 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     routes,
     verifiers: {
       nodeKeys: deps.nodeKeys,
-      apiKeys: new ApiKeyVerifier(control.store, control.bus),
-      apiTokens: new ApiTokenVerifier(control.store, control.bus),
+      apiKeys: new ApiKeyVerifier(control.store, control.bus, deps.clock),
+      apiTokens: new ApiTokenVerifier(control.store, control.bus, deps.clock),
       basic: new BasicVerifier(deps.checkSlots, control.bus),
       platformJwt: deps.platformJwt,
-      oidc: new OidcVerifier({ cooldownMs: config.oidc_jwks_cooldown_s * 1000, maxAgeMs: OIDC_JWKS_MAX_AGE_MS }),
+      oidc: new OidcVerifier({
+        cooldownMs: config.oidc_jwks_cooldown_s * 1000,
+        maxAgeMs: OIDC_JWKS_MAX_AGE_MS,
+        now: deps.clock,
+      }),
     },
     throttle: deps.throttle,
     clientAddress: deps.clientAddress,

@@ -69,7 +69,14 @@ export interface RunningNode {
 export interface NodeOptions {
   /** Whether this process serves model traffic (default true; a multi-process primary does not). */
   readonly dataPlane?: boolean;
-  /** The clock signing keys are retired by (epoch ms); tests move it instead of waiting. */
+  /**
+   * The node's one clock (epoch ms, default `Date.now`) for its credentials: node keys expire,
+   * signing keys are retired, platform JWTs issued, revoked and verified, API keys' and tokens'
+   * lifetimes and graces computed and judged, external OIDC tokens verified and their issuers'
+   * keys refetched by it. Tests move it
+   * instead of waiting. (Worker processes of a multi-process node keep real time: a function does
+   * not cross a process boundary.)
+   */
   readonly clock?: () => number;
 }
 
@@ -131,7 +138,7 @@ export async function startNode(
     const readiness = createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown });
 
     const clientAddress = createClientAddress(config.trusted_proxies);
-    const nodeKeys = setUpTokenAuthorization(config, log, addresses);
+    const nodeKeys = setUpTokenAuthorization(config, log, addresses, options.clock);
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
     // One cap on scrypt work for the whole node, whichever listener asks for it; a failed check
@@ -152,7 +159,7 @@ export async function startNode(
       enabled: nodeKeys !== undefined,
       authenticate: nodeKeys
         ? throttledAuthenticator(
-            createManagementAuthenticator({ nodeKeys, adminKeys, sessions, apiTokens: store }),
+            createManagementAuthenticator({ nodeKeys, adminKeys, sessions, apiTokens: store, now: options.clock }),
             failureThrottle(config),
             clientAddress,
           )
@@ -164,6 +171,7 @@ export async function startNode(
       bus,
       masterKey: loadMasterKey(config.data_dir, env),
       config,
+      clock: options.clock,
     };
     const { signingKeys, platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus, options.clock);
     const metrics = new NodeMetrics(createMetricsRegistry());
@@ -185,6 +193,7 @@ export async function startNode(
             address: addresses.inference,
             tls,
             registry: metrics.registry,
+            clock: options.clock,
           })
         : undefined;
     if (dataPlane) cleanups.push(() => dataPlane.close());

@@ -14,6 +14,8 @@ export function setUpTokenAuthorization(
   config: Config,
   log: Logger,
   addresses: Readonly<Record<string, ListenAddress>>,
+  /** The node's clock (epoch ms) the keys expire by; default `Date.now`. */
+  clock?: () => number,
 ): NodeKeyService | undefined {
   const path = resolve(config.key_file);
   if (config.disable_token_authorization) {
@@ -27,7 +29,7 @@ export function setUpTokenAuthorization(
     );
     return undefined;
   }
-  const service = NodeKeyService.start({ path, expirationMin: config.token_expiration_min });
+  const service = NodeKeyService.start({ path, expirationMin: config.token_expiration_min, now: clock });
   log.info({ key_file: path }, 'Token Authorization Enabled');
   return service;
 }

@@ -47,6 +47,8 @@ export interface PlatformJwtOptions {
   readonly clockSkewS: number;
   /** `jwt_max_ttl_s`: a token living longer than the node ever issues is refused. */
   readonly maxTtlS: number;
+  /** The clock `exp` and `iat` are judged by (epoch ms); default `Date.now`, tests inject one. */
+  readonly now?: () => number;
 }
 
 /**
@@ -69,6 +71,7 @@ export class PlatformJwtVerifier {
   /** Bumped on every revocation; a verification that started before one is not cached. */
   private generation = 0;
   private readonly rights: IssuerRights;
+  private readonly now: () => number;
 
   constructor(
     private readonly store: Store,
@@ -76,6 +79,7 @@ export class PlatformJwtVerifier {
     private readonly options: PlatformJwtOptions,
     bus: EventBus,
   ) {
+    this.now = options.now ?? Date.now;
     this.rights = new IssuerRights(store, bus);
     bus.subscribe((event) => {
       if (event.topic !== TOPICS.jwtRevoked) return;
@@ -163,7 +167,7 @@ export class PlatformJwtVerifier {
 
   /** What refuses a verified token whoever issued it: its life, its key's trust, its scope. */
   private standing(token: VerifiedToken, deployment: Target): Denial | undefined {
-    if (token.exp + this.options.clockSkewS <= Date.now() / 1000) return deny('expired');
+    if (token.exp + this.options.clockSkewS <= this.now() / 1000) return deny('expired');
     // Its key retired long enough ago (by time, on every process): refused as a forged token is.
     if (!this.keys.trusts(token.kid)) return deny('unknown');
     return scopeDenial(token, deployment);
@@ -184,6 +188,7 @@ export class PlatformJwtVerifier {
         audience: PLATFORM_JWT_AUDIENCE,
         typ: PLATFORM_JWT_TYPE,
         clockTolerance: this.options.clockSkewS,
+        currentDate: new Date(this.now()),
         requiredClaims: ['iss', 'sub', 'aud', 'iat', 'exp', 'jti'],
       });
       const scope = readScopeClaim(payload);
@@ -191,7 +196,11 @@ export class PlatformJwtVerifier {
         return deny('unknown', 'The token does not carry a valid modelgate claim');
       }
       const issuer = issuerOf(payload.sub!);
-      if (!plausibleTimes(payload.iat!, payload.exp!, this.options) || !isCanonicalToken(token) || !issuer) {
+      if (
+        !plausibleTimes(payload.iat!, payload.exp!, this.options, this.now() / 1000) ||
+        !isCanonicalToken(token) ||
+        !issuer
+      ) {
         return deny('unknown');
       }
       const principal: Principal =
@@ -220,7 +229,7 @@ export class PlatformJwtVerifier {
   }
 
   private async reloadRevocations(): Promise<void> {
-    this.revocations = await loadLiveRevocations(this.store);
+    this.revocations = await loadLiveRevocations(this.store, this.now());
   }
 }
 
@@ -253,7 +262,6 @@ export function issuerOf(sub: string): { readonly user: string | undefined } | u
 }
 
 /** `iat` not in the future and a lifetime no longer than the node issues (both with the skew). */
-function plausibleTimes(iat: number, exp: number, options: PlatformJwtOptions): boolean {
-  const now = Date.now() / 1000;
-  return iat <= now + options.clockSkewS && exp - iat <= options.maxTtlS + options.clockSkewS;
+function plausibleTimes(iat: number, exp: number, options: PlatformJwtOptions, nowS: number): boolean {
+  return iat <= nowS + options.clockSkewS && exp - iat <= options.maxTtlS + options.clockSkewS;
 }

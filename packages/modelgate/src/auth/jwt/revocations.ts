@@ -26,9 +26,9 @@ export function isRevokedBy(token: RevocableToken, revocation: Revocation): bool
   return false;
 }
 
-/** The revocations that can still match a live token (older ones are deleted on the way). */
-export async function loadLiveRevocations(store: Store): Promise<Revocation[]> {
-  const now = new Date().toISOString();
+/** The revocations that can still match a token live at `nowMs` (older ones are deleted on the way). */
+export async function loadLiveRevocations(store: Store, nowMs: number): Promise<Revocation[]> {
+  const now = new Date(nowMs).toISOString();
   await store.db.deleteFrom('jwt_revocations').where('expires_at', '<', now).execute();
   return store.db.selectFrom('jwt_revocations').select(['jti', 'target_type', 'target_id', 'issued_before']).execute();
 }

@@ -14,7 +14,7 @@ export async function startPlatformJwt(
   masterKey: Buffer,
   config: Config,
   bus: EventBus,
-  /** The clock retired keys are trusted by (epoch ms); tests inject one. */
+  /** The clock (epoch ms) retired keys are trusted by and tokens' `exp`/`iat` judged by; tests inject one. */
   now: () => number = Date.now,
 ): Promise<{ readonly signingKeys: SigningKeyRing; readonly platformJwt: PlatformJwtVerifier }> {
   const signingKeys = new SigningKeyRing(
@@ -27,7 +27,7 @@ export async function startPlatformJwt(
   const platformJwt = new PlatformJwtVerifier(
     store,
     signingKeys,
-    { issuer: config.jwt_issuer, clockSkewS: config.jwt_clock_skew_s, maxTtlS: config.jwt_max_ttl_s },
+    { issuer: config.jwt_issuer, clockSkewS: config.jwt_clock_skew_s, maxTtlS: config.jwt_max_ttl_s, now },
     bus,
   );
   await platformJwt.start();

@@ -12,6 +12,8 @@ export interface IssuerKeyOptions {
   readonly cooldownMs: number;
   /** After this long the keys are refreshed on use, but kept when the refresh fails. */
   readonly maxAgeMs: number;
+  /** The clock (epoch ms) the cooldown and the age are counted by; default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /**
@@ -27,14 +29,16 @@ export class IssuerKeys {
   private fetchedAt = Number.NEGATIVE_INFINITY;
   private attemptedAt = Number.NEGATIVE_INFINITY;
   private pending: Promise<void> | undefined;
+  private readonly now: () => number;
 
   constructor(private readonly options: IssuerKeyOptions) {
     this.jwksUrl = options.jwksUrl;
+    this.now = options.now ?? Date.now;
   }
 
   /** A `jose` key resolver: the cached keys, refreshed as described above. */
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
-    const now = Date.now();
+    const now = this.now();
     if ((!this.local || now - this.fetchedAt > this.options.maxAgeMs) && this.mayAttempt(now)) {
       await this.refresh().catch(() => undefined);
     }
@@ -42,7 +46,7 @@ export class IssuerKeys {
     try {
       return await this.local(header, token);
     } catch (err) {
-      if (!(err instanceof errors.JWKSNoMatchingKey) || !this.mayAttempt(Date.now())) throw err;
+      if (!(err instanceof errors.JWKSNoMatchingKey) || !this.mayAttempt(this.now())) throw err;
       await this.refresh().catch(() => undefined);
       return this.local(header, token);
     }
@@ -54,11 +58,11 @@ export class IssuerKeys {
 
   private refresh(): Promise<void> {
     this.pending ??= (async () => {
-      this.attemptedAt = Date.now();
+      this.attemptedAt = this.now();
       try {
         this.jwksUrl ??= await discoverJwksUrl(this.options.issuer);
         this.local = createLocalJWKSet((await fetchJson(this.jwksUrl)) as never);
-        this.fetchedAt = Date.now();
+        this.fetchedAt = this.now();
       } finally {
         this.pending = undefined;
       }

@@ -15,6 +15,8 @@ export interface OidcVerifierOptions {
   /** Minimum time between two fetches of one issuer's keys for an unknown `kid`. */
   readonly cooldownMs: number;
   readonly maxAgeMs: number;
+  /** The clock (epoch ms) tokens and key fetches are timed by; default `Date.now`, tests inject one. */
+  readonly now?: () => number;
 }
 
 /** What one verification decided, cached by deployment revision and token hash until `exp`. */
@@ -32,8 +34,11 @@ interface Outcome {
 export class OidcVerifier {
   private readonly issuers = new Map<string, IssuerKeys>();
   private readonly cache = new BoundedCache<Outcome>(50_000);
+  private readonly now: () => number;
 
-  constructor(private readonly options: OidcVerifierOptions) {}
+  constructor(private readonly options: OidcVerifierOptions) {
+    this.now = options.now ?? Date.now;
+  }
 
   /** Whether a token says it comes from this issuer (unverified: only picks the verifier). */
   static isFrom(token: string, settings: OidcSettings): boolean {
@@ -82,6 +87,7 @@ export class OidcVerifier {
           audience: [...settings.audiences],
           algorithms: [...settings.algorithms],
           clockTolerance: settings.clock_skew_s,
+          currentDate: new Date(this.now()),
           requiredClaims: ['exp'],
         },
       ));
@@ -92,7 +98,7 @@ export class OidcVerifier {
       }
       throw err;
     }
-    if (issuedInTheFuture(payload, settings.clock_skew_s, Date.now() / 1000)) {
+    if (issuedInTheFuture(payload, settings.clock_skew_s, this.now() / 1000)) {
       return deny('unknown', 'The token was issued in the future');
     }
     const result = authorize(payload, settings);
@@ -102,7 +108,7 @@ export class OidcVerifier {
 
   /** A cached outcome, unless the token expired since (then it is dropped and refused). */
   private decideCached(key: string, hit: Outcome, settings: OidcSettings): Principal | Denial {
-    if (hit.exp + settings.clock_skew_s > Date.now() / 1000) return hit.result;
+    if (hit.exp + settings.clock_skew_s > this.now() / 1000) return hit.result;
     this.cache.delete(key);
     return deny('expired');
   }
@@ -111,7 +117,7 @@ export class OidcVerifier {
     const id = `${settings.issuer}\n${settings.jwks_url ?? ''}`;
     let keys = this.issuers.get(id);
     if (!keys) {
-      keys = new IssuerKeys({ issuer: settings.issuer, jwksUrl: settings.jwks_url, ...this.options });
+      keys = new IssuerKeys({ issuer: settings.issuer, jwksUrl: settings.jwks_url, ...this.options, now: this.now });
       this.issuers.set(id, keys);
     }
     return keys;
