@@ -112,7 +112,7 @@ export interface paths {
         put?: never;
         /**
          * Create a deployment
-         * @description Creates the infrastructure (default `default`), service (default: the name), version (default `1`) and Basic secret when missing. `api_keys: N` also creates N API keys for the deployment, returned once.
+         * @description Creates the infrastructure (default `default`), service (default: the name), version (default `1`) and Basic secret when missing (a missing secret only for keys and global admins; everyone else needs `use` on the secret the deployment reads, or gets the 404 of a free name). `api_keys: N` also creates N API keys for the deployment, returned once.
          */
         post: operations["createDeployment"];
         delete?: never;
