@@ -89,7 +89,16 @@ const CASES: readonly [route: string, call: Call][] = [
   ['POST /api/v1/signing-keys/rotate', { method: 'POST', path: '/api/v1/signing-keys/rotate' }],
   [
     'PUT /api/v1/users/:username/password',
-    { method: 'PUT', path: '/api/v1/users/alice/password', body: { password: `${GOOD_PASSWORD} alice 2` } },
+    {
+      method: 'PUT',
+      path: '/api/v1/users/alice/password',
+      body: { current_password: `${GOOD_PASSWORD} alice`, password: `${GOOD_PASSWORD} alice 2` },
+      as: 'user',
+    },
+  ],
+  [
+    'POST /api/v1/users/:username/password-reset',
+    { method: 'POST', path: '/api/v1/users/alice/password-reset', body: { password: `${GOOD_PASSWORD} alice 3` } },
   ],
   ['POST /api/v1/users/:username/disable', { method: 'POST', path: '/api/v1/users/alice/disable' }],
   ['POST /api/v1/users/:username/enable', { method: 'POST', path: '/api/v1/users/alice/enable' }],

@@ -78,3 +78,42 @@ describe('people commands', () => {
     expect(after.stderr).toContain('401');
   }, 60_000);
 });
+
+describe('users set-password and reset-password (issue 17)', () => {
+  const old = 'dana keeps a long passphrase';
+  const next = 'dana has a newer passphrase';
+  const signInCode = async (password: string) =>
+    (await cli(['sessions', 'create', '--username', 'dana'], { stdin: `${password}\n` })).code;
+
+  it('set-password needs the current password; reset-password is an admin’s, for someone else', async () => {
+    expect((await cli(['users', 'create', 'dana'], { stdin: `${old}\n` })).code).toBe(0);
+    const token = (await cli(['sessions', 'create', '--username', 'dana'], { stdin: `${old}\n` })).stdout.trim();
+    const as = (args: string[], stdin?: string) =>
+      cli([...args, '--api-token', token], stdin === undefined ? {} : { stdin });
+
+    const missing = await as(['users', 'set-password', 'dana'], `\n${next}\n`);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no current password given');
+    const wrong = await as(['users', 'set-password', 'dana'], `not the password at all\n${next}\n`);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('CURRENT_PASSWORD_WRONG');
+    const other = await as(['users', 'set-password', 'carol'], `${old}\n${next}\n`);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('modelgate users reset-password carol');
+    expect(await signInCode(old)).toBe(0);
+
+    const changed = await as(['users', 'set-password', 'dana', '-o', 'json'], `${old}\n${next}\n`);
+    expect(changed.code, changed.all).toBe(0);
+    expect(JSON.parse(changed.stdout)).toEqual({ username: 'dana', password_changed: true });
+    expect(changed.all).not.toContain('passphrase');
+    expect(await signInCode(old)).toBe(1);
+    expect(await signInCode(next)).toBe(0);
+
+    // The management key (./key_file.json) resets it without the current one.
+    const reset = await cli(['users', 'reset-password', 'dana'], { stdin: `${old}\n` });
+    expect(reset.code, reset.all).toBe(0);
+    expect(reset.stdout).toContain('Password reset for dana; all its sessions ended');
+    expect(await signInCode(next)).toBe(1);
+    expect(await signInCode(old)).toBe(0);
+  }, 60_000);
+});

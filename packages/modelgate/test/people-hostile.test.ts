@@ -77,7 +77,10 @@ describe('no escalation', () => {
     await api(t, t.keys.management, 'POST', '/users', { username: 'rotator', password });
     const first = await signIn(t, 'rotator', password);
     const second = await signIn(t, 'rotator', password);
-    const changed = await api(t, first, 'PUT', '/users/rotator/password', { password: `${GOOD_PASSWORD} rotated` });
+    const changed = await api(t, first, 'PUT', '/users/rotator/password', {
+      password: `${GOOD_PASSWORD} rotated`,
+      current_password: password,
+    });
     expect(changed.status).toBe(204);
     expect((await api(t, first, 'GET', '/whoami')).status).toBe(200);
     expect((await api(t, second, 'GET', '/whoami')).status).toBe(401);

@@ -112,7 +112,7 @@ export interface paths {
         put?: never;
         /**
          * Create a deployment
-         * @description Creates the infrastructure (default `default`), service (default: the name), version (default `1`) and Basic secret when missing. `api_keys: N` also creates N API keys for the deployment, returned once.
+         * @description Creates the infrastructure (default `default`), service (default: the name), version (default `1`) and Basic secret when missing (a missing secret only for keys and global admins; everyone else needs `use` on the secret the deployment reads, or gets the 404 of a free name). `api_keys: N` also creates N API keys for the deployment, returned once.
          */
         post: operations["createDeployment"];
         delete?: never;
@@ -775,9 +775,32 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Set a password (the user itself, or a global admin); other sessions end */
+        /**
+         * Change your own password, giving the current one; your other sessions end
+         * @description Only for the caller’s own account (a session or an API token with ops access). Wrong current passwords are throttled like sign-ins. A global admin resets another user’s password with `POST /users/{username}/password-reset`.
+         */
         put: operations["setUserPassword"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{username}/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset another user’s password (global admins); all its sessions end
+         * @description No current password: this is an administrator’s reset, audited as `user.password_reset`. Your own password is changed with `PUT /users/{you}/password` and the current one.
+         */
+        post: operations["resetUserPassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -956,6 +979,12 @@ export interface components {
             forward_credential?: boolean;
             /** @description External OAuth2/OIDC issuer (see OidcSettings): issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s; null for none */
             oidc?: Record<string, unknown> | null;
+        };
+        ChangePasswordRequest: {
+            /** @description Your current password */
+            current_password?: string;
+            /** @description 12-256 characters, not a common password */
+            password: string;
         };
         /** @description The owner: `deployment`, or `service` with `version`. */
         CreateApiKeysRequest: {
@@ -6739,6 +6768,106 @@ export interface operations {
         };
     };
     setUserPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resetUserPassword: {
         parameters: {
             query?: never;
             header?: never;

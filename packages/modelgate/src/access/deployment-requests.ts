@@ -1,5 +1,4 @@
 import type { Principal } from '../auth/principal.js';
-import { parseAuthSettings } from '../control/auth-settings.js';
 import { services, versions } from '../control/catalog.js';
 import type { ControlContext } from '../control/context.js';
 import { notFound } from '../control/validation.js';
@@ -7,9 +6,10 @@ import { actorOf, authorize, deploymentPlace } from './authorize.js';
 
 /**
  * What creating or changing a deployment asks of a user, beyond `deploy` on the service and the
- * infrastructure: `write` on the service when a missing version would be made, and `use` on a
- * Basic secret the request names. Users cannot have missing infrastructures, services or
- * secrets made on the way (only keys can): those are 404 like any name they cannot see.
+ * infrastructure: `write` on the service when a missing version would be made. Users cannot have
+ * missing infrastructures or services made on the way (only keys can): those are 404 like any
+ * name they cannot see. The Basic secret the new revision reads (named by the request or by the
+ * version) is asked about where it is read, by `authorizeSecretReference`, after these checks.
  */
 export async function authorizeDeploymentWrite(
   ctx: ControlContext,
@@ -20,7 +20,6 @@ export async function authorizeDeploymentWrite(
     readonly service?: string;
     readonly infrastructure?: string;
     readonly version?: string;
-    readonly auth?: unknown;
   },
 ): Promise<void> {
   if ((await actorOf(ctx, principal)).superuser) return;
@@ -35,9 +34,5 @@ export async function authorizeDeploymentWrite(
     if (!(await versions.find(ctx, service.id, request.version ?? '1'))) {
       await authorize(ctx, principal, { service: place.service, right: 'write' });
     }
-  }
-  if (request.auth !== undefined && request.auth !== null) {
-    const secret = parseAuthSettings(request.auth).basic_secret;
-    if (secret !== null) await authorize(ctx, principal, { secret, right: 'use' });
   }
 }

@@ -160,7 +160,7 @@ export async function buildManagementApp(
   await app.register(apiKeyRoutes, { control: ctx.control });
   await app.register(catalogRoutes, { control: ctx.control });
   await app.register(auditRoutes, { store: ctx.control.store });
-  await app.register(peopleRoutes, { control: ctx.control });
+  await app.register(peopleRoutes, { control: ctx.control, sessions: ctx.sessions, clientAddress: clientOf });
   await app.register(grantRoutes, { control: ctx.control });
   if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions, clientAddress: clientOf });
   await app.register(jwtRoutes, { control: ctx.control, ...ctx.jwt });

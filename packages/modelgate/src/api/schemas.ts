@@ -375,6 +375,18 @@ const passwordRequest = {
   properties: { password },
 } as const;
 
+const changePasswordRequest = {
+  $id: 'ChangePasswordRequest',
+  type: 'object',
+  required: ['password'],
+  additionalProperties: false,
+  properties: {
+    password,
+    // Optional in the schema so that its absence gets its own code (CURRENT_PASSWORD_REQUIRED).
+    current_password: { type: 'string', maxLength: 1024, description: 'Your current password' },
+  },
+} as const;
+
 const groupSchema = {
   $id: 'Group',
   type: 'object',
@@ -450,6 +462,7 @@ export const SHARED_SCHEMAS: readonly { readonly $id: string }[] = [
   listOf('UserList', 'users', 'User', 'Users, by username'),
   createUserRequest,
   passwordRequest,
+  changePasswordRequest,
   groupSchema,
   listOf('GroupList', 'groups', 'Group', 'Groups, by name'),
   createGroupRequest,

@@ -3,11 +3,12 @@ import type { Store } from '../store/database.js';
 import type { AdminKeyVerifier } from './admin-keys/admin-keys.js';
 import { verifyOpsToken } from './api-token/management.js';
 import { readAuthorization } from './authorization-header.js';
+import { readCredentialCookieValue } from './cookie-header.js';
 import { parseCredential } from './credential.js';
 import { type Denial, deny, isDenial } from './denial.js';
 import type { NodeKeyService } from './node-keys/service.js';
 import type { Principal } from './principal.js';
-import { readCookie, SESSION_COOKIE } from './sessions/cookie.js';
+import { SESSION_COOKIE } from './sessions/cookie.js';
 import type { SessionService } from './sessions/service.js';
 
 /** Turns a management API request into a principal or a denial. */
@@ -32,9 +33,11 @@ export function createManagementAuthenticator(verifiers: {
     const header = readAuthorization(req);
     if (header === undefined) {
       // The console's session cookie, only when no Authorization header was sent.
-      const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
-      const parsed = cookie === undefined ? undefined : parseCredential(cookie);
+      // Two of them are ambiguous, as on the data plane: never "the first one wins".
+      const cookie = readCredentialCookieValue(req.headers.cookie, SESSION_COOKIE);
+      if (isDenial(cookie)) return cookie;
       if (cookie === undefined || !verifiers.sessions) return deny('missing');
+      const parsed = parseCredential(cookie);
       if (parsed?.kind !== 'user_session') return deny('malformed', 'The session cookie is not a session credential');
       return verifiers.sessions.verify(parsed, true);
     }

@@ -56,3 +56,21 @@ export async function readPassword(prompt: string, stdin: NodeJS.ReadStream = pr
     stdin.pause();
   }
 }
+
+/**
+ * Reads several passwords for the CLI, one per prompt: from stdin when it is not a terminal, one
+ * per line in the prompts' order (`printf '%s\n%s\n' "$OLD" "$NEW" | ...`), else asked on the
+ * terminal one after the other without echo.
+ */
+export async function readPasswords(
+  prompts: readonly string[],
+  stdin: NodeJS.ReadStream = process.stdin,
+): Promise<string[]> {
+  if (!stdin.isTTY) {
+    const lines = (await readAllStdin(stdin)).split(/\r?\n/);
+    return prompts.map((_, i) => lines[i] ?? '');
+  }
+  const answers: string[] = [];
+  for (const prompt of prompts) answers.push(await readPassword(prompt, stdin));
+  return answers;
+}

@@ -1,3 +1,5 @@
+import { authorizeSecretReference } from '../access/secret-references.js';
+import type { Principal } from '../auth/principal.js';
 import { ModelgateError } from '../errors/registry.js';
 import type { ServiceVersionsTable } from '../store/schema.js';
 import { insertOrFind, lockForUpdate } from '../store/transaction.js';
@@ -137,14 +139,25 @@ function versionInfo(service: string, row: ServiceVersionsTable): VersionInfo {
 }
 
 export const versions = {
-  /** Versions are immutable: a version's auth settings are fixed when it is created (D6). */
-  async create(ctx: ControlContext, serviceName: string, version: string, auth: unknown): Promise<VersionInfo> {
+  /**
+   * Versions are immutable: a version's auth settings are fixed when it is created (D6). A Basic
+   * secret they name is a reference like a deploy's: `by` must be allowed to use it (a key or a
+   * global admin may name one that a later deploy generates).
+   */
+  async create(
+    ctx: ControlContext,
+    serviceName: string,
+    version: string,
+    auth: unknown,
+    by: Principal,
+  ): Promise<VersionInfo> {
     const problems = new Problems();
     checkVersion(problems, version);
     problems.throwIfAny();
     const settings = parseAuthSettings(auth);
     return transact(ctx, async (tx) => {
       const service = await services.get(tx, serviceName);
+      if (settings.basic_secret !== null) await authorizeSecretReference(tx, by, settings.basic_secret);
       if (await versions.find(tx, service.id, version)) throw conflict(`version of "${serviceName}"`, version);
       const row = newVersionRow(service.id, version, settings);
       await tx.store.db.insertInto('service_versions').values(row).execute();

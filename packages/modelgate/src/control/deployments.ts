@@ -1,3 +1,4 @@
+import type { Principal } from '../auth/principal.js';
 import { TOPICS } from '../events/topics.js';
 import { hashPassword } from '../secrets/password-hash.js';
 import type { DeploymentsTable } from '../store/schema.js';
@@ -6,7 +7,7 @@ import { type AuthSettings, DEFAULT_AUTH_SETTINGS, parseAuthSettings } from './a
 import { infrastructures, services, versions } from './catalog.js';
 import { announce, type ControlContext, nowIso } from './context.js';
 import { deleteOwnedKeys } from './owned-keys.js';
-import { ensureSecret, readSecretValue } from './secrets.js';
+import { referSecret } from './secrets.js';
 import type { DeploymentSnapshot } from './snapshot.js';
 import { transact } from './transaction.js';
 import { checkName, checkUpstream, checkVersion, conflict, newId, notFound, Problems } from './validation.js';
@@ -52,11 +53,16 @@ export interface CreateDeploymentResult {
 /**
  * Creates a deployment, creating what is missing on the way: the infrastructure (default
  * `default`), the service (default: the deployment's name), the version (default `1`, with
- * `auth` as its design-time settings) and a named Basic secret (generated). Produces revision 1.
+ * `auth` as its design-time settings) and a named Basic secret (generated, when `by` may have it
+ * made: see `authorizeSecretReference`). Produces revision 1.
+ *
+ * @param by who asks: the Basic secret the deployment will use (its own or its version's) is
+ *   read only if they may use it.
  */
 export async function createDeployment(
   ctx: ControlContext,
   input: CreateDeploymentInput,
+  by: Principal,
 ): Promise<CreateDeploymentResult> {
   const problems = new Problems();
   checkName(problems, 'name', input.name);
@@ -91,16 +97,6 @@ export async function createDeployment(
       `version ${serviceName}@${versionName}`,
     );
     const authOverride = version.created ? null : override;
-    const effective = authOverride ?? parseAuthSettings(JSON.parse(version.row.auth_settings));
-
-    let generatedSecret: CreateDeploymentResult['generatedSecret'];
-    if (effective.basic_secret !== null) {
-      const value = await ensureSecret(tx, effective.basic_secret);
-      if (value !== undefined) {
-        created.push(`secret ${effective.basic_secret}`);
-        generatedSecret = { name: effective.basic_secret, value };
-      }
-    }
 
     const at = nowIso();
     const row: DeploymentsTable = {
@@ -118,7 +114,8 @@ export async function createDeployment(
       updated_at: at,
     };
     await tx.store.db.insertInto('deployments').values(row).execute();
-    await insertRevision(tx, row);
+    const generatedSecret = await insertRevision(tx, row, by, true);
+    if (generatedSecret) created.push(`secret ${generatedSecret.name}`);
     await announce(tx, TOPICS.deploymentChanged, row.name);
     const result: CreateDeploymentResult = { deployment: await describe(tx, row), created };
     return generatedSecret ? { ...result, generatedSecret } : result;
@@ -135,9 +132,9 @@ export interface UpdateDeploymentInput {
 
 /**
  * Changes a deployment's settings. Like any (re)deploy this produces a new revision, which
- * re-reads the Basic secret's current value.
+ * re-reads the Basic secret's current value (so `by` must be allowed to use it).
  */
-export async function updateDeployment(ctx: ControlContext, name: string, input: UpdateDeploymentInput) {
+export async function updateDeployment(ctx: ControlContext, name: string, input: UpdateDeploymentInput, by: Principal) {
   const problems = new Problems();
   if (input.upstream !== undefined) checkUpstream(problems, input.upstream);
   problems.check(
@@ -160,22 +157,22 @@ export async function updateDeployment(ctx: ControlContext, name: string, input:
         .executeTakeFirstOrThrow();
       next.version_id = (await versions.get(tx, service.name, input.version)).id;
     }
-    return redeployRow(tx, next);
+    return redeployRow(tx, next, by);
   });
 }
 
 /** `modelgate redeploy NAME`: a new revision with the same settings and the secret's current value (G4). */
-export async function redeploy(ctx: ControlContext, name: string): Promise<DeploymentInfo> {
-  return transact(ctx, async (tx) => redeployRow(tx, await getRow(tx, name)));
+export async function redeploy(ctx: ControlContext, name: string, by: Principal): Promise<DeploymentInfo> {
+  return transact(ctx, async (tx) => redeployRow(tx, await getRow(tx, name), by));
 }
 
 /**
  * Writes the next revision of a row read under lock in this transaction, so parallel redeploys
  * of one deployment queue and each gets its own revision number.
  */
-async function redeployRow(tx: ControlContext, row: DeploymentsTable): Promise<DeploymentInfo> {
+async function redeployRow(tx: ControlContext, row: DeploymentsTable, by: Principal): Promise<DeploymentInfo> {
   const next: DeploymentsTable = { ...row, revision: Number(row.revision) + 1, updated_at: nowIso() };
-  await insertRevision(tx, next);
+  await insertRevision(tx, next, by, false);
   await tx.store.db
     .updateTable('deployments')
     .set({
@@ -192,9 +189,18 @@ async function redeployRow(tx: ControlContext, row: DeploymentsTable): Promise<D
   return describe(tx, next);
 }
 
-/** Freezes what the gateway serves for this revision (reads the Basic secret's value now). */
-async function insertRevision(tx: ControlContext, row: DeploymentsTable): Promise<void> {
-  const snapshot = await buildSnapshot(tx, row);
+/**
+ * Freezes what the gateway serves for this revision (reads the Basic secret's value now, as
+ * `by`; a missing one is generated only on creation, whose answer shows it).
+ * @returns the Basic secret when this revision generated it.
+ */
+async function insertRevision(
+  tx: ControlContext,
+  row: DeploymentsTable,
+  by: Principal,
+  generate: boolean,
+): Promise<CreateDeploymentResult['generatedSecret']> {
+  const { snapshot, generatedSecret } = await buildSnapshot(tx, row, by, generate);
   await tx.store.db
     .insertInto('deployment_revisions')
     .values({
@@ -204,6 +210,7 @@ async function insertRevision(tx: ControlContext, row: DeploymentsTable): Promis
       created_at: row.updated_at,
     })
     .execute();
+  return generatedSecret;
 }
 
 /** D9: enabling or disabling is not a redeploy; a disabled deployment answers 503. */
@@ -263,7 +270,12 @@ export async function listServedDeploymentNames(ctx: Pick<ControlContext, 'store
   return (await ctx.store.db.selectFrom('deployments').select('name').execute()).map((r) => r.name);
 }
 
-async function buildSnapshot(ctx: ControlContext, row: DeploymentsTable): Promise<DeploymentSnapshot> {
+async function buildSnapshot(
+  ctx: ControlContext,
+  row: DeploymentsTable,
+  by: Principal,
+  generate: boolean,
+): Promise<{ snapshot: DeploymentSnapshot; generatedSecret: CreateDeploymentResult['generatedSecret'] }> {
   const versionRow = await ctx.store.db
     .selectFrom('service_versions')
     .select('auth_settings')
@@ -272,14 +284,13 @@ async function buildSnapshot(ctx: ControlContext, row: DeploymentsTable): Promis
   const settings = row.auth_override
     ? parseAuthSettings(JSON.parse(row.auth_override))
     : parseAuthSettings(JSON.parse(versionRow.auth_settings));
+  const secret =
+    settings.basic_secret === null ? undefined : await referSecret(ctx, by, settings.basic_secret, generate);
   const basic =
-    settings.basic_secret === null
+    secret === undefined
       ? null
-      : {
-          username: ctx.config.basic_auth_username,
-          password_hash: await hashPassword(await readSecretValue(ctx, settings.basic_secret)),
-        };
-  return {
+      : { username: ctx.config.basic_auth_username, password_hash: await hashPassword(secret.value) };
+  const snapshot: DeploymentSnapshot = {
     id: row.id,
     name: row.name,
     revision: row.revision,
@@ -296,6 +307,11 @@ async function buildSnapshot(ctx: ControlContext, row: DeploymentsTable): Promis
     oidc: settings.oidc ?? null,
     auth_source: row.auth_override ? 'override' : 'version',
   };
+  const generatedSecret =
+    secret?.generated && settings.basic_secret !== null
+      ? { name: settings.basic_secret, value: secret.value }
+      : undefined;
+  return { snapshot, generatedSecret };
 }
 
 async function findRow(ctx: ControlContext, name: string) {

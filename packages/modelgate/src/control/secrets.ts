@@ -1,10 +1,13 @@
+import { authorizeSecretReference } from '../access/secret-references.js';
 import { generateCredential } from '../auth/credential.js';
+import { type Principal, userIdOf } from '../auth/principal.js';
 import { ModelgateError } from '../errors/registry.js';
 import { open, seal } from '../secrets/seal.js';
 import type { SecretsTable } from '../store/schema.js';
 import { insertOrFind, lockForUpdate } from '../store/transaction.js';
 import type { ControlContext } from './context.js';
 import { nowIso } from './context.js';
+import { setOwner } from './grants.js';
 import { transact } from './transaction.js';
 import { conflict, newId, notFound, Problems, SECRET_NAME_PATTERN } from './validation.js';
 
@@ -55,10 +58,34 @@ export async function createSecret(ctx: ControlContext, name: string, input: Sec
 }
 
 /**
- * Makes sure a secret exists, generating its value when missing (parallel deploys naming one new
- * secret: one generates it, the others use it). @returns the generated value, when this call made it.
+ * The current value of a secret that a write names (a deployment revision snapshots it): the only
+ * way to a secret's value. Asks {@link authorizeSecretReference} first. A missing secret is
+ * generated only where the caller is shown its value (`generate`: a deploy) and only for a
+ * caller who may have it made (a user who does becomes its owner); parallel deploys naming one
+ * new secret agree on one value.
+ *
+ * @returns the value, and whether this call generated it (then it is shown once).
  */
-export async function ensureSecret(ctx: ControlContext, name: string): Promise<string | undefined> {
+export async function referSecret(
+  ctx: ControlContext,
+  by: Principal,
+  name: string,
+  generate: boolean,
+): Promise<{ value: string; generated: boolean }> {
+  const { mayCreate } = await authorizeSecretReference(ctx, by, name);
+  const row = await findSecret(ctx, name);
+  if (row) return { value: open(ctx.masterKey, row.ciphertext, `secret:${row.id}`), generated: false };
+  if (!mayCreate || !generate) throw notFound('secret', name);
+  const value = await ensureSecret(ctx, name);
+  // Another deploy made it first: use theirs.
+  if (value === undefined) return referSecret(ctx, by, name, false);
+  const owner = userIdOf(by);
+  if (owner !== undefined) await setOwner(ctx, 'secret', name, owner);
+  return { value, generated: true };
+}
+
+/** Inserts a secret with a generated value unless one exists. @returns the value, when this call made it. */
+async function ensureSecret(ctx: ControlContext, name: string): Promise<string | undefined> {
   const value = generateCredential('secret');
   const { created } = await insertOrFind(
     newSecretRow(ctx, name, value),
@@ -142,13 +169,6 @@ export async function deleteSecret(ctx: ControlContext, name: string): Promise<v
     }
     await tx.store.db.deleteFrom('secrets').where('name', '=', name).execute();
   });
-}
-
-/** The current plain value, for snapshotting at deploy time only. */
-export async function readSecretValue(ctx: ControlContext, name: string): Promise<string> {
-  const row = await findSecret(ctx, name);
-  if (!row) throw notFound('secret', name);
-  return open(ctx.masterKey, row.ciphertext, `secret:${row.id}`);
 }
 
 /**

@@ -62,6 +62,16 @@ export const ERROR_CODES = {
     message: 'An API token needs at least one access type: ops_access or endpoint_access',
   },
   PASSWORD_REJECTED: { status: 400, message: 'The password does not meet the password rules' },
+  CURRENT_PASSWORD_REQUIRED: {
+    status: 400,
+    message: 'Changing your own password needs your current password (current_password)',
+  },
+  CURRENT_PASSWORD_WRONG: { status: 403, message: 'The current password is wrong; nothing changed' },
+  PASSWORD_WRONG_ROUTE: {
+    status: 403,
+    message:
+      'Your own password is changed with your current one (PUT /api/v1/users/{you}/password); another user’s is reset by a global admin (POST /api/v1/users/{username}/password-reset)',
+  },
 
   // Permissions (403): the code names the missing right; a target the caller may not read is 404
   MISSING_GLOBAL_ADMIN: { status: 403, message: 'This needs the global admin privilege' },

@@ -1,5 +1,6 @@
 import { isBearerToken } from '../auth/authorization-header.js';
-import { type Denial, deny } from '../auth/denial.js';
+import { readCredentialCookieValue } from '../auth/cookie-header.js';
+import { type Denial, deny, isDenial } from '../auth/denial.js';
 import { SESSION_COOKIE } from '../auth/sessions/cookie.js';
 
 /**
@@ -39,17 +40,8 @@ export interface CookieScope {
  * ```
  */
 export function readCredentialCookie(header: string | undefined): string | Denial | undefined {
-  if (header === undefined || !header.includes(CREDENTIAL_COOKIE)) return undefined;
-  let found: string | undefined;
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0 || pair.slice(0, eq).trim() !== CREDENTIAL_COOKIE) continue;
-    const value = pair.slice(eq + 1).trim();
-    if (value.length === 0) continue;
-    if (found !== undefined) return deny('ambiguous', `More than one ${CREDENTIAL_COOKIE} cookie was sent`);
-    found = value;
-  }
-  if (found === undefined) return undefined;
+  const found = readCredentialCookieValue(header, CREDENTIAL_COOKIE);
+  if (found === undefined || isDenial(found)) return found;
   return isBearerToken(found) ? found : deny('malformed', `The ${CREDENTIAL_COOKIE} cookie does not hold a token`);
 }
 

@@ -1,7 +1,7 @@
 import { fstatSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { type DestinationStream, destination, type Logger, pino } from 'pino';
-import { scrubCredentials } from '../auth/credential.js';
+import { scrubUrl } from './url-scrubber.js';
 
 export type { Logger } from 'pino';
 
@@ -94,7 +94,6 @@ export function flushLogger(log: Logger): void {
 }
 
 const LOGGED_HEADERS = ['user-agent', 'content-type', 'content-length', 'x-forwarded-for', 'host'];
-const SECRET_QUERY_PARAM = /^(.*(token|key|secret|password|passwd|auth|signature|sig|code).*)$/i;
 
 /** The safe view of a request for a log line: method, path, an allowlist of headers. */
 export function describeRequest(req: IncomingMessage): Record<string, unknown> {
@@ -103,26 +102,10 @@ export function describeRequest(req: IncomingMessage): Record<string, unknown> {
   return { method: req.method, url: redactUrl(req.url ?? ''), headers, remote: req.socket?.remoteAddress };
 }
 
-/** Replaces secret-looking query values (`?token=...`) so a URL is safe to log. */
+/**
+ * A management URL safe to log: credentials and JWTs scrubbed everywhere, secret-looking query
+ * values (`?token=...`) redacted; the same scrubber as the data plane's access line.
+ */
 export function redactUrl(rawUrl: string): string {
-  const url = scrubCredentials(rawUrl);
-  const q = url.indexOf('?');
-  if (q < 0) return url;
-  const params = url
-    .slice(q + 1)
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      const name = eq < 0 ? pair : pair.slice(0, eq);
-      return eq >= 0 && SECRET_QUERY_PARAM.test(decodeSafe(name)) ? `${name}=[redacted]` : pair;
-    });
-  return `${url.slice(0, q)}?${params.join('&')}`;
-}
-
-function decodeSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
+  return scrubUrl(rawUrl, 'unless-secret-name');
 }

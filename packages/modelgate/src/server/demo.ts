@@ -1,4 +1,5 @@
 import { startDemoServer } from '@modelgate/demo';
+import { ANONYMOUS } from '../auth/principal.js';
 import { createDeployment, getRow, updateDeployment } from '../control/deployments.js';
 import type { Logger } from '../log/logger.js';
 import type { RunningNode } from './node.js';
@@ -16,8 +17,9 @@ export async function startDemo(node: RunningNode, log: Logger): Promise<{ close
     () => true,
     () => false,
   );
-  if (exists) await updateDeployment(ctx, DEMO_DEPLOYMENT, { upstream: demo.url });
-  else await createDeployment(ctx, { name: DEMO_DEPLOYMENT, upstream: demo.url, access: 'protected' });
+  // The node itself acts here, with the full control an operator's key has.
+  if (exists) await updateDeployment(ctx, DEMO_DEPLOYMENT, { upstream: demo.url }, ANONYMOUS);
+  else await createDeployment(ctx, { name: DEMO_DEPLOYMENT, upstream: demo.url, access: 'protected' }, ANONYMOUS);
   log.info(
     { deployment: DEMO_DEPLOYMENT, upstream: demo.url, url: `${node.urls.inference}/${DEMO_DEPLOYMENT}/` },
     'demo model server deployed',

@@ -157,7 +157,7 @@ export async function catalogRoutes(app: FastifyInstance, opts: { control: Contr
     async (req, reply) => {
       await authorize(ctx, req.principal, { service: req.params.name, right: 'write' });
       reply.code(201);
-      return versions.create(ctx, req.params.name, req.body.version, req.body.auth);
+      return versions.create(ctx, req.params.name, req.body.version, req.body.auth, req.principal);
     },
   );
   app.get<{ Params: { name: string; version: string } }>(

@@ -59,7 +59,7 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
         operationId: 'createDeployment',
         summary: 'Create a deployment',
         description:
-          'Creates the infrastructure (default `default`), service (default: the name), version (default `1`) and Basic secret when missing. `api_keys: N` also creates N API keys for the deployment, returned once.',
+          'Creates the infrastructure (default `default`), service (default: the name), version (default `1`) and Basic secret when missing (a missing secret only for keys and global admins; everyone else needs `use` on the secret the deployment reads, or gets the 404 of a free name). `api_keys: N` also creates N API keys for the deployment, returned once.',
         body: ref('CreateDeploymentRequest'),
         response: { 201: ref('CreateDeploymentResponse'), ...errors(404, 409) },
       },
@@ -69,7 +69,7 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
       await authorizeDeploymentWrite(ctx, req.principal, { ...input, creating: true });
       // One transaction: keys that cannot be made leave no deployment behind.
       const { result, keys } = await transact(ctx, async (tx) => ({
-        result: await createDeployment(tx, input),
+        result: await createDeployment(tx, input, req.principal),
         keys: keyCount ? await createApiKeys(tx, { deployment: input.name }, keyCount) : undefined,
       }));
       reply.code(201);
@@ -114,7 +114,7 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
     },
     async (req) => {
       await authorizeDeploymentWrite(ctx, req.principal, { ...req.body, name: req.params.name, creating: false });
-      return updateDeployment(ctx, req.params.name, req.body);
+      return updateDeployment(ctx, req.params.name, req.body, req.principal);
     },
   );
 
@@ -149,7 +149,7 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
     },
     async (req) => {
       await authorizeDeployment(ctx, req.principal, req.params.name, 'deploy');
-      return redeploy(ctx, req.params.name);
+      return redeploy(ctx, req.params.name, req.principal);
     },
   );
 

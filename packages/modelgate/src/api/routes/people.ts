@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorize } from '../../access/authorize.js';
 import type { GlobalPrivilege } from '../../access/permissions.js';
+import type { SessionService } from '../../auth/sessions/service.js';
 import type { ControlContext } from '../../control/context.js';
 import {
   addMember,
@@ -12,6 +13,7 @@ import {
   setGroupPrivileges,
 } from '../../control/groups.js';
 import { createUser, deleteUser, getUser, listUsers, setPassword, setUserDisabled } from '../../control/users.js';
+import { ModelgateError } from '../../errors/registry.js';
 import { errors, noContent } from '../openapi.js';
 import { type PageQuery, pageOf, pageQuery } from '../paging.js';
 import { API_PREFIX } from '../prefix.js';
@@ -21,9 +23,18 @@ const ADMIN = { global: 'admin' } as const;
 
 /**
  * Users and groups (D2): managed by global admins (node keys, admin keys, users with `admin`);
- * a user may read itself and change its own password.
+ * a user may read itself and change its own password with the current one (issue 17); a global
+ * admin resets another user's on a route of its own, so the audit log tells the two apart.
  */
-export async function peopleRoutes(app: FastifyInstance, opts: { control: ControlContext }): Promise<void> {
+export async function peopleRoutes(
+  app: FastifyInstance,
+  opts: {
+    control: ControlContext;
+    /** Checks a self-change's current password; undefined when token authorization is off (nobody is a user). */
+    sessions: SessionService | undefined;
+    clientAddress: (req: FastifyRequest) => string;
+  },
+): Promise<void> {
   const ctx = opts.control;
   const users = `${API_PREFIX}/users`;
   const groups = `${API_PREFIX}/groups`;
@@ -123,21 +134,53 @@ export async function peopleRoutes(app: FastifyInstance, opts: { control: Contro
     );
   }
 
-  app.put<{ Params: { username: string }; Body: { password: string } }>(
+  app.put<{ Params: { username: string }; Body: { password: string; current_password?: string } }>(
     `${users}/:username/password`,
     {
       schema: {
         tags: ['users'],
         operationId: 'setUserPassword',
-        summary: 'Set a password (the user itself, or a global admin); other sessions end',
+        summary: 'Change your own password, giving the current one; your other sessions end',
+        description:
+          'Only for the caller’s own account (a session or an API token with ops access). Wrong current passwords are throttled like sign-ins. A global admin resets another user’s password with `POST /users/{username}/password-reset`.',
+        params: namesParams('username'),
+        body: ref('ChangePasswordRequest'),
+        response: { ...noContent, ...errors(409, 429) },
+      },
+    },
+    async (req, reply) => {
+      if (!isSelf(req.principal, req.params.username) || !opts.sessions)
+        throw new ModelgateError('PASSWORD_WRONG_ROUTE');
+      const current = req.body.current_password;
+      if (current === undefined) throw new ModelgateError('CURRENT_PASSWORD_REQUIRED');
+      // Sign-in's own check: its failure limits per username and address and its scrypt cap, so a
+      // stolen session or token guesses the password no faster than the sign-in form (429 past them).
+      const checked = await opts.sessions.check(req.params.username, current, opts.clientAddress(req));
+      if (!checked.ok) throw new ModelgateError('CURRENT_PASSWORD_WRONG');
+      await setPassword(ctx, req.params.username, req.body.password, req.principal.session);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: { username: string }; Body: { password: string } }>(
+    `${users}/:username/password-reset`,
+    {
+      schema: {
+        tags: ['users'],
+        operationId: 'resetUserPassword',
+        summary: 'Reset another user’s password (global admins); all its sessions end',
+        description:
+          'No current password: this is an administrator’s reset, audited as `user.password_reset`. Your own password is changed with `PUT /users/{you}/password` and the current one.',
         params: namesParams('username'),
         body: ref('PasswordRequest'),
         response: { ...noContent, ...errors(409) },
       },
     },
     async (req, reply) => {
-      if (!isSelf(req.principal, req.params.username)) await authorize(ctx, req.principal, ADMIN);
-      await setPassword(ctx, req.params.username, req.body.password, req.principal.session);
+      await authorize(ctx, req.principal, ADMIN);
+      // A stolen admin session must not take the admin's own account without its password.
+      if (isSelf(req.principal, req.params.username)) throw new ModelgateError('PASSWORD_WRONG_ROUTE');
+      await setPassword(ctx, req.params.username, req.body.password);
       return reply.code(204).send();
     },
   );

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ModelgateError } from '../../errors/registry.js';
 import { type ApiOptions, apiCommand, apiPath, listAll, renderFields, withClient } from '../client.js';
 import { printJson, printList, printText } from '../output.js';
-import { readPassword } from '../password-input.js';
+import { readPassword, readPasswords } from '../password-input.js';
 import { renderTable } from '../table.js';
 
 interface UserInfo {
@@ -21,7 +21,10 @@ async function newPassword(username: string): Promise<string> {
   return password;
 }
 
-/** `modelgate users create|list|show|disable|enable|set-password|delete` (global admins). */
+/**
+ * `modelgate users create|list|show|disable|enable|reset-password|delete` (global admins) and
+ * `set-password` (your own, with the current one).
+ */
 export function registerUsers(program: Command): void {
   const users = program.command('users').description('Create, list, disable and delete users (global admins)');
 
@@ -88,13 +91,45 @@ export function registerUsers(program: Command): void {
   apiCommand(
     users
       .command('set-password')
-      .description('Set a password (your own, or anyone’s as a global admin); read like create')
+      .description(
+        'Change your own password: asks the current one, then the new one (from stdin: two lines, current then new); your other sessions end',
+      )
+      .argument('<username>', 'your own username'),
+  ).action((username: string, opts: ApiOptions) =>
+    withClient(opts, async (client, json) => {
+      const me = await client.request<{ kind: string; user?: string }>('GET', apiPath('whoami'));
+      if (me.kind !== 'user' || me.user !== username) {
+        throw new ModelgateError(
+          'CLI_USAGE',
+          `set-password changes your own password; a global admin resets ${username}'s with \`modelgate users reset-password ${username}\``,
+        );
+      }
+      const [current, password] = await readPasswords([
+        `Current password for ${username}: `,
+        `New password for ${username}: `,
+      ]);
+      if (!current) throw new ModelgateError('CLI_USAGE', 'no current password given');
+      if (!password) throw new ModelgateError('CLI_USAGE', 'no new password given');
+      await client.request('PUT', apiPath('users', username, 'password'), { current_password: current, password });
+      if (json) return printJson({ username, password_changed: true });
+      printText(`Password changed for ${username}; your other sessions ended`);
+    }),
+  );
+
+  apiCommand(
+    users
+      .command('reset-password')
+      .description(
+        'Reset another user’s password (global admins; no current password); read like create; all its sessions end',
+      )
       .argument('<username>'),
   ).action((username: string, opts: ApiOptions) =>
     withClient(opts, async (client, json) => {
-      await client.request('PUT', apiPath('users', username, 'password'), { password: await newPassword(username) });
-      if (json) return printJson({ username, password_set: true });
-      printText(`Password set for ${username}; its other sessions ended`);
+      await client.request('POST', apiPath('users', username, 'password-reset'), {
+        password: await newPassword(username),
+      });
+      if (json) return printJson({ username, password_reset: true });
+      printText(`Password reset for ${username}; all its sessions ended`);
     }),
   );
 
