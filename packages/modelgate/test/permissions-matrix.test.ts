@@ -276,6 +276,7 @@ const ROUTES: Record<string, { matrix?: keyof typeof ORACLE; sweep?: Rule }> = {
   'POST /api/v1/users/:username/disable': { sweep: 'admin' },
   'POST /api/v1/users/:username/enable': { sweep: 'admin' },
   'PUT /api/v1/users/:username/password': { sweep: 'own' },
+  'POST /api/v1/users/:username/password-reset': { sweep: 'admin' },
   'GET /api/v1/groups': { sweep: 'admin' },
   'POST /api/v1/groups': { sweep: 'admin' },
   'GET /api/v1/groups/:name': { sweep: 'admin' },
@@ -356,6 +357,8 @@ interface SweepWorld {
   /** A fresh session for this caller's user (undefined for keys and no credential). */
   freshSession(): Promise<string | undefined>;
   readonly username: string | undefined;
+  /** This caller's user's password (undefined for keys and no credential). */
+  readonly password: string | undefined;
   /** The management listener's base URL, and a session of the other user (who owns tokens). */
   readonly management: string;
   readonly otherSession: string;
@@ -470,13 +473,31 @@ const SWEEP: SweepCase[] = [
   },
   {
     route: 'PUT /api/v1/users/:username/password',
-    variant: "someone else's (a reset: global admins only; a username is not secret: 403)",
+    variant:
+      "someone else's (own account only, with the current password: 403 PASSWORD_WRONG_ROUTE for everyone, admins too; theirs is a reset)",
     request: async (w) => {
       await w.as('POST', '/users', { username: `pw-${w.c}`, password: `${GOOD_PASSWORD} pw` });
-      return { method: 'PUT', path: `/api/v1/users/pw-${w.c}/password`, body: { password: `${GOOD_PASSWORD} reset` } };
+      return {
+        method: 'PUT',
+        path: `/api/v1/users/pw-${w.c}/password`,
+        body: { password: `${GOOD_PASSWORD} reset`, current_password: `${GOOD_PASSWORD} pw` },
+      };
     },
     ok: 204,
-    expect: { user: 403, creator: 403 },
+    expect: { user: 403, creator: 403, management_key: 403, admin_user: 403 },
+  },
+  {
+    route: 'POST /api/v1/users/:username/password-reset',
+    variant: "someone else's (global admins only)",
+    request: async (w) => {
+      await w.as('POST', '/users', { username: `rs-${w.c}`, password: `${GOOD_PASSWORD} rs` });
+      return {
+        method: 'POST',
+        path: `/api/v1/users/rs-${w.c}/password-reset`,
+        body: { password: `${GOOD_PASSWORD} reset` },
+      };
+    },
+    ok: 204,
   },
   { route: 'GET /api/v1/groups', request: async () => ({ method: 'GET', path: '/api/v1/groups' }), ok: 200 },
   {
@@ -628,6 +649,17 @@ const SWEEP: SweepCase[] = [
     },
     ok: 204,
   },
+  {
+    route: 'PUT /api/v1/users/:username/password',
+    variant: 'oneself, with the current password (late in the sweep: nothing after it signs in again)',
+    request: async (w) => ({
+      method: 'PUT',
+      path: `/api/v1/users/${w.username ?? other}/password`,
+      body: { password: `${GOOD_PASSWORD} changed ${w.c}`, current_password: w.password ?? OTHER_PASSWORD },
+    }),
+    ok: 204,
+    expect: { user: 204, creator: 204, admin_user: 204, management_key: 403 },
+  },
   // Last: they replace node keys (the sweep reads the key file again after each).
   { route: 'GET /token', request: async () => ({ method: 'GET', path: '/token?type=inference' }), ok: 200 },
   { route: 'POST /token', request: async () => ({ method: 'POST', path: '/token?type=inference' }), ok: 200 },
@@ -771,6 +803,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
             as: setup,
             freshSession: async () => (user ? signIn(t, user.name, user.password) : undefined),
             username: user?.name,
+            password: user?.password,
             management: t.node.urls.management,
             otherSession,
           };
