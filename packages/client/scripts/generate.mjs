@@ -60,7 +60,7 @@ export function renderErrorCodes(registry) {
     .map(([code, { status }]) => `  ${code}: ${status},\n`)
     .join('');
   return (
-    `${HEADER("modelgate's error registry (packages/modelgate/src/errors/registry.ts)")}\n` +
+    `${HEADER("modelgate's error registry (packages/modelgate/src/kernel/errors.ts)")}\n` +
     '/** Every error code the server can answer with, and the HTTP status it comes with. */\n' +
     `export const ERROR_STATUS = {\n${entries}} as const;\n\n` +
     '/** A stable error code of the server (docs/errors.md documents each). */\n' +

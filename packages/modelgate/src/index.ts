@@ -2,6 +2,6 @@ export { type DemoServer, type DemoServerOptions, startDemoServer } from '@model
 export { loadConfig } from './config/load.js';
 export { resolveConfig } from './config/resolve.js';
 export { CONFIG_SCHEMA, type Config, type ConfigKey } from './config/schema.js';
-export { ERROR_CODES, type ErrorCode, ModelgateError } from './errors/registry.js';
+export { ERROR_CODES, type ErrorCode, ModelgateError } from './kernel/errors.js';
 export { createLogger, type Logger } from './log/logger.js';
-export { type RunningNode, startNode } from './server/node.js';
+export { type RunningNode, startNode } from './node/node.js';

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createAccessLog } from '../src/log/access-log.js';
+import { createAccessLog } from '../src/http/access-log.js';
 import { loggablePath, MAX_LOGGED_PATH } from '../src/log/loggable-path.js';
 import { rawRequest } from './helpers/http.js';
 import { BIN, type NodeProcess, startNodeProcess } from './helpers/node-process.js';

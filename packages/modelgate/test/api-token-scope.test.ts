@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { endpointDenial, lifeDenial, readEndpointAccess } from '../src/auth/api-token/scope.js';
-import { parseEndpointAccess, tokenExpiry } from '../src/control/api-tokens.js';
-import { Problems } from '../src/control/validation.js';
+import { parseEndpointAccess, tokenExpiry } from '../src/controlplane/operations/api-tokens.js';
+import { endpointDenial, lifeDenial, readEndpointAccess } from '../src/kernel/endpoint-access.js';
+import { Problems } from '../src/kernel/validation.js';
 
 /** The pure decisions behind API tokens, on a frozen clock. */
 const NOW = Date.parse('2030-06-01T12:00:00Z');

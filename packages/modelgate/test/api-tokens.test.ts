@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCredential } from '../src/auth/credential.js';
+import { generateCredential } from '../src/kernel/credential.js';
 import { waitForAudit } from './helpers/audit.js';
 import { STORE_BACKENDS } from './helpers/backends.js';
 import { testClock } from './helpers/clock.js';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { actionParams, describeAction, safeName, UNSAFE_NAME } from '../src/audit/action.js';
-import { outcomeOf } from '../src/audit/record.js';
-import { generateCredential } from '../src/auth/credential.js';
+import { actionParams, describeAction, safeName, UNSAFE_NAME } from '../src/controlplane/audit/action.js';
+import { generateCredential } from '../src/kernel/credential.js';
+import { outcomeOf } from '../src/store/audit-record.js';
 
 describe('describeAction names management requests from the route pattern', () => {
   const cases: [string, string, Record<string, string>, string | undefined, string, string, string | undefined][] = [

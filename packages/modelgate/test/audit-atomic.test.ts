@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { changeRoutesOf } from '../src/api/audit-log.js';
+import { changeRoutesOf } from '../src/controlplane/api/audit-log.js';
 import { nodeOn, STORE_BACKENDS } from './helpers/backends.js';
 import { startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { GOOD_PASSWORD } from './helpers/people.js';

@@ -1,10 +1,10 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installAuditLog } from '../src/api/audit-log.js';
-import type { AuditRecord } from '../src/audit/record.js';
-import type { AuditWriter } from '../src/audit/writer.js';
-import type { Principal } from '../src/auth/principal.js';
-import { errorBody } from '../src/errors/registry.js';
+import { installAuditLog } from '../src/controlplane/api/audit-log.js';
+import type { AuditWriter } from '../src/controlplane/audit/writer.js';
+import { errorBody } from '../src/kernel/errors.js';
+import type { Principal } from '../src/kernel/principal.js';
+import type { AuditRecord } from '../src/store/audit-record.js';
 
 /**
  * The management hook on its own, behind a real socket, with routes shaped like the ones the

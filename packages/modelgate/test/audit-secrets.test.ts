@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCredential } from '../src/auth/credential.js';
+import { generateCredential } from '../src/kernel/credential.js';
 import { allAuditRecords, auditPage, waitForAudit } from './helpers/audit.js';
 import { STORE_BACKENDS } from './helpers/backends.js';
 import { call } from './helpers/http.js';

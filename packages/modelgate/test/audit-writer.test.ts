@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../src/audit/record.js';
-import { AuditWriter } from '../src/audit/writer.js';
+import { AuditWriter } from '../src/controlplane/audit/writer.js';
+import type { AuditRecord } from '../src/store/audit-record.js';
 
 function record(n: number): AuditRecord {
   return {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sweepAudit } from '../src/audit/retention.js';
+import { sweepAudit } from '../src/controlplane/audit/retention.js';
 import { insertAuditRecords } from '../src/store/audit.js';
 import { openStore } from '../src/store/database.js';
 import { type AuditRow, allAuditRecords, auditPage, recordsOf, waitForAudit } from './helpers/audit.js';

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type BasicScope, BasicVerifier, provenKey } from '../src/auth/basic/verifier.js';
-import { isDenial } from '../src/auth/denial.js';
-import { type CheckSlots, ExpensiveCheckLimiter } from '../src/auth/expensive-check-limiter.js';
-import { PendingCheck } from '../src/auth/pending-check.js';
-import { createLocalBus } from '../src/events/bus.js';
-import { TOPICS } from '../src/events/topics.js';
-import { hashPassword } from '../src/secrets/password-hash.js';
+import { type BasicScope, BasicVerifier, provenKey } from '../src/dataplane/verifiers/basic.js';
+import { type CheckSlots, ExpensiveCheckLimiter } from '../src/http/expensive-check-limiter.js';
+import { isDenial } from '../src/kernel/denial.js';
+import { createLocalBus } from '../src/kernel/event-bus.js';
+import { hashPassword } from '../src/kernel/password-hash.js';
+import { PendingCheck } from '../src/kernel/pending-check.js';
+import { TOPICS } from '../src/kernel/topics.js';
 
 /**
  * The verified-success cache of Basic credentials (issue 17, defect 12), without a node: what is

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { generateCredential } from '../src/auth/credential.js';
-import type { DeploymentSnapshot } from '../src/control/snapshot.js';
-import { formOrigin, pageError, safeReturnPath, wantsSignInPage } from '../src/gateway/browser-access.js';
+import { formOrigin, pageError, safeReturnPath, wantsSignInPage } from '../src/dataplane/browser-access.js';
 import {
   clearCredentialCookie,
   credentialCookie,
   readCredentialCookie,
   setsGatewayCookie,
   withoutGatewayCookies,
-} from '../src/gateway/browser-cookie.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from '../src/gateway/headers.js';
-import { PAGE_HEADERS, signInPage } from '../src/gateway/sign-in-page.js';
+} from '../src/dataplane/browser-cookie.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from '../src/dataplane/headers.js';
+import { PAGE_HEADERS, signInPage } from '../src/dataplane/sign-in-page.js';
+import { generateCredential } from '../src/kernel/credential.js';
+import type { DeploymentSnapshot } from '../src/kernel/deployment-snapshot.js';
 
 /** The pure decisions of browser access (B7); the end-to-end behaviour is in browser-access.test.ts. */
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { generateCredential } from '../src/auth/credential.js';
+import { generateCredential } from '../src/kernel/credential.js';
 import { withBrokenChecksum } from './helpers/credentials.js';
 import { call, rawRequest } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';

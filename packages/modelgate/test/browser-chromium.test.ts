@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCredential } from '../src/auth/credential.js';
+import { generateCredential } from '../src/kernel/credential.js';
 import { createLogger } from '../src/log/logger.js';
-import { startDemo } from '../src/server/demo.js';
+import { startDemo } from '../src/node/demo.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, userWithSession } from './helpers/people.js';
 

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type ChangeEvent, createLocalBus } from '../src/events/bus.js';
-import { TOPICS } from '../src/events/topics.js';
+import { type ChangeEvent, createLocalBus } from '../src/kernel/event-bus.js';
+import { TOPICS } from '../src/kernel/topics.js';
 import { followChangeLog, isOwnChange, recordChange } from '../src/store/change-log.js';
 import { openStore, type Store } from '../src/store/database.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';

@@ -8,7 +8,7 @@ import {
   useContext,
 } from '../src/cli/contexts.js';
 import { resolveConnection } from '../src/cli/credentials.js';
-import type { ModelgateError } from '../src/errors/registry.js';
+import type { ModelgateError } from '../src/kernel/errors.js';
 
 /** The pure parts of login contexts: where the file is, its validation, the current pointer, precedence. */
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientErrorCode, overflowingField } from '../src/server/client-error.js';
+import { clientErrorCode, overflowingField } from '../src/http/client-error.js';
 import { rawRequest } from './helpers/http.js';
 import { startTestNode, type TestNode } from './helpers/in-process-node.js';
 

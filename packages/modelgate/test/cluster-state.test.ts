@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { ExpensiveCheckLimiter } from '../src/auth/expensive-check-limiter.js';
-import { Channel, type Endpoint } from '../src/cluster/channel.js';
-import { nodeWideState } from '../src/cluster/primary.js';
-import { RemoteThrottle } from '../src/cluster/remote-throttle.js';
-import { FailureThrottle } from '../src/gateway/failure-throttle.js';
+import { ExpensiveCheckLimiter } from '../src/http/expensive-check-limiter.js';
+import { FailureThrottle } from '../src/http/failure-throttle.js';
+import { Channel, type Endpoint } from '../src/node/cluster/channel.js';
+import { nodeWideState } from '../src/node/cluster/primary.js';
+import { RemoteThrottle } from '../src/node/cluster/remote-throttle.js';
 
 /**
  * Two ends of an IPC link in memory: delivery is asynchronous and every message goes through

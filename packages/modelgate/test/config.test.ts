@@ -7,7 +7,7 @@ import { addConfigFlags, configFlagValues } from '../src/cli/config-flags.js';
 import { loadConfig } from '../src/config/load.js';
 import { type ConfigResult, type ConfigSources, resolveConfig } from '../src/config/resolve.js';
 import { CONFIG_KEYS, CONFIG_SCHEMA } from '../src/config/schema.js';
-import { ModelgateError } from '../src/errors/registry.js';
+import { ModelgateError } from '../src/kernel/errors.js';
 import { runCli, tempDir } from './helpers/node-process.js';
 
 const FILE = 'modelgate.yaml';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageRecorder } from '../src/dataplane/usage-recorder.js';
 import { addCredentialUsage, credentialUsageOf, type UsageIncrement } from '../src/store/credential-usage.js';
 import { openStore, type Store } from '../src/store/database.js';
-import { UsageRecorder } from '../src/usage/recorder.js';
 import { STORE_BACKENDS } from './helpers/backends.js';
 import { deploy, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { runCliToEnd, tempDir } from './helpers/node-process.js';

@@ -1,9 +1,9 @@
 import { randomBytes, scryptSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseAuthorization } from '../src/auth/authorization-header.js';
-import { splitInferencePath } from '../src/gateway/path.js';
-import { requestShapeRefusal } from '../src/gateway/request-shape.js';
-import { hashPassword, verifyPassword } from '../src/secrets/password-hash.js';
+import { splitInferencePath } from '../src/dataplane/path.js';
+import { requestShapeRefusal } from '../src/dataplane/request-shape.js';
+import { parseAuthorization } from '../src/kernel/authorization-header.js';
+import { hashPassword, verifyPassword } from '../src/kernel/password-hash.js';
 
 /** The pure rules behind the hostile data-plane tests, with more variants than the sockets take. */
 

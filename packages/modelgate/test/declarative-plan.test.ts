@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_AUTH_SETTINGS } from '../src/control/auth-settings.js';
-import type { DeploymentInfo } from '../src/control/deployments.js';
-import type { CurrentState } from '../src/declarative/current.js';
-import { exportState } from '../src/declarative/export.js';
-import { planChanges } from '../src/declarative/plan.js';
-import { renderActions } from '../src/declarative/render.js';
-import { type DesiredState, parseDesiredState } from '../src/declarative/schema.js';
-import { readSecretValues } from '../src/declarative/secret-values.js';
+import type { CurrentState } from '../src/cli/declarative/current.js';
+import { exportState } from '../src/cli/declarative/export.js';
+import { planChanges } from '../src/cli/declarative/plan.js';
+import { renderActions } from '../src/cli/declarative/render.js';
+import { type DesiredState, parseDesiredState } from '../src/cli/declarative/schema.js';
+import { readSecretValues } from '../src/cli/declarative/secret-values.js';
+import type { DeploymentInfo } from '../src/controlplane/operations/deployments.js';
+import { DEFAULT_AUTH_SETTINGS } from '../src/kernel/auth-settings.js';
 
 /** The planner and the file schema as pure functions: no node, no I/O. */
 

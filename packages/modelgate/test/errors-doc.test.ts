@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, type ErrorCode } from '../src/errors/registry.js';
+import { ERROR_CODES, type ErrorCode } from '../src/kernel/errors.js';
 
 const DOC = resolve(import.meta.dirname, '../../../docs/errors.md');
 

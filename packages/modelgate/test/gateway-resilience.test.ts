@@ -1,6 +1,6 @@
 import { type DemoServer, startDemoServer } from '@modelgate/demo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCredential } from '../src/auth/credential.js';
+import { generateCredential } from '../src/kernel/credential.js';
 import { call, rawRequest } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { adminQuery, createScratchDatabase } from './helpers/postgres.js';

@@ -1,7 +1,7 @@
 import { type DemoServer, startDemoServer } from '@modelgate/demo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { generateCredential } from '../src/auth/credential.js';
+import { generateCredential } from '../src/kernel/credential.js';
 import { withBrokenChecksum } from './helpers/credentials.js';
 import { call, rawRequest } from './helpers/http.js';
 import { deploy as deployOrThrow, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';

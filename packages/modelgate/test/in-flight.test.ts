@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type InFlightLinks, InFlightList } from '../src/gateway/in-flight.js';
+import { type InFlightLinks, InFlightList } from '../src/dataplane/in-flight.js';
 
 class Item implements InFlightLinks<Item> {
   previousInFlight: Item | undefined = undefined;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCredential } from '../src/auth/credential.js';
+import { generateCredential } from '../src/kernel/credential.js';
 import { loggablePath } from '../src/log/loggable-path.js';
 import { redactUrl } from '../src/log/logger.js';
 import { rawRequest } from './helpers/http.js';

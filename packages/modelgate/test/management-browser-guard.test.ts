@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GuardedRequest, guardDecision } from '../src/api/origin-guard.js';
 import { parseAuthority } from '../src/config/host-list.js';
 import { resolveConfig } from '../src/config/resolve.js';
+import { type GuardedRequest, guardDecision } from '../src/controlplane/api/origin-guard.js';
 import { call, rawRequest } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { runCliToEnd } from './helpers/node-process.js';

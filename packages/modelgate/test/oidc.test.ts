@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OIDC_JWKS_MAX_AGE_MS } from '../src/server/data-plane.js';
+import { OIDC_JWKS_MAX_AGE_MS } from '../src/node/data-plane.js';
 import { testClock } from './helpers/clock.js';
 import { call } from './helpers/http.js';
 import { deploy, startTestNode, type TestNode } from './helpers/in-process-node.js';

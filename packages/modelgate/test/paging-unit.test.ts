@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { RouteMethods } from '../src/api/method-not-allowed.js';
-import { pageOf } from '../src/api/paging.js';
-import { validationProblems } from '../src/api/validation-problems.js';
 import { readAllPages } from '../src/cli/list-all.js';
-import { leadingField } from '../src/errors/registry.js';
+import { RouteMethods } from '../src/controlplane/api/method-not-allowed.js';
+import { pageOf } from '../src/controlplane/api/paging.js';
+import { validationProblems } from '../src/controlplane/api/validation-problems.js';
+import { leadingField } from '../src/kernel/errors.js';
 
 describe('pageOf', () => {
   const names = Array.from({ length: 23 }, (_, i) => ({ name: `n-${String(i).padStart(2, '0')}` }));

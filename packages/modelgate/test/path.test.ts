@@ -5,7 +5,7 @@ import {
   MAX_PATH_LENGTH,
   splitHostRoutedPath,
   splitInferencePath,
-} from '../src/gateway/path.js';
+} from '../src/dataplane/path.js';
 
 const long = (n: number) => `/a/${'x'.repeat(n - 3)}`;
 

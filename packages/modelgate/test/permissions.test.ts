@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type Actor, canSee, decide, type Holding, SUPERUSER } from '../src/access/permissions.js';
-import { passwordProblem } from '../src/auth/password-policy.js';
-import { csrfAllowed } from '../src/auth/sessions/csrf.js';
+import { csrfAllowed } from '../src/controlplane/sessions/csrf.js';
+import { passwordProblem } from '../src/kernel/password-policy.js';
+import { type Actor, canSee, decide, type Holding, SUPERUSER } from '../src/kernel/permissions.js';
 
 /** The pure decisions, case by case; the HTTP matrix (permissions-matrix.test.ts) covers the routes. */
 function actor(

@@ -2,7 +2,7 @@ import { createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, type
 import { createServer, type Server } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { open } from '../src/secrets/seal.js';
+import { open } from '../src/store/secrets/seal.js';
 import { call } from './helpers/http.js';
 import { deploy, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import { createAdminKey } from '../src/auth/admin-keys/admin-keys.js';
-import { PlatformJwtVerifier } from '../src/auth/jwt/platform-verifier.js';
-import { SigningKeyRing } from '../src/auth/jwt/signing-keys.js';
-import { PendingCheck } from '../src/auth/pending-check.js';
-import { createLocalBus } from '../src/events/bus.js';
-import { TOPICS } from '../src/events/topics.js';
+import { PlatformJwtVerifier } from '../src/dataplane/verifiers/platform-jwt.js';
+import { createLocalBus } from '../src/kernel/event-bus.js';
+import { PendingCheck } from '../src/kernel/pending-check.js';
+import { TOPICS } from '../src/kernel/topics.js';
+import { createAdminKey } from '../src/keys/admin-keys.js';
+import { SigningKeyRing } from '../src/keys/signing-keys.js';
 import { STORE_BACKENDS } from './helpers/backends.js';
 import { call } from './helpers/http.js';
 import { deploy, startTestNode, type TestNode } from './helpers/in-process-node.js';

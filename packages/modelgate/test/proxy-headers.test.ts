@@ -6,8 +6,8 @@ import {
   type UpstreamHeaderContext,
   upstreamRequestHeaderList,
   upstreamRequestHeaders,
-} from '../src/gateway/headers.js';
-import { joinUpstreamPath, parseUpstream, upstreamErrorCode } from '../src/gateway/proxy.js';
+} from '../src/dataplane/headers.js';
+import { joinUpstreamPath, parseUpstream, upstreamErrorCode } from '../src/dataplane/proxy.js';
 
 const ctx: UpstreamHeaderContext = {
   clientIp: '10.0.0.7',

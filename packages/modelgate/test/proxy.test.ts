@@ -11,12 +11,12 @@ import { type Duplex, Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import { upstreamRequestHeaders } from '../src/gateway/headers.js';
-import { splitInferencePath } from '../src/gateway/path.js';
-import { createProxy, type ProxyOptions, type UpstreamProxy } from '../src/gateway/proxy.js';
-import { proxyUpgrade } from '../src/gateway/websocket.js';
-import { requestIdOf } from '../src/server/request-id.js';
-import { sendError } from '../src/server/respond.js';
+import { upstreamRequestHeaders } from '../src/dataplane/headers.js';
+import { splitInferencePath } from '../src/dataplane/path.js';
+import { createProxy, type ProxyOptions, type UpstreamProxy } from '../src/dataplane/proxy.js';
+import { proxyUpgrade } from '../src/dataplane/websocket.js';
+import { requestIdOf } from '../src/http/request-id.js';
+import { sendError } from '../src/http/respond.js';
 
 // ---------------------------------------------------------------------------------------------
 // Harness: a tiny front server that uses the gateway modules the way the gateway does.

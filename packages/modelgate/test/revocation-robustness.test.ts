@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RevocableCache } from '../src/auth/cache.js';
-import type { ChangeEvent } from '../src/events/bus.js';
-import { createLocalBus } from '../src/events/bus.js';
-import { clientKey, FailureThrottle } from '../src/gateway/failure-throttle.js';
-import { type Route, RouteTable } from '../src/gateway/route-table.js';
+import { type Route, RouteTable } from '../src/dataplane/route-table.js';
+import { clientKey, FailureThrottle } from '../src/http/failure-throttle.js';
+import { RevocableCache } from '../src/kernel/cache.js';
+import type { ChangeEvent } from '../src/kernel/event-bus.js';
+import { createLocalBus } from '../src/kernel/event-bus.js';
 import { followChangeLog, recordChange } from '../src/store/change-log.js';
 import { openStore, type Store, safeUrl } from '../src/store/database.js';
 import { createScratchDatabase } from './helpers/postgres.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCredential } from '../src/auth/credential.js';
+import { generateCredential } from '../src/kernel/credential.js';
 import { rawRequest } from './helpers/http.js';
 import { startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, GOOD_PASSWORD, signIn } from './helpers/people.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionState } from '../src/auth/sessions/expiry.js';
+import { sessionState } from '../src/controlplane/sessions/expiry.js';
 import { call } from './helpers/http.js';
 import { startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, GOOD_PASSWORD, signIn, userWithSession } from './helpers/people.js';

@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { sharedSerializers } from '../src/api/shared-serializers.js';
+import { sharedSerializers } from '../src/controlplane/api/shared-serializers.js';
 
 describe('sharedSerializers', () => {
   /** Two routes with the same error schema and different 200 schemas, behind the shared compiler. */

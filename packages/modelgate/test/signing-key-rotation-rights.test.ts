@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdminKey } from '../src/auth/admin-keys/admin-keys.js';
+import { createAdminKey } from '../src/keys/admin-keys.js';
 import { call } from './helpers/http.js';
 import { startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, userWithSession } from './helpers/people.js';

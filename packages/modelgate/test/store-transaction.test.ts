@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditIntent } from '../src/audit/intent.js';
-import type { AuditRecord } from '../src/audit/record.js';
-import { ModelgateError } from '../src/errors/registry.js';
+import { AuditIntent } from '../src/controlplane/audit/intent.js';
+import { ModelgateError } from '../src/kernel/errors.js';
+import type { AuditRecord } from '../src/store/audit-record.js';
 import { openStore, type Store } from '../src/store/database.js';
 import { classifyStoreError, inTransaction, rowNoun, toConflict, withCommitRider } from '../src/store/transaction.js';
 import { tempDir } from './helpers/node-process.js';

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type Denial, deny, denyForNow } from '../src/auth/denial.js';
 import {
   decideCheck,
   defaultReserve,
   defaultShare,
   ExpensiveCheckLimiter,
   laneOf,
-} from '../src/auth/expensive-check-limiter.js';
-import type { Principal } from '../src/auth/principal.js';
-import { attemptOutcome, FailureThrottle } from '../src/gateway/failure-throttle.js';
+} from '../src/http/expensive-check-limiter.js';
+import { attemptOutcome, FailureThrottle } from '../src/http/failure-throttle.js';
+import { type Denial, deny, denyForNow } from '../src/kernel/denial.js';
+import type { Principal } from '../src/kernel/principal.js';
 
 const OK: Principal = { kind: 'api_key', id: 'k1' };
 const BAD: Denial = deny('unknown');

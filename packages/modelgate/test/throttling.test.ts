@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createAdminKey } from '../src/auth/admin-keys/admin-keys.js';
-import { generateCredential } from '../src/auth/credential.js';
+import { generateCredential } from '../src/kernel/credential.js';
+import { createAdminKey } from '../src/keys/admin-keys.js';
 import { call } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';

@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dataDirProblem, keyFileProblem } from '../src/secrets/trusted-file.js';
+import { dataDirProblem, keyFileProblem } from '../src/store/secrets/trusted-file.js';
 import { EPHEMERAL_PORTS, runCli, startNodeProcess, tempDir } from './helpers/node-process.js';
 import { createScratchDatabase } from './helpers/postgres.js';
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCredential } from '../src/auth/credential.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { parseTrustedProxies, type TrustedProxies } from '../src/config/trusted-proxies.js';
-import { forwardedClient } from '../src/server/client-address.js';
+import { forwardedClient } from '../src/http/client-address.js';
+import { generateCredential } from '../src/kernel/credential.js';
 import { call } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, startNodeProcess } from './helpers/node-process.js';

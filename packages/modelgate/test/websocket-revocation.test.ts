@@ -3,8 +3,8 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import { TOPICS } from '../src/events/topics.js';
-import { OpenRelays } from '../src/gateway/relays.js';
+import { OpenRelays } from '../src/dataplane/relays.js';
+import { TOPICS } from '../src/kernel/topics.js';
 import { STORE_BACKENDS } from './helpers/backends.js';
 import { deploy, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, userWithSession } from './helpers/people.js';

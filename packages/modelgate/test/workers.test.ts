@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCredential } from '../src/auth/credential.js';
+import { generateCredential } from '../src/kernel/credential.js';
 import { call } from './helpers/http.js';
 import { type NodeProcess, startNodeProcess } from './helpers/node-process.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';

@@ -1,4 +1,4 @@
-import { ModelgateError } from '../errors/registry.js';
+import { ModelgateError } from '../kernel/errors.js';
 
 /**
  * A request the management API refused, with its HTTP status and error code, so a command can

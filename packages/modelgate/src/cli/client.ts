@@ -1,8 +1,8 @@
 import { ModelgateApiError, Transport } from '@modelgate/client';
 import { type Command, InvalidArgumentError } from 'commander';
-import type { ApiKeyInfo } from '../control/api-keys.js';
-import type { DeploymentInfo } from '../control/deployments.js';
-import { ModelgateError } from '../errors/registry.js';
+import type { ApiKeyInfo } from '../controlplane/operations/api-keys.js';
+import type { DeploymentInfo } from '../controlplane/operations/deployments.js';
+import { ModelgateError } from '../kernel/errors.js';
 import { ApiRequestError } from './api-error.js';
 import {
   type ConnectionEnvironment,
@@ -23,8 +23,8 @@ export { ApiRequestError } from './api-error.js';
 // Wire shapes of the management API (`/api/v1`), as the CLI reads them.
 
 // The shapes are the control plane's own types (type-only imports: no server code is loaded).
-export type { ApiKeyInfo } from '../control/api-keys.js';
-export type { Access, DeploymentInfo } from '../control/deployments.js';
+export type { ApiKeyInfo } from '../controlplane/operations/api-keys.js';
+export type { Access, DeploymentInfo } from '../controlplane/operations/deployments.js';
 
 /** An API key with the key itself: on creation, and from `reveal`. */
 export interface ApiKeyWithKey extends ApiKeyInfo {

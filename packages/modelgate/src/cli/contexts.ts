@@ -1,8 +1,8 @@
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { ModelgateError } from '../errors/registry.js';
-import { replacePrivateFile } from '../secrets/private-file.js';
+import { ModelgateError } from '../kernel/errors.js';
+import { replacePrivateFile } from '../store/secrets/private-file.js';
 
 /** A saved login: where the management API is and the token that opens it. */
 export interface LoginContext {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelgateError } from '../errors/registry.js';
+import { ModelgateError } from '../kernel/errors.js';
 import { contextsPath, currentContext, type LoginContext, readContextsFile } from './contexts.js';
 
 /** Where the management API listens when nothing says otherwise (DESIGN: `management_address`). */

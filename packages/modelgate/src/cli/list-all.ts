@@ -1,5 +1,5 @@
 import { ModelgateApiError, type Page, PagedList } from '@modelgate/client';
-import { ModelgateError } from '../errors/registry.js';
+import { ModelgateError } from '../kernel/errors.js';
 
 /** What `listAll` needs of a management client: one GET. */
 export interface ListClient {

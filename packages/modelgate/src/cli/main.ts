@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ModelgateError } from '../errors/registry.js';
+import { ModelgateError } from '../kernel/errors.js';
 import { registerAdminKeys } from './commands/admin-keys.js';
 import { registerApiKeys } from './commands/api-keys.js';
 import { registerApply } from './commands/apply.js';

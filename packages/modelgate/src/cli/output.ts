@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { ModelgateError } from '../errors/registry.js';
+import { ModelgateError } from '../kernel/errors.js';
 import { ApiRequestError } from './api-error.js';
 
 /** A failure as the CLI shows it: `-o json` prints exactly this under `error`. */

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ConfigKey } from '../config/schema.js';
-import { ModelgateError } from '../errors/registry.js';
+import { ModelgateError } from '../kernel/errors.js';
 import type { Store } from '../store/database.js';
 import { addConfigFlags, configFromFlags } from './config-flags.js';
 import { outputOption, reportFailure } from './output.js';

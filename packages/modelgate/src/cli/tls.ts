@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ModelgateError } from '../errors/registry.js';
+import { ModelgateError } from '../kernel/errors.js';
 
 /** How the CLI checks an `https://` management API: a CA file, or (warned) no check at all. */
 export interface TlsSettings {

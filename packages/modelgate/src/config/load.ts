@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ModelgateError } from '../errors/registry.js';
+import { ModelgateError } from '../kernel/errors.js';
 import { type ConfigSources, resolveConfig } from './resolve.js';
 import type { Config, ConfigKey } from './schema.js';
 

@@ -1,4 +1,4 @@
-import { scrubCredentials } from '../auth/credential.js';
+import { scrubCredentials } from '../kernel/credential.js';
 
 /**
  * The one scrubber for request URLs in every log line, on every listener (issue 17, defect 8):

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { AuditRecord } from '../audit/record.js';
+import type { AuditRecord } from './audit-record.js';
 import type { Store } from './database.js';
 import type { AuditLogTable } from './schema.js';
 

@@ -1,5 +1,5 @@
-import type { EventBus } from '../events/bus.js';
-import { isTopic, type Topic } from '../events/topics.js';
+import type { EventBus } from '../kernel/event-bus.js';
+import { isTopic, type Topic } from '../kernel/topics.js';
 import type { Store } from './database.js';
 
 /**

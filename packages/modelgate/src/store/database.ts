@@ -3,12 +3,11 @@ import { chmodSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import { ModelgateError } from '../errors/registry.js';
-import { assertOwnedRegularFile, ensurePrivateDir } from '../secrets/trusted-file.js';
+import { ModelgateError } from '../kernel/errors.js';
+import type { Dialect } from './dialect.js';
 import { allMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
-
-export type Dialect = 'sqlite' | 'postgres';
+import { assertOwnedRegularFile, ensurePrivateDir } from './secrets/trusted-file.js';
 
 /** An open store: the query builder plus the few operations the node needs around it. */
 export interface Store {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseAuthorization } from '../../src/auth/authorization-header.js';
-import { bearerChallenge, denialCode } from '../../src/auth/denial.js';
+import { parseAuthorization } from '../../src/kernel/authorization-header.js';
+import { bearerChallenge, denialCode } from '../../src/kernel/denial.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 

@@ -7,7 +7,7 @@ import {
   generateCredential,
   hashCredential,
   parseCredential,
-} from '../../src/auth/credential.js';
+} from '../../src/kernel/credential.js';
 
 const KINDS = Object.keys(CREDENTIAL_PREFIXES) as CredentialKind[];
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateCredential, parseCredential } from '../../src/auth/credential.js';
-import { NodeKeys } from '../../src/auth/node-keys/node-keys.js';
+import { generateCredential, parseCredential } from '../../src/kernel/credential.js';
+import { NodeKeys } from '../../src/keys/node-keys.js';
 
 /** A clock the test moves by hand. */
 function frozenClock(start = Date.UTC(2026, 0, 1)) {

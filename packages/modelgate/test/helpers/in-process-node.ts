@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/resolve.js';
 import type { ConfigKey } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
-import { type NodeOptions, type RunningNode, startNode } from '../../src/server/node.js';
+import { type NodeOptions, type RunningNode, startNode } from '../../src/node/node.js';
 import { tempDir } from './node-process.js';
 
 export interface TestNode {

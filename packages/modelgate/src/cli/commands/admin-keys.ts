@@ -3,8 +3,8 @@ import { printJson, printList, printText } from '../output.js';
 import { storeCommand, wantsJson, withStore } from '../store-command.js';
 import { renderTable } from '../table.js';
 
-const adminKeys = () => import('../../auth/admin-keys/admin-keys.js');
-const audited = async () => (await import('../../audit/cli.js')).auditedCliCommand;
+const adminKeys = () => import('../../keys/admin-keys.js');
+const audited = async () => (await import('../../controlplane/audit/cli.js')).auditedCliCommand;
 
 /**
  * Dataiku's apinode-admin commands: `admin-key-create`, `admin-keys-list`, `admin-key-delete`.

@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { exportState } from '../../declarative/export.js';
-import { type Action, planChanges } from '../../declarative/plan.js';
-import { fetchCurrentState, runActions } from '../../declarative/remote.js';
-import { actionsJson, countChanges, renderActions } from '../../declarative/render.js';
-import { desiredStateOrThrow, fileInvalid, referencesUnknown } from '../../declarative/schema.js';
-import { readSecretValues } from '../../declarative/secret-values.js';
 import { type ApiOptions, apiCommand, type ManagementClient, withClient } from '../client.js';
+import { exportState } from '../declarative/export.js';
+import { type Action, planChanges } from '../declarative/plan.js';
+import { fetchCurrentState, runActions } from '../declarative/remote.js';
+import { actionsJson, countChanges, renderActions } from '../declarative/render.js';
+import { desiredStateOrThrow, fileInvalid, referencesUnknown } from '../declarative/schema.js';
+import { readSecretValues } from '../declarative/secret-values.js';
 import { printJson, printText } from '../output.js';
 
 interface FileOptions extends ApiOptions {

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { ModelgateError } from '../../errors/registry.js';
+import { ModelgateError } from '../../kernel/errors.js';
 import {
   type Access,
   type ApiOptions,
@@ -16,8 +16,8 @@ import {
 } from '../client.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
-import { renderDeployment } from './deployments.js';
 import { UPDATE_USAGE } from './deployments-update.js';
+import { renderDeployment } from './render-deployment.js';
 
 interface DeployOptions extends ApiOptions {
   readonly upstream: string;

@@ -1,9 +1,9 @@
 import { type Command, Option } from 'commander';
-import type { AuthSettings } from '../../control/auth-settings.js';
-import { ModelgateError } from '../../errors/registry.js';
+import type { AuthSettings } from '../../kernel/auth-settings.js';
+import { ModelgateError } from '../../kernel/errors.js';
 import { type Access, type ApiOptions, apiCommand, apiPath, type DeploymentInfo, withClient } from '../client.js';
 import { printJson, printText } from '../output.js';
-import { renderDeployment } from './deployments.js';
+import { renderDeployment } from './render-deployment.js';
 
 interface UpdateOptions extends ApiOptions {
   readonly upstream?: string;

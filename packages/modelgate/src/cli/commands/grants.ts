@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { RESOURCE_COLLECTIONS, type ResourceType } from '../../access/permissions.js';
-import { ModelgateError } from '../../errors/registry.js';
+import { ModelgateError } from '../../kernel/errors.js';
+import { RESOURCE_COLLECTIONS, type ResourceType } from '../../kernel/permissions.js';
 import { type ApiOptions, apiCommand, apiPath, withClient } from '../client.js';
 import { readAllPages } from '../list-all.js';
 import { printJson, printList, printText } from '../output.js';

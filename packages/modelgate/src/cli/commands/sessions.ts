@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ModelgateError } from '../../errors/registry.js';
+import { ModelgateError } from '../../kernel/errors.js';
 import { type ApiOptions, apiCommand, apiPath, renderFields, withClient } from '../client.js';
 import { printJson, printText } from '../output.js';
 import { readPassword } from '../password-input.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { RunningNode } from '../../server/node.js';
+import type { RunningNode } from '../../node/node.js';
 import { addConfigFlags, configFromFlags } from '../config-flags.js';
 import { reportFailure } from '../output.js';
 
@@ -22,26 +22,26 @@ export function registerStart(program: Command): void {
       // Loaded here, not at the top: client commands should not pay for the server's imports.
       const [{ createLogger }, { startNode }, { startDemo }, { LevelControl }, { reloadNode }] = await Promise.all([
         import('../../log/logger.js'),
-        import('../../server/node.js'),
-        import('../../server/demo.js'),
+        import('../../node/node.js'),
+        import('../../node/demo.js'),
         import('../../log/level-control.js'),
-        import('../../server/reload.js'),
+        import('../../node/reload.js'),
       ]);
       const config = configFromFlags(opts);
       const levels = new LevelControl();
       const log = createLogger({ level: config.log_level, onChild: levels.track });
-      const { workerCount } = await import('../../cluster/workers.js');
+      const { workerCount } = await import('../../node/cluster/workers.js');
       const workers = workerCount(config.workers);
       if (workers > 1 && (await import('node:cluster')).default.isWorker) {
         // A data-plane worker forked by the primary below: it serves until the primary stops it.
         // SIGHUP is the primary's (it holds the start lock); the new log level reaches workers from it.
-        const { runWorker } = await import('../../cluster/worker.js');
+        const { runWorker } = await import('../../node/cluster/worker.js');
         await runWorker(config, log, process.env, levels).catch((err: unknown) => process.exit(reportFailure(err)));
         return;
       }
       node =
         workers > 1
-          ? await (await import('../../cluster/primary.js')).startCluster(config, log, workers)
+          ? await (await import('../../node/cluster/primary.js')).startCluster(config, log, workers)
           : await startNode(config, log);
       const running = node;
       let current = config;

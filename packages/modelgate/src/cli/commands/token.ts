@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { ModelgateError } from '../../errors/registry.js';
+import { ModelgateError } from '../../kernel/errors.js';
 import { type ApiOptions, ApiRequestError, apiCommand, ManagementClient, withClient } from '../client.js';
 import { KEY_FILE_NAME, readKeyFileKey, resolveEndpoint } from '../credentials.js';
 import { printJson, printText } from '../output.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { ApiTokenInfo } from '../../control/api-tokens.js';
-import { ModelgateError } from '../../errors/registry.js';
+import type { ApiTokenInfo } from '../../controlplane/operations/api-tokens.js';
+import { ModelgateError } from '../../kernel/errors.js';
 import {
   type ApiOptions,
   apiCommand,

@@ -1,5 +1,5 @@
 import type { Migration } from 'kysely';
-import type { Dialect } from '../database.js';
+import type { Dialect } from '../dialect.js';
 import { initial } from './0001_initial.js';
 import { deployments } from './0002_deployments.js';
 import { changeOrigin } from './0003_change_origin.js';

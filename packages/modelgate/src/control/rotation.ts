@@ -1,9 +1,0 @@
-import { ModelgateError } from '../errors/registry.js';
-
-/** The 409 for rolling a credential that was rolled already: roll its successor instead. */
-export function alreadyRolled(what: string, id: string): ModelgateError {
-  return new ModelgateError(
-    'CREDENTIAL_ALREADY_ROLLED',
-    `The ${what} "${id}" was rolled already; roll its successor, or delete it to end it now`,
-  );
-}

@@ -1,0 +1,27 @@
+import type { ClientAddress } from '../../http/client-address.js';
+import { clientKey, type FailureThrottle } from '../../http/failure-throttle.js';
+import type { ManagementAuthenticator } from '../authenticator.js';
+
+/**
+ * The management listener's failure throttle: every credential it checks (`/api/v1`, `/token`)
+ * goes through the same {@link FailureThrottle} as the data plane, keyed by the client address
+ * ({@link ClientAddress}) alone, so guesses at admin keys, node keys or tokens are limited across all routes together.
+ * A locked address gets a `throttled` denial (429 with `Retry-After`) before any lookup.
+ *
+ * @example
+ * ```ts
+ * const authenticate = throttledAuthenticator(createManagementAuthenticator(verifiers), throttle, clientAddress);
+ * ```
+ */
+export function throttledAuthenticator(
+  authenticate: ManagementAuthenticator,
+  throttle: FailureThrottle,
+  clientAddress: ClientAddress,
+): ManagementAuthenticator {
+  return (req) => throttle.attempt(managementThrottleKey(clientAddress(req)), () => authenticate(req));
+}
+
+/** The throttle key of a management caller: its address, on a key space apart from deployments'. */
+export function managementThrottleKey(address: string | undefined): string {
+  return `${clientKey(address)}|management`;
+}

@@ -1,0 +1,36 @@
+import type { Config } from '../../config/schema.js';
+import type { EventBus } from '../../kernel/event-bus.js';
+import type { Topic } from '../../kernel/topics.js';
+import { recordChange } from '../../store/change-log.js';
+import type { Store } from '../../store/database.js';
+
+/** What the control-plane services need: the store, the master key, the bus, the config. */
+export interface ControlContext {
+  readonly store: Store;
+  readonly masterKey: Buffer;
+  readonly bus: EventBus;
+  readonly config: Pick<Config, 'basic_auth_username' | 'default_deployment_access'>;
+  /**
+   * The node's clock (epoch ms), default `Date.now`: what credentials' lifetimes and graces are
+   * computed from (platform JWTs, API keys and tokens), so they agree with the verifiers'.
+   */
+  readonly clock?: () => number;
+}
+
+/** Now by the context's clock (epoch ms). */
+export function nowMs(ctx: Pick<ControlContext, 'clock'>): number {
+  return ctx.clock ? ctx.clock() : Date.now();
+}
+
+/**
+ * Announces a revoking change: to this process at once (the next request sees it) and, through
+ * the store's change log, to every other process within one poll.
+ */
+export async function announce(ctx: ControlContext, topic: Topic, subject: string): Promise<void> {
+  await recordChange(ctx.store, topic, subject);
+  await ctx.bus.publish({ topic, subject });
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

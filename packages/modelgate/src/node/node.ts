@@ -1,0 +1,310 @@
+import type { Server } from 'node:http';
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { type ListenAddress, parseAddress } from '../config/address.js';
+import type { Config } from '../config/schema.js';
+import { buildManagementApp } from '../controlplane/api/app.js';
+import { throttledAuthenticator } from '../controlplane/api/failure-throttling.js';
+import { browserGuardPolicy } from '../controlplane/api/origin-guard.js';
+import { scheduleAuditRetention } from '../controlplane/audit/retention.js';
+import { AuditWriter } from '../controlplane/audit/writer.js';
+import { createManagementAuthenticator } from '../controlplane/authenticator.js';
+import type { ControlContext } from '../controlplane/operations/context.js';
+import { SessionService } from '../controlplane/sessions/service.js';
+import { dataPlaneRecorder } from '../dataplane/audit-refusals.js';
+import { startPlatformJwt } from '../dataplane/verifiers/platform-jwt-setup.js';
+import { createClientAddress } from '../http/client-address.js';
+import { clientErrorHandler } from '../http/client-error.js';
+import { ExpensiveCheckLimiter } from '../http/expensive-check-limiter.js';
+import { FailureThrottle } from '../http/failure-throttle.js';
+import { createReadiness } from '../http/health.js';
+import { createListenerServer, formatHost, listen } from '../http/listen.js';
+import { useProxyProtocol } from '../http/proxy-protocol.js';
+import { createLocalBus, type EventBus } from '../kernel/event-bus.js';
+import { ANONYMOUS } from '../kernel/principal.js';
+import { AdminKeyVerifier } from '../keys/admin-keys.js';
+import type { NodeKeyService } from '../keys/node-key-service.js';
+import type { Logger } from '../log/logger.js';
+import { insertAuditRecords } from '../store/audit.js';
+import { followChangeLog } from '../store/change-log.js';
+import { openStore, type Store } from '../store/database.js';
+import { loadMasterKey } from '../store/secrets/master-key.js';
+import { createDataPlane } from './data-plane.js';
+import { createMetricsRegistry, metricsHandler, NodeMetrics, registerAuditDropped } from './metrics.js';
+import { acquireStartLock } from './start-lock.js';
+import { setUpTokenAuthorization } from './token-authorization.js';
+
+/** A running node: its bound ports and the way to stop it. */
+export interface RunningNode {
+  readonly config: Config;
+  readonly store: Store;
+  readonly bus: EventBus;
+  /**
+   * Base URLs actually bound (port 0 resolved), e.g. `http://127.0.0.1:8080`; `inference` is
+   * empty when the node was started without its data plane (the primary of a multi-process node).
+   */
+  readonly urls: { readonly inference: string; readonly management: string; readonly metrics: string };
+  readonly management: FastifyInstance;
+  readonly control: ControlContext;
+  /** The node keys (undefined when token authorization is disabled). */
+  readonly nodeKeys: NodeKeyService | undefined;
+  /** The node's one audit writer (workers of a multi-process node send their refusals here). */
+  readonly audit: AuditWriter;
+  /** The node's one cap on password checks (workers of a multi-process node ask this one). */
+  readonly passwordChecks: ExpensiveCheckLimiter;
+  /** The bound listener servers (for SIGHUP's TLS reload). */
+  readonly servers: readonly Server[];
+  /** What the metrics listener serves (a multi-process node adds its workers' metrics). */
+  readonly metrics: NodeMetrics;
+  /**
+   * Told the configuration a SIGHUP reload put in force (`reloadNode`'s result); a multi-process
+   * node passes the log level and TLS files on to its workers.
+   */
+  readonly reloaded?: (config: Config) => void;
+  /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** How a node is started, beyond its configuration. */
+export interface NodeOptions {
+  /** Whether this process serves model traffic (default true; a multi-process primary does not). */
+  readonly dataPlane?: boolean;
+  /**
+   * The node's one clock (epoch ms, default `Date.now`) for its credentials: node keys expire,
+   * signing keys are retired, platform JWTs issued, revoked and verified, API keys' and tokens'
+   * lifetimes and graces computed and judged, external OIDC tokens verified and their issuers'
+   * keys refetched by it. Tests move it
+   * instead of waiting. (Worker processes of a multi-process node keep real time: a function does
+   * not cross a process boundary.)
+   */
+  readonly clock?: () => number;
+}
+
+/** How often each process polls the store's change log (bounds cross-process staleness). */
+export const CHANGE_POLL_MS = 250;
+
+/**
+ * Starts a node: opens and migrates the store, then binds the inference, management and
+ * metrics listeners. Nothing is left running if any step fails.
+ *
+ * @example
+ * ```ts
+ * const node = await startNode(config, logger);
+ * console.log(node.urls.inference);
+ * await node.close();
+ * ```
+ */
+export async function startNode(
+  config: Config,
+  log: Logger,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: NodeOptions = {},
+): Promise<RunningNode> {
+  const addresses = {
+    inference: parseAddress(config.inference_address) as ListenAddress,
+    management: parseAddress(config.management_address) as ListenAddress,
+    metrics: parseAddress(config.metrics_address) as ListenAddress,
+  };
+  const tls = { certificateFile: config.certificate_file, privateKeyFile: config.private_key_file };
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const servers: Server[] = [];
+  let shuttingDown = false;
+
+  try {
+    // First: a second node in this directory must not touch the first one's key file or store.
+    const lock = acquireStartLock(resolve(config.key_file));
+    cleanups.push(() => lock.release());
+    const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
+    cleanups.push(() => store.close());
+    log.info({ store: store.dialect, location: store.location }, 'store ready');
+    // Registered right after the store, so it is flushed after the listeners drained, before close.
+    const audit = new AuditWriter({
+      write: (records) => insertAuditRecords(store, records),
+      log,
+      refusalsPerSecond: config.audit_refusals_per_second,
+      refusalBurst: Math.max(1, Math.ceil(config.audit_refusals_per_second * 4)),
+    });
+    cleanups.push(() => audit.close());
+    const retention = scheduleAuditRetention(store, config.audit_retention_days, log);
+    cleanups.push(() => retention.stop());
+
+    const bus = createLocalBus();
+    const feed = await followChangeLog(store, bus, {
+      intervalMs: CHANGE_POLL_MS,
+      onError: (err) => log.warn({ err: String(err) }, 'change log poll failed'),
+    });
+    cleanups.push(() => feed.stop());
+
+    const readiness = createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown });
+
+    const clientAddress = createClientAddress(config.trusted_proxies);
+    const nodeKeys = setUpTokenAuthorization(config, log, addresses, options.clock);
+    if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
+    const adminKeys = new AdminKeyVerifier(store, bus);
+    // One cap on scrypt work for the whole node, whichever listener asks for it; a failed check
+    // makes its client suspect for the same window failures are counted in.
+    const passwordChecks = new ExpensiveCheckLimiter(config.password_check_concurrency, {
+      failureWindowMs: config.failure_window_s * 1000,
+    });
+    const sessions = nodeKeys
+      ? new SessionService(store, {
+          idleTimeoutMin: config.session_idle_timeout_min,
+          absoluteTimeoutMin: config.session_absolute_timeout_min,
+          failureLimit: config.failure_limit,
+          failureWindowS: config.failure_window_s,
+          passwordChecks,
+        })
+      : undefined;
+    const auth = {
+      enabled: nodeKeys !== undefined,
+      authenticate: nodeKeys
+        ? throttledAuthenticator(
+            createManagementAuthenticator({ nodeKeys, adminKeys, sessions, apiTokens: store, now: options.clock }),
+            failureThrottle(config),
+            clientAddress,
+          )
+        : async () => ANONYMOUS,
+    };
+
+    const control: ControlContext = {
+      store,
+      bus,
+      masterKey: loadMasterKey(config.data_dir, env),
+      config,
+      clock: options.clock,
+    };
+    const { signingKeys, platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus, options.clock);
+    const metrics = new NodeMetrics(createMetricsRegistry());
+    registerAuditDropped(metrics.registry, () => audit.dropped);
+    // With `workers` > 1 the primary serves no model traffic: its workers do (src/cluster).
+    const dataPlane =
+      options.dataPlane !== false
+        ? await createDataPlane({
+            config,
+            log,
+            control,
+            readiness,
+            nodeKeys,
+            throttle: failureThrottle(config),
+            clientAddress,
+            checkSlots: passwordChecks,
+            platformJwt,
+            audit: dataPlaneRecorder(audit, clientAddress),
+            address: addresses.inference,
+            tls,
+            registry: metrics.registry,
+            clock: options.clock,
+          })
+        : undefined;
+    if (dataPlane) cleanups.push(() => dataPlane.close());
+    const metricsServer = createListenerServer(addresses.metrics, metricsHandler(metrics, readiness, log), tls);
+    metricsServer.on('clientError', clientErrorHandler(log, 'metrics'));
+    let managementServer: Server | undefined;
+    const guard = browserGuardPolicy(config, !auth.enabled);
+    const management = await buildManagementApp(
+      {
+        log,
+        readiness,
+        auth,
+        nodeKeys,
+        control,
+        guard,
+        audit,
+        sessions,
+        clientAddress,
+        jwt: { keys: signingKeys, settings: config },
+        apiTokens: config,
+      },
+      (handler) => {
+        managementServer = createListenerServer(addresses.management, handler, tls);
+        useProxyProtocol(managementServer, config, 'management', log);
+        return managementServer;
+      },
+    );
+    await management.ready();
+    cleanups.push(() => management.close());
+
+    const ports = {
+      inference: dataPlane ? await bindTracked(dataPlane.server, addresses.inference, 'inference_address') : 0,
+      management: await bindTracked(managementServer!, addresses.management, 'management_address'),
+      metrics: await bindTracked(metricsServer, addresses.metrics, 'metrics_address'),
+    };
+    const urls = {
+      inference: dataPlane ? urlOf(addresses.inference, ports.inference) : '',
+      management: urlOf(addresses.management, ports.management),
+      metrics: urlOf(addresses.metrics, ports.metrics),
+    };
+    if (dataPlane) log.info(urls, 'modelgate started');
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      store,
+      bus,
+      urls,
+      management,
+      control,
+      nodeKeys,
+      audit,
+      passwordChecks,
+      servers,
+      metrics,
+      close() {
+        closing ??= (async () => {
+          shuttingDown = true;
+          await drain(servers, config.shutdown_timeout_ms);
+          await runCleanups(cleanups);
+          log.info('modelgate stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await drain(servers, 0);
+    await runCleanups(cleanups);
+    throw err;
+  }
+
+  async function bindTracked(server: Server, address: ListenAddress, name: string): Promise<number> {
+    const port = await listen(server, address, name);
+    servers.push(server);
+    return port;
+  }
+}
+
+/** A failure throttle with the configured limit and window (one per listener: their keys differ). */
+function failureThrottle(config: Config): FailureThrottle {
+  return new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 });
+}
+
+function urlOf(address: ListenAddress, port: number): string {
+  return `${address.protocol}://${formatHost(address.host)}:${port}`;
+}
+
+/**
+ * Stops accepting on every server and waits for in-flight requests, cutting whatever is left
+ * after `timeoutMs`. Idle keep-alive connections are closed as they become idle.
+ */
+export async function drain(servers: readonly Server[], timeoutMs: number): Promise<void> {
+  const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+  const sweep = setInterval(() => {
+    for (const s of servers) s.closeIdleConnections();
+  }, 50);
+  const cut = setTimeout(() => {
+    for (const s of servers) s.closeAllConnections();
+  }, timeoutMs);
+  for (const s of servers) s.closeIdleConnections();
+  await Promise.all(closed);
+  clearInterval(sweep);
+  clearTimeout(cut);
+}
+
+async function runCleanups(cleanups: (() => Promise<void> | void)[]): Promise<void> {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch {
+      // Best effort: one failing cleanup must not keep the others from running.
+    }
+  }
+}
