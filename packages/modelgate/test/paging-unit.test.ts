@@ -3,7 +3,8 @@ import { readAllPages } from '../src/cli/list-all.js';
 import { RouteMethods } from '../src/controlplane/api/method-not-allowed.js';
 import { pageOf } from '../src/controlplane/api/paging.js';
 import { validationProblems } from '../src/controlplane/api/validation-problems.js';
-import { leadingField } from '../src/kernel/errors.js';
+import type { ModelgateError } from '../src/kernel/errors.js';
+import { Problems } from '../src/kernel/validation.js';
 
 describe('pageOf', () => {
   const names = Array.from({ length: 23 }, (_, i) => ({ name: `n-${String(i).padStart(2, '0')}` }));
@@ -85,12 +86,28 @@ describe('validation problems', () => {
     ]);
   });
 
-  it('take the field of a handler problem from its leading name', () => {
-    expect(leadingField('upstream must be an http:// or https:// URL')).toBe('upstream');
-    expect(leadingField('auth.oidc.issuer must be an http(s) URL')).toBe('auth.oidc.issuer');
-    expect(leadingField('give either deployment or infrastructure')).toBeUndefined();
-    expect(leadingField('issued_before may not be in the future')).toBe('issued_before');
-    expect(leadingField(undefined)).toBeUndefined();
+  it('carry the field of a handler problem as data: the first problem’s, none when it names none', () => {
+    const thrown = (problems: Problems) => {
+      try {
+        problems.throwIfAny();
+      } catch (err) {
+        return err as ModelgateError;
+      }
+      throw new Error('no problem was thrown');
+    };
+    const two = new Problems()
+      .check(true, 'count must be 1 to 100', 'count')
+      .check(false, 'upstream must be an http:// or https:// URL', 'upstream')
+      .check(false, 'auth.oidc.issuer must be an http(s) URL', 'auth.oidc.issuer');
+    const error = thrown(two);
+    expect(error.code).toBe('VALIDATION_FAILED');
+    expect(error.field).toBe('upstream');
+    expect(error.details).toEqual([
+      'upstream must be an http:// or https:// URL',
+      'auth.oidc.issuer must be an http(s) URL',
+    ]);
+    expect(thrown(new Problems().check(false, 'give either deployment or infrastructure')).field).toBeUndefined();
+    expect(() => new Problems().check(true, 'never', 'x').throwIfAny()).not.toThrow();
   });
 });
 

@@ -27,24 +27,31 @@ export function parseAuthSettings(input: unknown, field = 'auth'): AuthSettings 
   const problems = new Problems();
   if (input === undefined || input === null) return DEFAULT_AUTH_SETTINGS;
   if (typeof input !== 'object' || Array.isArray(input)) {
-    problems.check(false, `${field} must be an object`).throwIfAny();
+    problems.check(false, `${field} must be an object`, field).throwIfAny();
   }
   const raw = input as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
-    problems.check(key in DEFAULT_AUTH_SETTINGS || key === 'oidc', `${field}.${key} is not a setting`);
+    problems.check(
+      key in DEFAULT_AUTH_SETTINGS || key === 'oidc',
+      `${field}.${key} is not a setting`,
+      `${field}.${key}`,
+    );
   }
   const basic = raw.basic_secret ?? null;
   problems.check(
     basic === null || (typeof basic === 'string' && SECRET_NAME_PATTERN.test(basic)),
     `${field}.basic_secret must be a secret name or null`,
+    `${field}.basic_secret`,
   );
   problems.check(
     raw.api_keys === undefined || typeof raw.api_keys === 'boolean',
     `${field}.api_keys must be a boolean`,
+    `${field}.api_keys`,
   );
   problems.check(
     raw.forward_credential === undefined || typeof raw.forward_credential === 'boolean',
     `${field}.forward_credential must be a boolean`,
+    `${field}.forward_credential`,
   );
   const oidc = parseOidcSettings(problems, `${field}.oidc`, raw.oidc);
   problems.throwIfAny();

@@ -188,19 +188,3 @@ export function errorBody(
   if (field !== undefined) body.error.field = field;
   return body;
 }
-
-/**
- * The field a validation problem names first (`upstream` in "upstream must be an http:// or
- * https:// URL", `auth.oidc.issuer` in "auth.oidc.issuer must be ..."), or undefined when it
- * does not start with one.
- *
- * @example
- * ```ts
- * leadingField('version must be 1-64 of A-Z a-z 0-9 . _ -'); // → 'version'
- * ```
- */
-export function leadingField(problem: string | undefined): string | undefined {
-  // Only "<field> must|may|is|are|needs ...": "give either deployment or infrastructure" names none.
-  const pattern = /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)(?= (?:must|may|is|are|needs)\b|:)/;
-  return pattern.exec(problem ?? '')?.[1];
-}

@@ -43,12 +43,13 @@ const KEYS = ['issuer', 'audiences', 'jwks_url', 'algorithms', 'required_claims'
 export function parseOidcSettings(problems: Problems, field: string, input: unknown): OidcSettings | null {
   if (input === undefined || input === null) return null;
   if (typeof input !== 'object' || Array.isArray(input)) {
-    problems.check(false, `${field} must be an object or null`);
+    problems.check(false, `${field} must be an object or null`, field);
     return null;
   }
   const raw = input as Record<string, unknown>;
-  for (const key of Object.keys(raw)) problems.check(KEYS.includes(key), `${field}.${key} is not a setting`);
-  problems.check(isHttpUrl(raw.issuer), `${field}.issuer must be an http(s) URL`);
+  for (const key of Object.keys(raw))
+    problems.check(KEYS.includes(key), `${field}.${key} is not a setting`, `${field}.${key}`);
+  problems.check(isHttpUrl(raw.issuer), `${field}.issuer must be an http(s) URL`, `${field}.issuer`);
   const audiences = raw.audiences;
   problems.check(
     Array.isArray(audiences) &&
@@ -56,13 +57,19 @@ export function parseOidcSettings(problems: Problems, field: string, input: unkn
       audiences.length <= 20 &&
       audiences.every((a) => typeof a === 'string' && a.length > 0 && a.length <= 512),
     `${field}.audiences must be a non-empty list of strings`,
+    `${field}.audiences`,
   );
   const jwksUrl = raw.jwks_url ?? null;
-  problems.check(jwksUrl === null || isHttpUrl(jwksUrl), `${field}.jwks_url must be an http(s) URL or null`);
+  problems.check(
+    jwksUrl === null || isHttpUrl(jwksUrl),
+    `${field}.jwks_url must be an http(s) URL or null`,
+    `${field}.jwks_url`,
+  );
   const algorithms = raw.algorithms ?? DEFAULT_ALGORITHMS;
   problems.check(
     Array.isArray(algorithms) && algorithms.length > 0 && algorithms.every((a) => OIDC_ALGORITHMS.includes(a)),
     `${field}.algorithms must be a non-empty list of ${OIDC_ALGORITHMS.join(', ')}`,
+    `${field}.algorithms`,
   );
   const claims = raw.required_claims ?? {};
   problems.check(
@@ -71,16 +78,19 @@ export function parseOidcSettings(problems: Problems, field: string, input: unkn
       !Array.isArray(claims) &&
       Object.values(claims).every((v) => ['string', 'number', 'boolean'].includes(typeof v)),
     `${field}.required_claims must map claim names to strings, numbers or booleans`,
+    `${field}.required_claims`,
   );
   const scopes = raw.required_scopes ?? [];
   problems.check(
     Array.isArray(scopes) && scopes.every((s) => typeof s === 'string' && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)),
     `${field}.required_scopes must be a list of scope tokens`,
+    `${field}.required_scopes`,
   );
   const skew = raw.clock_skew_s ?? 60;
   problems.check(
     typeof skew === 'number' && Number.isInteger(skew) && skew >= 0 && skew <= MAX_SKEW_S,
     `${field}.clock_skew_s must be an integer from 0 to ${MAX_SKEW_S}`,
+    `${field}.clock_skew_s`,
   );
   return {
     issuer: raw.issuer as string,

@@ -1,5 +1,5 @@
 import { randomBase62 } from './credential.js';
-import { leadingField, ModelgateError } from './errors.js';
+import { ModelgateError } from './errors.js';
 
 /** Deployment, service and infrastructure names: one DNS label, so they fit a path and a Host. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -10,21 +10,29 @@ export function newId(prefix: string): string {
   return `${prefix}_${randomBase62(14)}`;
 }
 
-/** Collects problems, then throws them all at once as VALIDATION_FAILED. */
+/**
+ * Collects problems, then throws them all at once as VALIDATION_FAILED. Each problem may name the
+ * field it is about; the error's `field` is the first problem's, carried as data.
+ *
+ * @example
+ * ```ts
+ * const problems = new Problems();
+ * problems.check(count >= 1, 'count must be at least 1', 'count');
+ * problems.throwIfAny(); // VALIDATION_FAILED, field 'count'
+ * ```
+ */
 export class Problems {
-  private readonly list: string[] = [];
+  private readonly list: { readonly problem: string; readonly field: string | undefined }[] = [];
 
-  check(ok: boolean, problem: string): this {
-    if (!ok) this.list.push(problem);
+  check(ok: boolean, problem: string, field?: string): this {
+    if (!ok) this.list.push({ problem, field });
     return this;
   }
 
   throwIfAny(): void {
     if (this.list.length > 0) {
-      throw new ModelgateError('VALIDATION_FAILED', this.list.join('; '), {
-        details: this.list,
-        field: leadingField(this.list[0]),
-      });
+      const details = this.list.map((p) => p.problem);
+      throw new ModelgateError('VALIDATION_FAILED', details.join('; '), { details, field: this.list[0]?.field });
     }
   }
 }
@@ -33,11 +41,16 @@ export function checkName(problems: Problems, field: string, value: unknown): vo
   problems.check(
     typeof value === 'string' && NAME_PATTERN.test(value),
     `${field} must be 1-63 lowercase letters, digits or dashes, starting with a letter or digit`,
+    field,
   );
 }
 
 export function checkVersion(problems: Problems, value: unknown): void {
-  problems.check(typeof value === 'string' && VERSION_PATTERN.test(value), 'version must be 1-64 of A-Z a-z 0-9 . _ -');
+  problems.check(
+    typeof value === 'string' && VERSION_PATTERN.test(value),
+    'version must be 1-64 of A-Z a-z 0-9 . _ -',
+    'version',
+  );
 }
 
 /**
@@ -54,10 +67,11 @@ export function checkUpstream(problems: Problems, value: unknown): void {
   problems.check(
     url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:'),
     'upstream must be an http:// or https:// URL',
+    'upstream',
   );
   if (!url) return;
-  problems.check(url.username === '' && url.password === '', 'upstream must not carry credentials');
-  problems.check(url.search === '' && url.hash === '', 'upstream must not have a query or fragment');
+  problems.check(url.username === '' && url.password === '', 'upstream must not carry credentials', 'upstream');
+  problems.check(url.search === '' && url.hash === '', 'upstream must not have a query or fragment', 'upstream');
 }
 
 export function notFound(what: string, name: string): ModelgateError {

@@ -69,8 +69,12 @@ export async function createApiKeys(
   description = '',
 ): Promise<(ApiKeyInfo & { key: string })[]> {
   const problems = new Problems();
-  problems.check(Number.isInteger(count) && count >= 1 && count <= 100, 'count must be 1 to 100');
-  problems.check(typeof description === 'string' && description.length <= 1024, 'description must be a string');
+  problems.check(Number.isInteger(count) && count >= 1 && count <= 100, 'count must be 1 to 100', 'count');
+  problems.check(
+    typeof description === 'string' && description.length <= 1024,
+    'description must be a string',
+    'description',
+  );
   problems.throwIfAny();
   return transact(ctx, async (tx) => {
     const resolved = await resolveOwner(tx, owner);

@@ -75,6 +75,7 @@ export function parseEndpointAccess(problems: Problems, value: unknown): Endpoin
   problems.check(
     ok,
     `endpoint_access must be {"all": true} or {"deployments": [1-${MAX_TOKEN_DEPLOYMENTS} deployment names]}`,
+    'endpoint_access',
   );
   return ok ? { deployments: [...new Set(list as string[])] } : null;
 }
@@ -87,10 +88,11 @@ export function tokenExpiry(problems: Problems, settings: ApiTokenSettings, now:
   const at = parseInstant(problems, 'expires_at', requested);
   const maxMs = settings.api_token_max_ttl_s * 1000;
   const expires = at ?? now + Math.min(settings.api_token_default_ttl_s * 1000, maxMs);
-  problems.check(expires > now, 'expires_at must be in the future');
+  problems.check(expires > now, 'expires_at must be in the future', 'expires_at');
   problems.check(
     expires - now <= maxMs,
     `expires_at may be at most ${settings.api_token_max_ttl_s} seconds from now (api_token_max_ttl_s)`,
+    'expires_at',
   );
   return expires;
 }
@@ -113,14 +115,17 @@ export async function createApiToken(
   problems.check(
     typeof input.name === 'string' && SECRET_NAME_PATTERN.test(input.name),
     'name must be 1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit',
+    'name',
   );
   problems.check(
     input.description === undefined || (typeof input.description === 'string' && input.description.length <= 1024),
     'description must be a string of at most 1024 characters',
+    'description',
   );
   problems.check(
     input.ops_access === undefined || typeof input.ops_access === 'boolean',
     'ops_access must be true or false',
+    'ops_access',
   );
   const endpoint = parseEndpointAccess(problems, input.endpoint_access);
   const now = nowMs(ctx);

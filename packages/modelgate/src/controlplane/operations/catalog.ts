@@ -34,7 +34,11 @@ type NamedTable = 'infrastructures' | 'services';
 async function createNamed(ctx: ControlContext, table: NamedTable, what: string, name: string, description = '') {
   const problems = new Problems();
   checkName(problems, 'name', name);
-  problems.check(typeof description === 'string' && description.length <= 1024, 'description must be a string');
+  problems.check(
+    typeof description === 'string' && description.length <= 1024,
+    'description must be a string',
+    'description',
+  );
   problems.throwIfAny();
   return transact(ctx, async (tx) => {
     if (await findNamed(tx, table, name)) throw conflict(what, name);
@@ -75,7 +79,11 @@ async function getNamed(ctx: ControlContext, table: NamedTable, what: string, na
 
 async function updateNamed(ctx: ControlContext, table: NamedTable, what: string, name: string, description: string) {
   const problems = new Problems();
-  problems.check(typeof description === 'string' && description.length <= 1024, 'description must be a string');
+  problems.check(
+    typeof description === 'string' && description.length <= 1024,
+    'description must be a string',
+    'description',
+  );
   problems.throwIfAny();
   return transact(ctx, async (tx) => {
     const query = tx.store.db.selectFrom(table).selectAll().where('name', '=', name);

@@ -78,11 +78,16 @@ export async function createDeployment(
   problems.check(
     input.access === undefined || input.access === 'public' || input.access === 'protected',
     'access must be public or protected',
+    'access',
   );
   if (input.infrastructure !== undefined) checkName(problems, 'infrastructure', input.infrastructure);
   if (input.service !== undefined) checkName(problems, 'service', input.service);
   if (input.version !== undefined) checkVersion(problems, input.version);
-  problems.check(input.enabled === undefined || typeof input.enabled === 'boolean', 'enabled must be a boolean');
+  problems.check(
+    input.enabled === undefined || typeof input.enabled === 'boolean',
+    'enabled must be a boolean',
+    'enabled',
+  );
   problems.throwIfAny();
   const override = input.auth === undefined ? null : parseAuthSettings(input.auth);
   // One transaction: a failure anywhere leaves no infrastructure, service, version or secret
@@ -148,6 +153,7 @@ export async function updateDeployment(ctx: ControlContext, name: string, input:
   problems.check(
     input.access === undefined || input.access === 'public' || input.access === 'protected',
     'access must be public or protected',
+    'access',
   );
   problems.throwIfAny();
   const auth = input.auth === undefined || input.auth === null ? input.auth : parseAuthSettings(input.auth);

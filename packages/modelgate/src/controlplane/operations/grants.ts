@@ -29,6 +29,7 @@ export function checkRights(type: ResourceType, rights: unknown): string[] {
   problems.check(
     Array.isArray(rights) && rights.length > 0 && rights.every((r) => allowed.includes(r as string)),
     `rights must be a non-empty list of ${allowed.join(', ')}`,
+    'rights',
   );
   problems.throwIfAny();
   return [...new Set(rights as string[])];

@@ -20,6 +20,7 @@ function checkPrivileges(problems: Problems, privileges: unknown): void {
     privileges === undefined ||
       (Array.isArray(privileges) && privileges.every((p) => GLOBAL_PRIVILEGES.includes(p as GlobalPrivilege))),
     `privileges must be a list of ${GLOBAL_PRIVILEGES.join(', ')}`,
+    'privileges',
   );
 }
 

@@ -34,7 +34,11 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2
 export function parseInstant(problems: Problems, field: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const ms = typeof value === 'string' && ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
-  problems.check(Number.isFinite(ms), `${field} must be an ISO-8601 date-time with a zone, e.g. 2030-01-01T00:00:00Z`);
+  problems.check(
+    Number.isFinite(ms),
+    `${field} must be an ISO-8601 date-time with a zone, e.g. 2030-01-01T00:00:00Z`,
+    field,
+  );
   return Number.isFinite(ms) ? ms : undefined;
 }
 
@@ -92,10 +96,11 @@ export async function issueJwt(
   const defaultTtlS = Math.min(settings.jwt_default_ttl_s, settings.jwt_max_ttl_s);
   const exp = Math.floor((requested ?? now + defaultTtlS * 1000) / 1000);
   const iat = Math.floor(now / 1000);
-  problems.check(exp > iat, 'expires_at must be in the future');
+  problems.check(exp > iat, 'expires_at must be in the future', 'expires_at');
   problems.check(
     exp - iat <= settings.jwt_max_ttl_s,
     `expires_at may be at most ${settings.jwt_max_ttl_s} seconds from now`,
+    'expires_at',
   );
   problems.throwIfAny();
   const target = await resolveTarget(ctx, input);
@@ -158,6 +163,7 @@ export async function revokeJwt(
     problems.check(
       typeof input.jti === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(input.jti),
       'jti must be a token id (1-128 of A-Z a-z 0-9 _ -)',
+      'jti',
     );
     problems.check(
       input.deployment === undefined && input.infrastructure === undefined && input.issued_before === undefined,
@@ -178,7 +184,11 @@ export async function revokeJwt(
     return { id, jti, issued_before: null, created_at };
   }
   const before = parseInstant(problems, 'issued_before', input.issued_before) ?? now;
-  problems.check(before <= now + settings.jwt_clock_skew_s * 1000, 'issued_before may not be in the future');
+  problems.check(
+    before <= now + settings.jwt_clock_skew_s * 1000,
+    'issued_before may not be in the future',
+    'issued_before',
+  );
   problems.throwIfAny();
   const target = await resolveTarget(ctx, input);
   await authorizeJwtTarget(ctx, principal, target, 'deploy');

@@ -30,6 +30,7 @@ export function validateSecretInput(name: unknown, input: Record<string, unknown
   problems.check(
     typeof name === 'string' && SECRET_NAME_PATTERN.test(name),
     'name must be 1-128 letters, digits, _ . -',
+    'name',
   );
   const hasValue = input.value !== undefined;
   const generate = input.generate === true;
@@ -38,6 +39,7 @@ export function validateSecretInput(name: unknown, input: Record<string, unknown
     problems.check(
       typeof input.value === 'string' && input.value.length >= 1 && input.value.length <= 4096,
       'value must be a string of 1 to 4096 characters',
+      'value',
     );
   }
   problems.throwIfAny();

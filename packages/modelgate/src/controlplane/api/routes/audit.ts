@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { leadingField, ModelgateError } from '../../../kernel/errors.js';
 import { decide } from '../../../kernel/permissions.js';
+import { Problems } from '../../../kernel/validation.js';
 import { loadActor } from '../../../store/actor.js';
 import { type AuditFilter, type AuditPosition, queryAuditRecords } from '../../../store/audit.js';
 import type { Store } from '../../../store/database.js';
@@ -119,25 +119,17 @@ export async function auditRoutes(app: FastifyInstance, opts: { store: Store }):
 
 /** Turns the query string into a filter, a position and a page size, or throws VALIDATION_FAILED. */
 export function parseAuditQuery(query: AuditQuery): { filter: AuditFilter; position: AuditPosition; limit: number } {
-  const problems: string[] = [];
+  const problems = new Problems();
   const time = (field: 'since' | 'until') => {
     const value = query[field];
     if (value === undefined) return undefined;
     const ms = /^\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ? Date.parse(value) : Number.NaN;
-    if (Number.isNaN(ms)) {
-      problems.push(`${field} must be an ISO-8601 time such as 2026-01-31T12:00:00Z`);
-      return undefined;
-    }
-    return new Date(ms).toISOString();
+    problems.check(!Number.isNaN(ms), `${field} must be an ISO-8601 time such as 2026-01-31T12:00:00Z`, field);
+    return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
   };
   const since = time('since');
   const until = time('until');
-  if (problems.length > 0) {
-    throw new ModelgateError('VALIDATION_FAILED', problems.join('; '), {
-      details: problems,
-      field: leadingField(problems[0]),
-    });
-  }
+  problems.throwIfAny();
   const limit = pageLimit(query.limit);
   const position: AuditPosition =
     query.cursor !== undefined ? auditPosition(query.cursor) : { order: query.order ?? 'desc' };
