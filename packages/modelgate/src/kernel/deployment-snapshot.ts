@@ -1,4 +1,5 @@
 import type { OidcSettings } from './oidc-settings.js';
+import type { Access } from './validation.js';
 
 /**
  * What the gateway serves for one deployment: frozen at (re)deploy, never edited. Secrets are
@@ -9,7 +10,7 @@ export interface DeploymentSnapshot {
   readonly name: string;
   readonly revision: number;
   readonly upstream: string;
-  readonly access: 'public' | 'protected';
+  readonly access: Access;
   readonly infrastructure_id: string;
   readonly service_id: string;
   readonly version_id: string;

@@ -6,6 +6,30 @@ export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const SECRET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
+/** Who may call a deployment: anyone (`public`), or callers with a credential it accepts. */
+export const ACCESS_VALUES = ['public', 'protected'] as const;
+export type Access = (typeof ACCESS_VALUES)[number];
+
+/** Whether a value is one of {@link ACCESS_VALUES}. */
+export function isAccess(value: unknown): value is Access {
+  return (ACCESS_VALUES as readonly unknown[]).includes(value);
+}
+
+/** The longest description anything takes (services, infrastructures, API keys, API tokens). */
+export const DESCRIPTION_MAX = 1024;
+/** What is wrong with a description that breaks the rule, after its field name. */
+export const DESCRIPTION_RULE = `must be a string of at most ${DESCRIPTION_MAX} characters`;
+
+/** Whether a value is a description by {@link DESCRIPTION_MAX}. */
+export function isDescription(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= DESCRIPTION_MAX;
+}
+
+/** Checks a description (the field is `description` unless named). */
+export function checkDescription(problems: Problems, value: unknown, field = 'description'): void {
+  problems.check(isDescription(value), `${field} ${DESCRIPTION_RULE}`, field);
+}
+
 export function newId(prefix: string): string {
   return `${prefix}_${randomBase62(14)}`;
 }

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { Access } from '../kernel/validation.js';
 
 /**
  * Table types for kysely. Timestamps are ISO-8601 UTC text and booleans are 0/1 integers, so
@@ -67,7 +68,7 @@ export interface DeploymentsTable {
   service_id: string;
   version_id: string;
   upstream_url: string;
-  access: 'public' | 'protected';
+  access: Access;
   enabled: number;
   /** JSON of `AuthSettings`, or null to use the version's (D7). */
   auth_override: string | null;

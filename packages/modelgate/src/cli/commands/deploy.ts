@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { ModelgateError } from '../../kernel/errors.js';
+import { ACCESS_VALUES } from '../../kernel/validation.js';
 import {
   type Access,
   type ApiOptions,
@@ -57,9 +58,7 @@ export function registerDeploy(program: Command): void {
       )
       .argument('<name>', 'deployment name; served at /<name>/ on the inference listener')
       .requiredOption('--upstream <url>', 'URL of the model server the gateway forwards to')
-      .addOption(
-        new Option('--access <access>', 'who may call it (default: protected)').choices(['public', 'protected']),
-      )
+      .addOption(new Option('--access <access>', 'who may call it (default: protected)').choices(ACCESS_VALUES))
       .option('--basic-secret <secret>', 'name of the secret whose value is the Basic password (must exist)')
       .option('--generate-secret', 'create the --basic-secret secret with a generated value when it does not exist')
       .option('--api-keys <n>', 'also create N API keys for this deployment (shown once)', positiveInteger)

@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { AuthSettings } from '../../kernel/auth-settings.js';
 import { ModelgateError } from '../../kernel/errors.js';
+import { ACCESS_VALUES } from '../../kernel/validation.js';
 import { type Access, type ApiOptions, apiCommand, apiPath, type DeploymentInfo, withClient } from '../client.js';
 import { printJson, printText } from '../output.js';
 import { renderDeployment } from './render-deployment.js';
@@ -39,7 +40,7 @@ export function registerDeploymentUpdate(deployments: Command): void {
       .description("Change a deployment's upstream, access or auth settings (a new revision)")
       .argument('<name>', 'deployment name')
       .option('--upstream <url>', 'URL of the model server the gateway forwards to')
-      .addOption(new Option('--access <access>', 'who may call it').choices(['public', 'protected']))
+      .addOption(new Option('--access <access>', 'who may call it').choices(ACCESS_VALUES))
       .option('--basic-secret <secret>', 'accept HTTP Basic with this secret’s value as the password')
       .option('--no-basic-secret', 'stop accepting HTTP Basic')
       .addOption(new Option('--api-keys <on|off>', 'accept API keys').choices(['on', 'off']))

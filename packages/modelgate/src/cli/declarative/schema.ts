@@ -1,4 +1,4 @@
-import type { Access, CreateDeploymentInput } from '../../controlplane/operations/deployments.js';
+import type { CreateDeploymentInput } from '../../controlplane/operations/deployments.js';
 import { type AuthSettings, parseAuthSettings } from '../../kernel/auth-settings.js';
 import { ModelgateError } from '../../kernel/errors.js';
 import {
@@ -8,7 +8,12 @@ import {
   RIGHTS_BY_TYPE,
 } from '../../kernel/permissions.js';
 import {
+  ACCESS_VALUES,
+  type Access,
   checkUpstream,
+  DESCRIPTION_RULE,
+  isAccess,
+  isDescription,
   NAME_PATTERN,
   Problems,
   SECRET_NAME_PATTERN,
@@ -304,9 +309,7 @@ function named(p: PathProblems, raw: unknown, at: string, more: readonly string[
   unknownKeys(p, item, at, ['name', 'description', ...more]);
   const okName = checkName(p, item.name, `${at}.name`);
   const description = item.description;
-  if (description !== undefined && (typeof description !== 'string' || description.length > 1024)) {
-    p.add(`${at}.description`, 'must be a string of at most 1024 characters');
-  }
+  if (description !== undefined && !isDescription(description)) p.add(`${at}.description`, DESCRIPTION_RULE);
   if (!okName) return undefined;
   return typeof description === 'string' ? { name: item.name as string, description } : { name: item.name as string };
 }
@@ -380,9 +383,8 @@ function deployment(p: PathProblems, raw: unknown, at: string): DesiredDeploymen
       p.add(`${at}.upstream`, problem.replace(/^upstream /, ''));
     }
   }
-  if (item.access !== undefined && item.access !== 'public' && item.access !== 'protected') {
-    p.add(`${at}.access`, 'must be public or protected');
-  }
+  if (item.access !== undefined && !isAccess(item.access))
+    p.add(`${at}.access`, `must be ${ACCESS_VALUES.join(' or ')}`);
   const infrastructure = optionalName(p, item, 'infrastructure', at);
   const service = optionalName(p, item, 'service', at);
   const v = item.version === undefined ? undefined : versionString(p, item.version, `${at}.version`);

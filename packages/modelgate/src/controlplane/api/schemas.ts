@@ -1,7 +1,7 @@
 import { OIDC_ALGORITHMS } from '../../kernel/oidc-settings.js';
 import { GLOBAL_PRIVILEGES } from '../../kernel/permissions.js';
 import { MAX_GRACE_S } from '../../kernel/rotation.js';
-import { NAME_PATTERN, SECRET_NAME_PATTERN } from '../../kernel/validation.js';
+import { ACCESS_VALUES, DESCRIPTION_MAX, NAME_PATTERN, SECRET_NAME_PATTERN } from '../../kernel/validation.js';
 
 /**
  * JSON schemas shared by routes: they validate input, serialize output (a property missing from
@@ -133,7 +133,7 @@ const deploymentSchema = {
     service: text,
     version: text,
     upstream: text,
-    access: { type: 'string', enum: ['public', 'protected'] },
+    access: { type: 'string', enum: ACCESS_VALUES },
     enabled: { type: 'boolean' },
     revision: { type: 'integer', description: 'Grows by one on every (re)deploy' },
     auth: ref('AuthSettings'),
@@ -145,7 +145,7 @@ const deploymentSchema = {
 
 const deploymentFields = {
   upstream: { type: 'string', maxLength: 2048, description: 'Base URL of the model server (http or https)' },
-  access: { type: 'string', enum: ['public', 'protected'] },
+  access: { type: 'string', enum: ACCESS_VALUES },
   version: { type: 'string', maxLength: 64 },
 } as const;
 
@@ -262,7 +262,7 @@ const createApiKeysRequest = {
     service: text,
     version: text,
     count: { type: 'integer', minimum: 1, maximum: 100 },
-    description: { type: 'string', maxLength: 1024 },
+    description: { type: 'string', maxLength: DESCRIPTION_MAX },
   },
 } as const;
 
@@ -323,7 +323,7 @@ const createCatalogEntryRequest = {
   type: 'object',
   required: ['name'],
   additionalProperties: false,
-  properties: { name: { type: 'string', maxLength: 63 }, description: { type: 'string', maxLength: 1024 } },
+  properties: { name: { type: 'string', maxLength: 63 }, description: { type: 'string', maxLength: DESCRIPTION_MAX } },
 } as const;
 
 const describeRequest = {
@@ -331,7 +331,7 @@ const describeRequest = {
   type: 'object',
   required: ['description'],
   additionalProperties: false,
-  properties: { description: { type: 'string', maxLength: 1024 } },
+  properties: { description: { type: 'string', maxLength: DESCRIPTION_MAX } },
 } as const;
 
 const versionSchema = {
@@ -531,7 +531,7 @@ const createApiTokenRequest = {
   description: 'At least one of `ops_access` and `endpoint_access`.',
   properties: {
     name: { type: 'string', maxLength: 128 },
-    description: { type: 'string', maxLength: 1024 },
+    description: { type: 'string', maxLength: DESCRIPTION_MAX },
     ops_access: { type: 'boolean', description: 'Act on the management API with your permissions' },
     endpoint_access: { anyOf: [ref('EndpointAccess'), { type: 'null' }] },
     expires_at: { type: 'string', maxLength: 64, description: 'ISO-8601 date-time with a zone' },

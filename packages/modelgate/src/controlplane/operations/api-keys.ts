@@ -2,7 +2,7 @@ import { displayPrefix, generateCredential, hashCredential } from '../../kernel/
 import { ModelgateError } from '../../kernel/errors.js';
 import { graceProblem, type RotationState, rotationState } from '../../kernel/rotation.js';
 import { TOPICS } from '../../kernel/topics.js';
-import { newId, Problems } from '../../kernel/validation.js';
+import { checkDescription, newId, Problems } from '../../kernel/validation.js';
 import { type CredentialUsage, credentialUsageOf, deleteCredentialUsage } from '../../store/credential-usage.js';
 import type { ApiKeysTable } from '../../store/schema.js';
 import { open, seal } from '../../store/secrets/seal.js';
@@ -70,11 +70,7 @@ export async function createApiKeys(
 ): Promise<(ApiKeyInfo & { key: string })[]> {
   const problems = new Problems();
   problems.check(Number.isInteger(count) && count >= 1 && count <= 100, 'count must be 1 to 100', 'count');
-  problems.check(
-    typeof description === 'string' && description.length <= 1024,
-    'description must be a string',
-    'description',
-  );
+  checkDescription(problems, description);
   problems.throwIfAny();
   return transact(ctx, async (tx) => {
     const resolved = await resolveOwner(tx, owner);

@@ -6,7 +6,14 @@ import { ModelgateError } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/principal.js';
 import { graceProblem, type RotationState, rotationState } from '../../kernel/rotation.js';
 import { TOPICS } from '../../kernel/topics.js';
-import { NAME_PATTERN, newId, Problems, SECRET_NAME_PATTERN } from '../../kernel/validation.js';
+import {
+  DESCRIPTION_RULE,
+  isDescription,
+  NAME_PATTERN,
+  newId,
+  Problems,
+  SECRET_NAME_PATTERN,
+} from '../../kernel/validation.js';
 import { type CredentialUsage, credentialUsageOf, deleteCredentialUsage } from '../../store/credential-usage.js';
 import type { ApiTokensTable } from '../../store/schema.js';
 import { lockForUpdate } from '../../store/transaction.js';
@@ -118,8 +125,8 @@ export async function createApiToken(
     'name',
   );
   problems.check(
-    input.description === undefined || (typeof input.description === 'string' && input.description.length <= 1024),
-    'description must be a string of at most 1024 characters',
+    input.description === undefined || isDescription(input.description),
+    `description ${DESCRIPTION_RULE}`,
     'description',
   );
   problems.check(

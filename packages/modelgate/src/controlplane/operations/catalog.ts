@@ -1,7 +1,15 @@
 import { type AuthSettings, parseAuthSettings } from '../../kernel/auth-settings.js';
 import { ModelgateError } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/principal.js';
-import { checkName, checkVersion, conflict, newId, notFound, Problems } from '../../kernel/validation.js';
+import {
+  checkDescription,
+  checkName,
+  checkVersion,
+  conflict,
+  newId,
+  notFound,
+  Problems,
+} from '../../kernel/validation.js';
 import type { ServiceVersionsTable } from '../../store/schema.js';
 import { insertOrFind, lockForUpdate } from '../../store/transaction.js';
 import { authorizeSecretReference } from '../access/secret-references.js';
@@ -34,11 +42,7 @@ type NamedTable = 'infrastructures' | 'services';
 async function createNamed(ctx: ControlContext, table: NamedTable, what: string, name: string, description = '') {
   const problems = new Problems();
   checkName(problems, 'name', name);
-  problems.check(
-    typeof description === 'string' && description.length <= 1024,
-    'description must be a string',
-    'description',
-  );
+  checkDescription(problems, description);
   problems.throwIfAny();
   return transact(ctx, async (tx) => {
     if (await findNamed(tx, table, name)) throw conflict(what, name);
@@ -79,11 +83,7 @@ async function getNamed(ctx: ControlContext, table: NamedTable, what: string, na
 
 async function updateNamed(ctx: ControlContext, table: NamedTable, what: string, name: string, description: string) {
   const problems = new Problems();
-  problems.check(
-    typeof description === 'string' && description.length <= 1024,
-    'description must be a string',
-    'description',
-  );
+  checkDescription(problems, description);
   problems.throwIfAny();
   return transact(ctx, async (tx) => {
     const query = tx.store.db.selectFrom(table).selectAll().where('name', '=', name);

@@ -3,6 +3,7 @@ import type { DeploymentSnapshot } from '../../kernel/deployment-snapshot.js';
 import { hashPassword } from '../../kernel/password-hash.js';
 import type { Principal } from '../../kernel/principal.js';
 import { TOPICS } from '../../kernel/topics.js';
+import type { Access } from '../../kernel/validation.js';
 import {
   checkName,
   checkUpstream,
@@ -20,7 +21,7 @@ import { deleteOwnedKeys } from './owned-keys.js';
 import { referSecret } from './secrets.js';
 import { transact } from './transaction.js';
 
-export type Access = 'public' | 'protected';
+export type { Access };
 
 /** A deployment as the API shows it. */
 export interface DeploymentInfo {
