@@ -106,7 +106,8 @@ function batchedLines(destination: LineStream): LineStream {
   if (known) return known;
   if (!exitHook) {
     exitHook = true;
-    // Before pino's own exit hook, which flushes its destination synchronously.
+    // Before pino's own exit hook, which flushes its destination synchronously. Every line gets
+    // out; on a pipe a batch whose asynchronous write is still in flight can land after them.
     process.prependOnceListener('exit', () => {
       for (const flush of unwritten) flush();
     });
