@@ -1,6 +1,6 @@
 import { displayPrefix, generateCredential, hashCredential } from '../../kernel/credential.js';
 import { ModelgateError } from '../../kernel/errors.js';
-import { graceProblem, type RotationState, rotationState } from '../../kernel/rotation.js';
+import { type RotationState, rotationState } from '../../kernel/rotation.js';
 import { TOPICS } from '../../kernel/topics.js';
 import { checkDescription, newId, Problems } from '../../kernel/validation.js';
 import { type CredentialUsage, credentialUsageOf, deleteCredentialUsage } from '../../store/credential-usage.js';
@@ -10,7 +10,7 @@ import { lockForUpdate } from '../../store/transaction.js';
 import { versions } from './catalog.js';
 import { announce, type ControlContext, nowIso, nowMs } from './context.js';
 import { getRow } from './deployments.js';
-import { alreadyRolled } from './rotation.js';
+import { rollCredential } from './rotation.js';
 import { transact } from './transaction.js';
 
 /** Whose keys: one deployment's (D7), or a service version's design-time keys (D6). */
@@ -143,31 +143,31 @@ export async function rollApiKey(
   id: string,
   graceSeconds: unknown,
 ): Promise<ApiKeyInfo & { key: string; predecessor: { id: string; retires_at: string } }> {
-  const problem = graceProblem(graceSeconds);
-  if (problem) throw new ModelgateError('VALIDATION_FAILED', problem, { details: [problem] });
-  return transact(ctx, async (tx) => {
-    const old = await getKeyRow(tx, id, true);
-    if (old.retires_at !== null) throw alreadyRolled('API key', old.id);
-    const retiresAt = new Date(nowMs(tx) + (graceSeconds as number) * 1000).toISOString();
-    await tx.store.db.updateTable('api_keys').set({ retires_at: retiresAt }).where('id', '=', old.id).execute();
-    const key = generateCredential('api_key');
-    const newId_ = newId('key');
-    const row: ApiKeysTable = {
-      id: newId_,
-      owner_type: old.owner_type,
-      owner_id: old.owner_id,
-      prefix: displayPrefix(key),
-      hash: hashCredential(key),
-      ciphertext: seal(ctx.masterKey, key, `api_key:${newId_}`),
-      description: old.description,
-      created_at: nowIso(),
-      last_used_at: null,
-      retires_at: null,
-      predecessor_id: old.id,
-    };
-    await tx.store.db.insertInto('api_keys').values(row).execute();
-    await announce(tx, TOPICS.apiKeyRolled, old.id);
-    return { ...(await describe(tx, row)), key, predecessor: { id: old.id, retires_at: retiresAt } };
+  return rollCredential(ctx, id, graceSeconds, {
+    what: 'API key',
+    topic: TOPICS.apiKeyRolled,
+    lock: (tx, keyId) => getKeyRow(tx, keyId, true),
+    retiresAt: (_old, now, graceMs) => now + graceMs,
+    async succeed(tx, old, retiresAt) {
+      await tx.store.db.updateTable('api_keys').set({ retires_at: retiresAt }).where('id', '=', old.id).execute();
+      const key = generateCredential('api_key');
+      const successorId = newId('key');
+      const row: ApiKeysTable = {
+        id: successorId,
+        owner_type: old.owner_type,
+        owner_id: old.owner_id,
+        prefix: displayPrefix(key),
+        hash: hashCredential(key),
+        ciphertext: seal(ctx.masterKey, key, `api_key:${successorId}`),
+        description: old.description,
+        created_at: nowIso(),
+        last_used_at: null,
+        retires_at: null,
+        predecessor_id: old.id,
+      };
+      await tx.store.db.insertInto('api_keys').values(row).execute();
+      return { ...(await describe(tx, row)), key };
+    },
   });
 }
 

@@ -4,7 +4,7 @@ import type { EndpointAccess } from '../../kernel/endpoint-access.js';
 import { readEndpointAccess } from '../../kernel/endpoint-access.js';
 import { ModelgateError } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/principal.js';
-import { graceProblem, type RotationState, rotationState } from '../../kernel/rotation.js';
+import { type RotationState, rotationState } from '../../kernel/rotation.js';
 import { TOPICS } from '../../kernel/topics.js';
 import {
   DESCRIPTION_RULE,
@@ -20,7 +20,7 @@ import { lockForUpdate } from '../../store/transaction.js';
 import { authorizeDeployment } from '../access/authorize.js';
 import { announce, type ControlContext, nowMs } from './context.js';
 import { parseInstant } from './jwt.js';
-import { alreadyRolled } from './rotation.js';
+import { rollCredential } from './rotation.js';
 import { transact } from './transaction.js';
 
 export type ApiTokenSettings = Pick<Config, 'api_token_default_ttl_s' | 'api_token_max_ttl_s'>;
@@ -252,50 +252,45 @@ export async function rollApiToken(
   id: string,
   graceSeconds: unknown,
 ): Promise<ApiTokenInfo & { token: string; predecessor: { id: string; retires_at: string } }> {
-  const problem = graceProblem(graceSeconds);
-  if (problem) throw new ModelgateError('VALIDATION_FAILED', problem, { details: [problem] });
-  return transact(ctx, async (tx) => {
-    const old = await getTokenRow(tx, id, true);
-    if (old.retires_at !== null) throw alreadyRolled('API token', old.id);
-    const now = nowMs(tx);
-    if (now >= Date.parse(old.expires_at)) {
-      throw new ModelgateError('VALIDATION_FAILED', 'An expired API token cannot be rolled; create a new one');
-    }
-    const retiresAt = new Date(Math.min(now + (graceSeconds as number) * 1000, Date.parse(old.expires_at)));
-    await tx.store.db
-      .deleteFrom('api_tokens')
-      .where('user_id', '=', old.user_id)
-      .where('retires_at', '<=', new Date(now).toISOString())
-      .execute();
-    await tx.store.db
-      .updateTable('api_tokens')
-      .set({ retires_at: retiresAt.toISOString() })
-      .where('id', '=', old.id)
-      .execute();
-    const token = generateCredential('api_token');
-    const row: ApiTokensTable = {
-      ...old,
-      id: newId('tok'),
-      prefix: displayPrefix(token),
-      hash: hashCredential(token),
-      created_at: new Date(now).toISOString(),
-      expires_at: new Date(successorExpiry(old, settings, now)).toISOString(),
-      last_used_at: null,
-      retires_at: null,
-      predecessor_id: old.id,
-    };
-    await tx.store.db.insertInto('api_tokens').values(row).execute();
-    await announce(tx, TOPICS.apiTokenRolled, old.id);
-    const owner = await tx.store.db
-      .selectFrom('users')
-      .select('username')
-      .where('id', '=', old.user_id)
-      .executeTakeFirst();
-    return {
-      ...describe(row, owner?.username ?? ''),
-      token,
-      predecessor: { id: old.id, retires_at: retiresAt.toISOString() },
-    };
+  return rollCredential(ctx, id, graceSeconds, {
+    what: 'API token',
+    topic: TOPICS.apiTokenRolled,
+    lock: (tx, tokenId) => getTokenRow(tx, tokenId, true),
+    retiresAt(old, now, graceMs) {
+      if (now >= Date.parse(old.expires_at)) {
+        throw new ModelgateError('VALIDATION_FAILED', 'An expired API token cannot be rolled; create a new one');
+      }
+      // Never later than the token's own expiry.
+      return Math.min(now + graceMs, Date.parse(old.expires_at));
+    },
+    async succeed(tx, old, retiresAt, now) {
+      // Tokens of this user whose grace has ended are gone for good: drop their rows.
+      await tx.store.db
+        .deleteFrom('api_tokens')
+        .where('user_id', '=', old.user_id)
+        .where('retires_at', '<=', new Date(now).toISOString())
+        .execute();
+      await tx.store.db.updateTable('api_tokens').set({ retires_at: retiresAt }).where('id', '=', old.id).execute();
+      const token = generateCredential('api_token');
+      const row: ApiTokensTable = {
+        ...old,
+        id: newId('tok'),
+        prefix: displayPrefix(token),
+        hash: hashCredential(token),
+        created_at: new Date(now).toISOString(),
+        expires_at: new Date(successorExpiry(old, settings, now)).toISOString(),
+        last_used_at: null,
+        retires_at: null,
+        predecessor_id: old.id,
+      };
+      await tx.store.db.insertInto('api_tokens').values(row).execute();
+      const owner = await tx.store.db
+        .selectFrom('users')
+        .select('username')
+        .where('id', '=', old.user_id)
+        .executeTakeFirst();
+      return { ...describe(row, owner?.username ?? ''), token };
+    },
   });
 }
 
