@@ -347,11 +347,11 @@ describe('every reference to a secret goes through authorizeSecretReference', ()
 
   it('one function asks `use` on a secret, and the only read of a secret value comes after it', () => {
     const asking = files.filter((f) => /secret: [^,}]+, right: 'use'/.test(f.text)).map((f) => f.path);
-    expect(asking).toEqual(['access/secret-references.ts']);
+    expect(asking).toEqual(['controlplane/access/secret-references.ts']);
     // Sealed secret values (`secret:<id>` bound as associated data) are opened in one module...
     const opening = files.filter((f) => /open\([^)]*`secret:/.test(f.text)).map((f) => f.path);
-    expect(opening).toEqual(['control/secrets.ts']);
-    const secrets = files.find((f) => f.path === 'control/secrets.ts')!.text;
+    expect(opening).toEqual(['controlplane/operations/secrets.ts']);
+    const secrets = files.find((f) => f.path === 'controlplane/operations/secrets.ts')!.text;
     expect(secrets.match(/open\(/g)).toHaveLength(1);
     // ...in one function, which asks first.
     const body = secrets.slice(secrets.indexOf('export async function referSecret('));
@@ -360,8 +360,8 @@ describe('every reference to a secret goes through authorizeSecretReference', ()
     expect(fn.indexOf('authorizeSecretReference(')).toBeLessThan(fn.indexOf('open('));
     // The paths that persist a reference without reading the value ask the same question.
     const callers = files.filter((f) => f.text.includes('authorizeSecretReference(')).map((f) => f.path);
-    expect(callers.sort()).toEqual(['access/secret-references.ts', 'control/catalog.ts', 'control/secrets.ts']);
+    expect(callers.sort()).toEqual(['controlplane/access/secret-references.ts', 'controlplane/operations/catalog.ts', 'controlplane/operations/secrets.ts']);
     const readers = files.filter((f) => f.text.includes('referSecret(')).map((f) => f.path);
-    expect(readers.sort()).toEqual(['control/deployments.ts', 'control/secrets.ts']);
+    expect(readers.sort()).toEqual(['controlplane/operations/deployments.ts', 'controlplane/operations/secrets.ts']);
   });
 });
