@@ -360,7 +360,11 @@ describe('every reference to a secret goes through authorizeSecretReference', ()
     expect(fn.indexOf('authorizeSecretReference(')).toBeLessThan(fn.indexOf('open('));
     // The paths that persist a reference without reading the value ask the same question.
     const callers = files.filter((f) => f.text.includes('authorizeSecretReference(')).map((f) => f.path);
-    expect(callers.sort()).toEqual(['controlplane/access/secret-references.ts', 'controlplane/operations/catalog.ts', 'controlplane/operations/secrets.ts']);
+    expect(callers.sort()).toEqual([
+      'controlplane/access/secret-references.ts',
+      'controlplane/operations/catalog.ts',
+      'controlplane/operations/secrets.ts',
+    ]);
     const readers = files.filter((f) => f.text.includes('referSecret(')).map((f) => f.path);
     expect(readers.sort()).toEqual(['controlplane/operations/deployments.ts', 'controlplane/operations/secrets.ts']);
   });
