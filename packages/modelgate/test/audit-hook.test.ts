@@ -17,7 +17,7 @@ describe('the management audit hook', () => {
 
   beforeAll(async () => {
     app = Fastify();
-    app.decorateRequest('principal', null as unknown as Principal);
+    app.decorateRequest<Principal>('principal', null as unknown as Principal);
     app.addHook('onRequest', async (req) => {
       req.principal = { kind: 'admin_key', id: 'ak_test' };
     });

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { type Denial, isDenial } from '../kernel/denial.js';
 import type { ChangeEvent } from '../kernel/event-bus.js';
-import type { Principal } from '../kernel/principal.js';
+import { type Principal, retiresAtOf } from '../kernel/principal.js';
 import { TOPICS } from '../kernel/topics.js';
 import type { Logger } from '../log/logger.js';
 
@@ -105,7 +105,7 @@ export class OpenRelays {
       this.#open.delete(open);
       clearTimeout(open.retirement);
     });
-    this.retireAt(open, relay.principal.retiresAt);
+    this.retireAt(open, retiresAtOf(relay.principal));
     for (const event of missed) void this.apply(open, event, new Map());
   }
 
@@ -153,7 +153,7 @@ export class OpenRelays {
     // A revoked JWT, or a principal refused now, closes; one still admitted may now retire.
     if (decided === true) this.close(open, event.topic, 'revoked');
     else if (isDenial(decided)) this.close(open, event.topic, decided.denied);
-    else if (decided !== false) this.retireAt(open, decided.retiresAt);
+    else if (decided !== false) this.retireAt(open, retiresAtOf(decided));
   }
 
   /** Closes the relay at `at` (epoch ms), at once when that has passed; none when undefined. */
@@ -182,7 +182,9 @@ export class OpenRelays {
 
 /** What a change does to one relay (subjects are ids or names, see `TOPICS`). */
 function effectOf(event: ChangeEvent, relay: Relay): Effect {
-  const { kind, id, owner } = relay.principal;
+  const { kind, id } = relay.principal;
+  const owner =
+    relay.principal.kind === 'api_token' || relay.principal.kind === 'platform_jwt' ? relay.principal.owner : undefined;
   switch (event.topic) {
     case TOPICS.deploymentChanged:
       return relay.deployment === event.subject ? 'close' : undefined;

@@ -15,28 +15,73 @@ export const PRINCIPAL_KINDS = [
 
 export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
 
-export interface Principal {
-  readonly kind: PrincipalKind;
-  /** Stable, non-secret id: `node:management`, an admin key id, an API key id, ... */
+/** Kinds whose principal carries nothing but an id: node keys, admin keys, Basic, OIDC, anonymous. */
+export type PlainKind = Exclude<PrincipalKind, 'user' | 'api_key' | 'api_token' | 'platform_jwt'>;
+
+/** A caller identified by an id alone (`node:management`, an admin key id, ...). */
+export interface PlainPrincipal {
+  readonly kind: PlainKind;
+  /** Stable, non-secret id. */
   readonly id: string;
-  /** For `user`: the username, for people to read (the audit records it beside the id). */
-  readonly name?: string;
-  /** For `user`: the session row id, so sign-out ends exactly this session. */
+}
+
+/** A signed-in person on the management API: by session, or by an API token with ops access. */
+export interface UserPrincipal {
+  readonly kind: 'user';
+  /** The user id. */
+  readonly id: string;
+  /** The username, for people to read (the audit records it beside the id). */
+  readonly name: string;
+  /** The session row id, so sign-out ends exactly this session. */
   readonly session?: string;
-  /** For `user` acting through an API token with ops access: the token's id. */
+  /** Acting through an API token with ops access: the token's id. */
   readonly token?: string;
-  /** For `user`: the credential came from the session cookie, so writes need a CSRF check. */
+  /** The credential came from the session cookie, so writes need a CSRF check. */
   readonly viaCookie?: boolean;
-  /**
-   * For a rolled credential still in its grace (X2): epoch ms from which it is refused. An open
-   * WebSocket relay it opened is closed then, since the handshake was the relay's only check.
-   */
+}
+
+/**
+ * A rolled credential still in its grace (X2) carries the epoch ms from which it is refused: an
+ * open WebSocket relay it opened is closed then, since the handshake was the relay's only check.
+ */
+interface Retiring {
   readonly retiresAt?: number;
-  /**
-   * On the data plane, for `api_token` and a `platform_jwt` a user issued: that user's id (a
-   * change to their access re-checks it).
-   */
+}
+
+/** A deployment's API key on the data plane. */
+export interface ApiKeyPrincipal extends Retiring {
+  readonly kind: 'api_key';
+  readonly id: string;
+}
+
+/** A person's API token on the data plane: `owner` is that user's id (a change to their access re-checks it). */
+export interface ApiTokenPrincipal extends Retiring {
+  readonly kind: 'api_token';
+  readonly id: string;
+  readonly owner: string;
+}
+
+/** A platform JWT (id: its `jti`); `owner` is the issuing user's id when a person issued it. */
+export interface PlatformJwtPrincipal {
+  readonly kind: 'platform_jwt';
+  readonly id: string;
   readonly owner?: string;
+}
+
+/**
+ * Who is calling, once a credential has been verified: a union by `kind`, so each kind carries
+ * exactly its own facts.
+ *
+ * @example
+ * ```ts
+ * if (principal.kind === 'user') audit(principal.name); // narrowed: name is there
+ * ```
+ */
+export type Principal = PlainPrincipal | UserPrincipal | ApiKeyPrincipal | ApiTokenPrincipal | PlatformJwtPrincipal;
+
+/** When a rolled credential stops being accepted (epoch ms), for the kinds that roll. */
+export function retiresAtOf(principal: Principal): number | undefined {
+  return principal.kind === 'api_key' || principal.kind === 'api_token' ? principal.retiresAt : undefined;
 }
 
 /** The principal of every request when token authorization is disabled. */

@@ -14,7 +14,7 @@ import type { Store } from './database.js';
  * grant removed, a membership ended or a user disabled is in force on the very next request on
  * every process sharing the store. Keys (node, admin) and anonymous callers are superusers.
  */
-export async function loadActor(store: Store, principal: Principal): Promise<Actor> {
+export async function loadActor(store: Store, principal: Pick<Principal, 'kind' | 'id'>): Promise<Actor> {
   if (principal.kind !== 'user') return SUPERUSER;
   const groups = await store.db
     .selectFrom('group_members')

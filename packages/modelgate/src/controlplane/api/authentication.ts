@@ -30,7 +30,7 @@ export interface ManagementAuth {
  */
 export function installAuthentication(app: FastifyInstance, auth: ManagementAuth): void {
   // Fastify forbids shared object defaults; every request gets its principal in the hook below.
-  app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest<Principal>('principal', null as unknown as Principal);
   app.addHook('onRequest', async (req: FastifyRequest) => {
     req.principal = ANONYMOUS;
   });
@@ -48,7 +48,7 @@ export function installAuthentication(app: FastifyInstance, auth: ManagementAuth
     if (!mayUseManagementRoute(result, route)) {
       throw denialError(deny('forbidden', `The ${result.kind.replaceAll('_', ' ')} cannot use this route`));
     }
-    if (result.viaCookie) checkCsrf(req);
+    if (result.kind === 'user' && result.viaCookie) checkCsrf(req);
   });
 }
 

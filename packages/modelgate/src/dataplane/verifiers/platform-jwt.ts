@@ -14,7 +14,7 @@ import {
   scopeCovers,
 } from '../../kernel/jwt-claims.js';
 import { PendingCheck, type Verification } from '../../kernel/pending-check.js';
-import type { Principal } from '../../kernel/principal.js';
+import type { PlatformJwtPrincipal, Principal } from '../../kernel/principal.js';
 import { TOPICS } from '../../kernel/topics.js';
 import type { SigningKeyRing } from '../../keys/signing-keys.js';
 import type { Store } from '../../store/database.js';
@@ -30,7 +30,7 @@ interface VerifiedToken {
   readonly exp: number;
   readonly scope: ScopeClaim;
   /** Built once per verified token, so a hit allocates nothing; `owner` is the issuing user's id. */
-  readonly principal: Principal;
+  readonly principal: PlatformJwtPrincipal;
 }
 
 /** What the gateway knows of the deployment a token is presented to. */

@@ -157,7 +157,8 @@ export async function peopleRoutes(
       // stolen session or token guesses the password no faster than the sign-in form (429 past them).
       const checked = await opts.sessions.check(req.params.username, current, opts.clientAddress(req));
       if (!checked.ok) throw new ModelgateError('CURRENT_PASSWORD_WRONG');
-      await setPassword(ctx, req.params.username, req.body.password, req.principal.session);
+      const session = req.principal.kind === 'user' ? req.principal.session : undefined;
+      await setPassword(ctx, req.params.username, req.body.password, session);
       return reply.code(204).send();
     },
   );

@@ -89,8 +89,8 @@ export async function sessionRoutes(
       },
     },
     async (req, reply) => {
-      const session = req.principal.session;
-      if (req.principal.kind !== 'user' || !session) {
+      const session = req.principal.kind === 'user' ? req.principal.session : undefined;
+      if (!session) {
         throw new ModelgateError('BAD_REQUEST', 'Only a session credential can sign out; keys are deleted instead');
       }
       await sessions.end(session);

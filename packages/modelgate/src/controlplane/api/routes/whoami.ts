@@ -42,10 +42,11 @@ export async function whoamiRoutes(app: FastifyInstance, opts: { control: Contro
       },
     },
     async (req) => {
-      const { kind, id, name, token } = req.principal;
-      const actor = await actorOf(opts.control, req.principal);
+      const principal = req.principal;
+      const actor = await actorOf(opts.control, principal);
       const privileges = [...actor.privileges].sort();
-      if (kind !== 'user') return { kind, id, privileges };
+      if (principal.kind !== 'user') return { kind: principal.kind, id: principal.id, privileges };
+      const { kind, id, name, token } = principal;
       const groups = (await groupsOf(opts.control, id)).map((g) => g.name);
       return { kind, id, user: name, groups, privileges, ...(token ? { token } : {}) };
     },
