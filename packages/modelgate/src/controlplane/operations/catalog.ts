@@ -16,6 +16,7 @@ import { authorizeSecretReference } from '../access/secret-references.js';
 import type { ControlContext } from './context.js';
 import { nowIso } from './context.js';
 import { deleteOwnedKeys } from './owned-keys.js';
+import { rowByName } from './rows.js';
 import { transact } from './transaction.js';
 
 /**
@@ -75,20 +76,16 @@ async function findNamed(ctx: ControlContext, table: NamedTable, name: string): 
   return ctx.store.db.selectFrom(table).selectAll().where('name', '=', name).executeTakeFirst();
 }
 
-async function getNamed(ctx: ControlContext, table: NamedTable, what: string, name: string): Promise<NamedInfo> {
-  const row = await findNamed(ctx, table, name);
-  if (!row) throw notFound(what, name);
-  return row;
+async function getNamed(ctx: ControlContext, table: NamedTable, name: string): Promise<NamedInfo> {
+  return rowByName(ctx, table, name);
 }
 
-async function updateNamed(ctx: ControlContext, table: NamedTable, what: string, name: string, description: string) {
+async function updateNamed(ctx: ControlContext, table: NamedTable, _what: string, name: string, description: string) {
   const problems = new Problems();
   checkDescription(problems, description);
   problems.throwIfAny();
   return transact(ctx, async (tx) => {
-    const query = tx.store.db.selectFrom(table).selectAll().where('name', '=', name);
-    const row = await lockForUpdate(tx.store, query).executeTakeFirst();
-    if (!row) throw notFound(what, name);
+    const row = await rowByName(tx, table, name, { lock: true });
     await tx.store.db.updateTable(table).set({ description }).where('id', '=', row.id).execute();
     return { ...row, description };
   });
@@ -96,9 +93,7 @@ async function updateNamed(ctx: ControlContext, table: NamedTable, what: string,
 
 async function deleteNamed(ctx: ControlContext, table: NamedTable, what: string, name: string): Promise<void> {
   await transact(ctx, async (tx) => {
-    const query = tx.store.db.selectFrom(table).selectAll().where('name', '=', name);
-    const found = await lockForUpdate(tx.store, query).executeTakeFirst();
-    if (!found) throw notFound(what, name);
+    const found = await rowByName(tx, table, name, { lock: true });
     const column = table === 'services' ? 'service_id' : 'infrastructure_id';
     const used = await tx.store.db
       .selectFrom('deployments')
@@ -117,7 +112,7 @@ export const infrastructures = {
     createNamed(ctx, 'infrastructures', 'infrastructure', name, description),
   find: (ctx: ControlContext, name: string) => findNamed(ctx, 'infrastructures', name),
   ensure: (ctx: ControlContext, name: string) => ensureNamed(ctx, 'infrastructures', name),
-  get: (ctx: ControlContext, name: string) => getNamed(ctx, 'infrastructures', 'infrastructure', name),
+  get: (ctx: ControlContext, name: string) => getNamed(ctx, 'infrastructures', name),
   list: (ctx: ControlContext) => ctx.store.db.selectFrom('infrastructures').selectAll().orderBy('name').execute(),
   update: (ctx: ControlContext, name: string, description: string) =>
     updateNamed(ctx, 'infrastructures', 'infrastructure', name, description),
@@ -129,7 +124,7 @@ export const services = {
     createNamed(ctx, 'services', 'service', name, description),
   find: (ctx: ControlContext, name: string) => findNamed(ctx, 'services', name),
   ensure: (ctx: ControlContext, name: string) => ensureNamed(ctx, 'services', name),
-  get: (ctx: ControlContext, name: string) => getNamed(ctx, 'services', 'service', name),
+  get: (ctx: ControlContext, name: string) => getNamed(ctx, 'services', name),
   list: (ctx: ControlContext) => ctx.store.db.selectFrom('services').selectAll().orderBy('name').execute(),
   update: (ctx: ControlContext, name: string, description: string) =>
     updateNamed(ctx, 'services', 'service', name, description),

@@ -2,9 +2,9 @@ import { GLOBAL_PRIVILEGES, type GlobalPrivilege } from '../../kernel/permission
 import { TOPICS } from '../../kernel/topics.js';
 import { checkName, conflict, newId, notFound, Problems } from '../../kernel/validation.js';
 import type { GroupsTable } from '../../store/schema.js';
-import { lockForUpdate } from '../../store/transaction.js';
 import type { ControlContext } from './context.js';
 import { announce, nowIso } from './context.js';
+import { rowByName } from './rows.js';
 import { transact } from './transaction.js';
 
 /** A group as the API shows it (D2): its global privileges and members. */
@@ -73,10 +73,7 @@ export async function findGroup(ctx: ControlContext, name: string): Promise<Grou
  * PostgreSQL), so a grant or membership written for it cannot interleave with its delete.
  */
 export async function getGroupRow(ctx: ControlContext, name: string): Promise<GroupsTable> {
-  const query = ctx.store.db.selectFrom('groups').selectAll().where('name', '=', name);
-  const row = await lockForUpdate(ctx.store, query).executeTakeFirst();
-  if (!row) throw notFound('group', name);
-  return row;
+  return rowByName(ctx, 'groups', name, { lock: true });
 }
 
 export async function getGroup(ctx: ControlContext, name: string): Promise<GroupInfo> {
@@ -141,9 +138,7 @@ export async function groupsOf(ctx: ControlContext, userId: string): Promise<Gro
 }
 
 async function userRow(ctx: ControlContext, username: string) {
-  const row = await ctx.store.db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
-  if (!row) throw notFound('user', username);
-  return row;
+  return rowByName(ctx, 'users', username);
 }
 
 async function describe(ctx: ControlContext, row: GroupsTable): Promise<GroupInfo> {

@@ -2,12 +2,12 @@ import { ModelgateError } from '../../kernel/errors.js';
 import { hashPassword } from '../../kernel/password-hash.js';
 import { passwordProblem } from '../../kernel/password-policy.js';
 import { TOPICS } from '../../kernel/topics.js';
-import { checkName, conflict, newId, notFound, Problems } from '../../kernel/validation.js';
+import { checkName, conflict, newId, Problems } from '../../kernel/validation.js';
 import type { UsersTable } from '../../store/schema.js';
-import { lockForUpdate } from '../../store/transaction.js';
 import type { ControlContext } from './context.js';
 import { announce, nowIso } from './context.js';
 import { addMember, groupsOf } from './groups.js';
+import { rowByName } from './rows.js';
 import { transact } from './transaction.js';
 
 /** A user as the API shows it: never the password hash. */
@@ -62,10 +62,7 @@ export async function findUser(ctx: ControlContext, username: string): Promise<U
 
 /** A user's row, or RESOURCE_NOT_FOUND; locked until commit inside `transact` (PostgreSQL). */
 export async function getUserRow(ctx: ControlContext, username: string): Promise<UsersTable> {
-  const query = ctx.store.db.selectFrom('users').selectAll().where('username', '=', username);
-  const row = await lockForUpdate(ctx.store, query).executeTakeFirst();
-  if (!row) throw notFound('user', username);
-  return row;
+  return rowByName(ctx, 'users', username, { lock: true });
 }
 
 export async function getUser(ctx: ControlContext, username: string): Promise<UserInfo> {
