@@ -1,8 +1,9 @@
 import { canSeeDeployment, effectiveRights } from '../../kernel/permissions.js';
 import type { Principal } from '../../kernel/principal.js';
+import { placesQuery } from '../../store/deployment-place.js';
 import type { ApiKeyInfo, ApiKeyOwner } from '../operations/api-keys.js';
 import type { ControlContext } from '../operations/context.js';
-import { actorOf, authorize, authorizeDeployment, placesQuery } from './authorize.js';
+import { actorOf, authorize, authorizeDeployment } from './authorize.js';
 
 /**
  * API keys follow their owner: a deployment's keys need `read` on it to list or reveal and
@@ -27,7 +28,7 @@ export async function visibleKeys(
 ): Promise<ApiKeyInfo[]> {
   const actor = await actorOf(ctx, principal);
   if (actor.superuser) return [...keys];
-  const places = new Map((await placesQuery(ctx).execute()).map((r) => [r.name, r]));
+  const places = new Map((await placesQuery(ctx.store).execute()).map((r) => [r.name, r]));
   return keys.filter((k) => {
     if (k.deployment !== undefined) {
       const place = places.get(k.deployment);

@@ -3,6 +3,7 @@ import { type Actor, type Decision, decide, type MissingRight, type Need } from 
 import type { Principal } from '../../kernel/principal.js';
 import { notFound } from '../../kernel/validation.js';
 import { loadActor } from '../../store/actor.js';
+import { type DeploymentPlace, placesQuery } from '../../store/deployment-place.js';
 import type { ControlContext } from '../operations/context.js';
 
 /** `service:deploy` → `MISSING_SERVICE_DEPLOY`: the registry code that names the missing right. */
@@ -57,21 +58,9 @@ export async function actorOf(ctx: ControlContext, principal: Principal): Promis
   return loadActor(ctx.store, principal);
 }
 
-/** Deployments with the names of the service and infrastructure each joins. */
-export function placesQuery(ctx: ControlContext) {
-  return ctx.store.db
-    .selectFrom('deployments')
-    .innerJoin('services', 'services.id', 'deployments.service_id')
-    .innerJoin('infrastructures', 'infrastructures.id', 'deployments.infrastructure_id')
-    .select(['deployments.name as name', 'services.name as service', 'infrastructures.name as infrastructure']);
-}
-
 /** Where a deployment lives, by name, or the same 404 as for an unknown name. */
-export async function deploymentPlace(
-  ctx: ControlContext,
-  name: string,
-): Promise<{ service: string; infrastructure: string }> {
-  const row = await placesQuery(ctx).where('deployments.name', '=', name).executeTakeFirst();
+export async function deploymentPlace(ctx: ControlContext, name: string): Promise<DeploymentPlace> {
+  const row = await placesQuery(ctx.store).where('deployments.name', '=', name).executeTakeFirst();
   if (!row) throw notFound('deployment', name);
   return row;
 }
@@ -107,7 +96,7 @@ export async function authorizeApiKey(
     .executeTakeFirst();
   if (!key) throw hidden;
   if (key.owner_type === 'deployment') {
-    const place = await placesQuery(ctx).where('deployments.id', '=', key.owner_id).executeTakeFirst();
+    const place = await placesQuery(ctx.store).where('deployments.id', '=', key.owner_id).executeTakeFirst();
     if (!place) throw hidden;
     await authorize(ctx, principal, { deployment: place, right }, hidden);
     return;

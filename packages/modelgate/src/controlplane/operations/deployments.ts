@@ -13,6 +13,7 @@ import {
   notFound,
   Problems,
 } from '../../kernel/validation.js';
+import { placeOf } from '../../store/deployment-place.js';
 import type { DeploymentsTable } from '../../store/schema.js';
 import { lockForUpdate } from '../../store/transaction.js';
 import { infrastructures, services, versions } from './catalog.js';
@@ -347,22 +348,19 @@ export async function getRow(ctx: ControlContext, name: string): Promise<Deploym
 }
 
 async function describe(ctx: ControlContext, row: DeploymentsTable): Promise<DeploymentInfo> {
-  const [infra, service, version] = await Promise.all([
-    ctx.store.db
-      .selectFrom('infrastructures')
-      .select('name')
-      .where('id', '=', row.infrastructure_id)
-      .executeTakeFirstOrThrow(),
-    ctx.store.db.selectFrom('services').select('name').where('id', '=', row.service_id).executeTakeFirstOrThrow(),
+  const [place, version] = await Promise.all([
+    placeOf(ctx.store, row),
     ctx.store.db.selectFrom('service_versions').selectAll().where('id', '=', row.version_id).executeTakeFirstOrThrow(),
   ]);
+  // Foreign keys keep both: a missing one is a broken store, not a caller's mistake.
+  if (!place) throw new Error(`deployment ${row.id} names a service or infrastructure that is gone`);
   const auth = row.auth_override
     ? parseAuthSettings(JSON.parse(row.auth_override))
     : parseAuthSettings(JSON.parse(version.auth_settings));
   return {
     name: row.name,
-    infrastructure: infra.name,
-    service: service.name,
+    infrastructure: place.infrastructure,
+    service: place.service,
     version: version.version,
     upstream: row.upstream_url,
     access: row.access,

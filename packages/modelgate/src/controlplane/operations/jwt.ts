@@ -4,8 +4,9 @@ import type { Config } from '../../config/schema.js';
 import { PLATFORM_JWT_AUDIENCE, PLATFORM_JWT_TYPE, SCOPE_CLAIM, type ScopeClaim } from '../../kernel/jwt-claims.js';
 import type { Principal } from '../../kernel/principal.js';
 import { TOPICS } from '../../kernel/topics.js';
-import { newId, Problems } from '../../kernel/validation.js';
+import { newId, notFound, Problems } from '../../kernel/validation.js';
 import type { SigningKeyRing } from '../../keys/signing-keys.js';
+import { placeOf } from '../../store/deployment-place.js';
 import type { JwtRevocationsTable } from '../../store/schema.js';
 import { authorizeJtiRevocation, authorizeJwtTarget, type JwtTarget } from '../access/jwt-targets.js';
 import { infrastructures } from './catalog.js';
@@ -54,17 +55,14 @@ export async function resolveTarget(
   problems.throwIfAny();
   if (hasDeployment) {
     const row = await getRow(ctx, input.deployment as string);
-    const infra = await ctx.store.db
-      .selectFrom('infrastructures')
-      .select('name')
-      .where('id', '=', row.infrastructure_id)
-      .executeTakeFirstOrThrow();
+    const place = await placeOf(ctx.store, row);
+    if (!place) throw notFound('deployment', row.name);
     return {
       type: 'deployment',
       id: row.id,
       name: row.name,
       infrastructure_id: row.infrastructure_id,
-      infrastructure: infra.name,
+      infrastructure: place.infrastructure,
     };
   }
   const infra = await infrastructures.get(ctx, input.infrastructure as string);

@@ -5,6 +5,7 @@ import { type Actor, canSeeDeployment } from '../../kernel/permissions.js';
 import { TOPICS } from '../../kernel/topics.js';
 import { loadActor } from '../../store/actor.js';
 import type { Store } from '../../store/database.js';
+import { type DeploymentPlace, placeOf } from '../../store/deployment-place.js';
 
 /** A deployment as the data plane holds it: the ids of its service and infrastructure. */
 export interface DeploymentPlaceIds {
@@ -16,12 +17,6 @@ export interface DeploymentPlaceIds {
 interface Issuer {
   readonly id: string;
   readonly actor: Actor | undefined;
-}
-
-/** The names a deployment's service and infrastructure have (ids are never reused or renamed). */
-interface Place {
-  readonly service: string;
-  readonly infrastructure: string;
 }
 
 /** What {@link IssuerRights} answers when the user may read the deployment. */
@@ -47,7 +42,7 @@ export const MAY_READ = true;
  */
 export class IssuerRights {
   private readonly issuers: RevocableCache<Issuer>;
-  private readonly places = new BoundedCache<Place>(10_000);
+  private readonly places = new BoundedCache<DeploymentPlace>(10_000);
 
   constructor(
     private readonly store: Store,
@@ -87,26 +82,17 @@ export class IssuerRights {
     return { id, actor: await loadActor(this.store, { kind: 'user', id }) };
   }
 
-  private async placeOf(deployment: DeploymentPlaceIds): Promise<Place | undefined> {
+  private async placeOf(deployment: DeploymentPlaceIds): Promise<DeploymentPlace | undefined> {
     const key = placeKey(deployment);
     const cached = this.places.get(key);
     if (cached) return cached;
-    const [service, infrastructure] = await Promise.all([
-      this.store.db.selectFrom('services').select('name').where('id', '=', deployment.service_id).executeTakeFirst(),
-      this.store.db
-        .selectFrom('infrastructures')
-        .select('name')
-        .where('id', '=', deployment.infrastructure_id)
-        .executeTakeFirst(),
-    ]);
-    if (!service || !infrastructure) return undefined;
-    const place = { service: service.name, infrastructure: infrastructure.name };
-    this.places.set(key, place);
+    const place = await placeOf(this.store, deployment);
+    if (place) this.places.set(key, place);
     return place;
   }
 }
 
-function decide(issuer: Issuer, place: Place): typeof MAY_READ | Denial {
+function decide(issuer: Issuer, place: DeploymentPlace): typeof MAY_READ | Denial {
   if (issuer.actor === undefined) return deny('revoked', "The credential's owner is disabled or deleted");
   if (!canSeeDeployment(issuer.actor, place)) {
     return deny('forbidden', "The credential's owner may not read this deployment");
