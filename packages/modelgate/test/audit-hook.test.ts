@@ -1,8 +1,8 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installAuditLog } from '../src/controlplane/api/audit-log.js';
+import { sendError } from '../src/controlplane/api/errors.js';
 import type { AuditWriter } from '../src/controlplane/audit/writer.js';
-import { errorBody } from '../src/kernel/errors.js';
 import type { Principal } from '../src/kernel/principal.js';
 import type { AuditRecord } from '../src/store/audit-record.js';
 
@@ -26,12 +26,11 @@ describe('the management audit hook', () => {
       // A change with no transaction (none here) is written before the answer.
       commit: async (r: AuditRecord) => void records.push(r),
     } as unknown as AuditWriter);
-    const hide = async (
-      req: { auditHidden?: boolean; id: string },
-      reply: { code(n: number): { send(b: unknown): unknown } },
-    ) => {
+    app.decorateRequest('errorCode', null);
+    // A route that answers its 404 itself, as the API's error answers all go out: through sendError.
+    const hide = async (req: FastifyRequest, reply: FastifyReply) => {
       req.auditHidden = true;
-      return reply.code(404).send(errorBody('RESOURCE_NOT_FOUND', req.id));
+      return sendError(req, reply, 404, 'RESOURCE_NOT_FOUND');
     };
     app.get('/api/v1/things/:name', async (req, reply) =>
       (req.params as { name: string }).name === 'hidden' ? hide(req, reply) : { ok: true },

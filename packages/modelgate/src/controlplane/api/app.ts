@@ -11,7 +11,7 @@ import type { ClientAddress } from '../../http/client-address.js';
 import { clientErrorHandler } from '../../http/client-error.js';
 import type { Readiness } from '../../http/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../../http/request-id.js';
-import { errorBody } from '../../kernel/errors.js';
+
 import type { NodeKeyService } from '../../keys/node-key-service.js';
 import { type Logger, redactUrl } from '../../log/logger.js';
 import type { AuditWriter } from '../audit/writer.js';
@@ -20,7 +20,7 @@ import type { ControlContext } from '../operations/context.js';
 import type { SessionService } from '../sessions/service.js';
 import { installAuditLog } from './audit-log.js';
 import { installAuthentication, type ManagementAuth } from './authentication.js';
-import { acceptEmptyJsonBodies, installErrorHandling } from './errors.js';
+import { acceptEmptyJsonBodies, installErrorHandling, sendError } from './errors.js';
 import { RouteMethods } from './method-not-allowed.js';
 import { documentErrors, SWAGGER_OPTIONS } from './openapi.js';
 import { type BrowserGuardPolicy, installBrowserGuard } from './origin-guard.js';
@@ -117,7 +117,7 @@ export async function buildManagementApp(
     // Router-level failures (a malformed URL, say) get the registry body, never the URL echoed.
     frameworkErrors: (error, req, reply) => {
       const code = error.code === 'FST_ERR_BAD_URL' ? 'PATH_INVALID' : 'BAD_REQUEST';
-      (reply as FastifyReply).code(400).send(errorBody(code, req.id));
+      sendError(req as FastifyRequest, reply as FastifyReply, 400, code);
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
     schemaController: { compilersFactory: { buildSerializer: sharedSerializers() } },

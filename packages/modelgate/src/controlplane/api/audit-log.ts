@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
-import { ERROR_CODES, type ErrorCode } from '../../kernel/errors.js';
+import type { ErrorCode } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/principal.js';
 import { insertAuditRecords } from '../../store/audit.js';
 import { type AuditOutcome, type AuditRecord, actorOf, isRefusal, outcomeOf } from '../../store/audit-record.js';
@@ -74,7 +74,6 @@ export function installAuditLog(
   writer: AuditWriter,
   clientAddress: (req: FastifyRequest) => string = (req) => req.ip,
 ): void {
-  const codes = new WeakMap<FastifyRequest, ErrorCode>();
   const intents = new WeakMap<FastifyRequest, AuditIntent>();
   app.decorateRequest('auditHidden', false);
   app.decorateRequest('auditActor', null);
@@ -131,11 +130,6 @@ export function installAuditLog(
     if (isHiddenDenial(error)) req.auditHidden = true;
   });
   app.addHook('onSend', async (req, reply, payload) => {
-    // The error code is read from our own error body; only a registry code is kept.
-    if (reply.statusCode >= 400 && typeof payload === 'string' && payload.length < 65_536) {
-      const code = errorCodeOf(payload);
-      if (code) codes.set(req, code);
-    }
     const intent = intents.get(req);
     // No transaction wrote the record (the change is outside the store): write it before the
     // answer leaves. A failure here fails the request, so no credential goes out unrecorded.
@@ -153,17 +147,8 @@ export function installAuditLog(
     if (outcome === 'allowed' && intents.has(req)) return;
     const change = isChange(req.method, req.routeOptions.config?.change);
     if (!change && !isRefusal(status) && !(hidden && status === 404)) return;
-    writer.record(recordOf(req, status, outcome, outcome === 'allowed' ? null : (codes.get(req) ?? null)));
+    writer.record(recordOf(req, status, outcome, outcome === 'allowed' ? null : (req.errorCode ?? null)));
   });
-}
-
-function errorCodeOf(payload: string): ErrorCode | undefined {
-  try {
-    const code = (JSON.parse(payload) as { error?: { code?: unknown } }).error?.code;
-    return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? (code as ErrorCode) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The body field naming a resource just created (checked again by `safeName`), if any. */

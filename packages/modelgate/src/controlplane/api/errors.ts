@@ -1,25 +1,54 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, type ErrorCode, errorBody, ModelgateError } from '../../kernel/errors.js';
 import type { RouteMethods } from './method-not-allowed.js';
 import { validationProblems } from './validation-problems.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The registry code of the error this request was answered with, as data (the audit log reads it). */
+    errorCode: ErrorCode | null;
+  }
+}
+
+/**
+ * Answers with the one error body, and keeps its code on the request: every error answer of the
+ * management listener goes out through here.
+ */
+export function sendError(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  code: ErrorCode,
+  message?: string,
+  details?: readonly string[],
+  field?: string,
+): FastifyReply {
+  req.errorCode = code;
+  return reply.code(status).send(errorBody(code, req.id, message, details, field));
+}
 
 /**
  * Maps every failure to the one error body; bugs become INTERNAL and are logged, never echoed.
  * A path some route takes with another method is 405 with `Allow`; an unknown path is 404.
  */
 export function installErrorHandling(app: FastifyInstance, routes: RouteMethods): void {
+  app.decorateRequest('errorCode', null);
   app.setNotFoundHandler((req, reply) => {
     const allowed = routes.allowed(req.url);
-    if (allowed.length === 0) return reply.code(404).send(errorBody('ROUTE_NOT_FOUND', req.id));
+    if (allowed.length === 0) return sendError(req, reply, 404, 'ROUTE_NOT_FOUND');
     reply.header('allow', allowed.join(', '));
-    return reply
-      .code(405)
-      .send(errorBody('METHOD_NOT_ALLOWED', req.id, `${req.method} is not allowed here; use ${allowed.join(', ')}`));
+    return sendError(
+      req,
+      reply,
+      405,
+      'METHOD_NOT_ALLOWED',
+      `${req.method} is not allowed here; use ${allowed.join(', ')}`,
+    );
   });
   app.setErrorHandler((err: FastifyError | ModelgateError, req, reply) => {
     if (err instanceof ModelgateError) {
       if (err.headers) reply.headers(err.headers);
-      return reply.code(err.status).send(errorBody(err.code, req.id, err.message, err.details, err.field));
+      return sendError(req, reply, err.status, err.code, err.message, err.details, err.field);
     }
     if (err.validation) {
       // Every problem in `details`; the first names `field` and the message.
@@ -28,12 +57,12 @@ export function installErrorHandling(app: FastifyInstance, routes: RouteMethods)
       const message = `Invalid request: ${details.join('; ')}`;
       // A problem with the whole part (a missing body) names no field.
       const field = problems[0]?.field || undefined;
-      return reply.code(400).send(errorBody('VALIDATION_FAILED', req.id, message, details, field));
+      return sendError(req, reply, 400, 'VALIDATION_FAILED', message, details, field);
     }
     const mapped = mapFastifyError(err);
-    if (mapped) return reply.code(ERROR_CODES[mapped].status).send(errorBody(mapped, req.id));
+    if (mapped) return sendError(req, reply, ERROR_CODES[mapped].status, mapped);
     req.log.error({ err }, 'unhandled error');
-    return reply.code(500).send(errorBody('INTERNAL', req.id));
+    return sendError(req, reply, 500, 'INTERNAL');
   });
 }
 

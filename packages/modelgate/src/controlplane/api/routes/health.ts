@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { LIVE_PATH, READY_PATH, type Readiness } from '../../../http/health.js';
-import { errorBody } from '../../../kernel/errors.js';
+import { sendError } from '../errors.js';
 
 /** `/_health/live` and `/_health/ready` on the management listener; no credential needed. */
 export async function healthRoutes(app: FastifyInstance, opts: { readiness: Readiness }): Promise<void> {
@@ -9,6 +9,6 @@ export async function healthRoutes(app: FastifyInstance, opts: { readiness: Read
   app.get(READY_PATH, { schema: hide, config: { auth: 'public' } }, async (req, reply) => {
     const state = await opts.readiness.check();
     if (state.ready) return { status: 'ready' };
-    return reply.code(503).send(errorBody('NOT_READY', req.id, `The node is not ready: ${state.reason}`));
+    return sendError(req, reply, 503, 'NOT_READY', `The node is not ready: ${state.reason}`);
   });
 }
