@@ -7,7 +7,7 @@ import { manage, startTestNode, type TestNode } from './helpers/in-process-node.
 import { BIN, runCliToEnd, tempDir } from './helpers/node-process.js';
 
 /**
- * Issue 10, "CLI polish": failures as one `error [CODE]: message` line (or JSON on stderr with
+ * The CLI's output (issue 10): failures as one `error [CODE]: message` line (or JSON on stderr with
  * `-o json`), usage errors with the command's one-line usage, one JSON shape for every list,
  * shell completion generated from the command tree, and `--cacert` / `--insecure` for a
  * management API on https://. The real binary against real nodes.
