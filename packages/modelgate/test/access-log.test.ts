@@ -570,7 +570,7 @@ describe('createAccessLog', () => {
       // writes on a pipe, synchronous ones on a file.
       const script = `
       const { createLogger } = await import(${JSON.stringify(resolve(BIN, '../../dist/log/logger.js'))});
-      const { createAccessLog } = await import(${JSON.stringify(resolve(BIN, '../../dist/log/access-log.js'))});
+      const { createAccessLog } = await import(${JSON.stringify(resolve(BIN, '../../dist/http/access-log.js'))});
       const access = createAccessLog(createLogger({ level: 'info', pretty: false }), { listener: 'inference' });
       for (let i = 0; i < 50; i++) access({ requestId: 'exit-' + i, method: 'GET', url: '/d/x', status: 200, code: undefined, deployment: 'd', principal: undefined, remote: '::1', bytesIn: 0, bytesOut: 2, upstreamStatus: 200, upstreamMs: 1, durationMs: 2, aborted: false });
       process.exit(0);
