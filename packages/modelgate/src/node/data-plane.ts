@@ -15,6 +15,7 @@ import { UsageRecorder } from '../dataplane/usage-recorder.js';
 import { ApiKeyVerifier } from '../dataplane/verifiers/api-key.js';
 import { ApiTokenVerifier } from '../dataplane/verifiers/api-token.js';
 import { BasicVerifier } from '../dataplane/verifiers/basic.js';
+import type { IssuerRights } from '../dataplane/verifiers/issuer-rights.js';
 import { OidcVerifier } from '../dataplane/verifiers/oidc.js';
 import type { PlatformJwtVerifier } from '../dataplane/verifiers/platform-jwt.js';
 import type { ClientAddress } from '../http/client-address.js';
@@ -44,6 +45,8 @@ export interface DataPlaneDeps {
   readonly clientAddress: ClientAddress;
   /** Platform JWTs: the node's verifier, or in a worker its own over the same store and keys. */
   readonly platformJwt: PlatformJwtVerifier;
+  /** People's rights now, the one cache both the API token and the platform JWT verifier ask. */
+  readonly issuerRights: IssuerRights;
   /** The node's cap on password checks (`password_check_concurrency`, fair per client). */
   readonly checkSlots: CheckSlots;
   /** Audit of refusals: the node's writer, or in a worker a relay to the primary's. */
@@ -125,7 +128,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     verifiers: {
       nodeKeys: deps.nodeKeys,
       apiKeys: new ApiKeyVerifier(control.store, control.bus, deps.clock),
-      apiTokens: new ApiTokenVerifier(control.store, control.bus, deps.clock),
+      apiTokens: new ApiTokenVerifier(control.store, control.bus, deps.clock, deps.issuerRights),
       basic: new BasicVerifier(deps.checkSlots, control.bus),
       platformJwt: deps.platformJwt,
       oidc: new OidcVerifier({

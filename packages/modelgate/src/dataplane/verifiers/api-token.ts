@@ -35,9 +35,11 @@ export class ApiTokenVerifier {
     private readonly store: Store,
     bus: EventBus,
     private readonly now: () => number = Date.now,
+    /** The process's cache of people's rights, shared with the platform JWT verifier. */
+    rights: IssuerRights = new IssuerRights(store, bus),
   ) {
     this.known = new RevocableCache<KnownToken>(50_000, bus, evictions);
-    this.rights = new IssuerRights(store, bus);
+    this.rights = rights;
   }
 
   check(credential: ParsedCredential, snapshot: DeploymentSnapshot): Verification {

@@ -2,6 +2,7 @@ import type { Config } from '../../config/schema.js';
 import type { EventBus } from '../../kernel/event-bus.js';
 import { SigningKeyRing } from '../../keys/signing-keys.js';
 import type { Store } from '../../store/database.js';
+import { IssuerRights } from './issuer-rights.js';
 import { PlatformJwtVerifier } from './platform-jwt.js';
 
 /**
@@ -16,7 +17,12 @@ export async function startPlatformJwt(
   bus: EventBus,
   /** The clock (epoch ms) retired keys are trusted by and tokens' `exp`/`iat` judged by; tests inject one. */
   now: () => number = Date.now,
-): Promise<{ readonly signingKeys: SigningKeyRing; readonly platformJwt: PlatformJwtVerifier }> {
+): Promise<{
+  readonly signingKeys: SigningKeyRing;
+  readonly platformJwt: PlatformJwtVerifier;
+  /** What people may read now, cached once per process for every verifier of a person's credential. */
+  readonly issuerRights: IssuerRights;
+}> {
   const signingKeys = new SigningKeyRing(
     store,
     masterKey,
@@ -24,12 +30,19 @@ export async function startPlatformJwt(
     bus,
   );
   await signingKeys.start();
+  const issuerRights = new IssuerRights(store, bus);
   const platformJwt = new PlatformJwtVerifier(
     store,
     signingKeys,
-    { issuer: config.jwt_issuer, clockSkewS: config.jwt_clock_skew_s, maxTtlS: config.jwt_max_ttl_s, now },
+    {
+      issuer: config.jwt_issuer,
+      clockSkewS: config.jwt_clock_skew_s,
+      maxTtlS: config.jwt_max_ttl_s,
+      now,
+      issuerRights,
+    },
     bus,
   );
   await platformJwt.start();
-  return { signingKeys, platformJwt };
+  return { signingKeys, platformJwt, issuerRights };
 }

@@ -49,6 +49,8 @@ export interface PlatformJwtOptions {
   readonly maxTtlS: number;
   /** The clock `exp` and `iat` are judged by (epoch ms); default `Date.now`, tests inject one. */
   readonly now?: () => number;
+  /** The process's cache of people's rights, shared with the API token verifier; one of its own if not given. */
+  readonly issuerRights?: IssuerRights;
 }
 
 /**
@@ -80,7 +82,7 @@ export class PlatformJwtVerifier {
     bus: EventBus,
   ) {
     this.now = options.now ?? Date.now;
-    this.rights = new IssuerRights(store, bus);
+    this.rights = options.issuerRights ?? new IssuerRights(store, bus);
     bus.subscribe((event) => {
       if (event.topic !== TOPICS.jwtRevoked) return;
       this.generation++;
