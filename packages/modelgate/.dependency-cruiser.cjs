@@ -12,7 +12,10 @@
  *                  PROXY protocol, listen, health, throttles, access log.
  *   keys/          the node's own key material both planes verify against: node keys, admin
  *                  keys, JWT signing keys.
- *   dataplane/     the gateway: routing, verifiers, authorization, proxy, WebSocket.
+ *   dataplane/     the gateway: server.ts wires admission.ts (stages/: shape → route →
+ *                  availability → credential → throttle; then forward, observe), verifiers/
+ *                  (one per credential kind behind verifier.ts, chosen by authenticate.ts's
+ *                  kind → verifier table), authorize.ts (every scope decision), proxy, WebSocket.
  *   controlplane/  the management API: routes, access decisions, control operations, audit,
  *                  sessions.
  *   node/          the composition root: starts both planes, workers, reload. Only the CLI
@@ -43,6 +46,14 @@ const forbidden = Object.entries(LAYERS).map(([layer, allowed]) => ({
 module.exports = {
   forbidden: [
     ...forbidden,
+    {
+      name: 'verifiers-prove-only',
+      comment:
+        'A verifier proves who a credential is and what it may reach (dataplane/verifier.ts); whether that covers a deployment is decided only in dataplane/authorize.ts',
+      severity: 'error',
+      from: { path: '^src/dataplane/verifiers/' },
+      to: { path: '^src/dataplane/', pathNot: ['^src/dataplane/verifiers/', '^src/dataplane/verifier[.]ts$'] },
+    },
     {
       name: 'no-circular',
       comment: 'No import circles (a type-only circle counts too: it is still one concept split in two)',

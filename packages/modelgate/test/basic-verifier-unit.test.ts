@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type BasicScope, BasicVerifier, provenKey } from '../src/dataplane/verifiers/basic.js';
 import { type CheckSlots, ExpensiveCheckLimiter } from '../src/http/expensive-check-limiter.js';
 import { isDenial } from '../src/kernel/denial.js';
+import type { DeploymentSnapshot } from '../src/kernel/deployment-snapshot.js';
 import { createLocalBus } from '../src/kernel/event-bus.js';
 import { hashPassword } from '../src/kernel/password-hash.js';
 import { PendingCheck } from '../src/kernel/pending-check.js';
@@ -10,7 +11,7 @@ import { TOPICS } from '../src/kernel/topics.js';
 
 /**
  * The verified-success cache of Basic credentials (issue 17, defect 12), without a node: what is
- * answered from memory (a `Principal` at once) and what needs a password check (`PendingCheck`).
+ * answered from memory (an identity at once) and what needs a password check (`PendingCheck`).
  */
 
 const PASSWORD = 'right horse battery';
@@ -45,8 +46,19 @@ function countingSlots(): CheckSlots & { acquired: number } {
   return slots;
 }
 
+/** Verifies a pair against the deployment revision a scope describes, as the gateway would ask. */
+function check(verifier: BasicVerifier, username: string, password: string, s: BasicScope) {
+  const snapshot = {
+    id: s.deployment_id,
+    name: s.deployment,
+    revision: s.revision,
+    basic: { username: s.username, password_hash: s.password_hash },
+  } as DeploymentSnapshot;
+  return verifier.verify({ username, password }, snapshot);
+}
+
 /** Runs a verification to its end, as the gateway would. */
-async function settle(verdict: ReturnType<BasicVerifier['check']>, client = '198.51.100.1') {
+async function settle(verdict: ReturnType<BasicVerifier['verify']>, client = '198.51.100.1') {
   return verdict instanceof PendingCheck ? verdict.run(client) : verdict;
 }
 
@@ -84,12 +96,12 @@ describe('BasicVerifier: a password proven once skips the password check', () =>
     const slots = countingSlots();
     const verifier = new BasicVerifier(slots);
     const s = await scope();
-    const first = verifier.check('modelgate', PASSWORD, s);
+    const first = check(verifier, 'modelgate', PASSWORD, s);
     expect(first).toBeInstanceOf(PendingCheck);
     expect(isDenial(await settle(first))).toBe(false);
     for (let i = 0; i < 3; i++) {
-      const again = verifier.check('modelgate', PASSWORD, s);
-      expect(again).toEqual({ kind: 'basic', id: 'dep_a@1' });
+      const again = check(verifier, 'modelgate', PASSWORD, s);
+      expect(again).toMatchObject({ principal: { kind: 'basic', id: 'dep_a@1' } });
     }
     expect(slots.acquired).toBe(1);
   });
@@ -104,7 +116,7 @@ describe('BasicVerifier: a password proven once skips the password check', () =>
     const verifier = new BasicVerifier(slots);
     const s = await scope();
     for (let i = 0; i < 2; i++) {
-      const verdict = verifier.check(username, password, s);
+      const verdict = check(verifier, username, password, s);
       expect(verdict).toBeInstanceOf(PendingCheck);
       expect(await settle(verdict)).toMatchObject({ denied: 'unknown' });
     }
@@ -115,32 +127,32 @@ describe('BasicVerifier: a password proven once skips the password check', () =>
     const refusing: CheckSlots = { acquire: () => 'node_cap', release: () => {} };
     const verifier = new BasicVerifier(refusing);
     const s = await scope();
-    expect(await settle(verifier.check('modelgate', PASSWORD, s))).toMatchObject({ denied: 'busy' });
-    expect(verifier.check('modelgate', PASSWORD, s)).toBeInstanceOf(PendingCheck);
+    expect(await settle(check(verifier, 'modelgate', PASSWORD, s))).toMatchObject({ denied: 'busy' });
+    expect(check(verifier, 'modelgate', PASSWORD, s)).toBeInstanceOf(PendingCheck);
   });
 
   it('a pair proven for one deployment or revision is not proven for another', async () => {
     const verifier = new BasicVerifier(countingSlots());
     const a = await scope();
-    await settle(verifier.check('modelgate', PASSWORD, a));
+    await settle(check(verifier, 'modelgate', PASSWORD, a));
     const b = await scope({ deployment_id: 'dep_b', deployment: 'model-b' }, 'b-password');
     const bSameSecretValue = await scope({ deployment_id: 'dep_b', deployment: 'model-b' });
     const aNext = await scope({ revision: 2 });
-    expect(await settle(verifier.check('modelgate', PASSWORD, b))).toMatchObject({ denied: 'unknown' });
+    expect(await settle(check(verifier, 'modelgate', PASSWORD, b))).toMatchObject({ denied: 'unknown' });
     // Even with the same password, another deployment needs its own check.
-    expect(verifier.check('modelgate', PASSWORD, bSameSecretValue)).toBeInstanceOf(PendingCheck);
-    expect(verifier.check('modelgate', PASSWORD, aNext)).toBeInstanceOf(PendingCheck);
+    expect(check(verifier, 'modelgate', PASSWORD, bSameSecretValue)).toBeInstanceOf(PendingCheck);
+    expect(check(verifier, 'modelgate', PASSWORD, aNext)).toBeInstanceOf(PendingCheck);
   });
 
   it('a failed check makes the client suspect in the limiter', async () => {
     const limiter = new ExpensiveCheckLimiter(2, { share: 2, reserve: 1 });
     const verifier = new BasicVerifier(limiter);
     const s = await scope();
-    await settle(verifier.check('modelgate', 'wrong', s), 'sprayer');
+    await settle(check(verifier, 'modelgate', 'wrong', s), 'sprayer');
     // One slot taken by someone else: the other is the clean reserve, which a suspect may not take.
     expect(limiter.acquire('other')).toBe('run');
-    expect(await settle(verifier.check('modelgate', PASSWORD, s), 'sprayer')).toMatchObject({ denied: 'busy' });
-    expect(isDenial(await settle(verifier.check('modelgate', PASSWORD, s), 'innocent'))).toBe(false);
+    expect(await settle(check(verifier, 'modelgate', PASSWORD, s), 'sprayer')).toMatchObject({ denied: 'busy' });
+    expect(isDenial(await settle(check(verifier, 'modelgate', PASSWORD, s), 'innocent'))).toBe(false);
     limiter.release('other');
   });
 });
@@ -154,22 +166,22 @@ describe('BasicVerifier: a change of the deployment evicts its proven pairs', ()
     const verifier = new BasicVerifier(countingSlots(), bus);
     const a = await scope();
     const b = await scope({ deployment_id: 'dep_b', deployment: 'model-b' });
-    await settle(verifier.check('modelgate', PASSWORD, a));
-    await settle(verifier.check('modelgate', PASSWORD, b));
+    await settle(check(verifier, 'modelgate', PASSWORD, a));
+    await settle(check(verifier, 'modelgate', PASSWORD, b));
     await bus.publish({ topic: TOPICS.deploymentChanged, subject });
-    expect(verifier.check('modelgate', PASSWORD, a)).toBeInstanceOf(PendingCheck);
-    const bAfter = verifier.check('modelgate', PASSWORD, b);
+    expect(check(verifier, 'modelgate', PASSWORD, a)).toBeInstanceOf(PendingCheck);
+    const bAfter = check(verifier, 'modelgate', PASSWORD, b);
     if (subject === '*') expect(bAfter).toBeInstanceOf(PendingCheck);
-    else expect(bAfter).toEqual({ kind: 'basic', id: 'dep_b@1' });
+    else expect(bAfter).toMatchObject({ principal: { kind: 'basic', id: 'dep_b@1' } });
   });
 
   it('another topic evicts nothing', async () => {
     const bus = createLocalBus();
     const verifier = new BasicVerifier(countingSlots(), bus);
     const a = await scope();
-    await settle(verifier.check('modelgate', PASSWORD, a));
+    await settle(check(verifier, 'modelgate', PASSWORD, a));
     await bus.publish({ topic: TOPICS.apiKeyDeleted, subject: 'model-a' });
-    expect(verifier.check('modelgate', PASSWORD, a)).not.toBeInstanceOf(PendingCheck);
+    expect(check(verifier, 'modelgate', PASSWORD, a)).not.toBeInstanceOf(PendingCheck);
   });
 
   it('a check still running when the deployment changes is not cached', async () => {
@@ -188,10 +200,10 @@ describe('BasicVerifier: a change of the deployment evicts its proven pairs', ()
     };
     const verifier = new BasicVerifier(slowSlots, bus);
     const a = await scope();
-    const running = settle(verifier.check('modelgate', PASSWORD, a));
+    const running = settle(check(verifier, 'modelgate', PASSWORD, a));
     await bus.publish({ topic: TOPICS.deploymentChanged, subject: 'model-a' });
     open();
     expect(isDenial(await running)).toBe(false);
-    expect(verifier.check('modelgate', PASSWORD, a)).toBeInstanceOf(PendingCheck);
+    expect(check(verifier, 'modelgate', PASSWORD, a)).toBeInstanceOf(PendingCheck);
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes, scryptSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { splitInferencePath } from '../src/dataplane/path.js';
-import { requestShapeRefusal } from '../src/dataplane/request-shape.js';
+import { requestShapeRefusal } from '../src/dataplane/stages/shape.js';
 import { parseAuthorization } from '../src/kernel/authorization-header.js';
 import { hashPassword, verifyPassword } from '../src/kernel/password-hash.js';
 

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
+import { authorizeProof } from '../src/dataplane/authorize.js';
+import { IssuerRights } from '../src/dataplane/issuer-rights.js';
 import { PlatformJwtVerifier } from '../src/dataplane/verifiers/platform-jwt.js';
+import type { DeploymentSnapshot } from '../src/kernel/deployment-snapshot.js';
 import { createLocalBus } from '../src/kernel/event-bus.js';
 import { PendingCheck } from '../src/kernel/pending-check.js';
 import { TOPICS } from '../src/kernel/topics.js';
@@ -195,25 +198,28 @@ describe('a user-issued platform JWT on the hot path', () => {
       bus,
     );
     await verifier.start();
-    const target = await t.node.store.db
+    const target = (await t.node.store.db
       .selectFrom('deployments')
-      .select(['id', 'infrastructure_id', 'service_id'])
+      .select(['id', 'name', 'infrastructure_id', 'service_id'])
       .where('name', '=', 'hot')
-      .executeTakeFirstOrThrow();
+      .executeTakeFirstOrThrow()) as unknown as DeploymentSnapshot;
+    // The verifier proves the token; `authorize` bounds it by its issuer's rights, as the gateway asks.
+    const rights = new IssuerRights(t.node.store, bus);
+    const check = (jwt: string) => authorizeProof(verifier.verify(jwt), target, rights);
 
-    const first = verifier.check(token, target);
+    const first = check(token);
     expect(first).toBeInstanceOf(PendingCheck);
     expect(await (first as PendingCheck).run('client')).toMatchObject({ kind: 'platform_jwt', owner: userId });
-    const known = verifier.check(token, target);
+    const known = check(token);
     expect(known).not.toBeInstanceOf(PendingCheck);
     expect(known).toMatchObject({ kind: 'platform_jwt', owner: userId });
 
     await bus.publish({ topic: TOPICS.accessChanged, subject: 'someone-else' });
-    expect(verifier.check(token, target)).not.toBeInstanceOf(PendingCheck);
+    expect(check(token)).not.toBeInstanceOf(PendingCheck);
     await bus.publish({ topic: TOPICS.accessChanged, subject: userId });
-    const again = verifier.check(token, target);
+    const again = check(token);
     expect(again).toBeInstanceOf(PendingCheck);
     expect(await (again as PendingCheck).run('client')).toMatchObject({ owner: userId });
-    expect(verifier.check(token, target)).not.toBeInstanceOf(PendingCheck);
+    expect(check(token)).not.toBeInstanceOf(PendingCheck);
   });
 });

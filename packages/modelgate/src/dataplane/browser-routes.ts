@@ -7,9 +7,9 @@ import { requiresCredential } from './authenticate.js';
 import { type BrowserTarget, cookieScope, formOrigin, pageError, safeReturnPath } from './browser-access.js';
 import { type CookieScope, clearCredentialCookie, credentialCookie } from './browser-cookie.js';
 import { hostDeployment, isDeploymentName } from './path.js';
-import { requestShapeRefusal } from './request-shape.js';
 import type { Route, RouteTable } from './route-table.js';
 import { PAGE_HEADERS, SIGN_IN_PATH, SIGN_OUT_PATH, signInPage, signOutPage } from './sign-in-page.js';
+import { requestShapeRefusal } from './stages/shape.js';
 
 /** A refused token, as the gateway decided it (registry code, public message, headers). */
 export interface TokenRefusal {

@@ -6,12 +6,12 @@ import type { Principal } from './principal.js';
  * needs the store or a slow password hash. The gateway reserves a failure-throttle attempt
  * first and only then calls `run`, so a locked-out client never reaches the store or scrypt.
  */
-export class PendingCheck {
+export class PendingCheck<T = Principal | Denial> {
   /**
    * @param run the check; `client` is the caller's throttling identity (its address key), for its
    * share of a node-wide cap on slow checks.
    */
-  constructor(readonly run: (client: string) => Promise<Principal | Denial>) {}
+  constructor(readonly run: (client: string) => Promise<T>) {}
 }
 
 /**

@@ -5,7 +5,9 @@ import type { Config } from '../config/schema.js';
 import type { ControlContext } from '../controlplane/operations/context.js';
 import { listServedDeploymentNames, loadServedDeployment } from '../controlplane/operations/deployments.js';
 import type { RefusalRecorder } from '../dataplane/audit-refusals.js';
+import { dataPlaneVerifiers } from '../dataplane/authenticate.js';
 import { continueAfterAdmission } from '../dataplane/continue.js';
+import { IssuerRights } from '../dataplane/issuer-rights.js';
 import { GatewayMetrics } from '../dataplane/metrics.js';
 import { createProxy, type UpstreamProxy } from '../dataplane/proxy.js';
 import { RouteTable } from '../dataplane/route-table.js';
@@ -15,7 +17,6 @@ import { UsageRecorder } from '../dataplane/usage-recorder.js';
 import { ApiKeyVerifier } from '../dataplane/verifiers/api-key.js';
 import { ApiTokenVerifier } from '../dataplane/verifiers/api-token.js';
 import { BasicVerifier } from '../dataplane/verifiers/basic.js';
-import type { IssuerRights } from '../dataplane/verifiers/issuer-rights.js';
 import { OidcVerifier } from '../dataplane/verifiers/oidc.js';
 import type { PlatformJwtVerifier } from '../dataplane/verifiers/platform-jwt.js';
 import type { ClientAddress } from '../http/client-address.js';
@@ -45,8 +46,6 @@ export interface DataPlaneDeps {
   readonly clientAddress: ClientAddress;
   /** Platform JWTs: the node's verifier, or in a worker its own over the same store and keys. */
   readonly platformJwt: PlatformJwtVerifier;
-  /** People's rights now, the one cache both the API token and the platform JWT verifier ask. */
-  readonly issuerRights: IssuerRights;
   /** The node's cap on password checks (`password_check_concurrency`, fair per client). */
   readonly checkSlots: CheckSlots;
   /** Audit of refusals: the node's writer, or in a worker a relay to the primary's. */
@@ -125,10 +124,10 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     log,
     readiness: deps.readiness,
     routes,
-    verifiers: {
+    verifiers: dataPlaneVerifiers({
       nodeKeys: deps.nodeKeys,
       apiKeys: new ApiKeyVerifier(control.store, control.bus, deps.clock),
-      apiTokens: new ApiTokenVerifier(control.store, control.bus, deps.clock, deps.issuerRights),
+      apiTokens: new ApiTokenVerifier(control.store, control.bus, deps.clock),
       basic: new BasicVerifier(deps.checkSlots, control.bus),
       platformJwt: deps.platformJwt,
       oidc: new OidcVerifier({
@@ -136,7 +135,9 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
         maxAgeMs: OIDC_JWKS_MAX_AGE_MS,
         now: deps.clock,
       }),
-    },
+      // One per process: what `authorize` bounds a person's credential by (cached, evicted on access.changed).
+      rights: new IssuerRights(control.store, control.bus),
+    }),
     throttle: deps.throttle,
     clientAddress: deps.clientAddress,
     proxy,

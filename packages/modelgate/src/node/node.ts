@@ -173,13 +173,7 @@ export async function startNode(
       config,
       clock: options.clock,
     };
-    const { signingKeys, platformJwt, issuerRights } = await startPlatformJwt(
-      store,
-      control.masterKey,
-      config,
-      bus,
-      options.clock,
-    );
+    const { signingKeys, platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus, options.clock);
     const metrics = new NodeMetrics(createMetricsRegistry());
     registerAuditDropped(metrics.registry, () => audit.dropped);
     // With `workers` > 1 the primary serves no model traffic: its workers do (src/cluster).
@@ -195,7 +189,6 @@ export async function startNode(
             clientAddress,
             checkSlots: passwordChecks,
             platformJwt,
-            issuerRights,
             audit: dataPlaneRecorder(audit, clientAddress),
             address: addresses.inference,
             tls,

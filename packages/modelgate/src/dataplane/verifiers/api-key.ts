@@ -2,35 +2,28 @@ import { RevocableCache } from '../../kernel/cache.js';
 import type { ParsedCredential } from '../../kernel/credential.js';
 import { type Denial, deny } from '../../kernel/denial.js';
 import type { EventBus } from '../../kernel/event-bus.js';
-import { PendingCheck, type Verification } from '../../kernel/pending-check.js';
+import { PendingCheck } from '../../kernel/pending-check.js';
 import type { Principal } from '../../kernel/principal.js';
 import { retirementDenial } from '../../kernel/rotation.js';
 import { TOPICS } from '../../kernel/topics.js';
 import type { Store } from '../../store/database.js';
+import type { Identity, Proof, Verifier } from '../verifier.js';
 
-interface KnownKey {
+interface KnownKey extends Identity {
   readonly id: string;
-  readonly owner_type: 'deployment' | 'version';
-  readonly owner_id: string;
   /** Epoch ms after which a rolled key is refused; null while it is current (X2). */
   readonly retiresAt: number | null;
-  /** Built once per cached key, so a hit allocates nothing. */
-  readonly principal: Principal;
-}
-
-/** Which owners' keys a deployment accepts (from its snapshot). */
-export interface ApiKeyScope {
-  readonly deployment_id: string;
-  readonly version_id: string | null;
 }
 
 /**
- * Verifies API keys (D8). Known keys are answered synchronously from a bounded cache keyed by
- * hash, so the hot path does no store I/O; `api_key.deleted` and `api_key.rolled` evict at once
- * (X1). A rolled key is refused once its grace period has ended (X2). Unknown keys
- * become a `PendingCheck` that reaches the store, behind the gateway's failure throttling.
+ * Verifies API keys (D8): proves the key and the deployment or version that owns it; whether
+ * that owner is the deployment called is `authorize`'s. Known keys are answered synchronously
+ * from a bounded cache keyed by hash, so the hot path does no store I/O; `api_key.deleted` and
+ * `api_key.rolled` evict at once (X1). A rolled key is refused once its grace period has ended
+ * (X2). Unknown keys become a `PendingCheck` that reaches the store, behind the gateway's
+ * failure throttling.
  */
-export class ApiKeyVerifier {
+export class ApiKeyVerifier implements Verifier<ParsedCredential> {
   private readonly known: RevocableCache<KnownKey>;
 
   constructor(
@@ -41,20 +34,20 @@ export class ApiKeyVerifier {
     this.known = new RevocableCache<KnownKey>(50_000, bus, [TOPICS.apiKeyDeleted, TOPICS.apiKeyRolled]);
   }
 
-  check(credential: ParsedCredential, scope: ApiKeyScope): Verification {
+  verify(credential: ParsedCredential): Proof {
     const hit = this.known.peek(credential.hash);
-    if (hit) return decide(hit, scope, this.now());
+    if (hit) return standing(hit, this.now());
     return new PendingCheck(async () =>
-      decide(await this.known.get(credential.hash, () => this.find('hash', credential.hash)), scope, this.now()),
+      standing(await this.known.get(credential.hash, () => this.find('hash', credential.hash)), this.now()),
     );
   }
 
   /**
-   * Decides a key by id as a request with it would be decided now, for an open WebSocket relay
+   * Proves a key by id as a request with it would be proven now, for an open WebSocket relay
    * (which keeps no secret): read from the store, not the cache, since it runs after a change.
    */
-  async recheck(id: string, scope: ApiKeyScope): Promise<Principal | Denial> {
-    return decide(await this.find('id', id), scope, this.now());
+  async reverify(principal: Principal): Promise<Identity | Denial> {
+    return standing(await this.find('id', principal.id), this.now());
   }
 
   private async find(column: 'hash' | 'id', value: string): Promise<KnownKey | undefined> {
@@ -67,21 +60,15 @@ export class ApiKeyVerifier {
     const retiresAt = row.retires_at === null ? null : Date.parse(row.retires_at);
     return {
       id: row.id,
-      owner_type: row.owner_type,
-      owner_id: row.owner_id,
       retiresAt,
+      reach: { kind: 'owner', owner_type: row.owner_type, owner_id: row.owner_id },
       principal: retiresAt === null ? { kind: 'api_key', id: row.id } : { kind: 'api_key', id: row.id, retiresAt },
     };
   }
 }
 
-function decide(known: KnownKey | undefined, scope: ApiKeyScope, now: number): Principal | Denial {
+/** A known key unless it is unknown or its rotation grace has ended. */
+function standing(known: KnownKey | undefined, now: number): KnownKey | Denial {
   if (!known) return deny('unknown');
-  const retired = retirementDenial(known.retiresAt, now);
-  if (retired) return retired;
-  const inScope =
-    (known.owner_type === 'deployment' && known.owner_id === scope.deployment_id) ||
-    (known.owner_type === 'version' && known.owner_id === scope.version_id);
-  if (!inScope) return deny('forbidden', 'This API key is for another deployment');
-  return known.principal;
+  return retirementDenial(known.retiresAt, now) ?? known;
 }

@@ -3,11 +3,12 @@ import { type CheckSlots, ExpensiveCheckLimiter, runLimited } from '../../http/e
 import { BoundedCache } from '../../kernel/cache.js';
 import { constantTimeEqual } from '../../kernel/credential.js';
 import { type Denial, deny, denyForNow } from '../../kernel/denial.js';
+import type { DeploymentSnapshot } from '../../kernel/deployment-snapshot.js';
 import type { EventBus } from '../../kernel/event-bus.js';
 import { verifyPassword } from '../../kernel/password-hash.js';
-import { PendingCheck, type Verification } from '../../kernel/pending-check.js';
-import type { Principal } from '../../kernel/principal.js';
+import { PendingCheck } from '../../kernel/pending-check.js';
 import { TOPICS } from '../../kernel/topics.js';
+import type { BasicCredentials, Identity, Proof, Verifier } from '../verifier.js';
 
 /** A deployment revision's Basic settings, from its snapshot. */
 export interface BasicScope {
@@ -21,7 +22,7 @@ export interface BasicScope {
 
 /** A pair proven right by a full check, and the deployment whose changes evict it. */
 interface Proven {
-  readonly principal: Principal;
+  readonly identity: Identity;
   readonly deployment: string;
 }
 
@@ -47,7 +48,7 @@ export function provenKey(key: Buffer, scope: BasicScope, username: string, pass
  * in while a spray of wrong passwords fills the checks. A change of the deployment (redeploy,
  * update, delete) evicts its entries; a failed check never adds one.
  */
-export class BasicVerifier {
+export class BasicVerifier implements Verifier<BasicCredentials> {
   /** Per process, never stored or sent: keys in the cache mean nothing anywhere else. */
   private readonly hmacKey = randomBytes(32);
   private readonly proven = new BoundedCache<Proven>(PROVEN_CAPACITY);
@@ -71,21 +72,25 @@ export class BasicVerifier {
     });
   }
 
-  check(username: string, password: string, scope: BasicScope): Verification {
+  /** Only asked for a deployment with a password (`snapshot.basic`): `authorize` refuses Basic elsewhere. */
+  verify(credentials: BasicCredentials, snapshot: DeploymentSnapshot): Proof {
+    if (!snapshot.basic) return deny('unknown');
+    const scope = basicScopeOf(snapshot, snapshot.basic);
+    const { username, password } = credentials;
     const cacheKey = provenKey(this.hmacKey, scope, username, password);
     // A map lookup by a keyed digest the caller cannot compute: its timing tells them nothing.
     const hit = this.proven.get(cacheKey);
-    if (hit) return hit.principal;
-    return new PendingCheck((client) => this.verify(username, password, scope, cacheKey, client));
+    if (hit) return hit.identity;
+    return new PendingCheck((client) => this.check(username, password, scope, cacheKey, client));
   }
 
-  private async verify(
+  private async check(
     username: string,
     password: string,
     scope: BasicScope,
     cacheKey: string,
     client: string,
-  ): Promise<Principal | Denial> {
+  ): Promise<Identity | Denial> {
     const generation = this.generation;
     const userOk = constantTimeEqual(username, scope.username);
     // Unknown guesses cost ~50 ms of the thread pool each: bound them, clean clients first.
@@ -98,8 +103,23 @@ export class BasicVerifier {
     );
     if (!checked.ran) return denyForNow(checked.charge ? 'throttled' : 'busy', 1, 'Too many password checks at once');
     if (!checked.value) return deny('unknown');
-    const principal: Principal = { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` };
-    if (generation === this.generation) this.proven.set(cacheKey, { principal, deployment: scope.deployment });
-    return principal;
+    const identity: Identity = {
+      principal: { kind: 'basic', id: `${scope.deployment_id}@${scope.revision}` },
+      reach: { kind: 'deployment', deployment_id: scope.deployment_id },
+    };
+    if (generation === this.generation) this.proven.set(cacheKey, { identity, deployment: scope.deployment });
+    return identity;
   }
+}
+
+const basicScopes = new WeakMap<DeploymentSnapshot, BasicScope>();
+
+/** The Basic scope of a revision, built once per snapshot rather than per request. */
+function basicScopeOf(snapshot: DeploymentSnapshot, basic: NonNullable<DeploymentSnapshot['basic']>): BasicScope {
+  let scope = basicScopes.get(snapshot);
+  if (scope === undefined) {
+    scope = { deployment_id: snapshot.id, deployment: snapshot.name, revision: snapshot.revision, ...basic };
+    basicScopes.set(snapshot, scope);
+  }
+  return scope;
 }

@@ -1,11 +1,12 @@
 import { decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
 import { BoundedCache } from '../../kernel/cache.js';
 import { hashCredential } from '../../kernel/credential.js';
-import { type Denial, deny, isDenial } from '../../kernel/denial.js';
+import { type Denial, deny } from '../../kernel/denial.js';
+import type { DeploymentSnapshot } from '../../kernel/deployment-snapshot.js';
 import { looksLikeJwt } from '../../kernel/jwt-claims.js';
 import type { OidcSettings } from '../../kernel/oidc-settings.js';
-import { PendingCheck, type Verification } from '../../kernel/pending-check.js';
-import type { Principal } from '../../kernel/principal.js';
+import { PendingCheck } from '../../kernel/pending-check.js';
+import type { Identity, Proof, Verifier } from '../verifier.js';
 import { IssuerKeys } from './oidc-issuer-keys.js';
 
 /** Header parameters that point at or carry keys: a token with one is refused outright. */
@@ -19,19 +20,19 @@ export interface OidcVerifierOptions {
   readonly now?: () => number;
 }
 
-/** What one verification decided, cached by deployment revision and token hash until `exp`. */
+/** A verified token, cached by deployment revision and token hash until `exp`. */
 interface Outcome {
   readonly exp: number;
-  readonly result: Principal | Denial;
+  readonly identity: Identity;
 }
 
 /**
  * Verifies external OAuth2/OIDC access tokens (D8) against the issuer a deployment names:
  * signature by a key from the issuer's JWKS, one of the allowed algorithms, `iss`, `aud`,
- * `exp`/`nbf` and (when present) `iat` with the configured skew, then required claims and scopes (403 when
- * missing). Verified once, then cached until `exp`.
+ * `exp`/`nbf` and (when present) `iat` with the configured skew. Verified once, then cached
+ * until `exp`. The deployment's required claims and scopes are `authorize`'s (403 when missing).
  */
-export class OidcVerifier {
+export class OidcVerifier implements Verifier<string> {
   private readonly issuers = new Map<string, IssuerKeys>();
   private readonly cache = new BoundedCache<Outcome>(50_000);
   private readonly now: () => number;
@@ -50,30 +51,23 @@ export class OidcVerifier {
   }
 
   /**
-   * The gateway's entry: a token verified before (for this revision, not expired) is decided
+   * The gateway's entry: a token verified before (for this revision, not expired) is proven
    * from memory; an unknown one is a `PendingCheck` (the issuer's keys may need fetching).
+   * Only asked for a deployment that names an issuer (`snapshot.oidc`).
    */
-  check(
-    token: string,
-    settings: OidcSettings,
-    deployment: { readonly id: string; readonly revision: number },
-  ): Verification {
+  verify(token: string, snapshot: DeploymentSnapshot): Proof {
+    const settings = snapshot.oidc;
+    if (!settings) return deny('unknown');
     if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
-    const key = `${deployment.id}:${deployment.revision}:${hashCredential(token)}`;
+    const key = `${snapshot.id}:${snapshot.revision}:${hashCredential(token)}`;
     const hit = this.cache.get(key);
-    if (hit) return this.decideCached(key, hit, settings);
-    return new PendingCheck(() => this.verify(token, settings, deployment));
+    if (hit) return this.cached(key, hit, settings);
+    return new PendingCheck(() => this.verifyUncached(token, key, settings));
   }
 
-  async verify(
-    token: string,
-    settings: OidcSettings,
-    deployment: { readonly id: string; readonly revision: number },
-  ): Promise<Principal | Denial> {
-    if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
-    const key = `${deployment.id}:${deployment.revision}:${hashCredential(token)}`;
+  private async verifyUncached(token: string, key: string, settings: OidcSettings): Promise<Identity | Denial> {
     const hit = this.cache.get(key);
-    if (hit) return this.decideCached(key, hit, settings);
+    if (hit) return this.cached(key, hit, settings);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(
@@ -101,14 +95,14 @@ export class OidcVerifier {
     if (issuedInTheFuture(payload, settings.clock_skew_s, this.now() / 1000)) {
       return deny('unknown', 'The token was issued in the future');
     }
-    const result = authorize(payload, settings);
-    if (!isDenial(result) || result.denied === 'forbidden') this.cache.set(key, { exp: payload.exp!, result });
-    return result;
+    const identity = identityOf(payload);
+    this.cache.set(key, { exp: payload.exp!, identity });
+    return identity;
   }
 
-  /** A cached outcome, unless the token expired since (then it is dropped and refused). */
-  private decideCached(key: string, hit: Outcome, settings: OidcSettings): Principal | Denial {
-    if (hit.exp + settings.clock_skew_s > this.now() / 1000) return hit.result;
+  /** A cached token, unless it expired since (then it is dropped and refused). */
+  private cached(key: string, hit: Outcome, settings: OidcSettings): Identity | Denial {
+    if (hit.exp + settings.clock_skew_s > this.now() / 1000) return hit.identity;
     this.cache.delete(key);
     return deny('expired');
   }
@@ -140,18 +134,13 @@ export function issuedInTheFuture(payload: JWTPayload, skewS: number, nowS: numb
   return typeof payload.iat === 'number' && payload.iat > nowS + skewS;
 }
 
-/** Required claims and scopes of verified claims: a principal, or a 403. */
-export function authorize(payload: JWTPayload, settings: OidcSettings): Principal | Denial {
-  for (const [name, expected] of Object.entries(settings.required_claims)) {
-    const actual = payload[name];
-    const ok = Array.isArray(actual) ? actual.includes(expected) : actual === expected;
-    if (!ok) return deny('forbidden', `The token lacks the required claim ${name}`);
-  }
-  const granted = grantedScopes(payload);
-  const missing = settings.required_scopes.filter((s) => !granted.has(s));
-  if (missing.length > 0) return deny('forbidden', `The token lacks the scope ${missing.join(' ')}`);
+/** A verified token's identity: `external_jwt:<sub>`, reaching what its claims and scopes say. */
+function identityOf(payload: JWTPayload): Identity {
   const sub = typeof payload.sub === 'string' && payload.sub.length <= 256 ? payload.sub : 'unknown';
-  return { kind: 'external_jwt', id: sub };
+  return {
+    principal: { kind: 'external_jwt', id: sub },
+    reach: { kind: 'oidc', claims: payload, scopes: grantedScopes(payload) },
+  };
 }
 
 /** `scope` (RFC 8693/9068, space-separated) or `scp` (a list or a string). */

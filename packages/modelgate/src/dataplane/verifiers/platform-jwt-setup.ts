@@ -2,7 +2,6 @@ import type { Config } from '../../config/schema.js';
 import type { EventBus } from '../../kernel/event-bus.js';
 import { SigningKeyRing } from '../../keys/signing-keys.js';
 import type { Store } from '../../store/database.js';
-import { IssuerRights } from './issuer-rights.js';
 import { PlatformJwtVerifier } from './platform-jwt.js';
 
 /**
@@ -20,8 +19,6 @@ export async function startPlatformJwt(
 ): Promise<{
   readonly signingKeys: SigningKeyRing;
   readonly platformJwt: PlatformJwtVerifier;
-  /** What people may read now, cached once per process for every verifier of a person's credential. */
-  readonly issuerRights: IssuerRights;
 }> {
   const signingKeys = new SigningKeyRing(
     store,
@@ -30,7 +27,6 @@ export async function startPlatformJwt(
     bus,
   );
   await signingKeys.start();
-  const issuerRights = new IssuerRights(store, bus);
   const platformJwt = new PlatformJwtVerifier(
     store,
     signingKeys,
@@ -39,10 +35,9 @@ export async function startPlatformJwt(
       clockSkewS: config.jwt_clock_skew_s,
       maxTtlS: config.jwt_max_ttl_s,
       now,
-      issuerRights,
     },
     bus,
   );
   await platformJwt.start();
-  return { signingKeys, platformJwt, issuerRights };
+  return { signingKeys, platformJwt };
 }

@@ -2,7 +2,6 @@ import { errors, type JWTHeaderParameters, jwtVerify } from 'jose';
 import { BoundedCache } from '../../kernel/cache.js';
 import { hashCredential } from '../../kernel/credential.js';
 import { type Denial, deny } from '../../kernel/denial.js';
-import type { DeploymentSnapshot } from '../../kernel/deployment-snapshot.js';
 import type { EventBus } from '../../kernel/event-bus.js';
 import {
   isCanonicalToken,
@@ -11,30 +10,27 @@ import {
   PLATFORM_JWT_TYPE,
   readScopeClaim,
   type ScopeClaim,
-  scopeCovers,
 } from '../../kernel/jwt-claims.js';
-import { PendingCheck, type Verification } from '../../kernel/pending-check.js';
+import { PendingCheck } from '../../kernel/pending-check.js';
 import type { PlatformJwtPrincipal, Principal } from '../../kernel/principal.js';
 import { TOPICS } from '../../kernel/topics.js';
 import type { SigningKeyRing } from '../../keys/signing-keys.js';
 import type { Store } from '../../store/database.js';
 import { isRevokedBy, loadLiveRevocations, type Revocation } from '../../store/jwt-revocations.js';
-import { IssuerRights, MAY_READ } from './issuer-rights.js';
+import type { Identity, Proof, Verifier } from '../verifier.js';
 
-/** A verified token, as cached until its `exp`. */
-interface VerifiedToken {
+/** A verified token, as cached until its `exp`: its identity (reach: its claim; issuer: the user who issued it). */
+interface VerifiedToken extends Identity {
   readonly jti: string;
   /** The key that signed it: a cached token is refused once that key is no longer trusted. */
   readonly kid: string;
   readonly iat: number;
   readonly exp: number;
+  /** What revocations by scope are matched against (the same claim as `reach`). */
   readonly scope: ScopeClaim;
   /** Built once per verified token, so a hit allocates nothing; `owner` is the issuing user's id. */
   readonly principal: PlatformJwtPrincipal;
 }
-
-/** What the gateway knows of the deployment a token is presented to. */
-type Target = Pick<DeploymentSnapshot, 'id' | 'infrastructure_id' | 'service_id'>;
 
 /** `sub` kinds of keys, which hold every right: their tokens open what their scope says. */
 const KEY_SUBJECTS = ['management_key', 'admin_key'] as const;
@@ -49,8 +45,6 @@ export interface PlatformJwtOptions {
   readonly maxTtlS: number;
   /** The clock `exp` and `iat` are judged by (epoch ms); default `Date.now`, tests inject one. */
   readonly now?: () => number;
-  /** The process's cache of people's rights, shared with the API token verifier; one of its own if not given. */
-  readonly issuerRights?: IssuerRights;
 }
 
 /**
@@ -59,12 +53,11 @@ export interface PlatformJwtOptions {
  * `exp`, so a known token costs a hash and a map lookup. A revocation clears the cache and
  * reloads the revocation list on every process.
  *
- * A token a user issued (`sub` `user:<id>`) never opens more than that user may read now: its
- * scope must cover the deployment and the user may read it ({@link IssuerRights}, as the
- * management API decides; cached, evicted on `access.changed`), and is not disabled or deleted.
- * A token a key issued opens what its scope says.
+ * It proves the token and what it may reach (its `modelgate` claim, and the user who issued it,
+ * `sub` `user:<id>`, if a person did); `authorize` decides whether that covers the deployment
+ * and whether the issuer may read it now. A token a key issued opens what its claim says.
  */
-export class PlatformJwtVerifier {
+export class PlatformJwtVerifier implements Verifier<string> {
   private readonly cache = new BoundedCache<VerifiedToken>(50_000);
   private revocations: Revocation[] = [];
   /** Tokens admitted so far, by jti: what a revocation is checked against for open WebSockets. */
@@ -72,7 +65,6 @@ export class PlatformJwtVerifier {
   private reloading: Promise<void> = Promise.resolve();
   /** Bumped on every revocation; a verification that started before one is not cached. */
   private generation = 0;
-  private readonly rights: IssuerRights;
   private readonly now: () => number;
 
   constructor(
@@ -82,7 +74,6 @@ export class PlatformJwtVerifier {
     bus: EventBus,
   ) {
     this.now = options.now ?? Date.now;
-    this.rights = options.issuerRights ?? new IssuerRights(store, bus);
     bus.subscribe((event) => {
       if (event.topic !== TOPICS.jwtRevoked) return;
       this.generation++;
@@ -113,47 +104,40 @@ export class PlatformJwtVerifier {
 
   /**
    * The gateway's entry: a token verified before (so not revoked since: a revocation empties the
-   * cache) is decided from memory like an API key, its issuer's rights too when cached; anything
-   * else is a `PendingCheck`.
+   * cache) is proven from memory like an API key; anything else is a `PendingCheck`.
    *
-   * @returns the principal (`platform_jwt:<jti>`), or `malformed`, `unknown` (bad signature,
-   * key, algorithm, issuer, audience or type, or a key retired too long ago), `expired`, `revoked`
-   * (also: its issuing user is disabled or deleted), or `forbidden` (a token for another
-   * deployment or infrastructure, or one whose issuing user may not read this deployment now); a
+   * @returns the token's identity, or `malformed`, `unknown` (bad signature, key, algorithm,
+   * issuer, audience or type, or a key retired too long ago), `expired` or `revoked`; a
    * `PendingCheck` resolving to one of those.
    */
-  check(token: string, deployment: Target): Verification {
+  verify(token: string): Proof {
     if (!looksLikeJwt(token)) return deny('malformed', 'The token is not a well-formed JWT');
     const hash = hashCredential(token);
     const verified = this.cache.get(hash);
-    if (verified === undefined) return new PendingCheck(() => this.verifyUncached(token, hash, deployment));
-    const refused = this.standing(verified, deployment);
+    if (verified === undefined) return new PendingCheck(() => this.verifyUncached(token, hash));
+    const refused = this.standing(verified);
     if (refused) {
-      if (refused.denied !== 'forbidden') this.cache.delete(hash);
+      this.cache.delete(hash);
       return refused;
     }
-    const owner = verified.principal.owner;
-    if (owner === undefined) return verified.principal;
-    const decided = this.rights.peek(owner, deployment);
-    if (decided === undefined) return new PendingCheck(() => this.issuerVerdict(verified, deployment));
-    return decided === MAY_READ ? verified.principal : decided;
+    return verified;
   }
 
   /**
-   * Decides an admitted token (by jti) as a new request with it would be decided now, for an
-   * open WebSocket relay (which keeps no token) after its issuer's access changed: revoked,
-   * expired, its key no longer trusted, outside its scope, or its issuer's rights read afresh.
-   * A token this process no longer remembers is refused (the caller reconnects).
+   * Proves an admitted token (by jti) as a new request with it would be proven now, for an open
+   * WebSocket relay (which keeps no token) after its issuer's access changed: revoked, expired,
+   * or its key no longer trusted. A token this process no longer remembers is refused (the
+   * caller reconnects).
    */
-  async recheck(jti: string, deployment: Target): Promise<Principal | Denial> {
+  async reverify(principal: Principal): Promise<Identity | Denial> {
     await this.reloading.catch(() => this.reloadRevocations());
-    const token = this.admitted.get(jti);
+    const token = this.admitted.get(principal.id);
     if (token === undefined) return deny('revoked', 'This token is no longer known here; reconnect');
     if (this.revocations.some((r) => isRevokedBy(token, r))) return deny('revoked');
-    return this.standing(token, deployment) ?? this.issuerVerdict(token, deployment, true);
+    return this.standing(token) ?? token;
   }
 
-  private async verifyUncached(token: string, hash: string, deployment: Target): Promise<Principal | Denial> {
+  private async verifyUncached(token: string, hash: string): Promise<Identity | Denial> {
     const generation = this.generation;
     const result = await this.verifyOnce(token);
     if ('denied' in result) return result;
@@ -164,23 +148,15 @@ export class PlatformJwtVerifier {
     if (this.revocations.some((r) => isRevokedBy(result, r))) return deny('revoked');
     if (generation === this.generation) this.cache.set(hash, result);
     this.admitted.set(result.jti, result);
-    return scopeDenial(result, deployment) ?? this.issuerVerdict(result, deployment);
+    return result;
   }
 
-  /** What refuses a verified token whoever issued it: its life, its key's trust, its scope. */
-  private standing(token: VerifiedToken, deployment: Target): Denial | undefined {
+  /** What refuses a verified token wherever it is used: its life, its key's trust. */
+  private standing(token: VerifiedToken): Denial | undefined {
     if (token.exp + this.options.clockSkewS <= this.now() / 1000) return deny('expired');
     // Its key retired long enough ago (by time, on every process): refused as a forged token is.
     if (!this.keys.trusts(token.kid)) return deny('unknown');
-    return scopeDenial(token, deployment);
-  }
-
-  /** The token's principal if its issuing user (if any) may read the deployment now. */
-  private async issuerVerdict(token: VerifiedToken, deployment: Target, fresh = false): Promise<Principal | Denial> {
-    const owner = token.principal.owner;
-    if (owner === undefined) return token.principal;
-    const decided = await this.rights.decide(owner, deployment, fresh);
-    return decided === MAY_READ ? token.principal : decided;
+    return undefined;
   }
 
   private async verifyOnce(token: string): Promise<VerifiedToken | Denial> {
@@ -205,11 +181,11 @@ export class PlatformJwtVerifier {
       ) {
         return deny('unknown');
       }
-      const principal: Principal =
-        issuer.user === undefined
-          ? { kind: 'platform_jwt', id: payload.jti }
-          : { kind: 'platform_jwt', id: payload.jti, owner: issuer.user };
-      return { jti: payload.jti, kid: protectedHeader.kid!, iat: payload.iat!, exp: payload.exp!, scope, principal };
+      const reach = { kind: 'claim', scope } as const;
+      const base = { jti: payload.jti, kid: protectedHeader.kid!, iat: payload.iat!, exp: payload.exp!, scope, reach };
+      return issuer.user === undefined
+        ? { ...base, principal: { kind: 'platform_jwt', id: payload.jti } }
+        : { ...base, principal: { kind: 'platform_jwt', id: payload.jti, owner: issuer.user }, issuer: issuer.user };
     } catch (err) {
       if (err instanceof errors.JWTExpired) return deny('expired');
       if (err instanceof errors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) {
@@ -233,13 +209,6 @@ export class PlatformJwtVerifier {
   private async reloadRevocations(): Promise<void> {
     this.revocations = await loadLiveRevocations(this.store, this.now());
   }
-}
-
-/** The refusal of a token whose claim does not cover the deployment (403), else undefined. */
-function scopeDenial(token: VerifiedToken, deployment: Target): Denial | undefined {
-  return scopeCovers(token.scope, deployment)
-    ? undefined
-    : deny('forbidden', 'This token is for another deployment or infrastructure');
 }
 
 /**

@@ -100,7 +100,7 @@ export async function runWorker(
   const address = parseAddress(config.inference_address) as ListenAddress;
   // The primary created the first signing key before forking: this ring only loads the keys, and
   // follows rotations and revocations through the primary's acknowledged events.
-  const { platformJwt, issuerRights } = await startPlatformJwt(store, control.masterKey, config, bus);
+  const { platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus);
   // Workers see X-Forwarded-For themselves: the throttle keys they send the primary are final.
   const clientAddress = createClientAddress(config.trusted_proxies);
   plane = await createDataPlane({
@@ -113,7 +113,6 @@ export async function runWorker(
     clientAddress,
     checkSlots: slots,
     platformJwt,
-    issuerRights,
     // One writer per node, with one refusal rate: the primary's.
     audit: dataPlaneRecorder({ refusal: (record) => primary.notify('audit', record) }, clientAddress),
     address,

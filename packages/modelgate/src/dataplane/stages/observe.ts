@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AccessFields, AccessLog } from '../http/access-log.js';
-import type { ClientAddress } from '../http/client-address.js';
-import type { DenialReason } from '../kernel/denial.js';
-import type { ErrorCode } from '../kernel/errors.js';
-import type { Principal } from '../kernel/principal.js';
-import type { DeploymentSeries, GatewayMetrics } from './metrics.js';
-import { outcomeOf, proxyErrorCode } from './outcome.js';
-import type { ExchangeStats } from './proxy.js';
-import type { UsageRecorder } from './usage-recorder.js';
+import type { AccessFields, AccessLog } from '../../http/access-log.js';
+import type { ClientAddress } from '../../http/client-address.js';
+import type { DenialReason } from '../../kernel/denial.js';
+import type { ErrorCode } from '../../kernel/errors.js';
+import type { Principal } from '../../kernel/principal.js';
+import type { Admitted, Refusal } from '../admission-result.js';
+import type { DeploymentSeries, GatewayMetrics } from '../metrics.js';
+import { outcomeOf, proxyErrorCode } from '../outcome.js';
+import type { ExchangeStats } from '../proxy.js';
+import type { UsageRecorder } from '../usage-recorder.js';
 
 /** nginx's status for a request whose caller closed the connection before any answer. */
 export const CLIENT_CLOSED_REQUEST = 499;
@@ -108,3 +109,70 @@ export function finishRecord(
   if (admitted !== undefined)
     observers.usage?.record(admitted.kind, admitted.id, performance.timeOrigin + record.started);
 }
+
+/**
+ * The observe stage of one gateway: starts a request's record (its access line, metrics and
+ * usage are written when the response closes) and notes on it where admission ended.
+ *
+ * @example
+ * ```ts
+ * const observation = createObservation(observers);
+ * const record = observation.start(req, res, requestId);
+ * observation.admitted(record, admitted); // or observation.refused(record, refusal)
+ * ```
+ */
+export function createObservation(observers: RequestObservers) {
+  const metrics = observers.metrics;
+  const unknownSeries = metrics?.unknown;
+
+  /**
+   * `close` of a data-plane response. One shared listener (`this` is the response) reading the
+   * record left on the response, not a closure per request.
+   */
+  function onRecordedClose(this: RecordedResponse): void {
+    const record = this[RECORD];
+    if (record !== undefined) finishRequest(observers, record.req, this, record);
+  }
+
+  /** Names the deployment a request reached (known to the route table: a bounded label). */
+  function reached(record: RequestRecord, deployment: string | undefined): void {
+    if (deployment === undefined) return;
+    record.deployment = deployment;
+    if (metrics) record.series = metrics.series(deployment);
+  }
+
+  return {
+    /** A record that is completed by hand (a WebSocket handshake: when its socket closes). */
+    record: (req: IncomingMessage, id: string): RequestRecord => new RequestRecord(id, req, unknownSeries),
+
+    /** Starts the record of a request; its access line, metrics and usage are written on close. */
+    start(req: IncomingMessage, res: ServerResponse, id: string): RequestRecord {
+      const record = new RequestRecord(id, req, unknownSeries);
+      (res as RecordedResponse)[RECORD] = record;
+      res.on('close', onRecordedClose);
+      return record;
+    },
+
+    /** Notes a refusal: the deployment (once routing found it), the code and the reason. */
+    refused(record: RequestRecord, refusal: Refusal): void {
+      reached(record, refusal.deployment);
+      record.code = refusal.code;
+      record.reason = refusal.reason;
+    },
+
+    /** Notes an admission: the deployment and the principal (its label `kind:id`, none when anonymous). */
+    admitted(record: RequestRecord, admitted: Admitted): void {
+      const principal = admitted.principal;
+      reached(record, admitted.route.snapshot.name);
+      record.admittedAs = principal;
+      record.principal = principal.kind === 'anonymous' ? undefined : `${principal.kind}:${principal.id}`;
+    },
+  };
+}
+
+/** The observe stage of one gateway. */
+export type Observation = ReturnType<typeof createObservation>;
+
+/** The record of a data-plane request, left on its response for the shared `close` listener. */
+const RECORD = Symbol('modelgate.record');
+type RecordedResponse = ServerResponse & { [RECORD]?: RequestRecord };

@@ -1,11 +1,11 @@
-import { BoundedCache, RevocableCache } from '../../kernel/cache.js';
-import { type Denial, deny } from '../../kernel/denial.js';
-import type { ChangeEvent, EventBus } from '../../kernel/event-bus.js';
-import { type Actor, canSeeDeployment } from '../../kernel/permissions.js';
-import { TOPICS } from '../../kernel/topics.js';
-import { loadActor } from '../../store/actor.js';
-import type { Store } from '../../store/database.js';
-import { type DeploymentPlace, placeOf } from '../../store/deployment-place.js';
+import { BoundedCache, RevocableCache } from '../kernel/cache.js';
+import { type Denial, deny } from '../kernel/denial.js';
+import type { ChangeEvent, EventBus } from '../kernel/event-bus.js';
+import { type Actor, canSeeDeployment } from '../kernel/permissions.js';
+import { TOPICS } from '../kernel/topics.js';
+import { loadActor } from '../store/actor.js';
+import type { Store } from '../store/database.js';
+import { type DeploymentPlace, placeOf } from '../store/deployment-place.js';
 
 /** A deployment as the data plane holds it: the ids of its service and infrastructure. */
 export interface DeploymentPlaceIds {

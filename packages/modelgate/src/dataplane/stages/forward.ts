@@ -1,0 +1,79 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DeploymentSnapshot } from '../../kernel/deployment-snapshot.js';
+import type { Principal } from '../../kernel/principal.js';
+import type { Admitted } from '../admission-result.js';
+import { type UpstreamHeaderContext, upstreamRequestHeaderList } from '../headers.js';
+import type { UpstreamProxy } from '../proxy.js';
+import type { RequestRecord } from './observe.js';
+
+/**
+ * The forward stage: an admitted request sent to its deployment's upstream, with the headers
+ * the upstream is told (`upstreamRequestHeaders`); the proxy fills the record's exchange stats.
+ *
+ * @example
+ * ```ts
+ * forward(req, res, admitted, record, { proxy, proto: 'http' });
+ * ```
+ */
+export function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  admitted: Admitted,
+  record: RequestRecord,
+  stage: { readonly proxy: UpstreamProxy; readonly proto: 'http' | 'https' },
+): void {
+  const id = record.requestId;
+  stage.proxy.send(req, res, {
+    upstream: admitted.route.snapshot.upstream,
+    path: admitted.rest,
+    headers: upstreamRequestHeaderList(
+      req.headers,
+      upstreamContext(req, admitted, record.principal, id, false, stage.proto),
+    ),
+    requestId: id,
+    stats: record,
+  });
+}
+
+/** What the upstream is told about an admitted request or handshake (see `upstreamRequestHeaders`). */
+export function upstreamContext(
+  req: IncomingMessage,
+  admitted: Admitted,
+  principal: string | undefined,
+  requestId: string,
+  websocket: boolean,
+  proto: 'http' | 'https',
+): UpstreamHeaderContext {
+  const { snapshot } = admitted.route;
+  return {
+    clientIp: req.socket.remoteAddress ?? '',
+    proto,
+    host: req.headers.host ?? '',
+    deployment: snapshot.name,
+    deploymentId: snapshot.id,
+    infrastructureId: snapshot.infrastructure_id,
+    principal,
+    requestId,
+    // Only a credential scoped to this deployment may travel on: never a node key, which
+    // opens every deployment.
+    forwardCredential: snapshot.forward_credential && FORWARDABLE.has(admitted.principal.kind),
+    upstreamHost: upstreamHostOf(snapshot),
+    websocket,
+    cookieToken: admitted.cookieToken,
+  };
+}
+
+/** Principals whose credential is scoped to the deployment (a platform JWT: to it or its infrastructure). */
+const FORWARDABLE: ReadonlySet<Principal['kind']> = new Set(['api_key', 'basic', 'platform_jwt', 'external_jwt']);
+
+const upstreamHosts = new WeakMap<DeploymentSnapshot, string>();
+
+/** `host[:port]` of a revision's upstream, parsed once per revision rather than per request. */
+function upstreamHostOf(snapshot: DeploymentSnapshot): string {
+  let host = upstreamHosts.get(snapshot);
+  if (host === undefined) {
+    host = new URL(snapshot.upstream).host;
+    upstreamHosts.set(snapshot, host);
+  }
+  return host;
+}
