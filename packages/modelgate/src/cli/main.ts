@@ -8,6 +8,7 @@ import { registerCatalog } from './commands/catalog.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
+import { registerForwardAuth } from './commands/forward-auth.js';
 import { registerGrants } from './commands/grants.js';
 import { registerGroups } from './commands/groups.js';
 import { registerJwt } from './commands/jwt.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerApply(program);
   registerJwt(program);
   registerLogin(program);
+  registerForwardAuth(program);
   registerCompletion(program);
   return program;
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../http/request-head.js';
 import { isBearerToken } from '../kernel/authorization-header.js';
 import { deny } from '../kernel/denial.js';
 import { type Admission, type Admitted, isRefusal, type Refusal } from './admission-result.js';
@@ -36,7 +36,7 @@ export interface AdmissionContext extends ThrottleStage {
  */
 export function createAdmission(ctx: AdmissionContext) {
   return {
-    admit(req: IncomingMessage): Admission {
+    admit(req: RequestHead): Admission {
       const shape = requestShapeRefusal(req.method, req.rawHeaders);
       if (shape) return shape;
       const routed = routeRequest(req, ctx.routes, ctx.baseDomain);
@@ -54,7 +54,7 @@ export function createAdmission(ctx: AdmissionContext) {
      * protected route exactly as a request carrying it as a Bearer header would be, throttle
      * included: undefined when it is accepted.
      */
-    async checkToken(req: IncomingMessage, route: Route, token: string): Promise<Refusal | undefined> {
+    async checkToken(req: RequestHead, route: Route, token: string): Promise<Refusal | undefined> {
       if (!requiresCredential(route.snapshot, ctx.verifiers)) return undefined;
       const verification = isBearerToken(token)
         ? authenticateBearer(token, route.snapshot, ctx.verifiers)
@@ -64,7 +64,7 @@ export function createAdmission(ctx: AdmissionContext) {
     },
   };
 
-  function admitCookie(req: IncomingMessage, routed: Routed, credential: CookieCredential): Admission {
+  function admitCookie(req: RequestHead, routed: Routed, credential: CookieCredential): Admission {
     const outcome = throttled(credential.verification, req, routed.route, routed.rest, ctx);
     const answer = (result: Admitted | Refusal) => browserAnswer(req, result, routed, credential, ctx.proto);
     return outcome instanceof Promise ? outcome.then(answer) : answer(outcome);

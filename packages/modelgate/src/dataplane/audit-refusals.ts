@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import type { ClientAddress } from '../http/client-address.js';
+import type { RequestHead } from '../http/request-head.js';
 import { ERROR_CODES, type ErrorCode } from '../kernel/errors.js';
 import { type AuditRecord, isRefusal } from '../store/audit-record.js';
 
@@ -10,7 +10,7 @@ export interface RefusalInfo {
 }
 
 /** Called by the gateway for every refused request; cheap, never throws, never waits. */
-export type RefusalRecorder = (req: IncomingMessage, refusal: RefusalInfo, requestId: string) => void;
+export type RefusalRecorder = (req: RequestHead, refusal: RefusalInfo, requestId: string) => void;
 
 /** Where refusal records go: the node's `AuditWriter`, or in a worker a relay to the primary's. */
 export interface RefusalSink {

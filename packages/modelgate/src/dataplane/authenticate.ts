@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../http/request-head.js';
 import { readAuthorization } from '../kernel/authorization-header.js';
 import { type ParsedCredential, parseCredential } from '../kernel/credential.js';
 import { bearerChallenge, type Denial, deny, isDenial } from '../kernel/denial.js';
@@ -64,7 +64,7 @@ export function requiresCredential(
  * attempt (`run(client)` takes the caller's throttle key, its share of the password-check cap).
  */
 export function authenticateDeploymentRequest(
-  req: IncomingMessage,
+  req: RequestHead,
   snapshot: DeploymentSnapshot,
   verifiers: DataPlaneVerifiers,
 ): Verification {

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../http/request-head.js';
 import { ERROR_CODES } from '../kernel/errors.js';
 import type { Admitted, Refusal } from './admission-result.js';
 import { cookieScope, pageError, wantsSignInPage } from './browser-access.js';
@@ -18,7 +18,7 @@ import type { Routed } from './stages/route.js';
  * ```
  */
 export function browserAnswer(
-  req: IncomingMessage,
+  req: RequestHead,
   outcome: Admitted | Refusal,
   routed: Routed,
   credential: CookieCredential,

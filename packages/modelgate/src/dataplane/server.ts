@@ -16,6 +16,8 @@ import { type Admitted, isRefusal, type Refusal, refusalOptions } from './admiss
 import type { RefusalRecorder } from './audit-refusals.js';
 import { type DataPlaneVerifiers, reauthenticate } from './authenticate.js';
 import { createBrowserRoutes, sendPage } from './browser-routes.js';
+import { decisionTarget } from './forward-auth/contracts.js';
+import { createForwardAuth } from './forward-auth/endpoint.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { UpstreamProxy } from './proxy.js';
@@ -43,6 +45,8 @@ export interface GatewayContext {
   readonly throttle: Throttle;
   /** The address throttles, logs and the audit key on (`trusted_proxies` decides). */
   readonly clientAddress: ClientAddress;
+  /** Whether a peer is in `trusted_proxies`: only those may ask the forward-auth decision endpoints. */
+  readonly trustedPeer: (address: string) => boolean;
   readonly proxy: UpstreamProxy;
   readonly upgrade: UpgradeOptions;
   /** `base_domain`: route `<deployment>.<base_domain>` by Host when set. */
@@ -75,6 +79,13 @@ export function createGateway(ctx: GatewayContext) {
     usage: ctx.usage,
   };
   const observation = createObservation(observers);
+  const forwardAuth = createForwardAuth({
+    admission,
+    clientAddress: ctx.clientAddress,
+    trustedPeer: ctx.trustedPeer,
+    observation,
+    audit: ctx.audit,
+  });
   // Open WebSocket relays, so a revocation can cut them: the handshake was their only check.
   const relays = new OpenRelays(
     {
@@ -161,6 +172,12 @@ export function createGateway(ctx: GatewayContext) {
         const current = observation.start(req, res, id);
         record = current;
         if (url.startsWith(BROWSER_PREFIX)) {
+          const decision = decisionTarget(url);
+          if (decision !== undefined) {
+            const decided = forwardAuth(req, res, id, decision);
+            decided?.catch((err: unknown) => fail(req, res, id, err));
+            return;
+          }
           // Read now: a refused oversized form closes the connection before the response finishes.
           current.remote = ctx.clientAddress(req);
           browserRoutes(req, res, id).catch((err: unknown) => fail(req, res, id, err, current));

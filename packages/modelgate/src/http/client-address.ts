@@ -1,9 +1,9 @@
-import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { parseTrustedProxies, type TrustedProxies } from '../config/trusted-proxies.js';
+import type { RequestHead } from './request-head.js';
 
 /** The address everything keyed by client uses: throttles, access and management logs. */
-export type ClientAddress = (req: IncomingMessage) => string;
+export type ClientAddress = (req: Pick<RequestHead, 'headers' | 'socket'>) => string;
 
 /**
  * Builds the one `clientAddress(req)` of a node. With no trusted proxies it is the TCP peer, with
@@ -24,7 +24,7 @@ export function createClientAddress(trustedProxies: string): ClientAddress {
   const trusted = parseTrustedProxies(trustedProxies);
   // The config was validated at load; a bad list here is a bug, not input.
   if ('problems' in trusted) throw new Error(trusted.problems.join('; '));
-  const cache = new WeakMap<IncomingMessage, string>();
+  const cache = new WeakMap<object, string>();
   return (req) => {
     let address = cache.get(req);
     if (address === undefined) {
@@ -35,7 +35,7 @@ export function createClientAddress(trustedProxies: string): ClientAddress {
   };
 }
 
-function peerAddress(req: IncomingMessage): string {
+function peerAddress(req: Pick<RequestHead, 'socket'>): string {
   return req.socket.remoteAddress ?? '';
 }
 

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { type Denial, deny } from './denial.js';
 
 /** The credential carried by an `Authorization` header, split per RFC 7235. */
@@ -24,7 +24,10 @@ export function isBearerToken(value: string): boolean {
  *
  * @returns `undefined` when there is no header, the parsed credentials, or a denial.
  */
-export function readAuthorization(req: IncomingMessage): AuthorizationCredentials | Denial | undefined {
+export function readAuthorization(req: {
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: readonly string[];
+}): AuthorizationCredentials | Denial | undefined {
   const count = authorizationHeaderCount(req.rawHeaders);
   if (count === 0) return undefined;
   if (count > 1) return deny('ambiguous', 'More than one Authorization header was sent');

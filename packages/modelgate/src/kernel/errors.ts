@@ -23,6 +23,10 @@ export const ERROR_CODES = {
   BODY_NOT_ALLOWED: { status: 400, message: 'This method does not take a request body' },
   HEADER_DUPLICATED: { status: 400, message: 'A header that must appear once was sent more than once' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
+  FORWARD_AUTH_HEADERS_MISSING: {
+    status: 400,
+    message: 'The decision request does not say which request it asks about (method and URI headers)',
+  },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time' },
@@ -85,6 +89,10 @@ export const ERROR_CODES = {
   MISSING_SERVICE_ADMIN: { status: 403, message: 'This needs the admin right on the service' },
   MISSING_SECRET_USE: { status: 403, message: 'This needs the use right on the secret' },
   MISSING_SECRET_ADMIN: { status: 403, message: 'This needs the admin right on the secret' },
+  FORWARD_AUTH_UNTRUSTED: {
+    status: 403,
+    message: 'The decision endpoints answer only proxies listed in trusted_proxies',
+  },
 
   // Control plane resources
   RESOURCE_NOT_FOUND: { status: 404, message: 'The resource does not exist' },

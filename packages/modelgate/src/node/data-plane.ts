@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
+import { parseTrustedProxies } from '../config/trusted-proxies.js';
 import type { ControlContext } from '../controlplane/operations/context.js';
 import { listServedDeploymentNames, loadServedDeployment } from '../controlplane/operations/deployments.js';
 import type { RefusalRecorder } from '../dataplane/audit-refusals.js';
@@ -143,6 +144,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     proxy,
     upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
     baseDomain: config.base_domain,
+    trustedPeer: trustedPeerOf(config.trusted_proxies),
     proto: deps.address.protocol,
     bus: control.bus,
     audit: deps.audit,
@@ -166,4 +168,11 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
       await usage.close();
     },
   };
+}
+
+/** `trusted_proxies` as a predicate on a peer's address (validated at load: a bad list is a bug here). */
+function trustedPeerOf(text: string): (address: string) => boolean {
+  const trusted = parseTrustedProxies(text);
+  if ('problems' in trusted) throw new Error(trusted.problems.join('; '));
+  return (address) => trusted.has(address);
 }

@@ -94,7 +94,14 @@ export async function getJson(
  */
 export function call(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    localAddress?: string;
+    /** The request target exactly as sent (a URL would normalize `..` and `%2e`). */
+    rawPath?: string;
+  } = {},
 ): Promise<{
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -109,7 +116,7 @@ export function call(
       {
         host: u.hostname,
         port: u.port,
-        path: `${u.pathname}${u.search}`,
+        path: options.rawPath ?? `${u.pathname}${u.search}`,
         method: options.method ?? 'GET',
         headers: options.headers,
         localAddress: options.localAddress,

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../../http/request-head.js';
 import { authorizationHeaderCount } from '../../kernel/authorization-header.js';
 import { deny, isDenial } from '../../kernel/denial.js';
 import type { Verification } from '../../kernel/pending-check.js';
@@ -38,7 +38,7 @@ export class CookieCredential {
  * ```
  */
 export function credentialOf(
-  req: IncomingMessage,
+  req: RequestHead,
   routed: Routed,
   verifiers: DataPlaneVerifiers,
 ): Verification | CookieCredential | Refusal {

@@ -54,13 +54,19 @@ export function upstreamContext(
     infrastructureId: snapshot.infrastructure_id,
     principal,
     requestId,
-    // Only a credential scoped to this deployment may travel on: never a node key, which
-    // opens every deployment.
-    forwardCredential: snapshot.forward_credential && FORWARDABLE.has(admitted.principal.kind),
+    forwardCredential: forwardsCredential(admitted),
     upstreamHost: upstreamHostOf(snapshot),
     websocket,
     cookieToken: admitted.cookieToken,
   };
+}
+
+/**
+ * Whether the caller's credential goes on to the upstream: when the deployment says so, and only
+ * a credential scoped to it (never a node key, which opens every deployment).
+ */
+export function forwardsCredential(admitted: Admitted): boolean {
+  return admitted.route.snapshot.forward_credential && FORWARDABLE.has(admitted.principal.kind);
 }
 
 /** Principals whose credential is scoped to the deployment (a platform JWT: to it or its infrastructure). */

@@ -1,6 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AccessFields, AccessLog } from '../../http/access-log.js';
 import type { ClientAddress } from '../../http/client-address.js';
+import type { RequestHead } from '../../http/request-head.js';
 import type { DenialReason } from '../../kernel/denial.js';
 import type { ErrorCode } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/principal.js';
@@ -43,7 +44,7 @@ export class RequestRecord implements ExchangeStats, AccessFields {
 
   constructor(
     readonly requestId: string,
-    readonly req: IncomingMessage,
+    readonly req: RequestHead,
     series: DeploymentSeries | undefined,
   ) {
     this.method = req.method;
@@ -67,7 +68,7 @@ export interface RequestObservers {
  */
 export function finishRequest(
   observers: RequestObservers,
-  req: IncomingMessage,
+  req: RequestHead,
   res: ServerResponse,
   record: RequestRecord,
 ): void {
@@ -83,7 +84,7 @@ export function finishRequest(
  */
 export function finishRecord(
   observers: RequestObservers,
-  req: IncomingMessage,
+  req: RequestHead,
   record: RequestRecord,
   status: number,
   aborted: boolean,
@@ -143,10 +144,10 @@ export function createObservation(observers: RequestObservers) {
 
   return {
     /** A record that is completed by hand (a WebSocket handshake: when its socket closes). */
-    record: (req: IncomingMessage, id: string): RequestRecord => new RequestRecord(id, req, unknownSeries),
+    record: (req: RequestHead, id: string): RequestRecord => new RequestRecord(id, req, unknownSeries),
 
     /** Starts the record of a request; its access line, metrics and usage are written on close. */
-    start(req: IncomingMessage, res: ServerResponse, id: string): RequestRecord {
+    start(req: RequestHead, res: ServerResponse, id: string): RequestRecord {
       const record = new RequestRecord(id, req, unknownSeries);
       (res as RecordedResponse)[RECORD] = record;
       res.on('close', onRecordedClose);

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../../http/request-head.js';
 import type { Refusal } from '../admission-result.js';
 import { hostDeployment, splitHostRoutedPath, splitInferencePath } from '../path.js';
 import type { Route, RouteTable } from '../route-table.js';
@@ -23,7 +23,7 @@ export interface Routed {
  * const routed = routeRequest(req, routes, ''); // GET /churn/predict → { deployment: 'churn', rest: '/predict', ... }
  * ```
  */
-export function routeRequest(req: IncomingMessage, routes: RouteTable, baseDomain: string): Routed | Refusal {
+export function routeRequest(req: RequestHead, routes: RouteTable, baseDomain: string): Routed | Refusal {
   const url = req.url ?? '/';
   if (baseDomain) {
     const name = hostDeployment(req.headers.host, baseDomain);

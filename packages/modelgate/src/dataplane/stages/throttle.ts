@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import type { ClientAddress } from '../../http/client-address.js';
 import { attemptOutcome, clientKey } from '../../http/failure-throttle.js';
+import type { RequestHead } from '../../http/request-head.js';
 import { type Denial, isDenial } from '../../kernel/denial.js';
 import { PendingCheck, type Verification } from '../../kernel/pending-check.js';
 import type { Principal } from '../../kernel/principal.js';
@@ -31,7 +31,7 @@ export interface ThrottleStage {
  */
 export function throttled(
   verification: Verification,
-  req: IncomingMessage,
+  req: RequestHead,
   route: Route,
   rest: string,
   stage: ThrottleStage,

@@ -1,0 +1,75 @@
+import { Argument, type Command, Option } from 'commander';
+import { FORWARD_AUTH_CONTRACTS, type ForwardAuthContract } from '../../dataplane/forward-auth/contracts.js';
+import { proxyConfig } from '../../dataplane/forward-auth/generators.js';
+import { isDeploymentName } from '../../dataplane/path.js';
+import { ModelgateError } from '../../kernel/errors.js';
+import { printText } from '../output.js';
+
+const EXAMPLES = `
+Examples:
+  $ modelgate forward-auth nginx --listen 127.0.0.1:8088 > nginx.conf && nginx -c "$PWD/nginx.conf"
+  $ modelgate forward-auth caddy --listen 127.0.0.1:8088 > Caddyfile && caddy run --adapter caddyfile --config Caddyfile
+  $ modelgate forward-auth traefik --listen :8088 --deployment churn --upstream http://10.0.0.5:9000 > modelgate.yml
+
+The node must list the proxy's address in trusted_proxies (docs/forward-auth.md).`;
+
+/**
+ * `modelgate forward-auth nginx|caddy|traefik|envoy`: prints a whole configuration for that proxy
+ * that asks the node about every request and forwards the allowed ones (F1).
+ */
+export function registerForwardAuth(program: Command): void {
+  program
+    .command('forward-auth')
+    .description(
+      'Print a configuration for nginx, Caddy, Traefik or Envoy that asks this node who may call each deployment',
+    )
+    .addArgument(new Argument('<proxy>', 'the proxy').choices(FORWARD_AUTH_CONTRACTS))
+    .requiredOption('--listen <host:port>', 'where the proxy listens')
+    .option('--node <url>', "the node's inference listener, where the proxy asks", 'http://127.0.0.1:8080')
+    .option('--deployment <name>', 'only this deployment (nginx and Caddy: every deployment by default)')
+    .addOption(
+      new Option('--upstream <url>', "Traefik and Envoy: the deployment's upstream (their upstream is static)"),
+    )
+    .option('--run-dir <dir>', 'nginx: where its pid and temporary files go')
+    .addHelpText('after', EXAMPLES)
+    .action(
+      (
+        proxy: ForwardAuthContract,
+        opts: { listen: string; node: string; deployment?: string; upstream?: string; runDir?: string },
+      ) => {
+        if (!/^(\[[0-9a-fA-F:]+\]|[^\s:/]*):\d{1,5}$/.test(opts.listen)) {
+          throw new ModelgateError(
+            'VALIDATION_FAILED',
+            `--listen must be HOST:PORT, got ${JSON.stringify(opts.listen)}`,
+          );
+        }
+        for (const [flag, value] of [
+          ['--node', opts.node],
+          ['--upstream', opts.upstream],
+        ] as const) {
+          if (value !== undefined && !/^https?:\/\/[^\s]+$/.test(value)) {
+            throw new ModelgateError(
+              'VALIDATION_FAILED',
+              `${flag} must be an http(s) URL, got ${JSON.stringify(value)}`,
+            );
+          }
+        }
+        if (opts.deployment !== undefined && !isDeploymentName(opts.deployment)) {
+          throw new ModelgateError(
+            'VALIDATION_FAILED',
+            `--deployment is not a deployment name: ${JSON.stringify(opts.deployment)}`,
+          );
+        }
+        if (
+          (proxy === 'traefik' || proxy === 'envoy') &&
+          (opts.deployment === undefined || opts.upstream === undefined)
+        ) {
+          throw new ModelgateError(
+            'VALIDATION_FAILED',
+            `${proxy} routes to a static upstream: give --deployment NAME and --upstream URL (nginx and Caddy forward where the node says)`,
+          );
+        }
+        printText(proxyConfig(proxy, opts));
+      },
+    );
+}

@@ -1,0 +1,111 @@
+import type { ServerResponse } from 'node:http';
+import type { RequestHead } from '../../http/request-head.js';
+import { REQUEST_ID_HEADER } from '../../http/request-id.js';
+import { sendError } from '../../http/respond.js';
+import { ERROR_CODES, errorBody } from '../../kernel/errors.js';
+import { type Admitted, type Refusal, refusalOptions } from '../admission-result.js';
+import { withoutGatewayCookies } from '../browser-cookie.js';
+import { DEPLOYMENT_HEADER, DEPLOYMENT_ID_HEADER, INFRASTRUCTURE_ID_HEADER, PRINCIPAL_HEADER } from '../headers.js';
+import { joinUpstreamPath, parseUpstream } from '../proxy.js';
+import { forwardsCredential } from '../stages/forward.js';
+import type { ForwardAuthContract } from './contracts.js';
+
+/** Where the proxy sends an allowed request: the full URL (nginx `proxy_pass`). */
+export const TARGET_HEADER = 'x-modelgate-target';
+/** The upstream's `host:port` (Caddy's and Traefik's dynamic upstream). */
+export const UPSTREAM_HEADER = 'x-modelgate-upstream';
+/** The `Authorization` the upstream gets: the caller's, when the deployment forwards it; else empty. */
+export const AUTHORIZATION_HEADER = 'x-modelgate-authorization';
+/** The `Cookie` the upstream gets: the caller's without modelgate's own cookies; else empty. */
+export const COOKIE_HEADER = 'x-modelgate-cookie';
+/** nginx only: the status the client gets, as `auth_request` itself passes only 401 and 403. */
+export const STATUS_HEADER = 'x-modelgate-status';
+/** nginx only: the error body the client gets (ASCII JSON). */
+export const ERROR_HEADER = 'x-modelgate-error';
+/** nginx only: the refusal's `Retry-After` and `WWW-Authenticate`. */
+export const RETRY_AFTER_HEADER = 'x-modelgate-retry-after';
+export const CHALLENGE_HEADER = 'x-modelgate-www-authenticate';
+
+/**
+ * An allowed request's answer: 200, no body, and what the proxy forwards with it. Every header
+ * is always present (empty when it does not apply): Caddy 2.6's `copy_headers` writes its
+ * placeholder's literal text for a header the answer lacks.
+ *
+ * @example
+ * ```ts
+ * allow(res, head, admitted, 'req_1'); // 200 with x-modelgate-target: http://10.0.0.5:9000/predict
+ * ```
+ */
+export function allow(
+  res: ServerResponse,
+  head: RequestHead,
+  admitted: Admitted,
+  principal: string | undefined,
+  requestId: string,
+): void {
+  const { snapshot } = admitted.route;
+  const upstream = parseUpstream(snapshot.upstream);
+  const authorization = forwardsCredential(admitted)
+    ? admitted.cookieToken !== undefined
+      ? `Bearer ${admitted.cookieToken}`
+      : (head.headers.authorization ?? '')
+    : '';
+  const cookie = head.headers.cookie === undefined ? undefined : withoutGatewayCookies(head.headers.cookie);
+  res.writeHead(200, {
+    [REQUEST_ID_HEADER]: requestId,
+    'cache-control': 'no-store',
+    'content-length': 0,
+    [DEPLOYMENT_HEADER]: snapshot.name,
+    [DEPLOYMENT_ID_HEADER]: snapshot.id,
+    [INFRASTRUCTURE_ID_HEADER]: snapshot.infrastructure_id,
+    [PRINCIPAL_HEADER]: principal ?? '',
+    [TARGET_HEADER]: upstream.origin + joinUpstreamPath(upstream.basePath, admitted.rest),
+    [UPSTREAM_HEADER]: new URL(upstream.origin).host,
+    [AUTHORIZATION_HEADER]: authorization,
+    [COOKIE_HEADER]: cookie ?? '',
+  });
+  res.end();
+}
+
+/**
+ * A refusal's answer. Caddy, Traefik and Envoy pass the decision's own status, headers and body
+ * to the client: it is the gateway's refusal as it is. nginx `auth_request` passes only 401 and
+ * 403 (any other status is a 500), so nginx gets 401 or 403 and the real status, body,
+ * `Retry-After` and challenges in headers its generated configuration renders.
+ *
+ * @returns the bytes of the body the client gets.
+ */
+export function refuse(
+  res: ServerResponse,
+  contract: ForwardAuthContract,
+  refusal: Refusal,
+  requestId: string,
+): number {
+  // A sign-in page is the gateway's own browser flow; through a proxy the refusal is JSON.
+  if (contract !== 'nginx') return sendError(res, refusal.code, requestId, refusalOptions(refusal));
+  const status = ERROR_CODES[refusal.code].status;
+  const body = asciiJson(errorBody(refusal.code, requestId, refusal.message));
+  const challenges = refusal.headers?.['www-authenticate'];
+  const retryAfter = refusal.headers?.['retry-after'];
+  res.writeHead(status === 401 ? 401 : 403, {
+    [REQUEST_ID_HEADER]: requestId,
+    'cache-control': 'no-store',
+    'content-length': 0,
+    [STATUS_HEADER]: String(status),
+    [ERROR_HEADER]: body,
+    ...(retryAfter === undefined ? {} : { [RETRY_AFTER_HEADER]: String(retryAfter) }),
+    ...(challenges === undefined
+      ? {}
+      : { [CHALLENGE_HEADER]: Array.isArray(challenges) ? challenges.join(', ') : challenges }),
+  });
+  res.end();
+  return Buffer.byteLength(body);
+}
+
+/** JSON with every non-ASCII character escaped, so it can travel in a header. */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

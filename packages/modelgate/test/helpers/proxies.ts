@@ -1,0 +1,86 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { join } from 'node:path';
+import { proxyConfig } from '../../src/dataplane/forward-auth/generators.js';
+import { tempDir } from './node-process.js';
+
+/** A real proxy (nginx or Caddy from Debian) running a configuration `modelgate forward-auth` printed. */
+export interface RunningProxy {
+  readonly url: string;
+  readonly config: string;
+  /** What the proxy wrote on stdout and stderr so far. */
+  output(): string;
+  close(): Promise<void>;
+}
+
+/** A port nothing listens on now (the kernel's pick, released at once). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Whether a binary is on PATH (CI installs nginx-light and caddy; a developer may not have them). */
+export function hasBinary(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts nginx or Caddy with the configuration the generator prints for a node's inference
+ * listener, and waits until it accepts connections.
+ */
+export async function startProxy(kind: 'nginx' | 'caddy', node: string, deployment?: string): Promise<RunningProxy> {
+  const dir = tempDir(`modelgate-${kind}-`);
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  const config = proxyConfig(kind, { listen, node, deployment, runDir: dir });
+  let child: ChildProcess;
+  if (kind === 'nginx') {
+    const file = join(dir, 'nginx.conf');
+    writeFileSync(file, config);
+    child = spawn('nginx', ['-c', file, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } else {
+    const file = join(dir, 'Caddyfile');
+    writeFileSync(file, config);
+    child = spawn('caddy', ['run', '--adapter', 'caddyfile', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: dir, XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir },
+    });
+  }
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${kind} exited at start:\n${output}`);
+    try {
+      await fetch(`http://${listen}/_modelgate_probe`, { signal: AbortSignal.timeout(1000) });
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${kind} did not start listening:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    url: `http://${listen}`,
+    config,
+    output: () => output,
+    async close() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
