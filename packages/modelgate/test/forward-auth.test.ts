@@ -356,6 +356,60 @@ suite('forward-auth through real nginx and Caddy', () => {
   });
 });
 
+suite('forward-auth decisions cached by nginx (opt-in)', () => {
+  let cached: TestNode;
+  let plain: TestNode;
+  let upstream: TestUpstream;
+  let cachingInFrontOfCached: RunningProxy;
+  let cachingInFrontOfPlain: RunningProxy;
+
+  beforeAll(async () => {
+    upstream = await recordingUpstream('cached');
+    [cached, plain] = await Promise.all([
+      startTestNode({ trusted_proxies: '127.0.0.1/32', forward_auth_cache_s: '2' }),
+      startTestNode({ trusted_proxies: '127.0.0.1/32' }),
+    ]);
+    for (const node of [cached, plain]) await deploy(node, { name: 'm', upstream: upstream.url, access: 'protected' });
+    [cachingInFrontOfCached, cachingInFrontOfPlain] = await Promise.all([
+      startProxy('nginx', cached.node.urls.inference, { cache: true }),
+      startProxy('nginx', plain.node.urls.inference, { cache: true }),
+    ]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([cachingInFrontOfCached?.close(), cachingInFrontOfPlain?.close()]);
+    await Promise.all([cached?.close(), plain?.close(), upstream?.close()]);
+  });
+
+  async function freshKey(node: TestNode): Promise<{ key: string; id: string }> {
+    const made = await manage(node, 'POST', '/api-keys', { deployment: 'm' });
+    expect(made.status).toBe(201);
+    return made.body.api_keys[0];
+  }
+
+  it('with forward_auth_cache_s = 2, a deleted key passes from the cache for at most 2 s, then is refused', async () => {
+    const { key, id } = await freshKey(cached);
+    const url = `${cachingInFrontOfCached.url}/m/x`;
+    const headers = { Authorization: `Bearer ${key}` };
+    expect((await call(url, { headers })).status).toBe(200);
+    expect((await manage(cached, 'DELETE', `/api-keys/${id}`)).status).toBe(204);
+    // Still the cached decision: the documented price of the opt-in.
+    expect((await call(url, { headers })).status).toBe(200);
+    // Past the bound (2 s, nginx counts whole seconds), the node is asked again and refuses.
+    await new Promise((r) => setTimeout(r, 3200));
+    expect((await call(url, { headers })).status).toBe(401);
+  });
+
+  it('without the node’s opt-in, a caching nginx still asks every time: a deleted key is refused at once', async () => {
+    const { key, id } = await freshKey(plain);
+    const url = `${cachingInFrontOfPlain.url}/m/x`;
+    const headers = { Authorization: `Bearer ${key}` };
+    expect((await call(url, { headers })).status).toBe(200);
+    expect((await manage(plain, 'DELETE', `/api-keys/${id}`)).status).toBe(204);
+    expect((await call(url, { headers })).status).toBe(401);
+  });
+});
+
 describe('forward-auth configurations', () => {
   it('the CLI prints each proxy’s configuration; Traefik and Envoy need the deployment and its upstream', async () => {
     const printed = await runCliToEnd(['forward-auth', 'nginx', '--listen', '127.0.0.1:8088']);
@@ -375,6 +429,7 @@ describe('forward-auth configurations', () => {
     const node = 'http://127.0.0.1:8080';
     const churn = { deployment: 'churn', upstream: 'http://10.0.0.5:9000', node };
     expect(doc).toContain(proxyConfig('nginx', { listen: '127.0.0.1:8088', node }));
+    expect(doc).toContain(proxyConfig('nginx', { listen: '127.0.0.1:8088', node, cache: true }));
     expect(doc).toContain(proxyConfig('caddy', { listen: '127.0.0.1:8088', node }));
     expect(doc).toContain(proxyConfig('traefik', { listen: ':8088', ...churn }));
     expect(doc).toContain(proxyConfig('envoy', { listen: '0.0.0.0:8088', ...churn }));

@@ -153,6 +153,13 @@ export const CONFIG_SCHEMA = {
     exclusiveMin: true,
     description: 'Window, in seconds, over which `failure_limit` is counted; also the lockout.',
   },
+  forward_auth_cache_s: {
+    type: 'number',
+    default: 0,
+    min: 0,
+    description:
+      'Seconds a proxy may cache an allowing forward-auth decision (`Cache-Control: max-age`); 0 (default): never, so a revocation is in force on the next request. With N > 0 a revoked credential may pass for up to N s through a caching proxy (docs/forward-auth.md).',
+  },
   trusted_proxies: {
     type: 'string',
     default: '',

@@ -47,6 +47,8 @@ export interface GatewayContext {
   readonly clientAddress: ClientAddress;
   /** Whether a peer is in `trusted_proxies`: only those may ask the forward-auth decision endpoints. */
   readonly trustedPeer: (address: string) => boolean;
+  /** `forward_auth_cache_s`: how long a proxy may cache an allowing decision (0: never). */
+  readonly decisionCacheS?: number;
   readonly proxy: UpstreamProxy;
   readonly upgrade: UpgradeOptions;
   /** `base_domain`: route `<deployment>.<base_domain>` by Host when set. */
@@ -83,6 +85,7 @@ export function createGateway(ctx: GatewayContext) {
     admission,
     clientAddress: ctx.clientAddress,
     trustedPeer: ctx.trustedPeer,
+    cacheS: ctx.decisionCacheS ?? 0,
     observation,
     audit: ctx.audit,
   });

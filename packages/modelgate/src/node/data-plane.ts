@@ -145,6 +145,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
     baseDomain: config.base_domain,
     trustedPeer: trustedPeerOf(config.trusted_proxies),
+    decisionCacheS: config.forward_auth_cache_s,
     proto: deps.address.protocol,
     bus: control.bus,
     audit: deps.audit,

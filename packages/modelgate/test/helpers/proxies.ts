@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { proxyConfig } from '../../src/dataplane/forward-auth/generators.js';
@@ -37,11 +37,17 @@ export function hasBinary(name: string): boolean {
  * Starts nginx or Caddy with the configuration the generator prints for a node's inference
  * listener, and waits until it accepts connections.
  */
-export async function startProxy(kind: 'nginx' | 'caddy', node: string, deployment?: string): Promise<RunningProxy> {
+export async function startProxy(
+  kind: 'nginx' | 'caddy',
+  node: string,
+  options: { deployment?: string; cache?: boolean } = {},
+): Promise<RunningProxy> {
   const dir = tempDir(`modelgate-${kind}-`);
+  // nginx's workers run as an unprivileged user: they must reach the folders nginx makes here.
+  chmodSync(dir, 0o755);
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
-  const config = proxyConfig(kind, { listen, node, deployment, runDir: dir });
+  const config = proxyConfig(kind, { listen, node, runDir: dir, ...options });
   let child: ChildProcess;
   if (kind === 'nginx') {
     const file = join(dir, 'nginx.conf');

@@ -31,11 +31,19 @@ export function registerForwardAuth(program: Command): void {
       new Option('--upstream <url>', "Traefik and Envoy: the deployment's upstream (their upstream is static)"),
     )
     .option('--run-dir <dir>', 'nginx: where its pid and temporary files go')
+    .option('--cache', 'nginx: cache allowing decisions for as long as the node allows (forward_auth_cache_s)')
     .addHelpText('after', EXAMPLES)
     .action(
       (
         proxy: ForwardAuthContract,
-        opts: { listen: string; node: string; deployment?: string; upstream?: string; runDir?: string },
+        opts: {
+          listen: string;
+          node: string;
+          deployment?: string;
+          upstream?: string;
+          runDir?: string;
+          cache?: boolean;
+        },
       ) => {
         if (!/^(\[[0-9a-fA-F:]+\]|[^\s:/]*):\d{1,5}$/.test(opts.listen)) {
           throw new ModelgateError(
@@ -68,6 +76,9 @@ export function registerForwardAuth(program: Command): void {
             'VALIDATION_FAILED',
             `${proxy} routes to a static upstream: give --deployment NAME and --upstream URL (nginx and Caddy forward where the node says)`,
           );
+        }
+        if (opts.cache && proxy !== 'nginx') {
+          throw new ModelgateError('VALIDATION_FAILED', '--cache is for nginx (its proxy_cache on the decision)');
         }
         printText(proxyConfig(proxy, opts));
       },

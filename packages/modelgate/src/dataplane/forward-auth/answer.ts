@@ -33,7 +33,7 @@ export const CHALLENGE_HEADER = 'x-modelgate-www-authenticate';
  *
  * @example
  * ```ts
- * allow(res, head, admitted, 'req_1'); // 200 with x-modelgate-target: http://10.0.0.5:9000/predict
+ * allow(res, head, admitted, 'api_key:k1', 'req_1'); // 200 with x-modelgate-target: http://10.0.0.5:9000/predict
  * ```
  */
 export function allow(
@@ -42,6 +42,8 @@ export function allow(
   admitted: Admitted,
   principal: string | undefined,
   requestId: string,
+  /** Seconds the proxy may keep this answer (`forward_auth_cache_s`); 0: it may not. */
+  cacheS = 0,
 ): void {
   const { snapshot } = admitted.route;
   const upstream = parseUpstream(snapshot.upstream);
@@ -53,7 +55,9 @@ export function allow(
   const cookie = head.headers.cookie === undefined ? undefined : withoutGatewayCookies(head.headers.cookie);
   res.writeHead(200, {
     [REQUEST_ID_HEADER]: requestId,
-    'cache-control': 'no-store',
+    // Only an allowing answer, and only when the operator opted in: refusals are never cached,
+    // so failures are always counted by the node.
+    'cache-control': cacheS > 0 ? `max-age=${cacheS}` : 'no-store',
     'content-length': 0,
     [DEPLOYMENT_HEADER]: snapshot.name,
     [DEPLOYMENT_ID_HEADER]: snapshot.id,

@@ -14,6 +14,8 @@ export interface ForwardAuthContext {
   readonly clientAddress: ClientAddress;
   /** Whether a peer is in `trusted_proxies`: only those may ask. */
   readonly trustedPeer: (address: string) => boolean;
+  /** Seconds a proxy may cache an allowing decision (`forward_auth_cache_s`); 0: never. */
+  readonly cacheS: number;
   readonly observation: Observation;
   readonly audit?: RefusalRecorder | undefined;
 }
@@ -46,7 +48,7 @@ export function createForwardAuth(ctx: ForwardAuthContext) {
       return;
     }
     ctx.observation.admitted(record, outcome);
-    allow(res, head, outcome, record.principal, id);
+    allow(res, head, outcome, record.principal, id, ctx.cacheS);
   }
 
   return (req: IncomingMessage, res: ServerResponse, id: string, target: DecisionTarget): Promise<void> | void => {
