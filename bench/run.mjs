@@ -4,16 +4,18 @@
 // the CPU microseconds per request of the proxying process (from /proc/<pid>/stat), checks the
 // gateway's memory while 1 GiB goes up and 1 GiB comes down, and writes bench/README.md.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { proxyConfig } from '../packages/modelgate/dist/dataplane/forward-auth/generators.js';
 
 const CLOCK_TICKS_PER_S = 100;
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
 const hasCaddy = spawnSync('caddy', ['version']).error === undefined;
+const hasNginx = spawnSync('nginx', ['-v']).error === undefined;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', 'packages', 'modelgate', 'bin', 'modelgate.js');
@@ -90,11 +92,16 @@ function cpuTicks(pid) {
   return ticks;
 }
 
-/** One measured window: load from wrk (or autocannon without it), CPU of `pid` over the same window. */
+/**
+ * One measured window: load from wrk (or autocannon without it), CPU of `pid` (or of several
+ * processes together: a proxy and the node it asks) over the same window.
+ */
 async function run(url, headers, pid, seconds = duration) {
-  const before = pid ? cpuTicks(pid) : 0;
+  const pids = pid === undefined ? [] : [pid].flat();
+  const ticksNow = () => pids.reduce((sum, p) => sum + cpuTicks(p), 0);
+  const before = ticksNow();
   const result = hasWrk ? wrk(url, headers, seconds) : await cannon(url, headers, seconds);
-  const ticks = pid ? cpuTicks(pid) - before : Number.NaN;
+  const ticks = pids.length > 0 ? ticksNow() - before : Number.NaN;
   return { ...result, cpuUs: (ticks * (1e6 / CLOCK_TICKS_PER_S)) / result.requests };
 }
 
@@ -178,6 +185,48 @@ async function startCaddy(upstreamUrl, user, password) {
     }
   }
   throw new Error('caddy did not start');
+}
+
+/** nginx (from Debian) running `config`, with its pid and temporary files in `dir`. */
+async function startNginx(dir, config, url) {
+  const file = join(dir, 'nginx.conf');
+  writeFileSync(file, config);
+  const child = spawn('nginx', ['-c', file, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  await waitUntilListening(url, 'nginx');
+  return child;
+}
+
+/** Caddy running a Caddyfile in `dir`. */
+async function startCaddyFile(dir, config, url) {
+  const file = join(dir, 'Caddyfile');
+  writeFileSync(file, config);
+  const child = spawn('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
+  });
+  children.push(child);
+  await waitUntilListening(url, 'caddy');
+  return child;
+}
+
+async function waitUntilListening(url, name) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${name} did not start`);
+}
+
+/** A folder nginx's workers (an unprivileged user) can reach. */
+function runDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
 }
 
 function freePort() {
@@ -266,6 +315,43 @@ async function main() {
   });
   const basic = `Basic ${Buffer.from('modelgate:bench-password-value').toString('base64')}`;
   const { token: platformJwt } = await api(urls.management, token, 'POST', '/issue-jwt', { deployment: 'prot' });
+  // Forward-auth: a node that trusts the proxies on loopback and lets them cache its decisions for
+  // 5 s (the cached row), in its own directory so the rows above keep the default settings.
+  const cwd3 = mkdtempSync(join(tmpdir(), 'modelgate-bench-forward-auth-'));
+  const { child: deciding, line: urls3 } = await spawnJsonLine(
+    [bin, 'start', '--trusted-proxies', '127.0.0.1/32', '--forward-auth-cache-s', '5', ...ports],
+    { cwd: cwd3, logFile: join(cwd3, 'modelgate.log') },
+    /modelgate started/,
+  );
+  const token3 = JSON.parse(readFileSync(join(cwd3, 'key_file.json'), 'utf8')).management.key;
+  const prot3 = await api(urls3.management, token3, 'POST', '/deployments', {
+    name: 'prot',
+    upstream: up.url,
+    access: 'protected',
+    api_keys: 1,
+  });
+  const forwardAuthKey = { authorization: `Bearer ${prot3.api_keys[0].key}` };
+  const nginxRows = [];
+  if (hasNginx) {
+    const alone = runDir('modelgate-bench-nginx-');
+    const alonePort = await freePort();
+    const aloneConfig = `worker_processes auto;\npid ${alone}/nginx.pid;\nerror_log stderr error;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  upstream model { server ${new URL(up.url).host}; keepalive 64; }\n  server {\n    listen 127.0.0.1:${alonePort};\n    location / { proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`;
+    const aloneUrl = `http://127.0.0.1:${alonePort}`;
+    const nginxAlone = await startNginx(alone, aloneConfig, aloneUrl);
+    nginxRows.push(['nginx alone (proxy_pass, keepalive, no auth)', `${aloneUrl}/predict`, {}, nginxAlone.pid]);
+    for (const cache of [false, true]) {
+      const dir = runDir('modelgate-bench-nginx-auth-');
+      const listen = `127.0.0.1:${await freePort()}`;
+      const config = proxyConfig('nginx', { listen, node: urls3.inference, runDir: dir, cache });
+      const child = await startNginx(dir, config, `http://${listen}/`);
+      nginxRows.push([
+        `nginx + auth_request → modelgate${cache ? ', decisions cached 5 s' : ''}, API key (CPU: nginx + node)`,
+        `http://${listen}/prot/predict`,
+        forwardAuthKey,
+        [child.pid, deciding.pid],
+      ]);
+    }
+  }
 
   // The large transfer runs first, on a gateway that has only just started.
   process.stderr.write(`bench: streaming ${largeBytes} bytes up and down through the gateway...\n`);
@@ -328,6 +414,7 @@ async function main() {
       { authorization: `Bearer ${prot2.api_keys[0].key}` },
       cluster.pid,
     ],
+    ...nginxRows,
   ];
   // Warm up every route (JIT, connection pools, credential caches).
   // One request first, so a Basic password is checked once (scrypt) before 32 arrive at a time.
@@ -360,9 +447,32 @@ async function main() {
       caddySamples.push(await run(url, basicHeader, caddy.child.pid));
     }
     caddy.child.kill('SIGTERM');
-    // Listed right after the reference, as before.
+    // Caddy forward_auth asking the node, in rounds of its own too.
+    const forwardName = 'Caddy forward_auth → modelgate, API key (CPU: Caddy + node)';
+    const dir = mkdtempSync(join(tmpdir(), 'modelgate-bench-caddy-auth-'));
+    const listen = `127.0.0.1:${await freePort()}`;
+    const asking = await startCaddyFile(
+      dir,
+      proxyConfig('caddy', { listen, node: urls3.inference }),
+      `http://${listen}/`,
+    );
+    const forwardUrl = `http://${listen}/prot/predict`;
+    await (await fetch(forwardUrl, { headers: forwardAuthKey })).text();
+    await run(forwardUrl, forwardAuthKey, undefined, 2);
+    const forwardSamples = [];
+    for (let round = 1; round <= rounds; round++) {
+      await settle();
+      process.stderr.write(
+        `bench: round ${round}/${rounds}, ${forwardName}, ${duration}s at ${connections} connections\n`,
+      );
+      forwardSamples.push(await run(forwardUrl, forwardAuthKey, [asking.pid, deciding.pid]));
+    }
+    asking.kill('SIGTERM');
+    // Listed right after the reference, as before; forward_auth with the other forward-auth rows.
     targets.splice(2, 0, [caddyName, url, basicHeader, caddy.child.pid]);
     samples.splice(2, 0, caddySamples);
+    targets.push([forwardName, forwardUrl, forwardAuthKey, asking.pid]);
+    samples.push(forwardSamples);
   }
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const results = targets.map(([name], i) => ({
@@ -383,6 +493,25 @@ async function main() {
         `| ${r.name} | ${fmt(r.rps)} | ${cell(r.p50, 2)} | ${cell(r.p99, 2)} | ${fmt(r.rps / reference.rps, 2)} | ${cell(r.cpuUs, 0)} | ${cell(r.cpuUs / reference.cpuUs, 2)} | ${r.name.startsWith('modelgate') ? fmt(r.rps / pub.rps, 2) : '–'} |`,
     ),
   ].join('\n');
+  // Issue 21's targets, as ratios of this run's rows.
+  const row = (prefix) => results.find((r) => r.name.startsWith(prefix));
+  const nginxAlone = row('nginx alone');
+  const nginxAuth = row('nginx + auth_request → modelgate, API key');
+  const nginxCached = row('nginx + auth_request → modelgate, decisions cached');
+  const caddyBasic = row('Caddy 2 reverse_proxy + basicauth');
+  const forwardTargets = !nginxAuth
+    ? 'nginx is not installed, so there are no forward-auth rows (`apt-get install -y nginx-light` adds them).'
+    : [
+        'Forward-auth targets (issue 21), requests/s in this run:',
+        '',
+        '| target | result |',
+        '|---|---|',
+        `| nginx + modelgate decision ≥ 1.0 × the minimal Node proxy | ${fmt(nginxAuth.rps / reference.rps, 2)} × |`,
+        caddyBasic
+          ? `| nginx + modelgate decision ≥ 1.2 × Caddy basicauth | ${fmt(nginxAuth.rps / caddyBasic.rps, 2)} × |`
+          : '| nginx + modelgate decision ≥ 1.2 × Caddy basicauth | (Caddy not installed) |',
+        `| with the decision cache ≥ 0.8 × nginx alone | ${fmt(nginxCached.rps / nginxAlone.rps, 2)} × |`,
+      ].join('\n');
   const large = `Large transfer: ${fmt(largeBytes / 1024 ** 3, 2)} GiB up and ${fmt(largeBytes / 1024 ** 3, 2)} GiB down through a protected deployment in ${fmt(seconds, 1)} s; gateway RSS ${fmt(fresh.rss)} MB just after start, ${fmt(before.rss)} MB before the transfer, ${fmt(peak)} MB peak during it. The reference proxy, for the same download (it forwards no upload): ${fmt(bareBefore)} MB before, ${fmt(barePeak)} MB peak.`;
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}`;
   const loader = hasWrk ? `wrk -t1 -c${connections}` : `autocannon, ${connections} connections`;
@@ -406,6 +535,8 @@ ${hasCaddy ? 'The Caddy row is Caddy 2 `reverse_proxy` behind `basicauth` (bcryp
 
 ${table}
 
+${forwardTargets}
+
 ${large}
 
 Targets (issue 9): protected routes ≥ 0.75 × the reference, public ≥ 0.80 ×, protected ≥ 0.95 × public;
@@ -416,7 +547,7 @@ Environment knobs: \`BENCH_DURATION\` (s per round), \`BENCH_ROUNDS\`, \`BENCH_C
   writeFileSync(join(here, 'README.md'), report);
   // The repository's formatter owns Markdown too (`npm test` runs `biome check`): pad the table.
   spawnSync('npx', ['biome', 'format', '--write', join(here, 'README.md')], { stdio: 'ignore' });
-  process.stdout.write(`${table}\n\n${large}\n`);
+  process.stdout.write(`${table}\n\n${forwardTargets}\n\n${large}\n`);
 }
 
 main()
