@@ -342,7 +342,7 @@ async function main() {
     for (const cache of [false, true]) {
       const dir = runDir('modelgate-bench-nginx-auth-');
       const listen = `127.0.0.1:${await freePort()}`;
-      const config = proxyConfig('nginx', { listen, node: urls3.inference, runDir: dir, cache });
+      const config = proxyConfig('nginx', { listen, node: urls3.inference, runDir: dir, cache, upstreams: [up.url] });
       const child = await startNginx(dir, config, `http://${listen}/`);
       nginxRows.push([
         `nginx + auth_request → modelgate${cache ? ', decisions cached 5 s' : ''}, API key (CPU: nginx + node)`,

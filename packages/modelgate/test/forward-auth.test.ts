@@ -117,7 +117,8 @@ suite('forward-auth through real nginx and Caddy', () => {
     await deploy(t, { name: 'events', upstream: sse.url, access: 'public' });
     jwt = (await manage(t, 'GET', '/issue-jwt?deployment=keyed')).body.token;
     [nginx, caddy] = await Promise.all([
-      startProxy('nginx', t.node.urls.inference),
+      // Keep-alive groups for the upstreams known now; `events` is left out, so it is dialled directly.
+      startProxy('nginx', t.node.urls.inference, { upstreams: [up.url, ws.url, big.url] }),
       startProxy('caddy', t.node.urls.inference),
     ]);
   }, 60_000);

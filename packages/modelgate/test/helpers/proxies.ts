@@ -40,7 +40,7 @@ export function hasBinary(name: string): boolean {
 export async function startProxy(
   kind: 'nginx' | 'caddy',
   node: string,
-  options: { deployment?: string; cache?: boolean } = {},
+  options: { deployment?: string; cache?: boolean; upstreams?: string[] } = {},
 ): Promise<RunningProxy> {
   const dir = tempDir(`modelgate-${kind}-`);
   // nginx's workers run as an unprivileged user: they must reach the folders nginx makes here.

@@ -12,8 +12,12 @@ import type { ForwardAuthContract } from './contracts.js';
 
 /** Where the proxy sends an allowed request: the full URL (nginx `proxy_pass`). */
 export const TARGET_HEADER = 'x-modelgate-target';
-/** The upstream's `host:port` (Caddy's and Traefik's dynamic upstream). */
+/** The upstream's `host:port` (Caddy's dynamic upstream; the `Host` nginx sends). */
 export const UPSTREAM_HEADER = 'x-modelgate-upstream';
+/** The upstream's origin (`http://10.0.0.5:9000`): what nginx maps to a keep-alive upstream group. */
+export const ORIGIN_HEADER = 'x-modelgate-origin';
+/** The path and query on the upstream (its base path and the rest after `/<deployment>`). */
+export const URI_HEADER = 'x-modelgate-uri';
 /** The `Authorization` the upstream gets: the caller's, when the deployment forwards it; else empty. */
 export const AUTHORIZATION_HEADER = 'x-modelgate-authorization';
 /** The `Cookie` the upstream gets: the caller's without modelgate's own cookies; else empty. */
@@ -47,6 +51,7 @@ export function allow(
 ): void {
   const { snapshot } = admitted.route;
   const upstream = parseUpstream(snapshot.upstream);
+  const uri = joinUpstreamPath(upstream.basePath, admitted.rest);
   const authorization = forwardsCredential(admitted)
     ? admitted.cookieToken !== undefined
       ? `Bearer ${admitted.cookieToken}`
@@ -63,7 +68,9 @@ export function allow(
     [DEPLOYMENT_ID_HEADER]: snapshot.id,
     [INFRASTRUCTURE_ID_HEADER]: snapshot.infrastructure_id,
     [PRINCIPAL_HEADER]: principal ?? '',
-    [TARGET_HEADER]: upstream.origin + joinUpstreamPath(upstream.basePath, admitted.rest),
+    [TARGET_HEADER]: upstream.origin + uri,
+    [ORIGIN_HEADER]: upstream.origin,
+    [URI_HEADER]: uri,
     [UPSTREAM_HEADER]: new URL(upstream.origin).host,
     [AUTHORIZATION_HEADER]: authorization,
     [COOKIE_HEADER]: cookie ?? '',

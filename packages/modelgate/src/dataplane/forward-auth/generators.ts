@@ -20,6 +20,12 @@ export interface ProxyConfigOptions {
    * node's `Cache-Control` decides, so a node that does not opt in is still asked every time).
    */
   readonly cache?: boolean | undefined;
+  /**
+   * nginx: upstream origins (`http://10.0.0.5:9000`) to keep connections open to, as upstream
+   * groups. A deployment whose upstream is not listed still works, with a new connection per
+   * request (`modelgate forward-auth nginx` lists the node's deployments' upstreams).
+   */
+  readonly upstreams?: readonly string[] | undefined;
 }
 
 /**
@@ -94,6 +100,7 @@ ${
 `
     : ''
 }
+${upstreamGroups(options.upstreams ?? [])}
   map $http_upgrade $modelgate_connection {
     default upgrade;
     '' '';
@@ -154,7 +161,9 @@ ${
 
     location ${location} {
       auth_request /_modelgate_decision;
-      auth_request_set $modelgate_target $upstream_http_x_modelgate_target;
+      auth_request_set $modelgate_origin $upstream_http_x_modelgate_origin;
+      auth_request_set $modelgate_uri $upstream_http_x_modelgate_uri;
+      auth_request_set $modelgate_upstream $upstream_http_x_modelgate_upstream;
       auth_request_set $modelgate_deployment $upstream_http_x_modelgate_deployment;
       auth_request_set $modelgate_deployment_id $upstream_http_x_modelgate_deployment_id;
       auth_request_set $modelgate_infrastructure_id $upstream_http_x_modelgate_infrastructure_id;
@@ -169,14 +178,16 @@ ${
       error_page 401 = @modelgate_unauthorized;
       error_page 403 = @modelgate_refused;
 
-      # Exactly the target the node decided on (its upstream, and the path after /<deployment>).
-      proxy_pass $modelgate_target;
+      # Exactly the target the node decided on (its upstream, and the path after /<deployment>),
+      # through a keep-alive group when the upstream has one.
+      proxy_pass $modelgate_pass$modelgate_uri;
       proxy_http_version 1.1;
       proxy_request_buffering off;
       proxy_buffering off;
       proxy_read_timeout 1h;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $modelgate_connection;
+      proxy_set_header Host $modelgate_upstream;
       # The credential goes on only when the deployment forwards it (empty: nginx drops the header).
       proxy_set_header Authorization $modelgate_authorization;
       proxy_set_header Cookie $modelgate_cookie;
@@ -191,6 +202,26 @@ ${
     }
   }
 }
+`;
+}
+
+/**
+ * nginx upstream groups with keep-alive for the known upstream origins, and the map from the
+ * origin the node names to the group (any other origin is dialled directly).
+ */
+function upstreamGroups(origins: readonly string[]): string {
+  const unique = [...new Set(origins.map((o) => new URL(o).origin))];
+  const groups = unique.map(
+    (origin, i) =>
+      `  upstream modelgate_upstream_${i + 1} {\n    server ${new URL(origin).host};\n    keepalive 32;\n  }\n`,
+  );
+  const entries = unique.map(
+    (origin, i) => `    "${origin}" ${new URL(origin).protocol}//modelgate_upstream_${i + 1};\n`,
+  );
+  return `${groups.join('\n')}
+  map $modelgate_origin $modelgate_pass {
+${entries.join('')}    default $modelgate_origin;
+  }
 `;
 }
 
