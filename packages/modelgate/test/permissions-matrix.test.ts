@@ -258,6 +258,9 @@ const ROUTES: Record<string, { matrix?: keyof typeof ORACLE; sweep?: Rule }> = {
   'GET /_health/live': { sweep: 'public' },
   'GET /_health/ready': { sweep: 'public' },
   'GET /api/v1/openapi.json': { sweep: 'public' },
+  // The web console's page and assets: everything it shows comes from the API, which decides.
+  'GET /console': { sweep: 'public' },
+  'GET /console/*': { sweep: 'public' },
   'POST /api/v1/sessions': { sweep: 'public' },
   'GET /token': { sweep: 'token_api' },
   'POST /token': { sweep: 'token_api' },
@@ -395,6 +398,9 @@ const SWEEP: SweepCase[] = [
     request: async () => ({ method: 'GET', path: '/api/v1/openapi.json' }),
     ok: 200,
   },
+  // A 308 to /console/, which the sweep's fetch follows.
+  { route: 'GET /console', request: async () => ({ method: 'GET', path: '/console' }), ok: 200 },
+  { route: 'GET /console/*', request: async () => ({ method: 'GET', path: '/console/deployments' }), ok: 200 },
   {
     route: 'POST /api/v1/sessions',
     request: async () => ({

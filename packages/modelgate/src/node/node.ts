@@ -207,6 +207,7 @@ export async function startNode(
     const metricsServer = createListenerServer(addresses.metrics, metricsHandler(metrics, readiness, log), tls);
     metricsServer.on('clientError', clientErrorHandler(log, 'metrics'));
     let managementServer: Server | undefined;
+    let urls: RunningNode['urls'] | undefined;
     const guard = browserGuardPolicy(config, !auth.enabled);
     const management = await buildManagementApp(
       {
@@ -221,6 +222,8 @@ export async function startNode(
         clientAddress,
         jwt: { keys: signingKeys, settings: config },
         apiTokens: config,
+        // Known once the listeners are bound (a port 0 is chosen then).
+        console: { inferenceUrl: () => urls?.inference ?? '' },
       },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);
@@ -236,7 +239,7 @@ export async function startNode(
       management: await bindTracked(managementServer!, addresses.management, 'management_address'),
       metrics: await bindTracked(metricsServer, addresses.metrics, 'metrics_address'),
     };
-    const urls = {
+    urls = {
       inference: dataPlane ? urlOf(addresses.inference, ports.inference) : '',
       management: urlOf(addresses.management, ports.management),
       metrics: urlOf(addresses.metrics, ports.metrics),

@@ -29,6 +29,7 @@ import { installRequestLog } from './request-log.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { AUDIT_SCHEMAS, auditRoutes } from './routes/audit.js';
 import { catalogRoutes } from './routes/catalog.js';
+import { type ConsoleRouteOptions, consoleRoutes } from './routes/console.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { GRANT_SCHEMAS, grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
@@ -69,6 +70,8 @@ export interface ManagementContext {
   readonly jwt: Omit<JwtRouteOptions, 'control'>;
   /** API token lifetimes (`api_token_default_ttl_s`, `api_token_max_ttl_s`). */
   readonly apiTokens: ApiTokenSettings;
+  /** The web console's settings (the gateway URL it shows); default: no gateway URL. */
+  readonly console?: ConsoleRouteOptions;
 }
 
 /**
@@ -165,6 +168,7 @@ export async function buildManagementApp(
   if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions, clientAddress: clientOf });
   await app.register(jwtRoutes, { control: ctx.control, ...ctx.jwt });
   await app.register(apiTokenRoutes, { control: ctx.control, settings: ctx.apiTokens });
+  await app.register(consoleRoutes, ctx.console ?? { inferenceUrl: () => '' });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

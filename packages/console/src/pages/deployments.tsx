@@ -1,0 +1,163 @@
+import type { components } from '@modelgate/client';
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { holds } from '../api';
+import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
+import { href } from '../router';
+import { useSession } from '../session';
+import { Confirm, Link, PageTitle, Problem, ShownOnce, useAction, useLoad } from '../ui';
+
+type Deployment = components['schemas']['Deployment'];
+type Created = components['schemas']['CreateDeploymentResponse'];
+
+/** Gradient's deployments list: every deployment the caller may see, and a create form. */
+export function DeploymentsPage(): JSX.Element {
+  const { client, me } = useSession();
+  const list = useLoad(() => client.request('get', '/api/v1/deployments', { query: { limit: '1000' } }), []);
+  const services = useLoad(() => client.request('get', '/api/v1/services', { query: { limit: '1' } }), []);
+  const [creating, setCreating] = useState(false);
+  const [created, setCreated] = useState<Created | undefined>(undefined);
+  const [deleting, setDeleting] = useState<string | undefined>(undefined);
+  const action = useAction();
+  const deleteAction = useAction();
+
+  const create = async (v: DeploymentFormValue) => {
+    await writeSecretFirst(client, v);
+    const made = await client.deployments.create({
+      name: v.name,
+      upstream: v.upstream,
+      access: v.access,
+      auth: v.auth,
+      ...(v.service ? { service: v.service } : {}),
+      ...(v.infrastructure ? { infrastructure: v.infrastructure } : {}),
+      ...(v.version ? { version: v.version } : {}),
+      ...(v.apiKeyCount > 0 ? { api_keys: v.apiKeyCount } : {}),
+    });
+    setCreating(false);
+    setCreated(made);
+    list.reload();
+  };
+  const toggle = (d: Deployment) =>
+    action.run(async () => {
+      await (d.enabled ? client.deployments.disable(d.name) : client.deployments.enable(d.name));
+      list.reload();
+    });
+
+  // A deployment of a new service needs create_service (or admin); of an existing one, deploy
+  // rights on it, which only a caller who sees some service can hold. The API decides either way.
+  const mayCreate = holds(me, 'admin') || holds(me, 'create_service') || (services.data?.services.length ?? 0) > 0;
+  return (
+    <>
+      <PageTitle>Deployments</PageTitle>
+      {mayCreate && !creating && (
+        <button type="button" onClick={() => setCreating(true)}>
+          New deployment
+        </button>
+      )}
+      {creating && (
+        <DeploymentForm
+          mode="create"
+          submitLabel="Create deployment"
+          onSubmit={create}
+          onCancel={() => setCreating(false)}
+        />
+      )}
+      {created && <CreatedNotice created={created} onDone={() => setCreated(undefined)} />}
+      <Problem error={list.error ?? action.error} />
+      {list.data && list.data.deployments.length === 0 && <p>No deployments yet.</p>}
+      {list.data && list.data.deployments.length > 0 && (
+        <table>
+          <caption class="visually-hidden">Deployments you may see</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Access</th>
+              <th scope="col">Auth methods</th>
+              <th scope="col">State</th>
+              <th scope="col">Upstream</th>
+              <th scope="col">Revision</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.deployments.map((d) => {
+              return (
+                <tr key={d.name}>
+                  <th scope="row">
+                    <Link href={href('deployments', d.name)}>{d.name}</Link>
+                  </th>
+                  <td>{d.access}</td>
+                  <td>{authMethods(d).join(', ')}</td>
+                  <td>{d.enabled ? 'enabled' : 'disabled'}</td>
+                  <td class="mono">{d.upstream}</td>
+                  <td>{d.revision}</td>
+                  <td class="actions">
+                    <button type="button" class="secondary" disabled={action.busy} onClick={() => toggle(d)}>
+                      {d.enabled ? 'Disable' : 'Enable'}
+                      <span class="visually-hidden"> {d.name}</span>
+                    </button>
+                    <button type="button" class="danger" onClick={() => setDeleting(d.name)}>
+                      Delete<span class="visually-hidden"> {d.name}</span>
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      {deleting && (
+        <Confirm
+          title={`Delete the deployment ${deleting}?`}
+          name={deleting}
+          action="Delete deployment"
+          error={deleteAction.error}
+          onConfirm={() =>
+            deleteAction.run(async () => {
+              await client.deployments.delete(deleting);
+              list.reload();
+            })
+          }
+          onClose={() => {
+            setDeleting(undefined);
+            deleteAction.clear();
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+/** What a create answered once: generated Basic password and API keys, each shown this one time. */
+function CreatedNotice(props: { created: Created; onDone: () => void }): JSX.Element {
+  const { deployment, generated_secret, api_keys } = props.created;
+  const keys = (api_keys ?? []).filter((k) => k.key);
+  if (!generated_secret?.value && keys.length === 0) {
+    return (
+      <p role="status" class="notice">
+        Deployment <Link href={href('deployments', deployment.name)}>{deployment.name}</Link> created (revision{' '}
+        {deployment.revision}).{' '}
+        <button type="button" class="link" onClick={props.onDone}>
+          Dismiss
+        </button>
+      </p>
+    );
+  }
+  return (
+    <div role="status" class="notice">
+      <p>
+        Deployment <Link href={href('deployments', deployment.name)}>{deployment.name}</Link> created.
+      </p>
+      {generated_secret?.value && (
+        <ShownOnce
+          label={`Basic password (secret ${generated_secret.name})`}
+          value={generated_secret.value}
+          onDone={props.onDone}
+        />
+      )}
+      {keys.map((k, i) => (
+        <ShownOnce key={k.id} label={`API key ${i + 1} (${k.prefix}…)`} value={k.key!} onDone={props.onDone} />
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,235 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_ASSETS_DIR, CONSOLE_CSP } from '../src/controlplane/api/routes/console.js';
+import {
+  consoleContext,
+  expectAccessible,
+  HAS_CHROMIUM,
+  launchChromium,
+  screenshot,
+  storageOf,
+} from './helpers/console-browser.js';
+import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
+import { api, GOOD_PASSWORD } from './helpers/people.js';
+import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
+
+/**
+ * The web console (issue 19) in headless Chromium against a real node: served at /console/ under
+ * a strict CSP, signed in with a password (session cookie) or a pasted key (memory only), and
+ * Gradient's flow: a protected Basic deployment made in the console, then checked on the data
+ * plane with real HTTP. Every page is checked with axe-core and every request the pages make is
+ * counted: none leaves the node's management origin.
+ */
+
+const TITLE = HAS_CHROMIUM ? 'web console' : 'web console — SKIPPED: /usr/bin/chromium is absent';
+if (!HAS_CHROMIUM) console.warn(`${TITLE}: the console's browser tests did not run`);
+
+const ADMIN = 'console-admin';
+const ADMIN_PASSWORD = `${GOOD_PASSWORD} console admin`;
+
+describe('the console is served with a strict CSP', () => {
+  let t: TestNode;
+  beforeAll(async () => {
+    t = await startTestNode();
+  });
+  afterAll(() => t?.close());
+
+  it('/console/ and every path under it: the page, CSP with no unsafe-*, never framed, no credential needed', async () => {
+    for (const path of ['/console/', '/console/deployments/some-name', '/console/audit']) {
+      const res = await fetch(`${t.node.urls.management}${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).toBe(CONSOLE_CSP);
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).not.toContain('unsafe-eval');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      const html = await res.text();
+      // No inline script or style for the CSP to have to allow.
+      expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+      expect(html).not.toMatch(/<style|\sstyle=/);
+      expect(html).toContain(`<meta name="modelgate-inference" content="${t.node.urls.inference}" />`);
+    }
+  });
+
+  it('assets under the CSP too, cached by their hashed names; unknown ones 404; /console redirects', async () => {
+    const names = readdirSync(join(CONSOLE_ASSETS_DIR, 'assets'));
+    expect(names.some((n) => n.endsWith('.js'))).toBe(true);
+    for (const name of names) {
+      const res = await fetch(`${t.node.urls.management}/console/assets/${name}`);
+      expect(res.status, name).toBe(200);
+      expect(res.headers.get('content-security-policy')).toBe(CONSOLE_CSP);
+      expect(res.headers.get('cache-control')).toContain('immutable');
+      expect(Buffer.from(await res.arrayBuffer()).equals(readFileSync(join(CONSOLE_ASSETS_DIR, 'assets', name)))).toBe(
+        true,
+      );
+    }
+    for (const path of ['/console/assets/nope.js', '/console/assets/%2e%2e%2findex.html', '/console/assets/']) {
+      const res = await fetch(`${t.node.urls.management}${path}`);
+      expect([400, 404], path).toContain(res.status);
+    }
+    const redirect = await fetch(`${t.node.urls.management}/console`, { redirect: 'manual' });
+    expect(redirect.status).toBe(308);
+    expect(redirect.headers.get('location')).toBe('/console/');
+  });
+
+  it('the console’s JavaScript is at most 150 KB gzipped', () => {
+    const dir = join(CONSOLE_ASSETS_DIR, 'assets');
+    const total = readdirSync(dir)
+      .filter((n) => n.endsWith('.js'))
+      .reduce((sum, n) => sum + gzipSync(readFileSync(join(dir, n))).length, 0);
+    console.log(`console JavaScript: ${(total / 1024).toFixed(1)} KB gzipped`);
+    expect(total).toBeGreaterThan(1000);
+    expect(total).toBeLessThanOrEqual(150 * 1024);
+  });
+});
+
+describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
+  let t: TestNode;
+  let browser: Browser;
+  let upstream: TestUpstream;
+  let origin: string;
+
+  beforeAll(async () => {
+    [t, upstream, browser] = await Promise.all([startTestNode(), recordingUpstream('model'), launchChromium()]);
+    origin = t.node.urls.management;
+    expect((await manage(t, 'POST', '/groups', { name: 'console-admins', privileges: ['admin'] })).status).toBe(201);
+    const made = await manage(t, 'POST', '/users', {
+      username: ADMIN,
+      password: ADMIN_PASSWORD,
+      groups: ['console-admins'],
+    });
+    expect(made.status).toBe(201);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await upstream?.close();
+    await t?.close();
+  });
+
+  async function signInWithPassword(page: Page, username: string, password: string): Promise<void> {
+    await page.goto(`${origin}/console/`);
+    await page.getByLabel('Username', { exact: true }).fill(username);
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+  }
+
+  it('signs in with a password (HttpOnly cookie), names the user, signs out; the session is over on the node', async () => {
+    const { context, offOrigin } = await consoleContext(browser);
+    const page = await context.newPage();
+    const started = Date.now();
+    await page.goto(`${origin}/console/`);
+    await page.getByRole('heading', { name: 'Sign in to modelgate' }).waitFor();
+    console.log(`console sign-in page usable after ${Date.now() - started} ms (loopback)`);
+    await expectAccessible(page, 'sign-in page');
+
+    // A wrong password: the API's message, on the page.
+    await page.getByLabel('Username', { exact: true }).fill(ADMIN);
+    await page.getByLabel('Password', { exact: true }).fill('not the password at all');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Unknown username or wrong password');
+
+    await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+    expect(await page.getByTestId('whoami').textContent()).toBe(`${ADMIN} (admin)`);
+    const [cookie] = (await context.cookies()).filter((c) => c.name === 'modelgate_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    expect(await storageOf(page)).toEqual({ local: 0, session: 0, cookies: '' });
+    expect(page.url()).not.toContain('mgu_');
+    expect(await page.content()).not.toContain(cookie!.value);
+    await expectAccessible(page, 'deployments page');
+
+    // A reload keeps the session (the cookie), and the node knows it.
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+    expect((await api(t, cookie!.value, 'GET', '/whoami')).status).toBe(200);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to modelgate' }).waitFor();
+    expect((await api(t, cookie!.value, 'GET', '/whoami')).status).toBe(401);
+    expect(offOrigin(origin)).toEqual([]);
+    await context.close();
+  });
+
+  it('signs in with a pasted key kept in memory only: not in storage, not in the URL, gone on reload', async () => {
+    const { context, offOrigin, requests } = await consoleContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${origin}/console/`);
+    await page.getByLabel('Key or token').fill(t.keys.management);
+    await page.getByRole('button', { name: 'Use this token' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+    expect(await page.getByTestId('whoami').textContent()).toContain('management key');
+    expect(await storageOf(page)).toEqual({ local: 0, session: 0, cookies: '' });
+    expect(await page.content()).not.toContain(t.keys.management);
+    expect(requests.some((u) => u.includes(t.keys.management))).toBe(false);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Sign in to modelgate' }).waitFor();
+    expect(offOrigin(origin)).toEqual([]);
+    await context.close();
+  });
+
+  it('Gradient’s flow: a protected deployment with Basic from a new secret, made in Advanced options; 401 without, 200 with the password', async () => {
+    const { context, offOrigin } = await consoleContext(browser);
+    const page = await context.newPage();
+    await signInWithPassword(page, ADMIN, ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'New deployment' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('sentiment');
+    await page.getByLabel('Upstream URL (the model server)').fill(upstream.url);
+    await page.getByText('Advanced options').click();
+    await page.getByLabel('Protected: callers must prove who they are').check();
+    await page.getByLabel(/HTTP Basic/).check();
+    await page.getByLabel('Secret holding the password').fill('sentiment-password');
+    const password = 'a basic password typed in the console';
+    await page.getByLabel('Password (empty: generate one)').fill(password);
+    await screenshot(page, 'advanced-options');
+    await expectAccessible(page, 'create form with Advanced options');
+    await page.getByRole('button', { name: 'Create deployment' }).click();
+    await page.getByRole('status').getByText('Deployment sentiment created').waitFor();
+    const row = page.getByRole('row', { name: /sentiment/ });
+    await expect.poll(() => row.textContent()).toContain('Basic');
+    await screenshot(page, 'deployments');
+
+    const url = `${t.node.urls.inference}/sentiment/predict`;
+    const without = await fetch(url);
+    expect(without.status).toBe(401);
+    expect(without.headers.get('www-authenticate')).toContain('Basic');
+    const basic = `Basic ${Buffer.from(`modelgate:${password}`).toString('base64')}`;
+    const withPassword = await fetch(url, { headers: { authorization: basic } });
+    expect(withPassword.status).toBe(200);
+    expect(await withPassword.json()).toEqual({ upstream: 'model', path: '/predict' });
+    const wrong = `Basic ${Buffer.from('modelgate:wrong').toString('base64')}`;
+    expect((await fetch(url, { headers: { authorization: wrong } })).status).toBe(401);
+
+    // Disable and enable from the list: the gateway follows at once.
+    await row.getByRole('button', { name: 'Disable sentiment' }).click();
+    await expect.poll(() => row.textContent()).toContain('disabled');
+    expect((await fetch(url, { headers: { authorization: basic } })).status).toBe(503);
+    await row.getByRole('button', { name: 'Enable sentiment' }).click();
+    await expect.poll(() => row.textContent()).toContain('enabled');
+    expect((await fetch(url, { headers: { authorization: basic } })).status).toBe(200);
+
+    // Delete asks for the deployment's name before it acts.
+    await row.getByRole('button', { name: 'Delete sentiment' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete the deployment sentiment?' });
+    await expectAccessible(page, 'delete confirmation');
+    const confirm = dialog.getByRole('button', { name: 'Delete deployment' });
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel('Name').fill('sentimen');
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel('Name').fill('sentiment');
+    await confirm.click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByText('No deployments yet.').waitFor();
+    expect((await fetch(url, { headers: { authorization: basic } })).status).toBe(404);
+    expect(offOrigin(origin)).toEqual([]);
+    await context.close();
+  });
+});

@@ -1,0 +1,72 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+
+/** Debian's Chromium, which CI installs; no browser is ever downloaded. */
+export const CHROMIUM = '/usr/bin/chromium';
+export const HAS_CHROMIUM = existsSync(CHROMIUM);
+
+/** Headless in a container: no sandbox, no GPU, no background traffic to anywhere. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Starts headless Chromium. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * A fresh browser context (its own cookies and storage) that records every request its pages
+ * make, so a test can assert none left the console's origin.
+ */
+export async function consoleContext(
+  browser: Browser,
+): Promise<{ context: BrowserContext; requests: string[]; offOrigin: (origin: string) => string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const requests: string[] = [];
+  context.on('request', (r) => requests.push(r.url()));
+  // Clipboard writes need the permission in headless Chromium (the copy buttons).
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const offOrigin = (origin: string) => requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:'));
+  return { context, requests, offOrigin };
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core on the page as it is and fails on any serious or critical violation. axe is
+ * evaluated through the DevTools protocol, which the page's CSP does not govern (a script tag
+ * would be, rightly, refused).
+ */
+export async function expectAccessible(page: Page, what: string): Promise<void> {
+  await page.evaluate(axeSource);
+  const violations = (await page.evaluate(
+    `axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) })))`,
+  )) as { id: string; impact: string; help: string; nodes: string[] }[];
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad, `${what}: serious or critical accessibility violations`).toEqual([]);
+}
+
+/** Where the README's screenshots go when `MODELGATE_SCREENSHOTS=1` (`docs/` at the repository root). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  if (process.env.MODELGATE_SCREENSHOTS !== '1') return;
+  const dir = join(import.meta.dirname, '..', '..', '..', '..', 'docs', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+}
+
+/** Whether the page's storage holds anything (a credential must never land there). */
+export async function storageOf(page: Page): Promise<{ local: number; session: number; cookies: string }> {
+  return (await page.evaluate(
+    '({ local: localStorage.length, session: sessionStorage.length, cookies: document.cookie })',
+  )) as { local: number; session: number; cookies: string };
+}
