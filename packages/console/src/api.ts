@@ -8,8 +8,16 @@ const CSRF_HEADER = 'x-modelgate-csrf';
  * runs no data plane); only used to show how to call a deployment, never fetched.
  */
 export function inferenceUrl(): string {
-  const meta = document.querySelector('meta[name="modelgate-inference"]');
-  return meta?.getAttribute('content') || '';
+  return metaOf('modelgate-inference');
+}
+
+/** The node-wide HTTP Basic username (`basic_auth_username`), written into the page by the node. */
+export function basicUsername(): string {
+  return metaOf('modelgate-basic-username') || 'modelgate';
+}
+
+function metaOf(name: string): string {
+  return document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') || '';
 }
 
 /**

@@ -135,20 +135,20 @@ export function Confirm(props: {
   title: string;
   name: string;
   action: string;
-  onConfirm: () => Promise<boolean>;
+  /** The action; a refusal is shown inside the dialog (the page behind it is inert) and keeps it open. */
+  onConfirm: () => Promise<unknown>;
   onClose: () => void;
-  /** The API's refusal of the action, shown inside the dialog (the page behind it is inert). */
-  error?: string | undefined;
 }): JSX.Element {
   const ref = useRef<HTMLDialogElement>(null);
   const [typed, setTyped] = useState('');
+  const action = useAction();
   useEffect(() => {
     ref.current?.showModal();
   }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
     if (typed !== props.name) return;
-    if (await props.onConfirm()) props.onClose();
+    if (await action.run(props.onConfirm)) ref.current?.close();
   };
   return (
     <dialog ref={ref} aria-labelledby="confirm-title" onClose={props.onClose}>
@@ -159,9 +159,9 @@ export function Confirm(props: {
         </p>
         <label for="confirm-name">Name</label>
         <input id="confirm-name" autoComplete="off" value={typed} onInput={(e) => setTyped(e.currentTarget.value)} />
-        <Problem error={props.error} />
+        <Problem error={action.error} />
         <div class="row">
-          <button type="submit" class="danger" disabled={typed !== props.name}>
+          <button type="submit" class="danger" disabled={typed !== props.name || action.busy}>
             {props.action}
           </button>
           <button type="button" class="secondary" onClick={() => ref.current?.close()}>
@@ -240,5 +240,26 @@ export function Check(props: {
       />
       {props.children}
     </label>
+  );
+}
+
+/** A button in a table row; screen readers hear what it acts on ("Delete sentiment"). */
+export function RowButton(props: {
+  label: string;
+  subject: string;
+  onClick: () => void;
+  danger?: boolean;
+  disabled?: boolean;
+}): JSX.Element {
+  return (
+    <button
+      type="button"
+      class={props.danger ? 'danger' : 'secondary'}
+      disabled={props.disabled}
+      onClick={props.onClick}
+    >
+      {props.label}
+      <span class="visually-hidden"> {props.subject}</span>
+    </button>
   );
 }

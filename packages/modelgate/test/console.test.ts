@@ -232,4 +232,93 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     expect(offOrigin(origin)).toEqual([]);
     await context.close();
   });
+
+  it('a deployment’s page: curl lines; API key made (shown once, copied), rolled, deleted; JWT issued and revoked; edited — each checked on the data plane', async () => {
+    const made = await manage(t, 'POST', '/deployments', {
+      name: 'chat',
+      upstream: upstream.url,
+      access: 'protected',
+      auth: { api_keys: true },
+    });
+    expect(made.status).toBe(201);
+    const url = `${t.node.urls.inference}/chat/v1/models`;
+    const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+    const { context, offOrigin } = await consoleContext(browser);
+    const page = await context.newPage();
+    await signInWithPassword(page, ADMIN, ADMIN_PASSWORD);
+    await page.getByRole('link', { name: 'chat' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Deployment chat' }).waitFor();
+    const how = page.getByRole('region', { name: 'How to call it' });
+    expect(await how.textContent()).toContain(
+      `curl -H "Authorization: Bearer $API_KEY" ${t.node.urls.inference}/chat/`,
+    );
+    await expectAccessible(page, 'deployment page');
+
+    // An API key: shown once, copied, works; the page forgets it on Done.
+    const keys = page.getByRole('region', { name: 'API keys' });
+    await keys.getByLabel('Description (optional)').fill('console key');
+    await keys.getByRole('button', { name: 'Create API key' }).click();
+    const once = keys.getByRole('region', { name: /New API key/ });
+    const key = await once.getByRole('textbox').inputValue();
+    expect(key).toMatch(/^mgk_/);
+    await once.getByRole('button', { name: 'Copy' }).first().click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(key);
+    expect((await fetch(url, bearer(key))).status).toBe(200);
+    await once.getByRole('button', { name: 'Done' }).click();
+    expect(await page.content()).not.toContain(key);
+    expect(await storageOf(page)).toEqual({ local: 0, session: 0, cookies: '' });
+
+    // Rolled without grace: the old key is refused at once, the successor works.
+    await keys.getByLabel(/Grace when rolling/).fill('0');
+    const row = keys.getByRole('row', { name: /console key/ }).first();
+    await row.getByRole('button', { name: /^Roll/ }).click();
+    const successor = await keys
+      .getByRole('region', { name: /Successor of/ })
+      .getByRole('textbox')
+      .inputValue();
+    expect(successor).toMatch(/^mgk_/);
+    expect(successor).not.toBe(key);
+    expect((await fetch(url, bearer(key))).status).toBe(401);
+    expect((await fetch(url, bearer(successor))).status).toBe(200);
+    await keys.getByRole('button', { name: 'Done' }).click();
+
+    // Deleted after naming it: refused.
+    // The list shows prefixes only: the successor's row is the one whose prefix starts it.
+    const prefixes = (await keys.getByRole('rowheader').allTextContents()).map((p) => p.replace('…', ''));
+    const shownPrefix = prefixes.find((p) => successor.startsWith(p))!;
+    expect(shownPrefix.length).toBeGreaterThan(4);
+    expect(key.startsWith(shownPrefix)).toBe(false);
+    const successorRow = keys.getByRole('row', { name: new RegExp(`^${shownPrefix}`) });
+    await successorRow.getByRole('button', { name: /^Delete/ }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name').fill(shownPrefix);
+    await dialog.getByRole('button', { name: 'Delete API key' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect((await fetch(url, bearer(successor))).status).toBe(401);
+
+    // A platform JWT for this deployment: works until revoked.
+    const jwts = page.getByRole('region', { name: 'Platform JWTs' });
+    await jwts.getByRole('button', { name: 'Issue JWT' }).click();
+    const jwt = await jwts
+      .getByRole('region', { name: /Platform JWT/ })
+      .getByRole('textbox')
+      .inputValue();
+    expect(jwt.split('.')).toHaveLength(3);
+    expect((await fetch(url, bearer(jwt))).status).toBe(200);
+    await jwts.getByRole('button', { name: 'Done' }).click();
+    await jwts.getByRole('button', { name: 'Revoke every JWT issued for chat so far' }).click();
+    await jwts.getByRole('status').waitFor();
+    expect((await fetch(url, bearer(jwt))).status).toBe(401);
+
+    // Edited to public: a new revision, open to anyone.
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Public: anyone who can reach the gateway').check();
+    await page.getByRole('button', { name: 'Save (new revision)' }).click();
+    await expect.poll(() => page.locator('dl.facts').textContent()).toContain('public');
+    expect((await fetch(url)).status).toBe(200);
+    await page.getByRole('button', { name: 'Redeploy' }).click();
+    await expect.poll(() => page.locator('dl.facts').textContent()).toMatch(/Revision3/);
+    expect(offOrigin(origin)).toEqual([]);
+    await context.close();
+  });
 });

@@ -5,7 +5,7 @@ import { holds } from '../api';
 import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
 import { href } from '../router';
 import { useSession } from '../session';
-import { Confirm, Link, PageTitle, Problem, ShownOnce, useAction, useLoad } from '../ui';
+import { Confirm, Link, PageTitle, Problem, RowButton, ShownOnce, useAction, useLoad } from '../ui';
 
 type Deployment = components['schemas']['Deployment'];
 type Created = components['schemas']['CreateDeploymentResponse'];
@@ -19,7 +19,6 @@ export function DeploymentsPage(): JSX.Element {
   const [created, setCreated] = useState<Created | undefined>(undefined);
   const [deleting, setDeleting] = useState<string | undefined>(undefined);
   const action = useAction();
-  const deleteAction = useAction();
 
   const create = async (v: DeploymentFormValue) => {
     await writeSecretFirst(client, v);
@@ -92,13 +91,13 @@ export function DeploymentsPage(): JSX.Element {
                   <td class="mono">{d.upstream}</td>
                   <td>{d.revision}</td>
                   <td class="actions">
-                    <button type="button" class="secondary" disabled={action.busy} onClick={() => toggle(d)}>
-                      {d.enabled ? 'Disable' : 'Enable'}
-                      <span class="visually-hidden"> {d.name}</span>
-                    </button>
-                    <button type="button" class="danger" onClick={() => setDeleting(d.name)}>
-                      Delete<span class="visually-hidden"> {d.name}</span>
-                    </button>
+                    <RowButton
+                      label={d.enabled ? 'Disable' : 'Enable'}
+                      subject={d.name}
+                      disabled={action.busy}
+                      onClick={() => toggle(d)}
+                    />
+                    <RowButton label="Delete" subject={d.name} danger onClick={() => setDeleting(d.name)} />
                   </td>
                 </tr>
               );
@@ -111,17 +110,11 @@ export function DeploymentsPage(): JSX.Element {
           title={`Delete the deployment ${deleting}?`}
           name={deleting}
           action="Delete deployment"
-          error={deleteAction.error}
-          onConfirm={() =>
-            deleteAction.run(async () => {
-              await client.deployments.delete(deleting);
-              list.reload();
-            })
-          }
-          onClose={() => {
-            setDeleting(undefined);
-            deleteAction.clear();
+          onConfirm={async () => {
+            await client.deployments.delete(deleting);
+            list.reload();
           }}
+          onClose={() => setDeleting(undefined)}
         />
       )}
     </>

@@ -223,7 +223,7 @@ export async function startNode(
         jwt: { keys: signingKeys, settings: config },
         apiTokens: config,
         // Known once the listeners are bound (a port 0 is chosen then).
-        console: { inferenceUrl: () => urls?.inference ?? '' },
+        console: { inferenceUrl: () => urls?.inference ?? '', basicUsername: config.basic_auth_username },
       },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);

@@ -32,6 +32,8 @@ export async function consoleContext(
   browser: Browser,
 ): Promise<{ context: BrowserContext; requests: string[]; offOrigin: (origin: string) => string[] }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // A step that cannot happen fails naming its locator, well before the test's own timeout.
+  context.setDefaultTimeout(8_000);
   const requests: string[] = [];
   context.on('request', (r) => requests.push(r.url()));
   // Clipboard writes need the permission in headless Chromium (the copy buttons).

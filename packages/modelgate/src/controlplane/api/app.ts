@@ -168,7 +168,7 @@ export async function buildManagementApp(
   if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions, clientAddress: clientOf });
   await app.register(jwtRoutes, { control: ctx.control, ...ctx.jwt });
   await app.register(apiTokenRoutes, { control: ctx.control, settings: ctx.apiTokens });
-  await app.register(consoleRoutes, ctx.console ?? { inferenceUrl: () => '' });
+  await app.register(consoleRoutes, ctx.console ?? { inferenceUrl: () => '', basicUsername: 'modelgate' });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

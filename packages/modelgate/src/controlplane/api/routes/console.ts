@@ -39,6 +39,8 @@ const TYPES: Readonly<Record<string, string>> = {
 export interface ConsoleRouteOptions {
   /** The gateway's URL, shown in the console's "how to call it" lines; read per page load (known once bound). */
   readonly inferenceUrl: () => string;
+  /** The node-wide HTTP Basic username, for the same lines. */
+  readonly basicUsername: string;
   /** Default {@link CONSOLE_ASSETS_DIR}. */
   readonly assetsDir?: string;
 }
@@ -92,14 +94,19 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRouteOpti
         'The console is not built: run `npm run build` at the repository root',
       );
     }
-    const html = page.replace(
-      '<meta name="modelgate-inference" content="" />',
-      `<meta name="modelgate-inference" content="${escapeAttribute(opts.inferenceUrl())}" />`,
-    );
+    const html = page
+      .replace(
+        'name="modelgate-inference" content=""',
+        `name="modelgate-inference" content="${attr(opts.inferenceUrl())}"`,
+      )
+      .replace(
+        'name="modelgate-basic-username" content=""',
+        `name="modelgate-basic-username" content="${attr(opts.basicUsername)}"`,
+      );
     return secure(reply).type('text/html; charset=utf-8').send(html);
   });
 }
 
-function escapeAttribute(value: string): string {
+function attr(value: string): string {
   return value.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
