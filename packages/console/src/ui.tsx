@@ -263,3 +263,79 @@ export function RowButton(props: {
     </button>
   );
 }
+
+/** A data table: its caption (hidden unless `showCaption`) and column headers; the rows are the children. */
+export function Table(props: {
+  caption: string;
+  columns: readonly string[];
+  children: ComponentChildren;
+  showCaption?: boolean;
+  live?: boolean;
+}): JSX.Element {
+  return (
+    <table aria-live={props.live ? 'polite' : undefined}>
+      <caption class={props.showCaption ? undefined : 'visually-hidden'}>{props.caption}</caption>
+      <thead>
+        <tr>
+          {props.columns.map((c) => (
+            <th scope="col" key={c}>
+              {c}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+    </table>
+  );
+}
+
+/**
+ * The confirmation before deleting something: names it and asks for its name typed ({@link Confirm});
+ * nothing while `name` is undefined.
+ */
+export function DeleteConfirm(props: {
+  what: string;
+  name: string | undefined;
+  onDelete: (name: string) => Promise<unknown>;
+  onClose: () => void;
+}): JSX.Element | null {
+  const name = props.name;
+  if (name === undefined) return null;
+  return (
+    <Confirm
+      title={`Delete the ${props.what} ${name}?`}
+      name={name}
+      action={`Delete ${props.what}`}
+      onConfirm={() => props.onDelete(name)}
+      onClose={props.onClose}
+    />
+  );
+}
+
+/** A rolling credential's state ("retiring until …") and its Roll and Delete buttons, as two table cells. */
+export function CredentialCells(props: {
+  credential: { state?: string; retires_at?: string | null };
+  subject: string;
+  busy: boolean;
+  onRoll: () => void;
+  onDelete: () => void;
+  /** Cells between the state and the actions. */
+  children: ComponentChildren;
+}): JSX.Element {
+  const state = props.credential.state ?? 'active';
+  return (
+    <>
+      <td>
+        {state}
+        {props.credential.retires_at ? ` until ${when(props.credential.retires_at)}` : ''}
+      </td>
+      {props.children}
+      <td class="actions">
+        {state === 'active' && (
+          <RowButton label="Roll" subject={props.subject} disabled={props.busy} onClick={props.onRoll} />
+        )}
+        <RowButton label="Delete" subject={props.subject} danger onClick={props.onDelete} />
+      </td>
+    </>
+  );
+}

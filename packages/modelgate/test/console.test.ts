@@ -5,16 +5,18 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_ASSETS_DIR, CONSOLE_CSP } from '../src/controlplane/api/routes/console.js';
 import {
+  type ConsoleWorld,
   consoleContext,
   expectAccessible,
   HAS_CHROMIUM,
-  launchChromium,
   screenshot,
+  signInWithPassword as signIn,
+  startConsoleWorld,
   storageOf,
 } from './helpers/console-browser.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, GOOD_PASSWORD } from './helpers/people.js';
-import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
+import type { TestUpstream } from './helpers/upstreams.js';
 
 /**
  * The web console (issue 19) in headless Chromium against a real node: served at /console/ under
@@ -28,7 +30,7 @@ const TITLE = HAS_CHROMIUM ? 'web console' : 'web console — SKIPPED: /usr/bin/
 if (!HAS_CHROMIUM) console.warn(`${TITLE}: the console's browser tests did not run`);
 
 const ADMIN = 'console-admin';
-const ADMIN_PASSWORD = `${GOOD_PASSWORD} console admin`;
+const ADMIN_PASSWORD = `${GOOD_PASSWORD} ${ADMIN}`;
 
 describe('the console is served with a strict CSP', () => {
   let t: TestNode;
@@ -95,31 +97,16 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
   let upstream: TestUpstream;
   let origin: string;
 
+  let world: ConsoleWorld;
   beforeAll(async () => {
-    [t, upstream, browser] = await Promise.all([startTestNode(), recordingUpstream('model'), launchChromium()]);
+    world = await startConsoleWorld(ADMIN);
+    ({ t, upstream, browser } = world);
     origin = t.node.urls.management;
-    expect((await manage(t, 'POST', '/groups', { name: 'console-admins', privileges: ['admin'] })).status).toBe(201);
-    const made = await manage(t, 'POST', '/users', {
-      username: ADMIN,
-      password: ADMIN_PASSWORD,
-      groups: ['console-admins'],
-    });
-    expect(made.status).toBe(201);
   }, 60_000);
+  afterAll(() => world?.close());
 
-  afterAll(async () => {
-    await browser?.close();
-    await upstream?.close();
-    await t?.close();
-  });
-
-  async function signInWithPassword(page: Page, username: string, password: string): Promise<void> {
-    await page.goto(`${origin}/console/`);
-    await page.getByLabel('Username', { exact: true }).fill(username);
-    await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
-  }
+  const signInWithPassword = (page: Page, username: string, password: string) =>
+    signIn(page, origin, username, password);
 
   it('signs in with a password (HttpOnly cookie), names the user, signs out; the session is over on the node', async () => {
     const { context, offOrigin } = await consoleContext(browser);

@@ -6,14 +6,15 @@ import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst
 import { href, navigate } from '../router';
 import { useSession } from '../session';
 import {
-  Confirm,
   CopyButton,
+  CredentialCells,
+  DeleteConfirm,
   Field,
   Link,
   PageTitle,
   Problem,
-  RowButton,
   ShownOnce,
+  Table,
   useAction,
   useLoad,
   when,
@@ -137,18 +138,15 @@ export function DeploymentPage(props: { name: string }): JSX.Element {
           {d.access === 'protected' && <PlatformJwts deployment={d} />}
         </>
       )}
-      {deleting && (
-        <Confirm
-          title={`Delete the deployment ${props.name}?`}
-          name={props.name}
-          action="Delete deployment"
-          onConfirm={async () => {
-            await client.deployments.delete(props.name);
-            navigate(href('deployments'));
-          }}
-          onClose={() => setDeleting(false)}
-        />
-      )}
+      <DeleteConfirm
+        what="deployment"
+        name={deleting ? props.name : undefined}
+        onDelete={async () => {
+          await client.deployments.delete(props.name);
+          navigate(href('deployments'));
+        }}
+        onClose={() => setDeleting(false)}
+      />
     </>
   );
 }
@@ -261,56 +259,40 @@ function ApiKeys(props: { deployment: Deployment }): JSX.Element {
       </div>
       {keys.data && keys.data.api_keys.length === 0 && <p>No API keys yet.</p>}
       {keys.data && keys.data.api_keys.length > 0 && (
-        <table>
-          <caption class="visually-hidden">API keys of {name}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Key</th>
-              <th scope="col">Description</th>
-              <th scope="col">State</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Requests</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.data.api_keys.map((k) => (
-              <tr key={k.id}>
-                <th scope="row" class="mono">
-                  {k.prefix}…
-                </th>
-                <td>{k.description ?? ''}</td>
-                <td>
-                  {k.state ?? 'active'}
-                  {k.retires_at ? ` until ${when(k.retires_at)}` : ''}
-                </td>
+        <Table
+          caption={`API keys of ${name}`}
+          columns={['Key', 'Description', 'State', 'Created', 'Last used', 'Requests', 'Actions']}
+        >
+          {keys.data.api_keys.map((k) => (
+            <tr key={k.id}>
+              <th scope="row" class="mono">
+                {k.prefix}…
+              </th>
+              <td>{k.description ?? ''}</td>
+              <CredentialCells
+                credential={k}
+                subject={k.prefix}
+                busy={action.busy}
+                onRoll={() => roll(k)}
+                onDelete={() => setDeleting(k)}
+              >
                 <td>{when(k.created_at)}</td>
                 <td>{when(k.last_used_at)}</td>
                 <td>{k.requests ?? 0}</td>
-                <td class="actions">
-                  {(k.state ?? 'active') === 'active' && (
-                    <RowButton label="Roll" subject={k.prefix} disabled={action.busy} onClick={() => roll(k)} />
-                  )}
-                  <RowButton label="Delete" subject={k.prefix} danger onClick={() => setDeleting(k)} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+              </CredentialCells>
+            </tr>
+          ))}
+        </Table>
       )}
-      {deleting && (
-        <Confirm
-          title={`Delete the API key ${deleting.prefix}…?`}
-          name={deleting.prefix}
-          action="Delete API key"
-          onConfirm={async () => {
-            await client.request('delete', '/api/v1/api-keys/{id}', { params: { id: deleting.id } });
-            keys.reload();
-          }}
-          onClose={() => setDeleting(undefined)}
-        />
-      )}
+      <DeleteConfirm
+        what="API key"
+        name={deleting?.prefix}
+        onDelete={async () => {
+          await client.request('delete', '/api/v1/api-keys/{id}', { params: { id: deleting!.id } });
+          keys.reload();
+        }}
+        onClose={() => setDeleting(undefined)}
+      />
     </section>
   );
 }

@@ -5,7 +5,7 @@ import { holds } from '../api';
 import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
 import { href } from '../router';
 import { useSession } from '../session';
-import { Confirm, Link, PageTitle, Problem, RowButton, ShownOnce, useAction, useLoad } from '../ui';
+import { DeleteConfirm, Link, PageTitle, Problem, RowButton, ShownOnce, Table, useAction, useLoad } from '../ui';
 
 type Deployment = components['schemas']['Deployment'];
 type Created = components['schemas']['CreateDeploymentResponse'];
@@ -65,58 +65,44 @@ export function DeploymentsPage(): JSX.Element {
       <Problem error={list.error ?? action.error} />
       {list.data && list.data.deployments.length === 0 && <p>No deployments yet.</p>}
       {list.data && list.data.deployments.length > 0 && (
-        <table>
-          <caption class="visually-hidden">Deployments you may see</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Access</th>
-              <th scope="col">Auth methods</th>
-              <th scope="col">State</th>
-              <th scope="col">Upstream</th>
-              <th scope="col">Revision</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.deployments.map((d) => {
-              return (
-                <tr key={d.name}>
-                  <th scope="row">
-                    <Link href={href('deployments', d.name)}>{d.name}</Link>
-                  </th>
-                  <td>{d.access}</td>
-                  <td>{authMethods(d).join(', ')}</td>
-                  <td>{d.enabled ? 'enabled' : 'disabled'}</td>
-                  <td class="mono">{d.upstream}</td>
-                  <td>{d.revision}</td>
-                  <td class="actions">
-                    <RowButton
-                      label={d.enabled ? 'Disable' : 'Enable'}
-                      subject={d.name}
-                      disabled={action.busy}
-                      onClick={() => toggle(d)}
-                    />
-                    <RowButton label="Delete" subject={d.name} danger onClick={() => setDeleting(d.name)} />
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <Table
+          caption="Deployments you may see"
+          columns={['Name', 'Access', 'Auth methods', 'State', 'Upstream', 'Revision', 'Actions']}
+        >
+          {list.data.deployments.map((d) => {
+            return (
+              <tr key={d.name}>
+                <th scope="row">
+                  <Link href={href('deployments', d.name)}>{d.name}</Link>
+                </th>
+                <td>{d.access}</td>
+                <td>{authMethods(d).join(', ')}</td>
+                <td>{d.enabled ? 'enabled' : 'disabled'}</td>
+                <td class="mono">{d.upstream}</td>
+                <td>{d.revision}</td>
+                <td class="actions">
+                  <RowButton
+                    label={d.enabled ? 'Disable' : 'Enable'}
+                    subject={d.name}
+                    disabled={action.busy}
+                    onClick={() => toggle(d)}
+                  />
+                  <RowButton label="Delete" subject={d.name} danger onClick={() => setDeleting(d.name)} />
+                </td>
+              </tr>
+            );
+          })}
+        </Table>
       )}
-      {deleting && (
-        <Confirm
-          title={`Delete the deployment ${deleting}?`}
-          name={deleting}
-          action="Delete deployment"
-          onConfirm={async () => {
-            await client.deployments.delete(deleting);
-            list.reload();
-          }}
-          onClose={() => setDeleting(undefined)}
-        />
-      )}
+      <DeleteConfirm
+        what="deployment"
+        name={deleting}
+        onDelete={async (n) => {
+          await client.deployments.delete(n);
+          list.reload();
+        }}
+        onClose={() => setDeleting(undefined)}
+      />
     </>
   );
 }

@@ -3,6 +3,9 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { expect } from 'vitest';
+import { manage, startTestNode, type TestNode } from './in-process-node.js';
+import { GOOD_PASSWORD } from './people.js';
+import { recordingUpstream, type TestUpstream } from './upstreams.js';
 
 /** Debian's Chromium, which CI installs; no browser is ever downloaded. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -71,4 +74,60 @@ export async function storageOf(page: Page): Promise<{ local: number; session: n
   return (await page.evaluate(
     '({ local: localStorage.length, session: sessionStorage.length, cookies: document.cookie })',
   )) as { local: number; session: number; cookies: string };
+}
+
+/** Opens the console and signs in with a username and password; waits for the deployments page. */
+export async function signInWithPassword(
+  page: Page,
+  origin: string,
+  username: string,
+  password: string,
+): Promise<void> {
+  await page.goto(`${origin}/console/`);
+  await page.getByLabel('Username', { exact: true }).fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+}
+
+/** Follows a link of the console's navigation and waits for the page's heading. */
+export async function openPage(page: Page, link: string, heading = link): Promise<void> {
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: link }).click();
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+}
+
+/** What the console's browser tests run against: a node, a model upstream, Chromium, and a global admin. */
+export interface ConsoleWorld {
+  readonly t: TestNode;
+  readonly upstream: TestUpstream;
+  readonly browser: Browser;
+  readonly admin: { readonly username: string; readonly password: string };
+  close(): Promise<void>;
+}
+
+/** Starts a {@link ConsoleWorld}; `admin` names the user of the group `admin` privilege that signs in. */
+export async function startConsoleWorld(
+  admin: string,
+  overrides: Parameters<typeof startTestNode>[0] = {},
+): Promise<ConsoleWorld> {
+  const [t, upstream, browser] = await Promise.all([
+    startTestNode(overrides),
+    recordingUpstream('model'),
+    launchChromium(),
+  ]);
+  const password = `${GOOD_PASSWORD} ${admin}`;
+  const group = `${admin}-group`;
+  expect((await manage(t, 'POST', '/groups', { name: group, privileges: ['admin'] })).status).toBe(201);
+  expect((await manage(t, 'POST', '/users', { username: admin, password, groups: [group] })).status).toBe(201);
+  return {
+    t,
+    upstream,
+    browser,
+    admin: { username: admin, password },
+    close: async () => {
+      await browser.close();
+      await upstream.close();
+      await t.close();
+    },
+  };
 }
