@@ -16,7 +16,7 @@ import {
 } from './helpers/console-browser.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, GOOD_PASSWORD } from './helpers/people.js';
-import type { TestUpstream } from './helpers/upstreams.js';
+import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
 /**
  * The web console (issue 19) in headless Chromium against a real node: served at /console/ under
@@ -78,6 +78,47 @@ describe('the console is served with a strict CSP', () => {
     const redirect = await fetch(`${t.node.urls.management}/console`, { redirect: 'manual' });
     expect(redirect.status).toBe(308);
     expect(redirect.headers.get('location')).toBe('/console/');
+  });
+
+  it('a deployment’s last hour: requests, refusals by reason, p50 ≤ p99, counted by the gateway; readers only', async () => {
+    const up = await recordingUpstream('traffic');
+    try {
+      expect(
+        (await manage(t, 'POST', '/deployments', { name: 'counted', upstream: up.url, access: 'protected' })).status,
+      ).toBe(201);
+      const url = `${t.node.urls.inference}/counted/x`;
+      for (let i = 0; i < 3; i++) {
+        expect((await fetch(url, { headers: { authorization: `Bearer ${t.keys.inference}` } })).status).toBe(200);
+      }
+      expect((await fetch(url)).status).toBe(401);
+      expect((await fetch(url, { headers: { authorization: 'Bearer mgk_nonsense' } })).status).toBe(401);
+      expect((await manage(t, 'POST', '/deployments/counted/disable')).status).toBe(200);
+      expect((await fetch(url, { headers: { authorization: `Bearer ${t.keys.inference}` } })).status).toBe(503);
+      const res = await manage(t, 'GET', '/deployments/counted/traffic');
+      expect(res.status).toBe(200);
+      expect(res.body.minutes).toHaveLength(60);
+      const busy = res.body.minutes.filter((m: any) => m.requests > 0);
+      const sum = (f: (m: any) => number) => busy.reduce((n: number, m: any) => n + f(m), 0);
+      expect(sum((m) => m.requests)).toBe(6);
+      const refused: Record<string, number> = {};
+      for (const m of busy)
+        for (const [r, n] of Object.entries(m.refused)) refused[r] = (refused[r] ?? 0) + (n as number);
+      expect(refused).toEqual({ missing: 1, malformed: 1, unavailable: 1 });
+      for (const m of busy) expect(m.p50_ms).toBeLessThanOrEqual(m.p99_ms);
+      expect((await manage(t, 'GET', '/deployments/nope/traffic')).status).toBe(404);
+      // Someone who may not read the deployment sees no traffic either (the 404 of a missing name).
+      const user = await api(t, t.keys.management, 'POST', '/users', {
+        username: 'outsider',
+        password: `${GOOD_PASSWORD} o`,
+      });
+      expect(user.status).toBe(201);
+      const session = (
+        await api(t, undefined, 'POST', '/sessions', { username: 'outsider', password: `${GOOD_PASSWORD} o` })
+      ).body.token;
+      expect((await api(t, session, 'GET', '/deployments/counted/traffic')).status).toBe(404);
+    } finally {
+      await up.close();
+    }
   });
 
   it('the console’s JavaScript is at most 150 KB gzipped', () => {
@@ -305,6 +346,32 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     expect((await fetch(url)).status).toBe(200);
     await page.getByRole('button', { name: 'Redeploy' }).click();
     await expect.poll(() => page.locator('dl.facts').textContent()).toMatch(/Revision3/);
+    expect(offOrigin(origin)).toEqual([]);
+    await context.close();
+  });
+
+  it('the chart: the page shows the hour’s totals and refusals by reason, and draws them', async () => {
+    const made = await manage(t, 'POST', '/deployments', { name: 'charted', upstream: upstream.url, access: 'public' });
+    expect(made.status).toBe(201);
+    const url = `${t.node.urls.inference}/charted/v1/models`;
+    for (let i = 0; i < 5; i++) expect((await fetch(url)).status).toBe(200);
+    expect((await manage(t, 'PATCH', '/deployments/charted', { access: 'protected' })).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await fetch(url)).status).toBe(401);
+    const { context, offOrigin } = await consoleContext(browser);
+    const page = await context.newPage();
+    await signInWithPassword(page, ADMIN, ADMIN_PASSWORD);
+    const row = page.getByRole('row', { name: /^charted/ });
+    // The list's last-hour columns: requests, then refused.
+    await expect.poll(() => row.getByRole('cell').nth(5).textContent()).toBe('7');
+    expect(await row.getByRole('cell').nth(6).textContent()).toBe('2');
+    await row.getByRole('link', { name: 'charted' }).click();
+    const totals = page.getByTestId('traffic-totals');
+    await expect.poll(() => totals.textContent()).toBe('7 requests, 2 refused (missing: 2).');
+    const chart = page.getByRole('img', { name: /Requests per minute over the last hour/ });
+    expect(await chart.getAttribute('aria-label')).toContain('2 refused');
+    expect(await page.locator('svg.chart rect.refused').count()).toBeGreaterThan(0);
+    await expectAccessible(page, 'deployment page with its chart');
+    await screenshot(page, 'deployment-chart');
     expect(offOrigin(origin)).toEqual([]);
     await context.close();
   });

@@ -6,6 +6,7 @@ import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst
 import { href } from '../router';
 import { useSession } from '../session';
 import { DeleteConfirm, Link, PageTitle, Problem, RowButton, ShownOnce, Table, useAction, useLoad } from '../ui';
+import { totalsOf, useTraffic } from './chart';
 
 type Deployment = components['schemas']['Deployment'];
 type Created = components['schemas']['CreateDeploymentResponse'];
@@ -67,7 +68,17 @@ export function DeploymentsPage(): JSX.Element {
       {list.data && list.data.deployments.length > 0 && (
         <Table
           caption="Deployments you may see"
-          columns={['Name', 'Access', 'Auth methods', 'State', 'Upstream', 'Revision', 'Actions']}
+          columns={[
+            'Name',
+            'Access',
+            'Auth methods',
+            'State',
+            'Upstream',
+            'Revision',
+            'Requests (1 h)',
+            'Refused (1 h)',
+            'Actions',
+          ]}
         >
           {list.data.deployments.map((d) => {
             return (
@@ -80,6 +91,7 @@ export function DeploymentsPage(): JSX.Element {
                 <td>{d.enabled ? 'enabled' : 'disabled'}</td>
                 <td class="mono">{d.upstream}</td>
                 <td>{d.revision}</td>
+                <TrafficCells name={d.name} />
                 <td class="actions">
                   <RowButton
                     label={d.enabled ? 'Disable' : 'Enable'}
@@ -138,5 +150,17 @@ function CreatedNotice(props: { created: Created; onDone: () => void }): JSX.Ele
         <ShownOnce key={k.id} label={`API key ${i + 1} (${k.prefix}…)`} value={k.key!} onDone={props.onDone} />
       ))}
     </div>
+  );
+}
+
+/** A row's last-hour requests and refusals (one traffic call per deployment shown). */
+function TrafficCells(props: { name: string }): JSX.Element {
+  const traffic = useTraffic(props.name);
+  const totals = traffic.data ? totalsOf(traffic.data.minutes) : undefined;
+  return (
+    <>
+      <td>{totals?.requests ?? '–'}</td>
+      <td>{totals?.refused ?? '–'}</td>
+    </>
   );
 }

@@ -13,6 +13,7 @@ import { ERROR_CODES, type ErrorCode } from '../kernel/errors.js';
 import type { EventBus } from '../kernel/event-bus.js';
 import { PendingCheck } from '../kernel/pending-check.js';
 import { ANONYMOUS, type Principal } from '../kernel/principal.js';
+import type { TrafficRing } from '../kernel/traffic-ring.js';
 import { answerJwks, JWKS_PATH } from '../keys/jwks.js';
 import type { NodeKeyVerifier } from '../keys/node-keys.js';
 import type { Logger } from '../log/logger.js';
@@ -64,6 +65,8 @@ export interface GatewayContext {
   readonly metrics?: GatewayMetrics;
   /** Per-credential usage, counted in memory and written in batches. */
   readonly usage?: UsageRecorder;
+  /** The last hour per deployment (the console's chart); see observe.ts. */
+  readonly traffic?: TrafficRing;
 }
 
 /** Where a request goes, once routing, the route table and authentication agreed. */
@@ -325,6 +328,7 @@ export function createGateway(ctx: GatewayContext) {
     clientAddress: ctx.clientAddress,
     metrics: ctx.metrics,
     usage: ctx.usage,
+    traffic: ctx.traffic,
   };
   const unknownSeries = ctx.metrics?.unknown;
 

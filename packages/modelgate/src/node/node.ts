@@ -22,6 +22,7 @@ import { createListenerServer, formatHost, listen } from '../http/listen.js';
 import { useProxyProtocol } from '../http/proxy-protocol.js';
 import { createLocalBus, type EventBus } from '../kernel/event-bus.js';
 import { ANONYMOUS } from '../kernel/principal.js';
+import { TrafficRing } from '../kernel/traffic-ring.js';
 import { AdminKeyVerifier } from '../keys/admin-keys.js';
 import type { NodeKeyService } from '../keys/node-key-service.js';
 import type { Logger } from '../log/logger.js';
@@ -181,6 +182,8 @@ export async function startNode(
       options.clock,
     );
     const metrics = new NodeMetrics(createMetricsRegistry());
+    // Written by this process's gateway, read by the management API (per process; see the README).
+    const traffic = new TrafficRing();
     registerAuditDropped(metrics.registry, () => audit.dropped);
     // With `workers` > 1 the primary serves no model traffic: its workers do (src/cluster).
     const dataPlane =
@@ -201,6 +204,7 @@ export async function startNode(
             tls,
             registry: metrics.registry,
             clock: options.clock,
+            traffic,
           })
         : undefined;
     if (dataPlane) cleanups.push(() => dataPlane.close());
@@ -222,6 +226,7 @@ export async function startNode(
         clientAddress,
         jwt: { keys: signingKeys, settings: config },
         apiTokens: config,
+        traffic,
         // Known once the listeners are bound (a port 0 is chosen then).
         console: { inferenceUrl: () => urls?.inference ?? '', basicUsername: config.basic_auth_username },
       },
