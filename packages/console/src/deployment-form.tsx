@@ -1,6 +1,7 @@
 import { type components, ModelgateApiError } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
+import { basicUsername } from './api';
 import { useSession } from './session';
 import { Check, Field, Problem, useAction, useLoad } from './ui';
 
@@ -147,7 +148,7 @@ export function DeploymentForm(props: {
             protected deployment.
           </p>
           <Check checked={basic} onChange={setBasic}>
-            HTTP Basic (username <code>modelgate</code>, password from a secret)
+            HTTP Basic (username <code>{basicUsername()}</code>, password from a secret)
           </Check>
           {basic && (
             <div class="indent">

@@ -8,7 +8,7 @@ type Minute = components['schemas']['DeploymentTraffic']['minutes'][number];
 
 const W = 720;
 const H = 200;
-const PAD = { left: 44, right: 44, top: 10, bottom: 24 };
+const PAD = { left: 44, right: 64, top: 10, bottom: 24 };
 const REFRESH_MS = 10_000;
 
 const refusedOf = (m: Minute) => Object.values(m.refused).reduce((a, b) => a + b, 0);
@@ -120,7 +120,7 @@ function Chart(props: { minutes: readonly Minute[] }): JSX.Element {
       <text class="tick" x={PAD.left - 6} y={PAD.top + plotH} text-anchor="end">
         0
       </text>
-      <text class="tick" x={W - PAD.right + 6} y={PAD.top + 8}>
+      <text class="tick" x={W - 4} y={PAD.top + 8} text-anchor="end">
         {maxMs} ms
       </text>
       <text class="tick" x={PAD.left} y={H - 6}>
