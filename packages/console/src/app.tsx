@@ -2,6 +2,7 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { callerName, holds, isSignedOut, makeClient, messageOf } from './api';
 import { AuditPage } from './pages/audit';
+import { CliLoginPage } from './pages/cli-login';
 import { DeploymentPage } from './pages/deployment';
 import { DeploymentsPage } from './pages/deployments';
 import { PeoplePage } from './pages/people';
@@ -109,6 +110,7 @@ function Page(props: { route: string[]; admin: boolean }): JSX.Element {
   if (section === 'tokens') return <TokensPage />;
   if (section === 'people') return <PeoplePage />;
   if (section === 'audit') return <AuditPage />;
+  if (section === 'cli-login') return <CliLoginPage />;
   return (
     <>
       <h1>Not found</h1>

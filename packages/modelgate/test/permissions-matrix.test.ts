@@ -291,6 +291,10 @@ const ROUTES: Record<string, { matrix?: keyof typeof ORACLE; sweep?: Rule }> = {
   'DELETE /api/v1/groups/:name/members/:username': { sweep: 'admin' },
   'GET /api/v1/tokens': { sweep: 'own' },
   'POST /api/v1/tokens': { sweep: 'own' },
+  // `modelgate login --web`: a user approves (a token for oneself); the CLI's exchange is public,
+  // its proof being the one-time code and the PKCE verifier.
+  'POST /api/v1/cli-login/approve': { sweep: 'own' },
+  'POST /api/v1/cli-login/token': { sweep: 'public' },
   'DELETE /api/v1/tokens/:id': { sweep: 'own' },
   'POST /api/v1/tokens/:id/roll': { sweep: 'own' },
   'DELETE /api/v1/sessions/current': { sweep: 'own' },
@@ -564,6 +568,30 @@ const SWEEP: SweepCase[] = [
     request: async () => ({ method: 'GET', path: '/api/v1/tokens' }),
     ok: 200,
     expect: { user: 200, creator: 200 },
+  },
+  {
+    route: 'POST /api/v1/cli-login/approve',
+    variant: 'for oneself (a key is nobody: it owns no token)',
+    request: async (w) => ({
+      method: 'POST',
+      path: '/api/v1/cli-login/approve',
+      body: {
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        token: { name: `cli-${w.c}`, ops_access: true },
+      },
+    }),
+    ok: 201,
+    expect: { user: 201, creator: 201, management_key: 403 },
+  },
+  {
+    route: 'POST /api/v1/cli-login/token',
+    variant: 'an unknown code: refused for everyone, whatever credential comes with it',
+    request: async () => ({
+      method: 'POST',
+      path: '/api/v1/cli-login/token',
+      body: { code: 'nope', code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' },
+    }),
+    ok: 400,
   },
   {
     route: 'POST /api/v1/tokens',

@@ -84,10 +84,15 @@ export async function signInWithPassword(
   password: string,
 ): Promise<void> {
   await page.goto(`${origin}/console/`);
+  await fillSignIn(page, username, password);
+  await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+}
+
+/** Fills and sends the console's sign-in form shown on the page. */
+export async function fillSignIn(page: Page, username: string, password: string): Promise<void> {
   await page.getByLabel('Username', { exact: true }).fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
 }
 
 /** Follows a link of the console's navigation and waits for the page's heading. */

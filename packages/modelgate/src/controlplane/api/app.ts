@@ -29,6 +29,7 @@ import { installRequestLog } from './request-log.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { AUDIT_SCHEMAS, auditRoutes } from './routes/audit.js';
 import { catalogRoutes } from './routes/catalog.js';
+import { CLI_LOGIN_SCHEMAS, cliLoginRoutes } from './routes/cli-login.js';
 import { type ConsoleRouteOptions, consoleRoutes } from './routes/console.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { GRANT_SCHEMAS, grantRoutes } from './routes/grants.js';
@@ -149,6 +150,7 @@ export async function buildManagementApp(
     TOKEN_SCHEMAS,
     WHOAMI_SCHEMAS,
     TRAFFIC_SCHEMAS,
+    CLI_LOGIN_SCHEMAS,
   ];
   for (const schema of schemas.flat()) app.addSchema(schema);
   app.decorate('routeList', () => routes.list());
@@ -172,6 +174,7 @@ export async function buildManagementApp(
   if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions, clientAddress: clientOf });
   await app.register(jwtRoutes, { control: ctx.control, ...ctx.jwt });
   await app.register(apiTokenRoutes, { control: ctx.control, settings: ctx.apiTokens });
+  await app.register(cliLoginRoutes, { control: ctx.control, settings: ctx.apiTokens });
   await app.register(trafficRoutes, { control: ctx.control, traffic: ctx.traffic ?? new TrafficRing() });
   await app.register(consoleRoutes, ctx.console ?? { inferenceUrl: () => '', basicUsername: 'modelgate' });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
