@@ -40,7 +40,8 @@ export class PendingCliLogins<T> {
 
   /**
    * The approval behind a code, when the verifier matches its challenge and it is still fresh.
-   * A code is spent by its first exchange, whether that succeeds or not.
+   * A code is spent by its first exchange, whether the verifier matches or not ({@link restore}
+   * puts back one whose token could not be made).
    */
   exchange(code: unknown, verifier: unknown): ApprovedLogin<T> | undefined {
     if (typeof code !== 'string' || typeof verifier !== 'string') return undefined;
@@ -49,6 +50,12 @@ export class PendingCliLogins<T> {
     this.pending.delete(code);
     if (found.expires <= this.now()) return undefined;
     return constantTimeEqual(pkceChallenge(verifier), found.challenge) ? found : undefined;
+  }
+
+  /** Puts back a matched approval whose token could not be made (a store failure), until its own expiry. */
+  restore(code: string, login: ApprovedLogin<T>): void {
+    const found = login as ApprovedLogin<T> & { readonly expires: number };
+    if (found.expires > this.now()) this.pending.set(code, found);
   }
 
   private sweep(): void {

@@ -100,9 +100,15 @@ export async function cliLoginRoutes(
       if (approved === undefined) throw new ModelgateError('CLI_LOGIN_REFUSED');
       req.auditActor = approved.user;
       req.auditTarget = typeof approved.token.name === 'string' ? approved.token.name : null;
-      const made = await createApiToken(opts.control, opts.settings, approved.user, approved.token);
-      reply.code(201);
-      return made;
+      try {
+        const made = await createApiToken(opts.control, opts.settings, approved.user, approved.token);
+        reply.code(201);
+        return made;
+      } catch (err) {
+        // Not the CLI's fault (the store, its audit record): its code stays good for a retry.
+        pending.restore(req.body.code, approved);
+        throw err;
+      }
     },
   );
 }
