@@ -223,7 +223,6 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     await page.getByRole('status').getByText('Deployment sentiment created').waitFor();
     const row = page.getByRole('row', { name: /sentiment/ });
     await expect.poll(() => row.textContent()).toContain('Basic');
-    await screenshot(page, 'deployments');
 
     const url = `${t.node.urls.inference}/sentiment/predict`;
     const without = await fetch(url);
@@ -364,6 +363,7 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     // The list's last-hour columns: requests, then refused.
     await expect.poll(() => row.getByRole('cell').nth(5).textContent()).toBe('7');
     expect(await row.getByRole('cell').nth(6).textContent()).toBe('2');
+    await screenshot(page, 'deployments');
     await row.getByRole('link', { name: 'charted' }).click();
     const totals = page.getByTestId('traffic-totals');
     await expect.poll(() => totals.textContent()).toBe('7 requests, 2 refused (missing: 2).');

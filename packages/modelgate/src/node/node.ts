@@ -228,7 +228,11 @@ export async function startNode(
         apiTokens: config,
         traffic,
         // Known once the listeners are bound (a port 0 is chosen then).
-        console: { inferenceUrl: () => urls?.inference ?? '', basicUsername: config.basic_auth_username },
+        // With `workers` the primary runs no gateway: the configured address is the one callers use.
+        console: {
+          inferenceUrl: () => urls?.inference || config.inference_address,
+          basicUsername: config.basic_auth_username,
+        },
       },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);
