@@ -82,6 +82,28 @@ const CASES: readonly [route: string, call: Call][] = [
   ],
   ['POST /api/v1/tokens/:id/roll', { method: 'POST', path: '/api/v1/tokens/{token}/roll', body: {}, as: 'user' }],
   ['DELETE /api/v1/tokens/:id', { method: 'DELETE', path: '/api/v1/tokens/{token}', as: 'user' }],
+  [
+    'POST /api/v1/cli-login/approve',
+    {
+      method: 'POST',
+      path: '/api/v1/cli-login/approve',
+      // RFC 7636 appendix B: the challenge of the verifier below.
+      body: {
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        token: { name: 'cli-a', ops_access: true },
+      },
+      as: 'user',
+    },
+  ],
+  [
+    'POST /api/v1/cli-login/token',
+    {
+      method: 'POST',
+      path: '/api/v1/cli-login/token',
+      body: { code: '{code}', code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' },
+      as: 'none',
+    },
+  ],
   ['DELETE /api/v1/sessions/current', { method: 'DELETE', path: '/api/v1/sessions/current', as: 'session-to-end' }],
   ['GET /api/v1/issue-jwt', { method: 'GET', path: '/api/v1/issue-jwt?deployment=dep-a' }],
   ['POST /api/v1/issue-jwt', { method: 'POST', path: '/api/v1/issue-jwt', body: { deployment: 'dep-a' } }],
@@ -188,7 +210,8 @@ describe.each(STORE_BACKENDS)('a change and its audit record commit together on 
         none: undefined,
         'session-to-end': sessionToEnd,
       }[call.as ?? 'management'];
-      const path = call.path.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? '');
+      const fill = (text: string) => text.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? '');
+      const path = fill(call.path);
       const res = await fetch(`${t.node.urls.management}${path}`, {
         method: call.method,
         headers: {
@@ -196,7 +219,7 @@ describe.each(STORE_BACKENDS)('a change and its audit record commit together on 
           ...(credential ? { authorization: `Bearer ${credential}` } : {}),
           ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-        body: call.body === undefined ? undefined : JSON.stringify(call.body),
+        body: call.body === undefined ? undefined : fill(JSON.stringify(call.body)),
       });
       return { status: res.status, text: await res.text() };
     };
@@ -225,6 +248,7 @@ describe.each(STORE_BACKENDS)('a change and its audit record commit together on 
       if (route === 'POST /api/v1/api-keys') ids.key = body.api_keys[0].id;
       if (route === 'POST /api/v1/api-keys/:id/roll') ids.key = body.id ?? body.api_key?.id ?? ids.key;
       if (route === 'POST /api/v1/tokens') ids.token = body.id;
+      if (route === 'POST /api/v1/cli-login/approve') ids.code = body.code;
       if (route === 'POST /api/v1/tokens/:id/roll') ids.token = body.id ?? body.token?.id ?? ids.token;
       if (route === 'POST /api/v1/sessions') {
         userSession = body.token;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCredential } from '../src/kernel/credential.js';
 import { createLogger } from '../src/log/logger.js';
 import { startDemo } from '../src/node/demo.js';
+import { CHROMIUM, CHROMIUM_ARGS, HAS_CHROMIUM } from './helpers/console-browser.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, userWithSession } from './helpers/people.js';
 
@@ -20,23 +21,11 @@ import { api, userWithSession } from './helpers/people.js';
  * Needs Debian's `chromium` (`.ci/run` installs it); skipped, saying so, only when it is absent.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
 const TITLE = HAS_CHROMIUM
   ? 'browser access in headless Chromium'
   : `browser access in headless Chromium — SKIPPED: ${CHROMIUM} is absent (apt-get install -y chromium)`;
 
 if (!HAS_CHROMIUM) console.warn(`${TITLE}: the acceptance test of browser access did not run`);
-
-const ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let t: TestNode;
 let demo: { close(): Promise<void> };
@@ -77,7 +66,11 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
     attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
     profile = mkdtempSync(join(tmpdir(), 'modelgate-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
   }, 60_000);
 
   afterAll(async () => {

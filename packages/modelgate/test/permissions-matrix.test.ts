@@ -62,6 +62,7 @@ const ORACLE: Record<string, { see: Flag[]; need: Flag[]; ok: number | 'listed' 
   'create deployment': { see: ['sR', 'iV'], need: ['sD', 'iD'], ok: 201 },
   'list deployments': { see: ['sR', 'iV'], need: [], ok: 'listed' },
   'read deployment': { see: ['sR', 'iV'], need: [], ok: 200 },
+  'read deployment traffic': { see: ['sR', 'iV'], need: [], ok: 200 },
   'update deployment': { see: ['sR', 'iV'], need: ['sD', 'iD'], ok: 200 },
   'disable deployment': { see: ['sR', 'iV'], need: ['sD', 'iD'], ok: 200 },
   'enable deployment': { see: ['sR', 'iV'], need: ['sD', 'iD'], ok: 200 },
@@ -178,6 +179,7 @@ async function runCombo(
     ],
     ['list deployments', 'GET', '/deployments?limit=1000'],
     ['read deployment', 'GET', `/deployments/dep${n}`],
+    ['read deployment traffic', 'GET', `/deployments/dep${n}/traffic`],
     ['update deployment', 'PATCH', `/deployments/dep${n}`, { upstream: 'http://127.0.0.1:10/' }],
     ['disable deployment', 'POST', `/deployments/dep${n}/disable`],
     ['enable deployment', 'POST', `/deployments/dep${n}/enable`],
@@ -258,6 +260,9 @@ const ROUTES: Record<string, { matrix?: keyof typeof ORACLE; sweep?: Rule }> = {
   'GET /_health/live': { sweep: 'public' },
   'GET /_health/ready': { sweep: 'public' },
   'GET /api/v1/openapi.json': { sweep: 'public' },
+  // The web console's page and assets: everything it shows comes from the API, which decides.
+  'GET /console': { sweep: 'public' },
+  'GET /console/*': { sweep: 'public' },
   'POST /api/v1/sessions': { sweep: 'public' },
   'GET /token': { sweep: 'token_api' },
   'POST /token': { sweep: 'token_api' },
@@ -286,6 +291,10 @@ const ROUTES: Record<string, { matrix?: keyof typeof ORACLE; sweep?: Rule }> = {
   'DELETE /api/v1/groups/:name/members/:username': { sweep: 'admin' },
   'GET /api/v1/tokens': { sweep: 'own' },
   'POST /api/v1/tokens': { sweep: 'own' },
+  // `modelgate login --web`: a user approves (a token for oneself); the CLI's exchange is public,
+  // its proof being the one-time code and the PKCE verifier.
+  'POST /api/v1/cli-login/approve': { sweep: 'own' },
+  'POST /api/v1/cli-login/token': { sweep: 'public' },
   'DELETE /api/v1/tokens/:id': { sweep: 'own' },
   'POST /api/v1/tokens/:id/roll': { sweep: 'own' },
   'DELETE /api/v1/sessions/current': { sweep: 'own' },
@@ -319,6 +328,7 @@ const ROUTES: Record<string, { matrix?: keyof typeof ORACLE; sweep?: Rule }> = {
   'GET /api/v1/deployments': { matrix: 'list deployments' },
   'POST /api/v1/deployments': { matrix: 'create deployment' },
   'GET /api/v1/deployments/:name': { matrix: 'read deployment' },
+  'GET /api/v1/deployments/:name/traffic': { matrix: 'read deployment traffic' },
   'PATCH /api/v1/deployments/:name': { matrix: 'update deployment' },
   'DELETE /api/v1/deployments/:name': { matrix: 'delete deployment' },
   'POST /api/v1/deployments/:name/disable': { matrix: 'disable deployment' },
@@ -395,6 +405,9 @@ const SWEEP: SweepCase[] = [
     request: async () => ({ method: 'GET', path: '/api/v1/openapi.json' }),
     ok: 200,
   },
+  // A 308 to /console/, which the sweep's fetch follows.
+  { route: 'GET /console', request: async () => ({ method: 'GET', path: '/console' }), ok: 200 },
+  { route: 'GET /console/*', request: async () => ({ method: 'GET', path: '/console/deployments' }), ok: 200 },
   {
     route: 'POST /api/v1/sessions',
     request: async () => ({
@@ -555,6 +568,30 @@ const SWEEP: SweepCase[] = [
     request: async () => ({ method: 'GET', path: '/api/v1/tokens' }),
     ok: 200,
     expect: { user: 200, creator: 200 },
+  },
+  {
+    route: 'POST /api/v1/cli-login/approve',
+    variant: 'for oneself (a key is nobody: it owns no token)',
+    request: async (w) => ({
+      method: 'POST',
+      path: '/api/v1/cli-login/approve',
+      body: {
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        token: { name: `cli-${w.c}`, ops_access: true },
+      },
+    }),
+    ok: 201,
+    expect: { user: 201, creator: 201, management_key: 403 },
+  },
+  {
+    route: 'POST /api/v1/cli-login/token',
+    variant: 'an unknown code: refused for everyone, whatever credential comes with it',
+    request: async () => ({
+      method: 'POST',
+      path: '/api/v1/cli-login/token',
+      body: { code: 'nope', code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' },
+    }),
+    ok: 400,
   },
   {
     route: 'POST /api/v1/tokens',

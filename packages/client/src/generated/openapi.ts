@@ -97,6 +97,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cli-login/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a browser login of the CLI: a one-time code for its loopback redirect
+         * @description Needs a signed-in user. The token is made when the CLI exchanges the code (`POST /api/v1/cli-login/token`), within 2 minutes.
+         */
+        post: operations["approveCliLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cli-login/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The CLI exchanges its code and PKCE verifier for the approved API token (shown once) */
+        post: operations["exchangeCliLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments": {
         parameters: {
             query?: never;
@@ -188,6 +225,26 @@ export interface paths {
         put?: never;
         /** Redeploy: a new revision that picks up the Basic secret’s current value */
         post: operations["redeployDeployment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{name}/traffic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A deployment's last hour: requests, refusals by reason, p50/p99 latency per minute
+         * @description Counted in memory by this node's gateway (per process: with `workers`, by none of the workers; after a restart, from then on).
+         */
+        get: operations["getDeploymentTraffic"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -986,6 +1043,21 @@ export interface components {
             /** @description 12-256 characters, not a common password */
             password: string;
         };
+        CliLoginApproval: {
+            /** @description RFC 7636 S256 code challenge */
+            code_challenge: string;
+            token: components["schemas"]["CreateApiTokenRequest"];
+        };
+        CliLoginCode: {
+            /** @description One-time code for the CLI’s loopback redirect; useless without the verifier */
+            code: string;
+            /** @description Seconds the code stays good */
+            expires_in: number;
+        };
+        CliLoginExchange: {
+            code: string;
+            code_verifier: string;
+        };
         /** @description The owner: `deployment`, or `service` with `version`. */
         CreateApiKeysRequest: {
             count?: number;
@@ -1082,6 +1154,23 @@ export interface components {
             deployments: components["schemas"]["Deployment"][];
             /** @description Pass as `cursor` for the following page; null after the last page */
             next_cursor: string | null;
+        };
+        DeploymentTraffic: {
+            deployment: string;
+            /** @description The last 60 minutes, oldest first, each one even without requests */
+            minutes: {
+                /** @description Median answer time (bucket bound, ~19 % wide) */
+                p50_ms: number | null;
+                /** @description 99th percentile answer time */
+                p99_ms: number | null;
+                /** @description Requests the model did not serve, by reason: a refusal (`missing`, `malformed`, `unknown`, `expired`, `revoked`, `forbidden`, `throttled`) or `unavailable`, `invalid`, `upstream_error`, `error` */
+                refused: {
+                    [key: string]: number;
+                };
+                requests: number;
+                /** Format: date-time */
+                start: string;
+            }[];
         };
         DescriptionRequest: {
             description: string;
@@ -1937,6 +2026,139 @@ export interface operations {
             };
         };
     };
+    approveCliLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CliLoginApproval"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CliLoginCode"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    exchangeCliLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CliLoginExchange"];
+            };
+        };
+        responses: {
+            /** @description A person’s API token (`mgt_`); the token itself only in the answer that created it. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiToken"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listDeployments: {
         parameters: {
             query?: {
@@ -2576,6 +2798,77 @@ export interface operations {
             };
             /** @description It exists already, is still in use, or a concurrent change conflicted (RESOURCE_CONFLICT, RESOURCE_IN_USE, WRITE_CONFLICT) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed credentials from this address; `Retry-After` says when to retry (THROTTLED) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getDeploymentTraffic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentTraffic"];
+                };
+            };
+            /** @description Malformed, or failed validation: `error.field` and `error.details` name the offending fields (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired or revoked one; `WWW-Authenticate` says which (CREDENTIAL_*) */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge naming the scheme and the error */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not do this (FORBIDDEN, MISSING_* naming the right, CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or one the caller may not read (RESOURCE_NOT_FOUND) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,6 +8,7 @@ import { sendError } from '../http/respond.js';
 import { deny } from '../kernel/denial.js';
 import { ERROR_CODES } from '../kernel/errors.js';
 import type { EventBus } from '../kernel/event-bus.js';
+import type { TrafficRing } from '../kernel/traffic-ring.js';
 import { answerJwks, JWKS_PATH } from '../keys/jwks.js';
 import type { Logger } from '../log/logger.js';
 import { describeRequest } from '../log/logger.js';
@@ -63,6 +64,8 @@ export interface GatewayContext {
   readonly metrics?: GatewayMetrics;
   /** Per-credential usage, counted in memory and written in batches. */
   readonly usage?: UsageRecorder;
+  /** The last hour per deployment (the console's chart); see observe.ts. */
+  readonly traffic?: TrafficRing;
 }
 
 /**
@@ -79,6 +82,7 @@ export function createGateway(ctx: GatewayContext) {
     clientAddress: ctx.clientAddress,
     metrics: ctx.metrics,
     usage: ctx.usage,
+    traffic: ctx.traffic,
   };
   const observation = createObservation(observers);
   const forwardAuth = createForwardAuth({

@@ -61,6 +61,11 @@ export const ERROR_CODES = {
     status: 403,
     message: 'Only a signed-in user (a session or an API token with ops access) can do this',
   },
+  CLI_LOGIN_REFUSED: {
+    status: 400,
+    message:
+      'The login code is unknown, used already, expired, or does not match its verifier: run `modelgate login --web` again',
+  },
   TOKEN_ACCESS_REQUIRED: {
     status: 400,
     message: 'An API token needs at least one access type: ops_access or endpoint_access',

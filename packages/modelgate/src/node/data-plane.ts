@@ -26,6 +26,7 @@ import type { CheckSlots } from '../http/expensive-check-limiter.js';
 import type { Readiness } from '../http/health.js';
 import { createListenerServer, type TlsFiles } from '../http/listen.js';
 import { useProxyProtocol } from '../http/proxy-protocol.js';
+import type { TrafficRing } from '../kernel/traffic-ring.js';
 import type { NodeKeyVerifier } from '../keys/node-keys.js';
 import type { Logger } from '../log/logger.js';
 import { addCredentialUsage } from '../store/credential-usage.js';
@@ -60,6 +61,8 @@ export interface DataPlaneDeps {
    * issuer key fetches are timed by; default `Date.now`.
    */
   readonly clock?: () => number;
+  /** Where the gateway counts each deployment's last hour (the console's chart). */
+  readonly traffic?: TrafficRing;
 }
 
 /** Credential kinds whose usage is counted per credential (`GET /api/v1/api-keys`, `GET /api/v1/tokens`). */
@@ -151,6 +154,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     audit: deps.audit,
     metrics,
     usage,
+    traffic: deps.traffic,
   });
   const listener = createListenerServer(deps.address, gateway.request, deps.tls);
   // In each worker too: node:cluster hands every worker accepted sockets, header unread.

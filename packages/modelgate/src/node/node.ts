@@ -22,6 +22,7 @@ import { createListenerServer, formatHost, listen } from '../http/listen.js';
 import { useProxyProtocol } from '../http/proxy-protocol.js';
 import { createLocalBus, type EventBus } from '../kernel/event-bus.js';
 import { ANONYMOUS } from '../kernel/principal.js';
+import { TrafficRing } from '../kernel/traffic-ring.js';
 import { AdminKeyVerifier } from '../keys/admin-keys.js';
 import type { NodeKeyService } from '../keys/node-key-service.js';
 import type { Logger } from '../log/logger.js';
@@ -175,6 +176,8 @@ export async function startNode(
     };
     const { signingKeys, platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus, options.clock);
     const metrics = new NodeMetrics(createMetricsRegistry());
+    // Written by this process's gateway, read by the management API (per process; see the README).
+    const traffic = new TrafficRing();
     registerAuditDropped(metrics.registry, () => audit.dropped);
     // With `workers` > 1 the primary serves no model traffic: its workers do (src/cluster).
     const dataPlane =
@@ -194,12 +197,14 @@ export async function startNode(
             tls,
             registry: metrics.registry,
             clock: options.clock,
+            traffic,
           })
         : undefined;
     if (dataPlane) cleanups.push(() => dataPlane.close());
     const metricsServer = createListenerServer(addresses.metrics, metricsHandler(metrics, readiness, log), tls);
     metricsServer.on('clientError', clientErrorHandler(log, 'metrics'));
     let managementServer: Server | undefined;
+    let urls: RunningNode['urls'] | undefined;
     const guard = browserGuardPolicy(config, !auth.enabled);
     const management = await buildManagementApp(
       {
@@ -214,6 +219,13 @@ export async function startNode(
         clientAddress,
         jwt: { keys: signingKeys, settings: config },
         apiTokens: config,
+        traffic,
+        // Known once the listeners are bound (a port 0 is chosen then).
+        // With `workers` the primary runs no gateway: the configured address is the one callers use.
+        console: {
+          inferenceUrl: () => urls?.inference || config.inference_address,
+          basicUsername: config.basic_auth_username,
+        },
       },
       (handler) => {
         managementServer = createListenerServer(addresses.management, handler, tls);
@@ -229,7 +241,7 @@ export async function startNode(
       management: await bindTracked(managementServer!, addresses.management, 'management_address'),
       metrics: await bindTracked(metricsServer, addresses.metrics, 'metrics_address'),
     };
-    const urls = {
+    urls = {
       inference: dataPlane ? urlOf(addresses.inference, ports.inference) : '',
       management: urlOf(addresses.management, ports.management),
       metrics: urlOf(addresses.metrics, ports.metrics),

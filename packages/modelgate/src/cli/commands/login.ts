@@ -17,9 +17,15 @@ import { DEFAULT_ENDPOINT, resolveEndpoint } from '../credentials.js';
 import { outputOption, printJson, printList, printText, reportFailure } from '../output.js';
 import { readFirstLine, readPassword } from '../password-input.js';
 import { renderTable } from '../table.js';
+import { browserLogin } from '../web-login.js';
 
 interface LoginOptions extends ApiOptions {
   readonly context?: string;
+  /** `--web`: approve a new API token in the console instead of pasting one. */
+  readonly web?: boolean;
+  readonly tokenName?: string;
+  /** `--no-browser`: print the address only. */
+  readonly browser?: boolean;
 }
 
 /** `GET /api/v1/whoami` → 200. */
@@ -35,6 +41,7 @@ const LOGIN_EXAMPLES = `
 Examples:
   $ modelgate login --endpoint https://gate.example.com:8081 --context prod   # asks for the token
   $ printf '%s\\n' "$TOKEN" | modelgate login --context ci                     # reads it from stdin
+  $ modelgate login --web --endpoint https://gate.example.com:8081             # approve a new token in the console
   $ modelgate current-context | jq '("endpoint:" + .endpoint + ", api_token:" + .api_token)'`;
 
 /**
@@ -52,7 +59,10 @@ export function registerLogin(program: Command): void {
       )
       .option('--endpoint <url>', `management API URL (else env MODELGATE_ENDPOINT, else ${DEFAULT_ENDPOINT})`)
       .option('--context <name>', `name to save the login under (default: ${DEFAULT_CONTEXT_NAME})`)
-      .option('--api-token <token>', 'the token to save (prefer the prompt or stdin: flags show in the process list)'),
+      .option('--api-token <token>', 'the token to save (prefer the prompt or stdin: flags show in the process list)')
+      .option('--web', 'create the token in the web console instead: prints its address (and opens it when it can)')
+      .option('--token-name <name>', 'with --web: the name proposed for the new API token', 'cli')
+      .option('--no-browser', 'with --web: only print the address, do not open a browser'),
   )
     .addOption(outputOption())
     .addHelpText('after', LOGIN_EXAMPLES)
@@ -163,10 +173,17 @@ async function login(opts: LoginOptions): Promise<void> {
   const previous = file.contexts.find((c) => c.name === name);
   const endpoint = resolveEndpoint(opts, { env: process.env, context: previous });
   const tls = tlsFromOptions(opts, opts.cacert ?? (previous?.endpoint === endpoint ? previous.cacert : undefined));
-  const token = await tokenFromUser(opts.apiToken, endpoint);
+  const token = opts.web
+    ? await browserLogin({
+        client: new ManagementClient({ endpoint, tls }),
+        tokenName: opts.tokenName ?? 'cli',
+        open: opts.browser !== false && process.stdout.isTTY === true,
+        say: (line) => process.stderr.write(`${line}\n`),
+      })
+    : await tokenFromUser(opts.apiToken, endpoint);
   const client = new ManagementClient({
     endpoint,
-    credential: { token, source: opts.apiToken ? 'flag' : 'prompt' },
+    credential: { token, source: opts.apiToken && !opts.web ? 'flag' : 'prompt' },
     tls,
   });
   const me = await client.request<Whoami>('GET', apiPath('whoami')).catch((err: unknown) => {

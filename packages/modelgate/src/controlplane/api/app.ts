@@ -11,7 +11,7 @@ import type { ClientAddress } from '../../http/client-address.js';
 import { clientErrorHandler } from '../../http/client-error.js';
 import type { Readiness } from '../../http/health.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../../http/request-id.js';
-
+import { TrafficRing } from '../../kernel/traffic-ring.js';
 import type { NodeKeyService } from '../../keys/node-key-service.js';
 import { type Logger, redactUrl } from '../../log/logger.js';
 import type { AuditWriter } from '../audit/writer.js';
@@ -29,6 +29,8 @@ import { installRequestLog } from './request-log.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { AUDIT_SCHEMAS, auditRoutes } from './routes/audit.js';
 import { catalogRoutes } from './routes/catalog.js';
+import { CLI_LOGIN_SCHEMAS, cliLoginRoutes } from './routes/cli-login.js';
+import { type ConsoleRouteOptions, consoleRoutes } from './routes/console.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { GRANT_SCHEMAS, grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
@@ -38,6 +40,7 @@ import { secretRoutes } from './routes/secrets.js';
 import { SESSION_SCHEMAS, sessionRoutes } from './routes/sessions.js';
 import { TOKEN_SCHEMAS, tokenRoutes } from './routes/token.js';
 import { apiTokenRoutes } from './routes/tokens.js';
+import { TRAFFIC_SCHEMAS, trafficRoutes } from './routes/traffic.js';
 import { WHOAMI_SCHEMAS, whoamiRoutes } from './routes/whoami.js';
 import { API_TOKEN_SCHEMAS, SHARED_SCHEMAS } from './schemas.js';
 import { sharedSerializers } from './shared-serializers.js';
@@ -69,6 +72,10 @@ export interface ManagementContext {
   readonly jwt: Omit<JwtRouteOptions, 'control'>;
   /** API token lifetimes (`api_token_default_ttl_s`, `api_token_max_ttl_s`). */
   readonly apiTokens: ApiTokenSettings;
+  /** Each deployment's last hour, counted by this process's gateway (the console's chart). */
+  readonly traffic?: TrafficRing;
+  /** The web console's settings (the gateway URL it shows); default: no gateway URL. */
+  readonly console?: ConsoleRouteOptions;
 }
 
 /**
@@ -142,6 +149,8 @@ export async function buildManagementApp(
     SESSION_SCHEMAS,
     TOKEN_SCHEMAS,
     WHOAMI_SCHEMAS,
+    TRAFFIC_SCHEMAS,
+    CLI_LOGIN_SCHEMAS,
   ];
   for (const schema of schemas.flat()) app.addSchema(schema);
   app.decorate('routeList', () => routes.list());
@@ -165,6 +174,9 @@ export async function buildManagementApp(
   if (ctx.sessions) await app.register(sessionRoutes, { sessions: ctx.sessions, clientAddress: clientOf });
   await app.register(jwtRoutes, { control: ctx.control, ...ctx.jwt });
   await app.register(apiTokenRoutes, { control: ctx.control, settings: ctx.apiTokens });
+  await app.register(cliLoginRoutes, { control: ctx.control, settings: ctx.apiTokens });
+  await app.register(trafficRoutes, { control: ctx.control, traffic: ctx.traffic ?? new TrafficRing() });
+  await app.register(consoleRoutes, ctx.console ?? { inferenceUrl: () => '', basicUsername: 'modelgate' });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { auth: 'public' } }, async () =>
     app.swagger(),
   );

@@ -5,6 +5,7 @@ import type { RequestHead } from '../../http/request-head.js';
 import type { DenialReason } from '../../kernel/denial.js';
 import type { ErrorCode } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/principal.js';
+import type { TrafficRing } from '../../kernel/traffic-ring.js';
 import type { Admitted, Refusal } from '../admission-result.js';
 import type { DeploymentSeries, GatewayMetrics } from '../metrics.js';
 import { outcomeOf, proxyErrorCode } from '../outcome.js';
@@ -60,6 +61,8 @@ export interface RequestObservers {
   readonly clientAddress: ClientAddress;
   readonly metrics?: GatewayMetrics | undefined;
   readonly usage?: UsageRecorder | undefined;
+  /** The last hour per deployment, for the console's chart. */
+  readonly traffic?: TrafficRing | undefined;
 }
 
 /**
@@ -99,9 +102,13 @@ export function finishRecord(
   // Set early where the socket may be gone by now (a refused oversized sign-in form).
   record.remote ??= observers.clientAddress(req);
   observers.access(record);
+  const outcome = outcomeOf(aborted, record.upstreamStatus > 0, record.code, record.reason !== undefined);
+  if (record.deployment !== undefined) {
+    const refusal = outcome === 'allowed' || outcome === 'aborted' ? undefined : (record.reason ?? outcome);
+    observers.traffic?.record(record.deployment, refusal, record.durationMs, Date.now());
+  }
   const series = record.series;
   if (series !== undefined) {
-    const outcome = outcomeOf(aborted, record.upstreamStatus > 0, record.code, record.reason !== undefined);
     series.request(outcome, record.status, record.durationMs / 1000);
     if (record.upstreamMs >= 0) series.upstreamDuration.observe(record.upstreamMs / 1000);
     if (record.reason !== undefined) series.denied(record.reason);

@@ -1,0 +1,251 @@
+import { type components, ModelgateApiError } from '@modelgate/client';
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { basicUsername } from './api';
+import { useSession } from './session';
+import { Check, Field, Problem, useAction, useLoad } from './ui';
+
+type Deployment = components['schemas']['Deployment'];
+type AuthInput = components['schemas']['AuthSettingsInput'];
+
+/** What a deployment accepts, in words: the auth methods column and the page's summary. */
+export function authMethods(d: Deployment): string[] {
+  if (d.access === 'public') return ['none (public)'];
+  const methods = ['inference key', 'platform JWT'];
+  if (d.auth.basic_secret) methods.push('Basic');
+  if (d.auth.api_keys) methods.push('API keys');
+  if (d.auth.oidc?.issuer) methods.push('OIDC');
+  return methods;
+}
+
+/** What the form yields: the fields of a create or an update, and a new Basic secret to make first. */
+export interface DeploymentFormValue {
+  readonly name: string;
+  readonly upstream: string;
+  readonly service?: string;
+  readonly infrastructure?: string;
+  readonly version?: string;
+  readonly access: 'public' | 'protected';
+  readonly auth: AuthInput;
+  readonly apiKeyCount: number;
+  /** A value for the Basic secret when the user typed one (the secret is created, or its value set, first). */
+  readonly newSecretValue?: string;
+}
+
+/**
+ * The create and edit form of a deployment, with Gradient's "Advanced options": access, then
+ * each way callers can prove who they are. It only collects; the page sends it through the API.
+ */
+export function DeploymentForm(props: {
+  mode: 'create' | 'update';
+  initial?: Deployment;
+  submitLabel: string;
+  onSubmit: (value: DeploymentFormValue) => Promise<unknown>;
+  onCancel?: () => void;
+}): JSX.Element {
+  const { client } = useSession();
+  const d = props.initial;
+  const [name, setName] = useState(d?.name ?? '');
+  const [upstream, setUpstream] = useState(d?.upstream ?? '');
+  const [service, setService] = useState('');
+  const [infrastructure, setInfrastructure] = useState('');
+  const [version, setVersion] = useState('');
+  const [access, setAccess] = useState<'public' | 'protected'>(d?.access ?? 'protected');
+  const [basic, setBasic] = useState(Boolean(d?.auth.basic_secret));
+  const [secret, setSecret] = useState(d?.auth.basic_secret ?? '');
+  const [secretValue, setSecretValue] = useState('');
+  const [apiKeys, setApiKeys] = useState(d?.auth.api_keys ?? false);
+  const [keyCount, setKeyCount] = useState(0);
+  const [oidc, setOidc] = useState(Boolean(d?.auth.oidc?.issuer));
+  const [issuer, setIssuer] = useState(d?.auth.oidc?.issuer ?? '');
+  const [audiences, setAudiences] = useState((d?.auth.oidc?.audiences ?? []).join(', '));
+  const [jwksUrl, setJwksUrl] = useState(d?.auth.oidc?.jwks_url ?? '');
+  const [forward, setForward] = useState(d?.auth.forward_credential ?? false);
+  const action = useAction();
+  // Existing secrets, to pick the Basic password from (names only: values are never shown).
+  const secrets = useLoad(() => client.request('get', '/api/v1/secrets', { query: { limit: '1000' } }), []);
+
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const auth: AuthInput = {
+      basic_secret: basic && secret.trim() ? secret.trim() : null,
+      api_keys: apiKeys,
+      forward_credential: forward,
+      oidc: oidc
+        ? {
+            issuer: issuer.trim(),
+            audiences: audiences
+              .split(',')
+              .map((a) => a.trim())
+              .filter(Boolean),
+            ...(jwksUrl.trim() ? { jwks_url: jwksUrl.trim() } : {}),
+          }
+        : null,
+    };
+    action.run(async () => {
+      await props.onSubmit({
+        name: name.trim(),
+        upstream: upstream.trim(),
+        ...(service.trim() ? { service: service.trim() } : {}),
+        ...(infrastructure.trim() ? { infrastructure: infrastructure.trim() } : {}),
+        ...(version.trim() ? { version: version.trim() } : {}),
+        access,
+        auth,
+        apiKeyCount: apiKeys ? keyCount : 0,
+        ...(basic && secretValue ? { newSecretValue: secretValue } : {}),
+      });
+      setSecretValue('');
+    });
+  };
+
+  const creating = props.mode === 'create';
+  const known = new Set((secrets.data?.secrets ?? []).map((s) => s.name));
+  return (
+    <form class="panel" onSubmit={submit} aria-label={creating ? 'New deployment' : `Edit ${d?.name}`}>
+      {creating && <Field id="dep-name" label="Name" required value={name} onValue={setName} />}
+      <Field
+        id="dep-upstream"
+        label="Upstream URL (the model server)"
+        type="url"
+        required
+        placeholder="http://127.0.0.1:9000"
+        value={upstream}
+        onValue={setUpstream}
+      />
+      {creating && (
+        <div class="grid3">
+          <div>
+            <Field id="dep-service" label="Service (default: the name)" value={service} onValue={setService} />
+          </div>
+          <div>
+            <Field id="dep-version" label="Version (default 1)" value={version} onValue={setVersion} />
+          </div>
+          <div>
+            <Field
+              id="dep-infra"
+              label="Infrastructure (default: default)"
+              value={infrastructure}
+              onValue={setInfrastructure}
+            />
+          </div>
+        </div>
+      )}
+      <details open={!creating}>
+        <summary>Advanced options</summary>
+        <fieldset>
+          <legend>Access</legend>
+          <Check radio="access" checked={access === 'protected'} onChange={() => setAccess('protected')}>
+            Protected: callers must prove who they are
+          </Check>
+          <Check radio="access" checked={access === 'public'} onChange={() => setAccess('public')}>
+            Public: anyone who can reach the gateway
+          </Check>
+        </fieldset>
+        <fieldset disabled={access === 'public'}>
+          <legend>Authentication</legend>
+          <p class="hint">
+            The node's inference key and platform JWTs issued for this deployment (or its infrastructure) always open a
+            protected deployment.
+          </p>
+          <Check checked={basic} onChange={setBasic}>
+            HTTP Basic (username <code>{basicUsername()}</code>, password from a secret)
+          </Check>
+          {basic && (
+            <div class="indent">
+              <Field
+                id="dep-secret"
+                label="Secret holding the password"
+                list="dep-secret-names"
+                required
+                value={secret}
+                onValue={setSecret}
+              />
+              <datalist id="dep-secret-names">
+                {(secrets.data?.secrets ?? []).map((s) => (
+                  <option key={s.name} value={s.name} />
+                ))}
+              </datalist>
+              <Field
+                id="dep-secret-value"
+                label={
+                  known.has(secret.trim()) ? 'New value for this secret (optional)' : 'Password (empty: generate one)'
+                }
+                type="password"
+                autoComplete="new-password"
+                value={secretValue}
+                onValue={setSecretValue}
+              />
+              <p class="hint">The deployment keeps the secret's value as it is at this (re)deploy.</p>
+            </div>
+          )}
+          <Check checked={apiKeys} onChange={setApiKeys}>
+            API keys (<code>Authorization: Bearer mgk_…</code>)
+          </Check>
+          {apiKeys && creating && (
+            <div class="indent">
+              <Field
+                id="dep-key-count"
+                label="Create this many keys now"
+                type="number"
+                value={String(keyCount)}
+                onValue={(v) => setKeyCount(Math.max(0, Math.min(20, Number(v) || 0)))}
+              />
+            </div>
+          )}
+          <Check checked={oidc} onChange={setOidc}>
+            OAuth2 / OpenID Connect access tokens from an external issuer
+          </Check>
+          {oidc && (
+            <div class="indent">
+              <Field id="dep-issuer" label="Issuer" type="url" required value={issuer} onValue={setIssuer} />
+              <Field id="dep-audiences" label="Audiences (comma-separated)" value={audiences} onValue={setAudiences} />
+              <Field
+                id="dep-jwks"
+                label="JWKS URL (empty: OpenID discovery)"
+                type="url"
+                value={jwksUrl}
+                onValue={setJwksUrl}
+              />
+            </div>
+          )}
+          <Check checked={forward} onChange={setForward}>
+            Forward the caller's credential to the model server
+          </Check>
+        </fieldset>
+      </details>
+      <Problem error={action.error} />
+      <div class="row">
+        <button type="submit" disabled={action.busy}>
+          {props.submitLabel}
+        </button>
+        {props.onCancel && (
+          <button type="button" class="secondary" onClick={props.onCancel}>
+            Cancel
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}
+
+/**
+ * Makes or sets the Basic secret the form named, when the user typed a value for it: the
+ * deployment then snapshots that value as it is created or redeployed.
+ */
+export async function writeSecretFirst(
+  client: ReturnType<typeof useSession>['client'],
+  value: DeploymentFormValue,
+): Promise<void> {
+  const secret = value.auth.basic_secret;
+  if (!secret || value.newSecretValue === undefined) return;
+  try {
+    await client.request('post', '/api/v1/secrets', { body: { name: secret, value: value.newSecretValue } });
+  } catch (err) {
+    // It exists: this value replaces it (the deployment picks it up at this (re)deploy).
+    if (!(err instanceof ModelgateApiError && err.status === 409)) throw err;
+    await client.request('put', '/api/v1/secrets/{name}', {
+      params: { name: secret },
+      body: { value: value.newSecretValue },
+    });
+  }
+}

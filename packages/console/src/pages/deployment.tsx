@@ -1,0 +1,393 @@
+import type { components } from '@modelgate/client';
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { basicUsername, inferenceUrl } from '../api';
+import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
+import { href, navigate } from '../router';
+import { useSession } from '../session';
+import {
+  CopyButton,
+  CredentialCells,
+  DeleteConfirm,
+  Field,
+  Link,
+  PageTitle,
+  Problem,
+  ShownOnce,
+  Table,
+  useAction,
+  useLoad,
+  when,
+} from '../ui';
+import { DeploymentChart } from './chart';
+
+type Deployment = components['schemas']['Deployment'];
+type ApiKey = components['schemas']['ApiKey'];
+
+/** Where a deployment answers on the gateway (a placeholder when the node runs no data plane here). */
+function gatewayUrl(name: string): string {
+  return `${inferenceUrl() || 'http://INFERENCE-ADDRESS'}/${encodeURIComponent(name)}/`;
+}
+
+/** A copyable command line. */
+function CommandLine(props: { label: string; command: string }): JSX.Element {
+  return (
+    <div class="command">
+      <p>{props.label}</p>
+      <div class="row">
+        <pre class="grow">{props.command}</pre>
+        <CopyButton text={props.command} label={`Copy`} />
+      </div>
+    </div>
+  );
+}
+
+/**
+ * One deployment: what it is, how to call it (a curl line per way it accepts callers), its API
+ * keys, its platform JWTs, its traffic over the last hour, and the changes a deployer makes.
+ */
+export function DeploymentPage(props: { name: string }): JSX.Element {
+  const { client } = useSession();
+  const dep = useLoad(() => client.deployments.get(props.name), [props.name]);
+  const [editing, setEditing] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const action = useAction();
+  const d = dep.data;
+
+  const run = (what: () => Promise<unknown>) =>
+    action.run(async () => {
+      await what();
+      dep.reload();
+    });
+  const update = async (v: DeploymentFormValue) => {
+    await writeSecretFirst(client, v);
+    await client.deployments.update(props.name, { upstream: v.upstream, access: v.access, auth: v.auth });
+    setEditing(false);
+    dep.reload();
+  };
+
+  return (
+    <>
+      <p>
+        <Link href={href('deployments')}>Deployments</Link> /
+      </p>
+      <PageTitle>{`Deployment ${props.name}`}</PageTitle>
+      <Problem error={dep.error} />
+      {d && (
+        <>
+          <dl class="facts">
+            <dt>State</dt>
+            <dd>{d.enabled ? 'enabled' : 'disabled'}</dd>
+            <dt>Access</dt>
+            <dd>{d.access}</dd>
+            <dt>Accepts</dt>
+            <dd>{authMethods(d).join(', ')}</dd>
+            <dt>Upstream</dt>
+            <dd class="mono">{d.upstream}</dd>
+            <dt>Service, version</dt>
+            <dd>
+              {d.service} {d.version} (
+              {d.auth_source === 'override' ? 'auth set on the deployment' : "the version's auth"})
+            </dd>
+            <dt>Infrastructure</dt>
+            <dd>{d.infrastructure}</dd>
+            <dt>Revision</dt>
+            <dd>
+              {d.revision} (updated {when(d.updated_at)})
+            </dd>
+          </dl>
+          <div class="row">
+            <button type="button" class="secondary" onClick={() => setEditing(!editing)} aria-expanded={editing}>
+              Edit
+            </button>
+            <button
+              type="button"
+              class="secondary"
+              disabled={action.busy}
+              onClick={() => run(() => client.deployments.redeploy(d.name))}
+            >
+              Redeploy
+            </button>
+            <button
+              type="button"
+              class="secondary"
+              disabled={action.busy}
+              onClick={() =>
+                run(() => (d.enabled ? client.deployments.disable(d.name) : client.deployments.enable(d.name)))
+              }
+            >
+              {d.enabled ? 'Disable' : 'Enable'}
+            </button>
+            <button type="button" class="danger" onClick={() => setDeleting(true)}>
+              Delete
+            </button>
+          </div>
+          <Problem error={action.error} />
+          {editing && (
+            <DeploymentForm
+              mode="update"
+              initial={d}
+              submitLabel="Save (new revision)"
+              onSubmit={update}
+              onCancel={() => setEditing(false)}
+            />
+          )}
+          <HowToCall deployment={d} />
+          <DeploymentChart name={d.name} />
+          {d.access === 'protected' && d.auth.api_keys && <ApiKeys deployment={d} />}
+          {d.access === 'protected' && <PlatformJwts deployment={d} />}
+        </>
+      )}
+      <DeleteConfirm
+        what="deployment"
+        name={deleting ? props.name : undefined}
+        onDelete={async () => {
+          await client.deployments.delete(props.name);
+          navigate(href('deployments'));
+        }}
+        onClose={() => setDeleting(false)}
+      />
+    </>
+  );
+}
+
+/** A curl line per way the deployment accepts callers (credentials as variables: none is known here). */
+function HowToCall(props: { deployment: Deployment }): JSX.Element {
+  const d = props.deployment;
+  const url = gatewayUrl(d.name);
+  const lines: [string, string][] = [];
+  if (d.access === 'public') lines.push(['Anyone:', `curl ${url}`]);
+  else {
+    if (d.auth.basic_secret) {
+      lines.push([
+        `HTTP Basic (the value of secret ${d.auth.basic_secret} at the last deploy):`,
+        `curl -u ${basicUsername()}:"$PASSWORD" ${url}`,
+      ]);
+    }
+    if (d.auth.api_keys) lines.push(['An API key:', `curl -H "Authorization: Bearer $API_KEY" ${url}`]);
+    lines.push(['A platform JWT:', `curl -H "Authorization: Bearer $JWT" ${url}`]);
+    if (d.auth.oidc?.issuer) {
+      lines.push([
+        `An access token from ${d.auth.oidc.issuer}:`,
+        `curl -H "Authorization: Bearer $ACCESS_TOKEN" ${url}`,
+      ]);
+    }
+    lines.push([
+      "The node's inference key (key_file.json):",
+      `curl -H "Authorization: Bearer $MODELGATE_INFERENCE_KEY" ${url}`,
+    ]);
+  }
+  return (
+    <section aria-labelledby="how-title">
+      <h2 id="how-title">How to call it</h2>
+      {lines.map(([label, command]) => (
+        <CommandLine key={label} label={label} command={command} />
+      ))}
+    </section>
+  );
+}
+
+/** The deployment's API keys (Dataiku): create (shown once), roll with a grace period, delete. */
+function ApiKeys(props: { deployment: Deployment }): JSX.Element {
+  const { client } = useSession();
+  const name = props.deployment.name;
+  const keys = useLoad(
+    () => client.request('get', '/api/v1/api-keys', { query: { deployment: name, limit: '1000' } }),
+    [name],
+  );
+  const [description, setDescription] = useState('');
+  const [grace, setGrace] = useState('3600');
+  const [shown, setShown] = useState<{ label: string; key: string } | undefined>(undefined);
+  const [deleting, setDeleting] = useState<ApiKey | undefined>(undefined);
+  const action = useAction();
+
+  const create = (e: Event) => {
+    e.preventDefault();
+    action.run(async () => {
+      const made = await client.request('post', '/api/v1/api-keys', {
+        body: { deployment: name, ...(description ? { description } : {}) },
+      });
+      const key = made.api_keys[0];
+      setDescription('');
+      if (key?.key) setShown({ label: `New API key ${key.prefix}…`, key: key.key });
+      keys.reload();
+    });
+  };
+  const roll = (k: ApiKey) =>
+    action.run(async () => {
+      const rolled = await client.request('post', '/api/v1/api-keys/{id}/roll', {
+        params: { id: k.id },
+        body: { grace_seconds: Number(grace) || 0 },
+      });
+      if (rolled.key) setShown({ label: `Successor of ${k.prefix}… (${rolled.prefix}…)`, key: rolled.key });
+      keys.reload();
+    });
+
+  return (
+    <section aria-labelledby="keys-title">
+      <h2 id="keys-title">API keys</h2>
+      <Problem error={keys.error ?? action.error} />
+      {shown && (
+        <ShownOnce
+          label={shown.label}
+          value={shown.key}
+          onDone={() => setShown(undefined)}
+          extra={
+            <CommandLine
+              label="Call it with this key:"
+              command={`curl -H "Authorization: Bearer ${shown.key}" ${gatewayUrl(name)}`}
+            />
+          }
+        />
+      )}
+      <form class="row" onSubmit={create} aria-label="New API key">
+        <div class="grow">
+          <Field id="key-description" label="Description (optional)" value={description} onValue={setDescription} />
+        </div>
+        <button type="submit" disabled={action.busy}>
+          Create API key
+        </button>
+      </form>
+      <div class="narrow">
+        <Field
+          id="key-grace"
+          label="Grace when rolling (seconds the old key keeps working)"
+          type="number"
+          value={grace}
+          onValue={setGrace}
+        />
+      </div>
+      {keys.data && keys.data.api_keys.length === 0 && <p>No API keys yet.</p>}
+      {keys.data && keys.data.api_keys.length > 0 && (
+        <Table
+          caption={`API keys of ${name}`}
+          columns={['Key', 'Description', 'State', 'Created', 'Last used', 'Requests', 'Actions']}
+        >
+          {keys.data.api_keys.map((k) => (
+            <tr key={k.id}>
+              <th scope="row" class="mono">
+                {k.prefix}…
+              </th>
+              <td>{k.description ?? ''}</td>
+              <CredentialCells
+                credential={k}
+                subject={k.prefix}
+                busy={action.busy}
+                onRoll={() => roll(k)}
+                onDelete={() => setDeleting(k)}
+              >
+                <td>{when(k.created_at)}</td>
+                <td>{when(k.last_used_at)}</td>
+                <td>{k.requests ?? 0}</td>
+              </CredentialCells>
+            </tr>
+          ))}
+        </Table>
+      )}
+      <DeleteConfirm
+        what="API key"
+        name={deleting?.prefix}
+        onDelete={async () => {
+          await client.request('delete', '/api/v1/api-keys/{id}', { params: { id: deleting!.id } });
+          keys.reload();
+        }}
+        onClose={() => setDeleting(undefined)}
+      />
+    </section>
+  );
+}
+
+/** Platform JWTs for this deployment (Scaleway): issue one (shown once), revoke one or all issued so far. */
+function PlatformJwts(props: { deployment: Deployment }): JSX.Element {
+  const { client } = useSession();
+  const name = props.deployment.name;
+  const [expires, setExpires] = useState('');
+  const [jti, setJti] = useState('');
+  const [issued, setIssued] = useState<{ token: string; jti: string; expires_at: string } | undefined>(undefined);
+  const [done, setDone] = useState<string | undefined>(undefined);
+  const action = useAction();
+
+  const issue = (e: Event) => {
+    e.preventDefault();
+    action.run(async () => {
+      const at = expires ? new Date(expires).toISOString() : undefined;
+      setIssued(
+        await client.request('post', '/api/v1/issue-jwt', {
+          body: { deployment: name, ...(at ? { expires_at: at } : {}) },
+        }),
+      );
+      setDone(undefined);
+    });
+  };
+  const revoke = (body: { deployment: string } | { jti: string }, what: string) =>
+    action.run(async () => {
+      await client.request('post', '/api/v1/jwt-revocations', { body });
+      setDone(what);
+      setJti('');
+    });
+
+  return (
+    <section aria-labelledby="jwt-title">
+      <h2 id="jwt-title">Platform JWTs</h2>
+      <Problem error={action.error} />
+      {done && (
+        <p role="status" class="notice">
+          {done}
+        </p>
+      )}
+      {issued && (
+        <ShownOnce
+          label={`Platform JWT ${issued.jti}`}
+          value={issued.token}
+          onDone={() => setIssued(undefined)}
+          extra={
+            <>
+              <p>Valid until {when(issued.expires_at)}; it is not stored.</p>
+              <CommandLine
+                label="Call it with this token:"
+                command={`curl -H "Authorization: Bearer ${issued.token}" ${gatewayUrl(name)}`}
+              />
+            </>
+          }
+        />
+      )}
+      <form class="row" onSubmit={issue} aria-label="Issue a platform JWT">
+        <div class="grow">
+          <Field
+            id="jwt-expires"
+            label="Expires (empty: the node's default)"
+            type="datetime-local"
+            value={expires}
+            onValue={setExpires}
+          />
+        </div>
+        <button type="submit" disabled={action.busy}>
+          Issue JWT
+        </button>
+      </form>
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          revoke({ jti: jti.trim() }, `JWT ${jti.trim()} revoked.`);
+        }}
+        aria-label="Revoke one platform JWT"
+      >
+        <div class="grow">
+          <Field id="jwt-jti" label="JWT id (jti) to revoke" required value={jti} onValue={setJti} />
+        </div>
+        <button type="submit" class="danger" disabled={action.busy}>
+          Revoke this JWT
+        </button>
+      </form>
+      <button
+        type="button"
+        class="danger"
+        disabled={action.busy}
+        onClick={() => revoke({ deployment: name }, `Every JWT issued for ${name} until now is revoked.`)}
+      >
+        Revoke every JWT issued for {name} so far
+      </button>
+    </section>
+  );
+}

@@ -1,0 +1,166 @@
+import type { components } from '@modelgate/client';
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { holds } from '../api';
+import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
+import { href } from '../router';
+import { useSession } from '../session';
+import { DeleteConfirm, Link, PageTitle, Problem, RowButton, ShownOnce, Table, useAction, useLoad } from '../ui';
+import { totalsOf, useTraffic } from './chart';
+
+type Deployment = components['schemas']['Deployment'];
+type Created = components['schemas']['CreateDeploymentResponse'];
+
+/** Gradient's deployments list: every deployment the caller may see, and a create form. */
+export function DeploymentsPage(): JSX.Element {
+  const { client, me } = useSession();
+  const list = useLoad(() => client.request('get', '/api/v1/deployments', { query: { limit: '1000' } }), []);
+  const services = useLoad(() => client.request('get', '/api/v1/services', { query: { limit: '1' } }), []);
+  const [creating, setCreating] = useState(false);
+  const [created, setCreated] = useState<Created | undefined>(undefined);
+  const [deleting, setDeleting] = useState<string | undefined>(undefined);
+  const action = useAction();
+
+  const create = async (v: DeploymentFormValue) => {
+    await writeSecretFirst(client, v);
+    const made = await client.deployments.create({
+      name: v.name,
+      upstream: v.upstream,
+      access: v.access,
+      auth: v.auth,
+      ...(v.service ? { service: v.service } : {}),
+      ...(v.infrastructure ? { infrastructure: v.infrastructure } : {}),
+      ...(v.version ? { version: v.version } : {}),
+      ...(v.apiKeyCount > 0 ? { api_keys: v.apiKeyCount } : {}),
+    });
+    setCreating(false);
+    setCreated(made);
+    list.reload();
+  };
+  const toggle = (d: Deployment) =>
+    action.run(async () => {
+      await (d.enabled ? client.deployments.disable(d.name) : client.deployments.enable(d.name));
+      list.reload();
+    });
+
+  // A deployment of a new service needs create_service (or admin); of an existing one, deploy
+  // rights on it, which only a caller who sees some service can hold. The API decides either way.
+  const mayCreate = holds(me, 'admin') || holds(me, 'create_service') || (services.data?.services.length ?? 0) > 0;
+  return (
+    <>
+      <PageTitle>Deployments</PageTitle>
+      {mayCreate && !creating && (
+        <button type="button" onClick={() => setCreating(true)}>
+          New deployment
+        </button>
+      )}
+      {creating && (
+        <DeploymentForm
+          mode="create"
+          submitLabel="Create deployment"
+          onSubmit={create}
+          onCancel={() => setCreating(false)}
+        />
+      )}
+      {created && <CreatedNotice created={created} onDone={() => setCreated(undefined)} />}
+      <Problem error={list.error ?? action.error} />
+      {list.data && list.data.deployments.length === 0 && <p>No deployments yet.</p>}
+      {list.data && list.data.deployments.length > 0 && (
+        <Table
+          caption="Deployments you may see"
+          columns={[
+            'Name',
+            'Access',
+            'Auth methods',
+            'State',
+            'Upstream',
+            'Revision',
+            'Requests (1 h)',
+            'Refused (1 h)',
+            'Actions',
+          ]}
+        >
+          {list.data.deployments.map((d) => {
+            return (
+              <tr key={d.name}>
+                <th scope="row">
+                  <Link href={href('deployments', d.name)}>{d.name}</Link>
+                </th>
+                <td>{d.access}</td>
+                <td>{authMethods(d).join(', ')}</td>
+                <td>{d.enabled ? 'enabled' : 'disabled'}</td>
+                <td class="mono">{d.upstream}</td>
+                <td>{d.revision}</td>
+                <TrafficCells name={d.name} />
+                <td class="actions">
+                  <RowButton
+                    label={d.enabled ? 'Disable' : 'Enable'}
+                    subject={d.name}
+                    disabled={action.busy}
+                    onClick={() => toggle(d)}
+                  />
+                  <RowButton label="Delete" subject={d.name} danger onClick={() => setDeleting(d.name)} />
+                </td>
+              </tr>
+            );
+          })}
+        </Table>
+      )}
+      <DeleteConfirm
+        what="deployment"
+        name={deleting}
+        onDelete={async (n) => {
+          await client.deployments.delete(n);
+          list.reload();
+        }}
+        onClose={() => setDeleting(undefined)}
+      />
+    </>
+  );
+}
+
+/** What a create answered once: generated Basic password and API keys, each shown this one time. */
+function CreatedNotice(props: { created: Created; onDone: () => void }): JSX.Element {
+  const { deployment, generated_secret, api_keys } = props.created;
+  const keys = (api_keys ?? []).filter((k) => k.key);
+  if (!generated_secret?.value && keys.length === 0) {
+    return (
+      <p role="status" class="notice">
+        Deployment <Link href={href('deployments', deployment.name)}>{deployment.name}</Link> created (revision{' '}
+        {deployment.revision}).{' '}
+        <button type="button" class="link" onClick={props.onDone}>
+          Dismiss
+        </button>
+      </p>
+    );
+  }
+  return (
+    <div role="status" class="notice">
+      <p>
+        Deployment <Link href={href('deployments', deployment.name)}>{deployment.name}</Link> created.
+      </p>
+      {generated_secret?.value && (
+        <ShownOnce
+          label={`Basic password (secret ${generated_secret.name})`}
+          value={generated_secret.value}
+          onDone={props.onDone}
+        />
+      )}
+      {keys.map((k, i) => (
+        <ShownOnce key={k.id} label={`API key ${i + 1} (${k.prefix}…)`} value={k.key!} onDone={props.onDone} />
+      ))}
+    </div>
+  );
+}
+
+/** A row's last-hour requests and refusals (one traffic call per deployment shown). */
+function TrafficCells(props: { name: string }): JSX.Element {
+  const traffic = useTraffic(props.name);
+  const totals = traffic.data ? totalsOf(traffic.data.minutes) : undefined;
+  return (
+    <>
+      <td>{totals?.requests ?? '–'}</td>
+      <td>{totals?.refused ?? '–'}</td>
+    </>
+  );
+}
