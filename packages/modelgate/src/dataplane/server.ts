@@ -3,7 +3,14 @@ import type { Duplex } from 'node:stream';
 import { createAccessLog } from '../http/access-log.js';
 import type { ClientAddress } from '../http/client-address.js';
 import { attemptOutcome, clientKey, throttledFor } from '../http/failure-throttle.js';
-import { answerHealth, HEALTH_PREFIX, LIVE_PATH, READY_PATH, type Readiness } from '../http/health.js';
+import {
+  answerHealth,
+  type ClusterGate,
+  HEALTH_PREFIX,
+  LIVE_PATH,
+  READY_PATH,
+  type Readiness,
+} from '../http/health.js';
 import { requestIdOf } from '../http/request-id.js';
 import { sendError } from '../http/respond.js';
 import { authorizationHeaderCount, isBearerToken } from '../kernel/authorization-header.js';
@@ -64,6 +71,8 @@ export interface GatewayContext {
   readonly metrics?: GatewayMetrics;
   /** Per-credential usage, counted in memory and written in batches. */
   readonly usage?: UsageRecorder;
+  /** A replica of a PostgreSQL cluster: protected requests are refused while it is not in step. */
+  readonly cluster?: ClusterGate;
 }
 
 /** Where a request goes, once routing, the route table and authentication agreed. */
@@ -134,6 +143,9 @@ export function createGateway(ctx: GatewayContext) {
     if (!requiresCredential(entry.snapshot, ctx.verifiers)) {
       return { route: entry, rest: routed.rest, principal: ANONYMOUS };
     }
+    // Issue 20: a replica that may have missed a revocation admits no credential (fail closed).
+    if (ctx.cluster?.ready() === false)
+      return { code: 'NOT_READY', message: ctx.cluster.reason(), deployment: entry.snapshot.name };
     // Cookies are looked at only here: no Authorization header, on a protected deployment.
     if (authorizations === 0) return admitBrowser(req, entry, routed, ctx.verifiers);
     const verification = authenticateDeploymentRequest(req, entry.snapshot, ctx.verifiers);

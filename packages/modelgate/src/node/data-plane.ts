@@ -21,7 +21,7 @@ import type { PlatformJwtVerifier } from '../dataplane/verifiers/platform-jwt.js
 import type { ClientAddress } from '../http/client-address.js';
 import { clientErrorHandler } from '../http/client-error.js';
 import type { CheckSlots } from '../http/expensive-check-limiter.js';
-import type { Readiness } from '../http/health.js';
+import type { ClusterGate, Readiness } from '../http/health.js';
 import { createListenerServer, type TlsFiles } from '../http/listen.js';
 import { useProxyProtocol } from '../http/proxy-protocol.js';
 import type { NodeKeyVerifier } from '../keys/node-keys.js';
@@ -60,6 +60,11 @@ export interface DataPlaneDeps {
    * issuer key fetches are timed by; default `Date.now`.
    */
   readonly clock?: () => number;
+  /**
+   * This replica's standing in its PostgreSQL cluster: while it is not ready, protected
+   * deployments answer 503 `NOT_READY` (fail closed). Undefined on a single node.
+   */
+  readonly cluster?: ClusterGate;
 }
 
 /** Credential kinds whose usage is counted per credential (`GET /api/v1/api-keys`, `GET /api/v1/tokens`). */
@@ -147,6 +152,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     audit: deps.audit,
     metrics,
     usage,
+    cluster: deps.cluster,
   });
   const listener = createListenerServer(deps.address, gateway.request, deps.tls);
   // In each worker too: node:cluster hands every worker accepted sockets, header unread.

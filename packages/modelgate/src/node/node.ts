@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { buildManagementApp } from '../controlplane/api/app.js';
 import { throttledAuthenticator } from '../controlplane/api/failure-throttling.js';
 import { browserGuardPolicy } from '../controlplane/api/origin-guard.js';
+import { reportUnacknowledged } from '../controlplane/api/replica-report.js';
 import { scheduleAuditRetention } from '../controlplane/audit/retention.js';
 import { AuditWriter } from '../controlplane/audit/writer.js';
 import { createManagementAuthenticator } from '../controlplane/authenticator.js';
@@ -17,7 +18,7 @@ import { createClientAddress } from '../http/client-address.js';
 import { clientErrorHandler } from '../http/client-error.js';
 import { ExpensiveCheckLimiter } from '../http/expensive-check-limiter.js';
 import { FailureThrottle } from '../http/failure-throttle.js';
-import { createReadiness } from '../http/health.js';
+import { type ClusterGate, createReadiness } from '../http/health.js';
 import { createListenerServer, formatHost, listen } from '../http/listen.js';
 import { useProxyProtocol } from '../http/proxy-protocol.js';
 import { createLocalBus, type EventBus } from '../kernel/event-bus.js';
@@ -26,9 +27,10 @@ import { AdminKeyVerifier } from '../keys/admin-keys.js';
 import type { NodeKeyService } from '../keys/node-key-service.js';
 import type { Logger } from '../log/logger.js';
 import { insertAuditRecords } from '../store/audit.js';
-import { followChangeLog } from '../store/change-log.js';
+import { type ChangeFollower, followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
 import { loadMasterKey } from '../store/secrets/master-key.js';
+import { ReplicaSet } from './cluster/replica-set.js';
 import { createDataPlane } from './data-plane.js';
 import { createMetricsRegistry, metricsHandler, NodeMetrics, registerAuditDropped } from './metrics.js';
 import { acquireStartLock } from './start-lock.js';
@@ -61,6 +63,8 @@ export interface RunningNode {
    * node passes the log level and TLS files on to its workers.
    */
   readonly reloaded?: (config: Config) => void;
+  /** This replica's standing in its PostgreSQL cluster; undefined on SQLite (one node). */
+  readonly cluster?: ClusterGate;
   /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -129,13 +133,24 @@ export async function startNode(
     cleanups.push(() => retention.stop());
 
     const bus = createLocalBus();
+    let replicas: ReplicaSet | undefined;
     const feed = await followChangeLog(store, bus, {
       intervalMs: CHANGE_POLL_MS,
       onError: (err) => log.warn({ err: String(err) }, 'change log poll failed'),
+      onApplied: (ids) => replicas?.applied(ids),
     });
     cleanups.push(() => feed.stop());
+    if (store.dialect === 'postgres') {
+      replicas = await joinCluster(config, log, store, bus, feed, audit);
+      const joined = replicas;
+      cleanups.push(() => joined.close());
+    }
 
-    const readiness = createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown });
+    const readiness = createReadiness({
+      ping: () => store.ping(),
+      isShuttingDown: () => shuttingDown,
+      cluster: replicas,
+    });
 
     const clientAddress = createClientAddress(config.trusted_proxies);
     const nodeKeys = setUpTokenAuthorization(config, log, addresses, options.clock);
@@ -201,6 +216,7 @@ export async function startNode(
             tls,
             registry: metrics.registry,
             clock: options.clock,
+            cluster: replicas,
           })
         : undefined;
     if (dataPlane) cleanups.push(() => dataPlane.close());
@@ -256,6 +272,7 @@ export async function startNode(
       passwordChecks,
       servers,
       metrics,
+      cluster: replicas,
       close() {
         closing ??= (async () => {
           shuttingDown = true;
@@ -277,6 +294,51 @@ export async function startNode(
     servers.push(server);
     return port;
   }
+}
+
+/**
+ * Joins the PostgreSQL cluster: listens for changes, registers this replica, and makes every
+ * change this process records wait for the live replicas' acknowledgements (see `ReplicaSet`).
+ * A replica that did not acknowledge is named in the response and recorded in the audit log.
+ */
+async function joinCluster(
+  config: Config,
+  log: Logger,
+  store: Store,
+  bus: EventBus,
+  feed: ChangeFollower,
+  audit: AuditWriter,
+): Promise<ReplicaSet> {
+  const replicas: ReplicaSet = await ReplicaSet.start({
+    store,
+    databaseUrl: config.database_url,
+    follower: feed,
+    log,
+    ackTimeoutMs: config.cluster_ack_timeout_ms,
+    graceMs: config.cluster_grace_ms,
+    onUnacknowledged: (late) => {
+      const requestId = reportUnacknowledged(late.map((r) => r.name)) ?? null;
+      for (const replica of late) {
+        audit.record({
+          time: new Date().toISOString(),
+          actor: replicas.self.name,
+          actor_kind: 'replica',
+          action: 'replica.drop',
+          target_kind: 'replica',
+          target_name: replica.name,
+          outcome: 'allowed',
+          status: 200,
+          code: null,
+          request_id: requestId,
+          client_address: null,
+          listener: 'management',
+        });
+      }
+    },
+  });
+  // Only changes this process recorded carry a seq; those heard from others are not re-awaited.
+  bus.subscribe((event) => (event.seq === undefined ? undefined : replicas.waitForAcks(event.seq)));
+  return replicas;
 }
 
 /** A failure throttle with the configured limit and window (one per listener: their keys differ). */
