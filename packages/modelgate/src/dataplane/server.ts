@@ -3,14 +3,7 @@ import type { Duplex } from 'node:stream';
 import { createAccessLog } from '../http/access-log.js';
 import type { ClientAddress } from '../http/client-address.js';
 import { attemptOutcome, clientKey, throttledFor } from '../http/failure-throttle.js';
-import {
-  answerHealth,
-  type ClusterGate,
-  HEALTH_PREFIX,
-  LIVE_PATH,
-  READY_PATH,
-  type Readiness,
-} from '../http/health.js';
+import { answerHealth, HEALTH_PREFIX, LIVE_PATH, READY_PATH, type Readiness } from '../http/health.js';
 import { requestIdOf } from '../http/request-id.js';
 import { sendError } from '../http/respond.js';
 import { authorizationHeaderCount, isBearerToken } from '../kernel/authorization-header.js';
@@ -72,7 +65,7 @@ export interface GatewayContext {
   /** Per-credential usage, counted in memory and written in batches. */
   readonly usage?: UsageRecorder;
   /** A replica of a PostgreSQL cluster: protected requests are refused while it is not in step. */
-  readonly cluster?: ClusterGate;
+  readonly cluster?: { ready(): boolean; reason(): string | undefined };
 }
 
 /** Where a request goes, once routing, the route table and authentication agreed. */
