@@ -284,9 +284,16 @@ describe('three replicas on one PostgreSQL database', () => {
     expect((await call(model(c), { headers: bearer(next.key) })).status).toBe(200);
   });
 
-  it('a replica whose LISTEN connection is cut refuses protected requests until caught up, and never admits a revoked credential', async () => {
-    // Grace 0: it fails closed the moment it notices.
-    const d = await startReplica(db.url, masterKey, ['--failure-limit', '1000000', '--cluster-grace-ms', '0']);
+  it('a replica (two workers) whose LISTEN connection is cut refuses protected requests until caught up, and never admits a revoked credential', async () => {
+    // Grace 0: it fails closed the moment it notices. Two workers: they fail closed with it.
+    const d = await startReplica(db.url, masterKey, [
+      '--failure-limit',
+      '1000000',
+      '--cluster-grace-ms',
+      '0',
+      '--workers',
+      '2',
+    ]);
     extra.push(d);
     const key = await newKey();
     expect((await call(model(d), { headers: bearer(key.key) })).status).toBe(200);
