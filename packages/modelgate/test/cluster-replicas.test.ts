@@ -239,6 +239,57 @@ describe('three replicas on one PostgreSQL database', () => {
     }
   });
 
+  /** TorchServe's token API on A: renews a node key with the API key; the new key and the answer's headers. */
+  const renewOnA = async (type: 'management' | 'inference') => {
+    const res = await fetch(`${a.proc.urls.management}/token?type=${type}`, {
+      method: 'POST',
+      headers: bearer(a.keys().api),
+    });
+    return { status: res.status, headers: res.headers, key: ((await res.json()) as { key: string }).key };
+  };
+
+  it('one set of node keys: every replica writes the same key_file.json and accepts the same keys', async () => {
+    expect(b.keys()).toEqual(a.keys());
+    expect(c.keys()).toEqual(a.keys());
+    for (const r of [a, b, c]) {
+      expect((await manageOn(r, a.keys().management, 'GET', '/deployments')).status).toBe(200);
+      expect((await call(model(r), { headers: bearer(a.keys().inference) })).status).toBe(200);
+    }
+  });
+
+  it('renewing the inference key on A: B and C refuse the old one and admit the new one on return', async () => {
+    for (let round = 0; round < 3; round++) {
+      const old = a.keys().inference;
+      let renewed = '';
+      expectNoStale(
+        await revokeWhileHammered(old, async () => {
+          const res = await renewOnA('inference');
+          renewed = res.key;
+          return res;
+        }),
+      );
+      for (const r of others) {
+        expect((await call(model(r), { headers: bearer(renewed) })).status).toBe(200);
+        expect(r.keys().inference).toBe(renewed);
+      }
+    }
+  });
+
+  it('renewing the management key on A: on return B and C refuse the old one, accept the new one, and their key files hold it', async () => {
+    for (let round = 0; round < 3; round++) {
+      const old = mk;
+      const res = await renewOnA('management');
+      expect(res.status).toBe(200);
+      expect(res.headers.get(UNACKNOWLEDGED_HEADER)).toBeNull();
+      for (const r of [a, ...others]) {
+        expect((await manageOn(r, old, 'GET', '/deployments')).status).toBe(401);
+        expect((await manageOn(r, res.key, 'GET', '/deployments')).status).toBe(200);
+        expect(r.keys().management).toBe(res.key);
+      }
+      mk = res.key;
+    }
+  });
+
   it('a replica that does not acknowledge in time is named in the response and the audit log, dropped, and rejoins once caught up', async () => {
     const key = await newKey();
     for (const r of others) expect((await call(model(r), { headers: bearer(key.key) })).status).toBe(200);

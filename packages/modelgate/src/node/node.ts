@@ -153,7 +153,14 @@ export async function startNode(
     });
 
     const clientAddress = createClientAddress(config.trusted_proxies);
-    const nodeKeys = setUpTokenAuthorization(config, log, addresses, options.clock);
+    const masterKey = loadMasterKey(config.data_dir, env);
+    const nodeKeys = await setUpTokenAuthorization(
+      config,
+      log,
+      addresses,
+      options.clock,
+      store.dialect === 'postgres' ? { store, masterKey, bus } : undefined,
+    );
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
     // One cap on scrypt work for the whole node, whichever listener asks for it; a failed check
@@ -184,7 +191,7 @@ export async function startNode(
     const control: ControlContext = {
       store,
       bus,
-      masterKey: loadMasterKey(config.data_dir, env),
+      masterKey,
       config,
       clock: options.clock,
     };
