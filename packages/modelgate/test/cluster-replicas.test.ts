@@ -34,7 +34,9 @@ describe('three replicas on one PostgreSQL database', () => {
     db = await createScratchDatabase();
     masterKey = randomBytes(32).toString('hex');
     up = await recordingUpstream('model');
-    const args = ['--failure-limit', '1000000'];
+    // A generous bound, so a replica slowed by a loaded machine is not named; the SIGSTOP test
+    // waits it out once.
+    const args = ['--failure-limit', '1000000', '--cluster-ack-timeout-ms', '3000'];
     // Started one after another: the first migrates an empty database.
     a = await startReplica(db.url, masterKey, args);
     [b, c] = await Promise.all([startReplica(db.url, masterKey, args), startReplica(db.url, masterKey, args)]);
