@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNACKNOWLEDGED_HEADER } from '../src/controlplane/api/replica-report.js';
-import { hammer, manageOn, type Replica, type Shot, sleep, startReplica } from './helpers/cluster.js';
+import { hammer, hammerOn, manageOn, type Replica, type Shot, sleep, startReplica } from './helpers/cluster.js';
 import { call } from './helpers/http.js';
 import { createScratchDatabase } from './helpers/postgres.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
@@ -16,8 +16,10 @@ import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
 /** Rounds per kind of change. */
 const ROUNDS = 6;
-/** How long B and C are hammered after A's call returned. */
+/** How long B and C are hammered after A's call returned, at least. */
 const AFTER_MS = 300;
+/** Requests sent after the return, at least (however long a loaded machine takes to send them). */
+const MIN_AFTER = 20;
 
 describe('three replicas on one PostgreSQL database', () => {
   let db: { url: string; drop(): Promise<void> };
@@ -105,15 +107,14 @@ describe('three replicas on one PostgreSQL database', () => {
     expect(res.status).toBeLessThan(300);
     // Every live replica acknowledged: none is named.
     expect(res.headers.get(UNACKNOWLEDGED_HEADER)).toBeNull();
-    await sleep(AFTER_MS);
-    const all = await shots.stop();
+    const all = await hammerOn(shots, returned, { ms: AFTER_MS, count: MIN_AFTER });
     return { before: all.filter((s) => s.sent < returned), after: all.filter((s) => s.sent >= returned) };
   };
 
   const expectNoStale = ({ before, after }: { before: Shot[]; after: Shot[] }) => {
     // The hammer was admitted before the change (so it could have seen a stale answer)...
     expect(before.some((s) => s.status === 200)).toBe(true);
-    expect(after.length).toBeGreaterThan(10);
+    expect(after.length).toBeGreaterThanOrEqual(MIN_AFTER);
     // ...and not once after A's call returned, on either replica.
     expect(after.filter((s) => s.status === 200)).toEqual([]);
     expect(after.filter((s) => s.status === 0)).toEqual([]);
@@ -217,12 +218,11 @@ describe('three replicas on one PostgreSQL database', () => {
       const returned = performance.now();
       expect(made.status).toBe(201);
       expect(made.headers.get(UNACKNOWLEDGED_HEADER)).toBeNull();
-      await sleep(AFTER_MS);
-      const all = await shots.stop();
+      const all = await hammerOn(shots, returned, { ms: AFTER_MS, count: MIN_AFTER });
       // Unknown before (so the hammer could have seen a stale 404), served by both after.
       expect(all.some((s) => s.sent < returned && s.code === 'DEPLOYMENT_NOT_FOUND')).toBe(true);
       const after = all.filter((s) => s.sent >= returned);
-      expect(after.length).toBeGreaterThan(10);
+      expect(after.length).toBeGreaterThanOrEqual(MIN_AFTER);
       expect(after.filter((s) => s.status !== 200)).toEqual([]);
     }
   });
@@ -234,9 +234,8 @@ describe('three replicas on one PostgreSQL database', () => {
         others.map((r) => model(r)),
         bearer(key.key),
       );
-      await sleep(AFTER_MS);
-      const all = await shots.stop();
-      expect(all.length).toBeGreaterThan(10);
+      const all = await hammerOn(shots, 0, { ms: AFTER_MS, count: MIN_AFTER });
+      expect(all.length).toBeGreaterThanOrEqual(MIN_AFTER);
       expect(all.filter((s) => s.status !== 200)).toEqual([]);
     }
   });

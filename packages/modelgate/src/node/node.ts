@@ -323,8 +323,9 @@ async function joinCluster(
     log,
     ackTimeoutMs: config.cluster_ack_timeout_ms,
     graceMs: config.cluster_grace_ms,
-    onUnacknowledged: (late) => {
+    onUnacknowledged: (late, _seq, dropped) => {
       const requestId = reportUnacknowledged(late.map((r) => r.name)) ?? null;
+      if (!dropped) return;
       for (const replica of late) {
         audit.record({
           time: new Date().toISOString(),

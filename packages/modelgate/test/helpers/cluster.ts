@@ -63,7 +63,7 @@ export function hammer(
   urls: readonly string[],
   headers: Record<string, string>,
   options: { clients?: number; maxShots?: number } = {},
-): { stop(): Promise<Shot[]> } {
+): { readonly shots: readonly Shot[]; stop(): Promise<Shot[]> } {
   const shots: Shot[] = [];
   const maxShots = options.maxShots ?? 20_000;
   let stopped = false;
@@ -82,6 +82,7 @@ export function hammer(
   };
   const loops = Array.from({ length: options.clients ?? 4 }, loop);
   return {
+    shots,
     async stop() {
       stopped = true;
       await Promise.all(loops);
@@ -92,3 +93,17 @@ export function hammer(
 
 /** Waits `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Lets `running` go on for `ms`, and then until it has at least `count` answers to requests sent
+ * from `since` on (a loaded machine sends fewer per second), within 10 s; then stops it.
+ */
+export async function hammerOn(
+  running: ReturnType<typeof hammer>,
+  since: number,
+  options: { ms: number; count: number },
+): Promise<Shot[]> {
+  await sleep(options.ms);
+  for (let i = 0; i < 200 && running.shots.filter((s) => s.sent >= since).length < options.count; i++) await sleep(50);
+  return running.stop();
+}

@@ -43,8 +43,11 @@ export interface ReplicaSetOptions {
   readonly ackTimeoutMs: number;
   /** `cluster_grace_ms`. */
   readonly graceMs: number;
-  /** Told the replicas a change was not acknowledged by in time (already dropped), and the change's id. */
-  readonly onUnacknowledged?: (late: readonly ReplicaRef[], seq: number) => void;
+  /**
+   * Told the replicas whose acknowledgement of change `seq` was not heard in time, and whether
+   * they were dropped (not when this replica's own feed was down: it could not hear them).
+   */
+  readonly onUnacknowledged?: (late: readonly ReplicaRef[], seq: number, dropped: boolean) => void;
 }
 
 /**
@@ -82,6 +85,8 @@ export class ReplicaSet implements ClusterGate {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectMs = RECONNECT_MS;
+  /** How often the notification connection was lost: a wait that spans a loss heard nothing. */
+  private feedLosses = 0;
   private closed = false;
 
   private constructor(private readonly options: ReplicaSetOptions) {
@@ -122,6 +127,7 @@ export class ReplicaSet implements ClusterGate {
    */
   async waitForAcks(seq: number): Promise<void> {
     const acked = this.acksOf(seq);
+    const losses = this.feedLosses;
     let wake = (): void => {};
     this.waiters.set(seq, { acked, wake: () => wake() });
     try {
@@ -139,7 +145,15 @@ export class ReplicaSet implements ClusterGate {
         });
       }
       const late = pending();
-      if (late.length > 0) {
+      if (late.length > 0 && (this.feedLosses !== losses || this.troubles.has('feed'))) {
+        // Acknowledgements arrive on this replica's own LISTEN connection: while it was down
+        // their absence says nothing about the others, so none is dropped for it.
+        this.options.log.warn(
+          { replicas: late.map((r) => r.name), change: seq },
+          'acknowledgements could not be heard (this replica lost its change feed); no replica dropped',
+        );
+        this.options.onUnacknowledged?.(late, seq, false);
+      } else if (late.length > 0) {
         await dropReplicas(
           this.options.store,
           late.map((r) => r.id),
@@ -148,7 +162,7 @@ export class ReplicaSet implements ClusterGate {
           { replicas: late.map((r) => r.name), change: seq, ack_timeout_ms: this.options.ackTimeoutMs },
           'replicas did not acknowledge a change in time; dropped from the live set',
         );
-        this.options.onUnacknowledged?.(late, seq);
+        this.options.onUnacknowledged?.(late, seq, true);
       }
     } catch (err) {
       this.options.log.warn({ err: String(err), change: seq }, 'could not confirm that every replica applied a change');
@@ -211,6 +225,7 @@ export class ReplicaSet implements ClusterGate {
 
   private feedLost(err: unknown): void {
     this.listener = undefined;
+    this.feedLosses++;
     if (this.closed) return;
     this.trouble('feed', err);
     clearTimeout(this.reconnectTimer);
