@@ -360,13 +360,16 @@ describe('three replicas on one PostgreSQL database', () => {
         [`modelgate-listen:${d.name}`],
       );
       expect(cut.rows).toEqual([{ done: true }]);
-      // It notices and refuses: protected requests get 503 NOT_READY, readiness says why.
+      // It notices and refuses: protected requests get 503 NOT_READY, readiness says why, and
+      // its management API admits no credential either.
       for (let i = 0; i < 200 && refusals.length === 0; i++) {
         const res = await call(model(d), { headers: bearer(key.key) });
         if (res.status === 503) {
           refusals.push(res.json.error.code);
           const ready = await call(`${d.proc.urls.inference}/_health/ready`);
           refusals.push(`${ready.status} ${ready.json?.error?.message}`);
+          const managed = await manageOn(d, mk, 'GET', '/deployments');
+          refusals.push(`${managed.status} ${managed.body?.error?.code}`);
         } else await sleep(5);
       }
       // Revoked meanwhile, on A.
@@ -379,6 +382,8 @@ describe('three replicas on one PostgreSQL database', () => {
     expect(refusals[0]).toBe('NOT_READY');
     // Readiness may already be back if it caught up between the two requests.
     expect(refusals[1]).toMatch(/^(503 .*change-feed connection|200)/);
+    expect(refusals[2]).toMatch(/^(503 NOT_READY|200)/);
+    expect(refusals).toContain('503 NOT_READY');
     // It reconnects and catches up: ready again, the revoked key refused.
     let ready = 0;
     for (let i = 0; i < 100 && ready !== 200; i++) {

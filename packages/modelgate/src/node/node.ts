@@ -179,6 +179,7 @@ export async function startNode(
       : undefined;
     const auth = {
       enabled: nodeKeys !== undefined,
+      cluster: replicas,
       authenticate: nodeKeys
         ? throttledAuthenticator(
             createManagementAuthenticator({ nodeKeys, adminKeys, sessions, apiTokens: store, now: options.clock }),
