@@ -39,9 +39,12 @@ describe('three replicas on one PostgreSQL database', () => {
     // A generous bound, so a replica slowed by a loaded machine is not named; the SIGSTOP test
     // waits it out once.
     const args = ['--failure-limit', '1000000', '--cluster-ack-timeout-ms', '3000'];
-    // Started one after another: the first migrates an empty database.
-    a = await startReplica(db.url, masterKey, args);
-    [b, c] = await Promise.all([startReplica(db.url, masterKey, args), startReplica(db.url, masterKey, args)]);
+    // All three at once on an empty database: one migrates, and one set of node keys is made.
+    [a, b, c] = await Promise.all([
+      startReplica(db.url, masterKey, args),
+      startReplica(db.url, masterKey, args),
+      startReplica(db.url, masterKey, args),
+    ]);
     others = [b, c];
     mk = a.keys().management;
     const made = await manageOn(a, mk, 'POST', '/deployments', {
@@ -249,7 +252,7 @@ describe('three replicas on one PostgreSQL database', () => {
     return { status: res.status, headers: res.headers, key: ((await res.json()) as { key: string }).key };
   };
 
-  it('one set of node keys: every replica writes the same key_file.json and accepts the same keys', async () => {
+  it('one set of node keys (the three started at once on an empty database): every replica writes the same key_file.json and accepts the same keys', async () => {
     expect(b.keys()).toEqual(a.keys());
     expect(c.keys()).toEqual(a.keys());
     for (const r of [a, b, c]) {
