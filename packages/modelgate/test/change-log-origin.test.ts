@@ -57,7 +57,9 @@ function withDirectWriter(label: string, database: () => Promise<{ url: string; 
       const other = await openStore({ dataDir: node.node.config.data_dir, databaseUrl: db.url });
       return {
         node,
-        changeElsewhere: (name) => recordChange(other, TOPICS.deploymentChanged, name),
+        changeElsewhere: async (name) => {
+          await recordChange(other, TOPICS.deploymentChanged, name);
+        },
         async stop() {
           await other.close();
           await node.close();

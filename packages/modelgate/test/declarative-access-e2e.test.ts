@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForAudit } from './helpers/audit.js';
+import { manageAt } from './helpers/http.js';
 import type { TestNode } from './helpers/in-process-node.js';
 import { type NodeProcess, runCliToEnd, startNodeProcess } from './helpers/node-process.js';
 import { createScratchDatabase } from './helpers/postgres.js';
@@ -43,18 +44,8 @@ describe.each(BACKENDS)('apply / diff / export of groups and grants ($name)', (b
     return path;
   }
 
-  async function call(token: string, method: string, path: string, body?: unknown) {
-    const res = await fetch(`${node.urls.management}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
+  const call = (token: string, method: string, path: string, body?: unknown) =>
+    manageAt(node.urls.management, token, method, path, body);
 
   /** The deployment, the users' groups and grants: viewers see it, ml may also deploy it. */
   const fileLines = (withMlInfraGrant: boolean) => [

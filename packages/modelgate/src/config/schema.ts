@@ -57,6 +57,20 @@ export const CONFIG_SCHEMA = {
     default: '',
     description: 'Empty for embedded SQLite; `postgres://user@host:5432/db` for PostgreSQL.',
   },
+  cluster_ack_timeout_ms: {
+    type: 'number',
+    default: 1000,
+    min: 0,
+    description:
+      'PostgreSQL: how long a change waits for every live replica to apply it; one that has not is named (`X-Modelgate-Unacknowledged-Replicas`, audit log) and dropped from the live set.',
+  },
+  cluster_grace_ms: {
+    type: 'number',
+    default: 3000,
+    min: 0,
+    description:
+      'PostgreSQL: how long a replica that lost its change feed or heartbeat keeps admitting protected requests, then refuses them (503 `NOT_READY`) until caught up; 0 = at once.',
+  },
   redis_url: {
     type: 'string',
     default: '',

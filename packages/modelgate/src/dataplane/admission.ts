@@ -1,3 +1,4 @@
+import type { ClusterGate } from '../http/health.js';
 import type { RequestHead } from '../http/request-head.js';
 import { isBearerToken } from '../kernel/authorization-header.js';
 import { deny } from '../kernel/denial.js';
@@ -19,6 +20,8 @@ export interface AdmissionContext extends ThrottleStage {
   readonly baseDomain: string;
   /** The scheme callers use to reach this listener (the browser cookie's `Secure`). */
   readonly proto: 'http' | 'https';
+  /** A replica of a PostgreSQL cluster: no credential is admitted while it is not in step. */
+  readonly cluster?: ClusterGate | undefined;
 }
 
 /**
@@ -43,7 +46,7 @@ export function createAdmission(ctx: AdmissionContext) {
       if ('code' in routed) return routed;
       const closed = unavailable(routed.route);
       if (closed) return closed;
-      const credential = credentialOf(req, routed, ctx.verifiers);
+      const credential = credentialOf(req, routed, ctx.verifiers, ctx.cluster);
       if (credential instanceof CookieCredential) return admitCookie(req, routed, credential);
       if ('code' in credential) return credential;
       return throttled(credential, req, routed.route, routed.rest, ctx);

@@ -2,7 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createAccessLog } from '../http/access-log.js';
 import type { ClientAddress } from '../http/client-address.js';
-import { answerHealth, HEALTH_PREFIX, LIVE_PATH, READY_PATH, type Readiness } from '../http/health.js';
+import {
+  answerHealth,
+  type ClusterGate,
+  HEALTH_PREFIX,
+  LIVE_PATH,
+  READY_PATH,
+  type Readiness,
+} from '../http/health.js';
 import { requestIdOf } from '../http/request-id.js';
 import { sendError } from '../http/respond.js';
 import { deny } from '../kernel/denial.js';
@@ -66,6 +73,8 @@ export interface GatewayContext {
   readonly usage?: UsageRecorder;
   /** The last hour per deployment (the console's chart); see observe.ts. */
   readonly traffic?: TrafficRing;
+  /** A replica of a PostgreSQL cluster: protected requests are refused while it is not in step. */
+  readonly cluster?: ClusterGate;
 }
 
 /**

@@ -13,17 +13,33 @@ export interface Readiness {
 }
 
 /**
- * Readiness from a store ping, bounded in time so a hung database cannot hang the probe.
+ * Whether this replica of a PostgreSQL cluster is in step with the others (see
+ * `node/cluster/replica-set.ts`). The data plane refuses protected requests while it is not.
+ */
+export interface ClusterGate {
+  /** False while this replica may have missed a revoking change (past its grace): fail closed. */
+  ready(): boolean;
+  /** Why it is not in step (also during the grace), for `/_health/ready`; undefined when it is. */
+  reason(): string | undefined;
+}
+
+/**
+ * Readiness from a store ping, bounded in time so a hung database cannot hang the probe, and
+ * from the cluster gate when the node is a replica of a PostgreSQL cluster.
  */
 export function createReadiness(options: {
   ping: () => Promise<void>;
   isShuttingDown: () => boolean;
+  cluster?: ClusterGate;
   timeoutMs?: number;
 }): Readiness {
   const timeoutMs = options.timeoutMs ?? 2000;
   return {
     async check() {
       if (options.isShuttingDown()) return { ready: false, reason: 'shutting down' };
+      if (options.cluster && !options.cluster.ready()) {
+        return { ready: false, reason: options.cluster.reason() ?? 'behind the cluster' };
+      }
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('store ping timed out')), timeoutMs);

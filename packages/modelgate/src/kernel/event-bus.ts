@@ -9,6 +9,12 @@ export interface ChangeEvent {
   readonly topic: Topic;
   /** The id of the thing that changed (never a secret). `*` means "everything of this topic". */
   readonly subject: string;
+  /**
+   * The change-log id, set only by the process that recorded the change: a replica of a
+   * PostgreSQL cluster then waits until every live replica applied it (see `node/cluster/`).
+   * Never set on a change heard from the log or a notification.
+   */
+  readonly seq?: number;
 }
 
 /** Whether a value received from another process is a change event of a topic this build knows. */
@@ -20,7 +26,7 @@ export function isChangeEvent(value: unknown): value is ChangeEvent {
 /** A listener may return a promise (a reload, say); `publish` resolves once all have settled. */
 export type ChangeListener = (event: ChangeEvent) => void | Promise<void>;
 
-/** The invalidation bus. In-process here; PostgreSQL NOTIFY and Redis carry it across replicas. */
+/** The invalidation bus. In-process here; PostgreSQL NOTIFY and the change log carry it across replicas. */
 export interface EventBus {
   /** Delivers to every listener; resolves when their work is done, so a change made by this
    * process is in force before the API call that made it answers. Never rejects. */

@@ -25,6 +25,8 @@ export const TOPICS = {
   signingKeyRotated: 'signing_key.rotated',
   /** Subject: the revocation id. Every process reloads its JWT revocations and drops cached JWTs. */
   jwtRevoked: 'jwt.revoked',
+  /** Subject: the key renewed (`management`, `inference`). Replicas sharing the cluster's node keys reload them. */
+  nodeKeysRotated: 'node_keys.rotated',
 } as const;
 
 /** One of the {@link TOPICS}: the only topics a change can be announced or heard under. */

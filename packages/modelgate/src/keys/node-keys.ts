@@ -46,7 +46,24 @@ export class NodeKeys {
   private constructor(
     private readonly expirationMs: number,
     private readonly now: () => number,
+    file?: KeyFileContent,
   ) {
+    if (file) {
+      // Keys made elsewhere (the cluster's, from the store): verified by their hashes and expiries.
+      this.file = file;
+      this.state = {
+        management: {
+          hash: hashCredential(file.management.key),
+          expiresAt: Date.parse(file.management['expiration time']),
+        },
+        inference: {
+          hash: hashCredential(file.inference.key),
+          expiresAt: Date.parse(file.inference['expiration time']),
+        },
+        API: { hash: hashCredential(file.API.key) },
+      };
+      return;
+    }
     const management = this.fresh('management_key');
     const inference = this.fresh('inference_key');
     const api = generateCredential('token_api_key');
@@ -64,6 +81,17 @@ export class NodeKeys {
 
   static generate(options: { expirationMin: number; now?: () => number }): NodeKeys {
     return new NodeKeys(options.expirationMin * 60_000, options.now ?? Date.now);
+  }
+
+  /** Keys from a key file's content (a cluster's keys, read from the store). */
+  static fromFile(file: KeyFileContent, options: { expirationMin: number; now?: () => number }): NodeKeys {
+    return new NodeKeys(options.expirationMin * 60_000, options.now ?? Date.now, file);
+  }
+
+  /** The rotatable keys that have expired by now (a cluster renews them when a replica starts). */
+  expired(): RotatableKey[] {
+    const now = this.now();
+    return (['management', 'inference'] as const).filter((k) => (this.state[k].expiresAt ?? Infinity) <= now);
   }
 
   /** What the key file must contain now. */

@@ -107,12 +107,12 @@ export class SigningKeyRing {
       const made = await this.insertNew(tx);
       // Unreachable while the lock holds; never report a rotation that did not happen.
       if (made === undefined) throw new ModelgateError('WRITE_CONFLICT');
-      await recordChange(tx, TOPICS.signingKeyRotated, made);
-      return made;
+      const seq = await recordChange(tx, TOPICS.signingKeyRotated, made);
+      return { made, seq };
     });
     // This ring reloads through its own subscription.
-    await this.bus.publish({ topic: TOPICS.signingKeyRotated, subject: kid });
-    return kid;
+    await this.bus.publish({ topic: TOPICS.signingKeyRotated, subject: kid.made, seq: kid.seq });
+    return kid.made;
   }
 
   /** The key new tokens are signed with. */

@@ -23,7 +23,7 @@ import type { PlatformJwtVerifier } from '../dataplane/verifiers/platform-jwt.js
 import type { ClientAddress } from '../http/client-address.js';
 import { clientErrorHandler } from '../http/client-error.js';
 import type { CheckSlots } from '../http/expensive-check-limiter.js';
-import type { Readiness } from '../http/health.js';
+import type { ClusterGate, Readiness } from '../http/health.js';
 import { createListenerServer, type TlsFiles } from '../http/listen.js';
 import { useProxyProtocol } from '../http/proxy-protocol.js';
 import type { TrafficRing } from '../kernel/traffic-ring.js';
@@ -63,6 +63,11 @@ export interface DataPlaneDeps {
   readonly clock?: () => number;
   /** Where the gateway counts each deployment's last hour (the console's chart). */
   readonly traffic?: TrafficRing;
+  /**
+   * This replica's standing in its PostgreSQL cluster: while it is not ready, protected
+   * deployments answer 503 `NOT_READY` (fail closed). Undefined on a single node.
+   */
+  readonly cluster?: ClusterGate;
 }
 
 /** Credential kinds whose usage is counted per credential (`GET /api/v1/api-keys`, `GET /api/v1/tokens`). */
@@ -155,6 +160,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     metrics,
     usage,
     traffic: deps.traffic,
+    cluster: deps.cluster,
   });
   const listener = createListenerServer(deps.address, gateway.request, deps.tls);
   // In each worker too: node:cluster hands every worker accepted sockets, header unread.

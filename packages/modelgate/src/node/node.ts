@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { buildManagementApp } from '../controlplane/api/app.js';
 import { throttledAuthenticator } from '../controlplane/api/failure-throttling.js';
 import { browserGuardPolicy } from '../controlplane/api/origin-guard.js';
+import { reportUnacknowledged } from '../controlplane/api/replica-report.js';
 import { scheduleAuditRetention } from '../controlplane/audit/retention.js';
 import { AuditWriter } from '../controlplane/audit/writer.js';
 import { createManagementAuthenticator } from '../controlplane/authenticator.js';
@@ -17,7 +18,7 @@ import { createClientAddress } from '../http/client-address.js';
 import { clientErrorHandler } from '../http/client-error.js';
 import { ExpensiveCheckLimiter } from '../http/expensive-check-limiter.js';
 import { FailureThrottle } from '../http/failure-throttle.js';
-import { createReadiness } from '../http/health.js';
+import { type ClusterGate, createReadiness } from '../http/health.js';
 import { createListenerServer, formatHost, listen } from '../http/listen.js';
 import { useProxyProtocol } from '../http/proxy-protocol.js';
 import { createLocalBus, type EventBus } from '../kernel/event-bus.js';
@@ -27,9 +28,10 @@ import { AdminKeyVerifier } from '../keys/admin-keys.js';
 import type { NodeKeyService } from '../keys/node-key-service.js';
 import type { Logger } from '../log/logger.js';
 import { insertAuditRecords } from '../store/audit.js';
-import { followChangeLog } from '../store/change-log.js';
+import { type ChangeFollower, followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
 import { loadMasterKey } from '../store/secrets/master-key.js';
+import { ReplicaSet } from './cluster/replica-set.js';
 import { createDataPlane } from './data-plane.js';
 import { createMetricsRegistry, metricsHandler, NodeMetrics, registerAuditDropped } from './metrics.js';
 import { acquireStartLock } from './start-lock.js';
@@ -62,6 +64,8 @@ export interface RunningNode {
    * node passes the log level and TLS files on to its workers.
    */
   readonly reloaded?: (config: Config) => void;
+  /** This replica's standing in its PostgreSQL cluster; undefined on SQLite (one node). */
+  readonly cluster?: ClusterGate;
   /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -130,16 +134,34 @@ export async function startNode(
     cleanups.push(() => retention.stop());
 
     const bus = createLocalBus();
+    let replicas: ReplicaSet | undefined;
     const feed = await followChangeLog(store, bus, {
       intervalMs: CHANGE_POLL_MS,
       onError: (err) => log.warn({ err: String(err) }, 'change log poll failed'),
+      onApplied: (ids) => replicas?.applied(ids),
     });
     cleanups.push(() => feed.stop());
+    if (store.dialect === 'postgres') {
+      replicas = await joinCluster(config, log, store, bus, feed, audit);
+      const joined = replicas;
+      cleanups.push(() => joined.close());
+    }
 
-    const readiness = createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown });
+    const readiness = createReadiness({
+      ping: () => store.ping(),
+      isShuttingDown: () => shuttingDown,
+      cluster: replicas,
+    });
 
     const clientAddress = createClientAddress(config.trusted_proxies);
-    const nodeKeys = setUpTokenAuthorization(config, log, addresses, options.clock);
+    const masterKey = loadMasterKey(config.data_dir, env);
+    const nodeKeys = await setUpTokenAuthorization(
+      config,
+      log,
+      addresses,
+      options.clock,
+      store.dialect === 'postgres' ? { store, masterKey, bus } : undefined,
+    );
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
     // One cap on scrypt work for the whole node, whichever listener asks for it; a failed check
@@ -158,6 +180,7 @@ export async function startNode(
       : undefined;
     const auth = {
       enabled: nodeKeys !== undefined,
+      cluster: replicas,
       authenticate: nodeKeys
         ? throttledAuthenticator(
             createManagementAuthenticator({ nodeKeys, adminKeys, sessions, apiTokens: store, now: options.clock }),
@@ -170,7 +193,7 @@ export async function startNode(
     const control: ControlContext = {
       store,
       bus,
-      masterKey: loadMasterKey(config.data_dir, env),
+      masterKey,
       config,
       clock: options.clock,
     };
@@ -198,6 +221,7 @@ export async function startNode(
             registry: metrics.registry,
             clock: options.clock,
             traffic,
+            cluster: replicas,
           })
         : undefined;
     if (dataPlane) cleanups.push(() => dataPlane.close());
@@ -261,6 +285,7 @@ export async function startNode(
       passwordChecks,
       servers,
       metrics,
+      cluster: replicas,
       close() {
         closing ??= (async () => {
           shuttingDown = true;
@@ -282,6 +307,52 @@ export async function startNode(
     servers.push(server);
     return port;
   }
+}
+
+/**
+ * Joins the PostgreSQL cluster: listens for changes, registers this replica, and makes every
+ * change this process records wait for the live replicas' acknowledgements (see `ReplicaSet`).
+ * A replica that did not acknowledge is named in the response and recorded in the audit log.
+ */
+async function joinCluster(
+  config: Config,
+  log: Logger,
+  store: Store,
+  bus: EventBus,
+  feed: ChangeFollower,
+  audit: AuditWriter,
+): Promise<ReplicaSet> {
+  const replicas: ReplicaSet = await ReplicaSet.start({
+    store,
+    databaseUrl: config.database_url,
+    follower: feed,
+    log,
+    ackTimeoutMs: config.cluster_ack_timeout_ms,
+    graceMs: config.cluster_grace_ms,
+    onUnacknowledged: (late, _seq, dropped) => {
+      const requestId = reportUnacknowledged(late.map((r) => r.name)) ?? null;
+      if (!dropped) return;
+      for (const replica of late) {
+        audit.record({
+          time: new Date().toISOString(),
+          actor: replicas.self.name,
+          actor_kind: 'replica',
+          action: 'replica.drop',
+          target_kind: 'replica',
+          target_name: replica.name,
+          outcome: 'allowed',
+          status: 200,
+          code: null,
+          request_id: requestId,
+          client_address: null,
+          listener: 'management',
+        });
+      }
+    },
+  });
+  // Only changes this process recorded carry a seq; those heard from others are not re-awaited.
+  bus.subscribe((event) => (event.seq === undefined ? undefined : replicas.waitForAcks(event.seq)));
+  return replicas;
 }
 
 /** A failure throttle with the configured limit and window (one per listener: their keys differ). */

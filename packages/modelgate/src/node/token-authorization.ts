@@ -1,22 +1,27 @@
 import { resolve } from 'node:path';
 import { isLoopbackHost, type ListenAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
+import type { EventBus } from '../kernel/event-bus.js';
 import { removeKeyFile } from '../keys/node-key-file.js';
 import { NodeKeyService } from '../keys/node-key-service.js';
 import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/database.js';
 
 /**
  * TorchServe's start-up step: with token authorization on (the default), generate the node keys
- * and write `key_file.json`; with it off, make sure no stale key file suggests otherwise and
+ * (in PostgreSQL mode: take the cluster's, see `NodeKeyService.startShared`) and write
+ * `key_file.json`; with it off, make sure no stale key file suggests otherwise and
  * warn loudly, naming any listener reachable beyond this machine.
  */
-export function setUpTokenAuthorization(
+export async function setUpTokenAuthorization(
   config: Config,
   log: Logger,
   addresses: Readonly<Record<string, ListenAddress>>,
   /** The node's clock (epoch ms) the keys expire by; default `Date.now`. */
   clock?: () => number,
-): NodeKeyService | undefined {
+  /** In PostgreSQL mode: the store the cluster's one set of keys is kept in, sealed. */
+  cluster?: { readonly store: Store; readonly masterKey: Buffer; readonly bus: EventBus },
+): Promise<NodeKeyService | undefined> {
   const path = resolve(config.key_file);
   if (config.disable_token_authorization) {
     removeKeyFile(path);
@@ -29,7 +34,10 @@ export function setUpTokenAuthorization(
     );
     return undefined;
   }
-  const service = NodeKeyService.start({ path, expirationMin: config.token_expiration_min, now: clock });
-  log.info({ key_file: path }, 'Token Authorization Enabled');
+  const options = { path, expirationMin: config.token_expiration_min, now: clock };
+  const service = cluster
+    ? await NodeKeyService.startShared({ ...options, ...cluster })
+    : NodeKeyService.start(options);
+  log.info({ key_file: path, shared: cluster !== undefined }, 'Token Authorization Enabled');
   return service;
 }

@@ -26,6 +26,8 @@ export interface Database {
   jwt_revocations: JwtRevocationsTable;
   api_tokens: ApiTokensTable;
   credential_usage: CredentialUsageTable;
+  replicas: ReplicasTable;
+  cluster_node_keys: ClusterNodeKeysTable;
 }
 
 export interface InfrastructuresTable {
@@ -257,4 +259,27 @@ export interface CredentialUsageTable {
   requests: number | string;
   /** ISO-8601 UTC. */
   last_used_at: string;
+}
+
+/** A replica of a PostgreSQL cluster (see `store/replicas.ts`). */
+export interface ReplicasTable {
+  /** The replica's `Store.origin`. */
+  id: string;
+  /** `host-pid`, what responses, logs and the audit log name it by. */
+  name: string;
+  /** ISO-8601 UTC. */
+  started_at: string;
+  /** Epoch ms by the database's clock; a string from PostgreSQL (bigint). */
+  heartbeat_ms: number | string;
+  /** ISO-8601 UTC when a writer dropped it from the live set; null while live. */
+  dropped_at: string | null;
+}
+
+/** The cluster's one set of node keys (one row, id `node`), sealed with the master key. */
+export interface ClusterNodeKeysTable {
+  id: string;
+  /** The key file's content, sealed (`store/secrets/seal.ts`, context `cluster_node_keys`). */
+  sealed: string;
+  /** ISO-8601 UTC. */
+  updated_at: string;
 }

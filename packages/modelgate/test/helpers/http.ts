@@ -144,3 +144,26 @@ export function call(
     req.end(options.body);
   });
 }
+
+/**
+ * Calls `<management>/api/v1<path>` with a bearer credential (none when undefined) and a JSON
+ * body; the answer's body parsed, its headers kept.
+ */
+export async function manageAt(
+  management: string,
+  token: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${management}/api/v1${path}`, {
+    method,
+    headers: {
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+}

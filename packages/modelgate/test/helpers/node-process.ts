@@ -75,6 +75,10 @@ export function runCli(
   const exited = new Promise<number | string>((res) => {
     child.on('exit', (code, signal) => res(code ?? signal ?? -1));
   });
+  // After the exit, once its output is all read (a failure's last lines come after 'exit').
+  const closed = new Promise<number | string>((res) => {
+    child.on('close', (code, signal) => res(code ?? signal ?? -1));
+  });
   return {
     child,
     cwd,
@@ -96,10 +100,10 @@ export function runCli(
           },
         };
         waiters.push(waiter);
-        exited.then(() => {
+        closed.then((status) => {
           if (waiters.includes(waiter)) {
             clearTimeout(timer);
-            rej(new Error(`process exited while waiting for ${pattern}; output:\n${lines.join('\n')}`));
+            rej(new Error(`process exited (${status}) while waiting for ${pattern}; output:\n${lines.join('\n')}`));
           }
         });
       });

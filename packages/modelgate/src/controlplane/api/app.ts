@@ -25,6 +25,7 @@ import { RouteMethods } from './method-not-allowed.js';
 import { documentErrors, SWAGGER_OPTIONS } from './openapi.js';
 import { type BrowserGuardPolicy, installBrowserGuard } from './origin-guard.js';
 import { API_PREFIX } from './prefix.js';
+import { installReplicaReport } from './replica-report.js';
 import { installRequestLog } from './request-log.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { AUDIT_SCHEMAS, auditRoutes } from './routes/audit.js';
@@ -159,6 +160,7 @@ export async function buildManagementApp(
   installBrowserGuard(app, ctx.guard);
   installAuthentication(app, ctx.auth);
   installAuditLog(app, ctx.audit, clientOf);
+  installReplicaReport(app);
 
   await app.register(swagger, SWAGGER_OPTIONS);
   await app.register(healthRoutes, { readiness: ctx.readiness });

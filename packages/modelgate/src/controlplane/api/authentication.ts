@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ClusterGate } from '../../http/health.js';
 import { bearerChallenge, type Denial, denialCode, deny, isDenial } from '../../kernel/denial.js';
 import { ModelgateError } from '../../kernel/errors.js';
 import { ANONYMOUS, type Principal } from '../../kernel/principal.js';
@@ -22,6 +23,11 @@ export interface ManagementAuth {
   /** False when token authorization is disabled: every request is anonymous and allowed. */
   readonly enabled: boolean;
   readonly authenticate: ManagementAuthenticator;
+  /**
+   * A replica of a PostgreSQL cluster: while it may have missed a revoking change (past its
+   * grace), no credential is admitted here either (503 `NOT_READY`, fail closed).
+   */
+  readonly cluster?: ClusterGate;
 }
 
 /**
@@ -41,6 +47,7 @@ export function installAuthentication(app: FastifyInstance, auth: ManagementAuth
       req.principal = ANONYMOUS;
       return;
     }
+    if (auth.cluster?.ready() === false) throw new ModelgateError('NOT_READY', auth.cluster.reason());
     const result = await auth.authenticate(req.raw);
     if (isDenial(result)) throw denialError(result);
     // Set before the route check too, so the audit log names who was refused.

@@ -24,11 +24,13 @@ export function nowMs(ctx: Pick<ControlContext, 'clock'>): number {
 
 /**
  * Announces a revoking change: to this process at once (the next request sees it) and, through
- * the store's change log, to every other process within one poll.
+ * the store's change log, to every other process (at commit by PostgreSQL NOTIFY, else within
+ * one poll). The event carries the change-log id, so a replica of a PostgreSQL cluster waits for
+ * the others to apply it before the call returns.
  */
 export async function announce(ctx: ControlContext, topic: Topic, subject: string): Promise<void> {
-  await recordChange(ctx.store, topic, subject);
-  await ctx.bus.publish({ topic, subject });
+  const seq = await recordChange(ctx.store, topic, subject);
+  await ctx.bus.publish({ topic, subject, seq });
 }
 
 export function nowIso(): string {

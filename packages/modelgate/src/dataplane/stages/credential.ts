@@ -1,3 +1,4 @@
+import type { ClusterGate } from '../../http/health.js';
 import type { RequestHead } from '../../http/request-head.js';
 import { authorizationHeaderCount } from '../../kernel/authorization-header.js';
 import { deny, isDenial } from '../../kernel/denial.js';
@@ -41,6 +42,8 @@ export function credentialOf(
   req: RequestHead,
   routed: Routed,
   verifiers: DataPlaneVerifiers,
+  /** A cluster replica's standing (issue 20): out of step, it admits no credential (fails closed). */
+  cluster?: ClusterGate,
 ): Verification | CookieCredential | Refusal {
   const authorizations = authorizationHeaderCount(req.rawHeaders);
   if (authorizations > 1) {
@@ -48,6 +51,8 @@ export function credentialOf(
   }
   const snapshot = routed.route.snapshot;
   if (!requiresCredential(snapshot, verifiers)) return ANONYMOUS;
+  // A replica that may have missed a revocation admits no credential.
+  if (cluster?.ready() === false) return { code: 'NOT_READY', message: cluster.reason(), deployment: snapshot.name };
   if (authorizations > 0) return authenticateDeploymentRequest(req, snapshot, verifiers);
   const cookie = readCredentialCookie(req.headers.cookie);
   const verification =

@@ -10,7 +10,7 @@ import type { AuditRecord } from '../../store/audit-record.js';
 import type { MetricsJson } from '../metrics.js';
 import { type RunningNode, startNode } from '../node.js';
 import { Channel, type Handlers } from './channel.js';
-import type { Reloaded, Welcome } from './worker.js';
+import type { ClusterState, Reloaded, Welcome } from './worker.js';
 
 /**
  * The primary of a multi-process node (`workers` > 1): it runs everything that must be one per
@@ -53,6 +53,20 @@ export async function startCluster(
     return lists.filter((list): list is MetricsJson => list !== null);
   });
 
+  // A replica of a PostgreSQL cluster: its standing (ready or not, and why) is the primary's,
+  // passed on to the workers when it changes, so they fail closed with it.
+  const clusterState = (): ClusterState | null =>
+    node.cluster ? { ready: node.cluster.ready(), reason: node.cluster.reason() ?? null } : null;
+  let lastCluster = JSON.stringify(clusterState());
+  const clusterWatch = node.cluster
+    ? setInterval(() => {
+        const now = JSON.stringify(clusterState());
+        if (now === lastCluster) return;
+        lastCluster = now;
+        void broadcast('cluster', JSON.parse(now));
+      }, CLUSTER_WATCH_MS).unref()
+    : undefined;
+
   const shared = nodeWideState({ throttle, slots: node.passwordChecks, audit: node.audit, broadcast });
 
   const fork = (): { worker: Worker; listening: Promise<number> } => {
@@ -60,7 +74,7 @@ export async function startCluster(
     const channel: Channel = new Channel(worker, {
       hello: (): Welcome => {
         members.add(channel);
-        return { nodeKeys: node.nodeKeys?.verificationState ?? null };
+        return { nodeKeys: node.nodeKeys?.verificationState ?? null, cluster: clusterState() };
       },
       ...shared,
     });
@@ -121,6 +135,7 @@ export async function startCluster(
     close() {
       stopping ??= (async () => {
         closing = true;
+        clearInterval(clusterWatch);
         // Each worker drains its in-flight requests, then is let go.
         await Promise.all(
           [...links].map(async ([worker, link]) => {
@@ -145,6 +160,9 @@ function unslotted(payload: unknown): [client: string, failed: boolean] {
   }
   return [String(payload), false];
 }
+
+/** How often the primary looks whether its cluster standing changed (a grace ends on its own). */
+const CLUSTER_WATCH_MS = 100;
 
 /** How long a scrape waits for a worker's metrics; a worker that does not answer is left out. */
 const METRICS_TIMEOUT_MS = 5_000;

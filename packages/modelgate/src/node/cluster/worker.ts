@@ -5,7 +5,7 @@ import { dataPlaneRecorder } from '../../dataplane/audit-refusals.js';
 import { startPlatformJwt } from '../../dataplane/verifiers/platform-jwt-setup.js';
 import { createClientAddress } from '../../http/client-address.js';
 import type { CheckDecision, CheckSlots } from '../../http/expensive-check-limiter.js';
-import { createReadiness } from '../../http/health.js';
+import { type ClusterGate, createReadiness } from '../../http/health.js';
 import { listen } from '../../http/listen.js';
 import { createLocalBus, isChangeEvent } from '../../kernel/event-bus.js';
 import { NodeKeyReplica, type NodeKeyState } from '../../keys/node-keys.js';
@@ -27,9 +27,17 @@ export interface Reloaded {
   readonly private_key_file: string;
 }
 
+/** A replica's standing in its PostgreSQL cluster, as the primary passes it on. */
+export interface ClusterState {
+  readonly ready: boolean;
+  readonly reason: string | null;
+}
+
 /** What the primary answers to a worker's `hello`. */
 export interface Welcome {
   readonly nodeKeys: NodeKeyState | null;
+  /** Null when the node is not a replica of a PostgreSQL cluster. */
+  readonly cluster: ClusterState | null;
 }
 
 /**
@@ -49,6 +57,7 @@ export async function runWorker(
   let replica: NodeKeyReplica | undefined;
   let plane: DataPlane | undefined;
   let shuttingDown = false;
+  let cluster: ClusterState | null = null;
   // This worker's process and data-plane metrics; the primary adds every worker's up per scrape.
   const registry = createMetricsRegistry();
   const primary: Channel = new Channel(process as unknown as Endpoint, {
@@ -70,6 +79,9 @@ export async function runWorker(
       } catch (err) {
         log.error({ err: (err as Error).message }, 'reload: TLS certificate and key kept as they were');
       }
+    },
+    cluster: (state) => {
+      cluster = state as ClusterState;
     },
     metrics: () => registry.getMetricsAsJSON(),
     shutdown: async () => {
@@ -96,6 +108,10 @@ export async function runWorker(
   const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database_url });
   const welcome = await primary.call<Welcome>('hello');
   if (welcome.nodeKeys) replica = new NodeKeyReplica(welcome.nodeKeys);
+  cluster = welcome.cluster;
+  const gate: ClusterGate | undefined = cluster
+    ? { ready: () => cluster?.ready !== false, reason: () => cluster?.reason ?? undefined }
+    : undefined;
   const control: ControlContext = { store, bus, masterKey: loadMasterKey(config.data_dir, env), config };
   const address = parseAddress(config.inference_address) as ListenAddress;
   // The primary created the first signing key before forking: this ring only loads the keys, and
@@ -107,7 +123,7 @@ export async function runWorker(
     config,
     log,
     control,
-    readiness: createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown }),
+    readiness: createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown, cluster: gate }),
     nodeKeys: replica,
     throttle,
     clientAddress,
@@ -118,6 +134,7 @@ export async function runWorker(
     address,
     tls: { certificateFile: config.certificate_file, privateKeyFile: config.private_key_file },
     registry,
+    cluster: gate,
   });
   await listen(plane.server, address, 'inference_address');
 }

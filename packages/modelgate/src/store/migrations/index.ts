@@ -10,6 +10,7 @@ import { apiTokens } from './0007_api_tokens.js';
 import { rotation } from './0008_rotation.js';
 import { credentialUsage } from './0009_credential_usage.js';
 import { oneCurrentSigningKey } from './0010_one_current_signing_key.js';
+import { replicas } from './0011_replicas.js';
 
 /** Every migration, in order. Names sort; never rename or edit a released one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -24,5 +25,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '0008_rotation': rotation,
     '0009_credential_usage': credentialUsage,
     '0010_one_current_signing_key': oneCurrentSigningKey,
+    '0011_replicas': replicas,
   };
 }
