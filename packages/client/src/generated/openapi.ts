@@ -138,7 +138,7 @@ export interface paths {
         head?: never;
         /**
          * Change a deployment (a new revision)
-         * @description `auth: null` returns to the version’s design-time settings.
+         * @description The auth settings named in `auth` change, the others keep their value (`oidc: null` removes the external issuer); `auth: null` returns to the version’s design-time settings.
          */
         patch: operations["updateDeployment"];
         trace?: never;
@@ -969,7 +969,7 @@ export interface components {
             forward_credential?: boolean;
             oidc?: components["schemas"]["OidcSettings"];
         };
-        /** @description Auth settings to set; what is left out takes its default. */
+        /** @description Auth settings to set: on creation what is left out takes its default; in a PATCH it keeps its current value. */
         AuthSettingsInput: {
             /** @description Accept API keys (Authorization: Bearer mgk_...) */
             api_keys?: boolean;

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import type { AuthSettings } from '../../kernel/auth-settings.js';
+import type { AuthSettingsPatch } from '../../kernel/auth-settings.js';
 import { ModelgateError } from '../../kernel/errors.js';
 import { ACCESS_VALUES } from '../../kernel/validation.js';
 import { type Access, type ApiOptions, apiCommand, apiPath, type DeploymentInfo, withClient } from '../client.js';
@@ -21,7 +21,7 @@ export interface UpdateRequest {
   upstream?: string;
   access?: Access;
   version?: string;
-  auth?: AuthSettings;
+  auth?: AuthSettingsPatch;
 }
 
 /** The one-line usage, for errors. */
@@ -30,8 +30,8 @@ export const UPDATE_USAGE =
 
 /**
  * `modelgate deployments update NAME ...`: changes a deployment through `PATCH`, which makes a new
- * revision. Auth flags change only the settings they name: the others are read from the
- * deployment first, then the whole set is sent as the deployment's override.
+ * revision. Auth flags change only the settings they name: the API merges them into the
+ * deployment's current settings, so the others (the external issuer's too) stay as they are.
  */
 export function registerDeploymentUpdate(deployments: Command): void {
   apiCommand(
@@ -53,10 +53,7 @@ export function registerDeploymentUpdate(deployments: Command): void {
       .option('--version <version>', 'deploy another version of the same service'),
   ).action((name: string, opts: UpdateOptions) =>
     withClient(opts, async (client, json) => {
-      const current = touchesAuth(opts)
-        ? await client.request<DeploymentInfo>('GET', apiPath('deployments', name))
-        : undefined;
-      const body = updateRequest(opts, current?.auth);
+      const body = updateRequest(opts);
       const info = await client.request<DeploymentInfo>('PATCH', apiPath('deployments', name), body);
       if (json) return printJson(info);
       printText(`Updated ${info.name}: revision ${info.revision} is live\n\n${renderDeployment(info)}`);
@@ -64,28 +61,18 @@ export function registerDeploymentUpdate(deployments: Command): void {
   );
 }
 
-function touchesAuth(opts: UpdateOptions): boolean {
-  return opts.basicSecret !== undefined || opts.apiKeys !== undefined || opts.forwardCredential !== undefined;
-}
-
-/**
- * Builds the PATCH body from the flags; `current` is the deployment's effective auth settings,
- * needed only when an auth flag is given. A usage error when nothing would change.
- */
-export function updateRequest(opts: UpdateOptions, current: AuthSettings | undefined): UpdateRequest {
+/** Builds the PATCH body from the flags: only what they name. A usage error when nothing would change. */
+export function updateRequest(opts: UpdateOptions): UpdateRequest {
   const body: UpdateRequest = {};
   if (opts.upstream !== undefined) body.upstream = opts.upstream;
   if (opts.access !== undefined) body.access = opts.access;
   if (opts.version !== undefined) body.version = opts.version;
-  if (current && touchesAuth(opts)) {
-    body.auth = {
-      basic_secret: opts.basicSecret === undefined ? current.basic_secret : opts.basicSecret || null,
-      api_keys: opts.apiKeys === undefined ? current.api_keys : opts.apiKeys === 'on',
-      forward_credential:
-        opts.forwardCredential === undefined ? current.forward_credential : opts.forwardCredential === 'on',
-    };
-  }
-  if (Object.keys(body).length === 0 && !touchesAuth(opts)) {
+  const auth: { -readonly [K in keyof AuthSettingsPatch]: AuthSettingsPatch[K] } = {};
+  if (opts.basicSecret !== undefined) auth.basic_secret = opts.basicSecret || null;
+  if (opts.apiKeys !== undefined) auth.api_keys = opts.apiKeys === 'on';
+  if (opts.forwardCredential !== undefined) auth.forward_credential = opts.forwardCredential === 'on';
+  if (Object.keys(auth).length > 0) body.auth = auth;
+  if (Object.keys(body).length === 0) {
     throw new ModelgateError('CLI_USAGE', `nothing to change; usage: ${UPDATE_USAGE}`);
   }
   return body;
