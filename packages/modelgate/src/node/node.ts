@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -28,7 +29,7 @@ import type { Logger } from '../log/logger.js';
 import { insertAuditRecords } from '../store/audit.js';
 import { followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
-import { loadMasterKey } from '../store/secrets/master-key.js';
+import { openMasterKey } from '../store/secrets/master-key.js';
 import { createDataPlane } from './data-plane.js';
 import { createMetricsRegistry, metricsHandler, NodeMetrics, registerAuditDropped } from './metrics.js';
 import { acquireStartLock } from './start-lock.js';
@@ -109,6 +110,7 @@ export async function startNode(
   const cleanups: (() => Promise<void> | void)[] = [];
   const servers: Server[] = [];
   let shuttingDown = false;
+  let createdMasterKey: string | undefined;
 
   try {
     // First: a second node in this directory must not touch the first one's key file or store.
@@ -166,10 +168,12 @@ export async function startNode(
         : async () => ANONYMOUS,
     };
 
+    const masterKey = openMasterKey(config.data_dir, env);
+    createdMasterKey = masterKey.created;
     const control: ControlContext = {
       store,
       bus,
-      masterKey: loadMasterKey(config.data_dir, env),
+      masterKey: masterKey.key,
       config,
       clock: options.clock,
     };
@@ -269,6 +273,9 @@ export async function startNode(
   } catch (err) {
     await drain(servers, 0);
     await runCleanups(cleanups);
+    // A key made by a start that failed seals nothing yet: keeping it would make the next start
+    // fail the same way (or, on a shared store, quietly diverge from the other replicas' key).
+    if (createdMasterKey) rmSync(createdMasterKey, { force: true });
     throw err;
   }
 
