@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envWarnings } from '../src/config/env-warnings.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { type NodeProcess, runCliToEnd, startNodeProcess, tempDir } from './helpers/node-process.js';
+import { README } from './helpers/readme.js';
 
 /**
  * Issue 22, item 8: the small places where a newcomer stopped. Each is checked the way a user
@@ -99,5 +100,38 @@ describe('CLI flags', () => {
     const r = await cli(['tokens', 'roll', 'x', '--grace', '1']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Expected a duration with its unit');
+  });
+});
+
+describe('README tables', () => {
+  /** Every table in the README: its lines, from the header row to the last row. */
+  function tables(): string[][] {
+    const out: string[][] = [];
+    let current: string[] | undefined;
+    let fenced = false;
+    for (const line of README.split('\n')) {
+      if (line.startsWith('```')) fenced = !fenced;
+      if (!fenced && line.startsWith('|')) (current ??= []).push(line);
+      else if (current) {
+        out.push(current);
+        current = undefined;
+      }
+    }
+    return out;
+  }
+
+  it('each table has one header: no two tables fused, no separator row in the middle', () => {
+    for (const table of tables()) {
+      const separators = table.filter((l) => /^\|[\s|:-]+\|$/.test(l)).map((l) => table.indexOf(l));
+      expect(separators, table[0]).toEqual([1]);
+    }
+  });
+
+  it('each command appears in one row of the CLI table', () => {
+    const section = README.slice(README.indexOf('## CLI'), README.indexOf('### Login and contexts'));
+    const rows = section.split('\n').filter((l) => l.startsWith('| `modelgate'));
+    expect(rows.length).toBeGreaterThan(20);
+    expect(new Set(rows.map((r) => r.split(' | ')[0]?.trim())).size).toBe(rows.length);
+    expect(section.match(/^\| command /gm)).toHaveLength(1);
   });
 });

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, type NodeProcess, startNodeProcess } from './helpers/node-process.js';
 import { type Step, shellBlock } from './helpers/readme.js';
@@ -25,6 +26,8 @@ function steps(lines: string[]): Step[] {
   }
   return out;
 }
+
+const REPO = join(import.meta.dirname, '../../..');
 
 let node: NodeProcess;
 beforeAll(async () => {
@@ -68,5 +71,17 @@ describe('README quick start', () => {
         }
       }
     });
+  });
+});
+
+describe('after the quick start', () => {
+  it('examples/deployments.yaml applies on the same node (the quick start names nothing it declares)', () => {
+    const run = spawnSync(process.execPath, [BIN, 'apply', '-f', join(REPO, 'examples/deployments.yaml')], {
+      cwd: node.cwd,
+      env: { ...process.env, MODELGATE_ENDPOINT: node.urls.management, SENTIMENT_PASSWORD: 'example-password' },
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain('+ create deployment sentiment');
   });
 });
