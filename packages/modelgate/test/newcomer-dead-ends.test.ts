@@ -96,6 +96,26 @@ describe('CLI flags', () => {
     }
   });
 
+  it('users create --admin makes a global admin; a second one joins the same group', async () => {
+    const pw = { stdin: 'a passphrase long enough' };
+    const cliIn = (args: string[]) =>
+      runCliToEnd([...args, '--endpoint', node.urls.management], { cwd: node.cwd, ...pw });
+    const first = await cliIn(['users', 'create', 'root-one', '--admin']);
+    expect(first.code, first.all).toBe(0);
+    expect(first.stdout).toContain('Created user root-one in admins');
+    expect((await cliIn(['users', 'create', 'root-two', '--admin'])).code).toBe(0);
+    const group = JSON.parse((await cli(['groups', 'show', 'admins', '-o', 'json'])).stdout);
+    expect(group.privileges).toEqual(['admin']);
+    expect(group.members.sort()).toEqual(['root-one', 'root-two']);
+    // The session of a user made so may create tokens (the management key may not: USER_REQUIRED).
+    const session = (await cliIn(['sessions', 'create', '--username', 'root-one'])).stdout.trim();
+    const token = await runCliToEnd(['tokens', 'create', 'x', '--ops', '--endpoint', node.urls.management], {
+      cwd: node.cwd,
+      env: { MODELGATE_API_TOKEN: session },
+    });
+    expect(token.code, token.all).toBe(0);
+  });
+
   it('--grace 1 is refused: a duration needs its unit', async () => {
     const r = await cli(['tokens', 'roll', 'x', '--grace', '1']);
     expect(r.code).toBe(2);
