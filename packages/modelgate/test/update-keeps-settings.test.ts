@@ -84,6 +84,14 @@ describe('deployments update: each flag changes only what it names', () => {
     [['--api-keys', 'on'], { api_keys: true }, {}],
     [['--api-keys', 'off'], {}, {}],
     [['--forward-credential', 'off'], { forward_credential: false }, {}],
+    [['--oidc-issuer', 'https://idp2.example'], { oidc: { ...OIDC, issuer: 'https://idp2.example' } }, {}],
+    [['--oidc-audience', 'a', '--oidc-audience', 'b'], { oidc: { ...OIDC, audiences: ['a', 'b'] } }, {}],
+    [['--oidc-jwks-url', 'https://idp.example/k'], { oidc: { ...OIDC, jwks_url: 'https://idp.example/k' } }, {}],
+    [['--oidc-algorithm', 'ES256'], { oidc: { ...OIDC, algorithms: ['ES256'] } }, {}],
+    [['--oidc-required-claim', 'org=x'], { oidc: { ...OIDC, required_claims: { org: 'x' } } }, {}],
+    [['--oidc-required-scope', 'write'], { oidc: { ...OIDC, required_scopes: ['write'] } }, {}],
+    [['--oidc-clock-skew', '5'], { oidc: { ...OIDC, clock_skew_s: 5 } }, {}],
+    [['--no-oidc'], { oidc: undefined }, {}],
   ];
   for (const [flags, authChange, otherChange] of cases) {
     it(`${flags.join(' ')}`, async () => {
