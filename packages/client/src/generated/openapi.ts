@@ -946,6 +946,8 @@ export interface components {
             action: string;
             actor: string;
             actor_kind?: string;
+            /** @description The actor's name now, beside its id: a username, an API token's `name (owner)`, an admin key's description */
+            actor_name?: string | null;
             client_address?: string | null;
             code?: string | null;
             id: number;
