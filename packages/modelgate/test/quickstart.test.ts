@@ -20,16 +20,16 @@ afterAll(async () => {
   await node?.stop();
 });
 
-function run(lines: string[]) {
+async function run(lines: string[]) {
   const all = steps(lines);
-  const result = runSteps(all, { cwd: node.cwd, bin: BIN, urls: node.urls });
+  const result = await runSteps(all, { cwd: node.cwd, bin: BIN, urls: node.urls });
   expect(result.failures, result.stderr).toEqual([]);
   return { all, ...result };
 }
 
 describe('README quick start', () => {
-  it('"Try it" works verbatim against a running node', () => {
-    const { all } = run(shellBlock('## Try it', 'In a second terminal'));
+  it('"Try it" works verbatim against a running node', async () => {
+    const { all } = await run(shellBlock('## Try it', 'In a second terminal'));
     expect(all.length).toBeGreaterThan(10);
     expect(all.filter((s) => s.expect.length > 0).length).toBeGreaterThanOrEqual(7);
   });
@@ -46,8 +46,8 @@ describe('README quick start', () => {
 });
 
 describe('README API tokens', () => {
-  it("the first user's path runs as written: an admin, a session, a token by API and by CLI that opens demo", () => {
-    const { all } = run(shellBlock('## API tokens'));
+  it("the first user's path runs as written: an admin, a session, a token by API and by CLI that opens demo", async () => {
+    const { all } = await run(shellBlock('## API tokens'));
     expect(all.some((s) => s.command.includes('users create ada --admin'))).toBe(true);
     expect(all.filter((s) => s.expect.length > 0).length).toBeGreaterThanOrEqual(3);
   });

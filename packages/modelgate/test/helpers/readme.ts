@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -10,6 +10,8 @@ export const README = readFileSync(join(import.meta.dirname, '../../../../README
 export interface Step {
   command: string;
   expect: string[];
+  /** The comment on the command's own line, if any (`cmd   # what it does`). */
+  note?: string;
 }
 
 /** The lines of the first ```sh block after `heading` (and after `after`, when given). */
@@ -45,7 +47,12 @@ export function steps(lines: readonly string[]): Step[] {
       continue;
     }
     if (line.endsWith('\\')) pending = line;
-    else out.push({ command: line, expect: [] });
+    else {
+      // A comment after two spaces is the README's note on the command; `{...}` is its output.
+      const note = /\s{2,}# (.*)$/.exec(line)?.[1];
+      if (note === undefined) out.push({ command: line, expect: [] });
+      else out.push({ command: line, expect: note.startsWith('{') ? [note] : [], note });
+    }
   }
   return out;
 }
@@ -61,28 +68,60 @@ export interface BlockRun {
  * Runs README steps verbatim in one bash (`-e -o pipefail`), with only the default addresses
  * swapped for a test node's and `npx modelgate` for this build, and checks each expectation.
  */
-export function runSteps(
+export async function runSteps(
   all: readonly Step[],
-  options: { cwd: string; bin: string; urls: { inference: string; management: string }; env?: NodeJS.ProcessEnv },
-): BlockRun {
+  options: {
+    cwd: string;
+    bin: string;
+    urls: { inference: string; management: string; metrics?: string };
+    env?: NodeJS.ProcessEnv;
+    /**
+     * Run on after a failed command and report it, rather than stop (`bash -e`): a command may
+     * fail only where the README says so (`# → error [...]`, a note saying "exit 1"); one that
+     * never ends by itself (`--follow`) runs for 3 s.
+     */
+    checkStatus?: boolean;
+  },
+): Promise<BlockRun> {
   const marker = (i: number) => `@@step-${i}@@`;
   const script = all
     .map((s, i) => {
-      const command = s.command
+      let command = s.command
         .replaceAll('http://127.0.0.1:8080', options.urls.inference)
         .replaceAll('http://127.0.0.1:8081', options.urls.management)
+        .replaceAll('http://127.0.0.1:8082', options.urls.metrics ?? 'http://127.0.0.1:8082')
         .replaceAll('npx modelgate', `node ${options.bin}`);
-      return `echo '${marker(i)}'\n${command}`;
+      if (!options.checkStatus) return `echo '${marker(i)}'\n${command}`;
+      if (failsOnPurpose(s)) command = `${command.replace(/\s{2,}# .*$/, '')} 2>&1`;
+      if (/ --follow\b/.test(command)) command = `timeout 3 ${command}`;
+      return `echo '${marker(i)}'\n${command}\necho "@@status-${i}=$?@@"`;
     })
     .join('\n');
-  const run = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', `${script}\necho '@@end@@'`], {
-    cwd: options.cwd,
-    env: { ...process.env, MODELGATE_ENDPOINT: options.urls.management, ...options.env },
-    encoding: 'utf8',
-    timeout: 60_000,
+  const flags = options.checkStatus ? ['-o', 'pipefail'] : ['-e', '-o', 'pipefail'];
+  // Asynchronous, so the test worker keeps answering its runner while the block runs.
+  const run = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
+    const child = spawn('bash', [...flags, '-c', `${script}\necho '@@end@@'`], {
+      cwd: options.cwd,
+      env: { ...process.env, MODELGATE_ENDPOINT: options.urls.management, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    const timer = setTimeout(() => child.kill(), 240_000);
+    child.on('close', () => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr });
+    });
   });
   const failures: string[] = [];
-  if (!run.stdout.includes('@@end@@')) failures.push(`the block stopped early:\n${run.stdout}\n${run.stderr}`);
+  if (!run.stdout.includes('@@end@@'))
+    failures.push(`the block stopped early:\n${run.stdout.slice(-2000)}\n${run.stderr.slice(-2000)}`);
   const outputs = all.map((_, i) => {
     const at = run.stdout.indexOf(marker(i));
     if (at < 0) return '';
@@ -91,6 +130,15 @@ export function runSteps(
   });
   all.forEach((step, i) => {
     const output = outputs[i] ?? '';
+    if (options.checkStatus) {
+      const status = Number(new RegExp(`@@status-${i}=(\\d+)@@`).exec(run.stdout)?.[1] ?? -1);
+      const allowed = failsOnPurpose(step)
+        ? status !== 0
+        : / --follow\b/.test(step.command)
+          ? status === 124
+          : status === 0;
+      if (!allowed) failures.push(`${step.command}\n  exit status ${status}\n  printed: ${output.slice(0, 400)}`);
+    }
     for (const expected of step.expect) {
       if (!meets(output, expected))
         failures.push(`${step.command}\n  expected: ${expected}\n  printed: ${output.slice(0, 400)}`);
@@ -115,4 +163,9 @@ function meets(output: string, expected: string): boolean {
     .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('.*');
   return new RegExp(pattern, 's').test(output);
+}
+
+/** A step the README says fails: its output is an error, or its note says it exits 1. */
+function failsOnPurpose(step: Step): boolean {
+  return step.expect.some((e) => e.startsWith('→ error')) || /exit 1/.test(step.note ?? '');
 }
