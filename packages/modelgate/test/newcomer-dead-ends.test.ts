@@ -131,8 +131,10 @@ describe('README tables', () => {
     let fenced = false;
     for (const line of README.split('\n')) {
       if (line.startsWith('```')) fenced = !fenced;
-      if (!fenced && line.startsWith('|')) (current ??= []).push(line);
-      else if (current) {
+      if (!fenced && line.startsWith('|')) {
+        current = current ?? [];
+        current.push(line);
+      } else if (current) {
         out.push(current);
         current = undefined;
       }
