@@ -119,6 +119,7 @@ const LIST_COMMANDS: [string[], (items: Record<string, unknown>[]) => void][] = 
   [['groups', 'list'], (items) => expect(items.map((i) => i.name)).toContain('g1')],
   [['infrastructures', 'list'], (items) => expect(items.map((i) => i.name)).toContain('default')],
   [['services', 'list'], (items) => expect(items.map((i) => i.name)).toContain('m1')],
+  [['services', 'versions', 'list', 'm1'], (items) => expect(items.map((i) => i.version)).toEqual(['1'])],
   [['grants', 'list', 'service', 'm1'], (items) => expect(items).toEqual([])],
   [['signing-keys', 'list'], (items) => expect(items[0]).toHaveProperty('kid')],
   [['tokens', 'list'], (items) => expect(items).toEqual([])],
@@ -150,7 +151,8 @@ describe('one JSON shape for lists: {"items":[...]}', () => {
       }
     });
     // admin-keys-list: above; contexts list (local, no endpoint): test/cli-login.test.ts.
-    const covered = [...LIST_COMMANDS.map(([args]) => args.slice(0, 2).join(' ')), 'admin-keys-list', 'contexts list'];
+    const words = (args: string[]) => args.slice(0, args.includes('list') ? args.indexOf('list') + 1 : 2).join(' ');
+    const covered = [...LIST_COMMANDS.map(([args]) => words(args)), 'admin-keys-list', 'contexts list'];
     for (const list of lists) expect(covered, `${list} needs a row in LIST_COMMANDS`).toContain(list);
   });
 });

@@ -36,7 +36,7 @@ describe('modelgate token renew', () => {
     expect(printed).toMatch(/^mgm_[0-9A-Za-z]+$/);
     expect(printed).not.toBe(old);
     expect(keyFile().management.key).toBe(printed);
-    expect(r.stdout).toContain('New management key, valid until');
+    expect(r.stderr).toContain('New management key, valid until');
     const whoami = `${node.urls.management}/api/v1/whoami`;
     expect(await status(whoami, printed!)).toBe(200);
     expect(await status(whoami, old)).toBe(401);

@@ -27,12 +27,12 @@ describe('tokens commands', () => {
   it('parseDuration reads 0, seconds and s/m/h/d units, and refuses anything else', () => {
     expect([
       parseDuration('0'),
-      parseDuration('90'),
+      parseDuration('90s'),
       parseDuration('30m'),
       parseDuration('24h'),
       parseDuration('7d'),
     ]).toEqual([0, 90, 1800, 86_400, 604_800]);
-    for (const bad of ['', '-1', '1.5h', '1w', 'h']) expect(() => parseDuration(bad), bad).toThrow(/duration/);
+    for (const bad of ['', '-1', '1.5h', '1w', 'h', '90']) expect(() => parseDuration(bad), bad).toThrow(/duration/);
   });
 
   it('api-keys roll prints a successor; the old key is listed as retiring', async () => {
@@ -58,8 +58,8 @@ describe('tokens commands', () => {
 
     const table = await cli(['tokens', 'create', 'reader', '--all-deployments'], { env });
     expect(table.code, table.all).toBe(0);
-    expect(table.stdout).toMatch(/^mgt_\w+\n/);
-    expect(table.stdout).toContain('endpoints:all');
+    expect(table.stdout).toMatch(/^mgt_\w+\n$/);
+    expect(table.stderr).toContain('endpoints:all');
 
     const listed = await cli(['tokens', 'list'], { env });
     expect(listed.code, listed.all).toBe(0);

@@ -242,10 +242,16 @@ describe('planChanges', () => {
     expect(plan.actions).toHaveLength(1);
     expect(plan.actions[0]?.requests[0]?.body).toMatchObject({ auth: { oidc: { audiences: ['api://b'] } } });
     expect(plan.actions[0]?.changes[0]).toContain('api://b');
-    // Dropping the external issuer is a change too.
+    // Dropping the external issuer is a change too; an auth block that does not name it keeps it.
+    expect(
+      summary(
+        desired({ deployments: [{ name: 'demo', upstream: 'http://127.0.0.1:9000', auth: { oidc: null } }] }),
+        current,
+      ),
+    ).toEqual(['update deployment demo']);
     expect(
       summary(desired({ deployments: [{ name: 'demo', upstream: 'http://127.0.0.1:9000', auth: {} }] }), current),
-    ).toEqual(['update deployment demo']);
+    ).toEqual([]);
     const version = planChanges(
       desired({ services: [{ name: 'demo', versions: [{ version: '1', auth: { oidc: oidc('api://b') } }] }] }),
       current,

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson } from './helpers/http.js';
 import { deploy, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
+import { tempDir } from './helpers/node-process.js';
 import { createScratchDatabase } from './helpers/postgres.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
@@ -44,9 +47,25 @@ describe('platform JWTs across replicas sharing PostgreSQL', () => {
   it('a replica with another master key refuses to start, naming the cause', async () => {
     const other = { MODELGATE_MASTER_KEY: randomBytes(32).toString('hex') };
     await expect(startTestNode({ database_url: url }, other)).rejects.toMatchObject({
-      code: 'CONFIG_INVALID',
+      code: 'MASTER_KEY_MISMATCH',
       message: expect.stringContaining('MODELGATE_MASTER_KEY'),
     });
+  });
+
+  it('a replica without the shared key fails the same way and leaves no master.key it made behind', async () => {
+    const dataDir = join(tempDir(), 'data');
+    await expect(startTestNode({ database_url: url, data_dir: dataDir }, {})).rejects.toMatchObject({
+      code: 'MASTER_KEY_MISMATCH',
+    });
+    expect(existsSync(join(dataDir, 'master.key'))).toBe(false);
+    // A data directory with its own master.key keeps it: only what the failed start made goes.
+    const kept = join(tempDir(), 'data');
+    mkdirSync(kept, { mode: 0o700 });
+    writeFileSync(join(kept, 'master.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    await expect(startTestNode({ database_url: url, data_dir: kept }, {})).rejects.toMatchObject({
+      code: 'MASTER_KEY_MISMATCH',
+    });
+    expect(existsSync(join(kept, 'master.key'))).toBe(true);
   });
 
   it('both replicas publish the same single key', async () => {

@@ -175,7 +175,7 @@ export interface paths {
         head?: never;
         /**
          * Change a deployment (a new revision)
-         * @description `auth: null` returns to the version’s design-time settings.
+         * @description The auth settings named in `auth` change, the others keep their value (`oidc: null` removes the external issuer); `auth: null` returns to the version’s design-time settings.
          */
         patch: operations["updateDeployment"];
         trace?: never;
@@ -1003,6 +1003,8 @@ export interface components {
             action: string;
             actor: string;
             actor_kind?: string;
+            /** @description The actor's name now, beside its id: a username, an API token's `name (owner)`, an admin key's description */
+            actor_name?: string | null;
             client_address?: string | null;
             code?: string | null;
             id: number;
@@ -1026,7 +1028,7 @@ export interface components {
             forward_credential?: boolean;
             oidc?: components["schemas"]["OidcSettings"];
         };
-        /** @description Auth settings to set; what is left out takes its default. */
+        /** @description Auth settings to set: on creation what is left out takes its default; in a PATCH it keeps its current value. */
         AuthSettingsInput: {
             /** @description Accept API keys (Authorization: Bearer mgk_...) */
             api_keys?: boolean;

@@ -65,13 +65,14 @@ export async function main(argv: readonly string[]): Promise<void> {
   // A usage error is reported by us, with the one-line usage of the command that failed (not the
   // whole help): commander only says which command that was through its output hook.
   let failed: Command = program;
-  forEachCommand(program, (command) =>
+  forEachCommand(program, (command) => {
     command.configureOutput({
       outputError: () => {
         failed = command;
       },
-    }),
-  );
+    });
+    reportUnknownOptionsFirst(command);
+  });
   program.hook('preAction', (_root, command) => {
     setFailureFormat({ json: command.opts().output === 'json', usage: usageLine(command), hint: helpHint(command) });
   });
@@ -96,4 +97,25 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     process.exitCode = reportFailure(err);
   }
+}
+
+/** The parts of commander's Command that are not in its typings. */
+interface CommanderInternals {
+  missingMandatoryOptionValue(option: unknown): never;
+  unknownOption(flag: string): never;
+}
+
+/**
+ * commander checks required options before unknown ones, so `deploy m --upstrem URL` said that
+ * --upstream is missing instead of "unknown option '--upstrem' (Did you mean --upstream?)".
+ */
+function reportUnknownOptionsFirst(command: Command): void {
+  const internals = command as unknown as CommanderInternals;
+  const missing = internals.missingMandatoryOptionValue.bind(command);
+  internals.missingMandatoryOptionValue = (option: unknown) => {
+    const known = (flag: string) => command.options.some((o) => o.long === flag || o.short === flag);
+    const unknown = command.args.find((a) => /^--?[^-]/.test(a) && !known(a.split('=')[0] as string));
+    if (unknown !== undefined) internals.unknownOption(unknown);
+    return missing(option);
+  };
 }

@@ -105,3 +105,12 @@ export function printList(items: readonly unknown[], extra: Record<string, unkno
 export function printText(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
+
+/**
+ * Prints a credential a command just made: the credential alone on stdout, so that
+ * `T=$(modelgate tokens create ...)` captures exactly it, and what to know about it on stderr.
+ */
+export function printCredential(credential: string, details: string): void {
+  printText(credential);
+  process.stderr.write(details.endsWith('\n') ? details : `${details}\n`);
+}

@@ -1,3 +1,4 @@
+import { nearest } from '../kernel/nearest.js';
 import { parseAddress } from './address.js';
 import { parseHostList } from './host-list.js';
 import { CONFIG_KEYS, CONFIG_SCHEMA, type Config, type ConfigKey, envName, type KeySpec } from './schema.js';
@@ -98,33 +99,13 @@ function isKey(name: string): name is ConfigKey {
 
 /** A did-you-mean hint: the key with the same spelling, a prefix match, or the fewest typos. */
 function suggest(name: string): string {
-  const normalized = name.toLowerCase().replaceAll('-', '_');
-  let close = CONFIG_KEYS.find((k) => k === normalized || k.startsWith(normalized) || normalized.startsWith(k));
-  if (!close) {
-    let best = Math.max(2, Math.floor(normalized.length / 4)) + 1;
-    for (const key of CONFIG_KEYS) {
-      const d = editDistance(normalized, key);
-      if (d < best) {
-        best = d;
-        close = key;
-      }
-    }
-  }
+  const close = nearestKey(name);
   return close ? ` (did you mean "${close}"?)` : '';
 }
 
-/** Levenshtein distance, for typo hints on short key names. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
+/** The config key `name` most likely meant (same spelling, a prefix, or few typos), if any. */
+export function nearestKey(name: string): ConfigKey | undefined {
+  return nearest(name.toLowerCase().replaceAll('-', '_'), CONFIG_KEYS) as ConfigKey | undefined;
 }
 
 /** A value from YAML, already typed. */
@@ -139,6 +120,8 @@ function fromTyped(key: ConfigKey, raw: unknown): Value | { problem: string } {
       if (spec.list && Array.isArray(raw) && raw.every((item) => typeof item === 'string')) {
         return checkText(spec, raw.join(','));
       }
+      // `workers: 2` is YAML's number 2: as text it is what `--workers 2` would give.
+      if (typeof raw === 'number' && Number.isFinite(raw)) return checkText(spec, String(raw));
       return typeof raw === 'string' ? checkText(spec, raw) : { problem: `must be a string, got ${show(raw)}` };
   }
 }

@@ -62,3 +62,29 @@ export function parseAuthSettings(input: unknown, field = 'auth'): AuthSettings 
     ...(oidc ? { oidc } : {}),
   };
 }
+
+/** The settings a change names; `oidc: null` removes the external issuer. */
+export type AuthSettingsPatch = Partial<Omit<AuthSettings, 'oidc'>> & { readonly oidc?: OidcSettings | null };
+
+/**
+ * Validates a change of auth settings: only the keys present are checked and returned, so a change
+ * that names `api_keys` leaves the Basic secret, the external issuer and the rest as they are.
+ */
+export function parseAuthSettingsPatch(input: unknown, field = 'auth'): AuthSettingsPatch {
+  const full = parseAuthSettings(input, field);
+  const raw = (input ?? {}) as Record<string, unknown>;
+  const patch: { -readonly [K in keyof AuthSettingsPatch]: AuthSettingsPatch[K] } = {};
+  if ('basic_secret' in raw) patch.basic_secret = full.basic_secret;
+  if ('api_keys' in raw) patch.api_keys = full.api_keys;
+  if ('forward_credential' in raw) patch.forward_credential = full.forward_credential;
+  if ('oidc' in raw) patch.oidc = full.oidc ?? null;
+  return patch;
+}
+
+/** `current` with what `patch` names changed (JSON merge patch: `oidc: null` removes it). */
+export function mergeAuthSettings(current: AuthSettings, patch: AuthSettingsPatch): AuthSettings {
+  const { oidc: currentOidc, ...rest } = current;
+  const { oidc: nextOidc, ...named } = patch;
+  const oidc = nextOidc === undefined ? currentOidc : nextOidc;
+  return { ...rest, ...named, ...(oidc ? { oidc } : {}) };
+}

@@ -127,6 +127,7 @@ export const ERROR_CODES = {
   FILE_UNSAFE: { status: 0, exitCode: 1, message: 'A file the node trusts could have been planted or read by others' },
   STORE_NOT_FOUND: { status: 0, exitCode: 1, message: 'No store where the command looked' },
   NODE_RUNNING: { status: 0, exitCode: 1, message: 'Another modelgate node uses this key file' },
+  MASTER_KEY_MISMATCH: { status: 0, exitCode: 1, message: "The master key does not open this store's sealed data" },
   CLI_USAGE: { status: 0, exitCode: 2, message: 'The command was used wrongly' },
   CLI_REQUEST_FAILED: { status: 0, exitCode: 1, message: 'The management API refused the request' },
   CLI_NO_CREDENTIAL: { status: 0, exitCode: 1, message: 'No credential found for the CLI' },

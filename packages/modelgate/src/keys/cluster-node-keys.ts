@@ -50,8 +50,8 @@ export async function readClusterKeys(store: Store, masterKey: Buffer): Promise<
     return JSON.parse(open(masterKey, row.sealed, CONTEXT)) as KeyFileContent;
   } catch {
     throw new ModelgateError(
-      'CONFIG_INVALID',
-      `The cluster's node keys cannot be opened with this master key; replicas sharing a store must share ${MASTER_KEY_ENV}`,
+      'MASTER_KEY_MISMATCH',
+      `The cluster's node keys cannot be opened with this master key: this store was sealed under another one; replicas sharing a store must share ${MASTER_KEY_ENV}`,
     );
   }
 }

@@ -208,8 +208,8 @@ export class SigningKeyRing {
       return open(this.masterKey, row.private_sealed, sealContext(row.kid));
     } catch {
       throw new ModelgateError(
-        'CONFIG_INVALID',
-        `The signing key ${row.kid} cannot be opened with this master key; replicas sharing a store must share ${MASTER_KEY_ENV}`,
+        'MASTER_KEY_MISMATCH',
+        `The signing key ${row.kid} cannot be opened with this master key: this store was sealed under another one; replicas sharing a store must share ${MASTER_KEY_ENV}`,
       );
     }
   }

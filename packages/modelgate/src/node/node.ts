@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -30,7 +31,7 @@ import type { Logger } from '../log/logger.js';
 import { insertAuditRecords } from '../store/audit.js';
 import { type ChangeFollower, followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
-import { loadMasterKey } from '../store/secrets/master-key.js';
+import { openMasterKey } from '../store/secrets/master-key.js';
 import { ReplicaSet } from './cluster/replica-set.js';
 import { createDataPlane } from './data-plane.js';
 import { createMetricsRegistry, metricsHandler, NodeMetrics, registerAuditDropped } from './metrics.js';
@@ -114,6 +115,7 @@ export async function startNode(
   const cleanups: (() => Promise<void> | void)[] = [];
   const servers: Server[] = [];
   let shuttingDown = false;
+  let createdMasterKey: string | undefined;
 
   try {
     // First: a second node in this directory must not touch the first one's key file or store.
@@ -154,7 +156,10 @@ export async function startNode(
     });
 
     const clientAddress = createClientAddress(config.trusted_proxies);
-    const masterKey = loadMasterKey(config.data_dir, env);
+    // A start that fails after this made the key file removes it again (see the cleanup below).
+    const opened = openMasterKey(config.data_dir, env);
+    createdMasterKey = opened.created;
+    const masterKey = opened.key;
     const nodeKeys = await setUpTokenAuthorization(
       config,
       log,
@@ -299,6 +304,9 @@ export async function startNode(
   } catch (err) {
     await drain(servers, 0);
     await runCleanups(cleanups);
+    // A key made by a start that failed seals nothing yet: keeping it would make the next start
+    // fail the same way (or, on a shared store, quietly diverge from the other replicas' key).
+    if (createdMasterKey) rmSync(createdMasterKey, { force: true });
     throw err;
   }
 

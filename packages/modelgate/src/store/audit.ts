@@ -68,3 +68,41 @@ export async function deleteAuditBefore(store: Store, cutoff: string): Promise<n
   const result = await store.db.deleteFrom('audit_log').where('time', '<', cutoff).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** A stored record with a name for its actor, where one exists. */
+export type NamedAuditRecord = StoredAuditRecord & { readonly actor_name: string | null };
+
+/**
+ * Adds `actor_name` beside each record's actor id, read now: a user's username, an API token's
+ * `name (owner)`, an admin key's description. Null for keys without a name (`node:management`),
+ * and for a user or token deleted since (the id stays the record's truth).
+ */
+export async function withActorNames(store: Store, records: readonly StoredAuditRecord[]): Promise<NamedAuditRecord[]> {
+  const ids = (kind: string) => [...new Set(records.filter((r) => r.actor_kind === kind).map((r) => r.actor))];
+  const names = new Map<string, string>();
+  const users = ids('user');
+  if (users.length > 0) {
+    const rows = await store.db.selectFrom('users').select(['id', 'username']).where('id', 'in', users).execute();
+    for (const row of rows) names.set(`user:${row.id}`, row.username);
+  }
+  const tokens = ids('api_token');
+  if (tokens.length > 0) {
+    const rows = await store.db
+      .selectFrom('api_tokens')
+      .innerJoin('users', 'users.id', 'api_tokens.user_id')
+      .select(['api_tokens.id as id', 'api_tokens.name as name', 'users.username as owner'])
+      .where('api_tokens.id', 'in', tokens)
+      .execute();
+    for (const row of rows) names.set(`api_token:${row.id}`, `${row.name} (${row.owner})`);
+  }
+  const adminKeys = ids('admin_key');
+  if (adminKeys.length > 0) {
+    const rows = await store.db
+      .selectFrom('admin_keys')
+      .select(['id', 'description'])
+      .where('id', 'in', adminKeys)
+      .execute();
+    for (const row of rows) if (row.description) names.set(`admin_key:${row.id}`, row.description);
+  }
+  return records.map((r) => ({ ...r, actor_name: names.get(`${r.actor_kind}:${r.actor}`) ?? null }));
+}

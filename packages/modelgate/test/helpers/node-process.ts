@@ -41,10 +41,10 @@ export const EPHEMERAL_PORTS = [
  */
 export function runCli(
   args: readonly string[],
-  options: { cwd?: string; env?: Record<string, string | undefined>; stdin?: string } = {},
+  options: { cwd?: string; env?: Record<string, string | undefined>; stdin?: string; bin?: string } = {},
 ): Omit<NodeProcess, 'urls'> {
   const cwd = options.cwd ?? tempDir();
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
     cwd,
     env: { ...cleanEnv(), ...options.env },
     // stdin is closed unless the test gives input (written, then ended).
@@ -120,7 +120,8 @@ export function runCli(
  */
 export async function startNodeProcess(
   args: readonly string[] = [],
-  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+  /** `bin`: another build's entry point (an installed package's), instead of this clone's. */
+  options: { cwd?: string; env?: Record<string, string | undefined>; bin?: string } = {},
 ): Promise<NodeProcess> {
   const proc = runCli(['start', ...EPHEMERAL_PORTS, ...args], options);
   const line = await proc.waitFor(/modelgate started/, 60_000); // generous: a loaded CI machine starts workers slowly

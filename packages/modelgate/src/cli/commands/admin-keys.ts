@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { printJson, printList, printText } from '../output.js';
+import { printCredential, printJson, printList, printText } from '../output.js';
 import { storeCommand, wantsJson, withStore } from '../store-command.js';
 import { renderTable } from '../table.js';
 
@@ -30,8 +30,9 @@ export function registerAdminKeys(program: Command): void {
         printJson(created);
         return;
       }
-      printText(
-        `${created.key}\n\nAdmin key ${created.id} created. Store it now: it cannot be shown again.\n` +
+      printCredential(
+        created.key,
+        `Admin key ${created.id} created. Store it now: it cannot be shown again.\n` +
           'Use it as: Authorization: Bearer <key>',
       );
     }),

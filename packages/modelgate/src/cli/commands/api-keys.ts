@@ -13,7 +13,7 @@ import {
   withClient,
 } from '../client.js';
 import { parseDuration } from '../duration.js';
-import { printJson, printList, printText } from '../output.js';
+import { printCredential, printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface OwnerOptions {
@@ -54,13 +54,12 @@ export function registerApiKeys(program: Command): void {
       if (opts.description !== undefined) body.description = opts.description;
       const res = await client.request<{ api_keys: ApiKeyWithKey[] }>('POST', apiPath('api-keys'), body);
       if (json) return printJson(res);
-      printText(
-        `Created ${res.api_keys.length} API key${res.api_keys.length === 1 ? '' : 's'} for ${ownerLabel(owner)}, ` +
-          'shown once here; store them now (send as Authorization: Bearer <key>; `modelgate api-keys reveal ID` shows one again):\n' +
-          renderTable(
-            ['ID', 'KEY'],
-            res.api_keys.map((k) => [k.id, k.key]),
-          ),
+      // One key per line on stdout, in the order of the ids on stderr.
+      printCredential(
+        res.api_keys.map((k) => k.key).join('\n'),
+        `Created ${res.api_keys.length} API key${res.api_keys.length === 1 ? '' : 's'} for ${ownerLabel(owner)} ` +
+          `(${res.api_keys.map((k) => k.id).join(', ')}), printed once on stdout; store them now ` +
+          '(send as Authorization: Bearer <key>; `modelgate api-keys reveal ID` shows one again)',
       );
     }),
   );
@@ -121,11 +120,12 @@ export function registerApiKeys(program: Command): void {
         { grace_seconds: opts.grace },
       );
       if (json) return printJson(res);
-      printText(
-        `${res.key}\n${renderFields([
+      printCredential(
+        res.key,
+        renderFields([
           ['id', res.id],
           ['old key', `${res.predecessor.id} refused from ${res.predecessor.retires_at}`],
-        ])}`,
+        ]),
       );
     }),
   );

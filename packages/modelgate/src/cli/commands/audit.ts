@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { StoredAuditRecord } from '../../store/audit.js';
+import type { NamedAuditRecord } from '../../store/audit.js';
 import { type ApiOptions, apiCommand, apiPath, type ManagementClient, withClient } from '../client.js';
 import { printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
@@ -21,7 +21,7 @@ interface AuditOptions extends ApiOptions {
 
 /** `GET /api/v1/audit` → 200. */
 export interface AuditPage {
-  readonly records: readonly StoredAuditRecord[];
+  readonly records: readonly NamedAuditRecord[];
   readonly next_cursor: string | null;
 }
 
@@ -110,12 +110,12 @@ function auditUrl(opts: AuditOptions, page: { order: 'asc' | 'desc'; cursor?: st
   return `${apiPath('audit')}?${query}`;
 }
 
-function table(records: readonly StoredAuditRecord[]): string {
+function table(records: readonly NamedAuditRecord[]): string {
   return renderTable(
     ['TIME', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'STATUS', 'CODE', 'ADDRESS'],
     records.map((r) => [
       r.time,
-      `${r.actor_kind}:${r.actor}`,
+      r.actor_name ? `${r.actor_kind}:${r.actor_name} (${r.actor})` : `${r.actor_kind}:${r.actor}`,
       r.action,
       r.target_name ?? '-',
       r.outcome,

@@ -18,9 +18,10 @@ import {
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
 import { UPDATE_USAGE } from './deployments-update.js';
+import { addOidcFlags, type OidcFlags, oidcFromFlags } from './oidc-flags.js';
 import { renderDeployment } from './render-deployment.js';
 
-interface DeployOptions extends ApiOptions {
+interface DeployOptions extends ApiOptions, OidcFlags {
   readonly upstream: string;
   readonly access?: Access;
   readonly basicSecret?: string;
@@ -40,7 +41,12 @@ export interface DeployRequest {
   infrastructure?: string;
   service?: string;
   version?: string;
-  auth?: { basic_secret: string | null; api_keys: true; forward_credential: boolean };
+  auth?: {
+    basic_secret: string | null;
+    api_keys: true;
+    forward_credential: boolean;
+    oidc?: Record<string, unknown> | null;
+  };
   api_keys?: number;
 }
 
@@ -50,22 +56,25 @@ export interface DeployRequest {
  */
 export function registerDeploy(program: Command): void {
   apiCommand(
-    program
-      .command('deploy')
-      .description(
-        'Deploy a model server: creates the deployment and whatever is missing (the infrastructure, a service ' +
-          'named after the deployment, its version, the Basic secret)',
-      )
-      .argument('<name>', 'deployment name; served at /<name>/ on the inference listener')
-      .requiredOption('--upstream <url>', 'URL of the model server the gateway forwards to')
-      .addOption(new Option('--access <access>', 'who may call it (default: protected)').choices(ACCESS_VALUES))
-      .option('--basic-secret <secret>', 'name of the secret whose value is the Basic password (must exist)')
-      .option('--generate-secret', 'create the --basic-secret secret with a generated value when it does not exist')
-      .option('--api-keys <n>', 'also create N API keys for this deployment (shown once)', positiveInteger)
-      .option('--infrastructure <name>', 'infrastructure to deploy on (default: default)')
-      .option('--service <name>', 'service to deploy (default: the deployment name)')
-      .option('--version <version>', 'version of the service to deploy (default: 1)')
-      .option('--forward-credential', "pass the caller's credential on to the model server"),
+    addOidcFlags(
+      program
+        .command('deploy')
+        .description(
+          'Deploy a model server: creates the deployment and whatever is missing (the infrastructure, a service ' +
+            'named after the deployment, its version, the Basic secret)',
+        )
+        .argument('<name>', 'deployment name; served at /<name>/ on the inference listener')
+        .requiredOption('--upstream <url>', 'URL of the model server the gateway forwards to')
+        .addOption(new Option('--access <access>', 'who may call it (default: protected)').choices(ACCESS_VALUES))
+        .option('--basic-secret <secret>', 'name of the secret whose value is the Basic password (must exist)')
+        .option('--generate-secret', 'create the --basic-secret secret with a generated value when it does not exist')
+        .option('--api-keys <n>', 'also create N API keys for this deployment (shown once)', positiveInteger)
+        .option('--infrastructure <name>', 'infrastructure to deploy on (default: default)')
+        .option('--service <name>', 'service to deploy (default: the deployment name)')
+        .option('--version <version>', 'version of the service to deploy (default: 1)')
+        .option('--forward-credential', "pass the caller's credential on to the model server"),
+      false,
+    ),
   ).action((name: string, opts: DeployOptions) =>
     withClient(opts, async (client, json) => {
       if (opts.basicSecret !== undefined && !opts.generateSecret) await requireSecret(client, opts.basicSecret);
@@ -125,11 +134,13 @@ export function deployRequest(name: string, opts: DeployOptions): DeployRequest 
   if (opts.infrastructure !== undefined) body.infrastructure = opts.infrastructure;
   if (opts.service !== undefined) body.service = opts.service;
   if (opts.version !== undefined) body.version = opts.version;
-  if (opts.basicSecret !== undefined || opts.forwardCredential) {
+  const oidc = oidcFromFlags(opts);
+  if (opts.basicSecret !== undefined || opts.forwardCredential || oidc) {
     body.auth = {
       basic_secret: opts.basicSecret ?? null,
       api_keys: true,
       forward_credential: opts.forwardCredential === true,
+      ...(oidc ? { oidc } : {}),
     };
   }
   if (opts.apiKeys !== undefined) body.api_keys = opts.apiKeys;

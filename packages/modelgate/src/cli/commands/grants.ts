@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../kernel/errors.js';
-import { RESOURCE_COLLECTIONS, type ResourceType } from '../../kernel/permissions.js';
+import { nearest } from '../../kernel/nearest.js';
+import { RESOURCE_COLLECTIONS, type ResourceType, RIGHTS_BY_TYPE } from '../../kernel/permissions.js';
 import { type ApiOptions, apiCommand, apiPath, withClient } from '../client.js';
 import { readAllPages } from '../list-all.js';
 import { printJson, printList, printText } from '../output.js';
@@ -11,6 +12,26 @@ function pathOf(type: string): string {
   const plural = Object.hasOwn(RESOURCE_COLLECTIONS, type) ? RESOURCE_COLLECTIONS[type as ResourceType] : undefined;
   if (!plural) throw new ModelgateError('CLI_USAGE', 'the resource type must be infrastructure, service or secret');
   return plural;
+}
+
+/** The rights of `--rights`, each one a right of `type` (a usage error naming the allowed ones). */
+function checkRights(type: string, list: string): string[] {
+  pathOf(type);
+  const allowed = RIGHTS_BY_TYPE[type as ResourceType];
+  const rights = list
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  const wrong = rights.find((r) => !allowed.includes(r));
+  if (wrong !== undefined || rights.length === 0) {
+    const near = wrong === undefined ? undefined : nearest(wrong, allowed);
+    const what = wrong === undefined ? 'no rights given' : `"${wrong}" is not a right on a ${type}`;
+    throw new ModelgateError(
+      'CLI_USAGE',
+      `${what}${near ? ` (did you mean "${near}"?)` : ''}; --rights takes a comma-separated list of ${allowed.join(', ')}`,
+    );
+  }
+  return rights;
 }
 
 /**
@@ -52,13 +73,13 @@ Examples:
       .argument('<type>')
       .argument('<name>')
       .argument('<group>')
-      .requiredOption('--rights <list>', 'comma-separated rights'),
+      .requiredOption(
+        '--rights <list>',
+        'comma-separated rights: infrastructure view,deploy,admin; service read,write,deploy,admin; secret use,admin',
+      ),
   ).action((type: string, name: string, group: string, opts: ApiOptions & { rights: string }) =>
     withClient(opts, async (client, json) => {
-      const rights = opts.rights
-        .split(',')
-        .map((r) => r.trim())
-        .filter(Boolean);
+      const rights = checkRights(type, opts.rights);
       const res = await client.request<{ group: string; rights: string[] }>(
         'PUT',
         apiPath(pathOf(type), name, 'grants', group),

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../kernel/errors.js';
 import { type ApiOptions, apiCommand, apiPath, listAll, queryString, renderFields, withClient } from '../client.js';
-import { printJson, printList, printText } from '../output.js';
+import { parseExpiry } from '../duration.js';
+import { printCredential, printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 interface TargetOptions extends ApiOptions {
@@ -22,6 +23,12 @@ const targetFlags = (command: Command) =>
     .option('--deployment <name>', 'one deployment')
     .option('--infrastructure <name>', 'every deployment in an infrastructure');
 
+/** Examples of `jwt issue --help`; a test runs each. */
+export const JWT_ISSUE_EXAMPLES = `
+Examples:
+  $ T=$(modelgate jwt issue --deployment demo --expires-at 7d)
+  $ curl -H "Authorization: Bearer $T" http://127.0.0.1:8080/demo/ping`;
+
 /**
  * `modelgate jwt issue|revoke` (platform JWTs, Scaleway S2–S4 and revocation X1) and
  * `modelgate signing-keys list|rotate`.
@@ -34,7 +41,12 @@ export function registerJwt(program: Command): void {
   apiCommand(
     targetFlags(jwt.command('issue'))
       .description('Issue a platform JWT; it is printed once and not stored')
-      .option('--expires-at <iso>', 'ISO-8601 expiry, e.g. 2030-01-01T00:00:00Z (default and maximum: node settings)'),
+      .option(
+        '--expires-at <when>',
+        'expiry: a duration from now (e.g. 7d, 12h) or an ISO-8601 time (default and maximum: jwt_default_ttl_s, jwt_max_ttl_s)',
+        parseExpiry,
+      )
+      .addHelpText('after', JWT_ISSUE_EXAMPLES),
   ).action((opts: TargetOptions & { expiresAt?: string }) =>
     withClient(opts, async (client, json) => {
       const query = queryString({ ...target(opts), expires_at: opts.expiresAt });
@@ -43,11 +55,12 @@ export function registerJwt(program: Command): void {
         `${apiPath('issue-jwt')}${query}`,
       );
       if (json) return printJson(res);
-      printText(
-        `${res.token}\n${renderFields([
+      printCredential(
+        res.token,
+        renderFields([
           ['jti', res.jti],
           ['expires_at', res.expires_at],
-        ])}`,
+        ]),
       );
     }),
   );

@@ -1,4 +1,6 @@
+import type { AuthSettings } from '../../kernel/auth-settings.js';
 import { type DeploymentInfo, renderFields } from '../client.js';
+import { describeOidc } from './oidc-flags.js';
 
 /** A deployment as `key: value` lines, for `show`, `deploy` and `redeploy`. */
 export function renderDeployment(d: DeploymentInfo): string {
@@ -12,16 +14,23 @@ export function renderDeployment(d: DeploymentInfo): string {
     ['infrastructure', d.infrastructure],
     ['revision', String(d.revision)],
     ['auth', describeAuth(d)],
+    ...(d.auth.oidc ? [['oidc', describeOidc(d.auth.oidc)] as const] : []),
     ['created', d.created_at],
     ['updated', d.updated_at],
   ]);
 }
 
-function describeAuth(d: DeploymentInfo): string {
-  const methods = [
-    ...(d.auth.basic_secret === null ? [] : [`Basic (secret ${d.auth.basic_secret})`]),
-    ...(d.auth.api_keys ? ['API keys'] : []),
+/** The ways of calling that auth settings open, in words (the node inference key aside). */
+export function authMethods(auth: AuthSettings): string[] {
+  return [
+    ...(auth.basic_secret === null ? [] : [`Basic (secret ${auth.basic_secret})`]),
+    ...(auth.api_keys ? ['API keys'] : []),
+    ...(auth.oidc ? [`OIDC access tokens of ${auth.oidc.issuer}`] : []),
   ];
+}
+
+function describeAuth(d: DeploymentInfo): string {
+  const methods = authMethods(d.auth);
   const accepted = methods.length === 0 ? 'node inference key only' : `${methods.join(', ')}, node inference key`;
   const forward = d.auth.forward_credential ? 'credential forwarded upstream' : 'credential not forwarded';
   const source = d.auth_source === 'override' ? "this deployment's override" : "the service version's settings";

@@ -39,6 +39,8 @@ export function registerStart(program: Command): void {
         await runWorker(config, log, process.env, levels).catch((err: unknown) => process.exit(reportFailure(err)));
         return;
       }
+      const { envWarnings } = await import('../../config/env-warnings.js');
+      for (const warning of envWarnings(process.env, config.enable_envvars_config)) log.warn(warning);
       node =
         workers > 1
           ? await (await import('../../node/cluster/primary.js')).startCluster(config, log, workers)

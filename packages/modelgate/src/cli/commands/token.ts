@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { ModelgateError } from '../../kernel/errors.js';
 import { type ApiOptions, ApiRequestError, apiCommand, ManagementClient, withClient } from '../client.js';
 import { KEY_FILE_NAME, readKeyFileKey, resolveEndpoint } from '../credentials.js';
-import { printJson, printText } from '../output.js';
+import { printCredential, printJson } from '../output.js';
 
 interface RenewOptions extends ApiOptions {
   readonly type: 'management' | 'inference';
@@ -55,8 +55,9 @@ export function registerToken(program: Command): void {
         throw err;
       });
       if (json) return printJson(renewed);
-      printText(
-        `${renewed.key}\n\nNew ${renewed.type} key, valid until ${renewed['expiration time']}; ${path} holds it too.`,
+      printCredential(
+        renewed.key,
+        `New ${renewed.type} key, valid until ${renewed['expiration time']}; ${path} holds it too.`,
       );
     }),
   );

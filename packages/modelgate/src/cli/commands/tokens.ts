@@ -11,8 +11,8 @@ import {
   renderFields,
   withClient,
 } from '../client.js';
-import { parseDuration } from '../duration.js';
-import { printJson, printList, printText } from '../output.js';
+import { parseDuration, parseExpiry } from '../duration.js';
+import { printCredential, printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -29,6 +29,12 @@ interface ListOptions extends ApiOptions {
   readonly user?: string;
   readonly all?: boolean;
 }
+
+/** Examples of `tokens create --help`; a test runs each. */
+export const TOKENS_CREATE_EXAMPLES = `
+Examples:
+  $ T=$(modelgate tokens create ci --deployment demo --expires-at 90d)
+  $ curl -H "Authorization: Bearer $T" http://127.0.0.1:8080/demo/ping`;
 
 /**
  * `modelgate tokens create|list|roll|delete` (BentoCloud B1–B3, rotation X2): a person's own API tokens, with
@@ -47,7 +53,12 @@ export function registerTokens(program: Command): void {
       .option('--ops', 'Developer Operations access: the management API, with your permissions')
       .option('--all-deployments', 'Protected Endpoint access to every deployment you may read')
       .option('--deployment <name>', 'Protected Endpoint access to this deployment (repeatable)', collect)
-      .option('--expires-at <iso>', 'ISO-8601 expiry, e.g. 2030-01-01T00:00:00Z (default and maximum: node settings)'),
+      .option(
+        '--expires-at <when>',
+        'expiry: a duration from now (e.g. 90d) or an ISO-8601 time (default and maximum: api_token_default_ttl_s, api_token_max_ttl_s)',
+        parseExpiry,
+      )
+      .addHelpText('after', TOKENS_CREATE_EXAMPLES),
   ).action((name: string, opts: CreateOptions) =>
     withClient(opts, async (client, json) => {
       if (opts.allDeployments && opts.deployment) {
@@ -60,8 +71,9 @@ export function registerTokens(program: Command): void {
       if (opts.expiresAt !== undefined) body.expires_at = opts.expiresAt;
       const res = await client.request<ApiTokenInfo & { token: string }>('POST', apiPath('tokens'), body);
       if (json) return printJson(res);
-      printText(
-        `${res.token}\n${renderFields([
+      printCredential(
+        res.token,
+        `${renderFields([
           ['id', res.id],
           ['name', res.name],
           ['access', accessLabel(res)],
@@ -114,8 +126,9 @@ export function registerTokens(program: Command): void {
         ApiTokenInfo & { token: string; predecessor: { id: string; retires_at: string } }
       >('POST', apiPath('tokens', current.id, 'roll'), { grace_seconds: opts.grace });
       if (json) return printJson(res);
-      printText(
-        `${res.token}\n${renderFields([
+      printCredential(
+        res.token,
+        `${renderFields([
           ['id', res.id],
           ['name', res.name],
           ['expires_at', res.expires_at],

@@ -1,6 +1,15 @@
 import type { Command } from 'commander';
 import { ModelgateError } from '../../kernel/errors.js';
-import { type ApiOptions, apiCommand, apiPath, listAll, renderFields, withClient } from '../client.js';
+import {
+  type ApiOptions,
+  ApiRequestError,
+  apiCommand,
+  apiPath,
+  listAll,
+  type ManagementClient,
+  renderFields,
+  withClient,
+} from '../client.js';
 import { printJson, printList, printText } from '../output.js';
 import { readPassword, readPasswords } from '../password-input.js';
 import { renderTable } from '../table.js';
@@ -21,6 +30,30 @@ async function newPassword(username: string): Promise<string> {
   return password;
 }
 
+/** The group `users create --admin` puts people in. */
+const ADMINS = 'admins';
+
+/**
+ * Makes sure the group `admins` exists with the `admin` privilege: created when missing; an
+ * existing one without the privilege is an error (the CLI never widens a group's rights by itself).
+ */
+async function ensureAdminsGroup(client: ManagementClient): Promise<void> {
+  const group = await client
+    .request<{ privileges: string[] }>('GET', apiPath('groups', ADMINS))
+    .catch((err: unknown) => {
+      if (err instanceof ApiRequestError && err.httpStatus === 404) return undefined;
+      throw err;
+    });
+  if (!group) {
+    await client.request('POST', apiPath('groups'), { name: ADMINS, privileges: ['admin'] });
+  } else if (!group.privileges.includes('admin')) {
+    throw new ModelgateError(
+      'CLI_USAGE',
+      `the group "${ADMINS}" exists without the admin privilege; give it with \`modelgate groups set-privileges ${ADMINS} --privilege admin\`, or use --group`,
+    );
+  }
+}
+
 /**
  * `modelgate users create|list|show|disable|enable|reset-password|delete` (global admins) and
  * `set-password` (your own, with the current one).
@@ -33,14 +66,30 @@ export function registerUsers(program: Command): void {
       .command('create')
       .description('Create a user; the password is read from stdin, or asked without echo on a terminal')
       .argument('<username>', 'lowercase letters, digits, dashes')
-      .option('--group <group>', 'add to this group (repeatable)', collect),
-  ).action((username: string, opts: ApiOptions & { group?: string[] }) =>
+      .option('--group <group>', 'add to this group (repeatable)', collect)
+      .option(
+        '--admin',
+        `make a global admin: add to the group "${ADMINS}" (created with the admin privilege if missing)`,
+      )
+      .addHelpText(
+        'after',
+        `
+Examples (the first user, with the management key of ./key_file.json):
+  $ echo 'a long passphrase of yours' | modelgate users create ada --admin
+  $ SESSION=$(echo 'a long passphrase of yours' | modelgate sessions create --username ada)`,
+      ),
+  ).action((username: string, opts: ApiOptions & { group?: string[]; admin?: boolean }) =>
     withClient(opts, async (client, json) => {
       const password = await newPassword(username);
+      const groups = [...(opts.group ?? [])];
+      if (opts.admin) {
+        await ensureAdminsGroup(client);
+        if (!groups.includes(ADMINS)) groups.push(ADMINS);
+      }
       const user = await client.request<UserInfo>('POST', apiPath('users'), {
         username,
         password,
-        ...(opts.group ? { groups: opts.group } : {}),
+        ...(groups.length > 0 ? { groups } : {}),
       });
       if (json) return printJson(user);
       printText(`Created user ${user.username}${user.groups.length ? ` in ${user.groups.join(', ')}` : ''}`);

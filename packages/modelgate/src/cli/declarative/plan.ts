@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { DeploymentInfo } from '../../controlplane/operations/deployments.js';
-import { type AuthSettings, DEFAULT_AUTH_SETTINGS } from '../../kernel/auth-settings.js';
+import { type AuthSettings, DEFAULT_AUTH_SETTINGS, mergeAuthSettings } from '../../kernel/auth-settings.js';
 import type { ResourceType } from '../../kernel/permissions.js';
 import { type Action, type ApiRequest, action, api } from './action.js';
 import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
@@ -132,7 +132,7 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
     } else {
       const update = updateDeployment(d, c, versionAuth, problems);
       if (update) updates.push(update);
-      if (d.auth) checkSecret(problems, secretKnown, d.auth, where);
+      if (d.auth) checkSecret(problems, secretKnown, wantedAuth(d, c, versionAuth), where);
     }
     const missing = (d.api_keys ?? 0) - (c ? count(deploymentKeys(d.name)) : 0);
     if (missing > 0) keys.push(keysAction(`deployment ${d.name}`, missing, { deployment: d.name }));
@@ -182,6 +182,28 @@ function keysAction(owner: string, missing: number, body: Record<string, string>
   });
 }
 
+/** What an existing deployment would enforce without an auth change: its override, else its (new) version's. */
+function enforcedAuth(
+  d: DesiredDeployment,
+  c: DeploymentInfo,
+  versionAuth: (service: string, version: string) => AuthSettings | undefined,
+): AuthSettings {
+  return c.auth_source === 'override' ? c.auth : (versionAuth(c.service, d.version ?? c.version) ?? c.auth);
+}
+
+/**
+ * The settings the file asks of an existing deployment: what it would enforce, with the keys the
+ * file names changed (what the file leaves out keeps its value); undefined without `auth`.
+ */
+function wantedAuth(
+  d: DesiredDeployment,
+  c: DeploymentInfo,
+  versionAuth: (service: string, version: string) => AuthSettings | undefined,
+): AuthSettings | undefined {
+  if (!d.auth) return undefined;
+  return mergeAuthSettings(enforcedAuth(d, c, versionAuth), d.authNamed ?? d.auth);
+}
+
 /** Whether two validated auth settings are the same, the external issuer's settings included. */
 export function sameAuth(a: AuthSettings, b: AuthSettings): boolean {
   return (
@@ -223,7 +245,7 @@ function createDeployment(
     versionAuth: (service: string, version: string) => AuthSettings | undefined;
   },
 ): Action {
-  const { api_keys: _count, auth, ...rest } = d;
+  const { api_keys: _count, auth, authNamed: _named, ...rest } = d;
   // `auth: null` on creation is what `deploy` does without auth: follow the version.
   const body = auth ? { ...rest, auth } : rest;
   const infra = d.infrastructure ?? 'default';
@@ -274,10 +296,10 @@ function updateDeployment(
     }
     change('version', c.version, d.version, d.version);
   }
-  if (d.auth) {
-    // Without an override the deployment follows its version, which may change above.
-    const after = c.auth_source === 'override' ? c.auth : (versionAuth(c.service, d.version ?? c.version) ?? c.auth);
-    if (!sameAuth(after, d.auth)) change('auth', describeAuth(after), describeAuth(d.auth), d.auth);
+  const want = wantedAuth(d, c, versionAuth);
+  if (want) {
+    const after = enforcedAuth(d, c, versionAuth);
+    if (!sameAuth(after, want)) change('auth', describeAuth(after), describeAuth(want), want);
   } else if (d.auth === null && c.auth_source === 'override') {
     change('auth', `override ${describeAuth(c.auth)}`, "the version's settings", null);
   }
@@ -303,6 +325,9 @@ function pruneActions(desired: DesiredState, current: CurrentState): Action[] {
   const keptInfras = new Set(desired.infrastructures.map((i) => i.name));
   const keptSecrets = new Set(desired.secrets.map((s) => s.name));
   const currentVersionAuth = new Map(current.versions.map((v) => [`${v.service}@${v.version}`, v.auth]));
+  const desiredVersionAuth = new Map(desired.versions.map((v) => [`${v.service}@${v.version}`, v.auth]));
+  const versionAuth = (service: string, version: string) =>
+    currentVersionAuth.get(`${service}@${version}`) ?? desiredVersionAuth.get(`${service}@${version}`);
 
   for (const d of desired.deployments) {
     const c = currentDeployments.get(d.name);
@@ -312,7 +337,7 @@ function pruneActions(desired: DesiredState, current: CurrentState): Action[] {
     keptServices.add(service);
     keptInfras.add(d.infrastructure ?? c?.infrastructure ?? 'default');
     // `auth: null` follows the version, whose secret is kept with the version below.
-    const auth = d.auth === null ? undefined : (d.auth ?? c?.auth);
+    const auth = d.auth === null ? undefined : c ? (wantedAuth(d, c, versionAuth) ?? c.auth) : d.auth;
     if (auth?.basic_secret) keptSecrets.add(auth.basic_secret);
   }
   for (const v of desired.versions) if (v.auth.basic_secret) keptSecrets.add(v.auth.basic_secret);

@@ -1,5 +1,10 @@
 import type { CreateDeploymentInput } from '../../controlplane/operations/deployments.js';
-import { type AuthSettings, parseAuthSettings } from '../../kernel/auth-settings.js';
+import {
+  type AuthSettings,
+  type AuthSettingsPatch,
+  parseAuthSettings,
+  parseAuthSettingsPatch,
+} from '../../kernel/auth-settings.js';
 import { ModelgateError } from '../../kernel/errors.js';
 import {
   GLOBAL_PRIVILEGES,
@@ -93,6 +98,11 @@ export interface DesiredDeployment extends Omit<CreateDeploymentInput, 'auth'> {
    * null: no override, follow the version's settings (D6).
    */
   readonly auth?: AuthSettings | null;
+  /**
+   * The settings the file names under `auth`: on an existing deployment only these change, the
+   * others keep their value, as with `PATCH` and `deployments update`.
+   */
+  readonly authNamed?: AuthSettingsPatch;
   /** Ensure at least this many API keys of the deployment exist. */
   readonly api_keys?: number;
 }
@@ -401,6 +411,7 @@ function deployment(p: PathProblems, raw: unknown, at: string): DesiredDeploymen
     ...(v === undefined ? {} : { version: v }),
     ...(enabled === undefined ? {} : { enabled }),
     ...(settings === undefined ? {} : { auth: settings }),
+    ...(settings ? { authNamed: parseAuthSettingsPatch(item.auth, `${at}.auth`) } : {}),
     ...(keys === undefined ? {} : { api_keys: keys }),
   };
 }

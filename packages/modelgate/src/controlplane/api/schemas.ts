@@ -112,7 +112,8 @@ const authSettingsInputSchema = {
   $id: 'AuthSettingsInput',
   type: 'object',
   additionalProperties: false,
-  description: 'Auth settings to set; what is left out takes its default.',
+  description:
+    'Auth settings to set: on creation what is left out takes its default; in a PATCH it keeps its current value.',
   properties: {
     ...authProperties,
     oidc: {

@@ -1,4 +1,10 @@
-import { type AuthSettings, DEFAULT_AUTH_SETTINGS, parseAuthSettings } from '../../kernel/auth-settings.js';
+import {
+  type AuthSettings,
+  DEFAULT_AUTH_SETTINGS,
+  mergeAuthSettings,
+  parseAuthSettings,
+  parseAuthSettingsPatch,
+} from '../../kernel/auth-settings.js';
 import type { DeploymentSnapshot } from '../../kernel/deployment-snapshot.js';
 import { hashPassword } from '../../kernel/password-hash.js';
 import type { Principal } from '../../kernel/principal.js';
@@ -140,7 +146,10 @@ export async function createDeployment(
 export interface UpdateDeploymentInput {
   readonly upstream?: string;
   readonly access?: Access;
-  /** An object overrides the version's settings; null returns to them. */
+  /**
+   * The auth settings to change: the keys present change, the others keep their current value
+   * (the override's, else the version's); null returns to the version's settings.
+   */
   readonly auth?: unknown;
   readonly version?: string;
 }
@@ -158,13 +167,12 @@ export async function updateDeployment(ctx: ControlContext, name: string, input:
     'access',
   );
   problems.throwIfAny();
-  const auth = input.auth === undefined || input.auth === null ? input.auth : parseAuthSettings(input.auth);
+  const auth = input.auth === undefined || input.auth === null ? input.auth : parseAuthSettingsPatch(input.auth);
   return transact(ctx, async (tx) => {
     const row = await getRow(tx, name);
     const next: DeploymentsTable = { ...row };
     if (input.upstream !== undefined) next.upstream_url = input.upstream;
     if (input.access !== undefined) next.access = input.access;
-    if (auth !== undefined) next.auth_override = auth === null ? null : JSON.stringify(auth);
     if (input.version !== undefined) {
       const service = await tx.store.db
         .selectFrom('services')
@@ -173,8 +181,24 @@ export async function updateDeployment(ctx: ControlContext, name: string, input:
         .executeTakeFirstOrThrow();
       next.version_id = (await versions.get(tx, service.name, input.version)).id;
     }
+    // Merged over what the deployment would enforce otherwise (the new version's, when it moves).
+    if (auth === null) next.auth_override = null;
+    else if (auth !== undefined) {
+      next.auth_override = JSON.stringify(mergeAuthSettings(await effectiveAuth(tx, next), auth));
+    }
     return redeployRow(tx, next, by);
   });
+}
+
+/** The settings a deployment enforces: its override, else its version's. */
+async function effectiveAuth(ctx: ControlContext, row: DeploymentsTable): Promise<AuthSettings> {
+  if (row.auth_override) return parseAuthSettings(JSON.parse(row.auth_override));
+  const version = await ctx.store.db
+    .selectFrom('service_versions')
+    .select('auth_settings')
+    .where('id', '=', row.version_id)
+    .executeTakeFirstOrThrow();
+  return parseAuthSettings(JSON.parse(version.auth_settings));
 }
 
 /** `modelgate redeploy NAME`: a new revision with the same settings and the secret's current value (G4). */
@@ -292,14 +316,7 @@ async function buildSnapshot(
   by: Principal,
   generate: boolean,
 ): Promise<{ snapshot: DeploymentSnapshot; generatedSecret: CreateDeploymentResult['generatedSecret'] }> {
-  const versionRow = await ctx.store.db
-    .selectFrom('service_versions')
-    .select('auth_settings')
-    .where('id', '=', row.version_id)
-    .executeTakeFirstOrThrow();
-  const settings = row.auth_override
-    ? parseAuthSettings(JSON.parse(row.auth_override))
-    : parseAuthSettings(JSON.parse(versionRow.auth_settings));
+  const settings = await effectiveAuth(ctx, row);
   const secret =
     settings.basic_secret === null ? undefined : await referSecret(ctx, by, settings.basic_secret, generate);
   const basic =

@@ -15,20 +15,34 @@ export const MASTER_KEY_FILE = 'master.key';
  * must be the node user's alone (see `trusted-file.ts`); otherwise start-up fails with `FILE_UNSAFE`.
  */
 export function loadMasterKey(dataDir: string, env: Readonly<Record<string, string | undefined>>): Buffer {
+  return openMasterKey(dataDir, env).key;
+}
+
+/**
+ * {@link loadMasterKey}, also saying whether this call created the key file: a start that fails
+ * after it (a replica whose store was sealed under another key) removes it again, so the next
+ * start does not silently reuse a key that opens nothing.
+ */
+export function openMasterKey(
+  dataDir: string,
+  env: Readonly<Record<string, string | undefined>>,
+): { key: Buffer; created?: string } {
   const given = env[MASTER_KEY_ENV];
   if (given !== undefined && given !== '') {
     const key = decodeKey(given.trim());
     if (!key) {
       throw new ModelgateError('CONFIG_INVALID', `${MASTER_KEY_ENV} must be 64 hex characters or base64 of 32 bytes`);
     }
-    return key;
+    return { key };
   }
   const path = join(dataDir, MASTER_KEY_FILE);
+  let created: string | undefined;
   ensurePrivateDir(dataDir);
   let text = readTrustedKeyFile(path, 'master key file');
   if (text === undefined) {
     try {
       createPrivateFile(path, `${randomBytes(32).toString('base64')}\n`);
+      created = path;
     } catch (err) {
       // Another process created it first (or something was planted): read and check theirs.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -37,7 +51,7 @@ export function loadMasterKey(dataDir: string, env: Readonly<Record<string, stri
   }
   const key = decodeKey(text.trim());
   if (!key) throw new ModelgateError('CONFIG_INVALID', `The master key file ${path} is corrupt`);
-  return key;
+  return created ? { key, created } : { key };
 }
 
 function decodeKey(text: string): Buffer | undefined {

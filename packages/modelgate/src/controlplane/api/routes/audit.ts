@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { decide } from '../../../kernel/permissions.js';
 import { Problems } from '../../../kernel/validation.js';
 import { loadActor } from '../../../store/actor.js';
-import { type AuditFilter, type AuditPosition, queryAuditRecords } from '../../../store/audit.js';
+import { type AuditFilter, type AuditPosition, queryAuditRecords, withActorNames } from '../../../store/audit.js';
 import type { Store } from '../../../store/database.js';
 import { denialOf } from '../../access/authorize.js';
 import { decodeCursor, encodeCursor, invalidCursor } from '../cursor.js';
@@ -35,6 +35,11 @@ const recordSchema = {
     time: { type: 'string' },
     actor: { type: 'string' },
     actor_kind: { type: 'string' },
+    actor_name: {
+      type: ['string', 'null'],
+      description:
+        "The actor's name now, beside its id: a username, an API token's `name (owner)`, an admin key's description",
+    },
     action: { type: 'string' },
     target_kind: { type: 'string' },
     target_name: { type: ['string', 'null'] },
@@ -112,7 +117,7 @@ export async function auditRoutes(app: FastifyInstance, opts: { store: Store }):
         // Ascending pages always carry a cursor, so a follower resumes after what it has seen.
         next = encodeCursor({ list: 'audit', order: 'asc', after: last?.id ?? position.after ?? 0 });
       }
-      return { records, next_cursor: next, next };
+      return { records: await withActorNames(opts.store, records), next_cursor: next, next };
     },
   );
 }

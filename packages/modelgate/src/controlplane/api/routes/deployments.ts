@@ -106,7 +106,8 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
         tags,
         operationId: 'updateDeployment',
         summary: 'Change a deployment (a new revision)',
-        description: '`auth: null` returns to the version’s design-time settings.',
+        description:
+          'The auth settings named in `auth` change, the others keep their value (`oidc: null` removes the external issuer); `auth: null` returns to the version’s design-time settings.',
         params: nameParams,
         body: ref('UpdateDeploymentRequest'),
         response: { 200: deployment, ...errors(409) },
