@@ -192,15 +192,20 @@ describe.each(STORE_BACKENDS)('X4 audit log on $name', ({ name, setup }) => {
     // Allowed traffic and unknown deployments are not audit material.
     expect((await invoke(t, 'alpha', `${tag}-ok`, `Bearer ${alphaKey}`)).status).toBe(200);
 
-    const expected: [string, number, string][] = [
-      [`${tag}-i1`, 401, 'CREDENTIAL_MISSING'],
-      [`${tag}-i2`, 403, 'FORBIDDEN'],
-      [`${tag}-i3`, 401, 'CREDENTIAL_MALFORMED'],
-      [`${tag}-i5`, 429, 'THROTTLED'],
+    // A caller whose credential was proven is recorded as itself (issue 22, item 7): beta's key
+    // refused on alpha. A locked-out address's credential is not even checked, so it stays
+    // anonymous, like the credentials that prove nothing.
+    const keyIds = await apiKeyIds(t);
+    const expected: [string, number, string, string, string][] = [
+      [`${tag}-i1`, 401, 'CREDENTIAL_MISSING', 'anonymous', 'anonymous'],
+      [`${tag}-i2`, 403, 'FORBIDDEN', 'api_key', keyIds.beta!],
+      [`${tag}-i3`, 401, 'CREDENTIAL_MALFORMED', 'anonymous', 'anonymous'],
+      [`${tag}-i5`, 429, 'THROTTLED', 'anonymous', 'anonymous'],
     ];
-    for (const [id, status, code] of expected) {
+    for (const [id, status, code, actorKind, actor] of expected) {
       expect((await recordsOf(t, id))[0], id).toMatchObject({
-        actor_kind: 'anonymous',
+        actor_kind: actorKind,
+        actor,
         action: 'deployment.invoke',
         target_kind: 'deployment',
         target_name: 'alpha',
@@ -499,3 +504,14 @@ describe('X4 audit on shutdown', () => {
     }
   });
 });
+
+/** The id of each deployment's (first) API key, by deployment name. */
+async function apiKeyIds(t: TestNode): Promise<Record<string, string>> {
+  const res = await fetch(`${t.node.urls.management}/api/v1/api-keys`, {
+    headers: { authorization: `Bearer ${t.keys.management}` },
+  });
+  const body = (await res.json()) as { api_keys: { id: string; deployment?: string | null }[] };
+  const ids: Record<string, string> = {};
+  for (const key of body.api_keys) if (key.deployment && !(key.deployment in ids)) ids[key.deployment] = key.id;
+  return ids;
+}

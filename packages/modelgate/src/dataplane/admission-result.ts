@@ -25,6 +25,8 @@ export interface Refusal {
   readonly deployment?: string;
   /** Why authentication or authorization refused it. */
   readonly reason?: DenialReason;
+  /** The verified caller, when the refusal came after its credential was proven. */
+  readonly caller?: Principal;
   /** A browser's page load: answer with the sign-in page rather than JSON (B7). */
   readonly page?: SignInPageOptions;
 }
@@ -48,6 +50,7 @@ export function refusalFor(denial: Denial, route: Route): Refusal {
     deployment: route.snapshot.name,
     reason: denial.denied,
     ...(denial.detail ? { message: denial.detail } : {}),
+    ...(denial.caller ? { caller: denial.caller } : {}),
   };
   if (denial.retryAfter !== undefined) return { ...refusal, headers: { 'retry-after': String(denial.retryAfter) } };
   if (ERROR_CODES[code].status !== 401) return refusal;
@@ -55,8 +58,9 @@ export function refusalFor(denial: Denial, route: Route): Refusal {
 }
 
 /** The failure throttle said wait: the same refusal `FailureThrottle.attempt` gives. */
-export function lockedOut(seconds: number, route: Route): Refusal {
-  return refusalFor(throttledFor(seconds), route);
+export function lockedOut(seconds: number, route: Route, caller?: Principal): Refusal {
+  const denial = throttledFor(seconds);
+  return refusalFor(caller ? { ...denial, caller } : denial, route);
 }
 
 /** A refusal's message and headers, as `sendError` takes them. */

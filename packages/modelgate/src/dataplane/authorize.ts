@@ -90,12 +90,17 @@ export function reachDenial(reach: Reach, snapshot: DeploymentSnapshot): Denial 
  */
 export function authorize(identity: Identity, snapshot: DeploymentSnapshot, rights: IssuerRights): Verification {
   const refused = reachDenial(identity.reach, snapshot);
-  if (refused) return refused;
+  if (refused) return refusedAs(refused, identity);
   const issuer = identity.issuer;
   if (issuer === undefined) return identity.principal;
   const now = rights.peek(issuer, snapshot);
   if (now === undefined) return new PendingCheck(() => issuerVerdict(identity, issuer, snapshot, rights, false));
-  return now === MAY_READ ? identity.principal : now;
+  return now === MAY_READ ? identity.principal : refusedAs(now, identity);
+}
+
+/** A refusal after the credential was proven: it names the caller, for the audit log. */
+function refusedAs(denial: Denial, identity: Identity): Denial {
+  return { ...denial, caller: identity.principal };
 }
 
 /**
@@ -123,7 +128,7 @@ export async function authorizeAfresh(
   rights: IssuerRights,
 ): Promise<Principal | Denial> {
   const refused = reachDenial(identity.reach, snapshot);
-  if (refused) return refused;
+  if (refused) return refusedAs(refused, identity);
   return identity.issuer === undefined
     ? identity.principal
     : issuerVerdict(identity, identity.issuer, snapshot, rights, true);
@@ -137,7 +142,7 @@ async function issuerVerdict(
   fresh: boolean,
 ): Promise<Principal | Denial> {
   const now = await rights.decide(issuer, snapshot, fresh);
-  return now === MAY_READ ? identity.principal : now;
+  return now === MAY_READ ? identity.principal : refusedAs(now, identity);
 }
 
 function settle(verdict: Verification, client: string): Principal | Denial | Promise<Principal | Denial> {

@@ -1,4 +1,5 @@
 import type { ErrorCode } from './errors.js';
+import type { Principal } from './principal.js';
 
 /**
  * Why a request was not let through, every reason in a fixed order (metrics label by it).
@@ -26,6 +27,11 @@ export interface Denial {
   readonly detail?: string;
   /** For `throttled` and `busy`: seconds until a retry may succeed (`Retry-After`). */
   readonly retryAfter?: number;
+  /**
+   * The verified caller, when the refusal came after its credential was proven (a key for another
+   * deployment, an owner without the right, a locked-out address): audited as that caller.
+   */
+  readonly caller?: Principal;
 }
 
 export function deny(reason: DenialReason, detail?: string): Denial {

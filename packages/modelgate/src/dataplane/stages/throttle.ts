@@ -43,7 +43,7 @@ export function throttled(
   if (isDenial(verification)) return refuseCounted(verification, key, route, stage.throttle);
   // A cached credential or a node key: no attempt to reserve, but a locked-out address stays out.
   const locked = stage.throttle.lockedFor(key);
-  if (locked > 0) return lockedOut(locked, route);
+  if (locked > 0) return lockedOut(locked, route, verification);
   return { route, rest, principal: verification };
 }
 
