@@ -319,6 +319,8 @@ export function CredentialCells(props: {
   busy: boolean;
   onRoll: () => void;
   onDelete: () => void;
+  /** False: no buttons (the API said the caller may not change it). */
+  mayChange?: boolean;
   /** Cells between the state and the actions. */
   children: ComponentChildren;
 }): JSX.Element {
@@ -331,10 +333,12 @@ export function CredentialCells(props: {
       </td>
       {props.children}
       <td class="actions">
-        {state === 'active' && (
+        {props.mayChange !== false && state === 'active' && (
           <RowButton label="Roll" subject={props.subject} disabled={props.busy} onClick={props.onRoll} />
         )}
-        <RowButton label="Delete" subject={props.subject} danger onClick={props.onDelete} />
+        {props.mayChange !== false && (
+          <RowButton label="Delete" subject={props.subject} danger onClick={props.onDelete} />
+        )}
       </td>
     </>
   );

@@ -153,6 +153,16 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     await expect.poll(() => alert.textContent()).toMatch(/deploy/i);
     expect((await manage(t, 'GET', '/deployments/ranking')).body.enabled).toBe(true);
 
+    // On the deployment's page, only what the API says a reader may do: issue a JWT, not change it.
+    await row.getByRole('link', { name: 'ranking' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Deployment ranking' }).waitFor();
+    await page.getByRole('button', { name: 'Issue JWT' }).waitFor();
+    for (const name of ['Edit', 'Redeploy', 'Disable', 'Delete', 'Create API key', /^Revoke/]) {
+      expect(await page.getByRole('button', { name }).count(), String(name)).toBe(0);
+    }
+    expect((await manage(t, 'GET', '/deployments/ranking')).body.caller_may_deploy).toBe(true);
+    await page.goBack();
+
     await openPage(page, 'API tokens');
     await expectAccessible(page, 'API tokens page');
     const form = page.getByRole('form', { name: 'New API token' });

@@ -1138,6 +1138,8 @@ export interface components {
             auth: components["schemas"]["AuthSettings"];
             /** @enum {string} */
             auth_source?: "version" | "override";
+            /** @description Only in `GET /deployments/{name}`: whether the caller may change it (update, redeploy, enable/disable, delete, its API keys, revoking its JWTs), as those routes decide; the console hides what it may not */
+            caller_may_deploy?: boolean;
             /** Format: date-time */
             created_at?: string;
             enabled: boolean;

@@ -1,7 +1,7 @@
 import type { components } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { basicUsername, inferenceUrl } from '../api';
+import { basicUsername, holds, inferenceUrl } from '../api';
 import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
@@ -53,6 +53,8 @@ export function DeploymentPage(props: { name: string }): JSX.Element {
   const [deleting, setDeleting] = useState(false);
   const action = useAction();
   const d = dep.data;
+  // The API's own answer (absent from an older node: then everything is offered, and it decides).
+  const mayDeploy = d?.caller_may_deploy !== false;
 
   const run = (what: () => Promise<unknown>) =>
     action.run(async () => {
@@ -96,32 +98,34 @@ export function DeploymentPage(props: { name: string }): JSX.Element {
               {d.revision} (updated {when(d.updated_at)})
             </dd>
           </dl>
-          <div class="row">
-            <button type="button" class="secondary" onClick={() => setEditing(!editing)} aria-expanded={editing}>
-              Edit
-            </button>
-            <button
-              type="button"
-              class="secondary"
-              disabled={action.busy}
-              onClick={() => run(() => client.deployments.redeploy(d.name))}
-            >
-              Redeploy
-            </button>
-            <button
-              type="button"
-              class="secondary"
-              disabled={action.busy}
-              onClick={() =>
-                run(() => (d.enabled ? client.deployments.disable(d.name) : client.deployments.enable(d.name)))
-              }
-            >
-              {d.enabled ? 'Disable' : 'Enable'}
-            </button>
-            <button type="button" class="danger" onClick={() => setDeleting(true)}>
-              Delete
-            </button>
-          </div>
+          {mayDeploy && (
+            <div class="row">
+              <button type="button" class="secondary" onClick={() => setEditing(!editing)} aria-expanded={editing}>
+                Edit
+              </button>
+              <button
+                type="button"
+                class="secondary"
+                disabled={action.busy}
+                onClick={() => run(() => client.deployments.redeploy(d.name))}
+              >
+                Redeploy
+              </button>
+              <button
+                type="button"
+                class="secondary"
+                disabled={action.busy}
+                onClick={() =>
+                  run(() => (d.enabled ? client.deployments.disable(d.name) : client.deployments.enable(d.name)))
+                }
+              >
+                {d.enabled ? 'Disable' : 'Enable'}
+              </button>
+              <button type="button" class="danger" onClick={() => setDeleting(true)}>
+                Delete
+              </button>
+            </div>
+          )}
           <Problem error={action.error} />
           {editing && (
             <DeploymentForm
@@ -134,8 +138,8 @@ export function DeploymentPage(props: { name: string }): JSX.Element {
           )}
           <HowToCall deployment={d} />
           <DeploymentChart name={d.name} />
-          {d.access === 'protected' && d.auth.api_keys && <ApiKeys deployment={d} />}
-          {d.access === 'protected' && <PlatformJwts deployment={d} />}
+          {d.access === 'protected' && d.auth.api_keys && <ApiKeys deployment={d} mayDeploy={mayDeploy} />}
+          {d.access === 'protected' && <PlatformJwts deployment={d} mayDeploy={mayDeploy} />}
         </>
       )}
       <DeleteConfirm
@@ -188,7 +192,7 @@ function HowToCall(props: { deployment: Deployment }): JSX.Element {
 }
 
 /** The deployment's API keys (Dataiku): create (shown once), roll with a grace period, delete. */
-function ApiKeys(props: { deployment: Deployment }): JSX.Element {
+function ApiKeys(props: { deployment: Deployment; mayDeploy: boolean }): JSX.Element {
   const { client } = useSession();
   const name = props.deployment.name;
   const keys = useLoad(
@@ -240,23 +244,27 @@ function ApiKeys(props: { deployment: Deployment }): JSX.Element {
           }
         />
       )}
-      <form class="row" onSubmit={create} aria-label="New API key">
-        <div class="grow">
-          <Field id="key-description" label="Description (optional)" value={description} onValue={setDescription} />
+      {props.mayDeploy && (
+        <form class="row" onSubmit={create} aria-label="New API key">
+          <div class="grow">
+            <Field id="key-description" label="Description (optional)" value={description} onValue={setDescription} />
+          </div>
+          <button type="submit" disabled={action.busy}>
+            Create API key
+          </button>
+        </form>
+      )}
+      {props.mayDeploy && (
+        <div class="narrow">
+          <Field
+            id="key-grace"
+            label="Grace when rolling (seconds the old key keeps working)"
+            type="number"
+            value={grace}
+            onValue={setGrace}
+          />
         </div>
-        <button type="submit" disabled={action.busy}>
-          Create API key
-        </button>
-      </form>
-      <div class="narrow">
-        <Field
-          id="key-grace"
-          label="Grace when rolling (seconds the old key keeps working)"
-          type="number"
-          value={grace}
-          onValue={setGrace}
-        />
-      </div>
+      )}
       {keys.data && keys.data.api_keys.length === 0 && <p>No API keys yet.</p>}
       {keys.data && keys.data.api_keys.length > 0 && (
         <Table
@@ -273,6 +281,7 @@ function ApiKeys(props: { deployment: Deployment }): JSX.Element {
                 credential={k}
                 subject={k.prefix}
                 busy={action.busy}
+                mayChange={props.mayDeploy}
                 onRoll={() => roll(k)}
                 onDelete={() => setDeleting(k)}
               >
@@ -298,8 +307,8 @@ function ApiKeys(props: { deployment: Deployment }): JSX.Element {
 }
 
 /** Platform JWTs for this deployment (Scaleway): issue one (shown once), revoke one or all issued so far. */
-function PlatformJwts(props: { deployment: Deployment }): JSX.Element {
-  const { client } = useSession();
+function PlatformJwts(props: { deployment: Deployment; mayDeploy: boolean }): JSX.Element {
+  const { client, me } = useSession();
   const name = props.deployment.name;
   const [expires, setExpires] = useState('');
   const [jti, setJti] = useState('');
@@ -365,29 +374,33 @@ function PlatformJwts(props: { deployment: Deployment }): JSX.Element {
           Issue JWT
         </button>
       </form>
-      <form
-        class="row"
-        onSubmit={(e) => {
-          e.preventDefault();
-          revoke({ jti: jti.trim() }, `JWT ${jti.trim()} revoked.`);
-        }}
-        aria-label="Revoke one platform JWT"
-      >
-        <div class="grow">
-          <Field id="jwt-jti" label="JWT id (jti) to revoke" required value={jti} onValue={setJti} />
-        </div>
-        <button type="submit" class="danger" disabled={action.busy}>
-          Revoke this JWT
+      {holds(me, 'admin') && (
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            revoke({ jti: jti.trim() }, `JWT ${jti.trim()} revoked.`);
+          }}
+          aria-label="Revoke one platform JWT"
+        >
+          <div class="grow">
+            <Field id="jwt-jti" label="JWT id (jti) to revoke" required value={jti} onValue={setJti} />
+          </div>
+          <button type="submit" class="danger" disabled={action.busy}>
+            Revoke this JWT
+          </button>
+        </form>
+      )}
+      {props.mayDeploy && (
+        <button
+          type="button"
+          class="danger"
+          disabled={action.busy}
+          onClick={() => revoke({ deployment: name }, `Every JWT issued for ${name} until now is revoked.`)}
+        >
+          Revoke every JWT issued for {name} so far
         </button>
-      </form>
-      <button
-        type="button"
-        class="danger"
-        disabled={action.busy}
-        onClick={() => revoke({ deployment: name }, `Every JWT issued for ${name} until now is revoked.`)}
-      >
-        Revoke every JWT issued for {name} so far
-      </button>
+      )}
     </section>
   );
 }

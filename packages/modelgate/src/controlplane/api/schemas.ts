@@ -141,6 +141,11 @@ const deploymentSchema = {
     auth_source: { type: 'string', enum: ['version', 'override'] },
     created_at: time,
     updated_at: time,
+    caller_may_deploy: {
+      type: 'boolean',
+      description:
+        'Only in `GET /deployments/{name}`: whether the caller may change it (update, redeploy, enable/disable, delete, its API keys, revoking its JWTs), as those routes decide; the console hides what it may not',
+    },
   },
 } as const;
 

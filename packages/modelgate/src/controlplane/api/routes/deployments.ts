@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { ModelgateError } from '../../../kernel/errors.js';
 import { canSeeDeployment } from '../../../kernel/permissions.js';
 import { actorOf, authorizeDeployment } from '../../access/authorize.js';
 import { authorizeDeploymentWrite } from '../../access/deployment-requests.js';
@@ -95,7 +96,16 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
     },
     async (req) => {
       await authorizeDeployment(ctx, req.principal, req.params.name, 'read');
-      return getDeployment(ctx, req.params.name);
+      const found = await getDeployment(ctx, req.params.name);
+      // The same decision the changing routes make, answered so a client can leave out what it may not do.
+      const mayDeploy = await authorizeDeployment(ctx, req.principal, req.params.name, 'deploy').then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof ModelgateError && err.status === 403) return false;
+          throw err;
+        },
+      );
+      return { ...found, caller_may_deploy: mayDeploy };
     },
   );
 
