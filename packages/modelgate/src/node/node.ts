@@ -86,7 +86,10 @@ export interface NodeOptions {
   readonly clock?: () => number;
 }
 
-/** How often each process polls the store's change log (bounds cross-process staleness). */
+/**
+ * How often each process polls the store's change log: on SQLite it bounds cross-process
+ * staleness; on PostgreSQL changes arrive by NOTIFY and the poll is the catch-up path.
+ */
 export const CHANGE_POLL_MS = 250;
 
 /**
