@@ -165,26 +165,9 @@ async function startCaddy(upstreamUrl, user, password) {
   const hash = execFileSync('caddy', ['hash-password', '--plaintext', password], { encoding: 'utf8' }).trim();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'modelgate-bench-caddy-'));
-  const file = join(dir, 'Caddyfile');
-  writeFileSync(
-    file,
-    `{\n\tadmin off\n\tauto_https off\n}\n:${port} {\n\tbasicauth {\n\t\t${user} ${hash}\n\t}\n\treverse_proxy ${new URL(upstreamUrl).host}\n}\n`,
-  );
-  const child = spawn('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
-  });
-  children.push(child);
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(url);
-      return { child, url };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error('caddy did not start');
+  const config = `{\n\tadmin off\n\tauto_https off\n}\n:${port} {\n\tbasicauth {\n\t\t${user} ${hash}\n\t}\n\treverse_proxy ${new URL(upstreamUrl).host}\n}\n`;
+  return { child: await startCaddyFile(dir, config, url), url };
 }
 
 /** nginx (from Debian) running `config`, with its pid and temporary files in `dir`. */

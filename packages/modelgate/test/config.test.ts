@@ -1,5 +1,4 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +7,7 @@ import { loadConfig } from '../src/config/load.js';
 import { type ConfigResult, type ConfigSources, resolveConfig } from '../src/config/resolve.js';
 import { CONFIG_KEYS, CONFIG_SCHEMA } from '../src/config/schema.js';
 import { ModelgateError } from '../src/kernel/errors.js';
-import { runCli, tempDir } from './helpers/node-process.js';
+import { freePort, runCli, tempDir } from './helpers/node-process.js';
 
 const FILE = 'modelgate.yaml';
 
@@ -252,15 +251,6 @@ describe('invalid configuration', () => {
     expect(err.message).toMatch(/2 problems/);
   });
 });
-
-/** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((res) => server.close(() => res()));
-  return port;
-}
 
 async function refused(port: number): Promise<boolean> {
   const { connect } = await import('node:net');

@@ -1,9 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { proxyConfig } from '../../src/dataplane/forward-auth/generators.js';
-import { tempDir } from './node-process.js';
+import { freePort, tempDir } from './node-process.js';
 
 /** A real proxy (nginx or Caddy from Debian) running a configuration `modelgate forward-auth` printed. */
 export interface RunningProxy {
@@ -12,15 +11,6 @@ export interface RunningProxy {
   /** What the proxy wrote on stdout and stderr so far. */
   output(): string;
   close(): Promise<void>;
-}
-
-/** A port nothing listens on now (the kernel's pick, released at once). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Whether a binary is on PATH (CI installs nginx-light and caddy; a developer may not have them). */
