@@ -6,8 +6,8 @@ import { ERROR_CODES, errorBody } from '../../kernel/errors.js';
 import { type Admitted, type Refusal, refusalOptions } from '../admission-result.js';
 import { withoutGatewayCookies } from '../browser-cookie.js';
 import { DEPLOYMENT_HEADER, DEPLOYMENT_ID_HEADER, INFRASTRUCTURE_ID_HEADER, PRINCIPAL_HEADER } from '../headers.js';
-import { joinUpstreamPath, parseUpstream } from '../proxy.js';
-import { forwardsCredential } from '../stages/forward.js';
+import { joinUpstreamPath } from '../proxy.js';
+import { forwardsCredential, upstreamOf } from '../stages/forward.js';
 import type { ForwardAuthContract } from './contracts.js';
 
 /** Where the proxy sends an allowed request: the full URL (nginx `proxy_pass`). */
@@ -50,7 +50,7 @@ export function allow(
   cacheS = 0,
 ): void {
   const { snapshot } = admitted.route;
-  const upstream = parseUpstream(snapshot.upstream);
+  const upstream = upstreamOf(snapshot);
   const uri = joinUpstreamPath(upstream.basePath, admitted.rest);
   const authorization = forwardsCredential(admitted)
     ? admitted.cookieToken !== undefined
@@ -71,7 +71,7 @@ export function allow(
     [TARGET_HEADER]: upstream.origin + uri,
     [ORIGIN_HEADER]: upstream.origin,
     [URI_HEADER]: uri,
-    [UPSTREAM_HEADER]: new URL(upstream.origin).host,
+    [UPSTREAM_HEADER]: upstream.host,
     [AUTHORIZATION_HEADER]: authorization,
     [COOKIE_HEADER]: cookie ?? '',
   });

@@ -3,7 +3,7 @@ import type { DeploymentSnapshot } from '../../kernel/deployment-snapshot.js';
 import type { Principal } from '../../kernel/principal.js';
 import type { Admitted } from '../admission-result.js';
 import { type UpstreamHeaderContext, upstreamRequestHeaderList } from '../headers.js';
-import type { UpstreamProxy } from '../proxy.js';
+import { parseUpstream, type UpstreamProxy } from '../proxy.js';
 import type { RequestRecord } from './observe.js';
 
 /**
@@ -55,7 +55,7 @@ export function upstreamContext(
     principal,
     requestId,
     forwardCredential: forwardsCredential(admitted),
-    upstreamHost: upstreamHostOf(snapshot),
+    upstreamHost: upstreamOf(snapshot).host,
     websocket,
     cookieToken: admitted.cookieToken,
   };
@@ -72,14 +72,30 @@ export function forwardsCredential(admitted: Admitted): boolean {
 /** Principals whose credential is scoped to the deployment (a platform JWT: to it or its infrastructure). */
 const FORWARDABLE: ReadonlySet<Principal['kind']> = new Set(['api_key', 'basic', 'platform_jwt', 'external_jwt']);
 
-const upstreamHosts = new WeakMap<DeploymentSnapshot, string>();
+/** A revision's upstream, split: undici's origin, the base path, and `host[:port]`. */
+export interface UpstreamParts {
+  readonly origin: string;
+  readonly basePath: string;
+  readonly host: string;
+}
 
-/** `host[:port]` of a revision's upstream, parsed once per revision rather than per request. */
-function upstreamHostOf(snapshot: DeploymentSnapshot): string {
-  let host = upstreamHosts.get(snapshot);
-  if (host === undefined) {
-    host = new URL(snapshot.upstream).host;
-    upstreamHosts.set(snapshot, host);
+const upstreams = new WeakMap<DeploymentSnapshot, UpstreamParts>();
+
+/**
+ * A revision's upstream, parsed once per revision rather than per request (the gateway's `Host`
+ * and the forward-auth answers' target).
+ *
+ * @example
+ * ```ts
+ * upstreamOf(snapshot); // { origin: 'http://10.0.0.5:9000', basePath: '/v1', host: '10.0.0.5:9000' }
+ * ```
+ */
+export function upstreamOf(snapshot: DeploymentSnapshot): UpstreamParts {
+  let parts = upstreams.get(snapshot);
+  if (parts === undefined) {
+    const { origin, basePath } = parseUpstream(snapshot.upstream);
+    parts = { origin, basePath, host: new URL(snapshot.upstream).host };
+    upstreams.set(snapshot, parts);
   }
-  return host;
+  return parts;
 }
