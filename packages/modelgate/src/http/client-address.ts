@@ -21,9 +21,7 @@ export type ClientAddress = (req: Pick<RequestHead, 'headers' | 'socket'>) => st
  */
 export function createClientAddress(trustedProxies: string): ClientAddress {
   if (trustedProxies.trim() === '') return peerAddress;
-  const trusted = parseTrustedProxies(trustedProxies);
-  // The config was validated at load; a bad list here is a bug, not input.
-  if ('problems' in trusted) throw new Error(trusted.problems.join('; '));
+  const trusted = validatedTrustedProxies(trustedProxies);
   const cache = new WeakMap<object, string>();
   return (req) => {
     let address = cache.get(req);
@@ -33,6 +31,21 @@ export function createClientAddress(trustedProxies: string): ClientAddress {
     }
     return address;
   };
+}
+
+/**
+ * `trusted_proxies` parsed from a validated config: the config was checked at load, so a bad list
+ * here is a bug, not input.
+ *
+ * @example
+ * ```ts
+ * validatedTrustedProxies('127.0.0.1/32').has('127.0.0.1'); // true
+ * ```
+ */
+export function validatedTrustedProxies(text: string): TrustedProxies {
+  const trusted = parseTrustedProxies(text);
+  if ('problems' in trusted) throw new Error(trusted.problems.join('; '));
+  return trusted;
 }
 
 function peerAddress(req: Pick<RequestHead, 'socket'>): string {

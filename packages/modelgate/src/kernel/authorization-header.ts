@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Denial, deny } from './denial.js';
+import { countHeader } from './raw-headers.js';
 
 /** The credential carried by an `Authorization` header, split per RFC 7235. */
 export type AuthorizationCredentials =
@@ -34,17 +35,9 @@ export function readAuthorization(req: {
   return parseAuthorization(req.headers.authorization ?? '');
 }
 
-/**
- * How many `Authorization` fields a request carried, from node's raw header list: cheaper than
- * `headersDistinct`, which builds a map of every header on first use.
- */
+/** How many `Authorization` fields a request carried (see `countHeader`). */
 export function authorizationHeaderCount(rawHeaders: readonly string[]): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
-  }
-  return count;
+  return countHeader(rawHeaders, 'authorization');
 }
 
 /**

@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
-import { parseTrustedProxies } from '../config/trusted-proxies.js';
 import type { ControlContext } from '../controlplane/operations/context.js';
 import { listServedDeploymentNames, loadServedDeployment } from '../controlplane/operations/deployments.js';
 import type { RefusalRecorder } from '../dataplane/audit-refusals.js';
@@ -20,7 +19,7 @@ import { ApiTokenVerifier } from '../dataplane/verifiers/api-token.js';
 import { BasicVerifier } from '../dataplane/verifiers/basic.js';
 import { OidcVerifier } from '../dataplane/verifiers/oidc.js';
 import type { PlatformJwtVerifier } from '../dataplane/verifiers/platform-jwt.js';
-import type { ClientAddress } from '../http/client-address.js';
+import { type ClientAddress, validatedTrustedProxies } from '../http/client-address.js';
 import { clientErrorHandler } from '../http/client-error.js';
 import type { CheckSlots } from '../http/expensive-check-limiter.js';
 import type { ClusterGate, Readiness } from '../http/health.js';
@@ -88,6 +87,8 @@ export interface DataPlane {
  */
 export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
   const { config, log, control } = deps;
+  // Only these peers may ask the forward-auth decision endpoints.
+  const trusted = validatedTrustedProxies(config.trusted_proxies);
   // Gauges read at scrape time, from the parts built below.
   let server: Server | undefined;
   let proxy: UpstreamProxy | undefined;
@@ -152,7 +153,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
     proxy,
     upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },
     baseDomain: config.base_domain,
-    trustedPeer: trustedPeerOf(config.trusted_proxies),
+    trustedPeer: (address) => trusted.has(address),
     decisionCacheS: config.forward_auth_cache_s,
     proto: deps.address.protocol,
     bus: control.bus,
@@ -179,11 +180,4 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
       await usage.close();
     },
   };
-}
-
-/** `trusted_proxies` as a predicate on a peer's address (validated at load: a bad list is a bug here). */
-function trustedPeerOf(text: string): (address: string) => boolean {
-  const trusted = parseTrustedProxies(text);
-  if ('problems' in trusted) throw new Error(trusted.problems.join('; '));
-  return (address) => trusted.has(address);
 }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { RequestHead } from '../../http/request-head.js';
+import { countHeader } from '../../kernel/raw-headers.js';
 import type { Refusal } from '../admission-result.js';
 
 /**
@@ -41,11 +42,26 @@ export function decisionTarget(url: string): DecisionTarget | undefined {
   return name === 'nginx' || name === 'caddy' || name === 'traefik' ? { contract: name } : undefined;
 }
 
-/** The headers each proxy describes the original request with. */
-const DESCRIPTIONS: Record<
-  Exclude<ForwardAuthContract, 'envoy'>,
-  { method: string; uri: string; host: string; length: string; encoding: string }
-> = {
+/** How a proxy names the original request's parts, in headers of the decision request. */
+interface Description {
+  readonly method: string;
+  readonly uri: string;
+  readonly host: string;
+  readonly length: string;
+  readonly encoding: string;
+}
+
+/** Caddy's and Traefik's `X-Forwarded-*`, with the framing headers the generated config adds. */
+const FORWARDED: Description = {
+  method: 'x-forwarded-method',
+  uri: 'x-forwarded-uri',
+  host: 'x-forwarded-host',
+  length: 'x-original-content-length',
+  encoding: 'x-original-transfer-encoding',
+};
+
+/** The headers each proxy describes the original request with (Envoy sends the request itself). */
+const DESCRIPTIONS: Record<Exclude<ForwardAuthContract, 'envoy'>, Description> = {
   nginx: {
     method: 'x-original-method',
     uri: 'x-original-uri',
@@ -53,20 +69,8 @@ const DESCRIPTIONS: Record<
     length: 'x-original-content-length',
     encoding: 'x-original-transfer-encoding',
   },
-  caddy: {
-    method: 'x-forwarded-method',
-    uri: 'x-forwarded-uri',
-    host: 'x-forwarded-host',
-    length: 'x-original-content-length',
-    encoding: 'x-original-transfer-encoding',
-  },
-  traefik: {
-    method: 'x-forwarded-method',
-    uri: 'x-forwarded-uri',
-    host: 'x-forwarded-host',
-    length: 'x-original-content-length',
-    encoding: 'x-original-transfer-encoding',
-  },
+  caddy: FORWARDED,
+  traefik: FORWARDED,
 };
 
 /** Headers of a decision request that describe the request rather than belong to it. */
@@ -107,7 +111,7 @@ export function describeOriginal(req: IncomingMessage, target: DecisionTarget, c
   const raw = req.rawHeaders;
   if (names !== undefined) {
     for (const name of [names.method, names.uri, names.host, names.length, names.encoding]) {
-      if (countOf(raw, name) > 1) {
+      if (countHeader(raw, name) > 1) {
         return { code: 'HEADER_DUPLICATED', message: `The decision request carries ${name} more than once` };
       }
     }
@@ -158,10 +162,4 @@ export function describeOriginal(req: IncomingMessage, target: DecisionTarget, c
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value === '' ? undefined : value;
-}
-
-function countOf(raw: readonly string[], name: string): number {
-  let count = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === name) count++;
-  return count;
 }
