@@ -125,4 +125,16 @@ describe('kindRefusal: the kinds a deployment takes at all, before any verificat
       expect(kindRefusal(kind, churn)).toBeUndefined();
     }
   });
+
+  it('a deployment that lists its kinds takes only those; the node’s other keys count as its key', () => {
+    const jwtOnly = { ...churn, credentials: ['platform_jwt'] } as DeploymentSnapshot;
+    expect(kindRefusal('platform_jwt', jwtOnly)).toBeUndefined();
+    expect(kindRefusal('api_token', jwtOnly)?.detail).toBe('This deployment does not accept API tokens');
+    for (const kind of ['inference_key', 'management_key', 'token_api_key'] as const) {
+      expect(kindRefusal(kind, jwtOnly)?.detail).toBe('This deployment does not accept node keys');
+      expect(kindRefusal(kind, jwtOnly)?.denied).toBe('unknown');
+    }
+    // Old snapshots (no list) and a null list take every kind, as before.
+    expect(kindRefusal('api_token', { ...churn, credentials: null })).toBeUndefined();
+  });
 });

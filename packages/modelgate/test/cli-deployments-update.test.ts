@@ -68,6 +68,7 @@ describe('modelgate deployments update', () => {
       basic_secret: 'pw-one',
       api_keys: true,
       forward_credential: false,
+      credentials: null,
     });
     expect(await infer('model', basic('password-one'))).toBe(200);
     expect(await infer('model', `Bearer ${apiKey}`)).toBe(200);
@@ -91,7 +92,12 @@ describe('modelgate deployments update', () => {
       'json',
     ]);
     expect(noBasic.code, noBasic.all).toBe(0);
-    expect(JSON.parse(noBasic.stdout).auth).toEqual({ basic_secret: null, api_keys: true, forward_credential: true });
+    expect(JSON.parse(noBasic.stdout).auth).toEqual({
+      basic_secret: null,
+      api_keys: true,
+      forward_credential: true,
+      credentials: null,
+    });
     expect(await infer('model', basic('password-one'))).toBe(401);
     expect(await infer('model', `Bearer ${apiKey}`)).toBe(200);
   });

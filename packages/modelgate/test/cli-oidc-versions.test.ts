@@ -68,8 +68,12 @@ describe('services versions', () => {
 
     const list = await cli(['services', 'versions', 'list', 'nlp']);
     expect(list.stdout).toMatch(/^VERSION\s+AUTH\s+CREATED$/m);
-    expect(list.stdout).toMatch(/^1\s+Basic \(secret nlp-pw\), API keys; credential not forwarded/m);
-    expect(list.stdout).toMatch(/^2\s+OIDC access tokens of https:\/\/idp\.example;/m);
+    expect(list.stdout).toMatch(
+      /^1\s+Basic \(secret nlp-pw\), API keys, API tokens, platform JWTs, node inference key; credential not forwarded/m,
+    );
+    expect(list.stdout).toMatch(
+      /^2\s+API tokens, platform JWTs, OIDC access tokens of https:\/\/idp\.example, node inference key;/m,
+    );
     expect(JSON.parse((await cli(['services', 'versions', 'list', 'nlp', '-o', 'json'])).stdout).items).toHaveLength(2);
 
     const show = await cli(['services', 'versions', 'show', 'nlp', '2']);
@@ -79,7 +83,7 @@ describe('services versions', () => {
     expect((await cli(['grants', 'set', 'service', 'nlp', 'readers', '--rights', 'read'])).code).toBe(0);
     const service = await cli(['services', 'show', 'nlp']);
     expect(service.stdout).toMatch(/^1\s+Basic/m);
-    expect(service.stdout).toMatch(/^2\s+OIDC/m);
+    expect(service.stdout).toMatch(/^2\s+API tokens, platform JWTs, OIDC/m);
     expect(service.stdout).toMatch(/^readers\s+read$/m);
     const json = JSON.parse((await cli(['services', 'show', 'nlp', '-o', 'json'])).stdout);
     expect(json.versions.map((v: { version: string }) => v.version)).toEqual(['1', '2']);

@@ -40,6 +40,7 @@ function deployed(over: Partial<DeploymentInfo> & { name: string }): DeploymentI
     revision: 1,
     auth: DEFAULT_AUTH_SETTINGS,
     auth_source: 'version',
+    admits: ['api_key', 'api_token', 'platform_jwt', 'inference_key'],
     created_at: '2026-01-01T00:00:00.000Z',
     updated_at: '2026-01-01T00:00:00.000Z',
     ...over,
@@ -108,7 +109,7 @@ describe('planChanges', () => {
     const plan = planChanges(other, { ...ONE, secrets: [{ name: 'pw' }] }, { prune: false });
     expect(plan.problems).toEqual([]);
     expect(plan.actions[0]?.requests[0]?.body).toEqual({
-      auth: { basic_secret: 'pw', api_keys: true, forward_credential: false },
+      auth: { basic_secret: 'pw', api_keys: true, forward_credential: false, credentials: null },
     });
   });
 

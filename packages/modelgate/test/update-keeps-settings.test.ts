@@ -6,7 +6,7 @@ import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
 /**
  * Issue 22, item 1: a change keeps every setting it does not name. A deployment with every auth
- * setting (Basic secret, API keys, forwarding, an external OIDC issuer) is changed by each flag
+ * setting (Basic secret, API keys, forwarding, an external OIDC issuer, a credentials list) is changed by each flag
  * of `deployments update`, by `PATCH` and by `apply`, and only what was named changes.
  */
 
@@ -23,7 +23,13 @@ const OIDC = {
   required_scopes: ['predict'],
   clock_skew_s: 30,
 };
-const FULL = { basic_secret: 'pw-one', api_keys: false, forward_credential: true, oidc: OIDC };
+const FULL = {
+  basic_secret: 'pw-one',
+  api_keys: false,
+  forward_credential: true,
+  oidc: OIDC,
+  credentials: ['basic', 'platform_jwt', 'oidc'],
+};
 
 function cli(args: string[], options: { stdin?: string } = {}) {
   return runCliToEnd([...args, '--endpoint', node.urls.management], { cwd: node.cwd, ...options });
@@ -92,6 +98,8 @@ describe('deployments update: each flag changes only what it names', () => {
     [['--oidc-required-scope', 'write'], { oidc: { ...OIDC, required_scopes: ['write'] } }, {}],
     [['--oidc-clock-skew', '5'], { oidc: { ...OIDC, clock_skew_s: 5 } }, {}],
     [['--no-oidc'], { oidc: undefined }, {}],
+    [['--credentials', 'platform_jwt,api_token'], { credentials: ['platform_jwt', 'api_token'] }, {}],
+    [['--credentials', 'all'], { credentials: null }, {}],
   ];
   for (const [flags, authChange, otherChange] of cases) {
     it(`${flags.join(' ')}`, async () => {
@@ -116,7 +124,12 @@ describe('PATCH /api/v1/deployments/NAME merges auth', () => {
 
   it('oidc: null removes the issuer and nothing else; auth: null returns to the version', async () => {
     const r = await api('PATCH', '/deployments/full', { auth: { oidc: null } });
-    expect(r.body.auth).toEqual({ basic_secret: 'pw-one', api_keys: false, forward_credential: true });
+    expect(r.body.auth).toEqual({
+      basic_secret: 'pw-one',
+      api_keys: false,
+      forward_credential: true,
+      credentials: FULL.credentials,
+    });
     const back = await api('PATCH', '/deployments/full', { auth: null });
     expect(back.body.auth_source).toBe('version');
   });

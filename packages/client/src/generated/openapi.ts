@@ -1018,12 +1018,14 @@ export interface components {
             target_name?: string | null;
             time: string;
         };
-        /** @description How a protected deployment checks callers (the node inference key always works). */
+        /** @description How a protected deployment checks callers. */
         AuthSettings: {
             /** @description Accept API keys (Authorization: Bearer mgk_...) */
             api_keys?: boolean;
             /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
             basic_secret?: string | null;
+            /** @description The only kinds of credential that open it while protected (each listed kind needs its own setting on: basic a basic_secret, api_key api_keys, oidc an issuer); null for every kind the other settings turn on, the node inference key, API tokens and platform JWTs included */
+            credentials?: ("inference_key" | "basic" | "api_key" | "api_token" | "platform_jwt" | "oidc")[] | null;
             /** @description Pass the caller's Authorization header upstream */
             forward_credential?: boolean;
             oidc?: components["schemas"]["OidcSettings"];
@@ -1034,6 +1036,8 @@ export interface components {
             api_keys?: boolean;
             /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
             basic_secret?: string | null;
+            /** @description The only kinds of credential that open it while protected (each listed kind needs its own setting on: basic a basic_secret, api_key api_keys, oidc an issuer); null for every kind the other settings turn on, the node inference key, API tokens and platform JWTs included */
+            credentials?: ("inference_key" | "basic" | "api_key" | "api_token" | "platform_jwt" | "oidc")[] | null;
             /** @description Pass the caller's Authorization header upstream */
             forward_credential?: boolean;
             /** @description External OAuth2/OIDC issuer (see OidcSettings): issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s; null for none */
@@ -1135,6 +1139,8 @@ export interface components {
         Deployment: {
             /** @enum {string} */
             access: "public" | "protected";
+            /** @description Exactly the kinds of credential that open it while protected, from `auth` */
+            admits: ("inference_key" | "basic" | "api_key" | "api_token" | "platform_jwt" | "oidc")[];
             auth: components["schemas"]["AuthSettings"];
             /** @enum {string} */
             auth_source?: "version" | "override";

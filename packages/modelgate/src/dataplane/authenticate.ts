@@ -209,6 +209,8 @@ export function deploymentChallenges(snapshot: DeploymentSnapshot, reason: Denia
   const realm = snapshot.name.replaceAll('"', '');
   const challenges: string[] = [];
   if (snapshot.basic) challenges.push(`Basic realm="${realm}", charset="UTF-8"`);
-  challenges.push(bearerChallenge(realm, reason));
+  // A deployment that lists Basic alone takes no bearer credential: do not ask for one.
+  const listed = snapshot.credentials;
+  if (!listed || listed.some((kind) => kind !== 'basic')) challenges.push(bearerChallenge(realm, reason));
   return challenges;
 }

@@ -28,7 +28,8 @@ const OTHER_PLANE = deny('forbidden', 'Use the inference key for model traffic')
 
 /**
  * Whether a deployment takes a kind of credential at all, decided before it is verified: Basic
- * only with a password (G2), API keys only when enabled (D8). Others are decided by their reach.
+ * only with a password (G2), API keys only when enabled (D8), and any kind only when the
+ * deployment's `credentials` list (if it has one) names it. Others are decided by their reach.
  *
  * @example
  * ```ts
@@ -38,8 +39,31 @@ const OTHER_PLANE = deny('forbidden', 'Use the inference key for model traffic')
 export function kindRefusal(kind: PresentedKind, snapshot: DeploymentSnapshot): Denial | undefined {
   if (kind === 'basic') return snapshot.basic ? undefined : NO_BASIC;
   if (kind === 'api_key') return snapshot.api_keys ? undefined : NO_API_KEYS;
-  return undefined;
+  const listed = snapshot.credentials;
+  if (listed === undefined || listed === null) return undefined;
+  const listedAs = LISTED_AS[kind];
+  return listedAs === undefined || listed.includes(listedAs) ? undefined : NOT_LISTED[listedAs];
 }
+
+/**
+ * The listed kind a presented one counts as: the node's other keys count as its inference key
+ * (still refused by their reach, 403). Basic, API keys and OIDC tokens are decided by their own
+ * snapshot fields; credentials that are never data-plane ones have no entry.
+ */
+const LISTED_AS: Partial<Record<PresentedKind, 'inference_key' | 'api_token' | 'platform_jwt'>> = {
+  inference_key: 'inference_key',
+  management_key: 'inference_key',
+  token_api_key: 'inference_key',
+  api_token: 'api_token',
+  platform_jwt: 'platform_jwt',
+};
+
+/** One refusal per kind a deployment's list can leave out, made once. */
+const NOT_LISTED = {
+  inference_key: deny('unknown', 'This deployment does not accept node keys'),
+  api_token: deny('unknown', 'This deployment does not accept API tokens'),
+  platform_jwt: deny('unknown', 'This deployment does not accept platform JWTs'),
+} as const;
 
 /**
  * Whether a verified credential's reach covers a deployment: 403 (or 401 where the deployment

@@ -1,9 +1,10 @@
+import { type CredentialKind, checkAdmitsSome, checkCredentialList } from './credential-kinds.js';
 import { type OidcSettings, parseOidcSettings } from './oidc-settings.js';
 import { Problems, SECRET_NAME_PATTERN } from './validation.js';
 
 /**
  * How a protected deployment checks callers. Defined on a service version at design time (D6)
- * and optionally overridden per deployment (D7). The node inference key always works too.
+ * and optionally overridden per deployment (D7). `credentials` narrows which kinds are taken.
  */
 export interface AuthSettings {
   /** Name of the secret whose value, at (re)deploy, is the HTTP Basic password (G2–G4). */
@@ -14,16 +15,36 @@ export interface AuthSettings {
   readonly forward_credential: boolean;
   /** Accept access tokens of an external OAuth2/OIDC issuer (D8); absent for none. */
   readonly oidc?: OidcSettings;
+  /**
+   * The kinds of credential taken (`admittedKinds`); null for every kind the settings above turn
+   * on, with the node inference key, API tokens and platform JWTs (as before the list existed).
+   */
+  readonly credentials: readonly CredentialKind[] | null;
 }
 
 export const DEFAULT_AUTH_SETTINGS: AuthSettings = Object.freeze({
   basic_secret: null,
   api_keys: true,
   forward_credential: false,
+  credentials: null,
 });
 
 /** Validates user input into settings, filling defaults; throws VALIDATION_FAILED with every problem. */
 export function parseAuthSettings(input: unknown, field = 'auth'): AuthSettings {
+  const settings = parseAuthFields(input, field);
+  checkAuthSettings(settings, field);
+  return settings;
+}
+
+/** Checks what holds between settings (the list leaves some way in); throws VALIDATION_FAILED. */
+export function checkAuthSettings(settings: AuthSettings, field = 'auth'): void {
+  const problems = new Problems();
+  checkAdmitsSome(problems, field, settings);
+  problems.throwIfAny();
+}
+
+/** Each field checked on its own, defaults filled: what a whole setting and a change share. */
+function parseAuthFields(input: unknown, field: string): AuthSettings {
   const problems = new Problems();
   if (input === undefined || input === null) return DEFAULT_AUTH_SETTINGS;
   if (typeof input !== 'object' || Array.isArray(input)) {
@@ -54,12 +75,14 @@ export function parseAuthSettings(input: unknown, field = 'auth'): AuthSettings 
     `${field}.forward_credential`,
   );
   const oidc = parseOidcSettings(problems, `${field}.oidc`, raw.oidc);
+  checkCredentialList(problems, `${field}.credentials`, raw.credentials);
   problems.throwIfAny();
   return {
     basic_secret: basic as string | null,
     api_keys: (raw.api_keys as boolean | undefined) ?? DEFAULT_AUTH_SETTINGS.api_keys,
     forward_credential: (raw.forward_credential as boolean | undefined) ?? DEFAULT_AUTH_SETTINGS.forward_credential,
     ...(oidc ? { oidc } : {}),
+    credentials: (raw.credentials as CredentialKind[] | null | undefined) ?? null,
   };
 }
 
@@ -71,13 +94,15 @@ export type AuthSettingsPatch = Partial<Omit<AuthSettings, 'oidc'>> & { readonly
  * that names `api_keys` leaves the Basic secret, the external issuer and the rest as they are.
  */
 export function parseAuthSettingsPatch(input: unknown, field = 'auth'): AuthSettingsPatch {
-  const full = parseAuthSettings(input, field);
+  // Between-settings rules wait for the merge (`checkAuthSettings`): a change is judged as applied.
+  const full = parseAuthFields(input, field);
   const raw = (input ?? {}) as Record<string, unknown>;
   const patch: { -readonly [K in keyof AuthSettingsPatch]: AuthSettingsPatch[K] } = {};
   if ('basic_secret' in raw) patch.basic_secret = full.basic_secret;
   if ('api_keys' in raw) patch.api_keys = full.api_keys;
   if ('forward_credential' in raw) patch.forward_credential = full.forward_credential;
   if ('oidc' in raw) patch.oidc = full.oidc ?? null;
+  if ('credentials' in raw) patch.credentials = full.credentials;
   return patch;
 }
 

@@ -1,3 +1,4 @@
+import type { CredentialKind } from './credential-kinds.js';
 import type { OidcSettings } from './oidc-settings.js';
 import type { Access } from './validation.js';
 
@@ -21,6 +22,12 @@ export interface DeploymentSnapshot {
   readonly forward_credential: boolean;
   /** Present when external OAuth2/OIDC access tokens are accepted (D8). Absent in older snapshots. */
   readonly oidc?: OidcSettings | null;
+  /**
+   * The kinds of credential admitted when the deployment lists them; null or absent (older
+   * snapshots) for every kind the other fields turn on. Basic, API keys and OIDC left out of
+   * the list are off in their own fields too.
+   */
+  readonly credentials?: readonly CredentialKind[] | null;
   /** Which auth settings applied: the version's (design time) or the deployment's override. */
   readonly auth_source: 'version' | 'override';
 }

@@ -12,6 +12,7 @@ import {
 import { readAllPages } from '../list-all.js';
 import { printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
+import { addCredentialsFlag, type CredentialsFlag, credentialsSetting } from './credentials-flag.js';
 import { addOidcFlags, describeOidc, type OidcFlags, oidcFromFlags } from './oidc-flags.js';
 import { authMethods } from './render-deployment.js';
 
@@ -110,7 +111,7 @@ interface GrantsInfo {
 function describeVersionAuth(auth: AuthSettings): string {
   const methods = authMethods(auth);
   const forward = auth.forward_credential ? 'credential forwarded upstream' : 'credential not forwarded';
-  return `${methods.length > 0 ? methods.join(', ') : 'no method of its own'}; ${forward}`;
+  return `${methods.join(', ')}; ${forward}`;
 }
 
 function versionsTable(versions: readonly VersionInfo[]): string {
@@ -155,6 +156,7 @@ function registerServiceShow(services: Command): void {
 }
 
 interface VersionCreateOptions extends ApiOptions, OidcFlags {
+  readonly credentials?: CredentialsFlag;
   readonly basicSecret?: string;
   readonly apiKeys?: 'on' | 'off';
   readonly forwardCredential?: boolean;
@@ -165,16 +167,18 @@ function registerVersions(services: Command): void {
   const versions = services.command('versions').description("A service's versions and their design-time auth settings");
 
   apiCommand(
-    addOidcFlags(
-      versions
-        .command('create')
-        .description('Create a version with its auth settings (write right on the service; versions are immutable)')
-        .argument('<service>')
-        .argument('<version>')
-        .option('--basic-secret <secret>', 'accept HTTP Basic with this secret’s value as the password')
-        .addOption(new Option('--api-keys <on|off>', 'accept API keys (default: on)').choices(['on', 'off']))
-        .option('--forward-credential', "pass the caller's credential on to the model server"),
-      false,
+    addCredentialsFlag(
+      addOidcFlags(
+        versions
+          .command('create')
+          .description('Create a version with its auth settings (write right on the service; versions are immutable)')
+          .argument('<service>')
+          .argument('<version>')
+          .option('--basic-secret <secret>', 'accept HTTP Basic with this secret’s value as the password')
+          .addOption(new Option('--api-keys <on|off>', 'accept API keys (default: on)').choices(['on', 'off']))
+          .option('--forward-credential', "pass the caller's credential on to the model server"),
+        false,
+      ),
     ),
   ).action((service: string, version: string, opts: VersionCreateOptions) =>
     withClient(opts, async (client, json) => {
@@ -184,6 +188,7 @@ function registerVersions(services: Command): void {
         api_keys: opts.apiKeys !== 'off',
         forward_credential: opts.forwardCredential === true,
         ...(oidc ? { oidc } : {}),
+        ...(opts.credentials === undefined ? {} : { credentials: credentialsSetting(opts.credentials) }),
       };
       const made = await client.request<VersionInfo>('POST', apiPath('services', service, 'versions'), {
         version,

@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import type { CredentialKind } from '../../kernel/credential-kinds.js';
 import { ModelgateError } from '../../kernel/errors.js';
 import { ACCESS_VALUES } from '../../kernel/validation.js';
 import {
@@ -17,6 +18,7 @@ import {
 } from '../client.js';
 import { printJson, printText } from '../output.js';
 import { renderTable } from '../table.js';
+import { addCredentialsFlag, type CredentialsFlag, credentialsSetting } from './credentials-flag.js';
 import { UPDATE_USAGE } from './deployments-update.js';
 import { addOidcFlags, type OidcFlags, oidcFromFlags } from './oidc-flags.js';
 import { renderDeployment } from './render-deployment.js';
@@ -31,6 +33,7 @@ interface DeployOptions extends ApiOptions, OidcFlags {
   readonly version?: string;
   readonly forwardCredential?: boolean;
   readonly generateSecret?: boolean;
+  readonly credentials?: CredentialsFlag;
 }
 
 /** The body of `POST /api/v1/deployments`. */
@@ -46,6 +49,7 @@ export interface DeployRequest {
     api_keys: true;
     forward_credential: boolean;
     oidc?: Record<string, unknown> | null;
+    credentials?: CredentialKind[] | null;
   };
   api_keys?: number;
 }
@@ -56,24 +60,26 @@ export interface DeployRequest {
  */
 export function registerDeploy(program: Command): void {
   apiCommand(
-    addOidcFlags(
-      program
-        .command('deploy')
-        .description(
-          'Deploy a model server: creates the deployment and whatever is missing (the infrastructure, a service ' +
-            'named after the deployment, its version, the Basic secret)',
-        )
-        .argument('<name>', 'deployment name; served at /<name>/ on the inference listener')
-        .requiredOption('--upstream <url>', 'URL of the model server the gateway forwards to')
-        .addOption(new Option('--access <access>', 'who may call it (default: protected)').choices(ACCESS_VALUES))
-        .option('--basic-secret <secret>', 'name of the secret whose value is the Basic password (must exist)')
-        .option('--generate-secret', 'create the --basic-secret secret with a generated value when it does not exist')
-        .option('--api-keys <n>', 'also create N API keys for this deployment (shown once)', positiveInteger)
-        .option('--infrastructure <name>', 'infrastructure to deploy on (default: default)')
-        .option('--service <name>', 'service to deploy (default: the deployment name)')
-        .option('--version <version>', 'version of the service to deploy (default: 1)')
-        .option('--forward-credential', "pass the caller's credential on to the model server"),
-      false,
+    addCredentialsFlag(
+      addOidcFlags(
+        program
+          .command('deploy')
+          .description(
+            'Deploy a model server: creates the deployment and whatever is missing (the infrastructure, a service ' +
+              'named after the deployment, its version, the Basic secret)',
+          )
+          .argument('<name>', 'deployment name; served at /<name>/ on the inference listener')
+          .requiredOption('--upstream <url>', 'URL of the model server the gateway forwards to')
+          .addOption(new Option('--access <access>', 'who may call it (default: protected)').choices(ACCESS_VALUES))
+          .option('--basic-secret <secret>', 'name of the secret whose value is the Basic password (must exist)')
+          .option('--generate-secret', 'create the --basic-secret secret with a generated value when it does not exist')
+          .option('--api-keys <n>', 'also create N API keys for this deployment (shown once)', positiveInteger)
+          .option('--infrastructure <name>', 'infrastructure to deploy on (default: default)')
+          .option('--service <name>', 'service to deploy (default: the deployment name)')
+          .option('--version <version>', 'version of the service to deploy (default: 1)')
+          .option('--forward-credential', "pass the caller's credential on to the model server"),
+        false,
+      ),
     ),
   ).action((name: string, opts: DeployOptions) =>
     withClient(opts, async (client, json) => {
@@ -135,12 +141,13 @@ export function deployRequest(name: string, opts: DeployOptions): DeployRequest 
   if (opts.service !== undefined) body.service = opts.service;
   if (opts.version !== undefined) body.version = opts.version;
   const oidc = oidcFromFlags(opts);
-  if (opts.basicSecret !== undefined || opts.forwardCredential || oidc) {
+  if (opts.basicSecret !== undefined || opts.forwardCredential || oidc || opts.credentials !== undefined) {
     body.auth = {
       basic_secret: opts.basicSecret ?? null,
       api_keys: true,
       forward_credential: opts.forwardCredential === true,
       ...(oidc ? { oidc } : {}),
+      ...(opts.credentials === undefined ? {} : { credentials: credentialsSetting(opts.credentials) }),
     };
   }
   if (opts.apiKeys !== undefined) body.api_keys = opts.apiKeys;

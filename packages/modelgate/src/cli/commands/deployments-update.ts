@@ -5,6 +5,7 @@ import type { OidcSettings } from '../../kernel/oidc-settings.js';
 import { ACCESS_VALUES } from '../../kernel/validation.js';
 import { type Access, type ApiOptions, apiCommand, apiPath, type DeploymentInfo, withClient } from '../client.js';
 import { printJson, printText } from '../output.js';
+import { addCredentialsFlag, type CredentialsFlag, credentialsSetting } from './credentials-flag.js';
 import { addOidcFlags, type OidcFlags, oidcFromFlags, touchesOidc } from './oidc-flags.js';
 import { renderDeployment } from './render-deployment.js';
 
@@ -16,6 +17,7 @@ interface UpdateOptions extends ApiOptions, OidcFlags {
   readonly apiKeys?: 'on' | 'off';
   readonly forwardCredential?: 'on' | 'off';
   readonly version?: string;
+  readonly credentials?: CredentialsFlag;
 }
 
 /** The body of `PATCH /api/v1/deployments/NAME`. */
@@ -28,7 +30,7 @@ export interface UpdateRequest {
 
 /** The one-line usage, for errors. */
 export const UPDATE_USAGE =
-  'modelgate deployments update NAME [--upstream URL] [--access public|protected] [--basic-secret S | --no-basic-secret] [--api-keys on|off] [--forward-credential on|off] [--oidc-issuer URL --oidc-audience AUD ... | --no-oidc] [--version V]';
+  'modelgate deployments update NAME [--upstream URL] [--access public|protected] [--basic-secret S | --no-basic-secret] [--api-keys on|off] [--forward-credential on|off] [--credentials KIND,...|all] [--oidc-issuer URL --oidc-audience AUD ... | --no-oidc] [--version V]';
 
 /**
  * `modelgate deployments update NAME ...`: changes a deployment through `PATCH`, which makes a new
@@ -37,24 +39,26 @@ export const UPDATE_USAGE =
  */
 export function registerDeploymentUpdate(deployments: Command): void {
   apiCommand(
-    addOidcFlags(
-      deployments
-        .command('update')
-        .description("Change a deployment's upstream, access or auth settings (a new revision)")
-        .argument('<name>', 'deployment name')
-        .option('--upstream <url>', 'URL of the model server the gateway forwards to')
-        .addOption(new Option('--access <access>', 'who may call it').choices(ACCESS_VALUES))
-        .option('--basic-secret <secret>', 'accept HTTP Basic with this secret’s value as the password')
-        .option('--no-basic-secret', 'stop accepting HTTP Basic')
-        .addOption(new Option('--api-keys <on|off>', 'accept API keys').choices(['on', 'off']))
-        .addOption(
-          new Option('--forward-credential <on|off>', "pass the caller's credential on to the model server").choices([
-            'on',
-            'off',
-          ]),
-        )
-        .option('--version <version>', 'deploy another version of the same service'),
-      true,
+    addCredentialsFlag(
+      addOidcFlags(
+        deployments
+          .command('update')
+          .description("Change a deployment's upstream, access or auth settings (a new revision)")
+          .argument('<name>', 'deployment name')
+          .option('--upstream <url>', 'URL of the model server the gateway forwards to')
+          .addOption(new Option('--access <access>', 'who may call it').choices(ACCESS_VALUES))
+          .option('--basic-secret <secret>', 'accept HTTP Basic with this secret’s value as the password')
+          .option('--no-basic-secret', 'stop accepting HTTP Basic')
+          .addOption(new Option('--api-keys <on|off>', 'accept API keys').choices(['on', 'off']))
+          .addOption(
+            new Option('--forward-credential <on|off>', "pass the caller's credential on to the model server").choices([
+              'on',
+              'off',
+            ]),
+          )
+          .option('--version <version>', 'deploy another version of the same service'),
+        true,
+      ),
     ),
   ).action((name: string, opts: UpdateOptions) =>
     withClient(opts, async (client, json) => {
@@ -81,6 +85,7 @@ export function updateRequest(opts: UpdateOptions, currentOidc?: OidcSettings): 
   if (opts.basicSecret !== undefined) auth.basic_secret = opts.basicSecret || null;
   if (opts.apiKeys !== undefined) auth.api_keys = opts.apiKeys === 'on';
   if (opts.forwardCredential !== undefined) auth.forward_credential = opts.forwardCredential === 'on';
+  if (opts.credentials !== undefined) auth.credentials = credentialsSetting(opts.credentials);
   const oidc = oidcFromFlags(opts, currentOidc);
   if (oidc !== undefined) auth.oidc = oidc;
   if (Object.keys(auth).length > 0) body.auth = auth as UpdateRequest['auth'];

@@ -1,5 +1,7 @@
 import type { AuthSettings } from '../../kernel/auth-settings.js';
+import { admittedKinds } from '../../kernel/credential-kinds.js';
 import { type DeploymentInfo, renderFields } from '../client.js';
+import { kindInWords } from './credentials-flag.js';
 import { describeOidc } from './oidc-flags.js';
 
 /** A deployment as `key: value` lines, for `show`, `deploy` and `redeploy`. */
@@ -20,20 +22,16 @@ export function renderDeployment(d: DeploymentInfo): string {
   ]);
 }
 
-/** The ways of calling that auth settings open, in words (the node inference key aside). */
+/** The ways of calling that auth settings open, in words: every kind they admit while protected. */
 export function authMethods(auth: AuthSettings): string[] {
-  return [
-    ...(auth.basic_secret === null ? [] : [`Basic (secret ${auth.basic_secret})`]),
-    ...(auth.api_keys ? ['API keys'] : []),
-    ...(auth.oidc ? [`OIDC access tokens of ${auth.oidc.issuer}`] : []),
-  ];
+  return admittedKinds(auth).map((kind) => kindInWords(kind, auth));
 }
 
 function describeAuth(d: DeploymentInfo): string {
-  const methods = authMethods(d.auth);
-  const accepted = methods.length === 0 ? 'node inference key only' : `${methods.join(', ')}, node inference key`;
+  const accepted = authMethods(d.auth).join(', ');
+  const narrowed = d.auth.credentials === null ? '' : ' (only these, by its credentials list)';
   const forward = d.auth.forward_credential ? 'credential forwarded upstream' : 'credential not forwarded';
   const source = d.auth_source === 'override' ? "this deployment's override" : "the service version's settings";
   const note = d.access === 'public' ? '; not enforced while public' : '';
-  return `${accepted}; ${forward} (from ${source}${note})`;
+  return `${accepted}${narrowed}; ${forward} (from ${source}${note})`;
 }

@@ -1,3 +1,4 @@
+import type { AuthSettings } from '../../kernel/auth-settings.js';
 import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
 
 /**
@@ -32,7 +33,7 @@ export function exportState(current: CurrentState): Record<string, unknown> {
         .filter((v) => v.service === s.name)
         .map((v) => {
           const keys = count(versionKeys(v.service, v.version));
-          return { version: v.version, auth: { ...v.auth }, ...(keys > 0 ? { api_keys: keys } : {}) };
+          return { version: v.version, auth: exportedAuth(v.auth), ...(keys > 0 ? { api_keys: keys } : {}) };
         }),
     })),
     secrets: current.secrets.map((s) => ({ name: s.name, from_env: secretVariable(s.name) })),
@@ -47,7 +48,7 @@ export function exportState(current: CurrentState): Record<string, unknown> {
         version: d.version,
         enabled: d.enabled,
         // An override is the deployment's own; null says it follows its version.
-        auth: d.auth_source === 'override' ? { ...d.auth } : null,
+        auth: d.auth_source === 'override' ? exportedAuth(d.auth) : null,
         ...(keys > 0 ? { api_keys: keys } : {}),
       };
     }),
@@ -58,4 +59,10 @@ export function exportState(current: CurrentState): Record<string, unknown> {
         }
       : {}),
   };
+}
+
+/** Auth settings as a file says them: without a `credentials` list when every kind is taken (the default). */
+function exportedAuth(auth: AuthSettings): Omit<AuthSettings, 'credentials'> & { credentials?: readonly string[] } {
+  const { credentials, ...rest } = auth;
+  return credentials === null ? rest : { ...rest, credentials };
 }

@@ -210,6 +210,7 @@ export function sameAuth(a: AuthSettings, b: AuthSettings): boolean {
     a.basic_secret === b.basic_secret &&
     a.api_keys === b.api_keys &&
     a.forward_credential === b.forward_credential &&
+    isDeepStrictEqual(a.credentials ?? null, b.credentials ?? null) &&
     // Both sides went through parseOidcSettings (defaults filled in); key order does not matter.
     isDeepStrictEqual(a.oidc ?? null, b.oidc ?? null)
   );
@@ -218,7 +219,8 @@ export function sameAuth(a: AuthSettings, b: AuthSettings): boolean {
 /** Auth settings for a plan line; OIDC settings hold no secret, so they are shown whole. */
 export function describeAuth(a: AuthSettings): string {
   const oidc = a.oidc ? `, oidc: ${JSON.stringify(a.oidc)}` : '';
-  return `{basic_secret: ${a.basic_secret ?? 'null'}, api_keys: ${a.api_keys}, forward_credential: ${a.forward_credential}${oidc}}`;
+  const credentials = a.credentials ? `, credentials: [${a.credentials.join(', ')}]` : '';
+  return `{basic_secret: ${a.basic_secret ?? 'null'}, api_keys: ${a.api_keys}, forward_credential: ${a.forward_credential}${oidc}${credentials}}`;
 }
 
 /**

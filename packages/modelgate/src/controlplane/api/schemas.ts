@@ -1,3 +1,4 @@
+import { CREDENTIAL_KINDS } from '../../kernel/credential-kinds.js';
 import { OIDC_ALGORITHMS } from '../../kernel/oidc-settings.js';
 import { GLOBAL_PRIVILEGES } from '../../kernel/permissions.js';
 import { MAX_GRACE_S } from '../../kernel/rotation.js';
@@ -99,13 +100,24 @@ const authProperties = {
   },
   api_keys: { type: 'boolean', description: 'Accept API keys (Authorization: Bearer mgk_...)' },
   forward_credential: { type: 'boolean', description: "Pass the caller's Authorization header upstream" },
+  credentials: {
+    type: ['array', 'null'],
+    // Checked by the domain (a misspelt kind is named with the nearest one); the output lists the enum.
+    items: { type: 'string', maxLength: 64 },
+    description:
+      'The only kinds of credential that open it while protected (each listed kind needs its own setting on: basic a basic_secret, api_key api_keys, oidc an issuer); null for every kind the other settings turn on, the node inference key, API tokens and platform JWTs included',
+  },
 } as const;
 
 const authSettingsSchema = {
   $id: 'AuthSettings',
   type: 'object',
-  description: 'How a protected deployment checks callers (the node inference key always works).',
-  properties: { ...authProperties, oidc: { ...ref('OidcSettings'), description: 'Absent when none' } },
+  description: 'How a protected deployment checks callers.',
+  properties: {
+    ...authProperties,
+    credentials: { ...authProperties.credentials, items: { type: 'string', enum: CREDENTIAL_KINDS } },
+    oidc: { ...ref('OidcSettings'), description: 'Absent when none' },
+  },
 } as const;
 
 const authSettingsInputSchema = {
@@ -127,7 +139,18 @@ const authSettingsInputSchema = {
 const deploymentSchema = {
   $id: 'Deployment',
   type: 'object',
-  required: ['name', 'infrastructure', 'service', 'version', 'upstream', 'access', 'enabled', 'revision', 'auth'],
+  required: [
+    'name',
+    'infrastructure',
+    'service',
+    'version',
+    'upstream',
+    'access',
+    'enabled',
+    'revision',
+    'auth',
+    'admits',
+  ],
   properties: {
     name: text,
     infrastructure: text,
@@ -139,6 +162,11 @@ const deploymentSchema = {
     revision: { type: 'integer', description: 'Grows by one on every (re)deploy' },
     auth: ref('AuthSettings'),
     auth_source: { type: 'string', enum: ['version', 'override'] },
+    admits: {
+      type: 'array',
+      items: { type: 'string', enum: CREDENTIAL_KINDS },
+      description: 'Exactly the kinds of credential that open it while protected, from `auth`',
+    },
     created_at: time,
     updated_at: time,
     caller_may_deploy: {

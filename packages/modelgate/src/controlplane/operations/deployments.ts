@@ -1,10 +1,12 @@
 import {
   type AuthSettings,
+  checkAuthSettings,
   DEFAULT_AUTH_SETTINGS,
   mergeAuthSettings,
   parseAuthSettings,
   parseAuthSettingsPatch,
 } from '../../kernel/auth-settings.js';
+import { admittedKinds, type CredentialKind } from '../../kernel/credential-kinds.js';
 import type { DeploymentSnapshot } from '../../kernel/deployment-snapshot.js';
 import { hashPassword } from '../../kernel/password-hash.js';
 import type { Principal } from '../../kernel/principal.js';
@@ -42,6 +44,8 @@ export interface DeploymentInfo {
   readonly revision: number;
   readonly auth: AuthSettings;
   readonly auth_source: 'version' | 'override';
+  /** The kinds of credential that open it while protected (`admittedKinds` of `auth`). */
+  readonly admits: CredentialKind[];
   readonly created_at: string;
   readonly updated_at: string;
 }
@@ -184,7 +188,9 @@ export async function updateDeployment(ctx: ControlContext, name: string, input:
     // Merged over what the deployment would enforce otherwise (the new version's, when it moves).
     if (auth === null) next.auth_override = null;
     else if (auth !== undefined) {
-      next.auth_override = JSON.stringify(mergeAuthSettings(await effectiveAuth(tx, next), auth));
+      const merged = mergeAuthSettings(await effectiveAuth(tx, next), auth);
+      checkAuthSettings(merged);
+      next.auth_override = JSON.stringify(merged);
     }
     return redeployRow(tx, next, by);
   });
@@ -317,8 +323,12 @@ async function buildSnapshot(
   generate: boolean,
 ): Promise<{ snapshot: DeploymentSnapshot; generatedSecret: CreateDeploymentResult['generatedSecret'] }> {
   const settings = await effectiveAuth(ctx, row);
+  const admitted = admittedKinds(settings);
+  // A kind the list leaves out is off in the snapshot, as if its setting were: one rule for the gateway.
   const secret =
-    settings.basic_secret === null ? undefined : await referSecret(ctx, by, settings.basic_secret, generate);
+    settings.basic_secret === null || !admitted.includes('basic')
+      ? undefined
+      : await referSecret(ctx, by, settings.basic_secret, generate);
   const basic =
     secret === undefined
       ? null
@@ -333,11 +343,12 @@ async function buildSnapshot(
     service_id: row.service_id,
     version_id: row.version_id,
     basic,
-    api_keys: settings.api_keys
+    api_keys: admitted.includes('api_key')
       ? { deployment_id: row.id, version_id: row.auth_override ? null : row.version_id }
       : null,
     forward_credential: settings.forward_credential,
-    oidc: settings.oidc ?? null,
+    oidc: admitted.includes('oidc') ? (settings.oidc ?? null) : null,
+    credentials: settings.credentials === null ? null : admitted,
     auth_source: row.auth_override ? 'override' : 'version',
   };
   const generatedSecret =
@@ -385,6 +396,7 @@ async function describe(ctx: ControlContext, row: DeploymentsTable): Promise<Dep
     revision: Number(row.revision),
     auth,
     auth_source: row.auth_override ? 'override' : 'version',
+    admits: admittedKinds(auth),
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
