@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNACKNOWLEDGED_HEADER } from '../src/controlplane/api/replica-report.js';
-import { hammer, hammerOn, manageOn, type Replica, type Shot, sleep, startReplica } from './helpers/cluster.js';
+import {
+  deployProtected,
+  hammer,
+  hammerOn,
+  manageOn,
+  type Replica,
+  type Shot,
+  sleep,
+  startReplica,
+} from './helpers/cluster.js';
 import { call } from './helpers/http.js';
 import { createScratchDatabase } from './helpers/postgres.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
@@ -47,13 +56,7 @@ describe('three replicas on one PostgreSQL database', () => {
     ]);
     others = [b, c];
     mk = a.keys().management;
-    const made = await manageOn(a, mk, 'POST', '/deployments', {
-      name: 'm',
-      upstream: up.url,
-      access: 'protected',
-      infrastructure: 'dev',
-    });
-    expect(made.status).toBe(201);
+    await deployProtected(a, mk, 'm', up.url);
     expect((await manageOn(a, mk, 'POST', '/groups', { name: 'readers' })).status).toBe(201);
     expect((await manageOn(a, mk, 'PUT', '/infrastructures/dev/grants/readers', { rights: ['view'] })).status).toBe(
       200,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { call, manageAt } from './http.js';
 import { type NodeProcess, startNodeProcess } from './node-process.js';
@@ -46,6 +47,17 @@ export function manageOn(
   return manageAt(replica.proc.urls.management, token, method, path, body);
 }
 
+/** Creates a protected deployment `name` (infrastructure `dev`) forwarding to `upstream`, on `replica`. */
+export async function deployProtected(replica: Replica, token: string, name: string, upstream: string): Promise<void> {
+  const made = await manageOn(replica, token, 'POST', '/deployments', {
+    name,
+    upstream,
+    access: 'protected',
+    infrastructure: 'dev',
+  });
+  if (made.status !== 201) throw new Error(`creating ${name}: ${made.status} ${JSON.stringify(made.body)}`);
+}
+
 /** One answer a hammering client got: when it sent the request (performance.now()) and the status. */
 export interface Shot {
   readonly target: string;
@@ -57,28 +69,37 @@ export interface Shot {
 /**
  * Sends `GET <url>` with `headers` over a fresh connection each time, round robin over `urls`,
  * from `clients` concurrent loops, until `stop()`; resolves with every answer. Bounded: at most
- * `maxShots` requests in all.
+ * `maxShots` requests in all. `request` sends another method and a body, from `localAddress`;
+ * with `keepAlive` every second loop keeps one connection open and sends all its requests on it.
  */
 export function hammer(
   urls: readonly string[],
   headers: Record<string, string>,
-  options: { clients?: number; maxShots?: number } = {},
+  options: {
+    clients?: number;
+    maxShots?: number;
+    request?: { method: string; body?: string; localAddress?: string };
+    keepAlive?: boolean;
+  } = {},
 ): { readonly shots: readonly Shot[]; stop(): Promise<Shot[]> } {
   const shots: Shot[] = [];
   const maxShots = options.maxShots ?? 20_000;
   let stopped = false;
   let next = 0;
-  const loop = async () => {
+  const loop = async (_: unknown, index: number) => {
+    const agent = options.keepAlive && index % 2 === 0 ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
     while (!stopped && shots.length < maxShots) {
       const target = urls[next++ % urls.length] as string;
       const sent = performance.now();
       try {
-        const res = await call(target, { headers });
+        const res = await call(target, { headers, agent, ...options.request });
         shots.push({ target, sent, status: res.status, code: res.json?.error?.code });
-      } catch {
-        shots.push({ target, sent, status: 0, code: 'CONNECTION' });
+      } catch (err) {
+        // No answer: `CONNECTION:<errno>` (ECONNRESET: the connection was closed under the request).
+        shots.push({ target, sent, status: 0, code: `CONNECTION:${(err as NodeJS.ErrnoException).code}` });
       }
     }
+    if (agent) agent.destroy();
   };
   const loops = Array.from({ length: options.clients ?? 4 }, loop);
   return {

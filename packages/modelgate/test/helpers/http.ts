@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { type Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 
 export interface RawResponse {
@@ -101,6 +101,8 @@ export function call(
     localAddress?: string;
     /** The request target exactly as sent (a URL would normalize `..` and `%2e`). */
     rawPath?: string;
+    /** A keep-alive agent to reuse its connections; default: a fresh connection, closed after. */
+    agent?: Agent | false;
   } = {},
 ): Promise<{
   status: number;
@@ -120,7 +122,7 @@ export function call(
         method: options.method ?? 'GET',
         headers: options.headers,
         localAddress: options.localAddress,
-        agent: false,
+        agent: options.agent ?? false,
       },
       (res) => {
         let text = '';

@@ -38,19 +38,31 @@ export async function startProxy(
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
   const config = proxyConfig(kind, { listen, node, runDir: dir, ...options });
-  let child: ChildProcess;
   if (kind === 'nginx') {
     const file = join(dir, 'nginx.conf');
     writeFileSync(file, config);
-    child = spawn('nginx', ['-c', file, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } else {
-    const file = join(dir, 'Caddyfile');
-    writeFileSync(file, config);
-    child = spawn('caddy', ['run', '--adapter', 'caddyfile', '--config', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HOME: dir, XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir },
-    });
+    return { ...(await runListening('nginx', ['-c', file, '-g', 'daemon off;'], listen)), config };
   }
+  const file = join(dir, 'Caddyfile');
+  writeFileSync(file, config);
+  const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir };
+  return { ...(await runListening('caddy', ['run', '--adapter', 'caddyfile', '--config', file], listen, env)), config };
+}
+
+/** A proxy process started by {@link runListening}. */
+export type ListeningProcess = Omit<RunningProxy, 'config'> & { readonly child: ChildProcess };
+
+/**
+ * Runs `command args` in the foreground and waits (at most 15 s) until it accepts HTTP on
+ * `listen` (`host:port`); any answer will do, even an error status.
+ */
+export async function runListening(
+  command: string,
+  args: readonly string[],
+  listen: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ListeningProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => {
     output += c.toString();
@@ -61,21 +73,21 @@ export async function startProxy(
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${kind} exited at start:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`${command} exited at start:\n${output}`);
     try {
       await fetch(`http://${listen}/_modelgate_probe`, { signal: AbortSignal.timeout(1000) });
       break;
     } catch {
-      if (Date.now() > deadline) throw new Error(`${kind} did not start listening:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`${command} did not start listening:\n${output}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
   return {
+    child,
     url: `http://${listen}`,
-    config,
     output: () => output,
     async close() {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },
   };

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 
@@ -58,6 +58,35 @@ export async function websocketUpstream(): Promise<TestUpstream> {
       await closeServer(server);
     },
   };
+}
+
+/**
+ * A model that takes time: every request waits `delayMs`, then is passed to `target` (a real
+ * model server, such as the demo's) and its answer relayed back. Tests that need requests in
+ * flight inside the gateway use it; the demo's classifier answers at once.
+ */
+export async function slowModel(target: string, delayMs: number): Promise<TestUpstream> {
+  const hits: TestUpstream['hits'] = [];
+  const to = new URL(target);
+  const server = createServer((req, res) => {
+    hits.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    // The gateway may be killed while its request waits here: then nothing goes on to the model.
+    req.on('error', () => res.destroy());
+    setTimeout(() => {
+      if (req.destroyed) return;
+      const upstream = httpRequest(
+        { host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    }, delayMs);
+  });
+  const url = await listen(server);
+  return { url, hits, close: () => closeServer(server) };
 }
 
 /** A URL where nothing listens (for 502). */
