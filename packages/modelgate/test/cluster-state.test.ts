@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { MemoryRateCounter } from '../src/dataplane/rate-counter.js';
 import { ExpensiveCheckLimiter } from '../src/http/expensive-check-limiter.js';
 import { FailureThrottle } from '../src/http/failure-throttle.js';
 import { Channel, type Endpoint } from '../src/node/cluster/channel.js';
@@ -33,7 +34,9 @@ function node(count: number, options: { limit: number; slots: number; share?: nu
   };
   const workers = Array.from({ length: count }, () => {
     const [primaryEnd, workerEnd] = link();
-    toWorkers.push(new Channel(primaryEnd, nodeWideState({ throttle, slots, broadcast })));
+    toWorkers.push(
+      new Channel(primaryEnd, nodeWideState({ throttle, rates: new MemoryRateCounter(), slots, broadcast })),
+    );
     const view: { throttle?: RemoteThrottle } = {};
     const toPrimary = new Channel(workerEnd, {
       lock: (payload) => {

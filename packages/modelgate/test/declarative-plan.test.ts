@@ -41,6 +41,7 @@ function deployed(over: Partial<DeploymentInfo> & { name: string }): DeploymentI
     auth: DEFAULT_AUTH_SETTINGS,
     auth_source: 'version',
     admits: ['api_key', 'api_token', 'platform_jwt', 'inference_key'],
+    rate_limit: null,
     created_at: '2026-01-01T00:00:00.000Z',
     updated_at: '2026-01-01T00:00:00.000Z',
     ...over,

@@ -8,12 +8,13 @@ import { browserAnswer } from './browser-answer.js';
 import type { Route, RouteTable } from './route-table.js';
 import { unavailable } from './stages/availability.js';
 import { CookieCredential, credentialOf } from './stages/credential.js';
+import { type RateLimitStage, rateLimited } from './stages/rate-limit.js';
 import { type Routed, routeRequest } from './stages/route.js';
 import { requestShapeRefusal } from './stages/shape.js';
 import { type ThrottleStage, throttled } from './stages/throttle.js';
 
 /** What admission needs of the gateway. */
-export interface AdmissionContext extends ThrottleStage {
+export interface AdmissionContext extends ThrottleStage, RateLimitStage {
   readonly routes: RouteTable;
   readonly verifiers: DataPlaneVerifiers;
   /** `base_domain`: route `<deployment>.<base_domain>` by Host when set. */
@@ -49,7 +50,7 @@ export function createAdmission(ctx: AdmissionContext) {
       const credential = credentialOf(req, routed, ctx.verifiers, ctx.cluster);
       if (credential instanceof CookieCredential) return admitCookie(req, routed, credential);
       if ('code' in credential) return credential;
-      return throttled(credential, req, routed.route, routed.rest, ctx);
+      return limited(throttled(credential, req, routed.route, routed.rest, ctx), req);
     },
 
     /**
@@ -67,8 +68,14 @@ export function createAdmission(ctx: AdmissionContext) {
     },
   };
 
+  /** An admitted caller through its rate limits (X3); a refusal stays one. */
+  function limited(outcome: Admission, req: RequestHead): Admission {
+    if (outcome instanceof Promise) return outcome.then((o) => (isRefusal(o) ? o : rateLimited(o, req, ctx)));
+    return isRefusal(outcome) ? outcome : rateLimited(outcome, req, ctx);
+  }
+
   function admitCookie(req: RequestHead, routed: Routed, credential: CookieCredential): Admission {
-    const outcome = throttled(credential.verification, req, routed.route, routed.rest, ctx);
+    const outcome = limited(throttled(credential.verification, req, routed.route, routed.rest, ctx), req);
     const answer = (result: Admitted | Refusal) => browserAnswer(req, result, routed, credential, ctx.proto);
     return outcome instanceof Promise ? outcome.then(answer) : answer(outcome);
   }

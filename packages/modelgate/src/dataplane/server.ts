@@ -29,6 +29,7 @@ import { createForwardAuth } from './forward-auth/endpoint.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { UpstreamProxy } from './proxy.js';
+import type { RateCounter } from './rate-counter.js';
 import { OpenRelays } from './relays.js';
 import type { RouteTable } from './route-table.js';
 import { BROWSER_PREFIX, signInPage } from './sign-in-page.js';
@@ -51,6 +52,8 @@ export interface GatewayContext {
   readonly routes: RouteTable;
   readonly verifiers: DataPlaneVerifiers;
   readonly throttle: Throttle;
+  /** Where rate limits are counted (X3). */
+  readonly rates: RateCounter;
   /** The address throttles, logs and the audit key on (`trusted_proxies` decides). */
   readonly clientAddress: ClientAddress;
   /** Whether a peer is in `trusted_proxies`: only those may ask the forward-auth decision endpoints. */
@@ -79,7 +82,7 @@ export interface GatewayContext {
 
 /**
  * The data plane: each request through the admission pipeline (`createAdmission`: shape → route
- * → availability → credential → throttle), then forwarded (`forward`) or refused, and observed
+ * → availability → credential → throttle → rate limit), then forwarded (`forward`) or refused, and observed
  * (`createObservation`). Bad input always gets a registry error; an unexpected throw is logged
  * and answered 500 without detail, so one broken request never takes the process down.
  */

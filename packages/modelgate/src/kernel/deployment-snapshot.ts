@@ -1,5 +1,6 @@
 import type { CredentialKind } from './credential-kinds.js';
 import type { OidcSettings } from './oidc-settings.js';
+import type { RateLimit } from './rate-limit.js';
 import type { Access } from './validation.js';
 
 /**
@@ -28,6 +29,8 @@ export interface DeploymentSnapshot {
    * the list are off in their own fields too.
    */
   readonly credentials?: readonly CredentialKind[] | null;
+  /** The deployment's rate limit (X3); null or absent (older snapshots) for none. */
+  readonly rate_limit?: RateLimit | null;
   /** Which auth settings applied: the version's (design time) or the deployment's override. */
   readonly auth_source: 'version' | 'override';
 }

@@ -52,6 +52,7 @@ export const ERROR_CODES = {
   },
   HOST_NOT_ALLOWED: { status: 421, message: 'The Host header does not name this listener' },
   THROTTLED: { status: 429, message: 'Too many requests; retry later' },
+  RATE_LIMITED: { status: 429, message: 'This credential or deployment is over its rate limit; retry later' },
   SIGN_IN_FAILED: { status: 401, message: 'Unknown username or wrong password' },
   CSRF_REJECTED: {
     status: 403,

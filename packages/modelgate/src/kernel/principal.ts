@@ -1,3 +1,5 @@
+import type { RateLimit } from './rate-limit.js';
+
 /** Who is calling, once a credential has been verified: every kind, in a fixed order (metrics label by it). */
 export const PRINCIPAL_KINDS = [
   'anonymous',
@@ -48,14 +50,19 @@ interface Retiring {
   readonly retiresAt?: number;
 }
 
+/** A credential's own rate limit (X3), which replaces its deployment's per-credential one. */
+interface OwnRateLimit {
+  readonly rate_limit?: RateLimit;
+}
+
 /** A deployment's API key on the data plane. */
-export interface ApiKeyPrincipal extends Retiring {
+export interface ApiKeyPrincipal extends Retiring, OwnRateLimit {
   readonly kind: 'api_key';
   readonly id: string;
 }
 
 /** A person's API token on the data plane: `owner` is that user's id (a change to their access re-checks it). */
-export interface ApiTokenPrincipal extends Retiring {
+export interface ApiTokenPrincipal extends Retiring, OwnRateLimit {
   readonly kind: 'api_token';
   readonly id: string;
   readonly owner: string;

@@ -10,6 +10,7 @@ import { continueAfterAdmission } from '../dataplane/continue.js';
 import { IssuerRights } from '../dataplane/issuer-rights.js';
 import { GatewayMetrics } from '../dataplane/metrics.js';
 import { createProxy, type UpstreamProxy } from '../dataplane/proxy.js';
+import type { RateCounter } from '../dataplane/rate-counter.js';
 import { RouteTable } from '../dataplane/route-table.js';
 import { createGateway, type Gateway } from '../dataplane/server.js';
 import type { Throttle } from '../dataplane/throttle.js';
@@ -43,6 +44,8 @@ export interface DataPlaneDeps {
   /** Undefined when token authorization is disabled. */
   readonly nodeKeys: NodeKeyVerifier | undefined;
   readonly throttle: Throttle;
+  /** Where rate limits are counted (X3): this process's, the primary's, or Redis. */
+  readonly rates: RateCounter;
   /** `trusted_proxies`' one client address: throttle keys, password-check shares, access line. */
   readonly clientAddress: ClientAddress;
   /** Platform JWTs: the node's verifier, or in a worker its own over the same store and keys. */
@@ -149,6 +152,7 @@ export async function createDataPlane(deps: DataPlaneDeps): Promise<DataPlane> {
       rights: new IssuerRights(control.store, control.bus),
     }),
     throttle: deps.throttle,
+    rates: deps.rates,
     clientAddress: deps.clientAddress,
     proxy,
     upgrade: { connectTimeoutMs: config.upstream_connect_timeout_ms, headersTimeoutMs: config.upstream_timeout_ms },

@@ -14,6 +14,7 @@ import { createManagementAuthenticator } from '../controlplane/authenticator.js'
 import type { ControlContext } from '../controlplane/operations/context.js';
 import { SessionService } from '../controlplane/sessions/service.js';
 import { dataPlaneRecorder } from '../dataplane/audit-refusals.js';
+import { MemoryRateCounter } from '../dataplane/rate-counter.js';
 import { startPlatformJwt } from '../dataplane/verifiers/platform-jwt-setup.js';
 import { createClientAddress } from '../http/client-address.js';
 import { clientErrorHandler } from '../http/client-error.js';
@@ -220,6 +221,7 @@ export async function startNode(
             readiness,
             nodeKeys,
             throttle: failureThrottle(config),
+            rates: new MemoryRateCounter(options.clock),
             clientAddress,
             checkSlots: passwordChecks,
             platformJwt,

@@ -1,4 +1,5 @@
 import { type EndpointAccess, readEndpointAccess, type TokenLife } from '../kernel/endpoint-access.js';
+import { type RateLimit, storedRateLimit } from '../kernel/rate-limit.js';
 import type { Store } from './database.js';
 
 /** A stored API token as the verifiers need it: its owner, its access and its life. */
@@ -8,6 +9,8 @@ export interface StoredToken extends TokenLife {
   readonly username: string;
   readonly ops: boolean;
   readonly endpoint: EndpointAccess | null;
+  /** The token's own rate limit (X3), null for none. */
+  readonly rateLimit: RateLimit | null;
 }
 
 /** The token with this credential hash, joined with its owner; undefined when there is none. */
@@ -34,6 +37,7 @@ async function findToken(store: Store, column: 'hash' | 'id', value: string): Pr
       'api_tokens.endpoint_access as endpoint_access',
       'api_tokens.expires_at as expires_at',
       'api_tokens.retires_at as retires_at',
+      'api_tokens.rate_limit as rate_limit',
       'users.username as username',
       'users.disabled as disabled',
     ])
@@ -49,5 +53,6 @@ async function findToken(store: Store, column: 'hash' | 'id', value: string): Pr
     expiresAt: Date.parse(row.expires_at),
     retiresAt: row.retires_at === null ? null : Date.parse(row.retires_at),
     ownerDisabled: Number(row.disabled) !== 0,
+    rateLimit: storedRateLimit(row.rate_limit),
   };
 }

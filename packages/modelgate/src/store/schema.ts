@@ -74,6 +74,8 @@ export interface DeploymentsTable {
   enabled: number;
   /** JSON of `AuthSettings`, or null to use the version's (D7). */
   auth_override: string | null;
+  /** JSON of a `RateLimit` (X3), or null for none; snapshotted into each revision. */
+  rate_limit?: string | null;
   revision: number;
   created_at: string;
   updated_at: string;
@@ -104,6 +106,8 @@ export interface ApiKeysTable {
   retires_at: string | null;
   /** The key this one succeeded, when it was made by a roll. */
   predecessor_id: string | null;
+  /** JSON of the key's own `RateLimit` (X3), replacing its deployment's per-credential one; null for none. */
+  rate_limit?: string | null;
 }
 
 export interface AdminKeysTable {
@@ -248,6 +252,8 @@ export interface ApiTokensTable {
   retires_at: string | null;
   /** The token this one succeeded, when it was made by a roll. */
   predecessor_id: string | null;
+  /** JSON of the token's own `RateLimit` (X3), replacing a deployment's per-credential one; null for none. */
+  rate_limit?: string | null;
 }
 
 /** Requests made with one credential and when it was last used (batched, additive writes). */

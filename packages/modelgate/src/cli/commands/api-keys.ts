@@ -15,6 +15,7 @@ import {
 import { parseDuration } from '../duration.js';
 import { printCredential, printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
+import { credentialRateLimit, type RateLimitFlag, rateLimitSetting } from './rate-limit-flag.js';
 
 interface OwnerOptions {
   readonly deployment?: string;
@@ -25,6 +26,7 @@ interface OwnerOptions {
 interface CreateOptions extends ApiOptions, OwnerOptions {
   readonly count?: number;
   readonly description?: string;
+  readonly rateLimit?: RateLimitFlag;
 }
 
 /** Whose keys: one deployment's, or a service version's. */
@@ -45,13 +47,19 @@ export function registerApiKeys(program: Command): void {
         .usage('(--deployment NAME | --service S --version V) [--count N] [--description TEXT] [options]'),
     )
       .option('--count <n>', 'how many keys to create (default: 1)', positiveInteger)
-      .option('--description <text>', 'what the keys are for'),
+      .option('--description <text>', 'what the keys are for')
+      .option(
+        '--rate-limit <N/per>',
+        "each key's own limit, replacing the deployment's per-credential one: N/second, N/minute or N/hour",
+        credentialRateLimit,
+      ),
   ).action((opts: CreateOptions) =>
     withClient(opts, async (client, json) => {
       const owner = parseOwner(opts, true);
       const body: Record<string, unknown> = { ...owner };
       if (opts.count !== undefined) body.count = opts.count;
       if (opts.description !== undefined) body.description = opts.description;
+      if (opts.rateLimit !== undefined) body.rate_limit = rateLimitSetting(opts.rateLimit);
       const res = await client.request<{ api_keys: ApiKeyWithKey[] }>('POST', apiPath('api-keys'), body);
       if (json) return printJson(res);
       // One key per line on stdout, in the order of the ids on stderr.

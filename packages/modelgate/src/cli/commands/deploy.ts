@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { CredentialKind } from '../../kernel/credential-kinds.js';
 import { ModelgateError } from '../../kernel/errors.js';
+import type { RateLimit } from '../../kernel/rate-limit.js';
 import { ACCESS_VALUES } from '../../kernel/validation.js';
 import {
   type Access,
@@ -21,6 +22,12 @@ import { renderTable } from '../table.js';
 import { addCredentialsFlag, type CredentialsFlag, credentialsSetting } from './credentials-flag.js';
 import { UPDATE_USAGE } from './deployments-update.js';
 import { addOidcFlags, type OidcFlags, oidcFromFlags } from './oidc-flags.js';
+import {
+  DEPLOYMENT_RATE_LIMIT_HELP,
+  deploymentRateLimit,
+  type RateLimitFlag,
+  rateLimitSetting,
+} from './rate-limit-flag.js';
 import { renderDeployment } from './render-deployment.js';
 
 interface DeployOptions extends ApiOptions, OidcFlags {
@@ -34,6 +41,7 @@ interface DeployOptions extends ApiOptions, OidcFlags {
   readonly forwardCredential?: boolean;
   readonly generateSecret?: boolean;
   readonly credentials?: CredentialsFlag;
+  readonly rateLimit?: RateLimitFlag;
 }
 
 /** The body of `POST /api/v1/deployments`. */
@@ -52,6 +60,7 @@ export interface DeployRequest {
     credentials?: CredentialKind[] | null;
   };
   api_keys?: number;
+  rate_limit?: RateLimit;
 }
 
 /**
@@ -151,6 +160,8 @@ export function deployRequest(name: string, opts: DeployOptions): DeployRequest 
     };
   }
   if (opts.apiKeys !== undefined) body.api_keys = opts.apiKeys;
+  const rateLimit = rateLimitSetting(opts.rateLimit);
+  if (rateLimit) body.rate_limit = rateLimit;
   return body;
 }
 

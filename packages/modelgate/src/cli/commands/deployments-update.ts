@@ -2,11 +2,18 @@ import { type Command, Option } from 'commander';
 import type { AuthSettingsPatch } from '../../kernel/auth-settings.js';
 import { ModelgateError } from '../../kernel/errors.js';
 import type { OidcSettings } from '../../kernel/oidc-settings.js';
+import type { RateLimit } from '../../kernel/rate-limit.js';
 import { ACCESS_VALUES } from '../../kernel/validation.js';
 import { type Access, type ApiOptions, apiCommand, apiPath, type DeploymentInfo, withClient } from '../client.js';
 import { printJson, printText } from '../output.js';
 import { addCredentialsFlag, type CredentialsFlag, credentialsSetting } from './credentials-flag.js';
 import { addOidcFlags, type OidcFlags, oidcFromFlags, touchesOidc } from './oidc-flags.js';
+import {
+  DEPLOYMENT_RATE_LIMIT_HELP,
+  deploymentRateLimit,
+  type RateLimitFlag,
+  rateLimitSetting,
+} from './rate-limit-flag.js';
 import { renderDeployment } from './render-deployment.js';
 
 interface UpdateOptions extends ApiOptions, OidcFlags {
@@ -18,6 +25,7 @@ interface UpdateOptions extends ApiOptions, OidcFlags {
   readonly forwardCredential?: 'on' | 'off';
   readonly version?: string;
   readonly credentials?: CredentialsFlag;
+  readonly rateLimit?: RateLimitFlag;
 }
 
 /** The body of `PATCH /api/v1/deployments/NAME`. */
@@ -25,12 +33,13 @@ export interface UpdateRequest {
   upstream?: string;
   access?: Access;
   version?: string;
+  rate_limit?: RateLimit | null;
   auth?: AuthSettingsPatch | { oidc: Record<string, unknown> | null };
 }
 
 /** The one-line usage, for errors. */
 export const UPDATE_USAGE =
-  'modelgate deployments update NAME [--upstream URL] [--access public|protected] [--basic-secret S | --no-basic-secret] [--api-keys on|off] [--forward-credential on|off] [--credentials KIND,...|all] [--oidc-issuer URL --oidc-audience AUD ... | --no-oidc] [--version V]';
+  'modelgate deployments update NAME [--upstream URL] [--access public|protected] [--basic-secret S | --no-basic-secret] [--api-keys on|off] [--forward-credential on|off] [--credentials KIND,...|all] [--rate-limit N/per|none] [--oidc-issuer URL --oidc-audience AUD ... | --no-oidc] [--version V]';
 
 /**
  * `modelgate deployments update NAME ...`: changes a deployment through `PATCH`, which makes a new
@@ -56,7 +65,8 @@ export function registerDeploymentUpdate(deployments: Command): void {
               'off',
             ]),
           )
-          .option('--version <version>', 'deploy another version of the same service'),
+          .option('--version <version>', 'deploy another version of the same service')
+          .option('--rate-limit <N/per>', DEPLOYMENT_RATE_LIMIT_HELP, deploymentRateLimit),
         true,
       ),
     ),
@@ -81,6 +91,7 @@ export function updateRequest(opts: UpdateOptions, currentOidc?: OidcSettings): 
   if (opts.upstream !== undefined) body.upstream = opts.upstream;
   if (opts.access !== undefined) body.access = opts.access;
   if (opts.version !== undefined) body.version = opts.version;
+  if (opts.rateLimit !== undefined) body.rate_limit = rateLimitSetting(opts.rateLimit) ?? null;
   const auth: Record<string, unknown> = {};
   if (opts.basicSecret !== undefined) auth.basic_secret = opts.basicSecret || null;
   if (opts.apiKeys !== undefined) auth.api_keys = opts.apiKeys === 'on';

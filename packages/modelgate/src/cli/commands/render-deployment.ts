@@ -1,5 +1,6 @@
 import type { AuthSettings } from '../../kernel/auth-settings.js';
 import { admittedKinds } from '../../kernel/credential-kinds.js';
+import { describeRateLimit } from '../../kernel/rate-limit.js';
 import { type DeploymentInfo, renderFields } from '../client.js';
 import { kindInWords } from './credentials-flag.js';
 import { describeOidc } from './oidc-flags.js';
@@ -17,6 +18,12 @@ export function renderDeployment(d: DeploymentInfo): string {
     ['revision', String(d.revision)],
     ['auth', describeAuth(d)],
     ...(d.auth.oidc ? [['oidc', describeOidc(d.auth.oidc)] as const] : []),
+    [
+      'rate limit',
+      d.rate_limit
+        ? `${describeRateLimit(d.rate_limit)}${d.rate_limit.by === 'deployment' ? '' : ' per credential'}`
+        : 'none',
+    ],
     ['created', d.created_at],
     ['updated', d.updated_at],
   ]);

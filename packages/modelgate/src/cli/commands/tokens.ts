@@ -14,6 +14,7 @@ import {
 import { parseDuration, parseExpiry } from '../duration.js';
 import { printCredential, printJson, printList, printText } from '../output.js';
 import { renderTable } from '../table.js';
+import { credentialRateLimit, type RateLimitFlag, rateLimitSetting } from './rate-limit-flag.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -23,6 +24,7 @@ interface CreateOptions extends ApiOptions {
   readonly allDeployments?: boolean;
   readonly deployment?: string[];
   readonly expiresAt?: string;
+  readonly rateLimit?: RateLimitFlag;
 }
 
 interface ListOptions extends ApiOptions {
@@ -54,6 +56,11 @@ export function registerTokens(program: Command): void {
       .option('--all-deployments', 'Protected Endpoint access to every deployment you may read')
       .option('--deployment <name>', 'Protected Endpoint access to this deployment (repeatable)', collect)
       .option(
+        '--rate-limit <N/per>',
+        "the token's own limit on each deployment it calls (N/second, N/minute or N/hour), replacing the deployment's",
+        credentialRateLimit,
+      )
+      .option(
         '--expires-at <when>',
         'expiry: a duration from now (e.g. 90d) or an ISO-8601 time (default and maximum: api_token_default_ttl_s, api_token_max_ttl_s)',
         parseExpiry,
@@ -69,6 +76,7 @@ export function registerTokens(program: Command): void {
       if (opts.allDeployments) body.endpoint_access = { all: true };
       else if (opts.deployment) body.endpoint_access = { deployments: opts.deployment };
       if (opts.expiresAt !== undefined) body.expires_at = opts.expiresAt;
+      if (opts.rateLimit !== undefined) body.rate_limit = rateLimitSetting(opts.rateLimit);
       const res = await client.request<ApiTokenInfo & { token: string }>('POST', apiPath('tokens'), body);
       if (json) return printJson(res);
       printCredential(

@@ -49,6 +49,7 @@ export function exportState(current: CurrentState): Record<string, unknown> {
         enabled: d.enabled,
         // An override is the deployment's own; null says it follows its version.
         auth: d.auth_source === 'override' ? exportedAuth(d.auth) : null,
+        ...(d.rate_limit ? { rate_limit: d.rate_limit } : {}),
         ...(keys > 0 ? { api_keys: keys } : {}),
       };
     }),

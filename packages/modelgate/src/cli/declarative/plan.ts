@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { DeploymentInfo } from '../../controlplane/operations/deployments.js';
 import { type AuthSettings, DEFAULT_AUTH_SETTINGS, mergeAuthSettings } from '../../kernel/auth-settings.js';
 import type { ResourceType } from '../../kernel/permissions.js';
+import { describeRateLimit, type RateLimit } from '../../kernel/rate-limit.js';
 import { type Action, type ApiRequest, action, api } from './action.js';
 import { type CurrentState, deploymentKeys, versionKeys } from './current.js';
 import { planAccess } from './plan-access.js';
@@ -264,6 +265,7 @@ function createDeployment(
     ...(d.access ? [`access ${d.access}`] : []),
     ...(d.enabled === false ? ['disabled'] : []),
     ...(d.auth ? [`auth ${describeAuth(d.auth)}`] : []),
+    ...(d.rate_limit ? [`rate limit ${describeRateLimit(d.rate_limit)}`] : []),
     ...(along.length > 0 ? [`also creates ${along.join(', ')}`] : []),
   ];
   return action('create', 'deployment', d.name, changes, { method: 'POST', path: api('deployments'), body });
@@ -297,6 +299,10 @@ function updateDeployment(
       problems.push(`${where}: version "${d.version}" of service ${c.service} is neither in the file nor on the node`);
     }
     change('version', c.version, d.version, d.version);
+  }
+  if (d.rate_limit !== undefined && !isDeepStrictEqual(d.rate_limit, c.rate_limit ?? null)) {
+    const shown = (limit: RateLimit | null) => (limit ? describeRateLimit(limit) : 'none');
+    change('rate_limit', shown(c.rate_limit ?? null), shown(d.rate_limit), d.rate_limit);
   }
   const want = wantedAuth(d, c, versionAuth);
   if (want) {

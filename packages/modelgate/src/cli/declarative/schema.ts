@@ -12,6 +12,7 @@ import {
   type ResourceType,
   RIGHTS_BY_TYPE,
 } from '../../kernel/permissions.js';
+import { parseRateLimit, type RateLimit } from '../../kernel/rate-limit.js';
 import {
   ACCESS_VALUES,
   type Access,
@@ -92,7 +93,9 @@ export interface DesiredVersion {
 }
 
 /** A deployment as `modelgate deploy` takes it, with validated auth settings and a key count. */
-export interface DesiredDeployment extends Omit<CreateDeploymentInput, 'auth'> {
+export interface DesiredDeployment extends Omit<CreateDeploymentInput, 'auth' | 'rate_limit'> {
+  /** Its rate limit (X3); null removes one; absent leaves it as it is. */
+  readonly rate_limit?: RateLimit | null;
   /**
    * Settings: compared with the deployment's effective ones (its override, else its version's);
    * null: no override, follow the version's settings (D6).
@@ -382,6 +385,7 @@ function deployment(p: PathProblems, raw: unknown, at: string): DesiredDeploymen
     'enabled',
     'auth',
     'api_keys',
+    'rate_limit',
   ]);
   const okName = checkName(p, item.name, `${at}.name`);
   const upstreamProblems = new Problems();
@@ -401,6 +405,7 @@ function deployment(p: PathProblems, raw: unknown, at: string): DesiredDeploymen
   const enabled = optionalBoolean(p, item.enabled, `${at}.enabled`);
   const settings = item.auth === undefined || item.auth === null ? item.auth : auth(p, item.auth, `${at}.auth`);
   const keys = keyCount(p, item.api_keys, `${at}.api_keys`);
+  const rateLimit = rateLimitOf(p, item.rate_limit, `${at}.rate_limit`);
   if (!okName || typeof item.upstream !== 'string') return undefined;
   return {
     name: item.name as string,
@@ -413,7 +418,21 @@ function deployment(p: PathProblems, raw: unknown, at: string): DesiredDeploymen
     ...(settings === undefined ? {} : { auth: settings }),
     ...(settings ? { authNamed: parseAuthSettingsPatch(item.auth, `${at}.auth`) } : {}),
     ...(keys === undefined ? {} : { api_keys: keys }),
+    ...(item.rate_limit === undefined ? {} : { rate_limit: rateLimit }),
   };
+}
+
+/** A deployment's `rate_limit`, checked as the API checks it (every problem at its path). */
+function rateLimitOf(p: PathProblems, value: unknown, at: string): RateLimit | null {
+  const problems = new Problems();
+  const limit = parseRateLimit(problems, at, value, true);
+  try {
+    problems.throwIfAny();
+  } catch (err) {
+    for (const problem of (err as ModelgateError).details ?? [])
+      p.add(at, problem.replace(`${at} `, '').replace(`${at}.`, ''));
+  }
+  return limit;
 }
 
 /** The target keys of a grant entry: exactly one names the resource, as the API's grant routes do. */

@@ -1,6 +1,7 @@
 import { CREDENTIAL_KINDS } from '../../kernel/credential-kinds.js';
 import { OIDC_ALGORITHMS } from '../../kernel/oidc-settings.js';
 import { GLOBAL_PRIVILEGES } from '../../kernel/permissions.js';
+import { RATE_LIMIT_BY, RATE_LIMIT_MAX, RATE_WINDOWS } from '../../kernel/rate-limit.js';
 import { MAX_GRACE_S } from '../../kernel/rotation.js';
 import { ACCESS_VALUES, DESCRIPTION_MAX, NAME_PATTERN, SECRET_NAME_PATTERN } from '../../kernel/validation.js';
 
@@ -136,6 +137,31 @@ const authSettingsInputSchema = {
   },
 } as const;
 
+const rateLimitSchema = {
+  $id: 'RateLimit',
+  type: 'object',
+  required: ['requests', 'per'],
+  description:
+    'At most `requests` in each `per` window (fixed windows on the clock); over it, 429 RATE_LIMITED with Retry-After, RateLimit-Policy and RateLimit',
+  properties: {
+    requests: { type: 'integer', minimum: 1, maximum: RATE_LIMIT_MAX },
+    per: { type: 'string', enum: RATE_WINDOWS },
+    by: {
+      type: 'string',
+      enum: RATE_LIMIT_BY,
+      description:
+        'Only on a deployment: each credential (and each address, when public) has its own count (`credential`, the default) or all callers share one (`deployment`)',
+    },
+  },
+} as const;
+
+/** A rate limit as a request gives it: checked by the domain, so a misspelt window is named with the nearest one. */
+function rateLimitInput(description: string) {
+  return { type: ['object', 'null'], description: `${description}: a RateLimit, or null for none` } as const;
+}
+
+const nullableRateLimit = (description: string) => ({ anyOf: [ref('RateLimit'), { type: 'null' }], description });
+
 const deploymentSchema = {
   $id: 'Deployment',
   type: 'object',
@@ -167,6 +193,7 @@ const deploymentSchema = {
       items: { type: 'string', enum: CREDENTIAL_KINDS },
       description: 'Exactly the kinds of credential that open it while protected, from `auth`',
     },
+    rate_limit: nullableRateLimit('Its rate limit, null for none'),
     created_at: time,
     updated_at: time,
     caller_may_deploy: {
@@ -195,6 +222,7 @@ const createDeploymentRequest = {
     service: { type: 'string', maxLength: 63 },
     auth: ref('AuthSettingsInput'),
     enabled: { type: 'boolean' },
+    rate_limit: rateLimitInput('Requests allowed per window, per credential unless `by` is `deployment`'),
     api_keys: { type: 'integer', minimum: 0, maximum: 100, description: 'Also create this many API keys' },
   },
 } as const;
@@ -222,6 +250,7 @@ const updateDeploymentRequest = {
   properties: {
     ...deploymentFields,
     auth: { anyOf: [ref('AuthSettingsInput'), { type: 'null' }], description: 'null: back to the version’s settings' },
+    rate_limit: rateLimitInput('A new rate limit; null removes it'),
   },
 } as const;
 
@@ -238,6 +267,9 @@ const apiKeySchema = {
     service: text,
     version: text,
     created_at: time,
+    rate_limit: nullableRateLimit(
+      "The key's own rate limit, replacing its deployment's per-credential one; null for none",
+    ),
     ...credentialStateProperties('key'),
   },
 } as const;
@@ -297,6 +329,7 @@ const createApiKeysRequest = {
     version: text,
     count: { type: 'integer', minimum: 1, maximum: 100 },
     description: { type: 'string', maxLength: DESCRIPTION_MAX },
+    rate_limit: rateLimitInput("Each key's own limit (without `by`), replacing the deployment's per-credential one"),
   },
 } as const;
 
@@ -468,6 +501,7 @@ export const SHARED_SCHEMAS: readonly { readonly $id: string }[] = [
   oidcSettingsSchema,
   authSettingsSchema,
   authSettingsInputSchema,
+  rateLimitSchema,
   deploymentSchema,
   listOf('DeploymentList', 'deployments', 'Deployment', 'Deployments the caller may see, by name'),
   createDeploymentRequest,
@@ -535,6 +569,7 @@ const apiTokenProperties = {
   endpoint_access: { anyOf: [ref('EndpointAccess'), { type: 'null' }] },
   created_at: time,
   expires_at: time,
+  rate_limit: nullableRateLimit("The token's own rate limit, counted on each deployment it calls; null for none"),
   ...credentialStateProperties('token'),
 } as const;
 
@@ -569,6 +604,7 @@ const createApiTokenRequest = {
     ops_access: { type: 'boolean', description: 'Act on the management API with your permissions' },
     endpoint_access: { anyOf: [ref('EndpointAccess'), { type: 'null' }] },
     expires_at: { type: 'string', maxLength: 64, description: 'ISO-8601 date-time with a zone' },
+    rate_limit: rateLimitInput("The token's own limit (without `by`), replacing a deployment's per-credential one"),
   },
 } as const;
 

@@ -1,5 +1,6 @@
 import { displayPrefix, generateCredential, hashCredential } from '../../kernel/credential.js';
 import { ModelgateError } from '../../kernel/errors.js';
+import { parseRateLimit, type RateLimit, storedRateLimit } from '../../kernel/rate-limit.js';
 import { type RotationState, rotationState } from '../../kernel/rotation.js';
 import { TOPICS } from '../../kernel/topics.js';
 import { checkDescription, newId, Problems } from '../../kernel/validation.js';
@@ -31,6 +32,8 @@ export interface ApiKeyInfo {
   /** `retiring` after a roll until its grace ends, then `retired` (refused). */
   readonly state: RotationState;
   readonly retires_at: string | null;
+  /** The key's own rate limit (X3), null for its deployment's. */
+  readonly rate_limit: RateLimit | null;
 }
 
 /** The usage kind of API keys in `credential_usage`. */
@@ -67,10 +70,12 @@ export async function createApiKeys(
   owner: ApiKeyOwner,
   count = 1,
   description = '',
+  rateLimitInput: unknown = null,
 ): Promise<(ApiKeyInfo & { key: string })[]> {
   const problems = new Problems();
   problems.check(Number.isInteger(count) && count >= 1 && count <= 100, 'count must be 1 to 100', 'count');
   checkDescription(problems, description);
+  const rateLimit = parseRateLimit(problems, 'rate_limit', rateLimitInput, false);
   problems.throwIfAny();
   return transact(ctx, async (tx) => {
     const resolved = await resolveOwner(tx, owner);
@@ -89,6 +94,7 @@ export async function createApiKeys(
         last_used_at: null,
         retires_at: null,
         predecessor_id: null,
+        rate_limit: rateLimit ? JSON.stringify(rateLimit) : null,
       };
       await tx.store.db.insertInto('api_keys').values(row).execute();
       out.push({ ...(await describe(tx, row)), key });
@@ -133,7 +139,7 @@ export async function deleteApiKey(ctx: ControlContext, id: string): Promise<voi
 }
 
 /**
- * Rolls a key (X2): a successor with the same owner and description, and the old key retiring
+ * Rolls a key (X2): a successor with the same owner, description and rate limit, and the old key retiring
  * `graceSeconds` from now (0: refused at once). The old row is locked and must not be rolled
  * already, so two parallel rolls make one successor and the other gets 409
  * `CREDENTIAL_ALREADY_ROLLED`. @returns the new key in plain (shown here) and the old one's fate.
@@ -164,6 +170,8 @@ export async function rollApiKey(
         last_used_at: null,
         retires_at: null,
         predecessor_id: old.id,
+        // The successor keeps the key's own limit: a roll changes the secret, not the terms.
+        rate_limit: old.rate_limit ?? null,
       };
       await tx.store.db.insertInto('api_keys').values(row).execute();
       return { ...(await describe(tx, row)), key };
@@ -188,6 +196,7 @@ async function describe(ctx: ControlContext, row: ApiKeysTable, usage?: Credenti
     last_used_at: usage?.last_used_at ?? row.last_used_at,
     state: rotationState(row.retires_at, nowMs(ctx)),
     retires_at: row.retires_at,
+    rate_limit: storedRateLimit(row.rate_limit),
   };
   if (row.owner_type === 'deployment') {
     const d = await ctx.store.db

@@ -4,6 +4,7 @@ import type { EndpointAccess } from '../../kernel/endpoint-access.js';
 import { readEndpointAccess } from '../../kernel/endpoint-access.js';
 import { ModelgateError } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/principal.js';
+import { parseRateLimit, type RateLimit, storedRateLimit } from '../../kernel/rate-limit.js';
 import { type RotationState, rotationState } from '../../kernel/rotation.js';
 import { TOPICS } from '../../kernel/topics.js';
 import {
@@ -48,6 +49,8 @@ export interface ApiTokenInfo {
   /** `retiring` after a roll until its grace ends, then `retired` (refused). */
   readonly state: RotationState;
   readonly retires_at: string | null;
+  /** The token's own rate limit (X3), null for none. */
+  readonly rate_limit: RateLimit | null;
 }
 
 /** What `POST /api/v1/tokens` takes. */
@@ -57,6 +60,7 @@ export interface CreateTokenInput {
   readonly ops_access?: unknown;
   readonly endpoint_access?: unknown;
   readonly expires_at?: unknown;
+  readonly rate_limit?: unknown;
 }
 
 /**
@@ -137,6 +141,7 @@ export async function createApiToken(
   const endpoint = parseEndpointAccess(problems, input.endpoint_access);
   const now = nowMs(ctx);
   const expires = tokenExpiry(problems, settings, now, input.expires_at);
+  const rateLimit = parseRateLimit(problems, 'rate_limit', input.rate_limit, false);
   problems.throwIfAny();
   const ops = input.ops_access === true;
   if (!ops && endpoint === null) {
@@ -172,6 +177,7 @@ export async function createApiToken(
       last_used_at: null,
       retires_at: null,
       predecessor_id: null,
+      rate_limit: rateLimit ? JSON.stringify(rateLimit) : null,
     };
     await tx.store.db.insertInto('api_tokens').values(row).execute();
     return { ...describe(row, caller.name ?? ''), token };
@@ -240,7 +246,7 @@ export function successorExpiry(
 }
 
 /**
- * Rolls a token (X2): a successor with the same owner, name, description and access, a fresh
+ * Rolls a token (X2): a successor with the same owner, name, description, access and rate limit, a fresh
  * lifetime as long as the original's, and the old token retiring `graceSeconds` from now (0: at
  * once; never after its own expiry). The old row is locked and must be current, so two parallel
  * rolls make one successor and the other gets 409 `CREDENTIAL_ALREADY_ROLLED`. Tokens of the
@@ -334,5 +340,6 @@ function describe(row: ApiTokensTable, username: string, usage?: CredentialUsage
     last_used_at: usage?.last_used_at ?? row.last_used_at,
     state: rotationState(row.retires_at, Date.now()),
     retires_at: row.retires_at,
+    rate_limit: storedRateLimit(row.rate_limit),
   };
 }

@@ -10,6 +10,7 @@ import { admittedKinds, type CredentialKind } from '../../kernel/credential-kind
 import type { DeploymentSnapshot } from '../../kernel/deployment-snapshot.js';
 import { hashPassword } from '../../kernel/password-hash.js';
 import type { Principal } from '../../kernel/principal.js';
+import { parseRateLimit, type RateLimit, storedRateLimit } from '../../kernel/rate-limit.js';
 import { TOPICS } from '../../kernel/topics.js';
 import type { Access } from '../../kernel/validation.js';
 import {
@@ -46,6 +47,8 @@ export interface DeploymentInfo {
   readonly auth_source: 'version' | 'override';
   /** The kinds of credential that open it while protected (`admittedKinds` of `auth`). */
   readonly admits: CredentialKind[];
+  /** Its rate limit (X3), null for none. */
+  readonly rate_limit: RateLimit | null;
   readonly created_at: string;
   readonly updated_at: string;
 }
@@ -60,6 +63,8 @@ export interface CreateDeploymentInput {
   /** Per-deployment override of the version's auth settings (D7); absent = use the version's. */
   readonly auth?: unknown;
   readonly enabled?: boolean;
+  /** `{requests, per, by?}` (X3); absent or null for none. */
+  readonly rate_limit?: unknown;
 }
 
 export interface CreateDeploymentResult {
@@ -100,6 +105,7 @@ export async function createDeployment(
     'enabled must be a boolean',
     'enabled',
   );
+  const rateLimit = parseRateLimit(problems, 'rate_limit', input.rate_limit, true);
   problems.throwIfAny();
   const override = input.auth === undefined ? null : parseAuthSettings(input.auth);
   // One transaction: a failure anywhere leaves no infrastructure, service, version or secret
@@ -134,6 +140,7 @@ export async function createDeployment(
       access: input.access ?? ctx.config.default_deployment_access,
       enabled: input.enabled === false ? 0 : 1,
       auth_override: authOverride ? JSON.stringify(authOverride) : null,
+      rate_limit: rateLimit ? JSON.stringify(rateLimit) : null,
       revision: 1,
       created_at: at,
       updated_at: at,
@@ -156,6 +163,8 @@ export interface UpdateDeploymentInput {
    */
   readonly auth?: unknown;
   readonly version?: string;
+  /** A new rate limit (X3); null removes it. */
+  readonly rate_limit?: unknown;
 }
 
 /**
@@ -170,6 +179,7 @@ export async function updateDeployment(ctx: ControlContext, name: string, input:
     'access must be public or protected',
     'access',
   );
+  const rateLimit = parseRateLimit(problems, 'rate_limit', input.rate_limit, true);
   problems.throwIfAny();
   const auth = input.auth === undefined || input.auth === null ? input.auth : parseAuthSettingsPatch(input.auth);
   return transact(ctx, async (tx) => {
@@ -177,6 +187,7 @@ export async function updateDeployment(ctx: ControlContext, name: string, input:
     const next: DeploymentsTable = { ...row };
     if (input.upstream !== undefined) next.upstream_url = input.upstream;
     if (input.access !== undefined) next.access = input.access;
+    if (input.rate_limit !== undefined) next.rate_limit = rateLimit ? JSON.stringify(rateLimit) : null;
     if (input.version !== undefined) {
       const service = await tx.store.db
         .selectFrom('services')
@@ -349,6 +360,7 @@ async function buildSnapshot(
     forward_credential: settings.forward_credential,
     oidc: admitted.includes('oidc') ? (settings.oidc ?? null) : null,
     credentials: settings.credentials === null ? null : admitted,
+    rate_limit: storedRateLimit(row.rate_limit),
     auth_source: row.auth_override ? 'override' : 'version',
   };
   const generatedSecret =
@@ -397,6 +409,7 @@ async function describe(ctx: ControlContext, row: DeploymentsTable): Promise<Dep
     auth,
     auth_source: row.auth_override ? 'override' : 'version',
     admits: admittedKinds(auth),
+    rate_limit: storedRateLimit(row.rate_limit),
     created_at: row.created_at,
     updated_at: row.updated_at,
   };

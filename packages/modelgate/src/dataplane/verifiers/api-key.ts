@@ -4,6 +4,7 @@ import { type Denial, deny } from '../../kernel/denial.js';
 import type { EventBus } from '../../kernel/event-bus.js';
 import { PendingCheck } from '../../kernel/pending-check.js';
 import type { Principal } from '../../kernel/principal.js';
+import { storedRateLimit } from '../../kernel/rate-limit.js';
 import { retirementDenial } from '../../kernel/rotation.js';
 import { TOPICS } from '../../kernel/topics.js';
 import type { Store } from '../../store/database.js';
@@ -53,16 +54,22 @@ export class ApiKeyVerifier implements Verifier<ParsedCredential> {
   private async find(column: 'hash' | 'id', value: string): Promise<KnownKey | undefined> {
     const row = await this.store.db
       .selectFrom('api_keys')
-      .select(['id', 'owner_type', 'owner_id', 'retires_at'])
+      .select(['id', 'owner_type', 'owner_id', 'retires_at', 'rate_limit'])
       .where(column, '=', value)
       .executeTakeFirst();
     if (!row) return undefined;
     const retiresAt = row.retires_at === null ? null : Date.parse(row.retires_at);
+    const rateLimit = storedRateLimit(row.rate_limit);
     return {
       id: row.id,
       retiresAt,
       reach: { kind: 'owner', owner_type: row.owner_type, owner_id: row.owner_id },
-      principal: retiresAt === null ? { kind: 'api_key', id: row.id } : { kind: 'api_key', id: row.id, retiresAt },
+      principal: {
+        kind: 'api_key',
+        id: row.id,
+        ...(retiresAt === null ? {} : { retiresAt }),
+        ...(rateLimit ? { rate_limit: rateLimit } : {}),
+      },
     };
   }
 }

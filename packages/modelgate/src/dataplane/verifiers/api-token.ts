@@ -65,6 +65,7 @@ export class ApiTokenVerifier implements Verifier<ParsedCredential> {
       id: token.id,
       owner: token.user_id,
       ...(token.retiresAt === null ? {} : { retiresAt: token.retiresAt }),
+      ...(token.rateLimit ? { rate_limit: token.rateLimit } : {}),
     };
     return { ...token, principal, reach: { kind: 'endpoints', access: token.endpoint }, issuer: token.user_id };
   }

@@ -2,9 +2,11 @@ import cluster, { type Worker } from 'node:cluster';
 import { type ListenAddress, parseAddress } from '../../config/address.js';
 import type { Config } from '../../config/schema.js';
 import type { RefusalSink } from '../../dataplane/audit-refusals.js';
+import { MemoryRateCounter, type RateCounter } from '../../dataplane/rate-counter.js';
 import type { ExpensiveCheckLimiter } from '../../http/expensive-check-limiter.js';
 import { FailureThrottle } from '../../http/failure-throttle.js';
 import { formatHost } from '../../http/listen.js';
+import type { RateLimit } from '../../kernel/rate-limit.js';
 import type { Logger } from '../../log/logger.js';
 import type { AuditRecord } from '../../store/audit-record.js';
 import type { MetricsJson } from '../metrics.js';
@@ -67,7 +69,8 @@ export async function startCluster(
       }, CLUSTER_WATCH_MS).unref()
     : undefined;
 
-  const shared = nodeWideState({ throttle, slots: node.passwordChecks, audit: node.audit, broadcast });
+  const rates = new MemoryRateCounter();
+  const shared = nodeWideState({ throttle, rates, slots: node.passwordChecks, audit: node.audit, broadcast });
 
   const fork = (): { worker: Worker; listening: Promise<number> } => {
     const worker = cluster.fork();
@@ -183,11 +186,12 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export function nodeWideState(deps: {
   readonly throttle: FailureThrottle;
+  readonly rates: RateCounter;
   readonly slots: ExpensiveCheckLimiter;
   readonly audit?: RefusalSink;
   broadcast(method: string, payload: unknown): Promise<void>;
 }): Handlers {
-  const { throttle, slots, audit, broadcast } = deps;
+  const { throttle, rates, slots, audit, broadcast } = deps;
   return {
     enter: (key) => throttle.enter(String(key)),
     fail: async (key) => {
@@ -196,6 +200,10 @@ export function nodeWideState(deps: {
       if (seconds > 0) await broadcast('lock', { key: String(key), until: Date.now() + seconds * 1000 });
     },
     release: (key) => throttle.release(String(key)),
+    rate: (payload) => {
+      const { key, limit } = payload as { key: string; limit: RateLimit };
+      return rates.take(String(key), limit);
+    },
     slot: (client) => slots.acquire(String(client)),
     unslot: (payload) => slots.release(...unslotted(payload)),
     audit: (record) => audit?.refusal(record as AuditRecord),

@@ -2,6 +2,7 @@ import { type ListenAddress, parseAddress } from '../../config/address.js';
 import type { Config } from '../../config/schema.js';
 import type { ControlContext } from '../../controlplane/operations/context.js';
 import { dataPlaneRecorder } from '../../dataplane/audit-refusals.js';
+import type { RateCount, RateCounter } from '../../dataplane/rate-counter.js';
 import { startPlatformJwt } from '../../dataplane/verifiers/platform-jwt-setup.js';
 import { createClientAddress } from '../../http/client-address.js';
 import type { CheckDecision, CheckSlots } from '../../http/expensive-check-limiter.js';
@@ -92,6 +93,8 @@ export async function runWorker(
     },
   });
   const throttle = new RemoteThrottle(primary);
+  // Rate limits are counted once per node, in the primary (or in Redis, shared by replicas).
+  const rates: RateCounter = { take: (key, limit) => primary.call<RateCount>('rate', { key, limit }) };
   // The node's one password-check limiter is the primary's: per-client shares hold node-wide.
   const slots: CheckSlots = {
     acquire: (client) => primary.call<CheckDecision>('slot', client),
@@ -126,6 +129,7 @@ export async function runWorker(
     readiness: createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown, cluster: gate }),
     nodeKeys: replica,
     throttle,
+    rates,
     clientAddress,
     checkSlots: slots,
     platformJwt,

@@ -11,6 +11,7 @@ import { rotation } from './0008_rotation.js';
 import { credentialUsage } from './0009_credential_usage.js';
 import { oneCurrentSigningKey } from './0010_one_current_signing_key.js';
 import { replicas } from './0011_replicas.js';
+import { rateLimits } from './0012_rate_limits.js';
 
 /** Every migration, in order. Names sort; never rename or edit a released one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -26,5 +27,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '0009_credential_usage': credentialUsage,
     '0010_one_current_signing_key': oneCurrentSigningKey,
     '0011_replicas': replicas,
+    '0012_rate_limits': rateLimits,
   };
 }

@@ -54,7 +54,16 @@ export async function apiKeyRoutes(app: FastifyInstance, opts: { control: Contro
     },
   );
 
-  app.post<{ Body: { deployment?: string; service?: string; version?: string; count?: number; description?: string } }>(
+  app.post<{
+    Body: {
+      deployment?: string;
+      service?: string;
+      version?: string;
+      count?: number;
+      description?: string;
+      rate_limit?: unknown;
+    };
+  }>(
     base,
     {
       schema: {
@@ -68,7 +77,8 @@ export async function apiKeyRoutes(app: FastifyInstance, opts: { control: Contro
     async (req, reply) => {
       const owner = parseOwner(req.body);
       await authorizeKeyOwner(ctx, req.principal, owner, 'deploy');
-      const keys = await createApiKeys(ctx, owner, req.body.count ?? 1, req.body.description ?? '');
+      const { count, description, rate_limit } = req.body;
+      const keys = await createApiKeys(ctx, owner, count ?? 1, description ?? '', rate_limit ?? null);
       reply.code(201);
       return { api_keys: keys };
     },
