@@ -147,6 +147,9 @@ interface Waiter {
  * slot in line, ahead of clients that failed recently (`suspect`), which only take slots nobody
  * clean needs and never wait. Shared by every password check of a node (Basic on the data plane,
  * management sign-in); with workers, the primary holds the one instance and workers ask it.
+ * Across replicas (`redis_url`) only the memory of failed checks is shared (`onFailure` out,
+ * {@link ExpensiveCheckLimiter.suspect} in): the capacity protects this replica's CPU and stays
+ * its own.
  * A refusal with `charge: true` should be counted by the caller as a failed authentication of
  * that client (see `FailureThrottle`), so a flooding address ends up locked out.
  *
