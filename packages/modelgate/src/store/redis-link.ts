@@ -82,7 +82,7 @@ export class RedisLink {
   readonly #log: Logger;
   readonly #where: string;
   readonly #listeners = new Set<(up: boolean) => void>();
-  readonly #handlers = new Map<string, (message: string) => unknown>();
+  readonly #handlers = new Map<string, ((message: string) => unknown)[]>();
   readonly #pending = new Map<number, Pending>();
   readonly #ackChannel: string;
   readonly #heartbeat: NodeJS.Timeout;
@@ -161,12 +161,18 @@ export class RedisLink {
 
   /**
    * Runs `handler` for each message broadcast on `channel` (a name under the prefix) by another
-   * node; its result (a promise too) is awaited before the message is acknowledged. A node does
-   * not hear its own broadcasts: it applies its change before broadcasting it.
+   * node; its result (a promise too) is awaited, with every other handler of the channel,
+   * before the message is acknowledged. A node does not hear its own broadcasts: it applies its
+   * change before broadcasting it.
    */
   subscribe(channel: string, handler: (message: string) => unknown): void {
     const full = this.key('bus', channel);
-    this.#handlers.set(full, handler);
+    const handlers = this.#handlers.get(full);
+    if (handlers) {
+      handlers.push(handler);
+      return;
+    }
+    this.#handlers.set(full, [handler]);
     this.#subscriber.subscribe(full).catch(() => {});
   }
 
@@ -222,9 +228,9 @@ export class RedisLink {
       if (pending.acked >= pending.expected) pending.done();
       return;
     }
-    const handler = this.#handlers.get(channel);
+    const handlers = this.#handlers.get(channel);
     const envelope = parseEnvelope(raw);
-    if (!handler || !envelope) return;
+    if (!handlers || !envelope) return;
     const ack = () => {
       if (this.#closed || this.client.status !== 'ready') return;
       this.client.publish(this.key('ack', envelope.o), String(envelope.i)).catch(() => {});
@@ -234,7 +240,7 @@ export class RedisLink {
       return;
     }
     Promise.resolve()
-      .then(() => handler(envelope.m))
+      .then(() => Promise.all(handlers.map((handler) => handler(envelope.m))))
       .catch((err: unknown) => this.#log.warn({ err: String(err), channel }, 'Redis message not applied'))
       .finally(ack);
   }
