@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { MemoryRateCounter } from '../src/dataplane/rate-counter.js';
 import { ExpensiveCheckLimiter } from '../src/http/expensive-check-limiter.js';
-import { FailureThrottle } from '../src/http/failure-throttle.js';
+import { SharedFailureThrottle } from '../src/http/shared-throttle.js';
 import { Channel, type Endpoint } from '../src/node/cluster/channel.js';
 import { nodeWideState } from '../src/node/cluster/primary.js';
 import { RemoteThrottle } from '../src/node/cluster/remote-throttle.js';
@@ -26,7 +26,7 @@ function link(): [Endpoint, Endpoint] {
 
 /** A primary holding the node-wide state and `count` workers' views of it. */
 function node(count: number, options: { limit: number; slots: number; share?: number; reserve?: number }) {
-  const throttle = new FailureThrottle({ limit: options.limit, windowMs: 60_000 });
+  const throttle = new SharedFailureThrottle({ name: 'data', limit: options.limit, windowMs: 60_000 });
   const slots = new ExpensiveCheckLimiter(options.slots, { share: options.share, reserve: options.reserve });
   const toWorkers: Channel[] = [];
   const broadcast = async (method: string, payload: unknown) => {

@@ -6,7 +6,8 @@ import {
   ExpensiveCheckLimiter,
   laneOf,
 } from '../src/http/expensive-check-limiter.js';
-import { attemptOutcome, FailureThrottle } from '../src/http/failure-throttle.js';
+import { FailureThrottle } from '../src/http/failure-throttle.js';
+import { attemptOutcome } from '../src/http/throttle.js';
 import { type Denial, deny, denyForNow } from '../src/kernel/denial.js';
 import type { Principal } from '../src/kernel/principal.js';
 

@@ -74,7 +74,20 @@ export const CONFIG_SCHEMA = {
   redis_url: {
     type: 'string',
     default: '',
-    description: 'Optional `redis://host:6379` for state shared across replicas (accepted; not used yet).',
+    description:
+      'Optional `redis://[:password@]host:6379[/db]` (or `rediss://`): replicas then count the failure and sign-in throttles and the password-check failure memory together; empty = per replica. Unreachable: counted per replica meanwhile.',
+  },
+  redis_key_prefix: {
+    type: 'string',
+    default: 'modelgate:',
+    description: 'Prefix of every Redis key and channel this cluster uses (several clusters may share one Redis).',
+  },
+  redis_timeout_ms: {
+    type: 'number',
+    default: 500,
+    min: 1,
+    description:
+      'Bound on one Redis command (and on waiting for the replicas to take a lock); past it the node counts locally.',
   },
   public_hosts: {
     type: 'string',

@@ -1,4 +1,4 @@
-import { throttledFor } from '../http/failure-throttle.js';
+import { throttledFor } from '../http/throttle.js';
 import { type Denial, type DenialReason, denialCode } from '../kernel/denial.js';
 import { ERROR_CODES, type ErrorCode } from '../kernel/errors.js';
 import type { Principal } from '../kernel/principal.js';

@@ -12,6 +12,7 @@ import {
 } from '../http/health.js';
 import { requestIdOf } from '../http/request-id.js';
 import { sendError } from '../http/respond.js';
+import type { Throttle } from '../http/throttle.js';
 import { deny } from '../kernel/denial.js';
 import { ERROR_CODES } from '../kernel/errors.js';
 import type { EventBus } from '../kernel/event-bus.js';
@@ -42,7 +43,6 @@ import {
   type RequestObservers,
   type RequestRecord,
 } from './stages/observe.js';
-import type { Throttle } from './throttle.js';
 import type { UsageRecorder } from './usage-recorder.js';
 import { proxyUpgrade, type UpgradeOptions, writeUpgradeError } from './websocket.js';
 

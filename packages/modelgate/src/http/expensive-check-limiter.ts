@@ -1,3 +1,5 @@
+import { ExpiryMap } from '../kernel/expiry-map.js';
+
 /** Why a check was not started: `own_share` counts against the client, `node_cap` does not. */
 export type CheckRefusal = 'own_share' | 'node_cap';
 
@@ -122,6 +124,12 @@ export interface LimiterOptions {
   readonly maxRemembered?: number;
   /** Injectable clock for the failure memory. */
   readonly now?: () => number;
+  /**
+   * Told each failed check of this limiter (`client` is suspect until `until`, epoch ms): with
+   * `redis_url` the node passes it to the other replicas, whose limiters learn it through
+   * {@link ExpensiveCheckLimiter.suspect}. The capacity and the shares stay per replica.
+   */
+  readonly onFailure?: (client: string, until: number) => void;
 }
 
 interface Waiter {
@@ -139,6 +147,9 @@ interface Waiter {
  * slot in line, ahead of clients that failed recently (`suspect`), which only take slots nobody
  * clean needs and never wait. Shared by every password check of a node (Basic on the data plane,
  * management sign-in); with workers, the primary holds the one instance and workers ask it.
+ * Across replicas (`redis_url`) only the memory of failed checks is shared (`onFailure` out,
+ * {@link ExpensiveCheckLimiter.suspect} in): the capacity protects this replica's CPU and stays
+ * its own.
  * A refusal with `charge: true` should be counted by the caller as a failed authentication of
  * that client (see `FailureThrottle`), so a flooding address ends up locked out.
  *
@@ -157,13 +168,13 @@ export class ExpensiveCheckLimiter implements CheckSlots {
   private head = 0;
   private waitingCount = 0;
   private total = 0;
-  /** Client → until when it counts as having failed; insertion order is age. */
-  private readonly failures = new Map<string, number>();
+  /** Client → until when it counts as having failed (here, or on another replica). */
+  private readonly failures: ExpiryMap;
   private readonly now: () => number;
+  private readonly onFailure: ((client: string, until: number) => void) | undefined;
   private readonly limits: CheckLimits;
   private readonly maxWaitMs: number;
   private readonly failureWindowMs: number;
-  private readonly maxRemembered: number;
 
   /** @param capacity checks allowed at once, node-wide. */
   constructor(
@@ -178,8 +189,9 @@ export class ExpensiveCheckLimiter implements CheckSlots {
     };
     this.maxWaitMs = options.maxWaitMs ?? 5_000;
     this.failureWindowMs = options.failureWindowMs ?? 60_000;
-    this.maxRemembered = options.maxRemembered ?? 100_000;
     this.now = options.now ?? Date.now;
+    this.failures = new ExpiryMap(options.maxRemembered ?? 100_000, this.now);
+    this.onFailure = options.onFailure;
   }
 
   /** Checks one client may hold at once. */
@@ -271,22 +283,25 @@ export class ExpensiveCheckLimiter implements CheckSlots {
     return true;
   }
 
-  private failedRecently(client: string): boolean {
-    const until = this.failures.get(client);
-    if (until === undefined) return false;
-    if (until > this.now()) return true;
-    this.failures.delete(client);
-    return false;
+  /**
+   * `client` failed a check elsewhere (another replica's limiter): its checks here are
+   * `suspect` until `until` (epoch ms). Bounded like the limiter's own memory.
+   */
+  suspect(client: string, until: number): void {
+    this.failures.set(client, until);
   }
 
-  /** Marks `client` suspect for the failure window; a success never clears it (as `FailureThrottle`). */
+  private failedRecently(client: string): boolean {
+    return this.failures.until(client) > 0;
+  }
+
+  /**
+   * Marks `client` suspect for the failure window; a success never clears it (as
+   * `FailureThrottle`). Bounded: the oldest failure is forgotten first (the closest to expiring).
+   */
   private rememberFailure(client: string): void {
-    this.failures.delete(client);
-    // Bounded: forget the oldest failure first (it is also the one closest to expiring).
-    if (this.failures.size >= this.maxRemembered) {
-      const oldest = this.failures.keys().next();
-      if (!oldest.done) this.failures.delete(oldest.value);
-    }
-    this.failures.set(client, this.now() + this.failureWindowMs);
+    const until = this.now() + this.failureWindowMs;
+    this.failures.set(client, until);
+    this.onFailure?.(client, until);
   }
 }

@@ -1,25 +1,6 @@
-import { type Denial, denyForNow, isDenial } from '../kernel/denial.js';
+import type { Denial } from '../kernel/denial.js';
 import type { Principal } from '../kernel/principal.js';
-
-/** What an authentication attempt does to its client's record. */
-export type AttemptOutcome = 'fail' | 'release';
-
-/**
- * How an attempt's result counts: every refused credential (bad, unknown, expired, revoked,
- * malformed, or refused for the client's own share of a cap) is a failure; no credential, a
- * valid one without access (403) and a node-wide cap the client did not fill are not. A success
- * is a `release` too: it never clears failures, or one valid credential slipped in among guesses
- * would reset the count.
- */
-export function attemptOutcome(result: Principal | Denial): AttemptOutcome {
-  if (!isDenial(result)) return 'release';
-  return result.denied === 'missing' || result.denied === 'forbidden' || result.denied === 'busy' ? 'release' : 'fail';
-}
-
-/** The denial for a key that must wait `seconds` (locked, or its attempts are all in flight). */
-export function throttledFor(seconds: number): Denial {
-  return denyForNow('throttled', seconds, 'Too many failed authentications from this address');
-}
+import { attempt, type Throttle } from './throttle.js';
 
 /**
  * Brute-force throttling (X3): a client that keeps failing authentication is refused for a
@@ -41,7 +22,7 @@ export function throttledFor(seconds: number): Denial {
  * const result = await throttle.attempt(key, () => verify(credential)); // a Denial 'throttled' when locked
  * ```
  */
-export class FailureThrottle {
+export class FailureThrottle implements Throttle {
   private readonly entries = new Map<string, Entry>();
   private readonly now: () => number;
 
@@ -50,24 +31,12 @@ export class FailureThrottle {
   }
 
   /**
-   * Runs one authentication attempt for `key` under the throttle: refused at once (a
-   * `throttled` denial with `retryAfter`) when the key is locked or its in-flight attempts
-   * would pass the limit; otherwise `verify` runs and its result is counted. A throw releases
-   * the attempt and propagates.
+   * Runs one authentication attempt for `key` under the throttle (see {@link attempt}): refused
+   * at once (a `throttled` denial with `retryAfter`) when the key is locked or its in-flight
+   * attempts would pass the limit; otherwise `verify` runs and its result is counted.
    */
-  async attempt(key: string, verify: () => Promise<Principal | Denial>): Promise<Principal | Denial> {
-    const wait = this.enter(key);
-    if (wait > 0) return throttledFor(wait);
-    let result: Principal | Denial;
-    try {
-      result = await verify();
-    } catch (err) {
-      this.release(key);
-      throw err;
-    }
-    if (attemptOutcome(result) === 'fail') this.fail(key);
-    else this.release(key);
-    return result;
+  attempt(key: string, verify: () => Promise<Principal | Denial>): Promise<Principal | Denial> {
+    return attempt(this, key, verify);
   }
 
   /**

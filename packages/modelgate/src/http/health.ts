@@ -7,9 +7,26 @@ export const HEALTH_PREFIX = '/_health/';
 export const LIVE_PATH = '/_health/live';
 export const READY_PATH = '/_health/ready';
 
+/** What a readiness check found. */
+export interface ReadinessState {
+  readonly ready: boolean;
+  /** Why it is not ready. */
+  readonly reason?: string;
+  /**
+   * Facts that do not decide readiness, added to a ready answer's body (e.g. `redis: "down"`:
+   * the node serves, counting its throttles locally).
+   */
+  readonly detail?: Readonly<Record<string, string>>;
+}
+
 export interface Readiness {
-  /** Resolves true when the node can serve: store reachable and not shutting down. */
-  check(): Promise<{ ready: boolean; reason?: string }>;
+  /** Resolves ready when the node can serve: store reachable and not shutting down. */
+  check(): Promise<ReadinessState>;
+}
+
+/** The body of a ready answer: `{"status":"ready"}` plus the state's detail. */
+export function readyBody(state: ReadinessState): Record<string, string> {
+  return { status: 'ready', ...state.detail };
 }
 
 /**
@@ -31,6 +48,8 @@ export function createReadiness(options: {
   ping: () => Promise<void>;
   isShuttingDown: () => boolean;
   cluster?: ClusterGate;
+  /** Facts reported with a ready answer, not deciding it (see {@link ReadinessState.detail}). */
+  detail?: () => Readonly<Record<string, string>> | undefined;
   timeoutMs?: number;
 }): Readiness {
   const timeoutMs = options.timeoutMs ?? 2000;
@@ -46,7 +65,8 @@ export function createReadiness(options: {
       });
       try {
         await Promise.race([options.ping(), timeout]);
-        return { ready: true };
+        const detail = options.detail?.();
+        return detail ? { ready: true, detail } : { ready: true };
       } catch {
         return { ready: false, reason: 'store unreachable' };
       } finally {
@@ -74,7 +94,7 @@ export async function answerHealth(
   }
   if (path !== READY_PATH) return false;
   const state = await readiness.check();
-  if (state.ready) sendJson(res, 200, { status: 'ready' }, { [REQUEST_ID_HEADER]: requestId });
+  if (state.ready) sendJson(res, 200, readyBody(state), { [REQUEST_ID_HEADER]: requestId });
   else sendError(res, 'NOT_READY', requestId, { message: `The node is not ready: ${state.reason}` });
   return true;
 }

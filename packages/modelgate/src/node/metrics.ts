@@ -3,6 +3,7 @@ import {
   AggregatorRegistry,
   Counter,
   collectDefaultMetrics,
+  Gauge,
   type MetricObjectWithValues,
   type MetricValue,
   Registry,
@@ -38,6 +39,21 @@ export function registerAuditDropped(registry: Registry, dropped: () => number):
     collect() {
       this.reset();
       this.inc(dropped());
+    },
+  });
+}
+
+/**
+ * `modelgate_redis_up`: 1 while the node's Redis link (`redis_url`) is up, 0 while it counts
+ * locally. Registered only when `redis_url` is set; read from the link at scrape time.
+ */
+export function registerRedisUp(registry: Registry, up: () => boolean): void {
+  new Gauge({
+    name: 'modelgate_redis_up',
+    help: 'Whether Redis (redis_url) answers: 1 counters are shared across replicas, 0 counted in this replica',
+    registers: [registry],
+    collect() {
+      this.set(up() ? 1 : 0);
     },
   });
 }

@@ -18,8 +18,7 @@ import { MemoryRateCounter } from '../dataplane/rate-counter.js';
 import { startPlatformJwt } from '../dataplane/verifiers/platform-jwt-setup.js';
 import { createClientAddress } from '../http/client-address.js';
 import { clientErrorHandler } from '../http/client-error.js';
-import { ExpensiveCheckLimiter } from '../http/expensive-check-limiter.js';
-import { FailureThrottle } from '../http/failure-throttle.js';
+import type { ExpensiveCheckLimiter } from '../http/expensive-check-limiter.js';
 import { type ClusterGate, createReadiness } from '../http/health.js';
 import { createListenerServer, formatHost, listen } from '../http/listen.js';
 import { useProxyProtocol } from '../http/proxy-protocol.js';
@@ -32,10 +31,18 @@ import type { Logger } from '../log/logger.js';
 import { insertAuditRecords } from '../store/audit.js';
 import { type ChangeFollower, followChangeLog } from '../store/change-log.js';
 import { openStore, type Store } from '../store/database.js';
+import type { RedisLink } from '../store/redis-link.js';
 import { openMasterKey } from '../store/secrets/master-key.js';
 import { ReplicaSet } from './cluster/replica-set.js';
 import { createDataPlane } from './data-plane.js';
-import { createMetricsRegistry, metricsHandler, NodeMetrics, registerAuditDropped } from './metrics.js';
+import {
+  createMetricsRegistry,
+  metricsHandler,
+  NodeMetrics,
+  registerAuditDropped,
+  registerRedisUp,
+} from './metrics.js';
+import { openSharedCounters, redisDetail } from './shared-counters.js';
 import { acquireStartLock } from './start-lock.js';
 import { setUpTokenAuthorization } from './token-authorization.js';
 
@@ -68,6 +75,11 @@ export interface RunningNode {
   readonly reloaded?: (config: Config) => void;
   /** This replica's standing in its PostgreSQL cluster; undefined on SQLite (one node). */
   readonly cluster?: ClusterGate;
+  /**
+   * The node's Redis link (`redis_url`; undefined without it), closed by `close()`: the
+   * primary of a multi-process node counts its workers' throttle on it.
+   */
+  readonly redis?: RedisLink;
   /** Stops accepting, lets in-flight requests finish (bounded), closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -153,10 +165,15 @@ export async function startNode(
       cleanups.push(() => joined.close());
     }
 
+    // Redis (when set) counts throttles across replicas; unreachable, the node counts locally.
+    const counters = await openSharedCounters(config, log);
+    const redis = counters.redis;
+    if (redis) cleanups.push(() => redis.close());
     const readiness = createReadiness({
       ping: () => store.ping(),
       isShuttingDown: () => shuttingDown,
       cluster: replicas,
+      detail: () => redisDetail(redis?.up),
     });
 
     const clientAddress = createClientAddress(config.trusted_proxies);
@@ -173,11 +190,8 @@ export async function startNode(
     );
     if (nodeKeys) cleanups.push(() => nodeKeys.removeFile());
     const adminKeys = new AdminKeyVerifier(store, bus);
-    // One cap on scrypt work for the whole node, whichever listener asks for it; a failed check
-    // makes its client suspect for the same window failures are counted in.
-    const passwordChecks = new ExpensiveCheckLimiter(config.password_check_concurrency, {
-      failureWindowMs: config.failure_window_s * 1000,
-    });
+    // One cap on scrypt work for the whole node, whichever listener asks for it.
+    const passwordChecks = counters.passwordChecks;
     const sessions = nodeKeys
       ? new SessionService(store, {
           idleTimeoutMin: config.session_idle_timeout_min,
@@ -185,6 +199,11 @@ export async function startNode(
           failureLimit: config.failure_limit,
           failureWindowS: config.failure_window_s,
           passwordChecks,
+          throttles: {
+            // A username field may hold a mistyped password: its keys reach Redis only hashed.
+            byUsername: counters.failureThrottle('sign-in-username', { opaqueKeys: true }),
+            byAddress: counters.failureThrottle('sign-in-address'),
+          },
         })
       : undefined;
     const auth = {
@@ -193,7 +212,7 @@ export async function startNode(
       authenticate: nodeKeys
         ? throttledAuthenticator(
             createManagementAuthenticator({ nodeKeys, adminKeys, sessions, apiTokens: store, now: options.clock }),
-            failureThrottle(config),
+            counters.failureThrottle('management'),
             clientAddress,
           )
         : async () => ANONYMOUS,
@@ -211,6 +230,7 @@ export async function startNode(
     // Written by this process's gateway, read by the management API (per process; see the README).
     const traffic = new TrafficRing();
     registerAuditDropped(metrics.registry, () => audit.dropped);
+    if (redis) registerRedisUp(metrics.registry, () => redis.up);
     // With `workers` > 1 the primary serves no model traffic: its workers do (src/cluster).
     const dataPlane =
       options.dataPlane !== false
@@ -220,7 +240,7 @@ export async function startNode(
             control,
             readiness,
             nodeKeys,
-            throttle: failureThrottle(config),
+            throttle: counters.failureThrottle('data'),
             rates: new MemoryRateCounter(options.clock),
             clientAddress,
             checkSlots: passwordChecks,
@@ -296,6 +316,7 @@ export async function startNode(
       servers,
       metrics,
       cluster: replicas,
+      redis,
       close() {
         closing ??= (async () => {
           shuttingDown = true;
@@ -366,11 +387,6 @@ async function joinCluster(
   // Only changes this process recorded carry a seq; those heard from others are not re-awaited.
   bus.subscribe((event) => (event.seq === undefined ? undefined : replicas.waitForAcks(event.seq)));
   return replicas;
-}
-
-/** A failure throttle with the configured limit and window (one per listener: their keys differ). */
-function failureThrottle(config: Config): FailureThrottle {
-  return new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 });
 }
 
 function urlOf(address: ListenAddress, port: number): string {

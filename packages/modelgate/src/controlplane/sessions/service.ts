@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ExpensiveCheckLimiter } from '../../http/expensive-check-limiter.js';
 import { clientKey, FailureThrottle } from '../../http/failure-throttle.js';
+import type { Throttle } from '../../http/throttle.js';
 import { generateCredential, hashCredential, type ParsedCredential, randomBase62 } from '../../kernel/credential.js';
 import { type Denial, deny } from '../../kernel/denial.js';
 import { ModelgateError } from '../../kernel/errors.js';
@@ -18,6 +19,11 @@ export interface SessionOptions {
   readonly failureWindowS: number;
   /** The node's one cap on scrypt work, shared fairly per client address (issue 7). */
   readonly passwordChecks?: ExpensiveCheckLimiter;
+  /**
+   * The sign-in throttles, by username and by client address (with `redis_url` the node passes
+   * ones counted across replicas); in-process {@link FailureThrottle}s by default.
+   */
+  readonly throttles?: { readonly byUsername: Throttle; readonly byAddress: Throttle };
   /** Injectable clock for tests. */
   readonly now?: () => number;
 }
@@ -42,8 +48,8 @@ export interface SignedIn {
  * request on every process), with idle and absolute expiry.
  */
 export class SessionService {
-  private readonly byUsername: FailureThrottle;
-  private readonly byAddress: FailureThrottle;
+  private readonly byUsername: Throttle;
+  private readonly byAddress: Throttle;
   private readonly now: () => number;
   /** Unknown usernames are checked against this, so they cost the same scrypt as a real one. */
   private readonly dummyHash: Promise<string>;
@@ -55,8 +61,8 @@ export class SessionService {
   ) {
     this.now = options.now ?? Date.now;
     const throttle = { limit: options.failureLimit, windowMs: options.failureWindowS * 1000, now: this.now };
-    this.byUsername = new FailureThrottle(throttle);
-    this.byAddress = new FailureThrottle(throttle);
+    this.byUsername = options.throttles?.byUsername ?? new FailureThrottle(throttle);
+    this.byAddress = options.throttles?.byAddress ?? new FailureThrottle(throttle);
     this.passwordChecks = options.passwordChecks ?? new ExpensiveCheckLimiter(16);
     this.dummyHash = hashPassword(randomBytes(24).toString('base64url'));
   }
@@ -84,17 +90,19 @@ export class SessionService {
   async check(username: unknown, password: unknown, address: string | undefined): Promise<SignInCheck> {
     const name = typeof username === 'string' ? username.toLowerCase() : '';
     const keys = [`u:${name}`, `a:${clientKey(address)}`] as const;
-    const waits = [this.byUsername.enter(keys[0]), this.byAddress.enter(keys[1])];
-    if (waits[0]! > 0 || waits[1]! > 0) {
+    const waits = await Promise.all([this.byUsername.enter(keys[0]), this.byAddress.enter(keys[1])]);
+    if (waits[0] > 0 || waits[1] > 0) {
       if (waits[0] === 0) this.byUsername.release(keys[0]);
       if (waits[1] === 0) this.byAddress.release(keys[1]);
-      const retry = String(Math.max(waits[0]!, waits[1]!));
+      const retry = String(Math.max(waits[0], waits[1]));
       throw new ModelgateError('THROTTLED', 'Too many failed sign-ins; retry later', {
         headers: { 'retry-after': retry },
       });
     }
     let user: { id: string; username: string; password_hash: string; disabled: number } | undefined;
     let ok = false;
+    /** Whether both reservations were settled already (a refusal of the password-check cap). */
+    let settled = false;
     try {
       user =
         typeof username === 'string' && username.length <= 256
@@ -110,22 +118,25 @@ export class SessionService {
       if (!checked.ran) {
         // Over its own share of the cap: the flood counts against the address; a node-wide cap
         // it did not fill does not.
-        if (checked.charge) this.byAddress.fail(keys[1]);
-        else this.byAddress.release(keys[1]);
+        settled = true;
         this.byUsername.release(keys[0]);
+        if (checked.charge) await this.byAddress.fail(keys[1]);
+        else this.byAddress.release(keys[1]);
         throw new ModelgateError('THROTTLED', 'Too many password checks at once; retry later', {
           headers: { 'retry-after': '1' },
         });
       }
       ok = checked.value && user !== undefined && Number(user.disabled) === 0;
     } catch (err) {
-      this.byUsername.release(keys[0]);
-      this.byAddress.release(keys[1]);
+      if (!settled) {
+        this.byUsername.release(keys[0]);
+        this.byAddress.release(keys[1]);
+      }
       throw err;
     }
     if (!ok || !user) {
-      this.byUsername.fail(keys[0]);
-      this.byAddress.fail(keys[1]);
+      // Awaited: a lock either failure causes is in force (on every replica, with Redis) before the answer.
+      await Promise.all([this.byUsername.fail(keys[0]), this.byAddress.fail(keys[1])]);
       return { ok: false, account: user?.username };
     }
     this.byUsername.release(keys[0]);

@@ -1,13 +1,13 @@
 import type { ClientAddress } from '../../http/client-address.js';
-import { attemptOutcome, clientKey } from '../../http/failure-throttle.js';
+import { clientKey } from '../../http/failure-throttle.js';
 import type { RequestHead } from '../../http/request-head.js';
+import { attemptOutcome, type Throttle } from '../../http/throttle.js';
 import { type Denial, isDenial } from '../../kernel/denial.js';
 import { PendingCheck, type Verification } from '../../kernel/pending-check.js';
 import type { Principal } from '../../kernel/principal.js';
 import type { Logger } from '../../log/logger.js';
 import { type Admission, type Admitted, lockedOut, type Refusal, refusalFor } from '../admission-result.js';
 import type { Route } from '../route-table.js';
-import type { Throttle } from '../throttle.js';
 
 /** What the throttle stage needs of the gateway. */
 export interface ThrottleStage {

@@ -4,8 +4,8 @@ import type { Config } from '../../config/schema.js';
 import type { RefusalSink } from '../../dataplane/audit-refusals.js';
 import { MemoryRateCounter, type RateCounter } from '../../dataplane/rate-counter.js';
 import type { ExpensiveCheckLimiter } from '../../http/expensive-check-limiter.js';
-import { FailureThrottle } from '../../http/failure-throttle.js';
 import { formatHost } from '../../http/listen.js';
+import { SharedFailureThrottle } from '../../http/shared-throttle.js';
 import type { RateLimit } from '../../kernel/rate-limit.js';
 import type { Logger } from '../../log/logger.js';
 import type { AuditRecord } from '../../store/audit-record.js';
@@ -17,7 +17,7 @@ import type { ClusterState, Reloaded, Welcome } from './worker.js';
 /**
  * The primary of a multi-process node (`workers` > 1): it runs everything that must be one per
  * node (the store's change-log feed, the management API and metrics, the node keys and their
- * file, the failure throttle, the password-check limiter and the audit writer) and forks `count` workers that serve
+ * file, the failure throttle, the password-check limiter, the Redis link and the audit writer) and forks `count` workers that serve
  * model traffic on the shared inference port.
  *
  * Every revoking change published on the primary's bus (an API call here, or the change log)
@@ -32,7 +32,13 @@ export async function startCluster(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<RunningNode> {
   const node = await startNode(config, log, env, { dataPlane: false });
-  const throttle = new FailureThrottle({ limit: config.failure_limit, windowMs: config.failure_window_s * 1000 });
+  // The workers' one count; with `redis_url` shared with the other replicas over the node's link.
+  const throttle = new SharedFailureThrottle({
+    name: 'data',
+    limit: config.failure_limit,
+    windowMs: config.failure_window_s * 1000,
+    link: node.redis,
+  });
   /** Workers that said hello: they receive (and acknowledge) every broadcast. */
   const members = new Set<Channel>();
   /** Every forked worker's link, for the shutdown. */
@@ -69,6 +75,10 @@ export async function startCluster(
       }, CLUSTER_WATCH_MS).unref()
     : undefined;
 
+  // Workers report Redis in their readiness detail as the primary sees it (they hold no link).
+  const redisState = (): boolean | null => (node.redis ? node.redis.up : null);
+  node.redis?.onChange((up) => void broadcast('redis', up));
+
   const rates = new MemoryRateCounter();
   const shared = nodeWideState({ throttle, rates, slots: node.passwordChecks, audit: node.audit, broadcast });
 
@@ -77,7 +87,7 @@ export async function startCluster(
     const channel: Channel = new Channel(worker, {
       hello: (): Welcome => {
         members.add(channel);
-        return { nodeKeys: node.nodeKeys?.verificationState ?? null, cluster: clusterState() };
+        return { nodeKeys: node.nodeKeys?.verificationState ?? null, cluster: clusterState(), redis: redisState() };
       },
       ...shared,
     });
@@ -181,24 +191,22 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 /**
  * The calls a worker makes for what is counted once per node: the failure throttle (asked only
  * on a cache miss or a failure), the password-check limiter (node-wide cap and per-client share,
- * as `CheckSlots`), and the audit writer for refusals. A failure that locks a key is answered
- * only after every worker mirrors the lock.
+ * as `CheckSlots`), and the audit writer for refusals. Every lock the throttle learns of (its
+ * own, and with Redis other replicas') is broadcast to the workers, and a failure that locks a
+ * key is answered only after every worker mirrors the lock.
  */
 export function nodeWideState(deps: {
-  readonly throttle: FailureThrottle;
+  readonly throttle: SharedFailureThrottle;
   readonly rates: RateCounter;
   readonly slots: ExpensiveCheckLimiter;
   readonly audit?: RefusalSink;
   broadcast(method: string, payload: unknown): Promise<void>;
 }): Handlers {
   const { throttle, rates, slots, audit, broadcast } = deps;
+  throttle.onLock((key, until) => broadcast('lock', { key, until }));
   return {
     enter: (key) => throttle.enter(String(key)),
-    fail: async (key) => {
-      throttle.fail(String(key));
-      const seconds = throttle.lockedFor(String(key));
-      if (seconds > 0) await broadcast('lock', { key: String(key), until: Date.now() + seconds * 1000 });
-    },
+    fail: (key) => throttle.fail(String(key)),
     release: (key) => throttle.release(String(key)),
     rate: (payload) => {
       const { key, limit } = payload as { key: string; limit: RateLimit };

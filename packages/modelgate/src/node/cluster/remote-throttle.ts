@@ -1,20 +1,23 @@
-import type { Throttle } from '../../dataplane/throttle.js';
+import type { Throttle } from '../../http/throttle.js';
+import { ExpiryMap } from '../../kernel/expiry-map.js';
 import type { Channel } from './channel.js';
 
 const MAX_LOCKS = 100_000;
 
 /**
  * A worker's failure throttle: the count lives in the primary, asked only on a cache miss or a
- * failure. Locks the primary announces are mirrored here, so the cache-hit path (`lockedFor`)
- * stays a local map read.
+ * failure. Locks the primary announces (its own, and with Redis other replicas') are mirrored
+ * here, so the cache-hit path (`lockedFor`) stays a local map read.
  */
 export class RemoteThrottle implements Throttle {
-  private readonly locks = new Map<string, number>();
+  private readonly locks: ExpiryMap;
 
   constructor(
     private readonly primary: Channel,
-    private readonly now: () => number = Date.now,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.locks = new ExpiryMap(MAX_LOCKS, now);
+  }
 
   enter(key: string): Promise<number> {
     return this.primary.call<number>('enter', key);
@@ -30,21 +33,11 @@ export class RemoteThrottle implements Throttle {
   }
 
   lockedFor(key: string): number {
-    const until = this.locks.get(key);
-    if (until === undefined) return 0;
-    const left = until - this.now();
-    if (left > 0) return Math.ceil(left / 1000);
-    this.locks.delete(key);
-    return 0;
+    return this.locks.secondsLeft(key);
   }
 
   /** A lock announced by the primary (epoch ms); bounded, oldest forgotten first. */
   mirror(key: string, until: number): void {
-    this.locks.delete(key);
-    if (this.locks.size >= MAX_LOCKS) {
-      const oldest = this.locks.keys().next();
-      if (!oldest.done) this.locks.delete(oldest.value);
-    }
     this.locks.set(key, until);
   }
 }

@@ -18,6 +18,7 @@ import { createDataPlane, type DataPlane } from '../data-plane.js';
 import { createMetricsRegistry } from '../metrics.js';
 import { drain } from '../node.js';
 import { reloadTls } from '../reload.js';
+import { redisDetail } from '../shared-counters.js';
 import { Channel, type Endpoint } from './channel.js';
 import { RemoteThrottle } from './remote-throttle.js';
 
@@ -39,6 +40,8 @@ export interface Welcome {
   readonly nodeKeys: NodeKeyState | null;
   /** Null when the node is not a replica of a PostgreSQL cluster. */
   readonly cluster: ClusterState | null;
+  /** Whether the primary's Redis link is up; null without `redis_url`. */
+  readonly redis: boolean | null;
 }
 
 /**
@@ -59,6 +62,7 @@ export async function runWorker(
   let plane: DataPlane | undefined;
   let shuttingDown = false;
   let cluster: ClusterState | null = null;
+  let redis: boolean | null = null;
   // This worker's process and data-plane metrics; the primary adds every worker's up per scrape.
   const registry = createMetricsRegistry();
   const primary: Channel = new Channel(process as unknown as Endpoint, {
@@ -83,6 +87,9 @@ export async function runWorker(
     },
     cluster: (state) => {
       cluster = state as ClusterState;
+    },
+    redis: (up) => {
+      redis = up === true;
     },
     metrics: () => registry.getMetricsAsJSON(),
     shutdown: async () => {
@@ -112,6 +119,7 @@ export async function runWorker(
   const welcome = await primary.call<Welcome>('hello');
   if (welcome.nodeKeys) replica = new NodeKeyReplica(welcome.nodeKeys);
   cluster = welcome.cluster;
+  redis = welcome.redis;
   const gate: ClusterGate | undefined = cluster
     ? { ready: () => cluster?.ready !== false, reason: () => cluster?.reason ?? undefined }
     : undefined;
@@ -126,7 +134,12 @@ export async function runWorker(
     config,
     log,
     control,
-    readiness: createReadiness({ ping: () => store.ping(), isShuttingDown: () => shuttingDown, cluster: gate }),
+    readiness: createReadiness({
+      ping: () => store.ping(),
+      isShuttingDown: () => shuttingDown,
+      cluster: gate,
+      detail: () => redisDetail(redis),
+    }),
     nodeKeys: replica,
     throttle,
     rates,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { LIVE_PATH, READY_PATH, type Readiness } from '../../../http/health.js';
+import { LIVE_PATH, READY_PATH, type Readiness, readyBody } from '../../../http/health.js';
 import { sendError } from '../errors.js';
 
 /** `/_health/live` and `/_health/ready` on the management listener; no credential needed. */
@@ -8,7 +8,7 @@ export async function healthRoutes(app: FastifyInstance, opts: { readiness: Read
   app.get(LIVE_PATH, { schema: hide, config: { auth: 'public' } }, async () => ({ status: 'live' }));
   app.get(READY_PATH, { schema: hide, config: { auth: 'public' } }, async (req, reply) => {
     const state = await opts.readiness.check();
-    if (state.ready) return { status: 'ready' };
+    if (state.ready) return readyBody(state);
     return sendError(req, reply, 503, 'NOT_READY', `The node is not ready: ${state.reason}`);
   });
 }
