@@ -86,7 +86,8 @@ export function registerDeploy(program: Command): void {
           .option('--infrastructure <name>', 'infrastructure to deploy on (default: default)')
           .option('--service <name>', 'service to deploy (default: the deployment name)')
           .option('--version <version>', 'version of the service to deploy (default: 1)')
-          .option('--forward-credential', "pass the caller's credential on to the model server"),
+          .option('--forward-credential', "pass the caller's credential on to the model server")
+          .option('--rate-limit <N/per>', DEPLOYMENT_RATE_LIMIT_HELP, deploymentRateLimit),
         false,
       ),
     ),
