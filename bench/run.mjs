@@ -282,6 +282,14 @@ async function main() {
     api_keys: 1,
   });
   const apiKey = prot.api_keys[0].key;
+  // The same deployment with a rate limit it never reaches (X3): the cost of one limit set.
+  const limited = await api(urls.management, token, 'POST', '/deployments', {
+    name: 'limited',
+    upstream: up.url,
+    access: 'protected',
+    rate_limit: { requests: 1_000_000_000, per: 'hour' },
+    api_keys: 1,
+  });
   // The same gateway with two data-plane workers (and its primary), in its own directory.
   const cwd2 = mkdtempSync(join(tmpdir(), 'modelgate-bench-workers-'));
   const { child: cluster, line: urls2 } = await spawnJsonLine(
@@ -376,6 +384,12 @@ async function main() {
       'modelgate, protected, API key',
       `${urls.inference}/prot/predict`,
       { authorization: `Bearer ${apiKey}` },
+      gateway.pid,
+    ],
+    [
+      'modelgate, protected, API key, rate limit set (never reached)',
+      `${urls.inference}/limited/predict`,
+      { authorization: `Bearer ${limited.api_keys[0].key}` },
       gateway.pid,
     ],
     ['modelgate, protected, Basic', `${urls.inference}/prot/predict`, basicHeader, gateway.pid],
