@@ -926,6 +926,8 @@ export interface components {
              */
             last_used_at?: string | null;
             prefix: string;
+            /** @description The key's own rate limit, replacing its deployment's per-credential one; null for none */
+            rate_limit?: components["schemas"]["RateLimit"] | null;
             /** @description Requests made with the key (written by the data plane every few seconds) */
             requests?: number;
             /**
@@ -966,6 +968,8 @@ export interface components {
             ops_access: boolean;
             /** @description The first characters of the token, safe to show */
             prefix: string;
+            /** @description The token's own rate limit, counted on each deployment it calls; null for none */
+            rate_limit?: components["schemas"]["RateLimit"] | null;
             /** @description Requests made with the token (written by the data plane every few seconds) */
             requests?: number;
             /**
@@ -1025,7 +1029,7 @@ export interface components {
             /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
             basic_secret?: string | null;
             /** @description The only kinds of credential that open it while protected (each listed kind needs its own setting on: basic a basic_secret, api_key api_keys, oidc an issuer); null for every kind the other settings turn on, the node inference key, API tokens and platform JWTs included */
-            credentials?: ("inference_key" | "basic" | "api_key" | "api_token" | "platform_jwt" | "oidc")[] | null;
+            credentials?: ("basic" | "api_key" | "api_token" | "platform_jwt" | "oidc" | "inference_key")[] | null;
             /** @description Pass the caller's Authorization header upstream */
             forward_credential?: boolean;
             oidc?: components["schemas"]["OidcSettings"];
@@ -1037,7 +1041,7 @@ export interface components {
             /** @description Secret whose value, at (re)deploy, is the HTTP Basic password */
             basic_secret?: string | null;
             /** @description The only kinds of credential that open it while protected (each listed kind needs its own setting on: basic a basic_secret, api_key api_keys, oidc an issuer); null for every kind the other settings turn on, the node inference key, API tokens and platform JWTs included */
-            credentials?: ("inference_key" | "basic" | "api_key" | "api_token" | "platform_jwt" | "oidc")[] | null;
+            credentials?: string[] | null;
             /** @description Pass the caller's Authorization header upstream */
             forward_credential?: boolean;
             /** @description External OAuth2/OIDC issuer (see OidcSettings): issuer, audiences, jwks_url, algorithms, required_claims, required_scopes, clock_skew_s; null for none */
@@ -1069,6 +1073,8 @@ export interface components {
             count?: number;
             deployment?: string;
             description?: string;
+            /** @description Each key's own limit (without `by`), replacing the deployment's per-credential one: a RateLimit, or null for none */
+            rate_limit?: Record<string, unknown> | null;
             service?: string;
             version?: string;
         };
@@ -1081,6 +1087,8 @@ export interface components {
             name: string;
             /** @description Act on the management API with your permissions */
             ops_access?: boolean;
+            /** @description The token's own limit (without `by`), replacing a deployment's per-credential one: a RateLimit, or null for none */
+            rate_limit?: Record<string, unknown> | null;
         };
         CreateCatalogEntryRequest: {
             description?: string;
@@ -1098,6 +1106,8 @@ export interface components {
             enabled?: boolean;
             infrastructure?: string;
             name: string;
+            /** @description Requests allowed per window, per credential unless `by` is `deployment`: a RateLimit, or null for none */
+            rate_limit?: Record<string, unknown> | null;
             service?: string;
             /** @description Base URL of the model server (http or https) */
             upstream: string;
@@ -1140,7 +1150,7 @@ export interface components {
             /** @enum {string} */
             access: "public" | "protected";
             /** @description Exactly the kinds of credential that open it while protected, from `auth` */
-            admits: ("inference_key" | "basic" | "api_key" | "api_token" | "platform_jwt" | "oidc")[];
+            admits: ("basic" | "api_key" | "api_token" | "platform_jwt" | "oidc" | "inference_key")[];
             auth: components["schemas"]["AuthSettings"];
             /** @enum {string} */
             auth_source?: "version" | "override";
@@ -1151,6 +1161,8 @@ export interface components {
             enabled: boolean;
             infrastructure: string;
             name: string;
+            /** @description Its rate limit, null for none */
+            rate_limit?: components["schemas"]["RateLimit"] | null;
             /** @description Grows by one on every (re)deploy */
             revision: number;
             service: string;
@@ -1328,6 +1340,17 @@ export interface components {
         PrivilegesRequest: {
             privileges: ("admin" | "create_service")[];
         };
+        /** @description At most `requests` in each `per` window (fixed windows on the clock); over it, 429 RATE_LIMITED with Retry-After, RateLimit-Policy and RateLimit */
+        RateLimit: {
+            /**
+             * @description Only on a deployment: each credential (and each address, when public) has its own count (`credential`, the default) or all callers share one (`deployment`)
+             * @enum {string}
+             */
+            by?: "credential" | "deployment";
+            /** @enum {string} */
+            per: "second" | "minute" | "hour";
+            requests: number;
+        };
         RolledApiKey: {
             /** Format: date-time */
             created_at: string;
@@ -1348,6 +1371,8 @@ export interface components {
                 retires_at?: string;
             };
             prefix: string;
+            /** @description The key's own rate limit, replacing its deployment's per-credential one; null for none */
+            rate_limit?: components["schemas"]["RateLimit"] | null;
             /** @description Requests made with the key (written by the data plane every few seconds) */
             requests?: number;
             /**
@@ -1388,6 +1413,8 @@ export interface components {
             };
             /** @description The first characters of the token, safe to show */
             prefix: string;
+            /** @description The token's own rate limit, counted on each deployment it calls; null for none */
+            rate_limit?: components["schemas"]["RateLimit"] | null;
             /** @description Requests made with the token (written by the data plane every few seconds) */
             requests?: number;
             /**
@@ -1488,6 +1515,8 @@ export interface components {
             access?: "public" | "protected";
             /** @description null: back to the version’s settings */
             auth?: components["schemas"]["AuthSettingsInput"] | null;
+            /** @description A new rate limit; null removes it: a RateLimit, or null for none */
+            rate_limit?: Record<string, unknown> | null;
             /** @description Base URL of the model server (http or https) */
             upstream?: string;
             version?: string;
