@@ -926,7 +926,7 @@ export interface components {
              */
             last_used_at?: string | null;
             prefix: string;
-            /** @description The key's own rate limit, replacing its deployment's per-credential one; null for none */
+            /** @description The key's own rate limit: a deployment's key's replaces the deployment's per-caller one, a version key's only narrows it; null for none */
             rate_limit?: components["schemas"]["RateLimit"] | null;
             /** @description Requests made with the key (written by the data plane every few seconds) */
             requests?: number;
@@ -1073,7 +1073,7 @@ export interface components {
             count?: number;
             deployment?: string;
             description?: string;
-            /** @description Each key's own limit (without `by`), replacing the deployment's per-credential one: a RateLimit, or null for none */
+            /** @description Each key's own limit (without `by`): a deployment's key's replaces the deployment's per-caller one, a version key's only narrows it: a RateLimit, or null for none */
             rate_limit?: Record<string, unknown> | null;
             service?: string;
             version?: string;
@@ -1087,7 +1087,7 @@ export interface components {
             name: string;
             /** @description Act on the management API with your permissions */
             ops_access?: boolean;
-            /** @description The token's own limit (without `by`), replacing a deployment's per-credential one: a RateLimit, or null for none */
+            /** @description The token's own limit (without `by`), within each deployment's per-caller one (it never lifts it): a RateLimit, or null for none */
             rate_limit?: Record<string, unknown> | null;
         };
         CreateCatalogEntryRequest: {
@@ -1371,7 +1371,7 @@ export interface components {
                 retires_at?: string;
             };
             prefix: string;
-            /** @description The key's own rate limit, replacing its deployment's per-credential one; null for none */
+            /** @description The key's own rate limit: a deployment's key's replaces the deployment's per-caller one, a version key's only narrows it; null for none */
             rate_limit?: components["schemas"]["RateLimit"] | null;
             /** @description Requests made with the key (written by the data plane every few seconds) */
             requests?: number;

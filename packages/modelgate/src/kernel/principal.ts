@@ -50,15 +50,21 @@ interface Retiring {
   readonly retiresAt?: number;
 }
 
-/** A credential's own rate limit (X3), which replaces its deployment's per-credential one. */
+/** A credential's own rate limit (X3): it narrows its deployment's per-caller one. */
 interface OwnRateLimit {
   readonly rate_limit?: RateLimit;
 }
 
-/** A deployment's API key on the data plane. */
+/** An API key on the data plane: a deployment's own, or a service version's. */
 export interface ApiKeyPrincipal extends Retiring, OwnRateLimit {
   readonly kind: 'api_key';
   readonly id: string;
+  /**
+   * A deployment's own key's limit replaces the deployment's per-caller one: its makers need the
+   * right to change that limit (deploy on the deployment). A version key's (made with deploy on
+   * the service alone) only narrows it.
+   */
+  readonly rate_limit_replaces?: true;
 }
 
 /** A person's API token on the data plane: `owner` is that user's id (a change to their access re-checks it). */

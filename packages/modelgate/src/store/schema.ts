@@ -106,7 +106,7 @@ export interface ApiKeysTable {
   retires_at: string | null;
   /** The key this one succeeded, when it was made by a roll. */
   predecessor_id: string | null;
-  /** JSON of the key's own `RateLimit` (X3), replacing its deployment's per-credential one; null for none. */
+  /** JSON of the key's own `RateLimit` (X3): a deployment key's replaces the per-caller one, a version key's narrows it; null for none. */
   rate_limit?: string | null;
 }
 
@@ -252,7 +252,7 @@ export interface ApiTokensTable {
   retires_at: string | null;
   /** The token this one succeeded, when it was made by a roll. */
   predecessor_id: string | null;
-  /** JSON of the token's own `RateLimit` (X3), replacing a deployment's per-credential one; null for none. */
+  /** JSON of the token's own `RateLimit` (X3), within each deployment's per-caller one; null for none. */
   rate_limit?: string | null;
 }
 

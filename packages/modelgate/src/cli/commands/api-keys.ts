@@ -50,7 +50,7 @@ export function registerApiKeys(program: Command): void {
       .option('--description <text>', 'what the keys are for')
       .option(
         '--rate-limit <N/per>',
-        "each key's own limit, replacing the deployment's per-credential one: N/second, N/minute or N/hour",
+        "each key's own limit (a deployment's key: replacing the deployment's per-caller one; a version key's: within it): N/second, N/minute or N/hour",
         credentialRateLimit,
       ),
   ).action((opts: CreateOptions) =>

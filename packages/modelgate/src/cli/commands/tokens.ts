@@ -57,7 +57,7 @@ export function registerTokens(program: Command): void {
       .option('--deployment <name>', 'Protected Endpoint access to this deployment (repeatable)', collect)
       .option(
         '--rate-limit <N/per>',
-        "the token's own limit on each deployment it calls (N/second, N/minute or N/hour), replacing the deployment's",
+        "the token's own limit on each deployment it calls (N/second, N/minute or N/hour), within the deployment's",
         credentialRateLimit,
       )
       .option(

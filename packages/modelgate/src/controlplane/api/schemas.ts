@@ -268,7 +268,7 @@ const apiKeySchema = {
     version: text,
     created_at: time,
     rate_limit: nullableRateLimit(
-      "The key's own rate limit, replacing its deployment's per-credential one; null for none",
+      "The key's own rate limit: a deployment's key's replaces the deployment's per-caller one, a version key's only narrows it; null for none",
     ),
     ...credentialStateProperties('key'),
   },
@@ -329,7 +329,9 @@ const createApiKeysRequest = {
     version: text,
     count: { type: 'integer', minimum: 1, maximum: 100 },
     description: { type: 'string', maxLength: DESCRIPTION_MAX },
-    rate_limit: rateLimitInput("Each key's own limit (without `by`), replacing the deployment's per-credential one"),
+    rate_limit: rateLimitInput(
+      "Each key's own limit (without `by`): a deployment's key's replaces the deployment's per-caller one, a version key's only narrows it",
+    ),
   },
 } as const;
 
@@ -604,7 +606,9 @@ const createApiTokenRequest = {
     ops_access: { type: 'boolean', description: 'Act on the management API with your permissions' },
     endpoint_access: { anyOf: [ref('EndpointAccess'), { type: 'null' }] },
     expires_at: { type: 'string', maxLength: 64, description: 'ISO-8601 date-time with a zone' },
-    rate_limit: rateLimitInput("The token's own limit (without `by`), replacing a deployment's per-credential one"),
+    rate_limit: rateLimitInput(
+      "The token's own limit (without `by`), within each deployment's per-caller one (it never lifts it)",
+    ),
   },
 } as const;
 

@@ -21,9 +21,14 @@ interface Applied {
 
 /**
  * The rate-limit stage (X3), after a caller was admitted: the credential's own limit (an API key's
- * or API token's), else its deployment's per-credential one, and the deployment's shared one when
- * it is counted by deployment. Over any of them: 429 `RATE_LIMITED` with `Retry-After` and the
- * IETF `RateLimit-Policy` / `RateLimit` headers. A request with no limit costs two property reads.
+ * or API token's), the deployment's per-caller one, and the deployment's shared one when it is
+ * counted by deployment. A deployment's own API key's limit replaces the deployment's per-caller
+ * one (who made it may change that limit anyway); any other credential's own limit only narrows
+ * it, since its maker need not be allowed to change the deployment (a reader mints tokens, a
+ * service owner version keys). Counted in that order, each only while the ones before allowed the
+ * request, so a caller refused by its own limit takes nothing from what all callers share. Over
+ * any of them: 429 `RATE_LIMITED` with `Retry-After` and the IETF `RateLimit-Policy` /
+ * `RateLimit` headers. A request with no limit costs two property reads.
  *
  * @example
  * ```ts
@@ -39,12 +44,25 @@ export function rateLimited(
   const own = ownLimit(admitted.principal);
   if (!deployment && !own) return admitted;
   const applied = limitsOf(admitted, req, stage, deployment ?? null, own);
-  if (applied.length === 0) return admitted;
-  const counts = applied.map((a) => stage.rates.take(a.key, a.limit));
-  if (counts.some((c) => c instanceof Promise)) {
-    return Promise.all(counts).then((settled) => verdict(admitted, applied, settled));
+  return countFrom(0, admitted, applied, stage);
+}
+
+/** Counts `applied` from `index` on, in turn: the first refusal ends it, so later limits count only admitted requests. */
+function countFrom(
+  index: number,
+  admitted: Admitted,
+  applied: readonly Applied[],
+  stage: RateLimitStage,
+): Admitted | Refusal | Promise<Admitted | Refusal> {
+  for (let i = index; i < applied.length; i++) {
+    const limit = applied[i] as Applied;
+    const count = stage.rates.take(limit.key, limit.limit);
+    if (count instanceof Promise) {
+      return count.then((c) => (c.allowed ? countFrom(i + 1, admitted, applied, stage) : refusal(admitted, limit, c)));
+    }
+    if (!count.allowed) return refusal(admitted, limit, count);
   }
-  return verdict(admitted, applied, counts as RateCount[]);
+  return admitted;
 }
 
 function ownLimit(principal: Principal): RateLimit | undefined {
@@ -59,30 +77,31 @@ function limitsOf(
   own: RateLimit | undefined,
 ): Applied[] {
   const id = admitted.route.snapshot.id;
+  const principal = admitted.principal;
   const applied: Applied[] = [];
-  const perCredential = own ?? (deployment && deployment.by !== 'deployment' ? deployment : undefined);
-  if (perCredential) {
-    applied.push({
-      key: `${id}|${callerKey(admitted.principal, req, stage)}`,
-      limit: perCredential,
-      policy: 'credential',
-    });
+  if (own) applied.push({ key: `${id}|own:${principal.kind}:${principal.id}`, limit: own, policy: 'credential' });
+  const replaced = own !== undefined && principal.kind === 'api_key' && principal.rate_limit_replaces === true;
+  if (deployment && deployment.by !== 'deployment' && !replaced) {
+    applied.push({ key: `${id}|${callerKey(principal, req, stage)}`, limit: deployment, policy: 'credential' });
   }
   if (deployment?.by === 'deployment') applied.push({ key: id, limit: deployment, policy: 'deployment' });
   return applied;
 }
 
-/** Who a per-credential limit counts: the credential, or the client address when nobody signed in. */
+/**
+ * Who a deployment's per-caller limit counts: a person for the credentials people mint at will
+ * (their API tokens and the platform JWTs they issued count together, as Kong counts a consumer),
+ * else the credential, or the client address when nobody signed in.
+ */
 function callerKey(principal: Principal, req: RequestHead, stage: RateLimitStage): string {
   if (principal.kind === 'anonymous') return `address:${clientKey(stage.clientAddress(req))}`;
+  if ((principal.kind === 'api_token' || principal.kind === 'platform_jwt') && principal.owner !== undefined) {
+    return `user:${principal.owner}`;
+  }
   return `${principal.kind}:${principal.id}`;
 }
 
-function verdict(admitted: Admitted, applied: readonly Applied[], counts: readonly RateCount[]): Admitted | Refusal {
-  const over = counts.findIndex((c) => !c.allowed);
-  if (over === -1) return admitted;
-  const limit = applied[over] as Applied;
-  const count = counts[over] as RateCount;
+function refusal(admitted: Admitted, limit: Applied, count: RateCount): Refusal {
   const seconds = Math.max(1, Math.ceil(count.resetMs / 1000));
   return {
     code: 'RATE_LIMITED',

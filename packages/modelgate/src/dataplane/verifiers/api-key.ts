@@ -69,6 +69,7 @@ export class ApiKeyVerifier implements Verifier<ParsedCredential> {
         id: row.id,
         ...(retiresAt === null ? {} : { retiresAt }),
         ...(rateLimit ? { rate_limit: rateLimit } : {}),
+        ...(rateLimit && row.owner_type === 'deployment' ? { rate_limit_replaces: true as const } : {}),
       },
     };
   }
