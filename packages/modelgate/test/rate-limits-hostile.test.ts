@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MemoryRateCounter } from '../src/dataplane/rate-counter.js';
 import { call } from './helpers/http.js';
 import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, userWithSession } from './helpers/people.js';
@@ -145,5 +146,25 @@ describe('a shared limit is not used up by refused requests', () => {
     expect(await statuses('pooled', Array(10).fill(flood))).toEqual([200, ...Array(9).fill(429)]);
     // The flood was refused by its own limit: the deployment's 5 had one used.
     expect(await statuses('pooled', Array(5).fill(calm))).toEqual([200, 200, 200, 200, 429]);
+  });
+});
+
+describe('the memory counter under a flood of new callers', () => {
+  it('full of live windows, new keys (fresh addresses of an IPv6 /48) do not each cost a sweep of every slot', () => {
+    const max = 1_000;
+    const counter = new MemoryRateCounter(() => 0, max);
+    const limit = { requests: 10, per: 'hour' } as const;
+    for (let i = 0; i < max; i++) counter.take(`dep|address:2001:db8:0:${i.toString(16)}::/64`, limit);
+    const sweeps = vi.spyOn(Map.prototype, Symbol.iterator);
+    try {
+      for (let i = 0; i < max; i++) counter.take(`dep|address:2001:db8:1:${i.toString(16)}::/64`, limit);
+      // One sweep makes room for a tenth of the slots: ten sweeps for as many new keys as slots, not one each.
+      expect(sweeps.mock.calls.length).toBeLessThanOrEqual(10);
+    } finally {
+      sweeps.mockRestore();
+    }
+    // Still bounded, and the newest callers are still counted.
+    const newest = `dep|address:2001:db8:1:${(max - 1).toString(16)}::/64`;
+    expect(counter.take(newest, limit).remaining).toBe(8);
   });
 });

@@ -48,7 +48,7 @@ interface Slot {
 
 /**
  * Rate limits counted in this process: one slot per key, reset when its window has passed.
- * Bounded: past `maxEntries`, slots of ended windows go first, then the oldest.
+ * Bounded: past `maxEntries`, slots of ended windows go first, then the oldest, a tenth at once.
  *
  * @example
  * ```ts
@@ -84,7 +84,10 @@ export class MemoryRateCounter implements RateCounter {
   private makeRoom(now: number): void {
     if (this.slots.size < this.maxEntries) return;
     for (const [key, slot] of this.slots) if (slot.ends <= now) this.slots.delete(key);
-    while (this.slots.size >= this.maxEntries) {
+    // Room for a tenth at once: callers from fresh addresses (an IPv6 /48 holds 65,536 /64s) would
+    // otherwise make every new key a sweep of all slots, in the primary that every worker asks.
+    const room = Math.max(1, Math.floor(this.maxEntries / 10));
+    while (this.slots.size > this.maxEntries - room) {
       const oldest = this.slots.keys().next();
       if (oldest.done) break;
       this.slots.delete(oldest.value);
