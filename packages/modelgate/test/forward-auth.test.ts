@@ -391,6 +391,30 @@ suite('forward-auth through real nginx and Caddy', () => {
     expect(rest).toContain('data: last');
   });
 
+  it.each(['nginx', 'caddy'] as const)(
+    '%s answers a rate limit as the gateway does: 429 with Retry-After, RateLimit-Policy and RateLimit',
+    async (kind) => {
+      const proxy = kind === 'nginx' ? nginx : caddy;
+      const name = `capped-${kind}`;
+      const made = await deploy(t, {
+        name,
+        upstream: up.url,
+        access: 'protected',
+        api_keys: 1,
+        rate_limit: { requests: 1, per: 'hour' },
+      });
+      const headers = { Authorization: `Bearer ${made.api_keys[0].key}` };
+      expect((await call(`${proxy.url}/${name}/x`, { headers })).status).toBe(200);
+      const over = await call(`${proxy.url}/${name}/x`, { headers });
+      expect(over.status).toBe(429);
+      expect(over.json.error.code).toBe('RATE_LIMITED');
+      const retry = Number(over.headers['retry-after']);
+      expect(retry).toBeGreaterThan(0);
+      expect(over.headers['ratelimit-policy']).toBe('"credential";q=1;w=3600');
+      expect(over.headers.ratelimit).toBe(`"credential";r=0;t=${retry}`);
+    },
+  );
+
   it.each(['nginx', 'caddy'] as const)('%s streams a large body to the upstream', async (kind) => {
     const proxy = kind === 'nginx' ? nginx : caddy;
     const size = 32 * 1024 * 1024;
@@ -500,5 +524,12 @@ describe('forward-auth configurations', () => {
       match: { prefix: '/churn/' },
       route: { cluster: 'deployment', prefix_rewrite: '/' },
     });
+    // A refusal reaches the client with what it says: a challenge, when to retry, the rate limit.
+    const toClient = manager.http_filters[0].typed_config.http_service.authorization_response.allowed_client_headers;
+    expect(toClient.patterns).toEqual(
+      expect.arrayContaining(
+        ['www-authenticate', 'retry-after', 'ratelimit-policy', 'ratelimit'].map((exact) => ({ exact })),
+      ),
+    );
   });
 });

@@ -185,7 +185,7 @@ export const CONFIG_SCHEMA = {
     default: 0,
     min: 0,
     description:
-      'Seconds a proxy may cache an allowing forward-auth decision (`Cache-Control: max-age`); 0 (default): never, so a revocation is in force on the next request. With N > 0 a revoked credential may pass for up to N s through a caching proxy (docs/forward-auth.md).',
+      'Seconds a proxy may cache an allowing forward-auth decision (`Cache-Control: max-age`); 0 (default): never, so a revocation is in force on the next request. With N > 0 a revoked credential may pass for up to N s through a caching proxy, and requests it answers from its cache escape rate limits (docs/forward-auth.md).',
   },
   trusted_proxies: {
     type: 'string',

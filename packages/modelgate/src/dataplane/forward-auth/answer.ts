@@ -29,6 +29,9 @@ export const ERROR_HEADER = 'x-modelgate-error';
 /** nginx only: the refusal's `Retry-After` and `WWW-Authenticate`. */
 export const RETRY_AFTER_HEADER = 'x-modelgate-retry-after';
 export const CHALLENGE_HEADER = 'x-modelgate-www-authenticate';
+/** nginx only: a rate limit refusal's `RateLimit-Policy` and `RateLimit` (X3). */
+export const RATELIMIT_POLICY_HEADER = 'x-modelgate-ratelimit-policy';
+export const RATELIMIT_HEADER = 'x-modelgate-ratelimit';
 
 /**
  * An allowed request's answer: 200, no body, and what the proxy forwards with it. Every header
@@ -82,7 +85,7 @@ export function allow(
  * A refusal's answer. Caddy, Traefik and Envoy pass the decision's own status, headers and body
  * to the client: it is the gateway's refusal as it is. nginx `auth_request` passes only 401 and
  * 403 (any other status is a 500), so nginx gets 401 or 403 and the real status, body,
- * `Retry-After` and challenges in headers its generated configuration renders.
+ * `Retry-After`, challenges and rate limit fields in headers its generated configuration renders.
  *
  * @returns the bytes of the body the client gets.
  */
@@ -98,6 +101,8 @@ export function refuse(
   const body = asciiJson(errorBody(refusal.code, requestId, refusal.message));
   const challenges = refusal.headers?.['www-authenticate'];
   const retryAfter = refusal.headers?.['retry-after'];
+  const policy = refusal.headers?.['ratelimit-policy'];
+  const limit = refusal.headers?.ratelimit;
   res.writeHead(status === 401 ? 401 : 403, {
     [REQUEST_ID_HEADER]: requestId,
     'cache-control': 'no-store',
@@ -105,6 +110,8 @@ export function refuse(
     [STATUS_HEADER]: String(status),
     [ERROR_HEADER]: body,
     ...(retryAfter === undefined ? {} : { [RETRY_AFTER_HEADER]: String(retryAfter) }),
+    ...(policy === undefined ? {} : { [RATELIMIT_POLICY_HEADER]: String(policy) }),
+    ...(limit === undefined ? {} : { [RATELIMIT_HEADER]: String(limit) }),
     ...(challenges === undefined
       ? {}
       : { [CHALLENGE_HEADER]: Array.isArray(challenges) ? challenges.join(', ') : challenges }),

@@ -149,6 +149,8 @@ ${upstreamGroups(options.upstreams ?? [])}
       internal;
       default_type application/json;
       add_header Retry-After $modelgate_retry_after always;
+      add_header RateLimit-Policy $modelgate_ratelimit_policy always;
+      add_header RateLimit $modelgate_ratelimit always;
       add_header X-Request-Id $modelgate_request_id always;
       add_header Cache-Control no-store always;
       if ($modelgate_status = 400) { return 400 $modelgate_error; }
@@ -174,6 +176,8 @@ ${upstreamGroups(options.upstreams ?? [])}
       auth_request_set $modelgate_status $upstream_http_x_modelgate_status;
       auth_request_set $modelgate_error $upstream_http_x_modelgate_error;
       auth_request_set $modelgate_retry_after $upstream_http_x_modelgate_retry_after;
+      auth_request_set $modelgate_ratelimit_policy $upstream_http_x_modelgate_ratelimit_policy;
+      auth_request_set $modelgate_ratelimit $upstream_http_x_modelgate_ratelimit;
       auth_request_set $modelgate_challenge $upstream_http_x_modelgate_www_authenticate;
       error_page 401 = @modelgate_unauthorized;
       error_page 403 = @modelgate_refused;
@@ -335,7 +339,7 @@ static_resources:
                           allowed_upstream_headers:
                             patterns: [{ prefix: x-modelgate-deployment }, { exact: x-modelgate-infrastructure-id }, { exact: x-modelgate-principal }, { exact: x-request-id }]
                           allowed_client_headers:
-                            patterns: [{ exact: www-authenticate }, { exact: retry-after }, { exact: x-request-id }, { exact: content-type }]
+                            patterns: [{ exact: www-authenticate }, { exact: retry-after }, { exact: ratelimit-policy }, { exact: ratelimit }, { exact: x-request-id }, { exact: content-type }]
                   - name: envoy.filters.http.router
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
