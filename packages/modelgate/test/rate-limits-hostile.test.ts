@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryRateCounter } from '../src/dataplane/rate-counter.js';
+import { type AuditRow, waitForAudit } from './helpers/audit.js';
 import { call } from './helpers/http.js';
-import { manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
+import { deploy, manage, startTestNode, type TestNode } from './helpers/in-process-node.js';
 import { api, userWithSession } from './helpers/people.js';
 import { recordingUpstream, type TestUpstream } from './helpers/upstreams.js';
 
@@ -166,5 +167,61 @@ describe('the memory counter under a flood of new callers', () => {
     // Still bounded, and the newest callers are still counted.
     const newest = `dep|address:2001:db8:1:${(max - 1).toString(16)}::/64`;
     expect(counter.take(newest, limit).remaining).toBe(8);
+  });
+});
+
+describe('every way in counts, and a refusal names the caller', () => {
+  let node: TestNode;
+  beforeAll(async () => {
+    node = await startTestNode({ trusted_proxies: '127.0.0.1/32' });
+  });
+  afterAll(() => node?.close());
+
+  it('a request, the browser cookie, a WebSocket handshake and a forward-auth decision draw on one count', async () => {
+    const made = await deploy(node, {
+      name: 'every-way',
+      upstream: up.url,
+      access: 'protected',
+      api_keys: 1,
+      rate_limit: { requests: 4, per: 'hour' },
+    });
+    const key = made.api_keys[0].key as string;
+    const base = `${node.node.urls.inference}/every-way/x`;
+    const ways = {
+      header: () => call(base, { headers: { authorization: `Bearer ${key}` } }),
+      cookie: () => call(base, { headers: { cookie: `modelgate_token=${key}` } }),
+      websocket: () =>
+        call(base, {
+          headers: {
+            authorization: `Bearer ${key}`,
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+            'sec-websocket-version': '13',
+          },
+        }),
+      forwardAuth: () =>
+        call(`${node.node.urls.inference}/_modelgate/auth/traefik`, {
+          headers: {
+            authorization: `Bearer ${key}`,
+            'x-forwarded-method': 'GET',
+            'x-forwarded-proto': 'http',
+            'x-forwarded-host': 'models.example',
+            'x-forwarded-uri': '/every-way/x',
+          },
+        }),
+    };
+    for (const [way, send] of Object.entries(ways)) expect([way, (await send()).status]).toEqual([way, 200]);
+    for (const [way, send] of Object.entries(ways)) {
+      const over = await send();
+      expect([way, over.status, over.json?.error?.code]).toEqual([way, 429, 'RATE_LIMITED']);
+      expect(over.headers['ratelimit-policy']).toBe('"credential";q=4;w=3600');
+    }
+    // Audited as the key that was over its limit, never as anonymous.
+    const keyId = (await manage(node, 'GET', '/api-keys?deployment=every-way')).body.api_keys[0].id as string;
+    const limited = (rows: AuditRow[]) => rows.filter((r) => r.code === 'RATE_LIMITED');
+    const refusals = limited(await waitForAudit(node, '', (rows) => limited(rows).length >= 4));
+    expect(refusals).toHaveLength(4);
+    for (const r of refusals) expect([r.actor_kind, r.actor, r.target_name]).toEqual(['api_key', keyId, 'every-way']);
   });
 });
