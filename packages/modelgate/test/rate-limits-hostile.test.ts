@@ -224,4 +224,22 @@ describe('every way in counts, and a refusal names the caller', () => {
     expect(refusals).toHaveLength(4);
     for (const r of refusals) expect([r.actor_kind, r.actor, r.target_name]).toEqual(['api_key', keyId, 'every-way']);
   });
+  it('a browser over the limit is told to wait, keeps its cookie, and is not asked for another token', async () => {
+    const made = await deploy(node, {
+      name: 'paged',
+      upstream: up.url,
+      access: 'protected',
+      api_keys: 1,
+      rate_limit: { requests: 1, per: 'hour' },
+    });
+    const headers = { cookie: `modelgate_token=${made.api_keys[0].key}`, accept: 'text/html' };
+    expect((await call(`${node.node.urls.inference}/paged/`, { headers })).status).toBe(200);
+    const page = await call(`${node.node.urls.inference}/paged/`, { headers });
+    expect(page.status).toBe(429);
+    expect(page.headers['retry-after']).toBeDefined();
+    expect(page.headers['set-cookie']).toBeUndefined();
+    expect(page.text).toMatch(/over its rate limit; try again in \d+ seconds/);
+    expect(page.text).not.toContain('Enter a token to continue');
+    expect(page.text).not.toContain('was refused');
+  });
 });

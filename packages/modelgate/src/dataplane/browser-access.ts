@@ -119,13 +119,15 @@ export interface ExplainedRefusal {
 export function pageError(refusal: ExplainedRefusal, savedToken: boolean): string | undefined {
   const { code } = refusal;
   if (code === 'CREDENTIAL_MISSING') return undefined;
-  if (code === 'THROTTLED') {
+  const which = savedToken ? 'The saved token' : 'That token';
+  if (code === 'THROTTLED' || code === 'RATE_LIMITED') {
     const header = refusal.headers?.['retry-after'];
     const seconds = Number(Array.isArray(header) ? header[0] : header);
     const wait = seconds > 0 ? `in ${seconds} seconds` : 'later';
+    // A token over its rate limit is a good one: say so, rather than ask for another.
+    if (code === 'RATE_LIMITED') return `${which} is over its rate limit; try again ${wait}.`;
     return `Too many failed attempts from this address; try again ${wait}.`;
   }
-  const which = savedToken ? 'The saved token' : 'That token';
   if (code === 'FORBIDDEN') {
     // The gateway's reason (an API token without endpoint access, or not listing this deployment)
     // tells the person which token to make instead.
