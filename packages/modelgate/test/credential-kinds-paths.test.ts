@@ -16,7 +16,8 @@ let ws: TestUpstream;
 
 beforeAll(async () => {
   [up, ws] = await Promise.all([recordingUpstream('model'), websocketUpstream()]);
-  t = await startTestNode({ trusted_proxies: '127.0.0.1/32' });
+  // Nine refused credentials from one address: keep the failure throttle out of the way.
+  t = await startTestNode({ trusted_proxies: '127.0.0.1/32', failure_limit: '100' });
 });
 afterAll(async () => {
   await t?.close();
