@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   decideCheck,
   defaultReserve,
@@ -364,5 +364,25 @@ describe('ExpensiveCheckLimiter: a fair share of the cap per client, clean clien
     limiter.release('nobody');
     expect(limiter.running).toBe(0);
     expect(await limiter.run('a', async () => true)).toEqual({ ran: true, value: true });
+  });
+});
+
+describe('FailureThrottle under a flood of new addresses', () => {
+  it('full of live windows, new keys do not each cost a sweep of every entry; the newest are still counted', () => {
+    const max = 1_000;
+    const throttle = new FailureThrottle({ limit: 3, windowMs: 60_000, maxEntries: max, now: () => 0 });
+    for (let i = 0; i < max; i++) throttle.fail(`2001:db8:0:${i.toString(16)}::/64`);
+    const sweeps = vi.spyOn(Map.prototype, Symbol.iterator);
+    try {
+      for (let i = 0; i < max; i++) throttle.fail(`2001:db8:1:${i.toString(16)}::/64`);
+      // One sweep makes room for a tenth: ten sweeps for as many new keys as entries, not one each.
+      expect(sweeps.mock.calls.length).toBeLessThanOrEqual(10);
+    } finally {
+      sweeps.mockRestore();
+    }
+    const newest = `2001:db8:1:${(max - 1).toString(16)}::/64`;
+    throttle.fail(newest);
+    throttle.fail(newest);
+    expect(throttle.lockedFor(newest)).toBe(60);
   });
 });

@@ -107,8 +107,11 @@ export class FailureThrottle implements Throttle {
     for (const [key, e] of this.entries) {
       if (e.inFlight === 0 && e.windowEnd <= now) this.entries.delete(key);
     }
-    // Still full: forget the oldest, not the newest (an attacker would rotate through keys).
-    while (this.entries.size >= max) {
+    // Still full: forget the oldest, not the newest (an attacker would rotate through keys), a
+    // tenth at once, so a flood of fresh addresses (an IPv6 /48 holds 65,536 /64s) does not make
+    // every new key a sweep of all entries.
+    const room = Math.max(1, Math.floor(max / 10));
+    while (this.entries.size > max - room) {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;
       this.entries.delete(oldest.value);
