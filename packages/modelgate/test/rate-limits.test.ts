@@ -206,7 +206,7 @@ describe('a node with rate limits', () => {
   it('the CLI sets, shows and removes limits; a bad value is refused before any request', async () => {
     const made = await cli(['deploy', 'cli-limited', '--upstream', up.url, '--rate-limit', '2/minute']);
     expect(made.code, made.all).toBe(0);
-    expect(made.stdout).toMatch(/^rate limit:\s+2\/minute per credential$/m);
+    expect(made.stdout).toMatch(/^rate limit:\s+2\/minute per caller$/m);
     const shared = await cli(['deployments', 'update', 'cli-limited', '--rate-limit', '50/hour,deployment']);
     expect(shared.stdout).toMatch(/^rate limit:\s+50\/hour \(whole deployment\)$/m);
     const none = await cli(['deployments', 'update', 'cli-limited', '--rate-limit', 'none']);

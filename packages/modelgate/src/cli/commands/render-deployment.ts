@@ -21,7 +21,7 @@ export function renderDeployment(d: DeploymentInfo): string {
     [
       'rate limit',
       d.rate_limit
-        ? `${describeRateLimit(d.rate_limit)}${d.rate_limit.by === 'deployment' ? '' : ' per credential'}`
+        ? `${describeRateLimit(d.rate_limit)}${d.rate_limit.by === 'deployment' ? '' : ' per caller'}`
         : 'none',
     ],
     ['created', d.created_at],
