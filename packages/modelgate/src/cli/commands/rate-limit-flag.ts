@@ -37,4 +37,4 @@ export function rateLimitSetting(flag: RateLimitFlag | undefined): RateLimit | n
 
 /** The help line of `--rate-limit` on a deployment. */
 export const DEPLOYMENT_RATE_LIMIT_HELP =
-  'requests allowed per caller (each API key, each person's tokens and JWTs together; each address when public): N/second, N/minute or N/hour; add ,deployment to share one count among all callers; none for no limit';
+  'requests allowed per caller (each API key, each person’s tokens and JWTs together; each address when public): N/second, N/minute or N/hour; add ,deployment to share one count among all callers; none for no limit';
