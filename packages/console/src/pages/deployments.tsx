@@ -1,7 +1,6 @@
 import type { components } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { holds } from '../api';
 import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
 import { href } from '../router';
 import { useSession } from '../session';
@@ -13,9 +12,8 @@ type Created = components['schemas']['CreateDeploymentResponse'];
 
 /** Gradient's deployments list: every deployment the caller may see, and a create form. */
 export function DeploymentsPage(): JSX.Element {
-  const { client, me } = useSession();
+  const { client } = useSession();
   const list = useLoad(() => client.request('get', '/api/v1/deployments', { query: { limit: '1000' } }), []);
-  const services = useLoad(() => client.request('get', '/api/v1/services', { query: { limit: '1' } }), []);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<Created | undefined>(undefined);
   const [deleting, setDeleting] = useState<string | undefined>(undefined);
@@ -43,9 +41,10 @@ export function DeploymentsPage(): JSX.Element {
       list.reload();
     });
 
-  // A deployment of a new service needs create_service (or admin); of an existing one, deploy
-  // rights on it, which only a caller who sees some service can hold. The API decides either way.
-  const mayCreate = holds(me, 'admin') || holds(me, 'create_service') || (services.data?.services.length ?? 0) > 0;
+  // The API's own answers (absent from an older node: then everything is offered, and it decides).
+  const mayCreate = list.data !== undefined && list.data.caller_may_create !== false;
+  const mayChange = (d: Deployment) => d.caller_may_deploy !== false;
+  const anyChangeable = (list.data?.deployments ?? []).some(mayChange);
   return (
     <>
       <PageTitle>Deployments</PageTitle>
@@ -77,7 +76,7 @@ export function DeploymentsPage(): JSX.Element {
             'Revision',
             'Requests (1 h)',
             'Refused (1 h)',
-            'Actions',
+            ...(anyChangeable ? ['Actions'] : []),
           ]}
         >
           {list.data.deployments.map((d) => {
@@ -92,15 +91,21 @@ export function DeploymentsPage(): JSX.Element {
                 <td class="mono">{d.upstream}</td>
                 <td>{d.revision}</td>
                 <TrafficCells name={d.name} />
-                <td class="actions">
-                  <RowButton
-                    label={d.enabled ? 'Disable' : 'Enable'}
-                    subject={d.name}
-                    disabled={action.busy}
-                    onClick={() => toggle(d)}
-                  />
-                  <RowButton label="Delete" subject={d.name} danger onClick={() => setDeleting(d.name)} />
-                </td>
+                {anyChangeable && (
+                  <td class="actions">
+                    {mayChange(d) && (
+                      <>
+                        <RowButton
+                          label={d.enabled ? 'Disable' : 'Enable'}
+                          subject={d.name}
+                          disabled={action.busy}
+                          onClick={() => toggle(d)}
+                        />
+                        <RowButton label="Delete" subject={d.name} danger onClick={() => setDeleting(d.name)} />
+                      </>
+                    )}
+                  </td>
+                )}
               </tr>
             );
           })}

@@ -1,5 +1,6 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
+import { holds } from '../api';
 import { useSession } from '../session';
 import { DeleteConfirm, Field, PageTitle, Problem, RowButton, Table, useAction, useLoad, when } from '../ui';
 
@@ -13,11 +14,14 @@ type Kind = keyof typeof RIGHTS;
 
 /** Dataiku's Security pages: users, groups with their global privileges, and the grants of each place. */
 export function PeoplePage(): JSX.Element {
+  // Users and groups are the global admin's alone (the API refuses everyone else); the grants of
+  // a place are shown to whoever may see it and editable by whoever the API says may change them.
+  const admin = holds(useSession().me, 'admin');
   return (
     <>
       <PageTitle>People and access</PageTitle>
-      <Users />
-      <Groups />
+      {admin && <Users />}
+      {admin && <Groups />}
       <Authorization />
     </>
   );
@@ -305,6 +309,8 @@ function GrantsTable(props: { kind: Kind; name: string }): JSX.Element {
     });
 
   const rows = grants.data?.grants ?? [];
+  // The API's own answer (absent from an older node: offered, and the API decides).
+  const mayChange = grants.data !== undefined && grants.data.caller_may_change !== false;
   return (
     <>
       <p>Owner: {grants.data?.owner ?? 'none'}</p>
@@ -319,42 +325,50 @@ function GrantsTable(props: { kind: Kind; name: string }): JSX.Element {
             <th scope="row">{g.group}</th>
             {rights.map((r) => (
               <td key={r}>
-                <input
-                  type="checkbox"
-                  aria-label={`${g.group}: ${r}`}
-                  checked={g.rights.includes(r)}
-                  disabled={action.busy}
-                  onChange={(e) =>
-                    set(g.group, e.currentTarget.checked ? [...g.rights, r] : g.rights.filter((x) => x !== r))
-                  }
-                />
+                {mayChange ? (
+                  <input
+                    type="checkbox"
+                    aria-label={`${g.group}: ${r}`}
+                    checked={g.rights.includes(r)}
+                    disabled={action.busy}
+                    onChange={(e) =>
+                      set(g.group, e.currentTarget.checked ? [...g.rights, r] : g.rights.filter((x) => x !== r))
+                    }
+                  />
+                ) : g.rights.includes(r) ? (
+                  'yes'
+                ) : (
+                  'no'
+                )}
               </td>
             ))}
           </tr>
         ))}
       </Table>
-      <form
-        class="row"
-        aria-label="Grant a group"
-        onSubmit={(e) => {
-          e.preventDefault();
-          set(group.trim(), [rights[0]!]);
-          setGroup('');
-        }}
-      >
-        <div class="grow">
-          <Field
-            id="grant-group"
-            label={`Grant a group ${rights[0]} on ${name}`}
-            required
-            value={group}
-            onValue={setGroup}
-          />
-        </div>
-        <button type="submit" disabled={action.busy}>
-          Add group
-        </button>
-      </form>
+      {mayChange && (
+        <form
+          class="row"
+          aria-label="Grant a group"
+          onSubmit={(e) => {
+            e.preventDefault();
+            set(group.trim(), [rights[0]!]);
+            setGroup('');
+          }}
+        >
+          <div class="grow">
+            <Field
+              id="grant-group"
+              label={`Grant a group ${rights[0]} on ${name}`}
+              required
+              value={group}
+              onValue={setGroup}
+            />
+          </div>
+          <button type="submit" disabled={action.busy}>
+            Add group
+          </button>
+        </form>
+      )}
     </>
   );
 }

@@ -60,6 +60,8 @@ export function SecretsPage(): JSX.Element {
       reload();
     });
 
+  // The API's own answer per secret (absent from an older node: offered, and the API decides).
+  const anyChangeable = (secrets.data?.secrets ?? []).some((s) => s.caller_may_change !== false);
   const users = (s: Secret) => (deployments.data?.deployments ?? []).filter((d) => d.auth.basic_secret === s.name);
   return (
     <>
@@ -103,7 +105,10 @@ export function SecretsPage(): JSX.Element {
       )}
       {secrets.data && secrets.data.secrets.length === 0 && <p>No secrets yet.</p>}
       {secrets.data && secrets.data.secrets.length > 0 && (
-        <Table caption="Secrets you may see" columns={['Name', 'Updated', 'Used by', 'Actions']}>
+        <Table
+          caption="Secrets you may see"
+          columns={['Name', 'Updated', 'Used by', ...(anyChangeable ? ['Actions'] : [])]}
+        >
           {secrets.data.secrets.map((s) => (
             <tr key={s.name}>
               <th scope="row">{s.name}</th>
@@ -120,13 +125,18 @@ export function SecretsPage(): JSX.Element {
                         {stale && (
                           <>
                             {' '}
-                            <strong>needs a redeploy</strong>{' '}
-                            <RowButton
-                              label="Redeploy"
-                              subject={d.name}
-                              disabled={action.busy}
-                              onClick={() => redeploy(d)}
-                            />
+                            <strong>needs a redeploy</strong>
+                            {d.caller_may_deploy !== false && (
+                              <>
+                                {' '}
+                                <RowButton
+                                  label="Redeploy"
+                                  subject={d.name}
+                                  disabled={action.busy}
+                                  onClick={() => redeploy(d)}
+                                />
+                              </>
+                            )}
                           </>
                         )}
                       </li>
@@ -134,10 +144,16 @@ export function SecretsPage(): JSX.Element {
                   })}
                 </ul>
               </td>
-              <td class="actions">
-                <RowButton label="Change value" subject={s.name} onClick={() => setEditing(s.name)} />
-                <RowButton label="Delete" subject={s.name} danger onClick={() => setDeleting(s.name)} />
-              </td>
+              {anyChangeable && (
+                <td class="actions">
+                  {s.caller_may_change !== false && (
+                    <>
+                      <RowButton label="Change value" subject={s.name} onClick={() => setEditing(s.name)} />
+                      <RowButton label="Delete" subject={s.name} danger onClick={() => setDeleting(s.name)} />
+                    </>
+                  )}
+                </td>
+              )}
             </tr>
           ))}
         </Table>

@@ -33,6 +33,22 @@ function accessOf(t: Token): string {
  * Developer Operations and Protected Endpoint access), shown once; list with last use; roll; delete.
  */
 export function TokensPage(): JSX.Element {
+  const { me } = useSession();
+  if (me.kind !== 'user') {
+    return (
+      <>
+        <PageTitle>API tokens</PageTitle>
+        <p class="problem" role="alert">
+          API tokens belong to a person: sign in with your username and password to see and make yours.
+        </p>
+      </>
+    );
+  }
+  return <OwnTokens />;
+}
+
+/** The signed-in person's own tokens: the API lets their owner create, roll and delete them. */
+function OwnTokens(): JSX.Element {
   const { client } = useSession();
   const tokens = useLoad(() => client.tokens.list({ limit: '1000' }), []);
   const deployments = useLoad(() => client.deployments.list({ limit: '1000' }), []);
