@@ -121,6 +121,24 @@ describe('the console is served with a strict CSP', () => {
     }
   });
 
+  it('traffic_counts: false (the bench’s ring-off switch): the gateway serves as before and counts nothing', async () => {
+    const off = await startTestNode({ traffic_counts: false });
+    const up = await recordingUpstream('uncounted');
+    try {
+      expect(
+        (await manage(off, 'POST', '/deployments', { name: 'uncounted', upstream: up.url, access: 'public' })).status,
+      ).toBe(201);
+      for (let i = 0; i < 3; i++) expect((await fetch(`${off.node.urls.inference}/uncounted/x`)).status).toBe(200);
+      const res = await manage(off, 'GET', '/deployments/uncounted/traffic');
+      expect(res.status).toBe(200);
+      expect(res.body.minutes).toHaveLength(60);
+      expect(res.body.minutes.reduce((n: number, m: { requests: number }) => n + m.requests, 0)).toBe(0);
+    } finally {
+      await up.close();
+      await off.close();
+    }
+  });
+
   it('the console’s JavaScript is at most 150 KB gzipped', () => {
     const dir = join(CONSOLE_ASSETS_DIR, 'assets');
     const total = readdirSync(dir)
