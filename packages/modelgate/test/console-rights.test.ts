@@ -8,6 +8,7 @@ import {
   openPage,
   pretendEverythingAllowed,
   signedInPage,
+  signInWithToken,
   startConsoleWorld,
 } from './helpers/console-browser.js';
 import { manage, type TestNode } from './helpers/in-process-node.js';
@@ -177,10 +178,7 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
   it('API tokens: signed in with a key (no person), nothing is offered, and the page says why', async () => {
     const { context, offOrigin } = await consoleContext(world.browser);
     const page = await context.newPage();
-    await page.goto(`${origin()}/console/`);
-    await page.getByLabel('Key or token').fill(t.keys.management);
-    await page.getByRole('button', { name: 'Use this token' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+    await signInWithToken(page, origin(), t.keys.management);
     // The key lives in this page's memory only: go there without a reload.
     await page.evaluate(`history.pushState(null, '', '/console/tokens'); dispatchEvent(new PopStateEvent('popstate'))`);
     await page.getByRole('heading', { level: 1, name: 'API tokens' }).waitFor();

@@ -11,6 +11,7 @@ import {
   HAS_CHROMIUM,
   screenshot,
   signInWithPassword as signIn,
+  signInWithToken,
   startConsoleWorld,
   storageOf,
 } from './helpers/console-browser.js';
@@ -208,10 +209,7 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
   it('signs in with a pasted key kept in memory only: not in storage, not in the URL, gone on reload', async () => {
     const { context, offOrigin, requests } = await consoleContext(browser);
     const page = await context.newPage();
-    await page.goto(`${origin}/console/`);
-    await page.getByLabel('Key or token').fill(t.keys.management);
-    await page.getByRole('button', { name: 'Use this token' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+    await signInWithToken(page, origin, t.keys.management);
     expect(await page.getByTestId('whoami').textContent()).toContain('management key');
     expect(await storageOf(page)).toEqual({ local: 0, session: 0, cookies: '' });
     expect(await page.content()).not.toContain(t.keys.management);

@@ -88,6 +88,14 @@ export async function signInWithPassword(
   await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
 }
 
+/** Opens the console and signs in by pasting a key or API token; waits for the deployments page. */
+export async function signInWithToken(page: Page, origin: string, token: string): Promise<void> {
+  await page.goto(`${origin}/console/`);
+  await page.getByLabel('Key or token').fill(token);
+  await page.getByRole('button', { name: 'Use this token' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+}
+
 /** Fills and sends the console's sign-in form shown on the page. */
 export async function fillSignIn(page: Page, username: string, password: string): Promise<void> {
   await page.getByLabel('Username', { exact: true }).fill(username);
