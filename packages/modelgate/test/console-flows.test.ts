@@ -103,6 +103,13 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     const how = page.getByRole('region', { name: 'How to call it' });
     await expect.poll(() => how.textContent()).toContain('An access token from https://issuer.example.com/');
     expect(await storageOf(page)).toEqual({ local: 0, session: 0, cookies: '' });
+
+    // An address the console has no page for says so, with a way back.
+    await page.evaluate(
+      `history.pushState(null, '', '/console/nowhere'); dispatchEvent(new PopStateEvent('popstate'))`,
+    );
+    await page.getByRole('heading', { level: 1, name: 'Not found' }).waitFor();
+    await expectAccessible(page, 'not-found page');
     expect(offOrigin(origin())).toEqual([]);
     await context.close();
   });
@@ -165,11 +172,14 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     await form.getByLabel('Name', { exact: true }).fill('expiring');
     const expires = localInput(24 * 60);
     await form.getByLabel("Expires (empty: the node's default)").fill(expires);
+    await form.getByLabel('Developer Operations: the management API, as you').check();
     await form.getByLabel('Every deployment').check();
     await form.getByRole('button', { name: 'Create API token' }).click();
     const token = await shownOnce(page, 'API token expiring');
     const url = `${t.node.urls.inference}/tokened/v1`;
     expect((await fetch(url, bearer(token))).status).toBe(200);
+    // Developer Operations: the management API, as its owner.
+    expect((await api(t, token, 'GET', '/whoami')).body).toMatchObject({ kind: 'user', user: ADMIN });
     await page.getByRole('button', { name: 'Done' }).click();
     const session = await signIn(t, ADMIN, ADMIN_PASSWORD);
     const listed = (await api(t, session, 'GET', '/tokens')).body.tokens.find(

@@ -134,7 +134,12 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     const page = await context.newPage();
     await signInWithPassword(page, origin, 'reader', `${GOOD_PASSWORD} reader`);
     const nav = page.getByRole('navigation', { name: 'Console' });
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Deployments', 'Secrets', 'API tokens']);
+    expect(await nav.getByRole('link').allTextContents()).toEqual([
+      'Deployments',
+      'Secrets',
+      'API tokens',
+      'People and access', // the grants of what it may see, not users or groups
+    ]);
     // It may read `ranking`, deploy nothing: the API says so, and the list offers no change.
     const row = page.getByRole('row', { name: /ranking/ });
     await row.waitFor();

@@ -149,9 +149,8 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
   });
 
   it('grants: a reader sees who holds what on a place it may see, as text; an admin ticks it in place', async () => {
-    // People and access is not in a reader's navigation; its address still answers.
     const reader = await signedIn('reader');
-    await reader.page.goto(`${origin()}/console/people`);
+    await openPage(reader.page, 'People and access');
     const grants = reader.page.getByRole('table', { name: 'Grants on infrastructure default' });
     await expect.poll(() => grants.getByRole('row', { name: /^readers/ }).textContent()).toBe('readersyesnono');
     expect(await reader.page.getByRole('region', { name: 'Users' }).count()).toBe(0);
