@@ -6,7 +6,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -287,6 +287,8 @@ function ringRecordNs(calls = 5_000_000) {
 }
 
 async function main() {
+  // Other work on the machine moves every figure: the report says how busy it was.
+  const loadAtStart = loadavg()[0];
   const { line: up } = await spawnJsonLine([join(here, 'upstream.mjs')], {}, /"url"/);
   const { child: bareChild, line: bare } = await spawnJsonLine([join(here, 'bare-proxy.mjs'), up.url], {}, /"url"/);
   const cwd = mkdtempSync(join(tmpdir(), 'modelgate-bench-'));
@@ -567,21 +569,25 @@ async function main() {
           : '| nginx + modelgate decision ≥ 1.2 × Caddy basicauth | (Caddy not installed) |',
         `| with the decision cache ≥ 0.8 × nginx alone | ${fmt(nginxCached.rps / nginxAlone.rps, 2)} × |`,
       ].join('\n');
+  const spread = (rounds) => {
+    const us = rounds.map((r) => r.cpuUs).sort((a, b) => a - b);
+    return `${fmt(us[0], 1)}–${fmt(us.at(-1), 1)}`;
+  };
   const ringOn = row('modelgate, public deployment, traffic ring on');
   const ringOff = row('modelgate, public deployment, traffic ring off');
   const ringReport = [
     `Traffic ring (issue 19: the per-deployment last hour behind the console's chart, \`kernel/traffic-ring.ts\`, one \`record()\` per finished request on the data plane), on vs off: two fresh nodes alike but for \`--traffic-counts\`, one public deployment each, ${ringRounds} rounds of their own (${duration} s each, the order swapped every round), medians:`,
     '',
-    '| traffic ring | requests/s | CPU µs/request |',
-    '|---|---:|---:|',
-    `| on (default) | ${fmt(ringOn.rps)} | ${fmt(ringOn.cpuUs, 1)} |`,
-    `| off (\`traffic_counts: false\`) | ${fmt(ringOff.rps)} | ${fmt(ringOff.cpuUs, 1)} |`,
-    `| on / off | ${fmt(ringOn.rps / ringOff.rps, 3)} × | ${fmt(ringOn.cpuUs / ringOff.cpuUs, 3)} × (${ringOn.cpuUs >= ringOff.cpuUs ? '+' : ''}${fmt(ringOn.cpuUs - ringOff.cpuUs, 1)} µs) |`,
+    '| traffic ring | requests/s | CPU µs/request | CPU µs/request, each round (lowest–highest) |',
+    '|---|---:|---:|---|',
+    `| on (default) | ${fmt(ringOn.rps)} | ${fmt(ringOn.cpuUs, 1)} | ${spread(ringSamples.get(true))} |`,
+    `| off (\`traffic_counts: false\`) | ${fmt(ringOff.rps)} | ${fmt(ringOff.cpuUs, 1)} | ${spread(ringSamples.get(false))} |`,
+    `| on / off | ${fmt(ringOn.rps / ringOff.rps, 3)} × | ${fmt(ringOn.cpuUs / ringOff.cpuUs, 3)} × (${ringOn.cpuUs >= ringOff.cpuUs ? '+' : ''}${fmt(ringOn.cpuUs - ringOff.cpuUs, 1)} µs) | |`,
     '',
     `\`record()\` alone, in a loop in the bench process: ${fmt(recordNs, 0)} ns of CPU per call, ${fmt((recordNs / 1000 / ringOn.cpuUs) * 100, 2)} % of the gateway's CPU per public request in this run.`,
   ].join('\n');
   const large = `Large transfer: ${fmt(largeBytes / 1024 ** 3, 2)} GiB up and ${fmt(largeBytes / 1024 ** 3, 2)} GiB down through a protected deployment in ${fmt(seconds, 1)} s; gateway RSS ${fmt(fresh.rss)} MB just after start, ${fmt(before.rss)} MB before the transfer, ${fmt(peak)} MB peak during it. The reference proxy, for the same download (it forwards no upload): ${fmt(bareBefore)} MB before, ${fmt(barePeak)} MB peak.`;
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}`;
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}; 1-minute load average ${fmt(loadAtStart, 1)} at the start, ${fmt(loadavg()[0], 1)} at the end`;
   const loader = hasWrk ? `wrk -t1 -c${connections}` : `autocannon, ${connections} connections`;
   const report = `# Benchmarks
 
