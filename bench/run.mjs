@@ -6,11 +6,12 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { proxyConfig } from '../packages/modelgate/dist/dataplane/forward-auth/generators.js';
+import { TrafficRing } from '../packages/modelgate/dist/kernel/traffic-ring.js';
 
 const CLOCK_TICKS_PER_S = 100;
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
@@ -23,6 +24,7 @@ const duration = Number(process.env.BENCH_DURATION ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const largeBytes = Number(process.env.BENCH_LARGE_BYTES ?? 1024 ** 3);
+const ringRounds = Number(process.env.BENCH_RING_ROUNDS ?? 6);
 const children = [];
 const SETTLE_MIN_MS = 1000;
 const SETTLE_MAX_MS = 5000;
@@ -258,7 +260,35 @@ function transfer(url, headers, method, bytes) {
 
 const fmt = (n, d = 0) => n.toFixed(d);
 
+/**
+ * The traffic ring's own cost, in this process: CPU ns per `record()` (what the gateway calls once
+ * per finished request), over 20 deployments, one request in ten refused, latencies 0.5–50 ms,
+ * the clock moving a minute every 100 000 calls (so minutes are reset as in a long run).
+ */
+function ringRecordNs(calls = 5_000_000) {
+  const ring = new TrafficRing();
+  const names = Array.from({ length: 20 }, (_, i) => `deployment-${i}`);
+  const start = Date.now();
+  const pass = (n) => {
+    for (let i = 0; i < n; i++) {
+      ring.record(
+        names[i % 20],
+        i % 10 === 0 ? 'missing' : undefined,
+        0.5 + (i % 100) / 2,
+        start + Math.floor(i / 100_000) * 60_000,
+      );
+    }
+  };
+  pass(calls / 5); // warm-up: JIT, every minute allocated
+  const before = process.cpuUsage();
+  pass(calls);
+  const used = process.cpuUsage(before);
+  return ((used.user + used.system) * 1000) / calls;
+}
+
 async function main() {
+  // Other work on the machine moves every figure: the report says how busy it was.
+  const loadAtStart = loadavg()[0];
   const { line: up } = await spawnJsonLine([join(here, 'upstream.mjs')], {}, /"url"/);
   const { child: bareChild, line: bare } = await spawnJsonLine([join(here, 'bare-proxy.mjs'), up.url], {}, /"url"/);
   const cwd = mkdtempSync(join(tmpdir(), 'modelgate-bench-'));
@@ -322,6 +352,21 @@ async function main() {
     api_keys: 1,
   });
   const forwardAuthKey = { authorization: `Bearer ${prot3.api_keys[0].key}` };
+  // The per-deployment traffic ring (issue 19), on and off: two fresh single-process nodes alike
+  // but for `--traffic-counts`, each with one public deployment (the cheapest route, so the ring's
+  // share of a request is the largest), measured in rounds of their own.
+  const ringNodes = [];
+  for (const on of [true, false]) {
+    const dir = mkdtempSync(join(tmpdir(), `modelgate-bench-ring-${on ? 'on' : 'off'}-`));
+    const { child, line } = await spawnJsonLine(
+      [bin, 'start', `--traffic-counts=${on}`, ...ports],
+      { cwd: dir, logFile: join(dir, 'modelgate.log') },
+      /modelgate started/,
+    );
+    const ringToken = JSON.parse(readFileSync(join(dir, 'key_file.json'), 'utf8')).management.key;
+    await api(line.management, ringToken, 'POST', '/deployments', { name: 'pub', upstream: up.url, access: 'public' });
+    ringNodes.push({ on, child, url: `${line.inference}/pub/predict`, management: line.management, token: ringToken });
+  }
   const nginxRows = [];
   if (hasNginx) {
     const alone = runDir('modelgate-bench-nginx-');
@@ -426,6 +471,35 @@ async function main() {
       samples[i].push(await run(url, headers, pid));
     }
   }
+  // The traffic ring on and off, in rounds of their own (after the shared rounds, before Caddy,
+  // whose leftover work slows the row after it), the order swapped every round so a drift of the
+  // machine falls on both alike.
+  const ringNames = (on) => `modelgate, public deployment, traffic ring ${on ? 'on' : 'off'} (own node, A/B rounds)`;
+  for (const node of ringNodes) {
+    await (await fetch(node.url)).text();
+    await run(node.url, {}, undefined, 2);
+  }
+  const ringSamples = new Map(ringNodes.map((n) => [n.on, []]));
+  for (let round = 1; round <= ringRounds; round++) {
+    const order = round % 2 === 1 ? ringNodes : [...ringNodes].reverse();
+    for (const node of order) {
+      await settle();
+      process.stderr.write(`bench: ring round ${round}/${ringRounds}, ${ringNames(node.on)}\n`);
+      ringSamples.get(node.on).push(await run(node.url, {}, node.child.pid));
+    }
+  }
+  // The switch really switches: the node with the ring counted the load, the other nothing.
+  for (const node of ringNodes) {
+    const { minutes } = await api(node.management, node.token, 'GET', '/deployments/pub/traffic');
+    const counted = minutes.reduce((n, m) => n + m.requests, 0);
+    if (node.on !== counted > 0) throw new Error(`traffic ring ${node.on ? 'on' : 'off'} counted ${counted} requests`);
+  }
+  for (const node of ringNodes) {
+    targets.push([ringNames(node.on), node.url, {}, node.child.pid]);
+    samples.push(ringSamples.get(node.on));
+  }
+  const recordNs = ringRecordNs();
+
   // Caddy last, in rounds of its own, then stopped: the row right after Caddy's load (the public
   // deployment) cost ~70 % more CPU per request through all its rounds, however idle the settle
   // found the CPUs, and was the cheapest gateway row in a run without Caddy. Not isolated further.
@@ -509,8 +583,25 @@ async function main() {
           : '| nginx + modelgate decision ≥ 1.2 × Caddy basicauth | (Caddy not installed) |',
         `| with the decision cache ≥ 0.8 × nginx alone | ${fmt(nginxCached.rps / nginxAlone.rps, 2)} × |`,
       ].join('\n');
+  const spread = (rounds) => {
+    const us = rounds.map((r) => r.cpuUs).sort((a, b) => a - b);
+    return `${fmt(us[0], 1)}–${fmt(us.at(-1), 1)}`;
+  };
+  const ringOn = row('modelgate, public deployment, traffic ring on');
+  const ringOff = row('modelgate, public deployment, traffic ring off');
+  const ringReport = [
+    `Traffic ring (issue 19: the per-deployment last hour behind the console's chart, \`kernel/traffic-ring.ts\`, one \`record()\` per finished request on the data plane), on vs off: two fresh nodes alike but for \`--traffic-counts\`, one public deployment each, ${ringRounds} rounds of their own (${duration} s each, the order swapped every round), medians:`,
+    '',
+    '| traffic ring | requests/s | CPU µs/request | CPU µs/request, each round (lowest–highest) |',
+    '|---|---:|---:|---|',
+    `| on (default) | ${fmt(ringOn.rps)} | ${fmt(ringOn.cpuUs, 1)} | ${spread(ringSamples.get(true))} |`,
+    `| off (\`traffic_counts: false\`) | ${fmt(ringOff.rps)} | ${fmt(ringOff.cpuUs, 1)} | ${spread(ringSamples.get(false))} |`,
+    `| on / off | ${fmt(ringOn.rps / ringOff.rps, 3)} × | ${fmt(ringOn.cpuUs / ringOff.cpuUs, 3)} × (${ringOn.cpuUs >= ringOff.cpuUs ? '+' : ''}${fmt(ringOn.cpuUs - ringOff.cpuUs, 1)} µs) | |`,
+    '',
+    `\`record()\` alone, in a loop in the bench process: ${fmt(recordNs, 0)} ns of CPU per call, ${fmt((recordNs / 1000 / ringOn.cpuUs) * 100, 2)} % of the gateway's CPU per public request in this run.`,
+  ].join('\n');
   const large = `Large transfer: ${fmt(largeBytes / 1024 ** 3, 2)} GiB up and ${fmt(largeBytes / 1024 ** 3, 2)} GiB down through a protected deployment in ${fmt(seconds, 1)} s; gateway RSS ${fmt(fresh.rss)} MB just after start, ${fmt(before.rss)} MB before the transfer, ${fmt(peak)} MB peak during it. The reference proxy, for the same download (it forwards no upload): ${fmt(bareBefore)} MB before, ${fmt(barePeak)} MB peak.`;
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}`;
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}; 1-minute load average ${fmt(loadAtStart, 1)} at the start, ${fmt(loadavg()[0], 1)} at the end`;
   const loader = hasWrk ? `wrk -t1 -c${connections}` : `autocannon, ${connections} connections`;
   const report = `# Benchmarks
 
@@ -534,17 +625,19 @@ ${table}
 
 ${forwardTargets}
 
+${ringReport}
+
 ${large}
 
 Targets (issue 9): protected routes ≥ 0.75 × the reference, public ≥ 0.80 ×, protected ≥ 0.95 × public;
 gateway CPU per protected request ≤ 1.5 × the reference's; gateway RSS ≤ 150 MB while proxying 1 GiB
 up and 1 GiB down.
-Environment knobs: \`BENCH_DURATION\` (s per round), \`BENCH_ROUNDS\`, \`BENCH_CONNECTIONS\`, \`BENCH_LARGE_BYTES\`.
+Environment knobs: \`BENCH_DURATION\` (s per round), \`BENCH_ROUNDS\`, \`BENCH_RING_ROUNDS\`, \`BENCH_CONNECTIONS\`, \`BENCH_LARGE_BYTES\`.
 `;
   writeFileSync(join(here, 'README.md'), report);
   // The repository's formatter owns Markdown too (`npm test` runs `biome check`): pad the table.
   spawnSync('npx', ['biome', 'format', '--write', join(here, 'README.md')], { stdio: 'ignore' });
-  process.stdout.write(`${table}\n\n${forwardTargets}\n\n${large}\n`);
+  process.stdout.write(`${table}\n\n${forwardTargets}\n\n${ringReport}\n\n${large}\n`);
 }
 
 main()

@@ -59,7 +59,9 @@ function Shell(props: { session: Session; onSignedOut: () => void }): JSX.Elemen
     ['deployments', 'Deployments', true],
     ['secrets', 'Secrets', true],
     ['tokens', 'API tokens', me.kind === 'user'],
-    ['people', 'People and access', admin],
+    // Everyone sees who holds what on the places they may see (the API shows grants to readers);
+    // users and groups are the admin's part of the page.
+    ['people', 'People and access', true],
     ['audit', 'Audit log', admin],
   ];
   return (

@@ -2,8 +2,9 @@ import { type components, ModelgateApiError } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { basicUsername } from './api';
+import { Check, Field, PanelForm } from './forms';
 import { useSession } from './session';
-import { Check, Field, Problem, useAction, useLoad } from './ui';
+import { useAction, useLoad } from './ui';
 
 type Deployment = components['schemas']['Deployment'];
 type AuthInput = components['schemas']['AuthSettingsInput'];
@@ -65,8 +66,7 @@ export function DeploymentForm(props: {
   // Existing secrets, to pick the Basic password from (names only: values are never shown).
   const secrets = useLoad(() => client.request('get', '/api/v1/secrets', { query: { limit: '1000' } }), []);
 
-  const submit = (e: Event) => {
-    e.preventDefault();
+  const submit = () => {
     const auth: AuthInput = {
       basic_secret: basic && secret.trim() ? secret.trim() : null,
       api_keys: apiKeys,
@@ -101,7 +101,14 @@ export function DeploymentForm(props: {
   const creating = props.mode === 'create';
   const known = new Set((secrets.data?.secrets ?? []).map((s) => s.name));
   return (
-    <form class="panel" onSubmit={submit} aria-label={creating ? 'New deployment' : `Edit ${d?.name}`}>
+    <PanelForm
+      label={creating ? 'New deployment' : `Edit ${d?.name}`}
+      onSubmit={submit}
+      submitLabel={props.submitLabel}
+      busy={action.busy}
+      error={action.error}
+      onCancel={props.onCancel}
+    >
       {creating && <Field id="dep-name" label="Name" required value={name} onValue={setName} />}
       <Field
         id="dep-upstream"
@@ -147,84 +154,87 @@ export function DeploymentForm(props: {
             The node's inference key and platform JWTs issued for this deployment (or its infrastructure) always open a
             protected deployment.
           </p>
-          <Check checked={basic} onChange={setBasic}>
+          <Check
+            checked={basic}
+            onChange={setBasic}
+            more={
+              <>
+                <Field
+                  id="dep-secret"
+                  label="Secret holding the password"
+                  list="dep-secret-names"
+                  required
+                  value={secret}
+                  onValue={setSecret}
+                />
+                <datalist id="dep-secret-names">
+                  {(secrets.data?.secrets ?? []).map((s) => (
+                    <option key={s.name} value={s.name} />
+                  ))}
+                </datalist>
+                <Field
+                  id="dep-secret-value"
+                  label={
+                    known.has(secret.trim()) ? 'New value for this secret (optional)' : 'Password (empty: generate one)'
+                  }
+                  type="password"
+                  autoComplete="new-password"
+                  value={secretValue}
+                  onValue={setSecretValue}
+                />
+                <p class="hint">The deployment keeps the secret's value as it is at this (re)deploy.</p>
+              </>
+            }
+          >
             HTTP Basic (username <code>{basicUsername()}</code>, password from a secret)
           </Check>
-          {basic && (
-            <div class="indent">
-              <Field
-                id="dep-secret"
-                label="Secret holding the password"
-                list="dep-secret-names"
-                required
-                value={secret}
-                onValue={setSecret}
-              />
-              <datalist id="dep-secret-names">
-                {(secrets.data?.secrets ?? []).map((s) => (
-                  <option key={s.name} value={s.name} />
-                ))}
-              </datalist>
-              <Field
-                id="dep-secret-value"
-                label={
-                  known.has(secret.trim()) ? 'New value for this secret (optional)' : 'Password (empty: generate one)'
-                }
-                type="password"
-                autoComplete="new-password"
-                value={secretValue}
-                onValue={setSecretValue}
-              />
-              <p class="hint">The deployment keeps the secret's value as it is at this (re)deploy.</p>
-            </div>
-          )}
-          <Check checked={apiKeys} onChange={setApiKeys}>
+          <Check
+            checked={apiKeys}
+            onChange={setApiKeys}
+            more={
+              creating && (
+                <Field
+                  id="dep-key-count"
+                  label="Create this many keys now"
+                  type="number"
+                  value={String(keyCount)}
+                  onValue={(v) => setKeyCount(Math.max(0, Math.min(20, Number(v) || 0)))}
+                />
+              )
+            }
+          >
             API keys (<code>Authorization: Bearer mgk_…</code>)
           </Check>
-          {apiKeys && creating && (
-            <div class="indent">
-              <Field
-                id="dep-key-count"
-                label="Create this many keys now"
-                type="number"
-                value={String(keyCount)}
-                onValue={(v) => setKeyCount(Math.max(0, Math.min(20, Number(v) || 0)))}
-              />
-            </div>
-          )}
-          <Check checked={oidc} onChange={setOidc}>
+          <Check
+            checked={oidc}
+            onChange={setOidc}
+            more={
+              <>
+                <Field id="dep-issuer" label="Issuer" type="url" required value={issuer} onValue={setIssuer} />
+                <Field
+                  id="dep-audiences"
+                  label="Audiences (comma-separated)"
+                  value={audiences}
+                  onValue={setAudiences}
+                />
+                <Field
+                  id="dep-jwks"
+                  label="JWKS URL (empty: OpenID discovery)"
+                  type="url"
+                  value={jwksUrl}
+                  onValue={setJwksUrl}
+                />
+              </>
+            }
+          >
             OAuth2 / OpenID Connect access tokens from an external issuer
           </Check>
-          {oidc && (
-            <div class="indent">
-              <Field id="dep-issuer" label="Issuer" type="url" required value={issuer} onValue={setIssuer} />
-              <Field id="dep-audiences" label="Audiences (comma-separated)" value={audiences} onValue={setAudiences} />
-              <Field
-                id="dep-jwks"
-                label="JWKS URL (empty: OpenID discovery)"
-                type="url"
-                value={jwksUrl}
-                onValue={setJwksUrl}
-              />
-            </div>
-          )}
           <Check checked={forward} onChange={setForward}>
             Forward the caller's credential to the model server
           </Check>
         </fieldset>
       </details>
-      <Problem error={action.error} />
-      <div class="row">
-        <button type="submit" disabled={action.busy}>
-          {props.submitLabel}
-        </button>
-        {props.onCancel && (
-          <button type="button" class="secondary" onClick={props.onCancel}>
-            Cancel
-          </button>
-        )}
-      </div>
-    </form>
+    </PanelForm>
   );
 }
 

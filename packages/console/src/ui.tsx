@@ -194,55 +194,6 @@ export function PageTitle(props: { children: string }): JSX.Element {
   );
 }
 
-/** A labelled text input (the label names it for screen readers and `getByLabel`). */
-export function Field(props: {
-  id: string;
-  label: string;
-  value: string;
-  onValue: (value: string) => void;
-  type?: 'text' | 'url' | 'password' | 'number' | 'datetime-local' | 'search';
-  required?: boolean;
-  autoComplete?: string;
-  placeholder?: string;
-  list?: string;
-}): JSX.Element {
-  return (
-    <>
-      <label for={props.id}>{props.label}</label>
-      <input
-        id={props.id}
-        type={props.type ?? 'text'}
-        required={props.required}
-        autoComplete={props.autoComplete ?? 'off'}
-        placeholder={props.placeholder}
-        list={props.list}
-        value={props.value}
-        onInput={(e) => props.onValue(e.currentTarget.value)}
-      />
-    </>
-  );
-}
-
-/** A checkbox (or, with `name`, a radio button) with its label around it. */
-export function Check(props: {
-  checked: boolean;
-  onChange: (checked: boolean) => void;
-  children: ComponentChildren;
-  radio?: string;
-}): JSX.Element {
-  return (
-    <label class="choice">
-      <input
-        type={props.radio ? 'radio' : 'checkbox'}
-        name={props.radio}
-        checked={props.checked}
-        onChange={(e) => props.onChange(e.currentTarget.checked)}
-      />
-      {props.children}
-    </label>
-  );
-}
-
 /** A button in a table row; screen readers hear what it acts on ("Delete sentiment"). */
 export function RowButton(props: {
   label: string;
@@ -264,82 +215,12 @@ export function RowButton(props: {
   );
 }
 
-/** A data table: its caption (hidden unless `showCaption`) and column headers; the rows are the children. */
-export function Table(props: {
-  caption: string;
-  columns: readonly string[];
-  children: ComponentChildren;
-  showCaption?: boolean;
-  live?: boolean;
-}): JSX.Element {
+/** A titled part of a page; its heading names it (a `region` for screen readers and `getByRole`). */
+export function Section(props: { id: string; title: string; children: ComponentChildren }): JSX.Element {
   return (
-    <table aria-live={props.live ? 'polite' : undefined}>
-      <caption class={props.showCaption ? undefined : 'visually-hidden'}>{props.caption}</caption>
-      <thead>
-        <tr>
-          {props.columns.map((c) => (
-            <th scope="col" key={c}>
-              {c}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>{props.children}</tbody>
-    </table>
-  );
-}
-
-/**
- * The confirmation before deleting something: names it and asks for its name typed ({@link Confirm});
- * nothing while `name` is undefined.
- */
-export function DeleteConfirm(props: {
-  what: string;
-  name: string | undefined;
-  onDelete: (name: string) => Promise<unknown>;
-  onClose: () => void;
-}): JSX.Element | null {
-  const name = props.name;
-  if (name === undefined) return null;
-  return (
-    <Confirm
-      title={`Delete the ${props.what} ${name}?`}
-      name={name}
-      action={`Delete ${props.what}`}
-      onConfirm={() => props.onDelete(name)}
-      onClose={props.onClose}
-    />
-  );
-}
-
-/** A rolling credential's state ("retiring until …") and its Roll and Delete buttons, as two table cells. */
-export function CredentialCells(props: {
-  credential: { state?: string; retires_at?: string | null };
-  subject: string;
-  busy: boolean;
-  onRoll: () => void;
-  onDelete: () => void;
-  /** False: no buttons (the API said the caller may not change it). */
-  mayChange?: boolean;
-  /** Cells between the state and the actions. */
-  children: ComponentChildren;
-}): JSX.Element {
-  const state = props.credential.state ?? 'active';
-  return (
-    <>
-      <td>
-        {state}
-        {props.credential.retires_at ? ` until ${when(props.credential.retires_at)}` : ''}
-      </td>
+    <section aria-labelledby={`${props.id}-title`}>
+      <h2 id={`${props.id}-title`}>{props.title}</h2>
       {props.children}
-      <td class="actions">
-        {props.mayChange !== false && state === 'active' && (
-          <RowButton label="Roll" subject={props.subject} disabled={props.busy} onClick={props.onRoll} />
-        )}
-        {props.mayChange !== false && (
-          <RowButton label="Delete" subject={props.subject} danger onClick={props.onDelete} />
-        )}
-      </td>
-    </>
+    </section>
   );
 }

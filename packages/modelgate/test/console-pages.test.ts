@@ -1,4 +1,4 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ConsoleWorld,
@@ -7,6 +7,8 @@ import {
   HAS_CHROMIUM,
   launchChromium,
   openPage,
+  pretendEverythingAllowed,
+  signedInPage,
   signInWithPassword,
   startConsoleWorld,
   storageOf,
@@ -45,18 +47,7 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
   }, 60_000);
   afterAll(() => world?.close());
 
-  async function adminPage(): Promise<{ page: Page; done: () => Promise<void> }> {
-    const { context, offOrigin } = await consoleContext(browser);
-    const page = await context.newPage();
-    await signInWithPassword(page, origin, ADMIN, ADMIN_PASSWORD);
-    return {
-      page,
-      done: async () => {
-        expect(offOrigin(origin)).toEqual([]);
-        await context.close();
-      },
-    };
-  }
+  const adminPage = () => signedInPage(world, ADMIN, ADMIN_PASSWORD);
 
   it('secrets: a new value shows which deployments need a redeploy; the gateway keeps the old one until it', async () => {
     const { page, done } = await adminPage();
@@ -143,15 +134,25 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     const page = await context.newPage();
     await signInWithPassword(page, origin, 'reader', `${GOOD_PASSWORD} reader`);
     const nav = page.getByRole('navigation', { name: 'Console' });
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Deployments', 'Secrets', 'API tokens']);
-    expect(await page.getByRole('button', { name: 'New deployment' }).count()).toBe(1); // sees a service
-
-    // A refusal from the API is shown as its message.
+    expect(await nav.getByRole('link').allTextContents()).toEqual([
+      'Deployments',
+      'Secrets',
+      'API tokens',
+      'People and access', // the grants of what it may see, not users or groups
+    ]);
+    // It may read `ranking`, deploy nothing: the API says so, and the list offers no change.
     const row = page.getByRole('row', { name: /ranking/ });
+    await row.waitFor();
+    expect(await page.getByRole('main').getByRole('button').count()).toBe(0);
+
+    // A change it forces (the console made to believe the API allows it) is refused, as its message.
+    await pretendEverythingAllowed(page);
+    await page.reload();
     await row.getByRole('button', { name: 'Disable ranking' }).click();
     const alert = page.getByRole('alert');
-    await expect.poll(() => alert.textContent()).toMatch(/deploy/i);
+    await expect.poll(() => alert.textContent()).toBe('This needs the deploy right on the service');
     expect((await manage(t, 'GET', '/deployments/ranking')).body.enabled).toBe(true);
+    await page.unrouteAll();
 
     // On the deployment's page, only what the API says a reader may do: issue a JWT, not change it.
     await row.getByRole('link', { name: 'ranking' }).click();

@@ -11,6 +11,7 @@ import {
   HAS_CHROMIUM,
   screenshot,
   signInWithPassword as signIn,
+  signInWithToken,
   startConsoleWorld,
   storageOf,
 } from './helpers/console-browser.js';
@@ -121,6 +122,24 @@ describe('the console is served with a strict CSP', () => {
     }
   });
 
+  it('traffic_counts: false (the bench’s ring-off switch): the gateway serves as before and counts nothing', async () => {
+    const off = await startTestNode({ traffic_counts: false });
+    const up = await recordingUpstream('uncounted');
+    try {
+      expect(
+        (await manage(off, 'POST', '/deployments', { name: 'uncounted', upstream: up.url, access: 'public' })).status,
+      ).toBe(201);
+      for (let i = 0; i < 3; i++) expect((await fetch(`${off.node.urls.inference}/uncounted/x`)).status).toBe(200);
+      const res = await manage(off, 'GET', '/deployments/uncounted/traffic');
+      expect(res.status).toBe(200);
+      expect(res.body.minutes).toHaveLength(60);
+      expect(res.body.minutes.reduce((n: number, m: { requests: number }) => n + m.requests, 0)).toBe(0);
+    } finally {
+      await up.close();
+      await off.close();
+    }
+  });
+
   it('the console’s JavaScript is at most 150 KB gzipped', () => {
     const dir = join(CONSOLE_ASSETS_DIR, 'assets');
     const total = readdirSync(dir)
@@ -190,10 +209,7 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
   it('signs in with a pasted key kept in memory only: not in storage, not in the URL, gone on reload', async () => {
     const { context, offOrigin, requests } = await consoleContext(browser);
     const page = await context.newPage();
-    await page.goto(`${origin}/console/`);
-    await page.getByLabel('Key or token').fill(t.keys.management);
-    await page.getByRole('button', { name: 'Use this token' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+    await signInWithToken(page, origin, t.keys.management);
     expect(await page.getByTestId('whoami').textContent()).toContain('management key');
     expect(await storageOf(page)).toEqual({ local: 0, session: 0, cookies: '' });
     expect(await page.content()).not.toContain(t.keys.management);

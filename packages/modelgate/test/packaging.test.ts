@@ -9,8 +9,8 @@ import { type NodeProcess, startNodeProcess, tempDir } from './helpers/node-proc
  * Issue 22, item 4: the packages install outside the clone. `npm pack` makes a tarball of each
  * workspace (from the built dist/), they are installed into an empty directory as a user would
  * (`npm install ./modelgate-0.1.0.tgz ...`, dependencies from the registry), and then, from
- * there, `modelgate start --demo` serves the demo deployment and a script imports
- * `@modelgate/client`. Slow (a real install), so it has its own generous timeout.
+ * there, `modelgate start --demo` serves the demo deployment and the web console, and a script
+ * imports `@modelgate/client`. Slow (a real install), so it has its own generous timeout.
  */
 
 const REPO = join(import.meta.dirname, '../../..');
@@ -47,6 +47,9 @@ describe('npm pack and install outside the clone', () => {
     expect(server).toContain('package/bin/modelgate.js');
     expect(server).toContain('package/dist/cli/main.js');
     expect(server).toContain('package/data/common-passwords.txt');
+    // The web console (issue 19) is built at install and shipped inside the server's package.
+    expect(server).toContain('package/dist/console/index.html');
+    expect(server).toMatch(/package\/dist\/console\/assets\/index-[\w-]+\.js/);
     expect(server).not.toContain('package/test/');
     expect(server).not.toContain('package/src/');
     expect(list('modelgate-client-0.1.0.tgz')).toContain('package/dist/index.js');
@@ -88,6 +91,14 @@ describe('npm pack and install outside the clone', () => {
     });
     expect(script.status, script.stderr).toBe(0);
     expect(script.stdout.trim()).toBe('demo');
+
+    // The installed node serves the console at /console/ on its management address, with its script.
+    const page = await fetch(`${urls.management}/console/`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const asset = /<script[^>]*src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(asset, html).toBeDefined();
+    expect((await fetch(`${urls.management}${asset}`)).status).toBe(200);
   });
 });
 

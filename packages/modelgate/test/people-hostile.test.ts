@@ -152,6 +152,7 @@ describe('deleting what is referenced (docs/decisions.md)', () => {
       owner: null,
       grants: [],
       next_cursor: null,
+      caller_may_change: true,
     });
     expect((await api(t, m, 'GET', '/users/temp-user')).body.groups).toEqual(['makers2']);
 

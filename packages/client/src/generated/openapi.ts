@@ -1154,7 +1154,7 @@ export interface components {
             auth: components["schemas"]["AuthSettings"];
             /** @enum {string} */
             auth_source?: "version" | "override";
-            /** @description Only in `GET /deployments/{name}`: whether the caller may change it (update, redeploy, enable/disable, delete, its API keys, revoking its JWTs), as those routes decide; the console hides what it may not */
+            /** @description In `GET /deployments` and `GET /deployments/{name}`: whether the caller may change it (update, redeploy, enable/disable, delete, its API keys, revoking its JWTs), as those routes decide; the console hides what it may not */
             caller_may_deploy?: boolean;
             /** Format: date-time */
             created_at?: string;
@@ -1173,6 +1173,8 @@ export interface components {
         };
         /** @description Deployments the caller may see, by name */
         DeploymentList: {
+            /** @description Whether the caller holds `deploy` on some service and some infrastructure (or may create them), so `POST /deployments` may allow it; the console offers "New deployment" only then */
+            caller_may_create?: boolean;
             deployments: components["schemas"]["Deployment"][];
             /** @description Pass as `cursor` for the following page; null after the last page */
             next_cursor: string | null;
@@ -1227,6 +1229,8 @@ export interface components {
             rights: string[];
         };
         GrantList: {
+            /** @description Whether the caller may grant and take rights on the resource (`admin` on it), as those routes decide */
+            caller_may_change?: boolean;
             grants: components["schemas"]["Grant"][];
             /** @description Pass as `cursor` for the following page; null after the last page */
             next_cursor: string | null;
@@ -1437,6 +1441,8 @@ export interface components {
             grace_seconds?: number;
         };
         Secret: {
+            /** @description Only in `GET /secrets`: whether the caller may set its value or delete it (`admin` on the secret), as those routes decide */
+            caller_may_change?: boolean;
             /** Format: date-time */
             created_at?: string;
             name: string;

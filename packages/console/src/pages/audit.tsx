@@ -1,8 +1,10 @@
 import type { components } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { Check, Field } from '../forms';
 import { useSession } from '../session';
-import { Check, Field, PageTitle, Problem, Table, useAction, when } from '../ui';
+import { Table } from '../tables';
+import { PageTitle, Problem, useAction, when } from '../ui';
 
 type AuditRecord = components['schemas']['AuditRecord'];
 

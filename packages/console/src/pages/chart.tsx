@@ -2,7 +2,8 @@ import type { components } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { useSession } from '../session';
-import { Problem, Table, useLoad } from '../ui';
+import { Table } from '../tables';
+import { Problem, Section, useLoad } from '../ui';
 
 type Minute = components['schemas']['DeploymentTraffic']['minutes'][number];
 
@@ -44,8 +45,7 @@ export function DeploymentChart(props: { name: string }): JSX.Element {
   for (const m of minutes) for (const [r, n] of Object.entries(m.refused)) reasons.set(r, (reasons.get(r) ?? 0) + n);
   const busy = minutes.filter((m) => m.requests > 0);
   return (
-    <section aria-labelledby="traffic-title">
-      <h2 id="traffic-title">Last hour</h2>
+    <Section id="traffic" title="Last hour">
       <Problem error={traffic.error} />
       <p data-testid="traffic-totals">
         {totals.requests} requests, {totals.refused} refused
@@ -85,7 +85,7 @@ export function DeploymentChart(props: { name: string }): JSX.Element {
           ))}
         </Table>
       </details>
-    </section>
+    </Section>
   );
 }
 

@@ -1,7 +1,8 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
+import { Check, Field, PanelForm } from '../forms';
 import { useSession } from '../session';
-import { Check, Field, PageTitle, Problem, useAction } from '../ui';
+import { PageTitle, useAction } from '../ui';
 
 /** What the CLI put in the URL it printed: its loopback port, its state and its PKCE challenge (none of them secret). */
 function request(): { port: number; state: string; challenge: string; name: string } | undefined {
@@ -46,8 +47,7 @@ export function CliLoginPage(): JSX.Element {
     setLeaving(params.code ? 'Approved: handing the login back to the CLI…' : 'Denied: telling the CLI…');
     location.assign(url);
   };
-  const approve = (e: Event) => {
-    e.preventDefault();
+  const approve = () =>
     action.run(async () => {
       const { code } = await client.request('post', '/api/v1/cli-login/approve', {
         body: {
@@ -57,7 +57,6 @@ export function CliLoginPage(): JSX.Element {
       });
       back({ code });
     });
-  };
 
   return (
     <>
@@ -67,7 +66,24 @@ export function CliLoginPage(): JSX.Element {
           API tokens belong to a person: sign out and sign in with your username and password to approve a CLI login.
         </p>
       ) : (
-        <form class="panel" onSubmit={approve} aria-label="Approve the CLI login">
+        <PanelForm
+          label="Approve the CLI login"
+          onSubmit={approve}
+          submitLabel="Approve"
+          busy={action.busy || leaving !== undefined}
+          error={action.error}
+          status={leaving && <p role="status">{leaving}</p>}
+          actions={
+            <button
+              type="button"
+              class="secondary"
+              disabled={leaving !== undefined}
+              onClick={() => back({ error: 'access_denied' })}
+            >
+              Deny
+            </button>
+          }
+        >
           <p>
             The modelgate CLI on this computer (waiting on port {asked.port}) asks for an API token for{' '}
             <strong>{me.user}</strong>. Approve only if you just ran <code>modelgate login --web</code>.
@@ -82,22 +98,7 @@ export function CliLoginPage(): JSX.Element {
               Protected Endpoints: call every deployment you may read
             </Check>
           </fieldset>
-          <Problem error={action.error} />
-          {leaving && <p role="status">{leaving}</p>}
-          <div class="row">
-            <button type="submit" disabled={action.busy || leaving !== undefined}>
-              Approve
-            </button>
-            <button
-              type="button"
-              class="secondary"
-              disabled={leaving !== undefined}
-              onClick={() => back({ error: 'access_denied' })}
-            >
-              Deny
-            </button>
-          </div>
-        </form>
+        </PanelForm>
       )}
     </>
   );

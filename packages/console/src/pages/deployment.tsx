@@ -3,22 +3,11 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { basicUsername, holds, inferenceUrl } from '../api';
 import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
+import { Field, InlineForm } from '../forms';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
-import {
-  CopyButton,
-  CredentialCells,
-  DeleteConfirm,
-  Field,
-  Link,
-  PageTitle,
-  Problem,
-  ShownOnce,
-  Table,
-  useAction,
-  useLoad,
-  when,
-} from '../ui';
+import { CredentialTable, useDeleteConfirm } from '../tables';
+import { CopyButton, Link, PageTitle, Problem, Section, ShownOnce, useAction, useLoad, when } from '../ui';
 import { DeploymentChart } from './chart';
 
 type Deployment = components['schemas']['Deployment'];
@@ -50,8 +39,13 @@ export function DeploymentPage(props: { name: string }): JSX.Element {
   const { client } = useSession();
   const dep = useLoad(() => client.deployments.get(props.name), [props.name]);
   const [editing, setEditing] = useState(false);
-  const [deleting, setDeleting] = useState(false);
   const action = useAction();
+  const deleting = useDeleteConfirm(
+    'deployment',
+    (name: string) => name,
+    (name) => client.deployments.delete(name),
+    () => navigate(href('deployments')),
+  );
   const d = dep.data;
   // The API's own answer (absent from an older node: then everything is offered, and it decides).
   const mayDeploy = d?.caller_may_deploy !== false;
@@ -121,7 +115,7 @@ export function DeploymentPage(props: { name: string }): JSX.Element {
               >
                 {d.enabled ? 'Disable' : 'Enable'}
               </button>
-              <button type="button" class="danger" onClick={() => setDeleting(true)}>
+              <button type="button" class="danger" onClick={() => deleting.ask(props.name)}>
                 Delete
               </button>
             </div>
@@ -142,15 +136,7 @@ export function DeploymentPage(props: { name: string }): JSX.Element {
           {d.access === 'protected' && <PlatformJwts deployment={d} mayDeploy={mayDeploy} />}
         </>
       )}
-      <DeleteConfirm
-        what="deployment"
-        name={deleting ? props.name : undefined}
-        onDelete={async () => {
-          await client.deployments.delete(props.name);
-          navigate(href('deployments'));
-        }}
-        onClose={() => setDeleting(false)}
-      />
+      {deleting.dialog}
     </>
   );
 }
@@ -182,12 +168,11 @@ function HowToCall(props: { deployment: Deployment }): JSX.Element {
     ]);
   }
   return (
-    <section aria-labelledby="how-title">
-      <h2 id="how-title">How to call it</h2>
+    <Section id="how" title="How to call it">
       {lines.map(([label, command]) => (
         <CommandLine key={label} label={label} command={command} />
       ))}
-    </section>
+    </Section>
   );
 }
 
@@ -200,13 +185,10 @@ function ApiKeys(props: { deployment: Deployment; mayDeploy: boolean }): JSX.Ele
     [name],
   );
   const [description, setDescription] = useState('');
-  const [grace, setGrace] = useState('3600');
   const [shown, setShown] = useState<{ label: string; key: string } | undefined>(undefined);
-  const [deleting, setDeleting] = useState<ApiKey | undefined>(undefined);
   const action = useAction();
 
-  const create = (e: Event) => {
-    e.preventDefault();
+  const create = () =>
     action.run(async () => {
       const made = await client.request('post', '/api/v1/api-keys', {
         body: { deployment: name, ...(description ? { description } : {}) },
@@ -216,20 +198,18 @@ function ApiKeys(props: { deployment: Deployment; mayDeploy: boolean }): JSX.Ele
       if (key?.key) setShown({ label: `New API key ${key.prefix}…`, key: key.key });
       keys.reload();
     });
-  };
-  const roll = (k: ApiKey) =>
+  const roll = (k: ApiKey, graceSeconds: number) =>
     action.run(async () => {
       const rolled = await client.request('post', '/api/v1/api-keys/{id}/roll', {
         params: { id: k.id },
-        body: { grace_seconds: Number(grace) || 0 },
+        body: { grace_seconds: graceSeconds },
       });
       if (rolled.key) setShown({ label: `Successor of ${k.prefix}… (${rolled.prefix}…)`, key: rolled.key });
       keys.reload();
     });
 
   return (
-    <section aria-labelledby="keys-title">
-      <h2 id="keys-title">API keys</h2>
+    <Section id="keys" title="API keys">
       <Problem error={keys.error ?? action.error} />
       {shown && (
         <ShownOnce
@@ -245,64 +225,42 @@ function ApiKeys(props: { deployment: Deployment; mayDeploy: boolean }): JSX.Ele
         />
       )}
       {props.mayDeploy && (
-        <form class="row" onSubmit={create} aria-label="New API key">
-          <div class="grow">
-            <Field id="key-description" label="Description (optional)" value={description} onValue={setDescription} />
-          </div>
-          <button type="submit" disabled={action.busy}>
-            Create API key
-          </button>
-        </form>
+        <InlineForm label="New API key" onSubmit={create} submitLabel="Create API key" busy={action.busy}>
+          <Field id="key-description" label="Description (optional)" value={description} onValue={setDescription} />
+        </InlineForm>
       )}
-      {props.mayDeploy && (
-        <div class="narrow">
-          <Field
-            id="key-grace"
-            label="Grace when rolling (seconds the old key keeps working)"
-            type="number"
-            value={grace}
-            onValue={setGrace}
-          />
-        </div>
-      )}
-      {keys.data && keys.data.api_keys.length === 0 && <p>No API keys yet.</p>}
-      {keys.data && keys.data.api_keys.length > 0 && (
-        <Table
-          caption={`API keys of ${name}`}
-          columns={['Key', 'Description', 'State', 'Created', 'Last used', 'Requests', 'Actions']}
-        >
-          {keys.data.api_keys.map((k) => (
-            <tr key={k.id}>
-              <th scope="row" class="mono">
-                {k.prefix}…
-              </th>
-              <td>{k.description ?? ''}</td>
-              <CredentialCells
-                credential={k}
-                subject={k.prefix}
-                busy={action.busy}
-                mayChange={props.mayDeploy}
-                onRoll={() => roll(k)}
-                onDelete={() => setDeleting(k)}
-              >
-                <td>{when(k.created_at)}</td>
-                <td>{when(k.last_used_at)}</td>
-                <td>{k.requests ?? 0}</td>
-              </CredentialCells>
-            </tr>
-          ))}
-        </Table>
-      )}
-      <DeleteConfirm
+      <CredentialTable
         what="API key"
-        name={deleting?.prefix}
-        onDelete={async () => {
-          await client.request('delete', '/api/v1/api-keys/{id}', { params: { id: deleting!.id } });
+        id="key"
+        items={keys.data?.api_keys}
+        caption={`API keys of ${name}`}
+        columns={['Key', 'Description', 'State', 'Created', 'Last used', 'Requests']}
+        nameOf={(k) => k.prefix}
+        lead={(k) => (
+          <>
+            <th scope="row" class="mono">
+              {k.prefix}…
+            </th>
+            <td>{k.description ?? ''}</td>
+          </>
+        )}
+        rest={(k) => (
+          <>
+            <td>{when(k.created_at)}</td>
+            <td>{when(k.last_used_at)}</td>
+            <td>{k.requests ?? 0}</td>
+          </>
+        )}
+        roll={roll}
+        remove={async (k) => {
+          await client.request('delete', '/api/v1/api-keys/{id}', { params: { id: k.id } });
           keys.reload();
         }}
-        onClose={() => setDeleting(undefined)}
+        busy={action.busy}
+        initialGrace="3600"
+        mayChange={props.mayDeploy}
       />
-    </section>
+    </Section>
   );
 }
 
@@ -316,8 +274,7 @@ function PlatformJwts(props: { deployment: Deployment; mayDeploy: boolean }): JS
   const [done, setDone] = useState<string | undefined>(undefined);
   const action = useAction();
 
-  const issue = (e: Event) => {
-    e.preventDefault();
+  const issue = () =>
     action.run(async () => {
       const at = expires ? new Date(expires).toISOString() : undefined;
       setIssued(
@@ -327,7 +284,6 @@ function PlatformJwts(props: { deployment: Deployment; mayDeploy: boolean }): JS
       );
       setDone(undefined);
     });
-  };
   const revoke = (body: { deployment: string } | { jti: string }, what: string) =>
     action.run(async () => {
       await client.request('post', '/api/v1/jwt-revocations', { body });
@@ -336,8 +292,7 @@ function PlatformJwts(props: { deployment: Deployment; mayDeploy: boolean }): JS
     });
 
   return (
-    <section aria-labelledby="jwt-title">
-      <h2 id="jwt-title">Platform JWTs</h2>
+    <Section id="jwt" title="Platform JWTs">
       <Problem error={action.error} />
       {done && (
         <p role="status" class="notice">
@@ -360,36 +315,25 @@ function PlatformJwts(props: { deployment: Deployment; mayDeploy: boolean }): JS
           }
         />
       )}
-      <form class="row" onSubmit={issue} aria-label="Issue a platform JWT">
-        <div class="grow">
-          <Field
-            id="jwt-expires"
-            label="Expires (empty: the node's default)"
-            type="datetime-local"
-            value={expires}
-            onValue={setExpires}
-          />
-        </div>
-        <button type="submit" disabled={action.busy}>
-          Issue JWT
-        </button>
-      </form>
+      <InlineForm label="Issue a platform JWT" onSubmit={issue} submitLabel="Issue JWT" busy={action.busy}>
+        <Field
+          id="jwt-expires"
+          label="Expires (empty: the node's default)"
+          type="datetime-local"
+          value={expires}
+          onValue={setExpires}
+        />
+      </InlineForm>
       {holds(me, 'admin') && (
-        <form
-          class="row"
-          onSubmit={(e) => {
-            e.preventDefault();
-            revoke({ jti: jti.trim() }, `JWT ${jti.trim()} revoked.`);
-          }}
-          aria-label="Revoke one platform JWT"
+        <InlineForm
+          label="Revoke one platform JWT"
+          onSubmit={() => revoke({ jti: jti.trim() }, `JWT ${jti.trim()} revoked.`)}
+          submitLabel="Revoke this JWT"
+          busy={action.busy}
+          danger
         >
-          <div class="grow">
-            <Field id="jwt-jti" label="JWT id (jti) to revoke" required value={jti} onValue={setJti} />
-          </div>
-          <button type="submit" class="danger" disabled={action.busy}>
-            Revoke this JWT
-          </button>
-        </form>
+          <Field id="jwt-jti" label="JWT id (jti) to revoke" required value={jti} onValue={setJti} />
+        </InlineForm>
       )}
       {props.mayDeploy && (
         <button
@@ -401,6 +345,6 @@ function PlatformJwts(props: { deployment: Deployment; mayDeploy: boolean }): JS
           Revoke every JWT issued for {name} so far
         </button>
       )}
-    </section>
+    </Section>
   );
 }

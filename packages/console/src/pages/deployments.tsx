@@ -1,11 +1,11 @@
 import type { components } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { holds } from '../api';
 import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
 import { href } from '../router';
 import { useSession } from '../session';
-import { DeleteConfirm, Link, PageTitle, Problem, RowButton, ShownOnce, Table, useAction, useLoad } from '../ui';
+import { ItemTable, useDeleteConfirm } from '../tables';
+import { Link, PageTitle, Problem, RowButton, ShownOnce, useAction, useLoad } from '../ui';
 import { totalsOf, useTraffic } from './chart';
 
 type Deployment = components['schemas']['Deployment'];
@@ -13,13 +13,17 @@ type Created = components['schemas']['CreateDeploymentResponse'];
 
 /** Gradient's deployments list: every deployment the caller may see, and a create form. */
 export function DeploymentsPage(): JSX.Element {
-  const { client, me } = useSession();
+  const { client } = useSession();
   const list = useLoad(() => client.request('get', '/api/v1/deployments', { query: { limit: '1000' } }), []);
-  const services = useLoad(() => client.request('get', '/api/v1/services', { query: { limit: '1' } }), []);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<Created | undefined>(undefined);
-  const [deleting, setDeleting] = useState<string | undefined>(undefined);
   const action = useAction();
+  const deleting = useDeleteConfirm(
+    'deployment',
+    (d: Deployment) => d.name,
+    (d) => client.deployments.delete(d.name),
+    list.reload,
+  );
 
   const create = async (v: DeploymentFormValue) => {
     await writeSecretFirst(client, v);
@@ -43,9 +47,8 @@ export function DeploymentsPage(): JSX.Element {
       list.reload();
     });
 
-  // A deployment of a new service needs create_service (or admin); of an existing one, deploy
-  // rights on it, which only a caller who sees some service can hold. The API decides either way.
-  const mayCreate = holds(me, 'admin') || holds(me, 'create_service') || (services.data?.services.length ?? 0) > 0;
+  // The API's own answers (absent from an older node: then everything is offered, and it decides).
+  const mayCreate = list.data !== undefined && list.data.caller_may_create !== false;
   return (
     <>
       <PageTitle>Deployments</PageTitle>
@@ -64,57 +67,39 @@ export function DeploymentsPage(): JSX.Element {
       )}
       {created && <CreatedNotice created={created} onDone={() => setCreated(undefined)} />}
       <Problem error={list.error ?? action.error} />
-      {list.data && list.data.deployments.length === 0 && <p>No deployments yet.</p>}
-      {list.data && list.data.deployments.length > 0 && (
-        <Table
-          caption="Deployments you may see"
-          columns={[
-            'Name',
-            'Access',
-            'Auth methods',
-            'State',
-            'Upstream',
-            'Revision',
-            'Requests (1 h)',
-            'Refused (1 h)',
-            'Actions',
-          ]}
-        >
-          {list.data.deployments.map((d) => {
-            return (
-              <tr key={d.name}>
-                <th scope="row">
-                  <Link href={href('deployments', d.name)}>{d.name}</Link>
-                </th>
-                <td>{d.access}</td>
-                <td>{authMethods(d).join(', ')}</td>
-                <td>{d.enabled ? 'enabled' : 'disabled'}</td>
-                <td class="mono">{d.upstream}</td>
-                <td>{d.revision}</td>
-                <TrafficCells name={d.name} />
-                <td class="actions">
-                  <RowButton
-                    label={d.enabled ? 'Disable' : 'Enable'}
-                    subject={d.name}
-                    disabled={action.busy}
-                    onClick={() => toggle(d)}
-                  />
-                  <RowButton label="Delete" subject={d.name} danger onClick={() => setDeleting(d.name)} />
-                </td>
-              </tr>
-            );
-          })}
-        </Table>
-      )}
-      <DeleteConfirm
-        what="deployment"
-        name={deleting}
-        onDelete={async (n) => {
-          await client.deployments.delete(n);
-          list.reload();
-        }}
-        onClose={() => setDeleting(undefined)}
+      <ItemTable
+        items={list.data?.deployments}
+        empty="No deployments yet."
+        caption="Deployments you may see"
+        columns={['Name', 'Access', 'Auth methods', 'State', 'Upstream', 'Revision', 'Requests (1 h)', 'Refused (1 h)']}
+        keyOf={(d) => d.name}
+        cells={(d) => (
+          <>
+            <th scope="row">
+              <Link href={href('deployments', d.name)}>{d.name}</Link>
+            </th>
+            <td>{d.access}</td>
+            <td>{authMethods(d).join(', ')}</td>
+            <td>{d.enabled ? 'enabled' : 'disabled'}</td>
+            <td class="mono">{d.upstream}</td>
+            <td>{d.revision}</td>
+            <TrafficCells name={d.name} />
+          </>
+        )}
+        mayChange={(d) => d.caller_may_deploy !== false}
+        actions={(d) => (
+          <>
+            <RowButton
+              label={d.enabled ? 'Disable' : 'Enable'}
+              subject={d.name}
+              disabled={action.busy}
+              onClick={() => toggle(d)}
+            />
+            <RowButton label="Delete" subject={d.name} danger onClick={() => deleting.ask(d)} />
+          </>
+        )}
       />
+      {deleting.dialog}
     </>
   );
 }

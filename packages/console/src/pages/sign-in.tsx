@@ -1,8 +1,9 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { makeClient } from '../api';
+import { Field } from '../forms';
 import type { Session } from '../session';
-import { Field, PageTitle, Problem, useAction } from '../ui';
+import { PageTitle, Problem, useAction } from '../ui';
 
 /**
  * Sign in with a username and password (the node sets an HttpOnly session cookie; the answer's

@@ -1,20 +1,10 @@
 import type { components } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
+import { Check, Field, PanelForm } from '../forms';
 import { useSession } from '../session';
-import {
-  Check,
-  CredentialCells,
-  DeleteConfirm,
-  Field,
-  PageTitle,
-  Problem,
-  ShownOnce,
-  Table,
-  useAction,
-  useLoad,
-  when,
-} from '../ui';
+import { CredentialTable } from '../tables';
+import { PageTitle, Problem, ShownOnce, useAction, useLoad, when } from '../ui';
 
 type Token = components['schemas']['ApiToken'];
 
@@ -33,6 +23,22 @@ function accessOf(t: Token): string {
  * Developer Operations and Protected Endpoint access), shown once; list with last use; roll; delete.
  */
 export function TokensPage(): JSX.Element {
+  const { me } = useSession();
+  if (me.kind !== 'user') {
+    return (
+      <>
+        <PageTitle>API tokens</PageTitle>
+        <p class="problem" role="alert">
+          API tokens belong to a person: sign in with your username and password to see and make yours.
+        </p>
+      </>
+    );
+  }
+  return <OwnTokens />;
+}
+
+/** The signed-in person's own tokens: the API lets their owner create, roll and delete them. */
+function OwnTokens(): JSX.Element {
   const { client } = useSession();
   const tokens = useLoad(() => client.tokens.list({ limit: '1000' }), []);
   const deployments = useLoad(() => client.deployments.list({ limit: '1000' }), []);
@@ -42,13 +48,10 @@ export function TokensPage(): JSX.Element {
   const [ops, setOps] = useState(false);
   const [endpoints, setEndpoints] = useState<'none' | 'all' | 'listed'>('none');
   const [listed, setListed] = useState<string[]>([]);
-  const [grace, setGrace] = useState('0');
   const [shown, setShown] = useState<{ label: string; token: string } | undefined>(undefined);
-  const [deleting, setDeleting] = useState<Token | undefined>(undefined);
   const action = useAction();
 
-  const create = (e: Event) => {
-    e.preventDefault();
+  const create = () =>
     action.run(async () => {
       const made = await client.tokens.create({
         name,
@@ -62,10 +65,9 @@ export function TokensPage(): JSX.Element {
       setDescription('');
       tokens.reload();
     });
-  };
-  const roll = (t: Token) =>
+  const roll = (t: Token, graceSeconds: number) =>
     action.run(async () => {
-      const rolled = await client.tokens.roll(t.id, { grace_seconds: Number(grace) || 0 });
+      const rolled = await client.tokens.roll(t.id, { grace_seconds: graceSeconds });
       setShown({ label: `Successor of ${t.name}`, token: rolled.token ?? '' });
       tokens.reload();
     });
@@ -74,8 +76,13 @@ export function TokensPage(): JSX.Element {
     <>
       <PageTitle>API tokens</PageTitle>
       {shown && <ShownOnce label={shown.label} value={shown.token} onDone={() => setShown(undefined)} />}
-      <form class="panel" onSubmit={create} aria-label="New API token">
-        <h2>New API token</h2>
+      <PanelForm
+        label="New API token"
+        title="New API token"
+        onSubmit={create}
+        submitLabel="Create API token"
+        busy={action.busy}
+      >
         <Field id="token-name" label="Name" required value={name} onValue={setName} />
         <Field id="token-description" label="Description (optional)" value={description} onValue={setDescription} />
         <Field
@@ -97,73 +104,55 @@ export function TokensPage(): JSX.Element {
           <Check radio="endpoints" checked={endpoints === 'all'} onChange={() => setEndpoints('all')}>
             Every deployment
           </Check>
-          <Check radio="endpoints" checked={endpoints === 'listed'} onChange={() => setEndpoints('listed')}>
+          <Check
+            radio="endpoints"
+            checked={endpoints === 'listed'}
+            onChange={() => setEndpoints('listed')}
+            more={(deployments.data?.deployments ?? []).map((d) => (
+              <Check
+                key={d.name}
+                checked={listed.includes(d.name)}
+                onChange={(on) => setListed(on ? [...listed, d.name] : listed.filter((n) => n !== d.name))}
+              >
+                {d.name}
+              </Check>
+            ))}
+          >
             These deployments:
           </Check>
-          {endpoints === 'listed' && (
-            <div class="indent">
-              {(deployments.data?.deployments ?? []).map((d) => (
-                <Check
-                  key={d.name}
-                  checked={listed.includes(d.name)}
-                  onChange={(on) => setListed(on ? [...listed, d.name] : listed.filter((n) => n !== d.name))}
-                >
-                  {d.name}
-                </Check>
-              ))}
-            </div>
-          )}
         </fieldset>
-        <button type="submit" disabled={action.busy}>
-          Create API token
-        </button>
-      </form>
+      </PanelForm>
       <Problem error={tokens.error ?? action.error} />
-      <div class="narrow">
-        <Field
-          id="token-grace"
-          label="Grace when rolling (seconds the old token keeps working)"
-          type="number"
-          value={grace}
-          onValue={setGrace}
-        />
-      </div>
-      {tokens.data && tokens.data.tokens.length === 0 && <p>No API tokens yet.</p>}
-      {tokens.data && tokens.data.tokens.length > 0 && (
-        <Table
-          caption="Your API tokens"
-          columns={['Name', 'Token', 'Access', 'State', 'Expires', 'Last used', 'Actions']}
-        >
-          {tokens.data.tokens.map((t) => (
-            <tr key={t.id}>
-              <th scope="row">
-                {t.name}
-                {t.description && <div class="hint">{t.description}</div>}
-              </th>
-              <td class="mono">{t.prefix}…</td>
-              <td>{accessOf(t)}</td>
-              <CredentialCells
-                credential={t}
-                subject={t.name}
-                busy={action.busy}
-                onRoll={() => roll(t)}
-                onDelete={() => setDeleting(t)}
-              >
-                <td>{when(t.expires_at)}</td>
-                <td>{when(t.last_used_at)}</td>
-              </CredentialCells>
-            </tr>
-          ))}
-        </Table>
-      )}
-      <DeleteConfirm
+      <CredentialTable
         what="API token"
-        name={deleting?.name}
-        onDelete={async () => {
-          await client.tokens.delete(deleting!.id);
+        id="token"
+        items={tokens.data?.tokens}
+        caption="Your API tokens"
+        columns={['Name', 'Token', 'Access', 'State', 'Expires', 'Last used']}
+        nameOf={(t) => t.name}
+        lead={(t) => (
+          <>
+            <th scope="row">
+              {t.name}
+              {t.description && <div class="hint">{t.description}</div>}
+            </th>
+            <td class="mono">{t.prefix}…</td>
+            <td>{accessOf(t)}</td>
+          </>
+        )}
+        rest={(t) => (
+          <>
+            <td>{when(t.expires_at)}</td>
+            <td>{when(t.last_used_at)}</td>
+          </>
+        )}
+        roll={roll}
+        remove={async (t) => {
+          await client.tokens.delete(t.id);
           tokens.reload();
         }}
-        onClose={() => setDeleting(undefined)}
+        busy={action.busy}
+        initialGrace="0"
       />
     </>
   );

@@ -234,6 +234,12 @@ export const CONFIG_SCHEMA = {
     description:
       'How often each data-plane process writes per-credential usage (requests, last used) to the store, in one transaction; also on shutdown.',
   },
+  traffic_counts: {
+    type: 'boolean',
+    default: true,
+    description:
+      "Count each deployment's requests, refusals and latency per minute for the last hour, in this process's memory (the console's chart and last-hour columns); false: nothing counted, the chart stays empty. Read at start.",
+  },
   session_idle_timeout_min: {
     type: 'number',
     default: 60,

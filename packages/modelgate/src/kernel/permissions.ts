@@ -121,6 +121,23 @@ export function canSeeDeployment(actor: Actor, deployment: { service: string; in
   );
 }
 
+/**
+ * Whether the actor could create some deployment: `deploy` on at least one service and on at
+ * least one infrastructure (users cannot have missing ones made on the way; superusers can). A
+ * client asks this to offer "New deployment" only to who the create route may allow.
+ *
+ * @example
+ * ```ts
+ * mayCreateDeployment(SUPERUSER); // true
+ * ```
+ */
+export function mayCreateDeployment(actor: Actor): boolean {
+  if (actor.superuser) return true;
+  const deploysTo = (type: 'service' | 'infrastructure') =>
+    [...actor.holdings[type].keys()].some((name) => effectiveRights(actor, type, name).has('deploy'));
+  return deploysTo('service') && deploysTo('infrastructure');
+}
+
 const ALLOW: Decision = Object.freeze({ allowed: true });
 
 /**

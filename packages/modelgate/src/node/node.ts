@@ -229,7 +229,8 @@ export async function startNode(
     const { signingKeys, platformJwt } = await startPlatformJwt(store, control.masterKey, config, bus, options.clock);
     const metrics = new NodeMetrics(createMetricsRegistry());
     // Written by this process's gateway, read by the management API (per process; see the README).
-    const traffic = new TrafficRing();
+    // `traffic_counts: false` leaves the gateway without it (the bench measures the ring's cost so).
+    const traffic = config.traffic_counts ? new TrafficRing() : undefined;
     registerAuditDropped(metrics.registry, () => audit.dropped);
     if (redis) registerRedisUp(metrics.registry, () => redis.up);
     // With `workers` > 1 the primary serves no model traffic: its workers do (src/cluster).

@@ -88,11 +88,84 @@ export async function signInWithPassword(
   await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
 }
 
+/** Opens the console and signs in by pasting a key or API token; waits for the deployments page. */
+export async function signInWithToken(page: Page, origin: string, token: string): Promise<void> {
+  await page.goto(`${origin}/console/`);
+  await page.getByLabel('Key or token').fill(token);
+  await page.getByRole('button', { name: 'Use this token' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+}
+
 /** Fills and sends the console's sign-in form shown on the page. */
 export async function fillSignIn(page: Page, username: string, password: string): Promise<void> {
   await page.getByLabel('Username', { exact: true }).fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/**
+ * Makes the console believe the API allows every change: in the management API's answers to this
+ * page, each `caller_may_*: false` reads `true`, so the console offers what it would hide. What
+ * the API then refuses shows that the API, not the console, decides (a forced write).
+ */
+export async function pretendEverythingAllowed(page: Page): Promise<void> {
+  await page.route(/\/api\/v1\//, async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const response = await route.fetch();
+    const body = (await response.text()).replace(/"(caller_may_\w+)":false/g, '"$1":true');
+    await route.fulfill({ response, body });
+  });
+}
+
+/**
+ * The names of the controls a page offers in its main part: buttons (a row's buttons carry what
+ * they act on: "Delete ranking"), checkboxes, and forms; sorted. The header's Sign out is not in
+ * the main part.
+ */
+export async function offeredControls(page: Page): Promise<string[]> {
+  const main = page.locator('main');
+  const names = async (role: 'button' | 'checkbox' | 'form', prefix: string) => {
+    // Its aria-label, else the text of what labels it, else its own text (runs in the page: no DOM types here).
+    const found: (string | undefined)[] = await main.getByRole(role).evaluateAll((els: any[]) =>
+      els.map((e) => {
+        const labelled = e.getAttribute('aria-labelledby');
+        const label = e.labels?.[0];
+        return (
+          e.getAttribute('aria-label') ??
+          (labelled ? e.ownerDocument.getElementById(labelled)?.textContent : undefined) ??
+          (label ? label.textContent : e.textContent)
+        );
+      }),
+    );
+    return found.map((n) => `${prefix}${(n ?? '').replace(/\s+/g, ' ').trim()}`);
+  };
+  return [
+    ...(await names('button', '')),
+    ...(await names('checkbox', 'checkbox: ')),
+    ...(await names('form', 'form: ')),
+  ].sort();
+}
+
+/**
+ * A fresh context signed in as `username` on the world's node; `done` checks that no request left
+ * the node's origin and closes the context.
+ */
+export async function signedInPage(
+  world: ConsoleWorld,
+  username: string,
+  password: string,
+): Promise<{ page: Page; done: () => Promise<void> }> {
+  const origin = world.t.node.urls.management;
+  const { context, offOrigin } = await consoleContext(world.browser);
+  const page = await context.newPage();
+  await signInWithPassword(page, origin, username, password);
+  return {
+    page,
+    done: async () => {
+      expect(offOrigin(origin)).toEqual([]);
+      await context.close();
+    },
+  };
 }
 
 /** Follows a link of the console's navigation and waits for the page's heading. */

@@ -39,14 +39,17 @@ const nextCursor = {
   description: 'Pass as `cursor` for the following page; null after the last page',
 } as const;
 
-/** A list page: the items under their plural name, and the cursor of the following page. */
-function listOf(id: string, key: string, item: string, description: string) {
+/**
+ * A list page: the items under their plural name, and the cursor of the following page; `extra`,
+ * optional fields about the whole list (what the caller may do with it).
+ */
+function listOf(id: string, key: string, item: string, description: string, extra: Record<string, object> = {}) {
   return {
     $id: id,
     type: 'object',
     description,
     required: [key, 'next_cursor'],
-    properties: { [key]: { type: 'array', items: ref(item) }, next_cursor: nextCursor },
+    properties: { [key]: { type: 'array', items: ref(item) }, next_cursor: nextCursor, ...extra },
   } as const;
 }
 
@@ -199,7 +202,7 @@ const deploymentSchema = {
     caller_may_deploy: {
       type: 'boolean',
       description:
-        'Only in `GET /deployments/{name}`: whether the caller may change it (update, redeploy, enable/disable, delete, its API keys, revoking its JWTs), as those routes decide; the console hides what it may not',
+        'In `GET /deployments` and `GET /deployments/{name}`: whether the caller may change it (update, redeploy, enable/disable, delete, its API keys, revoking its JWTs), as those routes decide; the console hides what it may not',
     },
   },
 } as const;
@@ -346,7 +349,16 @@ const secretSchema = {
   $id: 'Secret',
   type: 'object',
   required: ['name'],
-  properties: { name: text, created_at: time, updated_at: time },
+  properties: {
+    name: text,
+    created_at: time,
+    updated_at: time,
+    caller_may_change: {
+      type: 'boolean',
+      description:
+        'Only in `GET /secrets`: whether the caller may set its value or delete it (`admin` on the secret), as those routes decide',
+    },
+  },
 } as const;
 
 const secretValueProperties = {
@@ -494,6 +506,11 @@ const grantList = {
     owner: { type: ['string', 'null'], description: 'The user who created the resource, if any' },
     grants: { type: 'array', items: ref('Grant') },
     next_cursor: nextCursor,
+    caller_may_change: {
+      type: 'boolean',
+      description:
+        'Whether the caller may grant and take rights on the resource (`admin` on it), as those routes decide',
+    },
   },
 } as const;
 
@@ -505,7 +522,13 @@ export const SHARED_SCHEMAS: readonly { readonly $id: string }[] = [
   authSettingsInputSchema,
   rateLimitSchema,
   deploymentSchema,
-  listOf('DeploymentList', 'deployments', 'Deployment', 'Deployments the caller may see, by name'),
+  listOf('DeploymentList', 'deployments', 'Deployment', 'Deployments the caller may see, by name', {
+    caller_may_create: {
+      type: 'boolean',
+      description:
+        'Whether the caller holds `deploy` on some service and some infrastructure (or may create them), so `POST /deployments` may allow it; the console offers "New deployment" only then',
+    },
+  }),
   createDeploymentRequest,
   createDeploymentResponse,
   updateDeploymentRequest,

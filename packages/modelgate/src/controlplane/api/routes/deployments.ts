@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ModelgateError } from '../../../kernel/errors.js';
-import { canSeeDeployment } from '../../../kernel/permissions.js';
+import { canSeeDeployment, decide, mayCreateDeployment } from '../../../kernel/permissions.js';
 import { actorOf, authorizeDeployment } from '../../access/authorize.js';
 import { authorizeDeploymentWrite } from '../../access/deployment-requests.js';
 import { createApiKeys } from '../../operations/api-keys.js';
@@ -48,7 +48,12 @@ export async function deploymentRoutes(app: FastifyInstance, opts: { control: Co
       const actor = await actorOf(ctx, req.principal);
       const visible = (await listDeployments(ctx)).filter((d) => canSeeDeployment(actor, d));
       const page = pageOf('deployments', visible, (d) => d.name, req.query);
-      return { deployments: page.items, next_cursor: page.next_cursor };
+      // What the changing routes would decide, per row and for a create, so a client offers only that.
+      const deployments = page.items.map((d) => ({
+        ...d,
+        caller_may_deploy: decide(actor, { deployment: d, right: 'deploy' }).allowed,
+      }));
+      return { deployments, next_cursor: page.next_cursor, caller_may_create: mayCreateDeployment(actor) };
     },
   );
 

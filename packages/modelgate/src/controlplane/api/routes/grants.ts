@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { type ResourceType, RIGHTS_BY_TYPE, resourceNeed } from '../../../kernel/permissions.js';
+import { decide, type ResourceType, RIGHTS_BY_TYPE, resourceNeed } from '../../../kernel/permissions.js';
 import { authorize } from '../../access/authorize.js';
 import type { ControlContext } from '../../operations/context.js';
 import { listGrants, ownerOf, removeGrant, setGrant } from '../../operations/grants.js';
@@ -58,7 +58,7 @@ export async function grantRoutes(app: FastifyInstance, opts: { control: Control
       },
       async (req) => {
         // Anyone who can see the resource can see who else can (Dataiku shows permissions to readers).
-        await authorize(ctx, req.principal, need(req.params.name, 'any'));
+        const actor = await authorize(ctx, req.principal, need(req.params.name, 'any'));
         const grants = pageOf(
           `${path}-grants`,
           await listGrants(ctx, type, req.params.name),
@@ -66,7 +66,9 @@ export async function grantRoutes(app: FastifyInstance, opts: { control: Control
           req.query,
         );
         const owner = type === 'infrastructure' ? null : await ownerOf(ctx, type, req.params.name);
-        return { owner, grants: grants.items, next_cursor: grants.next_cursor };
+        // The decision of PUT and DELETE below, so a client offers editing only to who they allow.
+        const mayChange = decide(actor, need(req.params.name, 'admin')).allowed;
+        return { owner, grants: grants.items, next_cursor: grants.next_cursor, caller_may_change: mayChange };
       },
     );
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { canSee } from '../../../kernel/permissions.js';
+import { canSee, decide } from '../../../kernel/permissions.js';
 import { userIdOf } from '../../../kernel/principal.js';
 import { actorOf, authorize } from '../../access/authorize.js';
 import type { ControlContext } from '../../operations/context.js';
@@ -40,7 +40,12 @@ export async function secretRoutes(app: FastifyInstance, opts: { control: Contro
       const actor = await actorOf(ctx, req.principal);
       const visible = (await listSecrets(ctx)).filter((x) => canSee(actor, 'secret', x.name));
       const page = pageOf('secrets', visible, (x) => x.name, req.query);
-      return { secrets: page.items, next_cursor: page.next_cursor };
+      // The decision of PUT and DELETE below, per secret, so a client offers only what they allow.
+      const secrets = page.items.map((x) => ({
+        ...x,
+        caller_may_change: decide(actor, { secret: x.name, right: 'admin' }).allowed,
+      }));
+      return { secrets, next_cursor: page.next_cursor };
     },
   );
 
