@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { type ListenAddress, parseAddress } from '../../config/address.js';
 import type { Config } from '../../config/schema.js';
 import type { RefusalSink } from '../../dataplane/audit-refusals.js';
-import { MemoryRateCounter, type RateCounter } from '../../dataplane/rate-counter.js';
+import type { RateCounter } from '../../dataplane/rate-counter.js';
 import type { ExpensiveCheckLimiter } from '../../http/expensive-check-limiter.js';
 import { formatHost } from '../../http/listen.js';
 import { SharedFailureThrottle } from '../../http/shared-throttle.js';
