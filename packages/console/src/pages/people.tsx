@@ -3,9 +3,10 @@ import { useState } from 'preact/hooks';
 import { holds } from '../api';
 import { Field, InlineForm } from '../forms';
 import { GrantsTable, type PlaceKind } from '../grants';
+import { href } from '../router';
 import { useSession } from '../session';
 import { ItemTable, useDeleteConfirm } from '../tables';
-import { PageTitle, PlaceLink, Problem, RowButton, Section, useAction, useLoad, when } from '../ui';
+import { Link, PageTitle, Problem, RowButton, Section, useAction, useLoad, when } from '../ui';
 
 const PRIVILEGES = ['admin', 'create_service'] as const;
 type Privilege = (typeof PRIVILEGES)[number];
@@ -256,7 +257,7 @@ function Authorization(): JSX.Element {
       <Problem error={places.error} />
       {chosen && (
         <p>
-          Its page: <PlaceLink kind={kind} name={chosen} />
+          <Link href={href(kind, chosen)}>{`Open the page of ${chosen}`}</Link>
         </p>
       )}
       {chosen && <GrantsTable kind={kind} name={chosen} />}
