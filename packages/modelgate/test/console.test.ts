@@ -380,7 +380,12 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     await row.waitFor();
     const requests = (await page.getByRole('columnheader').allTextContents()).indexOf('Requests (1 h)') - 1;
     await expect.poll(() => row.getByRole('cell').nth(requests).textContent()).toBe('7');
-    expect(await row.getByRole('cell').nth(requests + 1).textContent()).toBe('2');
+    expect(
+      await row
+        .getByRole('cell')
+        .nth(requests + 1)
+        .textContent(),
+    ).toBe('2');
     await screenshot(page, 'deployments');
     await row.getByRole('link', { name: 'charted', exact: true }).click();
     const totals = page.getByTestId('traffic-totals');
