@@ -6,6 +6,7 @@ import { CliLoginPage } from './pages/cli-login';
 import { DeploymentPage } from './pages/deployment';
 import { DeploymentsPage } from './pages/deployments';
 import { PeoplePage } from './pages/people';
+import { InfrastructurePage, ServicePage } from './pages/places';
 import { SecretsPage } from './pages/secrets';
 import { SignIn } from './pages/sign-in';
 import { TokensPage } from './pages/tokens';
@@ -108,6 +109,8 @@ function Page(props: { route: string[]; admin: boolean }): JSX.Element {
   const [section = 'deployments', name] = props.route;
   if (section === 'deployments' && name) return <DeploymentPage name={name} />;
   if (section === 'deployments') return <DeploymentsPage />;
+  if (section === 'services' && name) return <ServicePage name={name} />;
+  if (section === 'infrastructures' && name) return <InfrastructurePage name={name} />;
   if (section === 'secrets') return <SecretsPage />;
   if (section === 'tokens') return <TokensPage />;
   if (section === 'people') return <PeoplePage />;

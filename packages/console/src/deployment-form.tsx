@@ -2,22 +2,13 @@ import { type components, ModelgateApiError } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { basicUsername } from './api';
-import { Check, Field, PanelForm } from './forms';
+import { CREDENTIAL_KINDS, type CredentialKind, type RateLimit } from './deployment-settings';
+import { Check, Field, PanelForm, Select } from './forms';
 import { useSession } from './session';
 import { useAction, useLoad } from './ui';
 
 type Deployment = components['schemas']['Deployment'];
 type AuthInput = components['schemas']['AuthSettingsInput'];
-
-/** What a deployment accepts, in words: the auth methods column and the page's summary. */
-export function authMethods(d: Deployment): string[] {
-  if (d.access === 'public') return ['none (public)'];
-  const methods = ['inference key', 'platform JWT'];
-  if (d.auth.basic_secret) methods.push('Basic');
-  if (d.auth.api_keys) methods.push('API keys');
-  if (d.auth.oidc?.issuer) methods.push('OIDC');
-  return methods;
-}
 
 /** What the form yields: the fields of a create or an update, and a new Basic secret to make first. */
 export interface DeploymentFormValue {
@@ -28,6 +19,8 @@ export interface DeploymentFormValue {
   readonly version?: string;
   readonly access: 'public' | 'protected';
   readonly auth: AuthInput;
+  /** Its rate limit; null for none. */
+  readonly rateLimit: RateLimit | null;
   readonly apiKeyCount: number;
   /** A value for the Basic secret when the user typed one (the secret is created, or its value set, first). */
   readonly newSecretValue?: string;
@@ -62,6 +55,13 @@ export function DeploymentForm(props: {
   const [audiences, setAudiences] = useState((d?.auth.oidc?.audiences ?? []).join(', '));
   const [jwksUrl, setJwksUrl] = useState(d?.auth.oidc?.jwks_url ?? '');
   const [forward, setForward] = useState(d?.auth.forward_credential ?? false);
+  const [onlyKinds, setOnlyKinds] = useState<CredentialKind[] | null>(
+    (d?.auth.credentials as CredentialKind[] | null | undefined) ?? null,
+  );
+  const [limited, setLimited] = useState(Boolean(d?.rate_limit));
+  const [limitRequests, setLimitRequests] = useState(String(d?.rate_limit?.requests ?? 100));
+  const [limitPer, setLimitPer] = useState<RateLimit['per']>(d?.rate_limit?.per ?? 'minute');
+  const [limitBy, setLimitBy] = useState<NonNullable<RateLimit['by']>>(d?.rate_limit?.by ?? 'credential');
   const action = useAction();
   // Existing secrets, to pick the Basic password from (names only: values are never shown).
   const secrets = useLoad(() => client.request('get', '/api/v1/secrets', { query: { limit: '1000' } }), []);
@@ -71,6 +71,7 @@ export function DeploymentForm(props: {
       basic_secret: basic && secret.trim() ? secret.trim() : null,
       api_keys: apiKeys,
       forward_credential: forward,
+      credentials: onlyKinds,
       oidc: oidc
         ? {
             issuer: issuer.trim(),
@@ -91,6 +92,7 @@ export function DeploymentForm(props: {
         ...(version.trim() ? { version: version.trim() } : {}),
         access,
         auth,
+        rateLimit: limited ? { requests: Number(limitRequests), per: limitPer, by: limitBy } : null,
         apiKeyCount: apiKeys ? keyCount : 0,
         ...(basic && secretValue ? { newSecretValue: secretValue } : {}),
       });
@@ -151,8 +153,8 @@ export function DeploymentForm(props: {
         <fieldset disabled={access === 'public'}>
           <legend>Authentication</legend>
           <p class="hint">
-            The node's inference key and platform JWTs issued for this deployment (or its infrastructure) always open a
-            protected deployment.
+            Unless the kinds it accepts are limited below, the node's inference key, people's API tokens and platform
+            JWTs issued for this deployment (or its infrastructure) open a protected deployment too.
           </p>
           <Check
             checked={basic}
@@ -231,6 +233,81 @@ export function DeploymentForm(props: {
           </Check>
           <Check checked={forward} onChange={setForward}>
             Forward the caller's credential to the model server
+          </Check>
+        </fieldset>
+        <fieldset disabled={access === 'public'}>
+          <legend>Credentials it accepts</legend>
+          <Check radio="credentials" checked={onlyKinds === null} onChange={() => setOnlyKinds(null)}>
+            Every kind the settings above turn on
+          </Check>
+          <Check
+            radio="credentials"
+            checked={onlyKinds !== null}
+            onChange={() => setOnlyKinds(onlyKinds ?? [])}
+            more={CREDENTIAL_KINDS.map(([kind, label]) => (
+              <Check
+                key={kind}
+                checked={(onlyKinds ?? []).includes(kind)}
+                onChange={(on) =>
+                  setOnlyKinds(on ? [...(onlyKinds ?? []), kind] : (onlyKinds ?? []).filter((k) => k !== kind))
+                }
+              >
+                {`Accept ${label}`}
+              </Check>
+            ))}
+          >
+            Only these kinds
+          </Check>
+          <p class="hint">
+            A listed kind counts while its own setting is on (HTTP Basic a secret, API keys, OIDC an issuer).
+          </p>
+        </fieldset>
+        <fieldset>
+          <legend>Rate limit</legend>
+          <Check
+            checked={limited}
+            onChange={setLimited}
+            more={
+              <div class="grid3">
+                <div>
+                  <Field
+                    id="dep-limit-requests"
+                    label="Requests"
+                    type="number"
+                    required
+                    value={limitRequests}
+                    onValue={setLimitRequests}
+                  />
+                </div>
+                <div>
+                  <Select
+                    id="dep-limit-per"
+                    label="Per"
+                    value={limitPer}
+                    options={[
+                      ['second', 'second'],
+                      ['minute', 'minute'],
+                      ['hour', 'hour'],
+                    ]}
+                    onValue={setLimitPer}
+                  />
+                </div>
+                <div>
+                  <Select
+                    id="dep-limit-by"
+                    label="Counted"
+                    value={limitBy}
+                    options={[
+                      ['credential', 'for each caller'],
+                      ['deployment', 'for all callers together'],
+                    ]}
+                    onValue={setLimitBy}
+                  />
+                </div>
+              </div>
+            }
+          >
+            Limit how often it may be called (over the limit: 429)
           </Check>
         </fieldset>
       </details>

@@ -30,6 +30,28 @@ export function Field(props: {
   );
 }
 
+/** A labelled drop-down of `options` (`[value, label]` pairs). */
+export function Select<V extends string>(props: {
+  id: string;
+  label: string;
+  value: V;
+  options: readonly (readonly [V, string])[];
+  onValue: (value: V) => void;
+}): JSX.Element {
+  return (
+    <>
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} onChange={(e) => props.onValue(e.currentTarget.value as V)}>
+        {props.options.map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </>
+  );
+}
+
 /**
  * A checkbox (or, with `radio`, a radio button) with its label around it; `more`, the fields
  * that belong to the choice, shown indented under it while it is checked.

@@ -1,19 +1,40 @@
 import type { ComponentChildren, JSX } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { messageOf } from './api';
-import { navigate } from './router';
+import { href, navigate } from './router';
 
 /** A link inside the console: follows without reloading the page (ctrl/middle click still opens a tab). */
-export function Link(props: { href: string; children: ComponentChildren; class?: string }): JSX.Element {
+export function Link(props: {
+  href: string;
+  children: ComponentChildren;
+  class?: string;
+  /** Its accessible name when the text alone says too little (it should start with or contain the text). */
+  label?: string;
+}): JSX.Element {
   const onClick = (e: MouseEvent) => {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
     navigate(props.href);
   };
   return (
-    <a href={props.href} class={props.class} onClick={onClick}>
+    <a href={props.href} class={props.class} aria-label={props.label} onClick={onClick}>
       {props.children}
     </a>
+  );
+}
+
+/**
+ * A link to an infrastructure's or a service's page (its grants, and a service's versions);
+ * screen readers hear which kind of place it is ("service sentiment").
+ */
+export function PlaceLink(props: { kind: 'infrastructures' | 'services'; name: string }): JSX.Element {
+  return (
+    <Link
+      href={href(props.kind, props.name)}
+      label={`${props.kind === 'services' ? 'service' : 'infrastructure'} ${props.name}`}
+    >
+      {props.name}
+    </Link>
   );
 }
 

@@ -98,7 +98,7 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     // The deployment's page says how to call it with a token from that issuer.
     await page
       .getByRole('row', { name: /^forwarded/ })
-      .getByRole('link', { name: 'forwarded' })
+      .getByRole('link', { name: 'forwarded', exact: true })
       .click();
     const how = page.getByRole('region', { name: 'How to call it' });
     await expect.poll(() => how.textContent()).toContain('An access token from https://issuer.example.com/');
@@ -126,7 +126,7 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     const old = made.body.api_keys[0];
     const url = `${t.node.urls.inference}/graced/v1`;
     const { page, done } = await admin();
-    await page.getByRole('link', { name: 'graced' }).click();
+    await page.getByRole('link', { name: 'graced', exact: true }).click();
     const keys = page.getByRole('region', { name: 'API keys' });
     await keys.getByLabel(/Grace when rolling/).fill('3600');
     await keys.getByRole('button', { name: `Roll ${old.prefix}` }).click();

@@ -155,7 +155,7 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     await page.unrouteAll();
 
     // On the deployment's page, only what the API says a reader may do: issue a JWT, not change it.
-    await row.getByRole('link', { name: 'ranking' }).click();
+    await row.getByRole('link', { name: 'ranking', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Deployment ranking' }).waitFor();
     await page.getByRole('button', { name: 'Issue JWT' }).waitFor();
     for (const name of ['Edit', 'Redeploy', 'Disable', 'Delete', 'Create API key', /^Revoke/]) {

@@ -102,13 +102,13 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
 
   it('a deployment’s page: a reader may only copy the curl lines and issue a JWT; an admin is offered every change', async () => {
     const reader = await signedIn('reader');
-    await reader.page.getByRole('link', { name: 'ranking' }).click();
+    await reader.page.getByRole('link', { name: 'ranking', exact: true }).click();
     const readerOffered = await controlsAfter(reader.page, 'API keys of ranking');
     expect(readerOffered.filter((c) => c !== 'Copy')).toEqual(['Issue JWT', 'form: Issue a platform JWT']);
     await reader.done();
 
     const admin = await signedIn(ADMIN);
-    await admin.page.getByRole('link', { name: 'ranking' }).click();
+    await admin.page.getByRole('link', { name: 'ranking', exact: true }).click();
     const adminOffered = await controlsAfter(admin.page, 'API keys of ranking');
     expect(adminOffered.filter((c) => c !== 'Copy')).toEqual(
       [
@@ -213,7 +213,7 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
 
     // The deployment's page: delete, confirmed by name; the refusal stays in the dialog.
     await page.getByRole('button', { name: 'Cancel' }).click();
-    await row.getByRole('link', { name: 'ranking' }).click();
+    await row.getByRole('link', { name: 'ranking', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Deployment ranking' }).waitFor();
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete the deployment ranking?' });

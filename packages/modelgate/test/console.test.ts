@@ -289,7 +289,7 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     const { context, offOrigin } = await consoleContext(browser);
     const page = await context.newPage();
     await signInWithPassword(page, ADMIN, ADMIN_PASSWORD);
-    await page.getByRole('link', { name: 'chat' }).click();
+    await page.getByRole('link', { name: 'chat', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Deployment chat' }).waitFor();
     const how = page.getByRole('region', { name: 'How to call it' });
     expect(await how.textContent()).toContain(
@@ -376,11 +376,18 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     const page = await context.newPage();
     await signInWithPassword(page, ADMIN, ADMIN_PASSWORD);
     const row = page.getByRole('row', { name: /^charted/ });
-    // The list's last-hour columns: requests, then refused.
-    await expect.poll(() => row.getByRole('cell').nth(5).textContent()).toBe('7');
-    expect(await row.getByRole('cell').nth(6).textContent()).toBe('2');
+    // The list's last-hour columns: requests, then refused (a row's cells follow its Name header cell).
+    await row.waitFor();
+    const requests = (await page.getByRole('columnheader').allTextContents()).indexOf('Requests (1 h)') - 1;
+    await expect.poll(() => row.getByRole('cell').nth(requests).textContent()).toBe('7');
+    expect(
+      await row
+        .getByRole('cell')
+        .nth(requests + 1)
+        .textContent(),
+    ).toBe('2');
     await screenshot(page, 'deployments');
-    await row.getByRole('link', { name: 'charted' }).click();
+    await row.getByRole('link', { name: 'charted', exact: true }).click();
     const totals = page.getByTestId('traffic-totals');
     await expect.poll(() => totals.textContent()).toBe('7 requests, 2 refused (missing: 2).');
     const chart = page.getByRole('img', { name: /Requests per minute over the last hour/ });

@@ -2,12 +2,13 @@ import type { components } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { basicUsername, holds, inferenceUrl } from '../api';
-import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
+import { DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
+import { authMethods, changesOf, rateLimitText } from '../deployment-settings';
 import { Field, InlineForm } from '../forms';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
 import { CredentialTable, useDeleteConfirm } from '../tables';
-import { CopyButton, Link, PageTitle, Problem, Section, ShownOnce, useAction, useLoad, when } from '../ui';
+import { CopyButton, Link, PageTitle, PlaceLink, Problem, Section, ShownOnce, useAction, useLoad, when } from '../ui';
 import { DeploymentChart } from './chart';
 
 type Deployment = components['schemas']['Deployment'];
@@ -56,8 +57,13 @@ export function DeploymentPage(props: { name: string }): JSX.Element {
       dep.reload();
     });
   const update = async (v: DeploymentFormValue) => {
+    if (!d) return;
     await writeSecretFirst(client, v);
-    await client.deployments.update(props.name, { upstream: v.upstream, access: v.access, auth: v.auth });
+    // Only what changed: an auth setting the form left alone stays as it is (the API keeps it).
+    const changes = changesOf(d, v);
+    if (Object.keys(changes).length > 0) await client.deployments.update(props.name, changes);
+    // A new value for the Basic secret alone is picked up by a redeploy.
+    else if (v.newSecretValue !== undefined) await client.deployments.redeploy(props.name);
     setEditing(false);
     dep.reload();
   };
@@ -76,17 +82,21 @@ export function DeploymentPage(props: { name: string }): JSX.Element {
             <dd>{d.enabled ? 'enabled' : 'disabled'}</dd>
             <dt>Access</dt>
             <dd>{d.access}</dd>
-            <dt>Accepts</dt>
-            <dd>{authMethods(d).join(', ')}</dd>
+            <dt>Admits</dt>
+            <dd data-testid="admits">{authMethods(d).join(', ')}</dd>
+            <dt>Rate limit</dt>
+            <dd data-testid="rate-limit">{rateLimitText(d.rate_limit)}</dd>
             <dt>Upstream</dt>
             <dd class="mono">{d.upstream}</dd>
             <dt>Service, version</dt>
             <dd>
-              {d.service} {d.version} (
+              <PlaceLink kind="services" name={d.service} /> {d.version} (
               {d.auth_source === 'override' ? 'auth set on the deployment' : "the version's auth"})
             </dd>
             <dt>Infrastructure</dt>
-            <dd>{d.infrastructure}</dd>
+            <dd>
+              <PlaceLink kind="infrastructures" name={d.infrastructure} />
+            </dd>
             <dt>Revision</dt>
             <dd>
               {d.revision} (updated {when(d.updated_at)})
@@ -141,31 +151,33 @@ export function DeploymentPage(props: { name: string }): JSX.Element {
   );
 }
 
-/** A curl line per way the deployment accepts callers (credentials as variables: none is known here). */
+/** A curl line per kind of credential the deployment admits (credentials as variables: none is known here). */
 function HowToCall(props: { deployment: Deployment }): JSX.Element {
   const d = props.deployment;
   const url = gatewayUrl(d.name);
+  // Exactly what the API says it admits (a node older than `admits`: what its settings turn on).
+  const admits = new Set<string>(
+    d.admits ?? ['inference_key', 'api_token', 'platform_jwt', 'basic', 'api_key', 'oidc'],
+  );
+  const bearer = (variable: string) => `curl -H "Authorization: Bearer $${variable}" ${url}`;
   const lines: [string, string][] = [];
   if (d.access === 'public') lines.push(['Anyone:', `curl ${url}`]);
   else {
-    if (d.auth.basic_secret) {
+    if (d.auth.basic_secret && admits.has('basic')) {
       lines.push([
         `HTTP Basic (the value of secret ${d.auth.basic_secret} at the last deploy):`,
         `curl -u ${basicUsername()}:"$PASSWORD" ${url}`,
       ]);
     }
-    if (d.auth.api_keys) lines.push(['An API key:', `curl -H "Authorization: Bearer $API_KEY" ${url}`]);
-    lines.push(['A platform JWT:', `curl -H "Authorization: Bearer $JWT" ${url}`]);
-    if (d.auth.oidc?.issuer) {
-      lines.push([
-        `An access token from ${d.auth.oidc.issuer}:`,
-        `curl -H "Authorization: Bearer $ACCESS_TOKEN" ${url}`,
-      ]);
+    if (d.auth.api_keys && admits.has('api_key')) lines.push(['An API key:', bearer('API_KEY')]);
+    if (admits.has('platform_jwt')) lines.push(['A platform JWT:', bearer('JWT')]);
+    if (admits.has('api_token')) lines.push(["A person's API token (endpoint access):", bearer('API_TOKEN')]);
+    if (d.auth.oidc?.issuer && admits.has('oidc')) {
+      lines.push([`An access token from ${d.auth.oidc.issuer}:`, bearer('ACCESS_TOKEN')]);
     }
-    lines.push([
-      "The node's inference key (key_file.json):",
-      `curl -H "Authorization: Bearer $MODELGATE_INFERENCE_KEY" ${url}`,
-    ]);
+    if (admits.has('inference_key')) {
+      lines.push(["The node's inference key (key_file.json):", bearer('MODELGATE_INFERENCE_KEY')]);
+    }
   }
   return (
     <Section id="how" title="How to call it">

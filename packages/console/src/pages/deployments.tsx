@@ -1,11 +1,12 @@
 import type { components } from '@modelgate/client';
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { authMethods, DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
+import { DeploymentForm, type DeploymentFormValue, writeSecretFirst } from '../deployment-form';
+import { authMethods, rateLimitText } from '../deployment-settings';
 import { href } from '../router';
 import { useSession } from '../session';
 import { ItemTable, useDeleteConfirm } from '../tables';
-import { Link, PageTitle, Problem, RowButton, ShownOnce, useAction, useLoad } from '../ui';
+import { Link, PageTitle, PlaceLink, Problem, RowButton, ShownOnce, useAction, useLoad } from '../ui';
 import { totalsOf, useTraffic } from './chart';
 
 type Deployment = components['schemas']['Deployment'];
@@ -36,6 +37,7 @@ export function DeploymentsPage(): JSX.Element {
       ...(v.infrastructure ? { infrastructure: v.infrastructure } : {}),
       ...(v.version ? { version: v.version } : {}),
       ...(v.apiKeyCount > 0 ? { api_keys: v.apiKeyCount } : {}),
+      ...(v.rateLimit ? { rate_limit: v.rateLimit } : {}),
     });
     setCreating(false);
     setCreated(made);
@@ -71,15 +73,34 @@ export function DeploymentsPage(): JSX.Element {
         items={list.data?.deployments}
         empty="No deployments yet."
         caption="Deployments you may see"
-        columns={['Name', 'Access', 'Auth methods', 'State', 'Upstream', 'Revision', 'Requests (1 h)', 'Refused (1 h)']}
+        columns={[
+          'Name',
+          'Service (version)',
+          'Infrastructure',
+          'Access',
+          'Admits',
+          'Rate limit',
+          'State',
+          'Upstream',
+          'Revision',
+          'Requests (1 h)',
+          'Refused (1 h)',
+        ]}
         keyOf={(d) => d.name}
         cells={(d) => (
           <>
             <th scope="row">
               <Link href={href('deployments', d.name)}>{d.name}</Link>
             </th>
+            <td>
+              <PlaceLink kind="services" name={d.service} /> ({d.version})
+            </td>
+            <td>
+              <PlaceLink kind="infrastructures" name={d.infrastructure} />
+            </td>
             <td>{d.access}</td>
             <td>{authMethods(d).join(', ')}</td>
+            <td>{rateLimitText(d.rate_limit)}</td>
             <td>{d.enabled ? 'enabled' : 'disabled'}</td>
             <td class="mono">{d.upstream}</td>
             <td>{d.revision}</td>

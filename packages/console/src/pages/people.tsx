@@ -2,17 +2,14 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { holds } from '../api';
 import { Field, InlineForm } from '../forms';
+import { GrantsTable, type PlaceKind } from '../grants';
+import { href } from '../router';
 import { useSession } from '../session';
-import { ItemTable, Table, useDeleteConfirm } from '../tables';
-import { PageTitle, Problem, RowButton, Section, useAction, useLoad, when } from '../ui';
+import { ItemTable, useDeleteConfirm } from '../tables';
+import { Link, PageTitle, Problem, RowButton, Section, useAction, useLoad, when } from '../ui';
 
 const PRIVILEGES = ['admin', 'create_service'] as const;
 type Privilege = (typeof PRIVILEGES)[number];
-const RIGHTS = {
-  infrastructures: ['view', 'deploy', 'admin'],
-  services: ['read', 'write', 'deploy', 'admin'],
-} as const;
-type Kind = keyof typeof RIGHTS;
 
 /** Dataiku's Security pages: users, groups with their global privileges, and the grants of each place. */
 export function PeoplePage(): JSX.Element {
@@ -215,7 +212,7 @@ function Groups(): JSX.Element {
 /** Dataiku's Security > Authorization tab: a place's grants, group × rights, edited in place. */
 function Authorization(): JSX.Element {
   const { client } = useSession();
-  const [kind, setKind] = useState<Kind>('infrastructures');
+  const [kind, setKind] = useState<PlaceKind>('infrastructures');
   const [place, setPlace] = useState('');
   const places = useLoad(
     () =>
@@ -238,7 +235,7 @@ function Authorization(): JSX.Element {
             id="authz-kind"
             value={kind}
             onChange={(e) => {
-              setKind(e.currentTarget.value as Kind);
+              setKind(e.currentTarget.value as PlaceKind);
               setPlace('');
             }}
           >
@@ -258,95 +255,12 @@ function Authorization(): JSX.Element {
         </div>
       </div>
       <Problem error={places.error} />
+      {chosen && (
+        <p>
+          <Link href={href(kind, chosen)}>{`Open the page of ${chosen}`}</Link>
+        </p>
+      )}
       {chosen && <GrantsTable kind={kind} name={chosen} />}
     </Section>
-  );
-}
-
-function GrantsTable(props: { kind: Kind; name: string }): JSX.Element {
-  const { client } = useSession();
-  const { kind, name } = props;
-  const base = kind === 'infrastructures' ? '/api/v1/infrastructures/{name}/grants' : '/api/v1/services/{name}/grants';
-  const grants = useLoad(() => client.request('get', base, { params: { name } }), [kind, name]);
-  const [group, setGroup] = useState('');
-  const action = useAction();
-  const rights: readonly string[] = RIGHTS[kind];
-
-  const set = (g: string, next: string[]) =>
-    action.run(async () => {
-      const params = { name, group: g };
-      if (next.length === 0) {
-        await client.request('delete', `${base}/{group}` as '/api/v1/services/{name}/grants/{group}', { params });
-      } else if (kind === 'infrastructures') {
-        await client.request('put', '/api/v1/infrastructures/{name}/grants/{group}', {
-          params,
-          body: { rights: next as ('view' | 'deploy' | 'admin')[] },
-        });
-      } else {
-        await client.request('put', '/api/v1/services/{name}/grants/{group}', {
-          params,
-          body: { rights: next as ('read' | 'write' | 'deploy' | 'admin')[] },
-        });
-      }
-      grants.reload();
-    });
-
-  const rows = grants.data?.grants ?? [];
-  // The API's own answer (absent from an older node: offered, and the API decides).
-  const mayChange = grants.data !== undefined && grants.data.caller_may_change !== false;
-  return (
-    <>
-      <p>Owner: {grants.data?.owner ?? 'none'}</p>
-      <Problem error={grants.error ?? action.error} />
-      <Table
-        caption={`Grants on ${kind === 'infrastructures' ? 'infrastructure' : 'service'} ${name}`}
-        columns={['Group', ...rights]}
-        showCaption
-      >
-        {rows.map((g) => (
-          <tr key={g.group}>
-            <th scope="row">{g.group}</th>
-            {rights.map((r) => (
-              <td key={r}>
-                {mayChange ? (
-                  <input
-                    type="checkbox"
-                    aria-label={`${g.group}: ${r}`}
-                    checked={g.rights.includes(r)}
-                    disabled={action.busy}
-                    onChange={(e) =>
-                      set(g.group, e.currentTarget.checked ? [...g.rights, r] : g.rights.filter((x) => x !== r))
-                    }
-                  />
-                ) : g.rights.includes(r) ? (
-                  'yes'
-                ) : (
-                  'no'
-                )}
-              </td>
-            ))}
-          </tr>
-        ))}
-      </Table>
-      {mayChange && (
-        <InlineForm
-          label="Grant a group"
-          onSubmit={() => {
-            set(group.trim(), [rights[0]!]);
-            setGroup('');
-          }}
-          submitLabel="Add group"
-          busy={action.busy}
-        >
-          <Field
-            id="grant-group"
-            label={`Grant a group ${rights[0]} on ${name}`}
-            required
-            value={group}
-            onValue={setGroup}
-          />
-        </InlineForm>
-      )}
-    </>
   );
 }

@@ -236,6 +236,8 @@ async function redeployRow(tx: ControlContext, row: DeploymentsTable, by: Princi
       upstream_url: next.upstream_url,
       access: next.access,
       auth_override: next.auth_override,
+      // Else a PATCH's new limit is served (this revision's snapshot) but not stored: a later read shows the old one.
+      rate_limit: next.rate_limit,
       version_id: next.version_id,
       revision: next.revision,
       updated_at: next.updated_at,
