@@ -203,6 +203,17 @@ describe('a node with rate limits', () => {
     expect(await statuses(5, 'limited', key)).toEqual([200, 200, 200, 200, 200]);
   });
 
+  it('a changed limit is stored: a later read and a redeploy keep it', async () => {
+    await deploy(t, { name: 'kept', upstream: up.url, access: 'protected', rate_limit: { requests: 9, per: 'hour' } });
+    const changed = await manage(t, 'PATCH', '/deployments/kept', { rate_limit: { requests: 1, per: 'hour' } });
+    expect(changed.body.rate_limit).toEqual({ requests: 1, per: 'hour' });
+    expect((await manage(t, 'GET', '/deployments/kept')).body.rate_limit).toEqual({ requests: 1, per: 'hour' });
+    const redeployed = await manage(t, 'POST', '/deployments/kept/redeploy');
+    expect(redeployed.body.rate_limit).toEqual({ requests: 1, per: 'hour' });
+    const [key] = await keysOf('kept', 1);
+    expect(await statuses(2, 'kept', key)).toEqual([200, 429]);
+  });
+
   it('the CLI sets, shows and removes limits; a bad value is refused before any request', async () => {
     const made = await cli(['deploy', 'cli-limited', '--upstream', up.url, '--rate-limit', '2/minute']);
     expect(made.code, made.all).toBe(0);
