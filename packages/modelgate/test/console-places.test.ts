@@ -220,4 +220,25 @@ describe.skipIf(!HAS_CHROMIUM)(TITLE, () => {
     expect((await manage(t, 'GET', '/deployments/limited')).body.revision).toBe(saved.revision);
     await done();
   });
+
+  it('a deployment that does not admit platform JWTs offers none to issue (those issued before can still be revoked)', async () => {
+    const made = await manage(t, 'POST', '/deployments', {
+      name: 'keys-only',
+      upstream: world.upstream.url,
+      auth: { credentials: ['api_key'] },
+    });
+    expect(made.status).toBe(201);
+    const { page, done } = await signedIn(ADMIN);
+    await page.goto(`${t.node.urls.management}/console/deployments/keys-only`);
+    await page.getByRole('heading', { level: 1, name: 'Deployment keys-only' }).waitFor();
+    expect(await page.getByTestId('jwt-not-admitted').textContent()).toContain('does not admit platform JWTs');
+    expect(await page.getByRole('button', { name: 'Issue JWT' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Revoke every JWT issued for keys-only so far' }).count()).toBe(1);
+    // The JWT-only deployment still offers to issue one.
+    await page.goto(`${t.node.urls.management}/console/deployments/limited`);
+    await page.getByRole('heading', { level: 1, name: 'Deployment limited' }).waitFor();
+    expect(await page.getByTestId('jwt-not-admitted').count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Issue JWT' }).count()).toBe(1);
+    await done();
+  });
 });

@@ -280,6 +280,7 @@ function ApiKeys(props: { deployment: Deployment; mayDeploy: boolean }): JSX.Ele
 function PlatformJwts(props: { deployment: Deployment; mayDeploy: boolean }): JSX.Element {
   const { client, me } = useSession();
   const name = props.deployment.name;
+  const admitted = props.deployment.admits?.includes('platform_jwt') ?? true;
   const [expires, setExpires] = useState('');
   const [jti, setJti] = useState('');
   const [issued, setIssued] = useState<{ token: string; jti: string; expires_at: string } | undefined>(undefined);
@@ -327,15 +328,22 @@ function PlatformJwts(props: { deployment: Deployment; mayDeploy: boolean }): JS
           }
         />
       )}
-      <InlineForm label="Issue a platform JWT" onSubmit={issue} submitLabel="Issue JWT" busy={action.busy}>
-        <Field
-          id="jwt-expires"
-          label="Expires (empty: the node's default)"
-          type="datetime-local"
-          value={expires}
-          onValue={setExpires}
-        />
-      </InlineForm>
+      {admitted ? (
+        <InlineForm label="Issue a platform JWT" onSubmit={issue} submitLabel="Issue JWT" busy={action.busy}>
+          <Field
+            id="jwt-expires"
+            label="Expires (empty: the node's default)"
+            type="datetime-local"
+            value={expires}
+            onValue={setExpires}
+          />
+        </InlineForm>
+      ) : (
+        // Nothing to issue that would open it; JWTs issued earlier can still be revoked.
+        <p data-testid="jwt-not-admitted">
+          This deployment does not admit platform JWTs (its credentials list leaves them out).
+        </p>
+      )}
       {holds(me, 'admin') && (
         <InlineForm
           label="Revoke one platform JWT"
