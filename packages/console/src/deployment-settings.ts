@@ -21,6 +21,16 @@ export const CREDENTIAL_KINDS: readonly (readonly [CredentialKind, string])[] = 
   ['inference_key', "the node's inference key"],
 ];
 
+/** Short names for a table cell, where the full ones would make the deployments list too wide. */
+const SHORT_NAMES: Readonly<Record<string, string>> = {
+  basic: 'Basic',
+  api_key: 'API keys',
+  api_token: 'tokens',
+  platform_jwt: 'JWTs',
+  oidc: 'OIDC',
+  inference_key: 'inference key',
+};
+
 /** The name people read for a kind of credential (the kind itself for one this console does not know). */
 export function kindName(kind: string): string {
   return CREDENTIAL_KINDS.find(([k]) => k === kind)?.[1] ?? kind;
@@ -28,11 +38,12 @@ export function kindName(kind: string): string {
 
 /**
  * What a deployment admits, in words: exactly the API's `admits` while protected ("none (public)"
- * when public). A node older than `admits` gets the kinds its settings turn on.
+ * when public), in short names for a table with `short`. A node older than `admits` gets the
+ * kinds its settings turn on.
  */
-export function authMethods(d: Deployment): string[] {
+export function authMethods(d: Deployment, short = false): string[] {
   if (d.access === 'public') return ['none (public)'];
-  if (d.admits) return d.admits.map(kindName);
+  if (d.admits) return d.admits.map((kind) => (short ? (SHORT_NAMES[kind] ?? kind) : kindName(kind)));
   const methods = ['inference key', 'platform JWT'];
   if (d.auth.basic_secret) methods.push('Basic');
   if (d.auth.api_keys) methods.push('API keys');

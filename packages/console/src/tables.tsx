@@ -11,20 +11,23 @@ export function Table(props: {
   showCaption?: boolean;
   live?: boolean;
 }): JSX.Element {
+  // A wide table scrolls in its own box rather than widening the page.
   return (
-    <table aria-live={props.live ? 'polite' : undefined}>
-      <caption class={props.showCaption ? undefined : 'visually-hidden'}>{props.caption}</caption>
-      <thead>
-        <tr>
-          {props.columns.map((c) => (
-            <th scope="col" key={c}>
-              {c}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>{props.children}</tbody>
-    </table>
+    <div class="table-scroll">
+      <table aria-live={props.live ? 'polite' : undefined}>
+        <caption class={props.showCaption ? undefined : 'visually-hidden'}>{props.caption}</caption>
+        <thead>
+          <tr>
+            {props.columns.map((c) => (
+              <th scope="col" key={c}>
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
   );
 }
 

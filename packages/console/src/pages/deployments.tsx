@@ -99,7 +99,7 @@ export function DeploymentsPage(): JSX.Element {
               <PlaceLink kind="infrastructures" name={d.infrastructure} />
             </td>
             <td>{d.access}</td>
-            <td>{authMethods(d).join(', ')}</td>
+            <td>{authMethods(d, true).join(', ')}</td>
             <td>{rateLimitText(d.rate_limit)}</td>
             <td>{d.enabled ? 'enabled' : 'disabled'}</td>
             <td class="mono">{d.upstream}</td>
