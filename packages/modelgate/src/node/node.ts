@@ -14,8 +14,6 @@ import { createManagementAuthenticator } from '../controlplane/authenticator.js'
 import type { ControlContext } from '../controlplane/operations/context.js';
 import { SessionService } from '../controlplane/sessions/service.js';
 import { dataPlaneRecorder } from '../dataplane/audit-refusals.js';
-import { MemoryRateCounter, type RateCounter } from '../dataplane/rate-counter.js';
-import { RedisRateCounter } from '../dataplane/redis-rate-counter.js';
 import { startPlatformJwt } from '../dataplane/verifiers/platform-jwt-setup.js';
 import { createClientAddress } from '../http/client-address.js';
 import { clientErrorHandler } from '../http/client-error.js';
@@ -243,7 +241,7 @@ export async function startNode(
             readiness,
             nodeKeys,
             throttle: counters.failureThrottle('data'),
-            rates: rateCounter(counters.redis, options.clock),
+            rates: counters.rateCounter(options.clock),
             clientAddress,
             checkSlots: passwordChecks,
             platformJwt,
@@ -421,14 +419,4 @@ async function runCleanups(cleanups: (() => Promise<void> | void)[]): Promise<vo
       // Best effort: one failing cleanup must not keep the others from running.
     }
   }
-}
-
-/**
- * Where this node counts rate limits (X3): in Redis when `redis_url` is set (every replica shares
- * the counts; memory while Redis is unreachable), else in memory. A multi-process node counts in
- * its primary, which asks the same.
- */
-export function rateCounter(redis: RedisLink | undefined, clock?: () => number): RateCounter {
-  const local = new MemoryRateCounter(clock);
-  return redis ? new RedisRateCounter(redis, local, clock) : local;
 }

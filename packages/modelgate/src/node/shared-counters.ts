@@ -1,4 +1,6 @@
 import type { Config } from '../config/schema.js';
+import { MemoryRateCounter, type RateCounter } from '../dataplane/rate-counter.js';
+import { RedisRateCounter } from '../dataplane/redis-rate-counter.js';
 import { ExpensiveCheckLimiter } from '../http/expensive-check-limiter.js';
 import { FailureThrottle } from '../http/failure-throttle.js';
 import { SharedFailureThrottle } from '../http/shared-throttle.js';
@@ -19,6 +21,8 @@ export interface SharedCounters {
    * throttles apart in Redis): a {@link SharedFailureThrottle} with Redis, else in-process.
    */
   failureThrottle(name: string, options?: { readonly opaqueKeys?: boolean }): Throttle;
+  /** Where rate limits are counted (X3): see {@link rateCounterOn}. */
+  rateCounter(clock?: () => number): RateCounter;
   /**
    * The node's one cap on password checks: capacity and shares per replica; with Redis, a
    * client that failed a check on any replica is `suspect` on all of them.
@@ -66,7 +70,18 @@ export async function openSharedCounters(config: Config, log: Logger): Promise<S
       if (!redis) return new FailureThrottle({ limit: config.failure_limit, windowMs });
       return new SharedFailureThrottle({ name, limit: config.failure_limit, windowMs, link: redis, ...options });
     },
+    rateCounter: (clock) => rateCounterOn(redis, clock),
   };
+}
+
+/**
+ * Where a node counts rate limits (X3): in Redis when `redis_url` is set (every replica shares
+ * the counts; memory while Redis is unreachable), else in memory. A multi-process node counts in
+ * its primary, which asks the same of its Redis link.
+ */
+export function rateCounterOn(redis: RedisLink | undefined, clock?: () => number): RateCounter {
+  const local = new MemoryRateCounter(clock);
+  return redis ? new RedisRateCounter(redis, local, clock) : local;
 }
 
 /** `/_health/ready`'s detail about Redis: `{ redis: "up" | "down" }`, nothing without `redis_url`. */

@@ -10,7 +10,8 @@ import type { RateLimit } from '../../kernel/rate-limit.js';
 import type { Logger } from '../../log/logger.js';
 import type { AuditRecord } from '../../store/audit-record.js';
 import type { MetricsJson } from '../metrics.js';
-import { type RunningNode, rateCounter, startNode } from '../node.js';
+import { type RunningNode, startNode } from '../node.js';
+import { rateCounterOn } from '../shared-counters.js';
 import { Channel, type Handlers } from './channel.js';
 import type { ClusterState, Reloaded, Welcome } from './worker.js';
 
@@ -79,7 +80,7 @@ export async function startCluster(
   const redisState = (): boolean | null => (node.redis ? node.redis.up : null);
   node.redis?.onChange((up) => void broadcast('redis', up));
 
-  const rates = rateCounter(node.redis);
+  const rates = rateCounterOn(node.redis);
   const shared = nodeWideState({ throttle, rates, slots: node.passwordChecks, audit: node.audit, broadcast });
 
   const fork = (): { worker: Worker; listening: Promise<number> } => {
