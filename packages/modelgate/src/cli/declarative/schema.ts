@@ -388,15 +388,7 @@ function deployment(p: PathProblems, raw: unknown, at: string): DesiredDeploymen
     'rate_limit',
   ]);
   const okName = checkName(p, item.name, `${at}.name`);
-  const upstreamProblems = new Problems();
-  checkUpstream(upstreamProblems, item.upstream);
-  try {
-    upstreamProblems.throwIfAny();
-  } catch (err) {
-    for (const problem of (err as ModelgateError).details ?? []) {
-      p.add(`${at}.upstream`, problem.replace(/^upstream /, ''));
-    }
-  }
+  domainCheck(p, `${at}.upstream`, 'upstream', (problems) => checkUpstream(problems, item.upstream));
   if (item.access !== undefined && !isAccess(item.access))
     p.add(`${at}.access`, `must be ${ACCESS_VALUES.join(' or ')}`);
   const infrastructure = optionalName(p, item, 'infrastructure', at);
@@ -424,15 +416,25 @@ function deployment(p: PathProblems, raw: unknown, at: string): DesiredDeploymen
 
 /** A deployment's `rate_limit`, checked as the API checks it (every problem at its path). */
 function rateLimitOf(p: PathProblems, value: unknown, at: string): RateLimit | null {
+  return domainCheck(p, at, at, (problems) => parseRateLimit(problems, at, value, true));
+}
+
+/**
+ * Runs a check the API makes too (it fills `Problems`) and adds each problem at `at`, without the
+ * leading field name the API's message starts with (`field`), so the file's path names it instead.
+ */
+function domainCheck<T>(p: PathProblems, at: string, field: string, check: (problems: Problems) => T): T {
   const problems = new Problems();
-  const limit = parseRateLimit(problems, at, value, true);
+  const value = check(problems);
   try {
     problems.throwIfAny();
   } catch (err) {
-    for (const problem of (err as ModelgateError).details ?? [])
-      p.add(at, problem.replace(`${at} `, '').replace(`${at}.`, ''));
+    for (const problem of (err as ModelgateError).details ?? []) {
+      const named = [`${field} `, `${field}.`].find((prefix) => problem.startsWith(prefix));
+      p.add(at, named ? problem.slice(named.length) : problem);
+    }
   }
-  return limit;
+  return value;
 }
 
 /** The target keys of a grant entry: exactly one names the resource, as the API's grant routes do. */
