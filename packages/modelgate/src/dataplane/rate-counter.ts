@@ -1,3 +1,4 @@
+import { makeRoom } from '../kernel/make-room.js';
 import { type RateLimit, windowMs } from '../kernel/rate-limit.js';
 
 /** One request counted against a limit: whether it is within it, what is left and when the window ends. */
@@ -69,7 +70,7 @@ export class MemoryRateCounter implements RateCounter {
     const { index, resetMs } = windowAt(now, limit);
     let slot = this.slots.get(key);
     if (slot === undefined) {
-      this.makeRoom(now);
+      makeRoom(this.slots, this.maxEntries, (slot) => slot.ends <= now);
       slot = { window: index, count: 0, ends: now + resetMs };
       this.slots.set(key, slot);
     } else if (slot.window !== index) {
@@ -79,18 +80,5 @@ export class MemoryRateCounter implements RateCounter {
     }
     slot.count++;
     return countVerdict(slot.count, limit, resetMs);
-  }
-
-  private makeRoom(now: number): void {
-    if (this.slots.size < this.maxEntries) return;
-    for (const [key, slot] of this.slots) if (slot.ends <= now) this.slots.delete(key);
-    // Room for a tenth at once: callers from fresh addresses (an IPv6 /48 holds 65,536 /64s) would
-    // otherwise make every new key a sweep of all slots, in the primary that every worker asks.
-    const room = Math.max(1, Math.floor(this.maxEntries / 10));
-    while (this.slots.size > this.maxEntries - room) {
-      const oldest = this.slots.keys().next();
-      if (oldest.done) break;
-      this.slots.delete(oldest.value);
-    }
   }
 }

@@ -1,4 +1,5 @@
 import type { Denial } from '../kernel/denial.js';
+import { makeRoom } from '../kernel/make-room.js';
 import type { Principal } from '../kernel/principal.js';
 import { attempt, type Throttle } from './throttle.js';
 
@@ -94,28 +95,11 @@ export class FailureThrottle implements Throttle {
       entry.lockedUntil = 0;
     }
     if (!entry) {
-      this.evictIfFull(now);
+      makeRoom(this.entries, this.options.maxEntries ?? 100_000, (e) => e.inFlight === 0 && e.windowEnd <= now);
       entry = { failures: 0, inFlight: 0, windowEnd: 0, lockedUntil: 0 };
       this.entries.set(key, entry);
     }
     return entry;
-  }
-
-  private evictIfFull(now: number): void {
-    const max = this.options.maxEntries ?? 100_000;
-    if (this.entries.size < max) return;
-    for (const [key, e] of this.entries) {
-      if (e.inFlight === 0 && e.windowEnd <= now) this.entries.delete(key);
-    }
-    // Still full: forget the oldest, not the newest (an attacker would rotate through keys), a
-    // tenth at once, so a flood of fresh addresses (an IPv6 /48 holds 65,536 /64s) does not make
-    // every new key a sweep of all entries.
-    const room = Math.max(1, Math.floor(max / 10));
-    while (this.entries.size > max - room) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done) break;
-      this.entries.delete(oldest.value);
-    }
   }
 }
 
